@@ -96,7 +96,7 @@ public record ModelConfig(
     private static int req(JsonNode j, String key, String where) {
         JsonNode v = j.get(key);
         if (v == null || v.isNull()) throw new ConfigException(where + ": missing \"" + key + "\"");
-        if (!v.canConvertToInt() || v.asInt() <= 0) throw new ConfigException(where + ": \"" + key + "\" must be a positive integer, got " + v);
+        if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() <= 0) throw new ConfigException(where + ": \"" + key + "\" must be a positive integer, got " + v);
         return v.asInt();
     }
 

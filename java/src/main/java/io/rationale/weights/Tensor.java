@@ -19,6 +19,9 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data)
         return n;
     }
 
+    /** Size of the data in bytes (numel × dtype size). */
+    public long byteSize() { return data.byteSize(); }
+
     public int rows() { return (int) shape[0]; }
 
     public int cols() { return shape.length == 1 ? 1 : (int) (numel() / shape[0]); }
