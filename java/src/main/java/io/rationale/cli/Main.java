@@ -1,0 +1,54 @@
+package io.rationale.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The {@code rationale} command line. Every error ends as one line on stderr naming what is wrong and where,
+ * and a non-zero exit (1 for a failed command, 2 for bad usage); {@code --verbose} adds the stack trace.
+ */
+@Command(name = "rationale", mixinStandardHelpOptions = true, version = "rationale-engine 0.1.0",
+        description = "A Llama-family inference engine that explains its decisions.",
+        subcommands = {InspectCommand.class})
+public final class Main implements Runnable {
+    @Option(names = "--verbose", description = "Print stack traces with errors.", scope = CommandLine.ScopeType.INHERIT)
+    boolean verbose;
+
+    @Override
+    public void run() {
+        new CommandLine(this).usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the command line in-process (tests use this) and returns the exit code. */
+    public static int run(String... args) {
+        CommandLine cl = commandLine();
+        return cl.execute(args);
+    }
+
+    static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((ex, line, parse) -> {
+            boolean verbose = parse.matchedOption("--verbose") != null || hasVerbose(parse);
+            if (verbose) ex.printStackTrace(line.getErr());
+            line.getErr().println("rationale: " + Errors.oneLine(ex));
+            return 1;
+        });
+        cl.setParameterExceptionHandler((ex, args) -> {
+            ex.getCommandLine().getErr().println("rationale: " + ex.getMessage().replace('\n', ' ')
+                    + " (see: rationale " + ex.getCommandLine().getCommandName() + " --help)");
+            return 2;
+        });
+        return cl;
+    }
+
+    private static boolean hasVerbose(CommandLine.ParseResult p) {
+        for (CommandLine.ParseResult r = p; r != null; r = r.subcommand())
+            if (r.hasMatchedOption("--verbose")) return true;
+        return false;
+    }
+}
