@@ -1,0 +1,157 @@
+package io.rationale.tokenizer;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Map;
+
+import static io.rationale.tokenizer.ChatMessage.assistant;
+import static io.rationale.tokenizer.ChatMessage.system;
+import static io.rationale.tokenizer.ChatMessage.user;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The shared Llama 2 and Llama 3 chat templates against the published prompt formats, and the Jinja features
+ * HF templates rely on. Expected strings are written from the formats, not from a rendering.
+ */
+class ChatTemplateTest {
+
+    private static ChatTemplate llama2() { return Fixtures.llama2().chatTemplate().orElseThrow(); }
+
+    private static ChatTemplate llama3() { return Fixtures.llama3().chatTemplate().orElseThrow(); }
+
+    private static String render(String template, List<ChatMessage> messages) {
+        return new ChatTemplate(template, "inline", Map.of("bos_token", "<s>")).render(messages, true);
+    }
+
+    @Test
+    void llama2WithSystemPrompt() {
+        assertEquals("<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nWhat is 2+2? [/INST]",
+                llama2().render(List.of(system("Be brief."), user("What is 2+2?")), true));
+    }
+
+    @Test
+    void llama2MultiTurn() {
+        String expected = "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST] Hello! </s>"
+                + "<s>[INST] And you? [/INST] Fine. </s><s>[INST] Bye [/INST]";
+        assertEquals(expected, llama2().render(List.of(system("Be brief."), user("Hi"), assistant("Hello!"),
+                user("And you?"), assistant("Fine."), user("Bye")), true));
+    }
+
+    @Test
+    void llama2WithoutSystemPromptStripsContent() {
+        // the template's USE_DEFAULT_PROMPT is undefined, hence false: no default system prompt
+        assertEquals("<s>[INST] Hi there [/INST]", llama2().render(List.of(user("  Hi there \n")), true));
+    }
+
+    @Test
+    void llama2RolesMustAlternate() {
+        ChatTemplateException e = assertThrows(ChatTemplateException.class,
+                () -> llama2().render(List.of(user("a"), user("b")), true));
+        assertTrue(e.getMessage().contains("Conversation roles must alternate user/assistant/user/assistant/..."), e.getMessage());
+        assertTrue(e.getMessage().startsWith(Fixtures.llama2Dir().resolve("tokenizer_config.json").toString()), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"));
+        assertThrows(ChatTemplateException.class, () -> llama2().render(List.of(assistant("a")), true));
+    }
+
+    @Test
+    void llama3SystemAndUser() {
+        String expected = "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
+                + "<|start_header_id|>user<|end_header_id|>\n\nWhat is 2+2?<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\n";
+        assertEquals(expected, llama3().render(List.of(system("Be brief."), user("What is 2+2?")), true));
+    }
+
+    @Test
+    void llama3MultiTurnTrimsContent() {
+        String expected = "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\nHello!<|eot_id|>"
+                + "<|start_header_id|>user<|end_header_id|>\n\nAnd you?<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\n";
+        assertEquals(expected, llama3().render(List.of(user(" Hi\n"), assistant("Hello!  "), user("And you?")), true));
+    }
+
+    @Test
+    void llama3TemplateAlwaysAddsTheAssistantHeader() {
+        // this template ignores add_generation_prompt
+        String out = llama3().render(List.of(user("Hi")), false);
+        assertTrue(out.endsWith("<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"), out);
+    }
+
+    @Test
+    void pythonStringMethods() {
+        String t = "{{ ' a b '.strip() }}|{{ 'xxaxx'.strip('x') }}|{{ '  a '.lstrip() }}|{{ ' a  '.rstrip() }}|"
+                + "{{ 'hELLO wORLD'.title() }}|{{ 'they\\'re'.title() }}|{{ 'Ab'.upper() }}{{ 'Ab'.lower() }}|"
+                + "{{ 'abc'.startswith('ab') }}{{ 'abc'.endswith('x') }}|{{ 'a,b,,c'.split(',') | join('-') }}|"
+                + "{{ ' a  b '.split() | length }}|{{ 'hello world'.capitalize() }}|{{ '-'.join(['x', 'y']) }}|"
+                + "{{ '\u00a0x\u00a0' | trim }}|{{ 'aXa'.replace('a', 'b') }}";
+        assertEquals("a b|a|a | a|Hello World|They'Re|ABab|truefalse|a-b--c|2|Hello world|x-y|x|bXb",
+                render(t, List.of()));
+    }
+
+    @Test
+    void loopNamespaceSlicesAndFilters() {
+        String t = "{% set ns = namespace(n=0, last='') %}{% for m in messages[1:] %}"
+                + "{% set ns.n = ns.n + 1 %}{% set ns.last = m['role'] %}{{ loop.index0 }}:{{ m.content | trim }};"
+                + "{% endfor %}{{ ns.n }} {{ ns.last }} {{ messages | length }} {{ messages[-1].role }}"
+                + "{% if messages[0]['role'] == 'system' and not '<<SYS>>' in messages[0]['content'] %} sys{% endif %}";
+        assertEquals("0:a;1:b;2 assistant 3 assistant sys",
+                render(t, List.of(system("S"), user(" a "), assistant("b"))));
+    }
+
+    @Test
+    void notBindsLooserThanComparisonsAsInJinja2() {
+        String t = "{{ not 'x' in messages[0]['content'] }} {{ not messages[0].role == 'zzz' }} "
+                + "{{ not 'a' in messages[0].content }} {{ 'x' not in messages[0].content }} {{ not false }} "
+                + "{{ 'not x in y' }}{# not x in y #} not 'x' in text";
+        assertEquals("true true false true true not x in y not 'x' in text", render(t, List.of(user("abc"))));
+    }
+
+    @Test
+    void llama2DefaultSystemPromptBranch() {
+        // with USE_DEFAULT_PROMPT given, the elif tests  not '<<SYS>>' in messages[0]['content']
+        String out = llama2().render(List.of(user("Hi")), true, Map.of("USE_DEFAULT_PROMPT", true));
+        assertEquals("<s>[INST] <<SYS>>\nDEFAULT_SYSTEM_MESSAGE\n<</SYS>>\n\nHi [/INST]", out);
+    }
+
+    @Test
+    void blocksAreTrimmedAsInTransformers() {
+        // trim_blocks drops the newline after a block tag; lstrip_blocks the indentation before one
+        String t = "{% for m in messages %}\n    {% if m.role == 'user' %}\n{{ m.content }}\n    {% endif %}\n{% endfor %}";
+        assertEquals("x\ny\n", render(t, List.of(user("x"), user("y"))));
+    }
+
+    @Test
+    void undefinedVariablesAreFalsyNotErrors() {
+        assertEquals("ok", render("{% if NOT_DEFINED == true %}bad{% endif %}{{ NOT_DEFINED }}ok", List.of()));
+    }
+
+    @Test
+    void extraVariablesAndSpecialTokens() {
+        ChatTemplate t = new ChatTemplate("{{ bos_token }}{{ date_string }}{{ eos_token }}{{ add_generation_prompt }}",
+                "inline", Map.of("bos_token", "B", "eos_token", "E"));
+        assertEquals("B26 Jul 2024Efalse", t.render(List.of(), false, Map.of("date_string", "26 Jul 2024")));
+    }
+
+    @Test
+    void raiseExceptionSurfaces() {
+        ChatTemplate t = new ChatTemplate("a{{ raise_exception('no tools here') }}b", "my-source", Map.of());
+        ChatTemplateException e = assertThrows(ChatTemplateException.class, () -> t.render(List.of(), true));
+        assertEquals("my-source: chat template raised an exception: no tools here", e.getMessage());
+    }
+
+    @Test
+    void templateErrorsAreNeverSwallowed() {
+        for (String bad : List.of("{% if messages %}unclosed", "{{ messages[0].content.nosuchmethod() }}",
+                "{{ 'x' | nosuchfilter }}", "{{ (1 }}", "{% for %}{% endfor %}")) {
+            ChatTemplate t = new ChatTemplate(bad, "src.json", Map.of());
+            ChatTemplateException e = assertThrows(ChatTemplateException.class,
+                    () -> t.render(List.of(user("hi")), true), bad);
+            assertTrue(e.getMessage().startsWith("src.json: chat template error"), e.getMessage());
+            assertFalse(e.getMessage().contains("\n"), e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,93 @@
+package io.rationale.tokenizer;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class DecodeTest {
+
+    @Test
+    void referenceTextsRoundTrip() {
+        for (Path dir : List.of(Fixtures.storiesDir(), Fixtures.llama2Dir(), Fixtures.llama3Dir())) {
+            Tokenizer tok = Fixtures.load(dir);
+            for (Fixtures.Case c : Fixtures.cases(dir)) {
+                assertEquals(c.text(), tok.decode(c.ids(), false, false), dir + ": " + c.text());
+                if (!c.text().contains("<|")) { // a special token typed in the text would be skipped too
+                    assertEquals(c.text(), tok.decode(tok.encode(c.text()).ids(), true), dir + ": " + c.text());
+                }
+            }
+        }
+    }
+
+    @Test
+    void specialTokensKeptOrSkipped() {
+        // decoder: ▁ -> space, fuse, strip one leading space: "<s>" + " Once" + " upon" ...
+        Tokenizer stories = Fixtures.stories();
+        int[] ids = {1, 403, 407, 261, 378, 2};
+        assertEquals("<s> Once upon a time</s>", stories.decode(ids));
+        assertEquals("Once upon a time", stories.decode(ids, true));
+
+        Tokenizer llama3 = Fixtures.llama3();
+        int[] chat = {128000, 9906, 1917, 128009};
+        assertEquals("<|begin_of_text|>Hello world<|eot_id|>", llama3.decode(chat));
+        assertEquals("Hello world", llama3.decode(chat, true));
+    }
+
+    @Test
+    void llama2StripsOnlyTheFirstLeadingSpace() {
+        // ▁▁ ▁double is "   double"; the one space the prepended ▁ stood for is dropped
+        assertEquals("  double", Fixtures.llama2().decode(new int[] {259, 3765}));
+        assertEquals("double", Fixtures.llama2().decode(new int[] {3765}));
+    }
+
+    @Test
+    void byteFallbackTokensJoinIntoCharacters() {
+        // ▁ <0xF0> <0x9F> <0x98> <0x80> is " 😀"; the leading space is stripped
+        assertEquals("😀", Fixtures.stories().decode(new int[] {410, 243, 162, 155, 131}));
+        // an incomplete character becomes U+FFFD, as in transformers
+        assertEquals("\uFFFD", Fixtures.stories().decode(new int[] {243}));
+    }
+
+    @Test
+    void llama3CleansUpSpacesAsItsConfigSays() {
+        Tokenizer tok = Fixtures.llama3();
+        int[] ids = tok.encode("Hello , world . It 's").ids();
+        assertEquals("Hello, world. It's", tok.decode(ids));
+        assertEquals("Hello , world . It 's", tok.decode(ids, false, false));
+        // stories/Llama 2 configs set clean_up_tokenization_spaces false
+        int[] s = Fixtures.stories().encode("a , b").ids();
+        assertEquals("a , b", Fixtures.stories().decode(s, true));
+    }
+
+    @Test
+    void unknownIdIsAnError() {
+        TokenizerException e = assertThrows(TokenizerException.class, () -> Fixtures.stories().decode(new int[] {403, 512}));
+        assertTrue(e.getMessage().contains("512"), e.getMessage());
+        assertTrue(e.getMessage().contains("tokenizer.json"), e.getMessage());
+        assertThrows(TokenizerException.class, () -> Fixtures.stories().decode(new int[] {-1}));
+    }
+
+    @Test
+    void displayTextOfSingleTokens() {
+        Tokenizer stories = Fixtures.stories();
+        assertEquals(" Once", stories.displayText(403));
+        assertEquals("ll", stories.displayText(306));
+        assertEquals("\n", stories.displayText(stories.id("<0x0A>")));
+        assertEquals("<0xC3>", stories.displayText(198));
+        assertEquals("<s>", stories.displayText(1));
+
+        Tokenizer llama3 = Fixtures.llama3();
+        assertEquals(" leading", llama3.displayText(6522));
+        assertEquals("\n\n\n", llama3.displayText(1432));
+        assertEquals("ï", llama3.displayText(38672));
+        assertEquals(" <0xF0><0x9F>", llama3.displayText(11410));
+        assertEquals("<|eot_id|>", llama3.displayText(128009));
+        assertFalse(llama3.displayText(99).isEmpty());
+    }
+}
