@@ -1,5 +1,6 @@
 package io.rationale.cli;
 
+import io.rationale.tools.WeightsToolsCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -10,7 +11,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "rationale", mixinStandardHelpOptions = true, version = "rationale-engine 0.1.0",
         description = "A Llama-family inference engine that explains its decisions.",
-        subcommands = {InspectCommand.class})
+        subcommands = {InspectCommand.class, WeightsToolsCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--verbose", description = "Print stack traces with errors.", scope = CommandLine.ScopeType.INHERIT)
     boolean verbose;
@@ -32,6 +33,8 @@ public final class Main implements Runnable {
 
     static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
+        // weights-tools writes checkpoints; its inspect is the engine's validating reader
+        cl.getSubcommands().get("weights-tools").addSubcommand("inspect", new InspectCommand());
         cl.setExecutionExceptionHandler((ex, line, parse) -> {
             boolean verbose = parse.matchedOption("--verbose") != null || hasVerbose(parse);
             if (verbose) ex.printStackTrace(line.getErr());
