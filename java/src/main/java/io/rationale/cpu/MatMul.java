@@ -1,0 +1,276 @@
+package io.rationale.cpu;
+
+import io.rationale.weights.DType;
+import io.rationale.weights.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+import static io.rationale.cpu.Vec.F;
+import static io.rationale.cpu.Vec.L;
+
+/**
+ * Linear layers {@code y = x·Wᵀ + b} with W in Hugging Face {@code [out, in]} layout (f32, bf16 or f16, widened to
+ * f32 inside the kernels) and x, y row-major f32 {@code [tokens, features]}. Several weights that read the same
+ * input (q/k/v, gate/up) run as one parallel pass.
+ *
+ * <p>Two kernels:
+ * <ul>
+ * <li>few tokens (decode): each weight row is streamed once from memory and dotted with every token row, with
+ *     several independent FMA accumulators (memory-bound);</li>
+ * <li>many tokens (prefill): x is transposed once to {@code xt[in][tokens]}; each task widens a block of
+ *     weight rows × {@link #KC} inputs to f32 into a thread-local buffer, then register tiles of 4 weight rows ×
+ *     4 vectors of tokens accumulate {@code broadcast(w[r][k]) · xt[k][tokens]}, so every widened weight is reused
+ *     for all tokens from cache (compute-bound).</li>
+ * </ul>
+ */
+public final class MatMul {
+    private MatMul() {}
+
+    /** From this many tokens on, the tiled (prefill) kernel runs. */
+    static final int GEMM_MIN_TOKENS = 8;
+    /** Inputs per block of widened weights. */
+    static final int KC = 256;
+    /** Weight rows per prefill task. */
+    static final int ROWS_PER_TASK = 64;
+    /** Weight rows per decode task. */
+    static final int DOT_ROWS_PER_TASK = 16;
+    /** Tokens per register tile: 4 vectors. */
+    static final int TB = 4 * L;
+
+    /** One projection: weight {@code [rows, in]}, optional bias {@code [rows]}, output {@code y[tokens, rows]}. */
+    public record Out(Tensor weight, float[] bias, float[] y) {}
+
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[2][0]);
+
+    private static float[] scratch(int slot, int size) {
+        float[][] s = SCRATCH.get();
+        if (s[slot].length < size) s[slot] = new float[size];
+        return s[slot];
+    }
+
+    /** {@code out.y = x·out.weightᵀ + out.bias} for each out; x is {@code [n, k]}. */
+    public static void linear(Parallel par, float[] x, int n, int k, Out... outs) {
+        for (Out o : outs) {
+            if (o.weight.cols() != k)
+                throw new IllegalArgumentException(o.weight + ": expected " + k + " inputs, got " + o.weight.cols());
+            if (o.y.length < (long) n * o.weight.rows())
+                throw new IllegalArgumentException(o.weight + ": output array too small for " + n + " tokens");
+        }
+        if (n < GEMM_MIN_TOKENS) dotPass(par, x, n, k, outs);
+        else gemmPass(par, x, n, k, outs);
+    }
+
+    /** Task list: (out index, first row, end row) chunks over all outs. */
+    private static List<int[]> tasks(Out[] outs, int rowsPerTask) {
+        List<int[]> t = new ArrayList<>();
+        for (int o = 0; o < outs.length; o++) {
+            int rows = outs[o].weight.rows();
+            for (int r = 0; r < rows; r += rowsPerTask) t.add(new int[]{o, r, Math.min(rows, r + rowsPerTask)});
+        }
+        return t;
+    }
+
+    // ---------------------------------------------------------------- decode: stream each weight row once
+
+    private static void dotPass(Parallel par, float[] x, int n, int k, Out[] outs) {
+        List<int[]> tasks = tasks(outs, DOT_ROWS_PER_TASK);
+        par.forEach(tasks.size(), i -> {
+            int[] t = tasks.get(i);
+            Out o = outs[t[0]];
+            int rows = o.weight.rows();
+            DType dt = o.weight.dtype();
+            MemorySegment w = o.weight.data();
+            for (int r = t[1]; r < t[2]; r++) {
+                long row = (long) r * k;
+                float b = o.bias == null ? 0f : o.bias[r];
+                int tok = 0;
+                for (; tok + 4 <= n; tok += 4) dot4(dt, w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
+                for (; tok < n; tok++) o.y[tok * rows + r] = dot1(dt, w, row, k, x, tok * k) + b;
+            }
+        });
+    }
+
+    /** One weight row · one token row, four independent accumulators. */
+    private static float dot1(DType dt, MemorySegment w, long row, int k, float[] x, int xOff) {
+        FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F), s2 = FloatVector.zero(F), s3 = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= k - 4 * L; i += 4 * L) {
+            s0 = Vec.load(dt, w, row + i).fma(FloatVector.fromArray(F, x, xOff + i), s0);
+            s1 = Vec.load(dt, w, row + i + L).fma(FloatVector.fromArray(F, x, xOff + i + L), s1);
+            s2 = Vec.load(dt, w, row + i + 2 * L).fma(FloatVector.fromArray(F, x, xOff + i + 2 * L), s2);
+            s3 = Vec.load(dt, w, row + i + 3 * L).fma(FloatVector.fromArray(F, x, xOff + i + 3 * L), s3);
+        }
+        for (; i <= k - L; i += L) s0 = Vec.load(dt, w, row + i).fma(FloatVector.fromArray(F, x, xOff + i), s0);
+        float s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        for (; i < k; i++) s = Math.fma(Vec.get(dt, w, row + i), x[xOff + i], s);
+        return s;
+    }
+
+    /** One weight row · four consecutive token rows (the weight vector is widened once for all four). */
+    private static void dot4(DType dt, MemorySegment w, long row, int k, float[] x, int xOff, float[] y, int yOff, int ldy, float b) {
+        FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F), s2 = FloatVector.zero(F), s3 = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= k - L; i += L) {
+            FloatVector wv = Vec.load(dt, w, row + i);
+            s0 = wv.fma(FloatVector.fromArray(F, x, xOff + i), s0);
+            s1 = wv.fma(FloatVector.fromArray(F, x, xOff + k + i), s1);
+            s2 = wv.fma(FloatVector.fromArray(F, x, xOff + 2 * k + i), s2);
+            s3 = wv.fma(FloatVector.fromArray(F, x, xOff + 3 * k + i), s3);
+        }
+        float r0 = s0.reduceLanes(VectorOperators.ADD), r1 = s1.reduceLanes(VectorOperators.ADD);
+        float r2 = s2.reduceLanes(VectorOperators.ADD), r3 = s3.reduceLanes(VectorOperators.ADD);
+        for (; i < k; i++) {
+            float wi = Vec.get(dt, w, row + i);
+            r0 = Math.fma(wi, x[xOff + i], r0);
+            r1 = Math.fma(wi, x[xOff + k + i], r1);
+            r2 = Math.fma(wi, x[xOff + 2 * k + i], r2);
+            r3 = Math.fma(wi, x[xOff + 3 * k + i], r3);
+        }
+        y[yOff] = r0 + b;
+        y[yOff + ldy] = r1 + b;
+        y[yOff + 2 * ldy] = r2 + b;
+        y[yOff + 3 * ldy] = r3 + b;
+    }
+
+    // ---------------------------------------------------------------- prefill: tiled, widened weights reused
+
+    private static void gemmPass(Parallel par, float[] x, int n, int k, Out[] outs) {
+        int np = (n + L - 1) / L * L;                     // tokens padded to whole vectors (pads are zero)
+        float[] xt = new float[k * np];
+        int kChunks = (k + 63) / 64;
+        par.forEach(kChunks, c -> {                      // xt[kk][t] = x[t][kk]
+            int k0 = c * 64, k1 = Math.min(k, k0 + 64);
+            for (int t = 0; t < n; t++)
+                for (int kk = k0; kk < k1; kk++) xt[kk * np + t] = x[t * k + kk];
+        });
+        List<int[]> tasks = tasks(outs, ROWS_PER_TASK);
+        par.forEach(tasks.size(), i -> {
+            int[] t = tasks.get(i);
+            gemmTask(outs[t[0]], t[1], t[2], xt, n, np, k);
+        });
+    }
+
+    /** Rows [r0, r1) of one output for all tokens: accumulates in acc[row][token], then writes y[token][row]. */
+    private static void gemmTask(Out o, int r0, int r1, float[] xt, int n, int np, int k) {
+        int rows = r1 - r0;
+        float[] wf = scratch(0, rows * KC);
+        float[] acc = scratch(1, rows * np);
+        Tensor w = o.weight;
+        for (int k0 = 0; k0 < k; k0 += KC) {
+            int kc = Math.min(KC, k - k0);
+            boolean first = k0 == 0;
+            for (int r = 0; r < rows; r++) Vec.toFloat(w.dtype(), w.data(), (long) (r0 + r) * k + k0, wf, r * kc, kc);
+            int xOff = k0 * np;
+            for (int t0 = 0; t0 < np; t0 += TB) {
+                int vecs = Math.min(TB, np - t0) / L;
+                int r = 0;
+                if (vecs == 4) {
+                    for (; r + 4 <= rows; r += 4) tile4x4(wf, r * kc, kc, xt, xOff + t0, np, acc, r * np + t0, first);
+                    for (; r < rows; r++) tile1x4(wf, r * kc, kc, xt, xOff + t0, np, acc, r * np + t0, first);
+                } else {
+                    for (int v = 0; v < vecs; v++) {
+                        int rr = 0;
+                        for (; rr + 4 <= rows; rr += 4) tile4x1(wf, rr * kc, kc, xt, xOff + t0 + v * L, np, acc, rr * np + t0 + v * L, first);
+                        for (; rr < rows; rr++) tile1x1(wf, rr * kc, kc, xt, xOff + t0 + v * L, np, acc, rr * np + t0 + v * L, first);
+                    }
+                }
+            }
+        }
+        int ldy = w.rows();
+        for (int r = 0; r < rows; r++) {
+            float b = o.bias == null ? 0f : o.bias[r0 + r];
+            for (int t = 0; t < n; t++) o.y[t * ldy + r0 + r] = acc[r * np + t] + b;
+        }
+    }
+
+    /**
+     * acc[4 rows][4 vectors of tokens] += Σ_kk wf[row][kk] · xt[kk][tokens]: 16 accumulators in registers, per
+     * step 4 broadcasts and 4 loads feed 16 FMAs. {@code ld} is the row stride of wf (kc), xt and acc (np).
+     */
+    private static void tile4x4(float[] wf, int w0, int kc, float[] xt, int x0, int np, float[] acc, int a0, boolean first) {
+        FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
+        if (first) {
+            c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = FloatVector.zero(F);
+        } else {
+            int a1 = a0 + np, a2 = a1 + np, a3 = a2 + np;
+            c00 = FloatVector.fromArray(F, acc, a0); c01 = FloatVector.fromArray(F, acc, a0 + L);
+            c02 = FloatVector.fromArray(F, acc, a0 + 2 * L); c03 = FloatVector.fromArray(F, acc, a0 + 3 * L);
+            c10 = FloatVector.fromArray(F, acc, a1); c11 = FloatVector.fromArray(F, acc, a1 + L);
+            c12 = FloatVector.fromArray(F, acc, a1 + 2 * L); c13 = FloatVector.fromArray(F, acc, a1 + 3 * L);
+            c20 = FloatVector.fromArray(F, acc, a2); c21 = FloatVector.fromArray(F, acc, a2 + L);
+            c22 = FloatVector.fromArray(F, acc, a2 + 2 * L); c23 = FloatVector.fromArray(F, acc, a2 + 3 * L);
+            c30 = FloatVector.fromArray(F, acc, a3); c31 = FloatVector.fromArray(F, acc, a3 + L);
+            c32 = FloatVector.fromArray(F, acc, a3 + 2 * L); c33 = FloatVector.fromArray(F, acc, a3 + 3 * L);
+        }
+        int w1 = w0 + kc, w2 = w1 + kc, w3 = w2 + kc;
+        for (int kk = 0; kk < kc; kk++) {
+            int xo = x0 + kk * np;
+            FloatVector b0 = FloatVector.fromArray(F, xt, xo), b1 = FloatVector.fromArray(F, xt, xo + L);
+            FloatVector b2 = FloatVector.fromArray(F, xt, xo + 2 * L), b3 = FloatVector.fromArray(F, xt, xo + 3 * L);
+            FloatVector a = FloatVector.broadcast(F, wf[w0 + kk]);
+            c00 = b0.fma(a, c00); c01 = b1.fma(a, c01); c02 = b2.fma(a, c02); c03 = b3.fma(a, c03);
+            a = FloatVector.broadcast(F, wf[w1 + kk]);
+            c10 = b0.fma(a, c10); c11 = b1.fma(a, c11); c12 = b2.fma(a, c12); c13 = b3.fma(a, c13);
+            a = FloatVector.broadcast(F, wf[w2 + kk]);
+            c20 = b0.fma(a, c20); c21 = b1.fma(a, c21); c22 = b2.fma(a, c22); c23 = b3.fma(a, c23);
+            a = FloatVector.broadcast(F, wf[w3 + kk]);
+            c30 = b0.fma(a, c30); c31 = b1.fma(a, c31); c32 = b2.fma(a, c32); c33 = b3.fma(a, c33);
+        }
+        int a1 = a0 + np, a2 = a1 + np, a3 = a2 + np;
+        c00.intoArray(acc, a0); c01.intoArray(acc, a0 + L); c02.intoArray(acc, a0 + 2 * L); c03.intoArray(acc, a0 + 3 * L);
+        c10.intoArray(acc, a1); c11.intoArray(acc, a1 + L); c12.intoArray(acc, a1 + 2 * L); c13.intoArray(acc, a1 + 3 * L);
+        c20.intoArray(acc, a2); c21.intoArray(acc, a2 + L); c22.intoArray(acc, a2 + 2 * L); c23.intoArray(acc, a2 + 3 * L);
+        c30.intoArray(acc, a3); c31.intoArray(acc, a3 + L); c32.intoArray(acc, a3 + 2 * L); c33.intoArray(acc, a3 + 3 * L);
+    }
+
+    /** One weight row × 4 vectors of tokens (leftover rows). */
+    private static void tile1x4(float[] wf, int w0, int kc, float[] xt, int x0, int np, float[] acc, int a0, boolean first) {
+        FloatVector c0, c1, c2, c3;
+        if (first) {
+            c0 = c1 = c2 = c3 = FloatVector.zero(F);
+        } else {
+            c0 = FloatVector.fromArray(F, acc, a0); c1 = FloatVector.fromArray(F, acc, a0 + L);
+            c2 = FloatVector.fromArray(F, acc, a0 + 2 * L); c3 = FloatVector.fromArray(F, acc, a0 + 3 * L);
+        }
+        for (int kk = 0; kk < kc; kk++) {
+            int xo = x0 + kk * np;
+            FloatVector a = FloatVector.broadcast(F, wf[w0 + kk]);
+            c0 = FloatVector.fromArray(F, xt, xo).fma(a, c0);
+            c1 = FloatVector.fromArray(F, xt, xo + L).fma(a, c1);
+            c2 = FloatVector.fromArray(F, xt, xo + 2 * L).fma(a, c2);
+            c3 = FloatVector.fromArray(F, xt, xo + 3 * L).fma(a, c3);
+        }
+        c0.intoArray(acc, a0); c1.intoArray(acc, a0 + L); c2.intoArray(acc, a0 + 2 * L); c3.intoArray(acc, a0 + 3 * L);
+    }
+
+    /** 4 weight rows × one vector of tokens (leftover tokens). */
+    private static void tile4x1(float[] wf, int w0, int kc, float[] xt, int x0, int np, float[] acc, int a0, boolean first) {
+        FloatVector c0, c1, c2, c3;
+        if (first) {
+            c0 = c1 = c2 = c3 = FloatVector.zero(F);
+        } else {
+            c0 = FloatVector.fromArray(F, acc, a0); c1 = FloatVector.fromArray(F, acc, a0 + np);
+            c2 = FloatVector.fromArray(F, acc, a0 + 2 * np); c3 = FloatVector.fromArray(F, acc, a0 + 3 * np);
+        }
+        int w1 = w0 + kc, w2 = w1 + kc, w3 = w2 + kc;
+        for (int kk = 0; kk < kc; kk++) {
+            FloatVector b = FloatVector.fromArray(F, xt, x0 + kk * np);
+            c0 = b.fma(FloatVector.broadcast(F, wf[w0 + kk]), c0);
+            c1 = b.fma(FloatVector.broadcast(F, wf[w1 + kk]), c1);
+            c2 = b.fma(FloatVector.broadcast(F, wf[w2 + kk]), c2);
+            c3 = b.fma(FloatVector.broadcast(F, wf[w3 + kk]), c3);
+        }
+        c0.intoArray(acc, a0); c1.intoArray(acc, a0 + np); c2.intoArray(acc, a0 + 2 * np); c3.intoArray(acc, a0 + 3 * np);
+    }
+
+    /** One weight row × one vector of tokens (leftover corner). */
+    private static void tile1x1(float[] wf, int w0, int kc, float[] xt, int x0, int np, float[] acc, int a0, boolean first) {
+        FloatVector c = first ? FloatVector.zero(F) : FloatVector.fromArray(F, acc, a0);
+        for (int kk = 0; kk < kc; kk++) c = FloatVector.fromArray(F, xt, x0 + kk * np).fma(FloatVector.broadcast(F, wf[w0 + kk]), c);
+        c.intoArray(acc, a0);
+    }
+}

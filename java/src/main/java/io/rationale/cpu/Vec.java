@@ -1,0 +1,98 @@
+package io.rationale.cpu;
+
+import io.rationale.weights.DType;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Vector species and weight loads shared by the CPU kernels: every weight is widened to f32 in registers
+ * (bf16: shift left by 16; f16: exponent rebias), never materialised as an f32 copy of a whole matrix.
+ */
+final class Vec {
+    private Vec() {}
+
+    /** The widest float vector this CPU runs natively (16 lanes with AVX-512, 8 with AVX2). */
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /** Lanes per float vector. */
+    static final int L = F.length();
+    /** Shorts with as many lanes as {@link #F}: one load of bf16/f16 weights fills one float vector. */
+    static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
+    static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
+
+    /** L bf16 values at byte offset {@code off} as floats: sign-extend to int, shift the 16 bits into the high half. */
+    static FloatVector bf16(MemorySegment seg, long off) {
+        IntVector i = (IntVector) ShortVector.fromMemorySegment(S, seg, off, LE).convertShape(VectorOperators.S2I, I, 0);
+        return i.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /**
+     * L IEEE half values at byte offset {@code off} as floats. The magnitude bits shifted into f32 position and
+     * multiplied by 2^112 give normals and subnormals exactly; inf/NaN keep an all-ones exponent
+     * (NaNs quietened, as {@link Float#float16ToFloat} does); the sign is ORed back.
+     */
+    static FloatVector f16(MemorySegment seg, long off) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, seg, off, LE).convertShape(VectorOperators.S2I, I, 0);
+        IntVector mag = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
+        IntVector bits = mag.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        VectorMask<Integer> infNan = h.and(0x7c00).eq(0x7c00);
+        bits = bits.blend(mag.or(0x7f800000), infNan);
+        bits = bits.blend(bits.or(0x00400000), h.and(0x7fff).compare(VectorOperators.GT, 0x7c00));  // NaNs come out quiet
+        return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+    }
+
+    /** L weights of type {@code dt} starting at element {@code elem} as floats. */
+    static FloatVector load(DType dt, MemorySegment seg, long elem) {
+        return switch (dt) {
+            case BF16 -> bf16(seg, elem * 2);
+            case F16 -> f16(seg, elem * 2);
+            case F32 -> FloatVector.fromMemorySegment(F, seg, elem * 4, LE);
+        };
+    }
+
+    /** One weight of type {@code dt} at element {@code elem} as a float. */
+    static float get(DType dt, MemorySegment seg, long elem) {
+        return switch (dt) {
+            case BF16 -> Float.intBitsToFloat(seg.get(I16, elem * 2) << 16);
+            case F16 -> Float.float16ToFloat(seg.get(I16, elem * 2));
+            case F32 -> seg.get(F32, elem * 4);
+        };
+    }
+
+    /** Widens {@code n} weights starting at element {@code elem} into {@code dst[dstOff..]}. */
+    static void toFloat(DType dt, MemorySegment seg, long elem, float[] dst, int dstOff, int n) {
+        int j = 0;
+        switch (dt) {
+            case BF16 -> { for (; j <= n - L; j += L) bf16(seg, (elem + j) * 2).intoArray(dst, dstOff + j); }
+            case F16 -> { for (; j <= n - L; j += L) f16(seg, (elem + j) * 2).intoArray(dst, dstOff + j); }
+            case F32 -> { for (; j <= n - L; j += L) FloatVector.fromMemorySegment(F, seg, (elem + j) * 4, LE).intoArray(dst, dstOff + j); }
+        }
+        for (; j < n; j++) dst[dstOff + j] = get(dt, seg, elem + j);
+    }
+
+    /** Sum of a[aOff+i]·b[bOff+i] over i < n, in f32 with several independent accumulators. */
+    static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= n - 2 * L; i += 2 * L) {
+            s0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), s0);
+            s1 = FloatVector.fromArray(F, a, aOff + i + L).fma(FloatVector.fromArray(F, b, bOff + i + L), s1);
+        }
+        for (; i <= n - L; i += L) s0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), s0);
+        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s = Math.fma(a[aOff + i], b[bOff + i], s);
+        return s;
+    }
+}

@@ -1,0 +1,112 @@
+package io.rationale.engine;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Runs a {@link Model} forward: the seam where backends plug in (CPU now, CUDA later).
+ *
+ * <p>The one primitive is {@link #forward(List, List, LogitsMode, Activations)}: a batch of sequences, each with
+ * its new tokens and its KV cache. A backend packs all new tokens into one {@code [tokens, hidden]} matrix for the
+ * projections (no padding), runs attention per sequence at its own positions (cache length + index), appends
+ * keys and values to each cache and returns the requested logits. Prefill is a call with many tokens, decode a call
+ * with one token per sequence. The other methods are conveniences over it.
+ */
+public interface Backend extends AutoCloseable {
+
+    Model model();
+
+    /** An empty KV cache for this model. */
+    default KvCache newCache() { return new KvCache(model().config()); }
+
+    /**
+     * Runs each sequence's new tokens after what its cache holds and appends them to the cache.
+     *
+     * @param tokens  per sequence, its new token ids (at least one each)
+     * @param caches  per sequence, its cache (distinct objects); null, or null entries, for throwaway caches
+     * @param mode    which positions get logits
+     * @param record  null, or an {@link Activations} to fill for a backward pass
+     * @return logits, sequence by sequence in batch order
+     */
+    Logits forward(List<int[]> tokens, List<KvCache> caches, LogitsMode mode, Activations record);
+
+    /** One sequence: runs {@code tokens} after what {@code cache} holds (null: a fresh throwaway cache). */
+    default Logits forward(int[] tokens, KvCache cache, LogitsMode mode) {
+        return forward(List.of(tokens), Arrays.asList(cache), mode, null);
+    }
+
+    /** Whole sequences from position 0, without caches. */
+    default Logits forward(List<int[]> sequences, LogitsMode mode) {
+        return forward(sequences, null, mode, null);
+    }
+
+    /**
+     * Hugging Face style padded batch: {@code ids[b][t]} with {@code attentionMask[b][t]} (1 = token, 0 = padding;
+     * left or right padding, or any gaps). Masked tokens are dropped and each row is packed, so the positions of
+     * the kept tokens are the cumulative sum of the mask minus one (what HF generate uses with left padding).
+     *
+     * @return {@code [B][T][vocab]} logits; rows at masked positions are all zero
+     */
+    default float[][][] forwardPadded(int[][] ids, int[][] attentionMask) {
+        List<int[]> packed = Padding.pack(ids, attentionMask);
+        Logits l = forward(packed, LogitsMode.ALL);
+        float[][][] out = new float[ids.length][][];
+        for (int b = 0; b < ids.length; b++) {
+            out[b] = new float[ids[b].length][];
+            int row = 0;
+            for (int t = 0; t < ids[b].length; t++)
+                out[b][t] = attentionMask[b][t] != 0 ? l.row(b, row++) : new float[l.vocabSize()];
+        }
+        return out;
+    }
+
+    /** Like {@link #forwardPadded} but only the logits of each row's last unmasked token: {@code [B][vocab]}. */
+    default float[][] lastLogitsPadded(int[][] ids, int[][] attentionMask) {
+        Logits l = forward(Padding.pack(ids, attentionMask), LogitsMode.LAST);
+        float[][] out = new float[ids.length][];
+        for (int b = 0; b < ids.length; b++) out[b] = l.last(b);
+        return out;
+    }
+
+    /** Releases threads and device memory (not the model). */
+    @Override
+    void close();
+
+    /** Packing of padded batches. */
+    final class Padding {
+        private Padding() {}
+
+        /** The unmasked tokens of each row, in order. */
+        public static List<int[]> pack(int[][] ids, int[][] mask) {
+            if (ids.length != mask.length) throw new IllegalArgumentException("ids has " + ids.length + " rows, attention mask " + mask.length);
+            List<int[]> out = new ArrayList<>(ids.length);
+            for (int b = 0; b < ids.length; b++) {
+                if (ids[b].length != mask[b].length)
+                    throw new IllegalArgumentException("row " + b + ": ids has " + ids[b].length + " columns, attention mask " + mask[b].length);
+                int n = 0;
+                for (int m : mask[b]) if (m != 0) n++;
+                if (n == 0) throw new IllegalArgumentException("row " + b + " has no unmasked token");
+                int[] row = new int[n];
+                int i = 0;
+                for (int t = 0; t < ids[b].length; t++) if (mask[b][t] != 0) row[i++] = ids[b][t];
+                out.add(row);
+            }
+            return out;
+        }
+
+        /** HF position ids for a padded batch: cumsum(mask) − 1, and 1 at masked positions (as HF fills them). */
+        public static int[][] positionIds(int[][] mask) {
+            int[][] pos = new int[mask.length][];
+            for (int b = 0; b < mask.length; b++) {
+                pos[b] = new int[mask[b].length];
+                int sum = 0;
+                for (int t = 0; t < mask[b].length; t++) {
+                    sum += mask[b][t] != 0 ? 1 : 0;
+                    pos[b][t] = mask[b][t] != 0 ? sum - 1 : 1;
+                }
+            }
+            return pos;
+        }
+    }
+}

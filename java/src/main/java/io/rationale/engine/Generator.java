@@ -1,0 +1,87 @@
+package io.rationale.engine;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+
+/**
+ * Autoregressive generation over a {@link Backend}: prefill the prompt, then decode one token at a time until a
+ * stop token (by default the config's EOS ids) or the token budget. Several prompts decode together as one batch.
+ */
+public final class Generator {
+    /** Why generation ended. */
+    public enum StopReason { STOP_TOKEN, MAX_TOKENS }
+
+    /**
+     * One sequence's outcome.
+     *
+     * @param tokens the new tokens, the stop token included when one ended generation
+     * @param cache  the KV cache holding prompt and new tokens except the last one
+     */
+    public record Result(int[] tokens, StopReason stopReason, KvCache cache) {}
+
+    private final Backend backend;
+
+    public Generator(Backend backend) { this.backend = backend; }
+
+    /** Generates after {@code prompt}, stopping at the config's EOS ids. */
+    public Result generate(int[] prompt, int maxNewTokens, SamplingParams sampling) {
+        return generate(prompt, maxNewTokens, sampling, Set.copyOf(backend.model().config().eosTokenIds()));
+    }
+
+    /** Generates after {@code prompt}, stopping at any of {@code stopTokens}. */
+    public Result generate(int[] prompt, int maxNewTokens, SamplingParams sampling, Set<Integer> stopTokens) {
+        return generateBatch(List.of(prompt), List.of(backend.newCache()), maxNewTokens, sampling, stopTokens).get(0);
+    }
+
+    /**
+     * Generates for several prompts at once. Each prompt runs after what its cache holds (pass a fork of a shared
+     * prefix to reuse it); sequence i samples with seed {@code sampling.seed() + i}.
+     */
+    public List<Result> generateBatch(List<int[]> prompts, List<KvCache> caches, int maxNewTokens, SamplingParams sampling,
+                                      Set<Integer> stopTokens) {
+        int b = prompts.size();
+        if (caches.size() != b) throw new IllegalArgumentException(b + " prompts but " + caches.size() + " caches");
+        if (maxNewTokens < 0) throw new IllegalArgumentException("maxNewTokens must be >= 0");
+        List<List<Integer>> out = new ArrayList<>();
+        SplittableRandom[] rng = new SplittableRandom[b];
+        StopReason[] reason = new StopReason[b];
+        for (int i = 0; i < b; i++) {
+            out.add(new ArrayList<>());
+            rng[i] = new SplittableRandom(sampling.seed() + i);
+        }
+        Set<Integer> stops = new HashSet<>(stopTokens);
+        List<Integer> active = new ArrayList<>();
+        for (int i = 0; i < b; i++) {
+            if (maxNewTokens == 0) reason[i] = StopReason.MAX_TOKENS;
+            else active.add(i);
+        }
+        List<int[]> step = new ArrayList<>();
+        for (int i : active) step.add(prompts.get(i));
+        while (!active.isEmpty()) {
+            List<KvCache> stepCaches = new ArrayList<>();
+            for (int i : active) stepCaches.add(caches.get(i));
+            Logits logits = backend.forward(step, stepCaches, LogitsMode.LAST, null);
+            List<Integer> still = new ArrayList<>();
+            step = new ArrayList<>();
+            for (int a = 0; a < active.size(); a++) {
+                int i = active.get(a);
+                int next = Sampler.sample(logits.last(a), sampling, rng[i]);
+                out.get(i).add(next);
+                if (stops.contains(next)) reason[i] = StopReason.STOP_TOKEN;
+                else if (out.get(i).size() >= maxNewTokens) reason[i] = StopReason.MAX_TOKENS;
+                else {
+                    still.add(i);
+                    step.add(new int[]{next});
+                }
+            }
+            active = still;
+        }
+        List<Result> results = new ArrayList<>(b);
+        for (int i = 0; i < b; i++)
+            results.add(new Result(out.get(i).stream().mapToInt(Integer::intValue).toArray(), reason[i], caches.get(i)));
+        return results;
+    }
+}

@@ -1,0 +1,190 @@
+package io.rationale.engine;
+
+import io.rationale.cpu.CpuBackend;
+import io.rationale.model.ModelConfig;
+import io.rationale.weights.DType;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * KV cache and batching: incremental decoding, forked prefixes, packed batches of different lengths and HF-style
+ * padded batches all give the logits of one plain prefill of each sequence. Different batch shapes take different
+ * f32 summation orders, so logits agree to 1e-5 × max(1, largest |logit|) rather than bit for bit.
+ */
+class KvCacheAndBatchTest {
+    static final double TOL = 1e-5;
+    static ModelConfig config;
+    static CpuBackend backend;
+    static CpuBackend windowed;
+    static final Random RND = new Random(11);
+
+    @BeforeAll
+    static void setUp() {
+        config = TestModels.config("""
+                {"architectures":["LlamaForCausalLM"],"hidden_size":48,"intermediate_size":100,"num_hidden_layers":2,
+                 "num_attention_heads":6,"num_key_value_heads":2,"vocab_size":57,"rms_norm_eps":1e-5,
+                 "rope_theta":10000.0,"tie_word_embeddings":false}""");
+        backend = new CpuBackend(Model.of(config, TestModels.random(config, DType.BF16, 5, false)), 2);
+        ModelConfig wc = TestModels.config("""
+                {"architectures":["MistralForCausalLM"],"hidden_size":32,"intermediate_size":48,"num_hidden_layers":2,
+                 "num_attention_heads":4,"num_key_value_heads":2,"vocab_size":41,"rms_norm_eps":1e-5,
+                 "rope_theta":10000.0,"sliding_window":7,"tie_word_embeddings":false}""");
+        windowed = new CpuBackend(Model.of(wc, TestModels.random(wc, DType.F32, 6, false)), 2);
+    }
+
+    @AfterAll
+    static void tearDown() {
+        backend.close();
+        windowed.close();
+    }
+
+    static int[] tokens(int n, int vocab) {
+        int[] t = new int[n];
+        for (int i = 0; i < n; i++) t[i] = RND.nextInt(vocab);
+        return t;
+    }
+
+    static void assertClose(float[] expected, float[] got, String what) {
+        assertEquals(expected.length, got.length, what);
+        double scale = 1;
+        for (float e : expected) scale = Math.max(scale, Math.abs(e));
+        for (int i = 0; i < expected.length; i++)
+            assertTrue(Math.abs(expected[i] - got[i]) <= TOL * scale, what + ": logit " + i + " " + got[i] + " vs " + expected[i]);
+    }
+
+    @Test
+    void decodingTokenByTokenEqualsOnePrefill() {
+        for (CpuBackend b : List.of(backend, windowed)) {
+            int vocab = b.model().config().vocabSize();
+            int[] seq = tokens(150, vocab);                         // crosses two cache blocks
+            Logits full = b.forward(seq, null, LogitsMode.ALL);
+            KvCache cache = b.newCache();
+            Logits part = b.forward(Arrays.copyOf(seq, 30), cache, LogitsMode.ALL);
+            for (int t = 0; t < 30; t++) assertClose(full.row(0, t), part.row(0, t), "prefill position " + t);
+            assertEquals(30, cache.length());
+            for (int t = 30; t < seq.length; t++) {
+                Logits step = b.forward(new int[]{seq[t]}, cache, LogitsMode.LAST);
+                assertClose(full.row(0, t), step.last(0), "decode position " + t);
+            }
+            assertEquals(seq.length, cache.length());
+            // a second chunk of several tokens after a cache (prefill continuation) also agrees
+            KvCache c2 = b.newCache();
+            b.forward(Arrays.copyOf(seq, 100), c2, LogitsMode.NONE);
+            Logits rest = b.forward(Arrays.copyOfRange(seq, 100, 150), c2, LogitsMode.ALL);
+            for (int t = 100; t < 150; t++) assertClose(full.row(0, t), rest.row(0, t - 100), "chunked position " + t);
+        }
+    }
+
+    @Test
+    void forkedPrefixServesSeveralContinuationsWithoutInterference() {
+        int[] prompt = tokens(80, config.vocabSize());
+        KvCache shared = backend.newCache();
+        backend.forward(prompt, shared, LogitsMode.NONE);
+        float before = shared.key(1, 70, 1, 3);
+        for (int cut : new int[]{64, 70, 80}) {
+            int[] tail = tokens(9, config.vocabSize());
+            KvCache fork = shared.forkPrefix(cut);
+            Logits got = backend.forward(tail, fork, LogitsMode.ALL);
+            int[] whole = new int[cut + tail.length];
+            System.arraycopy(prompt, 0, whole, 0, cut);
+            System.arraycopy(tail, 0, whole, cut, tail.length);
+            Logits expected = backend.forward(whole, null, LogitsMode.ALL);
+            for (int t = 0; t < tail.length; t++) assertClose(expected.row(0, cut + t), got.row(0, t), "cut " + cut + " +" + t);
+            assertEquals(cut + tail.length, fork.length());
+        }
+        assertEquals(80, shared.length());
+        assertEquals(before, shared.key(1, 70, 1, 3), "forks must not write into the shared cache");
+        // truncating and continuing the original also matches a fresh run
+        int[] tail = tokens(5, config.vocabSize());
+        shared.truncate(66);
+        Logits got = backend.forward(tail, shared, LogitsMode.LAST);
+        int[] whole = Arrays.copyOf(prompt, 71);
+        System.arraycopy(tail, 0, whole, 66, 5);
+        assertClose(backend.forward(whole, null, LogitsMode.LAST).last(0), got.last(0), "after truncate");
+    }
+
+    @Test
+    void batchOfDifferentLengthsEqualsEachSequenceAlone() {
+        int[] lengths = {5, 70, 1, 13, 64};
+        List<int[]> seqs = new ArrayList<>();
+        for (int n : lengths) seqs.add(tokens(n, config.vocabSize()));
+        Logits all = backend.forward(seqs, LogitsMode.ALL);
+        Logits last = backend.forward(seqs, LogitsMode.LAST);
+        for (int s = 0; s < seqs.size(); s++) {
+            Logits alone = backend.forward(seqs.get(s), null, LogitsMode.ALL);
+            assertEquals(lengths[s], all.rows(s));
+            for (int t = 0; t < lengths[s]; t++) assertClose(alone.row(0, t), all.row(s, t), "sequence " + s + " position " + t);
+            assertClose(alone.last(0), last.last(s), "sequence " + s + " last");
+        }
+        // batched decode with caches of different lengths
+        List<KvCache> caches = new ArrayList<>();
+        for (int[] s : seqs) {
+            KvCache c = backend.newCache();
+            backend.forward(s, c, LogitsMode.NONE);
+            caches.add(c);
+        }
+        List<int[]> next = new ArrayList<>();
+        for (int s = 0; s < seqs.size(); s++) next.add(new int[]{s + 1});
+        Logits step = backend.forward(next, caches, LogitsMode.LAST, null);
+        for (int s = 0; s < seqs.size(); s++) {
+            int[] whole = Arrays.copyOf(seqs.get(s), lengths[s] + 1);
+            whole[lengths[s]] = s + 1;
+            assertClose(backend.forward(whole, null, LogitsMode.LAST).last(0), step.last(s), "batched decode " + s);
+        }
+    }
+
+    @Test
+    void paddedBatchEqualsUnpadded() {
+        int[][] real = {tokens(9, config.vocabSize()), tokens(4, config.vocabSize()), tokens(12, config.vocabSize())};
+        int width = 12;
+        for (boolean left : new boolean[]{true, false}) {
+            int[][] ids = new int[3][width], mask = new int[3][width];
+            for (int b = 0; b < 3; b++) {
+                int pad = width - real[b].length;
+                Arrays.fill(ids[b], 3);                             // padding id: any valid token
+                for (int i = 0; i < real[b].length; i++) {
+                    ids[b][left ? pad + i : i] = real[b][i];
+                    mask[b][left ? pad + i : i] = 1;
+                }
+            }
+            float[][][] padded = backend.forwardPadded(ids, mask);
+            float[][] lastPadded = backend.lastLogitsPadded(ids, mask);
+            for (int b = 0; b < 3; b++) {
+                Logits alone = backend.forward(real[b], null, LogitsMode.ALL);
+                int pad = width - real[b].length;
+                for (int i = 0; i < real[b].length; i++)
+                    assertClose(alone.row(0, i), padded[b][left ? pad + i : i], (left ? "left" : "right") + " row " + b + " token " + i);
+                for (int t = 0; t < width; t++)
+                    if (mask[b][t] == 0) assertArrayEquals(new float[config.vocabSize()], padded[b][t], "masked positions are zero");
+                assertClose(alone.last(0), lastPadded[b], (left ? "left" : "right") + " last of row " + b);
+            }
+        }
+    }
+
+    @Test
+    void positionIdsFollowHuggingFace() {
+        assertArrayEquals(new int[][]{{1, 1, 0, 1, 2}, {0, 1, 2, 1, 1}},
+                Backend.Padding.positionIds(new int[][]{{0, 0, 1, 1, 1}, {1, 1, 1, 0, 0}}));
+    }
+
+    @Test
+    void badInputsAreRejected() {
+        assertThrows(IllegalArgumentException.class, () -> backend.forward(new int[]{config.vocabSize()}, null, LogitsMode.LAST));
+        assertThrows(IllegalArgumentException.class, () -> backend.forward(new int[0], null, LogitsMode.LAST));
+        KvCache c = backend.newCache();
+        assertThrows(IllegalArgumentException.class,
+                () -> backend.forward(List.of(new int[]{1}, new int[]{2}), List.of(c, c), LogitsMode.LAST, null));
+        assertThrows(IllegalArgumentException.class, () -> backend.lastLogitsPadded(new int[][]{{1, 2}}, new int[][]{{0, 0}}));
+    }
+}
