@@ -11,7 +11,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "rationale", mixinStandardHelpOptions = true, version = "rationale-engine 0.1.0",
         description = "A Llama-family inference engine that explains its decisions.",
-        subcommands = {InspectCommand.class, WeightsToolsCommand.class})
+        subcommands = {DemoCommand.class, LogitsCommand.class, GenerateCommand.class, InspectCommand.class, WeightsToolsCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--verbose", description = "Print stack traces with errors.", scope = CommandLine.ScopeType.INHERIT)
     boolean verbose;
@@ -27,8 +27,8 @@ public final class Main implements Runnable {
 
     /** Runs the command line in-process (tests use this) and returns the exit code. */
     public static int run(String... args) {
-        CommandLine cl = commandLine();
-        return cl.execute(args);
+        // no arguments at all: the main job on its embedded default
+        return commandLine().execute(args.length == 0 ? new String[]{"demo"} : args);
     }
 
     static CommandLine commandLine() {

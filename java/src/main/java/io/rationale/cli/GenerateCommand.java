@@ -1,0 +1,68 @@
+package io.rationale.cli;
+
+import io.rationale.cpu.CpuBackend;
+import io.rationale.engine.Generator;
+import io.rationale.engine.Model;
+import io.rationale.engine.SamplingParams;
+import io.rationale.tokenizer.Tokenizer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code generate}: greedy (default) or temperature/top-p sampling with a seed. */
+@Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate a continuation.")
+public final class GenerateCommand implements Callable<Integer> {
+    @Mixin
+    ModelInput input;
+
+    @Option(names = "--max-new-tokens", defaultValue = "64", description = "Tokens to generate at most (default: ${DEFAULT-VALUE}).")
+    int maxNewTokens;
+
+    @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy (default); > 0 samples.")
+    double temperature;
+
+    @Option(names = "--top-p", defaultValue = "1.0", description = "Nucleus mass for sampling (default: ${DEFAULT-VALUE}).")
+    double topP;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Sampling seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--json", description = "Print one JSON object: ids (prompt + generated), text (generated), ...")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        if (maxNewTokens < 0) throw new IllegalArgumentException("--max-new-tokens must be >= 0, got " + maxNewTokens);
+        SamplingParams sampling = new SamplingParams(temperature, topP, seed);
+        try (Model model = Model.load(input.modelDir());
+             Tokenizer tok = Tokenizer.load(input.model);
+             CpuBackend backend = new CpuBackend(model)) {
+            int[] prompt = input.ids(tok, model.config().vocabSize());
+            long t0 = System.nanoTime();
+            Generator.Result r = new Generator(backend).generate(prompt, maxNewTokens, sampling);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            int[] all = new int[prompt.length + r.tokens().length];
+            System.arraycopy(prompt, 0, all, 0, prompt.length);
+            System.arraycopy(r.tokens(), 0, all, prompt.length, r.tokens().length);
+            String text = tok.decode(r.tokens(), true);
+            if (json) {
+                Map<String, Object> out = new LinkedHashMap<>();
+                out.put("ids", all);
+                out.put("text", text);
+                out.put("prompt_tokens", prompt.length);
+                out.put("new_tokens", r.tokens().length);
+                out.put("stop_reason", r.stopReason().name().toLowerCase());
+                out.put("seconds", seconds);
+                System.out.println(Json.write(out));
+            } else {
+                System.out.println(text);
+                System.err.printf("%d new tokens in %.2f s (%s)%n", r.tokens().length, seconds, r.stopReason().name().toLowerCase());
+            }
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,58 @@
+package io.rationale.cli;
+
+import io.rationale.cpu.CpuBackend;
+import io.rationale.engine.Logits;
+import io.rationale.engine.LogitsMode;
+import io.rationale.engine.Model;
+import io.rationale.tokenizer.Tokenizer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code logits}: one forward pass; prints the input ids, the last position's logits over the whole vocabulary
+ * and the argmax at every position.
+ */
+@Command(name = "logits", mixinStandardHelpOptions = true, description = "Run one forward pass and print logits.")
+public final class LogitsCommand implements Callable<Integer> {
+    @Mixin
+    ModelInput input;
+
+    @Option(names = "--json", description = "Print one JSON object: ids, logits_last, argmax_per_position, ...")
+    boolean json;
+
+    @Option(names = "--top", defaultValue = "10", description = "Top tokens shown without --json (default: ${DEFAULT-VALUE}).")
+    int top;
+
+    @Override
+    public Integer call() {
+        try (Model model = Model.load(input.modelDir());
+             Tokenizer tok = Tokenizer.load(input.model);
+             CpuBackend backend = new CpuBackend(model)) {
+            int[] ids = input.ids(tok, model.config().vocabSize());
+            long t0 = System.nanoTime();
+            Logits logits = backend.forward(ids, null, LogitsMode.ALL);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            int[] argmax = new int[ids.length];
+            for (int p = 0; p < ids.length; p++) argmax[p] = logits.argmax(0, p);
+            float[] last = logits.last(0);
+            if (json) {
+                Map<String, Object> out = new LinkedHashMap<>();
+                out.put("ids", ids);
+                out.put("logits_last", last);
+                out.put("argmax_per_position", argmax);
+                out.put("argmax_last", argmax[ids.length - 1]);
+                out.put("seconds", seconds);
+                System.out.println(Json.write(out));
+            } else {
+                System.out.println(Summary.logits(tok, ids, last, argmax, top));
+                System.out.printf("forward of %d tokens: %.3f s%n", ids.length, seconds);
+            }
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,65 @@
+package io.rationale.cli;
+
+import io.rationale.tokenizer.ChatMessage;
+import io.rationale.tokenizer.Encoding;
+import io.rationale.tokenizer.Tokenizer;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The options every model command shares: {@code --model DIR} and the input as {@code --text} or {@code --ids}. */
+final class ModelInput {
+    @Option(names = "--model", required = true, description = "Checkpoint folder (config.json, safetensors, tokenizer.json).")
+    Path model;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Source source;
+
+    static final class Source {
+        @Option(names = "--text", description = "Input text (tokenized with the model's tokenizer; BOS added when the tokenizer adds it).")
+        String text;
+
+        @Option(names = "--ids", split = ",", description = "Input token ids, comma-separated, used as given.")
+        int[] ids;
+    }
+
+    @Option(names = "--chat", description = "Render --text as a user message through the tokenizer's chat template.")
+    boolean chat;
+
+    @Option(names = "--system", description = "System message for --chat.")
+    String system;
+
+    Path modelDir() {
+        if (!Files.isDirectory(model)) throw new IllegalArgumentException(model + ": not a folder");
+        return model;
+    }
+
+    /** The input ids, checked against the vocabulary. */
+    int[] ids(Tokenizer tok, int vocabSize) {
+        int[] ids;
+        if (source.ids != null) {
+            if (chat) throw new IllegalArgumentException("--chat needs --text, not --ids");
+            ids = source.ids;
+        } else {
+            if (source.text.isEmpty()) throw new IllegalArgumentException("--text is empty");
+            ids = encode(tok).ids();
+        }
+        if (ids.length == 0) throw new IllegalArgumentException("--ids is empty");
+        for (int i = 0; i < ids.length; i++)
+            if (ids[i] < 0 || ids[i] >= vocabSize)
+                throw new IllegalArgumentException("input id " + ids[i] + " at position " + i + " is outside the vocabulary [0, " + vocabSize + ")");
+        return ids;
+    }
+
+    Encoding encode(Tokenizer tok) {
+        if (!chat) return tok.encode(source.text);
+        List<ChatMessage> messages = new ArrayList<>();
+        if (system != null) messages.add(ChatMessage.system(system));
+        messages.add(ChatMessage.user(source.text));
+        return tok.encodeChat(messages, true);
+    }
+}
