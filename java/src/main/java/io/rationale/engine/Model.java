@@ -1,5 +1,6 @@
 package io.rationale.engine;
 
+import io.rationale.model.CheckpointValidator;
 import io.rationale.model.ModelConfig;
 import io.rationale.weights.Checkpoint;
 import io.rationale.weights.DType;
@@ -41,6 +42,7 @@ public final class Model implements AutoCloseable {
         ModelConfig config = ModelConfig.load(dir);
         Checkpoint ckpt = Checkpoint.open(dir);
         try {
+            CheckpointValidator.validate(ckpt, config);   // missing, extra, mis-shaped tensors: one line naming file and tensor
             Map<String, long[]> expected = config.expectedTensors();
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             for (String name : expected.keySet()) tensors.put(name, ckpt.tensor(name));
