@@ -1,0 +1,72 @@
+package io.rationale.eval;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Everything an evaluation run records about one example: one line of {@code examples.jsonl}, written as soon as
+ * the example finishes (so a killed run resumes after the last complete line). The evaluator
+ * ({@link io.rationale.eval} core) produces it; the runner aggregates it into {@code summary.json}, {@code
+ * summary.csv} and {@code report.html}. Field names are the JSON keys (Jackson, snake_case not applied).
+ *
+ * <p>Word indices are global over the example's fields in prompt order ({@code Example.wordOffset(field)} + index
+ * within the field); {@code words} lists them so the report can draw a heatmap.
+ *
+ * @param index       position of the example in the dataset (resume key together with id)
+ * @param id          the example's id
+ * @param skipped     null, or why the example was not evaluated (then every other field may be null)
+ * @param words       the example's words in order (global indexing), with their field name
+ * @param gold        gold label
+ * @param predicted   predicted label: argmax over the label words' logits at the answer position
+ * @param labelProbs  label → probability (softmax over the label words' logits only)
+ * @param human       human rationale word indices (aggregated over annotators), or null when the dataset has none
+ * @param methods     method name (attribution methods as the CLI spells them, prompting methods {@code prompt_guided},
+ *                    {@code prompt_unbound}, and the baseline {@code random}) → its outcome
+ * @param seconds     wall time of the whole example
+ */
+public record ExampleResult(int index, String id, String skipped, List<WordRef> words, String gold, String predicted,
+                            Map<String, Double> labelProbs, List<Integer> human, Map<String, MethodResult> methods,
+                            double seconds) {
+
+    /** A word of the example: its field, its text and character span within that field's text. */
+    public record WordRef(String field, String text, int start, int end) {}
+
+    /**
+     * One rationale method's outcome on one example.
+     *
+     * @param scores      soft score per word (attribution methods; null for prompting methods)
+     * @param ranking     word indices, most important first (ties: lower index first)
+     * @param k           rationale size used for alignment and the main flip test (human length by default)
+     * @param rationale   the top-k words (prompting: the parsed words)
+     * @param raw         prompting methods: the generated answer text; null otherwise
+     * @param unparsed    prompting methods: answer words that matched no input word (counted, never dropped)
+     * @param alignment   null when the example has no human rationale
+     * @param faithfulness masking outcomes
+     * @param seconds     time spent computing this method's rationale (not its evaluation)
+     */
+    public record MethodResult(double[] scores, int[] ranking, int k, int[] rationale, String raw, List<String> unparsed,
+                               Alignment alignment, Faithfulness faithfulness, double seconds) {}
+
+    /** Human alignment of one rationale: word P/R/F1, ERASER IOU instance counts, AUPRC (NaN when undefined). */
+    public record Alignment(double precision, double recall, double f1, int iouTruePositives, int predictedSpans,
+                            int humanSpans, double auprc) {}
+
+    /**
+     * Masking outcomes. {@code main} masks the method's rationale of size k; {@code byFraction} masks the top
+     * fraction f of words for f in {@link io.rationale.metrics.Faithfulness#AOPC_FRACTIONS} (key: "0.01", ...).
+     */
+    public record Faithfulness(Masked main, Map<String, Masked> byFraction, double aopcComprehensiveness,
+                               double aopcSufficiency) {}
+
+    /**
+     * One masked variant pair: the rationale removed (comprehensiveness, flip) and the rationale kept alone
+     * (sufficiency).
+     *
+     * @param k                 words masked
+     * @param predictedWithout  label predicted with the rationale removed
+     * @param flipped           predictedWithout differs from the original prediction
+     * @param comprehensiveness p_y(x) − p_y(x without rationale), y = original prediction
+     * @param sufficiency       p_y(x) − p_y(rationale only)
+     */
+    public record Masked(int k, String predictedWithout, boolean flipped, double comprehensiveness, double sufficiency) {}
+}
