@@ -1,0 +1,364 @@
+package io.rationale.attribution;
+
+import io.rationale.dataset.Word;
+import io.rationale.engine.Activations;
+import io.rationale.engine.Backend;
+import io.rationale.engine.Logits;
+import io.rationale.engine.LogitsMode;
+import io.rationale.model.ModelConfig;
+import io.rationale.tokenizer.Token;
+import io.rationale.weights.Tensor;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Runs attribution methods on a {@link Backend}. See {@link io.rationale.attribution} for the definitions.
+ *
+ * <h2>What a run computes, and what is shared</h2>
+ * <ol>
+ *   <li>ONE forward of the input ({@code forward(List.of(ids), null, LAST, record)}), recorded when a method needs
+ *       it (saliency, input_x_gradient, attnlrp, cplrp, attention, attention_rollout), with attention
+ *       probabilities when attention or attention_rollout is asked for. It gives the target (the argmax when none
+ *       is given), f(x) and the input embeddings, for every method.</li>
+ *   <li>saliency and input_x_gradient: ONE plain-gradient backward over that record, read by both.</li>
+ *   <li>attnlrp, cplrp: one backward each over the same record, with their rule.</li>
+ *   <li>attention, attention_rollout: the recorded probabilities of that forward, no further pass.</li>
+ *   <li>integrated_gradients: one {@code forwardEmbeddings} of the baseline and all k interpolated inputs packed
+ *       together, recorded, and one backward over it (more batches only when {@link Options#maxBatchTokens()} or
+ *       the heap requires).</li>
+ *   <li>occlusion: one batched {@code forward(List<int[]>, LAST)} of all leave-one-word-out variants (chunked by
+ *       {@link Options#maxForwardTokens()}).</li>
+ *   <li>random: no pass.</li>
+ * </ol>
+ * {@link AttributionSet#shared()} lists the shared steps with their time and users.
+ *
+ * <p>Not thread-safe (a backend runs one pass at a time).
+ */
+public final class Attributor {
+    private final Backend backend;
+
+    public Attributor(Backend backend) { this.backend = backend; }
+
+    public Backend backend() { return backend; }
+
+    /** One method. Its {@link Attribution#seconds()} is the wall time of the whole call. */
+    public Attribution attribute(AttributionInput in, TargetSpec target, Method method, Options o) {
+        return run(in, target, List.of(method), o).get(method);
+    }
+
+    /**
+     * Several methods on one input, sharing the computations listed in the class comment.
+     *
+     * @param target the target; {@link TargetSpec#argmaxLogit()} (or any spec with {@link TargetSpec#ARGMAX}) for
+     *               the model's argmax at the last position
+     * @throws IllegalArgumentException for ids or a target outside the vocabulary, or no methods
+     */
+    public AttributionSet run(AttributionInput in, TargetSpec target, List<Method> methods, Options o) {
+        long t0 = System.nanoTime();
+        List<Method> todo = List.copyOf(new LinkedHashSet<>(methods));
+        if (todo.isEmpty()) throw new IllegalArgumentException("no attribution method given (valid: " + Method.validNames() + ")");
+        ModelConfig c = backend.model().config();
+        int[] ids = in.ids();
+        for (int i = 0; i < ids.length; i++)
+            if (ids[i] < 0 || ids[i] >= c.vocabSize())
+                throw new IllegalArgumentException("input id " + ids[i] + " at position " + i + " is outside the vocabulary [0, " + c.vocabSize() + ")");
+        target.checkVocabulary(c.vocabSize());
+        if (o.baselineToken() >= c.vocabSize() && todo.contains(Method.INTEGRATED_GRADIENTS))
+            throw new IllegalArgumentException("baseline token " + o.baselineToken() + " is outside the vocabulary [0, " + c.vocabSize() + ")");
+
+        boolean record = todo.stream().anyMatch(Method::needsRecord);
+        boolean probs = todo.stream().anyMatch(Method::needsAttentionProbs);
+        Activations rec = record ? new Activations(probs) : null;
+        long f0 = System.nanoTime();
+        Logits logits = backend.forward(List.of(ids), null, LogitsMode.LAST, rec);
+        double forwardSeconds = secondsSince(f0);
+        float[] last = logits.last(0);
+        TargetSpec spec = target.isArgmax() ? target.withToken(logits.argmax(0, 0)) : target;
+        Attribution.ResolvedTarget rt = new Attribution.ResolvedTarget(spec, last[spec.tokenId()], spec.value(last), target.isArgmax());
+
+        Run run = new Run(in, rt, o, rec);
+        Map<Method, Attribution> out = new LinkedHashMap<>();
+        double gradientSeconds = 0;
+        List<Method> gradientUsers = new ArrayList<>();
+        for (Method m : todo) {
+            long m0 = System.nanoTime();
+            Map<String, Object> extras = new LinkedHashMap<>();
+            double[] scores;
+            double[] wordScores = null;   // when the method scores words directly
+            switch (m) {
+                case SALIENCY, INPUT_X_GRADIENT -> {
+                    if (run.gradient == null) {
+                        long g0 = System.nanoTime();
+                        run.gradient = Gradients.backward(backend, rec, List.of(spec), Gradients.Rule.GRADIENT)[0];
+                        gradientSeconds = secondsSince(g0);
+                        m0 = System.nanoTime();
+                    }
+                    gradientUsers.add(m);
+                    scores = m == Method.SALIENCY ? l2Norms(run.gradient, c.hiddenSize()) : dot(rec.embeddings, run.gradient, c.hiddenSize());
+                    extras.put("gradient", "plain, shared by saliency and input_x_gradient");
+                }
+                case ATTNLRP, CPLRP -> {
+                    Gradients.Rule rule = m == Method.ATTNLRP ? Gradients.Rule.ATTNLRP : Gradients.Rule.CPLRP;
+                    float[] g = Gradients.backward(backend, rec, List.of(spec), rule)[0];
+                    scores = dot(rec.embeddings, g, c.hiddenSize());
+                    extras.put("rule", rule.name());
+                    extras.put("relevance_sum", sum(scores));
+                }
+                case INTEGRATED_GRADIENTS -> scores = integratedGradients(run, extras);
+                case ATTENTION -> {
+                    scores = AttentionMaps.lastLayerRow(rec, 0, c.numHeads());
+                    extras.put("layer", c.numLayers() - 1);
+                    extras.put("heads", c.numHeads());
+                }
+                case ATTENTION_ROLLOUT -> {
+                    scores = AttentionMaps.rollout(rec, 0, c.numHeads());
+                    extras.put("layers", c.numLayers());
+                    extras.put("residual", 0.5);
+                }
+                case OCCLUSION -> {
+                    wordScores = occlusion(run, extras);
+                    scores = occlusionTokenScores(in, wordScores);
+                }
+                case RANDOM -> {
+                    SplittableRandom r = new SplittableRandom(o.seed());
+                    scores = new double[ids.length];
+                    for (int i = 0; i < scores.length; i++) scores[i] = r.nextDouble();
+                    extras.put("seed", o.seed());
+                }
+                default -> throw new IllegalStateException("unhandled method " + m);
+            }
+            if (wordScores == null) wordScores = in.aggregate(scores, o.aggregate());
+            double seconds = todo.size() == 1 ? secondsSince(t0) : secondsSince(m0);
+            out.put(m, new Attribution(m, ids, tokenInfos(in), rt, scores, wordScores(in, wordScores), o.aggregate(), seconds, extras));
+        }
+        List<AttributionSet.SharedStep> shared = new ArrayList<>();
+        List<Method> forwardUsers = new ArrayList<>(todo);   // target and f(x) serve every method
+        shared.add(new AttributionSet.SharedStep("forward", forwardSeconds, List.copyOf(forwardUsers)));
+        if (!gradientUsers.isEmpty()) shared.add(new AttributionSet.SharedStep("gradient_backward", gradientSeconds, List.copyOf(gradientUsers)));
+        return new AttributionSet(in, rt, out, shared, secondsSince(t0));
+    }
+
+    /** State of one run. */
+    private static final class Run {
+        final AttributionInput in;
+        final Attribution.ResolvedTarget target;
+        final Options o;
+        final Activations rec;
+        float[] gradient;
+
+        Run(AttributionInput in, Attribution.ResolvedTarget target, Options o, Activations rec) {
+            this.in = in;
+            this.target = target;
+            this.o = o;
+            this.rec = rec;
+        }
+    }
+
+    // ------------------------------------------------------------------ integrated gradients
+
+    private double[] integratedGradients(Run run, Map<String, Object> extras) {
+        ModelConfig c = backend.model().config();
+        int h = c.hiddenSize();
+        int[] ids = run.in.ids();
+        int t = ids.length;
+        float[] e = run.rec != null ? run.rec.embeddings : embed(ids);
+        float[] b = new float[t * h];
+        if (run.o.baselineToken() >= 0) {
+            float[] row = embed(new int[]{run.o.baselineToken()});
+            for (int i = 0; i < t; i++) System.arraycopy(row, 0, b, i * h, h);
+        }
+        if (!run.o.interpolateSpecial())
+            for (int i = 0; i < t; i++) if (run.in.tokens().get(i).special()) System.arraycopy(e, i * h, b, i * h, h);
+        int k = run.o.steps();
+        double[][] nw = run.o.igRule().nodes(k);
+        double[] alpha = nw[0], weight = nw[1];
+
+        // sequence 0 is the baseline itself (α = 0: f(b)), sequences 1..k the steps
+        int total = k + 1;
+        int perBatch = Math.max(1, Math.min(total, maxSequencesPerBatch(t, run.o)));
+        double[] avg = new double[t * h];          // Σ_s w_s g_s
+        double fBaseline = Double.NaN;
+        int batches = 0;
+        List<TargetSpec> targets = new ArrayList<>();
+        for (int from = 0; from < total; from += perBatch) {
+            int to = Math.min(total, from + perBatch);
+            List<float[]> inputs = new ArrayList<>(to - from);
+            targets.clear();
+            for (int s = from; s < to; s++) {
+                double a = s == 0 ? 0 : alpha[s - 1];
+                float[] x = new float[t * h];
+                for (int j = 0; j < x.length; j++) x[j] = (float) (b[j] + a * (e[j] - b[j]));
+                inputs.add(x);
+                targets.add(run.target.spec());
+            }
+            Activations rec = new Activations(false);
+            Logits l = Gradients.forwardEmbeddings(backend, inputs, LogitsMode.LAST, rec);
+            float[][] g = Gradients.backward(backend, rec, targets, Gradients.Rule.GRADIENT);
+            batches++;
+            for (int s = from; s < to; s++) {
+                if (s == 0) {
+                    fBaseline = run.target.spec().value(l.last(0));
+                    continue;
+                }
+                double w = weight[s - 1];
+                float[] gs = g[s - from];
+                for (int j = 0; j < avg.length; j++) avg[j] += w * gs[j];
+            }
+        }
+        double[] scores = new double[t];
+        for (int i = 0; i < t; i++) {
+            double acc = 0;
+            for (int d = 0; d < h; d++) acc += ((double) e[i * h + d] - b[i * h + d]) * avg[i * h + d];
+            scores[i] = acc;
+        }
+        double fInput = run.target.value();
+        double delta = fInput - fBaseline;
+        double abs = Math.abs(sum(scores) - delta);
+        extras.put("steps", k);
+        extras.put("rule", run.o.igRule().cliName());
+        extras.put("baseline", run.o.baselineToken() < 0 ? "zero" : "token:" + run.o.baselineToken());
+        extras.put("interpolate_special", run.o.interpolateSpecial());
+        extras.put("f_input", fInput);
+        extras.put("f_baseline", fBaseline);
+        extras.put("score_sum", sum(scores));
+        extras.put("completeness_abs_error", abs);
+        extras.put("completeness_error", delta == 0 ? abs : abs / Math.abs(delta));
+        extras.put("batches", batches);
+        return scores;
+    }
+
+    /** How many interpolated copies of a T-token input fit one recorded batch. */
+    private int maxSequencesPerBatch(int t, Options o) {
+        if (o.maxBatchTokens() > 0) return Math.max(1, o.maxBatchTokens() / t);
+        ModelConfig c = backend.model().config();
+        long h = c.hiddenSize(), q = c.qDim(), kv = c.kvDim(), inter = c.intermediateSize();
+        // recorded per token and layer: input, normed, mid, mlpNormed (h), q, attnOut (q), k, v (kv), gate, up, act
+        // (inter), the RoPE tables and the forward's own buffers; ×2 for the backward's workspace
+        long perToken = 4L * 2 * (c.numLayers() * (4 * h + 2 * q + 2 * kv + 3 * inter + c.headDim()) + 4 * h)
+                + 4L * c.numLayers() * c.numHeads() * t;   // attention scores, in case the backward keeps them
+        Runtime r = Runtime.getRuntime();
+        long free = r.maxMemory() - (r.totalMemory() - r.freeMemory());
+        long budget = free / 2;
+        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, budget / (perToken * t)));
+    }
+
+    /** Embedding rows of the ids, {@code [ids, hidden]}, as the forward's lookup does. */
+    private float[] embed(int[] ids) {
+        Tensor emb = backend.model().embedTokens();
+        int h = emb.cols();
+        float[] out = new float[ids.length * h];
+        for (int i = 0; i < ids.length; i++) emb.toFloat((long) ids[i] * h, out, i * h, h);
+        return out;
+    }
+
+    // ------------------------------------------------------------------ occlusion
+
+    /** Leave-one-word-out scores per study word: f(x) − f(x without the word's tokens); NaN when nothing is left. */
+    private double[] occlusion(Run run, Map<String, Object> extras) {
+        AttributionInput in = run.in;
+        int[] ids = in.ids();
+        List<Word> words = in.words();
+        double[] scores = new double[words.size()];
+        List<int[]> variants = new ArrayList<>();
+        List<Integer> variantWord = new ArrayList<>();
+        List<Integer> empty = new ArrayList<>();
+        for (int k = 0; k < words.size(); k++) {
+            boolean[] drop = new boolean[ids.length];
+            for (int t : in.wordTokens(k)) drop[t] = true;
+            int[] v = new int[ids.length];
+            int n = 0;
+            for (int i = 0; i < ids.length; i++) if (!drop[i]) v[n++] = ids[i];
+            if (n == 0) {
+                scores[k] = Double.NaN;
+                empty.add(k);
+                continue;
+            }
+            variants.add(Arrays.copyOf(v, n));
+            variantWord.add(k);
+        }
+        int batches = 0;
+        double fx = run.target.value();
+        for (int from = 0; from < variants.size(); ) {
+            int to = from, tokens = 0;
+            while (to < variants.size() && (to == from || tokens + variants.get(to).length <= run.o.maxForwardTokens()))
+                tokens += variants.get(to++).length;
+            Logits l = backend.forward(variants.subList(from, to), LogitsMode.LAST);
+            batches++;
+            for (int s = from; s < to; s++)
+                scores[variantWord.get(s)] = fx - run.target.spec().value(l.last(s - from));
+            from = to;
+        }
+        extras.put("word_level", true);
+        extras.put("token_scores", "each token carries the score of its word (of largest |score| when in several); tokens in no word 0");
+        extras.put("masking", "deletion");
+        extras.put("variants", variants.size());
+        extras.put("batches", batches);
+        if (!empty.isEmpty()) extras.put("undefined_words", empty);
+        return scores;
+    }
+
+    private static double[] occlusionTokenScores(AttributionInput in, double[] wordScores) {
+        double[] out = new double[in.size()];
+        for (int i = 0; i < out.length; i++) {
+            int[] ws = in.tokenWords(i);
+            if (ws.length == 0) continue;
+            double best = wordScores[ws[0]];
+            for (int w : ws) if (Math.abs(wordScores[w]) > Math.abs(best)) best = wordScores[w];
+            out[i] = best;
+        }
+        return out;
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    static List<Attribution.TokenInfo> tokenInfos(AttributionInput in) {
+        List<Attribution.TokenInfo> out = new ArrayList<>(in.size());
+        for (int i = 0; i < in.size(); i++) {
+            Token t = in.tokens().get(i);
+            out.add(new Attribution.TokenInfo(i, t.id(), t.piece(), t.text(), t.start(), t.end(), t.special(), in.inStudy(i), in.tokenWords(i)));
+        }
+        return List.copyOf(out);
+    }
+
+    static List<Attribution.WordScore> wordScores(AttributionInput in, double[] scores) {
+        List<Attribution.WordScore> out = new ArrayList<>(scores.length);
+        for (Word w : in.words())
+            out.add(new Attribution.WordScore(w.index(), w.text(), w.start(), w.end(), scores[w.index()], in.wordTokens(w.index())));
+        return List.copyOf(out);
+    }
+
+    static double[] l2Norms(float[] g, int h) {
+        double[] out = new double[g.length / h];
+        for (int i = 0; i < out.length; i++) {
+            double s = 0;
+            for (int d = 0; d < h; d++) s += (double) g[i * h + d] * g[i * h + d];
+            out[i] = Math.sqrt(s);
+        }
+        return out;
+    }
+
+    static double[] dot(float[] e, float[] g, int h) {
+        if (e.length != g.length) throw new IllegalStateException("embeddings hold " + e.length + " floats, gradient " + g.length);
+        double[] out = new double[g.length / h];
+        for (int i = 0; i < out.length; i++) {
+            double s = 0;
+            for (int d = 0; d < h; d++) s += (double) e[i * h + d] * g[i * h + d];
+            out[i] = s;
+        }
+        return out;
+    }
+
+    static double sum(double[] x) {
+        double s = 0;
+        for (double v : x) s += v;
+        return s;
+    }
+
+    private static double secondsSince(long t0) { return (System.nanoTime() - t0) / 1e9; }
+}
