@@ -176,6 +176,16 @@ public final class CpuBackend implements Backend {
         return new Logits(vocab, logits, firstRow);
     }
 
+    @Override
+    public Logits forwardEmbeddings(List<float[]> embeddings, LogitsMode mode, Activations rec) {
+        throw new UnsupportedOperationException("not yet");   // contract commit: implemented on this branch next
+    }
+
+    @Override
+    public float[][] backward(Activations rec, List<io.rationale.engine.Target> targets, io.rationale.engine.RuleMode mode) {
+        throw new UnsupportedOperationException("not yet");   // contract commit: implemented on this branch next
+    }
+
     private static void add(float[] x, float[] y, int n) {
         for (int i = 0; i < n; i++) x[i] += y[i];
     }
