@@ -5,6 +5,8 @@ import io.rationale.engine.Activations;
 import io.rationale.engine.Backend;
 import io.rationale.engine.Logits;
 import io.rationale.engine.LogitsMode;
+import io.rationale.engine.RuleMode;
+import io.rationale.engine.Target;
 import io.rationale.model.ModelConfig;
 import io.rationale.tokenizer.Token;
 import io.rationale.weights.Tensor;
@@ -95,7 +97,7 @@ public final class Attributor {
                 case SALIENCY, INPUT_X_GRADIENT -> {
                     if (run.gradient == null) {
                         long g0 = System.nanoTime();
-                        run.gradient = Gradients.backward(backend, rec, List.of(spec), Gradients.Rule.GRADIENT)[0];
+                        run.gradient = backend.backward(rec, List.of(spec.toEngine()), RuleMode.GRADIENT)[0];
                         gradientSeconds = secondsSince(g0);
                         m0 = System.nanoTime();
                     }
@@ -104,10 +106,10 @@ public final class Attributor {
                     extras.put("gradient", "plain, shared by saliency and input_x_gradient");
                 }
                 case ATTNLRP, CPLRP -> {
-                    Gradients.Rule rule = m == Method.ATTNLRP ? Gradients.Rule.ATTNLRP : Gradients.Rule.CPLRP;
-                    float[] g = Gradients.backward(backend, rec, List.of(spec), rule)[0];
+                    RuleMode rule = m == Method.ATTNLRP ? RuleMode.ATTNLRP : RuleMode.CPLRP;
+                    float[] g = backend.backward(rec, List.of(spec.toEngine()), rule)[0];
                     scores = dot(rec.embeddings, g, c.hiddenSize());
-                    extras.put("rule", rule.name());
+                    extras.put("rule", rule.cliName());
                     extras.put("relevance_sum", sum(scores));
                 }
                 case INTEGRATED_GRADIENTS -> scores = integratedGradients(run, extras);
@@ -181,11 +183,12 @@ public final class Attributor {
 
         // sequence 0 is the baseline itself (α = 0: f(b)), sequences 1..k the steps
         int total = k + 1;
-        int perBatch = Math.max(1, Math.min(total, maxSequencesPerBatch(t, run.o)));
+        BatchPlan plan = plan(t, total, run.o);
+        int perBatch = plan.sequences();
         double[] avg = new double[t * h];          // Σ_s w_s g_s
         double fBaseline = Double.NaN;
         int batches = 0;
-        List<TargetSpec> targets = new ArrayList<>();
+        List<Target> targets = new ArrayList<>();
         for (int from = 0; from < total; from += perBatch) {
             int to = Math.min(total, from + perBatch);
             List<float[]> inputs = new ArrayList<>(to - from);
@@ -195,11 +198,11 @@ public final class Attributor {
                 float[] x = new float[t * h];
                 for (int j = 0; j < x.length; j++) x[j] = (float) (b[j] + a * (e[j] - b[j]));
                 inputs.add(x);
-                targets.add(run.target.spec());
+                targets.add(run.target.spec().toEngine());
             }
-            Activations rec = new Activations(false);
-            Logits l = Gradients.forwardEmbeddings(backend, inputs, LogitsMode.LAST, rec);
-            float[][] g = Gradients.backward(backend, rec, targets, Gradients.Rule.GRADIENT);
+            Activations rec = new Activations(false, plan.recompute());
+            Logits l = backend.forwardEmbeddings(inputs, LogitsMode.LAST, rec);
+            float[][] g = backend.backward(rec, targets, RuleMode.GRADIENT);
             batches++;
             for (int s = from; s < to; s++) {
                 if (s == 0) {
@@ -230,22 +233,33 @@ public final class Attributor {
         extras.put("completeness_abs_error", abs);
         extras.put("completeness_error", delta == 0 ? abs : abs / Math.abs(delta));
         extras.put("batches", batches);
+        extras.put("recompute", plan.recompute());
         return scores;
     }
 
-    /** How many interpolated copies of a T-token input fit one recorded batch. */
-    private int maxSequencesPerBatch(int t, Options o) {
-        if (o.maxBatchTokens() > 0) return Math.max(1, o.maxBatchTokens() / t);
+    /** How the IG sequences are batched: sequences per batch, and whether the record recomputes layer internals. */
+    record BatchPlan(int sequences, boolean recompute) {}
+
+    /**
+     * Integrated gradients batching. With {@link Options#maxBatchTokens()} set: that many tokens per batch, full
+     * record. Otherwise from the free heap (half of it), with the record sizes documented in {@link Activations}:
+     * all sequences in one full record if it fits, else one checkpointed ({@code recompute}) record if that fits,
+     * else checkpointed batches.
+     */
+    private BatchPlan plan(int t, int total, Options o) {
+        if (o.maxBatchTokens() > 0) return new BatchPlan(Math.max(1, Math.min(total, o.maxBatchTokens() / t)), false);
         ModelConfig c = backend.model().config();
-        long h = c.hiddenSize(), q = c.qDim(), kv = c.kvDim(), inter = c.intermediateSize();
-        // recorded per token and layer: input, normed, mid, mlpNormed (h), q, attnOut (q), k, v (kv), gate, up, act
-        // (inter), the RoPE tables and the forward's own buffers; ×2 for the backward's workspace
-        long perToken = 4L * 2 * (c.numLayers() * (4 * h + 2 * q + 2 * kv + 3 * inter + c.headDim()) + 4 * h)
-                + 4L * c.numLayers() * c.numHeads() * t;   // attention scores, in case the backward keeps them
+        long h = c.hiddenSize(), q = c.qDim(), kv = c.kvDim(), inter = c.intermediateSize(), layers = c.numLayers();
+        long perSeqFixed = 4L * ((h + 1) + c.vocabSize());                       // final-norm rows and last logits
+        long perTokenFull = 4L * (layers * (4 * h + 2 * q + 2 * kv + 3 * inter + 2) + c.headDim());
+        long perTokenRecompute = 4L * (layers * h + c.headDim());
+        long work = 4L * 3 * (4 * h + 2 * q + 2 * kv + 3 * inter) + 4L * c.numHeads() * t;   // one layer's forward/backward buffers
         Runtime r = Runtime.getRuntime();
-        long free = r.maxMemory() - (r.totalMemory() - r.freeMemory());
-        long budget = free / 2;
-        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, budget / (perToken * t)));
+        long budget = (r.maxMemory() - (r.totalMemory() - r.freeMemory())) / 2;
+        long full = total * (perSeqFixed + t * (perTokenFull + work));
+        if (full <= budget) return new BatchPlan(total, false);
+        long perSeq = perSeqFixed + t * (perTokenRecompute + work);
+        return new BatchPlan((int) Math.max(1, Math.min(total, budget / perSeq)), true);
     }
 
     /** Embedding rows of the ids, {@code [ids, hidden]}, as the forward's lookup does. */

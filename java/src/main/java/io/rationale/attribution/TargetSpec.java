@@ -1,5 +1,7 @@
 package io.rationale.attribution;
 
+import io.rationale.engine.Target;
+
 import java.util.Locale;
 
 /**
@@ -66,7 +68,17 @@ public record TargetSpec(Kind kind, int tokenId, int foilId) {
             throw new IllegalArgumentException("foil id " + foilId + " is outside the vocabulary [0, " + vocabSize + ")");
     }
 
-    /** f of the last position's logits, in double. */
+    /** The engine's target for a backward pass (the token must be resolved). */
+    public Target toEngine() {
+        if (isArgmax()) throw new IllegalStateException("target token not resolved");
+        return switch (kind) {
+            case LOGIT -> new Target.Logit(tokenId);
+            case LOGPROB -> new Target.LogProb(tokenId);
+            case CONTRAST -> new Target.Contrast(tokenId, foilId);
+        };
+    }
+
+    /** f of the last position's logits, in double (the same value as {@link #toEngine()}{@code .value}). */
     public double value(float[] lastLogits) {
         if (isArgmax()) throw new IllegalStateException("target token not resolved");
         return switch (kind) {

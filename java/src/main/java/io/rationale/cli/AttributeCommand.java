@@ -169,7 +169,6 @@ public final class AttributeCommand implements Callable<Integer> {
     private AttributionInput textInput(Tokenizer tok) {
         String text = input.source.text;
         Encoding enc;
-        int base;
         if (input.chat) {
             List<ChatMessage> messages = new ArrayList<>();
             if (input.system != null) messages.add(ChatMessage.system(input.system));
@@ -177,18 +176,33 @@ public final class AttributeCommand implements Callable<Integer> {
             String rendered = tok.chatTemplate()
                     .orElseThrow(() -> new IllegalArgumentException(tok.file().resolveSibling("tokenizer_config.json") + ": no chat_template (needed by --chat)"))
                     .render(messages, true);
-            base = rendered.lastIndexOf(text);
-            if (base < 0) throw new IllegalArgumentException("--chat: the user text does not appear verbatim in the rendered chat prompt, so its range is unknown");
+            int base = rendered.lastIndexOf(text);
+            int lo = 0, hi = text.length();
+            if (base < 0) {                              // templates that trim the message (Llama 3's)
+                String stripped = text.strip();
+                int at = rendered.lastIndexOf(stripped);
+                if (stripped.isEmpty() || at < 0)
+                    throw new IllegalArgumentException("--chat: the user text does not appear in the rendered chat prompt, so its range is unknown");
+                lo = text.indexOf(stripped);
+                hi = lo + stripped.length();
+                base = at - lo;
+            }
             enc = tok.encode(rendered, false, false);
+            int s = studyStart == null ? 0 : studyStart, e = studyEnd == null ? text.length() : studyEnd;
+            checkStudy(s, e, text.length());
+            return AttributionInput.of(enc, base + Math.clamp(s, lo, hi), base + Math.clamp(e, lo, hi));
         } else {
             enc = tok.encode(text);
-            base = 0;
         }
-        int s = studyStart == null ? 0 : studyStart, e = studyEnd == null ? text.length() : studyEnd;
-        if (s < 0 || e > text.length() || s > e)
-            throw new IllegalArgumentException("study range [" + s + ", " + e + ") is not inside the " + (input.chat ? "user " : "") + "text [0, " + text.length() + "]");
         if (enc.size() == 0) throw new IllegalArgumentException("--text encodes to no tokens");
-        return AttributionInput.of(enc, base + s, base + e);
+        int s = studyStart == null ? 0 : studyStart, e = studyEnd == null ? text.length() : studyEnd;
+        checkStudy(s, e, text.length());
+        return AttributionInput.of(enc, s, e);
+    }
+
+    private void checkStudy(int s, int e, int length) {
+        if (s < 0 || e > length || s > e)
+            throw new IllegalArgumentException("study range [" + s + ", " + e + ") is not inside the " + (input.chat ? "user " : "") + "text [0, " + length + "]");
     }
 
     /** Adds target_text (and foil_text) after target_id when the tokenizer knows the ids. */
