@@ -1,6 +1,7 @@
 package io.rationale.cpu;
 
 import io.rationale.engine.KvCache;
+import io.rationale.engine.RuleMode;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -11,7 +12,8 @@ import static io.rationale.cpu.Vec.L;
  * Causal grouped-query attention over packed sequences, each with its own KV cache. Query head h reads KV head
  * {@code h / (heads / kvHeads)} (Hugging Face repeat_kv). A query at position P sees keys at positions
  * {@code j ≤ P}, and with a sliding window W only {@code j > P − W}. Scores {@code q·k / sqrt(dim)} and softmax
- * are in f32.
+ * are in f32. The backward pass ({@link #backward}) recomputes the probabilities from the recorded q and k and
+ * takes the plain gradient or the AttnLRP / CP-LRP rules at the attention inputs.
  */
 public final class Attention {
     private Attention() {}
@@ -177,5 +179,109 @@ public final class Attention {
         }
         for (j = from; j <= to - L; j += L) FloatVector.fromArray(F, x, j).div(sum).intoArray(x, j);
         for (; j < to; j++) x[j] /= sum;
+    }
+
+    // ---------------------------------------------------------------- backward
+
+    private static final ThreadLocal<float[][]> BACK = ThreadLocal.withInitial(() -> new float[2][0]);
+
+    /**
+     * Backward of {@link #forward} for sequences that start at position 0 (no earlier cache): from the gradient of
+     * the attention output {@code dOut [n, heads·dim]} to dq {@code [n, heads·dim]} and dk, dv {@code [n, kvHeads·dim]}
+     * (q and k after RoPE, as recorded), then {@code mode}'s rule. Per query row the probabilities p are recomputed
+     * from q and k; with {@code dp_j = dO·v_j}: {@code dv_j += p_j·dO}, softmax backward
+     * {@code ds_j = p_j·(dp_j − Σ_i p_i·dp_i)}, and through the scaled scores {@code dq += ds_j·k_j/√dim},
+     * {@code dk_j += ds_j·q/√dim}. Query heads that share a KV head (GQA) add into the same dk, dv; a task owns one
+     * (sequence, KV head) pair so no two tasks write the same place.
+     */
+    public static void backward(Parallel par, Shape sh, RuleMode mode, float[] q, float[] k, float[] v, int[] seqStart,
+                                float[] dOut, float[] dq, float[] dk, float[] dv) {
+        int seqs = seqStart.length - 1;
+        boolean throughScores = mode != RuleMode.CPLRP;
+        par.forEach(seqs * sh.kvHeads, task -> {
+            int s = task / sh.kvHeads, g = task % sh.kvHeads;
+            backwardGroup(sh, throughScores, q, k, v, seqStart[s], seqStart[s + 1], g, dOut, dq, dk, dv);
+        });
+        switch (mode) {
+            case GRADIENT -> { }
+            case ATTNLRP -> attnLrpRule(dq, dk, dv, seqStart[seqs], sh);
+            case CPLRP -> cpLrpRule(dq, dk, seqStart[seqs], sh);
+        }
+    }
+
+    /** AttnLRP: uniform rule at {@code q·kᵀ} and at {@code p·v}: the gradients into q and k are divided by 4, into v by 2. */
+    static void attnLrpRule(float[] dq, float[] dk, float[] dv, int n, Shape sh) {
+        scale(dq, n * sh.qDim(), 0.25f);
+        scale(dk, n * sh.kvDim(), 0.25f);
+        scale(dv, n * sh.kvDim(), 0.5f);
+    }
+
+    /** CP-LRP: the softmax weights are constants, so q and k get no gradient (the score backward was skipped). */
+    static void cpLrpRule(float[] dq, float[] dk, int n, Shape sh) {
+        java.util.Arrays.fill(dq, 0, n * sh.qDim(), 0f);
+        java.util.Arrays.fill(dk, 0, n * sh.kvDim(), 0f);
+    }
+
+    /** Rows [t0, t1) of one sequence, KV head g and the query heads that read it. */
+    private static void backwardGroup(Shape sh, boolean throughScores, float[] q, float[] k, float[] v, int t0, int t1, int g,
+                                      float[] dOut, float[] dq, float[] dk, float[] dv) {
+        int hd = sh.headDim, n = t1 - t0, Q = sh.qDim(), K = sh.kvDim(), group = sh.heads / sh.kvHeads;
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        float[][] buf = BACK.get();
+        if (buf[0].length < n) {
+            buf[0] = new float[n];
+            buf[1] = new float[n];
+        }
+        float[] p = buf[0], dp = buf[1];
+        for (int t = t0; t < t1; t++) {
+            java.util.Arrays.fill(dk, t * K + g * hd, t * K + g * hd + hd, 0f);
+            java.util.Arrays.fill(dv, t * K + g * hd, t * K + g * hd + hd, 0f);
+            java.util.Arrays.fill(dq, t * Q + g * group * hd, t * Q + (g + 1) * group * hd, 0f);
+        }
+        for (int h = g * group; h < (g + 1) * group; h++) {
+            for (int i = 0; i < n; i++) {
+                int lo = sh.slidingWindow > 0 ? Math.max(0, i - sh.slidingWindow + 1) : 0;
+                int qo = (t0 + i) * Q + h * hd;
+                for (int j = lo; j <= i; j++) p[j] = Vec.dot(q, qo, k, (t0 + j) * K + g * hd, hd) * scale;
+                softmax(p, lo, i + 1);
+                for (int j = lo; j <= i; j++) {              // through p·v
+                    int ko = (t0 + j) * K + g * hd;
+                    dp[j] = Vec.dot(dOut, qo, v, ko, hd);
+                    axpy(p[j], dOut, qo, dv, ko, hd);
+                }
+                if (!throughScores) continue;
+                softmaxBackward(p, dp, lo, i + 1);           // dp becomes d scores
+                for (int j = lo; j <= i; j++) {              // through q·kᵀ/√dim
+                    float ds = dp[j] * scale;
+                    int ko = (t0 + j) * K + g * hd;
+                    axpy(ds, k, ko, dq, qo, hd);
+                    axpy(ds, q, qo, dk, ko, hd);
+                }
+            }
+        }
+    }
+
+    /**
+     * Softmax backward over [from, to), in place: {@code d[j] ← p[j]·(d[j] − Σ_i p[i]·d[i])} (p the probabilities,
+     * d the gradient of p on entry, of the scores on return). The same in every rule mode: input × this gradient is
+     * the deep-Taylor rule {@code R_in = x ⊙ (R − p·ΣR)} with {@code R = p ⊙ d}.
+     */
+    static void softmaxBackward(float[] p, float[] d, int from, int to) {
+        float sum = 0;
+        for (int j = from; j < to; j++) sum += p[j] * d[j];
+        for (int j = from; j < to; j++) d[j] = p[j] * (d[j] - sum);
+    }
+
+    /** y[yo..yo+n) += a·x[xo..xo+n). */
+    private static void axpy(float a, float[] x, int xo, float[] y, int yo, int n) {
+        FloatVector av = FloatVector.broadcast(F, a);
+        int i = 0;
+        for (; i <= n - L; i += L)
+            FloatVector.fromArray(F, x, xo + i).fma(av, FloatVector.fromArray(F, y, yo + i)).intoArray(y, yo + i);
+        for (; i < n; i++) y[yo + i] = Math.fma(a, x[xo + i], y[yo + i]);
+    }
+
+    private static void scale(float[] x, int n, float f) {
+        for (int i = 0; i < n; i++) x[i] *= f;
     }
 }

@@ -18,8 +18,8 @@ import java.util.List;
  * input residual stream: {@code 4·[L·n·H + r·(H + 1) + n·headDim + S·V]} bytes, and {@link Backend#backward}
  * recomputes one layer's internals at a time from it (one more forward pass of each layer, without down_proj), so
  * its transient working memory is one layer's worth, see {@code CpuBackend#backward}. Kept attention probabilities
- * add {@code 4·L·heads·Σ_s n_s·ctx_s} bytes in either mode. Small int arrays ({@code 4·(3n + S + r)} bytes) are not
- * counted above.
+ * add {@code 4·L·heads·Σ_s n_s·ctx_s} bytes in either mode. Int arrays add {@code 4·(2n + S + 1 + r)} bytes.
+ * {@link #bytes()} reports the total.
  */
 public final class Activations {
     /** Whether attention probabilities are kept. */
