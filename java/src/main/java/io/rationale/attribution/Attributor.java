@@ -32,8 +32,10 @@ import java.util.SplittableRandom;
  *   <li>attnlrp, cplrp: one backward each over the same record, with their rule.</li>
  *   <li>attention, attention_rollout: the recorded probabilities of that forward, no further pass.</li>
  *   <li>integrated_gradients: one {@code forwardEmbeddings} of the baseline and all k interpolated inputs packed
- *       together, recorded, and one backward over it (more batches only when {@link Options#maxBatchTokens()} or
- *       the heap requires).</li>
+ *       together, recorded, and one backward over it; when that record would not fit half the free heap it is
+ *       checkpointed ({@code Activations.recompute}), and only when even that does not fit (or
+ *       {@link Options#maxBatchTokens()} says so) are the sequences split into several batches
+ *       (extras {@code batches}, {@code recompute}).</li>
  *   <li>occlusion: one batched {@code forward(List<int[]>, LAST)} of all leave-one-word-out variants (chunked by
  *       {@link Options#maxForwardTokens()}).</li>
  *   <li>random: no pass.</li>
@@ -43,9 +45,19 @@ import java.util.SplittableRandom;
  * <p>Not thread-safe (a backend runs one pass at a time).
  */
 public final class Attributor {
-    private final Backend backend;
+    /** Integrated gradients adds a {@code warning} to its extras above this relative completeness error. */
+    public static final double WARN_COMPLETENESS = 0.05;
 
-    public Attributor(Backend backend) { this.backend = backend; }
+    private final Backend backend;
+    private final long memoryBudget;
+
+    public Attributor(Backend backend) { this(backend, -1); }
+
+    /** With a fixed memory budget in bytes for integrated gradients' records (tests); -1: half the free heap. */
+    Attributor(Backend backend, long memoryBudget) {
+        this.backend = backend;
+        this.memoryBudget = memoryBudget;
+    }
 
     public Backend backend() { return backend; }
 
@@ -231,7 +243,13 @@ public final class Attributor {
         extras.put("f_baseline", fBaseline);
         extras.put("score_sum", sum(scores));
         extras.put("completeness_abs_error", abs);
-        extras.put("completeness_error", delta == 0 ? abs : abs / Math.abs(delta));
+        double rel = delta == 0 ? abs : abs / Math.abs(delta);
+        extras.put("completeness_error", rel);
+        if (!(rel <= WARN_COMPLETENESS))
+            extras.put("warning", String.format("integrated gradients did not converge: completeness error %.1f%%%s", 100 * rel,
+                    run.o.baselineToken() < 0
+                            ? "; with the zero baseline RMSNorm makes f jump near the baseline (see the package doc): use --baseline-token"
+                            : "; use more --steps"));
         extras.put("batches", batches);
         extras.put("recompute", plan.recompute());
         return scores;
@@ -255,7 +273,7 @@ public final class Attributor {
         long perTokenRecompute = 4L * (layers * h + c.headDim());
         long work = 4L * 3 * (4 * h + 2 * q + 2 * kv + 3 * inter) + 4L * c.numHeads() * t;   // one layer's forward/backward buffers
         Runtime r = Runtime.getRuntime();
-        long budget = (r.maxMemory() - (r.totalMemory() - r.freeMemory())) / 2;
+        long budget = memoryBudget >= 0 ? memoryBudget : (r.maxMemory() - (r.totalMemory() - r.freeMemory())) / 2;
         long full = total * (perSeqFixed + t * (perTokenFull + work));
         if (full <= budget) return new BatchPlan(total, false);
         long perSeq = perSeqFixed + t * (perTokenRecompute + work);

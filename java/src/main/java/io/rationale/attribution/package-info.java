@@ -21,6 +21,13 @@
  *       input); {@link io.rationale.attribution.Options#interpolateSpecial()} false keeps special tokens at their
  *       real embedding (their score is then 0). The baseline and all k interpolated inputs go through ONE
  *       recorded {@code forwardEmbeddings} and ONE backward (split into batches only when memory requires).
+ *       <b>The zero baseline and RMSNorm.</b> Without biases f(0) = 0 exactly, yet each RMSNorm amplifies a small
+ *       input by up to 1/sqrt(eps), so after a couple of layers the model is scale-invariant again and f(α·e) stays
+ *       O(1) and keeps changing down to α ≈ 1e-7 and below: the path integral's mass is spread over many decades of
+ *       α that no 64-node rule on [0, 1] resolves (measured at 64 steps: completeness error 14% on the generated
+ *       tiny model, 10% on stories260K, not improving with 1024 steps). A token baseline (e.g. {@code <unk>} or a
+ *       pad token) converges: below 0.5% at 64 steps on both. The zero baseline stays the default (as asked), and a
+ *       {@code warning} extra appears when completeness_error exceeds 5%.
  *       Extras: {@code completeness_error = |Σ_i score_i − (f(e) − f(b))| / |f(e) − f(b)|} (absolute when
  *       f(e) = f(b)), {@code completeness_abs_error}, {@code f_input}, {@code f_baseline}, {@code steps},
  *       {@code rule}, {@code batches}.</li>

@@ -68,7 +68,7 @@ public final class AttributeCommand implements Callable<Integer> {
     @Option(names = "--ig-rule", defaultValue = "gauss-legendre", paramLabel = "R", description = "Integrated gradients nodes: gauss-legendre (default, as Captum) or midpoint.")
     String igRule;
 
-    @Option(names = "--baseline-token", paramLabel = "N", description = "Integrated gradients baseline: this token's embedding at every position (default: zero embedding).")
+    @Option(names = "--baseline-token", paramLabel = "N", description = "Integrated gradients baseline: this token's embedding at every position (default: zero embedding, which converges badly on RMSNorm models; e.g. the <unk>/pad id is better).")
     Integer baselineToken;
 
     @Option(names = "--ig-keep-special", description = "Integrated gradients: keep special tokens (BOS) at their real embedding instead of interpolating them.")
@@ -250,6 +250,7 @@ public final class AttributeCommand implements Callable<Integer> {
             Object ce = a.extras().get("completeness_error");
             if (ce != null) sb.append(String.format(", %s steps, completeness error %.3g%%", a.extras().get("steps"), 100 * (Double) ce));
             sb.append('\n');
+            if (a.extras().get("warning") != null) sb.append("warning: ").append(a.extras().get("warning")).append('\n');
         }
         if (as.size() > 1) {
             for (AttributionSet.SharedStep s : r.shared())
