@@ -183,8 +183,6 @@ public final class Attention {
 
     // ---------------------------------------------------------------- backward
 
-    private static final ThreadLocal<float[][]> BACK = ThreadLocal.withInitial(() -> new float[2][0]);
-
     /**
      * Backward of {@link #forward} for sequences that start at position 0 (no earlier cache): from the gradient of
      * the attention output {@code dOut [n, heads·dim]} to dq {@code [n, heads·dim]} and dk, dv {@code [n, kvHeads·dim]}
@@ -222,42 +220,163 @@ public final class Attention {
         java.util.Arrays.fill(dk, 0, n * sh.kvDim(), 0f);
     }
 
-    /** Rows [t0, t1) of one sequence, KV head g and the query heads that read it. */
+    /** Query rows per block: each key's dk and dv are updated once per block (not once per query). */
+    static final int BQ = 16;
+
+    private static final ThreadLocal<float[][]> BACK = ThreadLocal.withInitial(() -> new float[4][0]);
+
+    private static float[] scratch(float[][] buf, int slot, int size) {
+        if (buf[slot].length < size) buf[slot] = new float[size];
+        return buf[slot];
+    }
+
+    /**
+     * Rows [t0, t1) of one sequence, KV head g and the query heads that read it. Keys and values are transposed
+     * once ({@code [dim][keys]}) so that a query's scores and {@code dp_j = dO·v_j} are vector FMAs over keys; per
+     * block of {@link #BQ} queries the probabilities and score gradients are kept as rows, dq is a register sum
+     * over keys, and dk, dv are register sums over the block's queries.
+     */
     private static void backwardGroup(Shape sh, boolean throughScores, float[] q, float[] k, float[] v, int t0, int t1, int g,
                                       float[] dOut, float[] dq, float[] dk, float[] dv) {
-        int hd = sh.headDim, n = t1 - t0, Q = sh.qDim(), K = sh.kvDim(), group = sh.heads / sh.kvHeads;
+        int hd = sh.headDim, n = t1 - t0, Q = sh.qDim(), K = sh.kvDim(), group = sh.heads / sh.kvHeads, W = sh.slidingWindow;
+        int np = (n + L - 1) / L * L;
         float scale = (float) (1.0 / Math.sqrt(hd));
         float[][] buf = BACK.get();
-        if (buf[0].length < n) {
-            buf[0] = new float[n];
-            buf[1] = new float[n];
+        float[] kt = scratch(buf, 0, hd * np), vt = scratch(buf, 1, hd * np);
+        float[] P = scratch(buf, 2, BQ * np), D = scratch(buf, 3, BQ * np);
+        for (int d = 0; d < hd; d++) {
+            java.util.Arrays.fill(kt, d * np + n, (d + 1) * np, 0f);
+            java.util.Arrays.fill(vt, d * np + n, (d + 1) * np, 0f);
         }
-        float[] p = buf[0], dp = buf[1];
-        for (int t = t0; t < t1; t++) {
-            java.util.Arrays.fill(dk, t * K + g * hd, t * K + g * hd + hd, 0f);
-            java.util.Arrays.fill(dv, t * K + g * hd, t * K + g * hd + hd, 0f);
-            java.util.Arrays.fill(dq, t * Q + g * group * hd, t * Q + (g + 1) * group * hd, 0f);
+        for (int j = 0; j < n; j++) {
+            int ko = (t0 + j) * K + g * hd;
+            for (int d = 0; d < hd; d++) {
+                kt[d * np + j] = k[ko + d];
+                vt[d * np + j] = v[ko + d];
+            }
+            java.util.Arrays.fill(dk, ko, ko + hd, 0f);
+            java.util.Arrays.fill(dv, ko, ko + hd, 0f);
+            java.util.Arrays.fill(dq, (t0 + j) * Q + g * group * hd, (t0 + j) * Q + (g + 1) * group * hd, 0f);
         }
+        int kBase = t0 * K + g * hd;
         for (int h = g * group; h < (g + 1) * group; h++) {
-            for (int i = 0; i < n; i++) {
-                int lo = sh.slidingWindow > 0 ? Math.max(0, i - sh.slidingWindow + 1) : 0;
-                int qo = (t0 + i) * Q + h * hd;
-                for (int j = lo; j <= i; j++) p[j] = Vec.dot(q, qo, k, (t0 + j) * K + g * hd, hd) * scale;
-                softmax(p, lo, i + 1);
-                for (int j = lo; j <= i; j++) {              // through p·v
-                    int ko = (t0 + j) * K + g * hd;
-                    dp[j] = Vec.dot(dOut, qo, v, ko, hd);
-                    axpy(p[j], dOut, qo, dv, ko, hd);
+            for (int i0 = 0; i0 < n; i0 += BQ) {
+                int i1 = Math.min(n, i0 + BQ), rows = i1 - i0;
+                int jLo = W > 0 ? Math.max(0, i0 - W + 1) : 0;
+                int jStart = jLo / L * L, jEnd = Math.min(np, (i1 - 1) / L * L + L);
+                for (int r = 0; r < rows; r++) {
+                    int i = i0 + r, lo = W > 0 ? Math.max(0, i - W + 1) : 0;
+                    int qo = (t0 + i) * Q + h * hd, po = r * np;
+                    scoresAndDp(q, dOut, qo, kt, vt, np, hd, scale, Math.max(jStart, lo / L * L), Math.min(jEnd, i / L * L + L), P, D, po);
+                    softmax(P, po + lo, po + i + 1);
+                    if (!throughScores) continue;
+                    softmaxBackward(P, D, po + lo, po + i + 1);            // D: d scores
+                    for (int j = lo; j <= i; j++) D[po + j] *= scale;       // through the 1/√dim scaling
+                    weightedRows(D, po, lo, i + 1, k, kBase, K, dq, qo, hd);  // dq_i = Σ_j ds_j·k_j
                 }
-                if (!throughScores) continue;
-                softmaxBackward(p, dp, lo, i + 1);           // dp becomes d scores
-                for (int j = lo; j <= i; j++) {              // through q·kᵀ/√dim
-                    float ds = dp[j] * scale;
-                    int ko = (t0 + j) * K + g * hd;
-                    axpy(ds, k, ko, dq, qo, hd);
-                    axpy(ds, q, qo, dk, ko, hd);
+                for (int j = jLo; j < i1; j++) {                          // dk_j += Σ_i ds_ij·q_i, dv_j += Σ_i p_ij·dO_i
+                    int r0 = Math.max(0, j - i0), r1 = W > 0 ? Math.min(rows, j + W - i0) : rows;
+                    if (r0 >= r1) continue;
+                    int ko = (t0 + j) * K + g * hd, mo = (t0 + i0) * Q + h * hd;
+                    weightedRowsAdd(P, r0 * np + j, np, r1 - r0, dOut, mo + r0 * Q, Q, dv, ko, hd);
+                    if (throughScores) weightedRowsAdd(D, r0 * np + j, np, r1 - r0, q, mo + r0 * Q, Q, dk, ko, hd);
                 }
             }
+        }
+    }
+
+    /**
+     * For keys j in [from, to) (a superset of the visible ones, whole vectors): {@code S[off+j] = (q·k_j)·scale} and
+     * {@code D[off+j] = dO·v_j}, from the transposed keys and values {@code kt, vt [dim][np]}.
+     */
+    private static void scoresAndDp(float[] q, float[] dO, int qo, float[] kt, float[] vt, int np, int hd, float scale,
+                                    int from, int to, float[] S, float[] D, int off) {
+        int j = from;
+        for (; j + 2 * L <= to; j += 2 * L) {
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, d0 = s0, d1 = s0;
+            for (int d = 0; d < hd; d++) {
+                FloatVector qd = FloatVector.broadcast(F, q[qo + d]), od = FloatVector.broadcast(F, dO[qo + d]);
+                int o = d * np + j;
+                s0 = FloatVector.fromArray(F, kt, o).fma(qd, s0);
+                s1 = FloatVector.fromArray(F, kt, o + L).fma(qd, s1);
+                d0 = FloatVector.fromArray(F, vt, o).fma(od, d0);
+                d1 = FloatVector.fromArray(F, vt, o + L).fma(od, d1);
+            }
+            s0.mul(scale).intoArray(S, off + j);
+            s1.mul(scale).intoArray(S, off + j + L);
+            d0.intoArray(D, off + j);
+            d1.intoArray(D, off + j + L);
+        }
+        for (; j < to; j += L) {
+            FloatVector s0 = FloatVector.zero(F), d0 = s0;
+            for (int d = 0; d < hd; d++) {
+                int o = d * np + j;
+                s0 = FloatVector.fromArray(F, kt, o).fma(FloatVector.broadcast(F, q[qo + d]), s0);
+                d0 = FloatVector.fromArray(F, vt, o).fma(FloatVector.broadcast(F, dO[qo + d]), d0);
+            }
+            s0.mul(scale).intoArray(S, off + j);
+            d0.intoArray(D, off + j);
+        }
+    }
+
+    /** {@code y[yo..yo+hd) = Σ_{j∈[from,to)} w[wo+j]·m[mBase + j·ld ..]}: a weighted sum of rows, in registers. */
+    private static void weightedRows(float[] w, int wo, int from, int to, float[] m, int mBase, int ld, float[] y, int yo, int hd) {
+        int d0 = 0;
+        for (; d0 + 4 * L <= hd; d0 += 4 * L) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int j = from; j < to; j++) {
+                FloatVector b = FloatVector.broadcast(F, w[wo + j]);
+                int mo = mBase + j * ld + d0;
+                a0 = FloatVector.fromArray(F, m, mo).fma(b, a0);
+                a1 = FloatVector.fromArray(F, m, mo + L).fma(b, a1);
+                a2 = FloatVector.fromArray(F, m, mo + 2 * L).fma(b, a2);
+                a3 = FloatVector.fromArray(F, m, mo + 3 * L).fma(b, a3);
+            }
+            a0.intoArray(y, yo + d0);
+            a1.intoArray(y, yo + d0 + L);
+            a2.intoArray(y, yo + d0 + 2 * L);
+            a3.intoArray(y, yo + d0 + 3 * L);
+        }
+        for (; d0 + L <= hd; d0 += L) {
+            FloatVector a0 = FloatVector.zero(F);
+            for (int j = from; j < to; j++) a0 = FloatVector.fromArray(F, m, mBase + j * ld + d0).fma(FloatVector.broadcast(F, w[wo + j]), a0);
+            a0.intoArray(y, yo + d0);
+        }
+        for (; d0 < hd; d0++) {
+            float a = 0;
+            for (int j = from; j < to; j++) a = Math.fma(w[wo + j], m[mBase + j * ld + d0], a);
+            y[yo + d0] = a;
+        }
+    }
+
+    /** {@code y[yo..yo+hd) += Σ_{r<rows} w[wo + r·ws]·m[mo + r·ld ..]}: a strided column of weights times rows. */
+    private static void weightedRowsAdd(float[] w, int wo, int ws, int rows, float[] m, int mo, int ld, float[] y, int yo, int hd) {
+        int d0 = 0;
+        for (; d0 + 4 * L <= hd; d0 += 4 * L) {
+            FloatVector a0 = FloatVector.fromArray(F, y, yo + d0), a1 = FloatVector.fromArray(F, y, yo + d0 + L);
+            FloatVector a2 = FloatVector.fromArray(F, y, yo + d0 + 2 * L), a3 = FloatVector.fromArray(F, y, yo + d0 + 3 * L);
+            for (int r = 0; r < rows; r++) {
+                FloatVector b = FloatVector.broadcast(F, w[wo + r * ws]);
+                int o = mo + r * ld + d0;
+                a0 = FloatVector.fromArray(F, m, o).fma(b, a0);
+                a1 = FloatVector.fromArray(F, m, o + L).fma(b, a1);
+                a2 = FloatVector.fromArray(F, m, o + 2 * L).fma(b, a2);
+                a3 = FloatVector.fromArray(F, m, o + 3 * L).fma(b, a3);
+            }
+            a0.intoArray(y, yo + d0);
+            a1.intoArray(y, yo + d0 + L);
+            a2.intoArray(y, yo + d0 + 2 * L);
+            a3.intoArray(y, yo + d0 + 3 * L);
+        }
+        for (; d0 + L <= hd; d0 += L) {
+            FloatVector a0 = FloatVector.fromArray(F, y, yo + d0);
+            for (int r = 0; r < rows; r++) a0 = FloatVector.fromArray(F, m, mo + r * ld + d0).fma(FloatVector.broadcast(F, w[wo + r * ws]), a0);
+            a0.intoArray(y, yo + d0);
+        }
+        for (; d0 < hd; d0++) {
+            float a = y[yo + d0];
+            for (int r = 0; r < rows; r++) a = Math.fma(w[wo + r * ws], m[mo + r * ld + d0], a);
+            y[yo + d0] = a;
         }
     }
 
@@ -270,15 +389,6 @@ public final class Attention {
         float sum = 0;
         for (int j = from; j < to; j++) sum += p[j] * d[j];
         for (int j = from; j < to; j++) d[j] = p[j] * (d[j] - sum);
-    }
-
-    /** y[yo..yo+n) += a·x[xo..xo+n). */
-    private static void axpy(float a, float[] x, int xo, float[] y, int yo, int n) {
-        FloatVector av = FloatVector.broadcast(F, a);
-        int i = 0;
-        for (; i <= n - L; i += L)
-            FloatVector.fromArray(F, x, xo + i).fma(av, FloatVector.fromArray(F, y, yo + i)).intoArray(y, yo + i);
-        for (; i < n; i++) y[yo + i] = Math.fma(a, x[xo + i], y[yo + i]);
     }
 
     private static void scale(float[] x, int n, float f) {

@@ -27,6 +27,10 @@ import java.util.List;
  *   x  += Mlp(xn)
  * </pre>
  * then the final norm and the LM head on the rows that need logits.
+ *
+ * <p>{@link #backward} runs the same steps in reverse from a recorded forward (see {@link Activations}), each step's
+ * backward and LRP rules next to its forward: {@link LinearBackward} ({@code dy·W}), {@link Mlp#backward},
+ * {@link RmsNorm#backward}, {@link Attention#backward}, {@link Rope#applyInverse}.
  */
 public final class CpuBackend implements Backend {
     private final Model model;
@@ -271,9 +275,15 @@ public final class CpuBackend implements Backend {
      * masks, q/k/v rules), {@link Rope#applyInverse} on dq and dk, q/k/v projections, input {@link RmsNorm#backward}
      * added to the residual gradient.
      *
-     * <p>Transient memory besides the record: gradient buffers of {@code 4·n·(2H + 2Q + 2K + 2I)} bytes, and with
-     * {@link Activations#recompute} one layer's recomputed internals, {@code 4·n·(3H + 2Q + 2K + 2I)} bytes, plus
-     * throwaway KV caches of {@code 4·2K·64·⌈n_s/64⌉} bytes per sequence (notation of {@link Activations}).
+     * <p>Memory besides the record (notation of {@link Activations}; T threads): gradient buffers
+     * {@code 4·n·(2H + 2Q + 2K + 2I)} bytes (dx, d normed, d attention output, dq, dk, dv, d act, d gate), the seed
+     * {@code 4·S·(V + 3H + 1)}, the returned gradients {@code 4·n·H}, per-thread scratch
+     * {@code 4·T·(LinearBackward.KC·LinearBackward.CB + 2·max n_s)}; with {@link Activations#recompute} also one
+     * layer's recomputed internals {@code 4·n·(3H + 2Q + 2K + 2I)} (x, normed, o_proj output, q, attention output, k,
+     * v, gate, up; the previous layer's gate and up become garbage) and throwaway single-layer KV caches
+     * {@code 4·2K·64·⌈n_s/64⌉} per sequence. So a checkpointed record plus its backward pass peaks at
+     * {@code 4·[L·n·H + r·(H+1) + n·headDim + S·V] + 4·n·(6H + 4Q + 4K + 4I) + O(S·V + T·KC·CB + K·n)} bytes:
+     * linear in layers·tokens·hidden plus one layer's internals.
      */
     @Override
     public float[][] backward(Activations rec, List<Target> targets, RuleMode mode) {

@@ -25,8 +25,9 @@ public final class Activations {
     /** Whether attention probabilities are kept. */
     public final boolean keepAttentionProbs;
     /**
-     * Whether each layer keeps only its {@link Layer#input} (checkpointing): the backward pass recomputes the rest.
-     * Results are bitwise identical to a full record.
+     * Whether each layer keeps only its {@link Layer#input} (checkpointing): the backward pass recomputes the rest
+     * with the forward's own code, so results equal a full record's (bitwise once the JIT has compiled the kernels;
+     * the Vector API may round EXP and lane sums differently in its first, interpreted calls, within 1e-6).
      */
     public final boolean recompute;
 

@@ -117,12 +117,12 @@ class LayerBackwardTest {
 
     // ---------------------------------------------------------------- attention
 
-    @ParameterizedTest(name = "heads {0}/{1}, dim {2}, window {3}")
-    @CsvSource({"4, 2, 8, 0", "4, 2, 20, 0", "6, 3, 16, 3", "3, 1, 12, 4"})
-    void attentionBackwardMatchesFiniteDifferences(int heads, int kvHeads, int hd, int window) {
+    @ParameterizedTest(name = "heads {0}/{1}, dim {2}, window {3}, sequences of 5 and {4}")
+    @CsvSource({"4, 2, 8, 0, 7", "4, 2, 20, 0, 7", "6, 3, 16, 3, 7", "3, 1, 12, 4, 7", "4, 2, 8, 0, 37", "2, 1, 20, 21, 37"})
+    void attentionBackwardMatchesFiniteDifferences(int heads, int kvHeads, int hd, int window, int len) {
         Random r = new Random(3 + hd);
-        int[] seqStart = {0, 5, 12};                        // two sequences, each from position 0
-        int n = 12, Q = heads * hd, K = kvHeads * hd;
+        int[] seqStart = {0, 5, 5 + len};                   // two sequences, each from position 0 (37: several query blocks)
+        int n = 5 + len, Q = heads * hd, K = kvHeads * hd;
         float[] q = toFloat(random(r, n * Q, 1)), k = toFloat(random(r, n * K, 1)), v = toFloat(random(r, n * K, 1));
         float[] dOut = toFloat(random(r, n * Q, 1));
         double[] all = new double[n * (Q + 2 * K)];
