@@ -20,11 +20,11 @@ import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 
 /**
- * The main job on an embedded default: writes the deterministic {@code tiny} random model (weights-tools preset,
+ * The engine smoke test on an embedded model: writes the deterministic {@code tiny} random model (weights-tools preset,
  * seed 0) to a temporary folder, prints its logits summary for a prompt and a greedy continuation.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Generate the tiny random model and print a logits summary and a greedy continuation (the default job).")
+        description = "Generate the tiny random model and print a logits summary and a greedy continuation (an engine smoke test; the default job is eval --builtin).")
 public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--text", defaultValue = "The engine explains why it answered", description = "Prompt (default: ${DEFAULT-VALUE}).")
     String text;

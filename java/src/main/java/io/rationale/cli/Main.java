@@ -11,7 +11,8 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "rationale", mixinStandardHelpOptions = true, version = "rationale-engine 0.1.0",
         description = "A Llama-family inference engine that explains its decisions.",
-        subcommands = {DemoCommand.class, LogitsCommand.class, GenerateCommand.class, AttributeCommand.class, InspectCommand.class, WeightsToolsCommand.class})
+        subcommands = {EvalCommand.class, AttributeCommand.class, LogitsCommand.class, GenerateCommand.class, InspectCommand.class,
+                WeightsToolsCommand.class, DemoCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--verbose", description = "Print stack traces with errors.", scope = CommandLine.ScopeType.INHERIT)
     boolean verbose;
@@ -25,10 +26,12 @@ public final class Main implements Runnable {
         System.exit(run(args));
     }
 
+    /** The main job on its embedded default: what {@code rationale} with no arguments runs. */
+    static final String[] DEFAULT_ARGS = {"eval", "--builtin"};
+
     /** Runs the command line in-process (tests use this) and returns the exit code. */
     public static int run(String... args) {
-        // no arguments at all: the main job on its embedded default
-        return commandLine().execute(args.length == 0 ? new String[]{"demo"} : args);
+        return commandLine().execute(args.length == 0 ? DEFAULT_ARGS.clone() : args);
     }
 
     static CommandLine commandLine() {

@@ -19,7 +19,7 @@ record CliRun(int exitCode, String out, String err) {
             var cl = Main.commandLine();
             cl.setOut(new java.io.PrintWriter(System.out, true));
             cl.setErr(new java.io.PrintWriter(System.err, true));
-            int rc = cl.execute(args.length == 0 ? new String[]{"demo"} : args);
+            int rc = cl.execute(args.length == 0 ? Main.DEFAULT_ARGS.clone() : args);
             return new CliRun(rc, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
         } finally {
             System.setOut(oldOut);

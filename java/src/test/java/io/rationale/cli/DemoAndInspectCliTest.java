@@ -10,12 +10,12 @@ import static org.junit.jupiter.api.Assertions.*;
 
 class DemoAndInspectCliTest {
     @Test
-    void defaultJobRunsOnTheEmbeddedTinyModel() {
-        CliRun r = CliRun.of();
+    void demoRunsOnTheEmbeddedTinyModel() {
+        CliRun r = CliRun.of("demo");
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.out().contains("greedy continuation (24 tokens)"), r.out());
         assertTrue(r.out().contains("top 5:"), r.out());
-        String again = CliRun.of().out();
+        String again = CliRun.of("demo").out();
         assertEquals(r.out().replaceAll("rationale-tiny-\\d+", "TMP"), again.replaceAll("rationale-tiny-\\d+", "TMP"),
                 "deterministic apart from the temporary folder name");
     }

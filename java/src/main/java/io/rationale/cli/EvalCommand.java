@@ -1,0 +1,258 @@
+package io.rationale.cli;
+
+import io.rationale.dataset.Aggregation;
+import io.rationale.eval.EvalOptions;
+import io.rationale.eval.EvalRunner;
+import io.rationale.eval.EvaluatorFactory;
+import io.rationale.eval.ModelEvaluatorFactory;
+import io.rationale.eval.ProgressPrinter;
+import io.rationale.eval.RunManifest;
+import io.rationale.eval.Summary;
+import io.rationale.metrics.Masking;
+import io.rationale.tools.Presets;
+import io.rationale.tools.TinyModel;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.math.BigDecimal;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code eval}: evaluates rationale methods on a dataset into a results folder ({@link EvalRunner}): run.json,
+ * examples.jsonl (resumable), summary.json, summary.csv, report.html. The options map one to one onto
+ * {@link EvalOptions}. {@code --builtin} is the embedded default (the main job): the tiny generated model and six
+ * built-in NLI examples with human rationales.
+ */
+@Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Evaluate rationale methods (human alignment and faithfulness) on a dataset; resumable.",
+                "Writes OUT/run.json, OUT/examples.jsonl, OUT/summary.json, OUT/summary.csv and OUT/report.html; "
+                        + "the last line printed is the report's path."})
+public final class EvalCommand implements Callable<Integer> {
+    /** Methods of the embedded default. */
+    static final List<String> BUILTIN_METHODS = List.of("input_x_gradient", "attention", "prompt_guided");
+    static final String BUILTIN_OUT = "rationale-demo-results";
+    static final String BUILTIN_RESOURCE = "/io/rationale/eval/builtin-examples.jsonl";
+    static final String BUILTIN_DATASET_FILE = "builtin-examples.jsonl";
+    static final String BUILTIN_MODEL_DIR = "tiny-model";
+
+    /** Where evaluators come from; tests swap in a fake (the core's ModelEvaluator otherwise). */
+    static volatile EvaluatorFactory evaluatorFactory = new ModelEvaluatorFactory();
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", paramLabel = "DIR", description = "Model folder (config.json, safetensors, tokenizer).")
+    Path model;
+
+    @Option(names = "--dataset", paramLabel = "KIND:PATH", description = "Dataset, e.g. esnli:path.csv, medicalbios:path.jsonl, jsonl:path (see docs/datasets.md).")
+    String dataset;
+
+    @Option(names = "--methods", paramLabel = "LIST", split = ",", description = "Comma-separated rationale methods, e.g. "
+            + "saliency,input_x_gradient,attention,prompt_guided,prompt_unbound; the random baseline is always added.")
+    List<String> methods;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Results folder (created; an existing one is resumed).")
+    Path out;
+
+    @Option(names = "--limit", paramLabel = "N", description = "Evaluate the first N examples only.")
+    Integer limit;
+
+    @Option(names = "--k", defaultValue = "human", paramLabel = "human|FRACTION",
+            description = "Rationale size: the human rationale's length (default) or a fraction in (0, 1] of the words.")
+    String k;
+
+    @Option(names = "--mask", defaultValue = "delete", paramLabel = "delete|replace:TOKEN", description = "Masking for the faithfulness tests (default: ${DEFAULT-VALUE}).")
+    String mask;
+
+    @Option(names = "--annotators", defaultValue = "majority", paramLabel = "majority|union|annotator:ID|index:N",
+            description = "How several annotators' rationales become one (default: ${DEFAULT-VALUE}).")
+    String annotators;
+
+    @Option(names = "--shots", defaultValue = "0", paramLabel = "N", description = "Few-shot examples in the prompt (default: ${DEFAULT-VALUE}).")
+    int shots;
+
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "Seed of the random baseline, few-shot draw and sampling (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--ig-steps", defaultValue = "32", paramLabel = "N", description = "Integrated-gradients steps (default: ${DEFAULT-VALUE}).")
+    int igSteps;
+
+    @Option(names = "--restart", description = "Discard the results already in --out instead of resuming them.")
+    boolean restart;
+
+    @Option(names = "--summary-every", defaultValue = "10", paramLabel = "N",
+            description = "Refresh summary and report every N examples (0: only at the end; default: ${DEFAULT-VALUE}).")
+    int summaryEvery;
+
+    @Option(names = "--progress", defaultValue = "auto", paramLabel = "auto|bar|lines|none",
+            description = "Progress on stderr: a bar on a terminal, one line per example otherwise (default: ${DEFAULT-VALUE}).")
+    String progress;
+
+    @Option(names = "--on-error", defaultValue = "stop", paramLabel = "stop|skip",
+            description = "An example whose evaluation fails stops the run (resumable; default) or is recorded as skipped.")
+    String onError;
+
+    @Option(names = "--builtin", description = "The embedded default: the tiny generated model (weights-tools preset tiny, seed 0) and "
+            + "six built-in NLI examples with human rationales, into ./" + BUILTIN_OUT + " unless --out is given; always starts fresh.")
+    boolean builtin;
+
+    @Override
+    public Integer call() throws IOException {
+        boolean fresh = restart;
+        Path modelDir = model, outDir = out;
+        String datasetSpec = dataset;
+        List<String> methodList = methods;
+        if (builtin) {
+            if (model != null || dataset != null) throw new CommandLine.ParameterException(spec.commandLine(), "--builtin brings its own model and dataset; leave out --model and --dataset");
+            outDir = out != null ? out : Path.of(BUILTIN_OUT);
+            Files.createDirectories(outDir);
+            modelDir = outDir.resolve(BUILTIN_MODEL_DIR);
+            Path data = outDir.resolve(BUILTIN_DATASET_FILE);
+            datasetSpec = "jsonl:" + data;
+            if (Files.exists(outDir.resolve(EvalRunner.RUN_JSON)) && !isBuiltinFolder(outDir, data) && !restart) {
+                throw new IllegalArgumentException(outDir + " holds another evaluation; --builtin writes into a new folder or over an "
+                        + "earlier built-in run (use --restart to discard it, or another --out)");
+            }
+            fresh = true;   // the built-in job always starts over
+            TinyModel.write(Presets.get("tiny"), 0, modelDir, 0, 1, null);
+            try (InputStream in = EvalCommand.class.getResourceAsStream(BUILTIN_RESOURCE)) {
+                if (in == null) throw new IllegalStateException("built-in examples missing from the jar: " + BUILTIN_RESOURCE);
+                Files.copy(in, data, StandardCopyOption.REPLACE_EXISTING);
+            }
+            if (methodList == null) methodList = BUILTIN_METHODS;
+        } else {
+            for (String[] o : new String[][]{{"--model", model == null ? null : "x"}, {"--dataset", dataset}, {"--methods", methods == null ? null : "x"}, {"--out", out == null ? null : "x"}}) {
+                if (o[1] == null) throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: '" + o[0] + "' (or --builtin for the embedded default)");
+            }
+        }
+        EvalOptions options = new EvalOptions(methodList(methodList), checkK(k), checkMask(mask), checkAnnotators(annotators), shots, seed, igSteps);
+        if (shots < 0) throw new IllegalArgumentException("--shots must be >= 0, got " + shots);
+        if (igSteps < 1) throw new IllegalArgumentException("--ig-steps must be >= 1, got " + igSteps);
+        if (limit != null && limit < 1) throw new IllegalArgumentException("--limit must be >= 1, got " + limit);
+        EvalRunner.OnError errors = switch (onError.toLowerCase(Locale.ROOT)) {
+            case "stop" -> EvalRunner.OnError.STOP;
+            case "skip" -> EvalRunner.OnError.SKIP;
+            default -> throw new IllegalArgumentException("--on-error must be stop or skip, got '" + onError + "'");
+        };
+        ProgressPrinter printer = new ProgressPrinter(System.err, ProgressPrinter.mode(progress));
+        EvalRunner.Config config = new EvalRunner.Config(modelDir, datasetSpec, options, limit, outDir, fresh, summaryEvery, errors);
+        if (builtin) System.out.println("model: weights-tools tiny preset, seed 0 (random weights) at " + modelDir.toAbsolutePath().normalize());
+        EvalRunner.Outcome o = new EvalRunner(config, evaluatorFactory, printer).run();
+        print(o);
+        return 0;
+    }
+
+    /** Whether {@code out} holds nothing or an earlier built-in run (which the built-in job replaces). */
+    private static boolean isBuiltinFolder(Path out, Path data) {
+        Path runJson = out.resolve(EvalRunner.RUN_JSON);
+        if (!Files.exists(runJson)) return false;
+        try {
+            return RunManifest.read(runJson).dataset().equals("jsonl:" + data.toAbsolutePath().normalize());
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    static List<String> methodList(List<String> given) {
+        LinkedHashSet<String> out = new LinkedHashSet<>();
+        for (String m : given) {
+            String t = m.trim();
+            if (t.isEmpty() || t.equals(Summary.RANDOM)) continue;
+            if (!t.matches("[A-Za-z0-9_.:-]+")) throw new IllegalArgumentException("--methods: bad method name '" + t + "'");
+            if (!out.add(t)) throw new IllegalArgumentException("--methods: '" + t + "' given twice");
+        }
+        if (out.isEmpty()) throw new IllegalArgumentException("--methods: no method given (the random baseline is always added)");
+        return List.copyOf(out);
+    }
+
+    static String checkK(String k) {
+        if (k.equals("human")) return k;
+        try {
+            BigDecimal f = new BigDecimal(k.trim());
+            if (f.signum() > 0 && f.compareTo(BigDecimal.ONE) <= 0) return f.stripTrailingZeros().toPlainString();
+        } catch (NumberFormatException e) {
+            // below
+        }
+        throw new IllegalArgumentException("--k must be 'human' or a fraction in (0, 1], got '" + k + "'");
+    }
+
+    static String checkMask(String mask) {
+        if (mask.equals("delete")) return mask;
+        if (mask.startsWith("replace:")) {
+            try {
+                new Masking.Replacement(mask.substring("replace:".length()));
+                return mask;
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--mask " + mask + ": " + e.getMessage());
+            }
+        }
+        throw new IllegalArgumentException("--mask must be 'delete' or 'replace:TOKEN', got '" + mask + "'");
+    }
+
+    static String checkAnnotators(String a) {
+        try {
+            Aggregation.parse(a);
+            return a;
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--annotators: " + e.getMessage());
+        }
+    }
+
+    private static void print(EvalRunner.Outcome o) {
+        Summary s = o.summary();
+        Summary.Counts c = s.counts();
+        System.out.printf(Locale.ROOT, "results: %s (%d of %d examples done: %d now, %d resumed)%n",
+                o.out().toAbsolutePath().normalize(), c.done(), c.selected(), o.evaluated(), o.resumed());
+        Summary.Labels l = s.labels();
+        StringBuilder dist = new StringBuilder();
+        for (Map.Entry<String, Double> e : l.predictedDistribution().entrySet()) {
+            dist.append(dist.isEmpty() ? "" : ", ").append(e.getKey()).append(' ').append(pct(e.getValue()))
+                    .append(" (gold ").append(pct(l.goldDistribution().get(e.getKey()))).append(')');
+        }
+        System.out.printf(Locale.ROOT, "accuracy %s %s over %d examples; predicted: %s%n", num(l.accuracy()), ci(l.accuracyCi()),
+                l.accuracyCi().n(), dist);
+        int w = 8;
+        for (String m : s.methods().keySet()) w = Math.max(w, m.length());
+        System.out.printf(Locale.ROOT, "%-" + w + "s  %4s  %-24s  %-24s  %7s  %7s  %7s%n", "method", "n", "alignment F1 [95% CI]",
+                "flip rate [95% CI]", "comp.", "suff.", "AUPRC");
+        for (Map.Entry<String, Summary.MethodSummary> e : s.methods().entrySet()) {
+            Summary.MethodSummary m = e.getValue();
+            System.out.printf(Locale.ROOT, "%-" + w + "s  %4d  %-24s  %-24s  %7s  %7s  %7s%n", e.getKey(), m.examples(),
+                    num(m.alignment().f1().mean()) + " " + ci(m.alignment().f1()), num(m.flipRate().mean()) + " " + ci(m.flipRate()),
+                    num(m.comprehensiveness().mean()), num(m.sufficiency().mean()), num(m.auprc().mean()));
+        }
+        List<String> skips = new ArrayList<>();
+        s.skipped().dataset().forEach((r, n) -> skips.add("loader: " + r + " ×" + n));
+        s.skipped().evaluator().forEach((r, n) -> skips.add("evaluator: " + r + " ×" + n));
+        System.out.println("skipped: " + c.datasetSkipped() + " while loading, " + c.evaluatorSkipped() + " by the evaluator"
+                + (skips.isEmpty() ? "" : " (" + String.join("; ", skips) + ")"));
+        System.out.println("summary: " + o.out().resolve(EvalRunner.SUMMARY_JSON).toAbsolutePath().normalize() + ", "
+                + o.out().resolve(EvalRunner.SUMMARY_CSV).getFileName());
+        System.out.println(o.report().toAbsolutePath().normalize());
+    }
+
+    private static String num(double v) {
+        return Double.isFinite(v) ? String.format(Locale.ROOT, "%.3f", v) : "n/a";
+    }
+
+    private static String ci(Summary.Stat s) {
+        return Double.isFinite(s.lower()) ? String.format(Locale.ROOT, "[%.3f, %.3f]", s.lower(), s.upper()) : "";
+    }
+
+    private static String pct(Double v) {
+        return v != null && Double.isFinite(v) ? String.format(Locale.ROOT, "%.1f%%", 100 * v) : "n/a";
+    }
+}

@@ -1,0 +1,263 @@
+package io.rationale.eval;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import io.rationale.dataset.Dataset;
+import io.rationale.dataset.DatasetLoader;
+import io.rationale.dataset.Example;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Runs an evaluation into a results folder, example by example, resumably.
+ *
+ * <pre>
+ * OUT/run.json        what the run is (model, dataset, options, fingerprints, started/resumed)  {@link RunManifest}
+ * OUT/examples.jsonl  one {@link ExampleResult} per line, appended and fsynced per example        {@link ExamplesLog}
+ * OUT/summary.json    the aggregate ({@link Summary}); also summary.csv; refreshed every N examples and at the end
+ * OUT/report.html     the self-contained report ({@link ReportHtml}), refreshed with the summary
+ * </pre>
+ *
+ * <p>Resume: when OUT/run.json exists, the requested run must be the same (model folder and config.json hash,
+ * dataset spec and file hash, options; the limit may change), else the run stops with the differences unless
+ * {@code restart} discards the old results. Examples already in examples.jsonl are not evaluated again; a partial
+ * last line (a kill during a write) is cut off. Each example's result is on disk before the next one starts.
+ *
+ * <p>The dataset is loaded first: a file whose format is not recognised stops the run at once
+ * ({@link io.rationale.dataset.DatasetException}); entries the loader skips, and examples the evaluator skips
+ * ({@link ExampleResult#skipped()}), are counted with their reasons in the summary and the run goes on. An
+ * exception from the evaluator stops the run ({@link OnError#STOP}: the results so far stay and a restart
+ * retries that example) or is recorded as a skip ({@link OnError#SKIP}: {@code error: <message>}).
+ */
+public final class EvalRunner {
+    public static final String RUN_JSON = "run.json", EXAMPLES = "examples.jsonl", SUMMARY_JSON = "summary.json",
+            SUMMARY_CSV = "summary.csv", REPORT = "report.html";
+    /** Files a restart deletes (nothing else in the folder is touched). */
+    static final List<String> OWN_FILES = List.of(RUN_JSON, EXAMPLES, SUMMARY_JSON, SUMMARY_CSV, REPORT);
+
+    public enum OnError { STOP, SKIP }
+
+    /**
+     * @param model        model folder (given to the evaluator factory and fingerprinted)
+     * @param dataset      {@code KIND:PATH}
+     * @param limit        evaluate the first {@code limit} examples only (null: all)
+     * @param out          results folder (created)
+     * @param restart      discard the folder's earlier results instead of resuming
+     * @param summaryEvery refresh summary and report every this many examples (also at least every
+     *                     {@link #SUMMARY_SECONDS} s); 0 = only at the end
+     */
+    public record Config(Path model, String dataset, EvalOptions options, Integer limit, Path out, boolean restart,
+                         int summaryEvery, OnError onError) {
+        public Config {
+            Objects.requireNonNull(model, "model");
+            Objects.requireNonNull(dataset, "dataset");
+            Objects.requireNonNull(options, "options");
+            Objects.requireNonNull(out, "out");
+            if (limit != null && limit < 0) throw new IllegalArgumentException("--limit must be >= 0, got " + limit);
+            if (summaryEvery < 0) throw new IllegalArgumentException("--summary-every must be >= 0, got " + summaryEvery);
+            if (onError == null) onError = OnError.STOP;
+        }
+
+        public static Config of(Path model, String dataset, EvalOptions options, Path out) {
+            return new Config(model, dataset, options, null, out, false, 10, OnError.STOP);
+        }
+
+        public Config withLimit(Integer newLimit) {
+            return new Config(model, dataset, options, newLimit, out, restart, summaryEvery, onError);
+        }
+    }
+
+    /**
+     * What a run did.
+     *
+     * @param resumed   results found from earlier sessions
+     * @param evaluated results added in this session
+     * @param truncated bytes of a partial last line cut off at the start
+     */
+    public record Outcome(Path out, Summary summary, int resumed, int evaluated, long truncated) {
+        public Path report() { return out.resolve(REPORT); }
+    }
+
+    static final int SUMMARY_SECONDS = 120;
+
+    private final Config config;
+    private final EvaluatorFactory factory;
+    private final Progress progress;
+    private final Clock clock;
+
+    public EvalRunner(Config config, EvaluatorFactory factory, Progress progress) {
+        this(config, factory, progress, Clock.systemUTC());
+    }
+
+    EvalRunner(Config config, EvaluatorFactory factory, Progress progress, Clock clock) {
+        this.config = config;
+        this.factory = factory;
+        this.progress = progress == null ? Progress.NONE : progress;
+        this.clock = clock;
+    }
+
+    public Outcome run() throws IOException {
+        Dataset dataset = DatasetLoader.load(config.dataset());
+        Path out = config.out();
+        Files.createDirectories(out);
+        Instant now = clock.instant();
+        RunManifest requested = RunManifest.create(config.model(), config.dataset(), dataset, config.options(), config.limit(), now);
+        RunManifest manifest = prepareFolder(out, requested, now);
+        manifest.write(out.resolve(RUN_JSON));
+        int selected = manifest.selected();
+        List<Example> examples = dataset.examples();
+
+        Summary.Context ctx = new Summary.Context(RunManifest.MAPPER.convertValue(manifest, new TypeReference<Map<String, Object>>() {}),
+                labelOrder(dataset), config.options().methods(), dataset.size(), selected, dataset.skipReasons());
+        int resumed, evaluated = 0;
+        long truncated;
+        try (ExamplesLog log = ExamplesLog.open(out.resolve(EXAMPLES))) {
+            truncated = log.truncatedBytes();
+            for (ExampleResult r : log.done().values()) {
+                if (r.index() < 0 || r.index() >= examples.size() || !examples.get(r.index()).id().equals(r.id())) {
+                    throw new IllegalStateException(out.resolve(EXAMPLES) + ": example " + r.index() + " is '" + r.id()
+                            + "' there but " + (r.index() >= 0 && r.index() < examples.size() ? "'" + examples.get(r.index()).id() + "'" : "absent")
+                            + " in the dataset; use --restart to start over");
+                }
+            }
+            resumed = (int) log.done().keySet().stream().filter(i -> i < selected).count();
+            if (truncated > 0) progress.message("resume: cut off a partial last line of " + EXAMPLES + " (" + truncated + " bytes)");
+            if (log.duplicates() > 0) progress.message("resume: ignored " + log.duplicates() + " repeated example lines in " + EXAMPLES);
+            if (!dataset.skipped().isEmpty()) {
+                progress.message("dataset: " + dataset.skipped().size() + " entries skipped while loading: " + reasons(dataset.skipReasons()));
+            }
+            if (resumed > 0) progress.message("resume: " + resumed + " of " + selected + " examples already done in " + out);
+
+            if (resumed < selected) {
+                progress.start(selected, resumed);
+                try (Evaluator evaluator = open(dataset)) {
+                    int done = resumed, sinceSummary = 0;
+                    long lastSummary = System.nanoTime();
+                    for (int i = 0; i < selected; i++) {
+                        if (log.isDone(i)) continue;
+                        Example ex = examples.get(i);
+                        long t0 = System.nanoTime();
+                        ExampleResult r = evaluate(evaluator, i, ex);
+                        log.append(r);
+                        done++;
+                        evaluated++;
+                        sinceSummary++;
+                        progress.example(done, selected, ex.id(), (System.nanoTime() - t0) / 1e9, r.skipped());
+                        boolean due = config.summaryEvery() > 0 && sinceSummary >= config.summaryEvery();
+                        if ((due || System.nanoTime() - lastSummary > SUMMARY_SECONDS * 1_000_000_000L) && done < selected) {
+                            writeOutputs(out, ctx, log);
+                            sinceSummary = 0;
+                            lastSummary = System.nanoTime();
+                        }
+                    }
+                } catch (RuntimeException | Error e) {
+                    try {
+                        if (!log.done().isEmpty()) writeOutputs(out, ctx, log);
+                    } catch (RuntimeException | IOException second) {
+                        e.addSuppressed(second);
+                    }
+                    throw e;
+                } finally {
+                    progress.finish();
+                }
+            }
+            Summary summary = writeOutputs(out, ctx, log);
+            if (summary.labels().bias().flagged()) progress.message(summary.labels().bias().warning());
+            return new Outcome(out, summary, resumed, evaluated, truncated);
+        }
+    }
+
+    private Evaluator open(Dataset dataset) {
+        try {
+            Evaluator e = factory.open(config.model(), dataset, config.options());
+            if (e == null) throw new IllegalStateException("the evaluator factory returned null");
+            return e;
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e.getMessage() == null ? e.toString() : e.getMessage(), e);
+        }
+    }
+
+    private ExampleResult evaluate(Evaluator evaluator, int i, Example ex) {
+        ExampleResult r;
+        try {
+            r = evaluator.evaluate(i, ex);
+        } catch (RuntimeException e) {
+            if (config.onError() == OnError.STOP) {
+                throw new EvalException("example " + i + " (" + ex.id() + "): " + (e.getMessage() == null ? e.toString() : e.getMessage())
+                        + "; the results so far are kept, run the same command again to resume", e);
+            }
+            String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            return new ExampleResult(i, ex.id(), "error: " + msg.replace('\n', ' '), null, ex.label(), null, null, null, null, 0);
+        }
+        if (r == null) throw new IllegalStateException("the evaluator returned no result for example " + i + " (" + ex.id() + ")");
+        if (r.index() != i || !ex.id().equals(r.id())) {
+            throw new IllegalStateException("the evaluator returned the result of example " + r.index() + " (" + r.id() + ") for example "
+                    + i + " (" + ex.id() + ")");
+        }
+        return r;
+    }
+
+    /** Checks (or resets) the folder against the requested run; returns the manifest to write. */
+    private RunManifest prepareFolder(Path out, RunManifest requested, Instant now) throws IOException {
+        Path runJson = out.resolve(RUN_JSON);
+        if (config.restart()) {
+            for (String f : OWN_FILES) Files.deleteIfExists(out.resolve(f));
+            return requested;
+        }
+        if (!Files.exists(runJson)) {
+            if (Files.exists(out.resolve(EXAMPLES)) && Files.size(out.resolve(EXAMPLES)) > 0) {
+                throw new EvalException(out.resolve(EXAMPLES) + " exists without run.json, so it cannot be checked against this run; "
+                        + "use --restart to discard it or choose another --out");
+            }
+            return requested;
+        }
+        RunManifest existing = RunManifest.read(runJson);
+        List<String> diff = existing.differences(requested);
+        if (!diff.isEmpty()) {
+            throw new EvalException(out + " holds a different run (" + String.join("; ", diff)
+                    + "); use --restart to discard its results or choose another --out");
+        }
+        return existing.resumedAt(now, requested.limit(), requested.selected());
+    }
+
+    /** Aggregates what is done and writes summary.json, summary.csv and report.html. */
+    private Summary writeOutputs(Path out, Summary.Context ctx, ExamplesLog log) throws IOException {
+        List<ExampleResult> results = new ArrayList<>();
+        for (ExampleResult r : log.done().values()) if (r.index() < ctx.selected()) results.add(r);
+        Summary s = Summary.of(ctx, results, clock.instant().toString());
+        SummaryWriter.write(s, out);
+        ReportHtml.write(s, results, out.resolve(REPORT));
+        return s;
+    }
+
+    /** The examples' own label order when they all share it (the jsonl file set is sorted), else the dataset's. */
+    static List<String> labelOrder(Dataset d) {
+        if (d.examples().isEmpty()) return d.labels();
+        List<String> first = d.examples().get(0).labels();
+        for (Example e : d.examples()) if (!e.labels().equals(first)) return d.labels();
+        return first;
+    }
+
+    private static String reasons(Map<String, Integer> r) {
+        List<String> parts = new ArrayList<>();
+        for (Map.Entry<String, Integer> e : r.entrySet()) parts.add(e.getValue() + "× " + e.getKey());
+        return String.join("; ", parts);
+    }
+
+    /** A run that cannot go on, with a one-line message for the user. */
+    public static final class EvalException extends RuntimeException {
+        public EvalException(String message) { super(message); }
+
+        public EvalException(String message, Throwable cause) { super(message, cause); }
+    }
+
+}

@@ -1,0 +1,198 @@
+package io.rationale.eval;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.rationale.dataset.Dataset;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Objects;
+import java.util.stream.Stream;
+
+/**
+ * {@code run.json}: what a results folder holds, so a restarted run can check that it continues the same evaluation.
+ * The identity of a run ({@link #differences}) is the model folder and its fingerprint, the dataset spec and its
+ * fingerprint, and the options; the limit may change between sessions (results are keyed by example index).
+ *
+ * @param format             file format version
+ * @param model              absolute model folder
+ * @param modelFingerprint   SHA-256 of config.json and the total size of the weight files
+ * @param dataset            {@code KIND:ABSOLUTE_PATH}
+ * @param datasetFingerprint size, modification time and SHA-256 of the dataset file (or of each file of a folder);
+ *                           only size and hash are compared
+ * @param options            the evaluation options
+ * @param datasetSize        usable examples in the dataset
+ * @param datasetSkipped     entries the dataset loader skipped
+ * @param limit              {@code --limit}, or null
+ * @param selected           examples the run evaluates: min(limit, datasetSize)
+ * @param started            when the run was first started (ISO-8601)
+ * @param resumed            when it was resumed, in order
+ * @param engine             engine version
+ * @param javaVersion        Java runtime version
+ */
+@JsonInclude(JsonInclude.Include.ALWAYS)
+public record RunManifest(int format, String model, Fingerprint modelFingerprint, String dataset,
+                          Fingerprint datasetFingerprint, EvalOptions options, int datasetSize, int datasetSkipped,
+                          Integer limit, int selected, String started, List<String> resumed, String engine, String javaVersion) {
+    public static final int FORMAT = 1;
+    public static final String ENGINE = "rationale-engine 0.1.0";
+
+    static final ObjectMapper MAPPER = new ObjectMapper()
+            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+            .enable(SerializationFeature.INDENT_OUTPUT)
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+    public RunManifest {
+        resumed = resumed == null ? List.of() : List.copyOf(resumed);
+    }
+
+    /**
+     * A file fingerprint: {@code bytes} and {@code sha256} are compared, {@code modified} is informative.
+     * For a model: sha256 of config.json ("missing" when absent), bytes = total size of *.safetensors files.
+     */
+    public record Fingerprint(long bytes, String modified, String sha256) {}
+
+    public static RunManifest create(Path model, String datasetSpec, Dataset dataset, EvalOptions options, Integer limit, Instant now) {
+        int selected = limit == null ? dataset.size() : Math.min(limit, dataset.size());
+        return new RunManifest(FORMAT, model.toAbsolutePath().normalize().toString(), modelFingerprint(model),
+                normalizeSpec(datasetSpec), fileFingerprint(dataset.path()), options, dataset.size(),
+                dataset.skipped().size(), limit, selected, now.toString(), List.of(), ENGINE, Runtime.version().toString());
+    }
+
+    /** The same run, resumed now with {@code limit} (and its selection). */
+    public RunManifest resumedAt(Instant now, Integer newLimit, int newSelected) {
+        List<String> r = new ArrayList<>(resumed);
+        r.add(now.toString());
+        return new RunManifest(format, model, modelFingerprint, dataset, datasetFingerprint, options, datasetSize,
+                datasetSkipped, newLimit, newSelected, started, r, engine, javaVersion);
+    }
+
+    /** What differs between this (the folder's) run and {@code other} (the requested one), one phrase each. */
+    public List<String> differences(RunManifest other) {
+        List<String> d = new ArrayList<>();
+        if (!model.equals(other.model)) d.add("model " + model + " -> " + other.model);
+        else if (!sameContent(modelFingerprint, other.modelFingerprint)) d.add("model files changed (config.json or weights)");
+        if (!dataset.equals(other.dataset)) d.add("dataset " + dataset + " -> " + other.dataset);
+        else if (!sameContent(datasetFingerprint, other.datasetFingerprint)) d.add("dataset file changed");
+        EvalOptions a = options, b = other.options;
+        if (a == null || b == null) {
+            if (a != b) d.add("options missing");
+            return d;
+        }
+        if (!Objects.equals(a.methods(), b.methods())) d.add("methods " + a.methods() + " -> " + b.methods());
+        if (!Objects.equals(a.k(), b.k())) d.add("k " + a.k() + " -> " + b.k());
+        if (!Objects.equals(a.mask(), b.mask())) d.add("mask " + a.mask() + " -> " + b.mask());
+        if (!Objects.equals(a.annotators(), b.annotators())) d.add("annotators " + a.annotators() + " -> " + b.annotators());
+        if (a.shots() != b.shots()) d.add("shots " + a.shots() + " -> " + b.shots());
+        if (a.seed() != b.seed()) d.add("seed " + a.seed() + " -> " + b.seed());
+        if (a.igSteps() != b.igSteps()) d.add("ig-steps " + a.igSteps() + " -> " + b.igSteps());
+        return d;
+    }
+
+    private static boolean sameContent(Fingerprint a, Fingerprint b) {
+        if (a == null || b == null) return a == b;
+        return a.bytes() == b.bytes() && Objects.equals(a.sha256(), b.sha256());
+    }
+
+    public static RunManifest read(Path file) {
+        try {
+            RunManifest m = MAPPER.readValue(file.toFile(), RunManifest.class);
+            if (m.model() == null || m.dataset() == null || m.options() == null) throw new IOException("model, dataset or options missing");
+            return m;
+        } catch (IOException e) {
+            throw new UncheckedIOException(file + ": not a readable run.json (" + firstLine(e.getMessage()) + "); use --restart to start over", e);
+        }
+    }
+
+    public void write(Path file) {
+        try {
+            AtomicFiles.write(file, MAPPER.writeValueAsBytes(this));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** {@code KIND:PATH} with the path made absolute. */
+    static String normalizeSpec(String spec) {
+        int colon = spec.indexOf(':');
+        if (colon <= 0) return spec;
+        return spec.substring(0, colon) + ":" + Path.of(spec.substring(colon + 1)).toAbsolutePath().normalize();
+    }
+
+    static Fingerprint modelFingerprint(Path model) {
+        Path cfg = model.resolve("config.json");
+        String sha = Files.isRegularFile(cfg) ? sha256(cfg) : "missing";
+        long bytes = 0;
+        if (Files.isDirectory(model)) {
+            try (Stream<Path> s = Files.list(model)) {
+                for (Path p : s.sorted().toList()) {
+                    if (p.getFileName().toString().endsWith(".safetensors") && Files.isRegularFile(p)) bytes += Files.size(p);
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot list " + model + ": " + e.getMessage(), e);
+            }
+        }
+        return new Fingerprint(bytes, null, sha);
+    }
+
+    /** A file: its size, mtime and SHA-256; a folder: the regular files in it, hashed in name order. */
+    static Fingerprint fileFingerprint(Path path) {
+        try {
+            if (Files.isDirectory(path)) {
+                MessageDigest md = digest();
+                long bytes = 0;
+                String newest = null;
+                try (Stream<Path> s = Files.list(path)) {
+                    for (Path p : s.filter(Files::isRegularFile).sorted().toList()) {
+                        md.update((p.getFileName() + "\0" + sha256(p) + "\n").getBytes(StandardCharsets.UTF_8));
+                        bytes += Files.size(p);
+                        String m = Files.getLastModifiedTime(p).toInstant().toString();
+                        if (newest == null || m.compareTo(newest) > 0) newest = m;
+                    }
+                }
+                return new Fingerprint(bytes, newest, HexFormat.of().formatHex(md.digest()));
+            }
+            return new Fingerprint(Files.size(path), Files.getLastModifiedTime(path).toInstant().toString(), sha256(path));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + path + ": " + e.getMessage(), e);
+        }
+    }
+
+    static String sha256(Path file) {
+        MessageDigest md = digest();
+        byte[] buf = new byte[1 << 16];
+        try (InputStream in = Files.newInputStream(file)) {
+            for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+
+    private static MessageDigest digest() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static String firstLine(String s) {
+        if (s == null) return "";
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+}

@@ -1,0 +1,166 @@
+package io.rationale.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.rationale.dataset.DatasetLoader;
+import io.rationale.eval.EvaluatorFactory;
+import io.rationale.eval.FakeEvaluator;
+import io.rationale.eval.ModelEvaluatorFactory;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+class EvalCliTest {
+    static <T> T withFactory(EvaluatorFactory f, Callable<T> body) throws Exception {
+        EvaluatorFactory old = EvalCommand.evaluatorFactory;
+        EvalCommand.evaluatorFactory = f;
+        try {
+            return body.call();
+        } finally {
+            EvalCommand.evaluatorFactory = old;
+        }
+    }
+
+    static CliRun fake(String... args) throws Exception {
+        return withFactory(FakeEvaluator.factory(FakeEvaluator.Settings.plain()), () -> CliRun.of(args));
+    }
+
+    static Path dataset(Path dir) throws Exception {
+        Path f = dir.resolve("d.jsonl");
+        try (var in = EvalCliTest.class.getResourceAsStream(EvalCommand.BUILTIN_RESOURCE)) {
+            Files.copy(in, f);
+        }
+        return f;
+    }
+
+    static String lastLine(String s) {
+        List<String> l = s.strip().lines().toList();
+        return l.get(l.size() - 1);
+    }
+
+    @Test
+    void theDefaultJobIsTheBuiltinEvaluation() {
+        assertArrayEquals(new String[]{"eval", "--builtin"}, Main.DEFAULT_ARGS);
+    }
+
+    @Test
+    void builtinExamplesLoadWithRationales() throws Exception {
+        var d = DatasetLoader.load("jsonl:" + dataset(Files.createTempDirectory("builtin")));
+        assertEquals(6, d.size());
+        assertEquals(0, d.skipped().size());
+        assertEquals(6, d.withRationales());
+        for (var e : d.examples()) assertEquals(List.of("entailment", "neutral", "contradiction"), e.labels());
+    }
+
+    @Test
+    void builtinRunEndsWithTheReportPathAndStartsFreshEachTime(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("demo");
+        CliRun r = fake("eval", "--builtin", "--out", out.toString(), "--progress", "lines");
+        assertEquals(0, r.exitCode(), r.err());
+        Path report = out.resolve("report.html").toAbsolutePath().normalize();
+        assertEquals(report.toString(), lastLine(r.out()));
+        assertTrue(Files.isRegularFile(report));
+        assertTrue(Files.isRegularFile(out.resolve("tiny-model/config.json")));
+        assertTrue(r.out().contains("results: " + out.toAbsolutePath().normalize() + " (6 of 6 examples done: 6 now, 0 resumed)"), r.out());
+        for (String m : List.of("input_x_gradient", "attention", "prompt_guided", "random")) assertTrue(r.out().contains("\n" + m + " "), m + " in " + r.out());
+        assertTrue(r.err().contains("[6/6] id=builtin-6 "), r.err());
+        JsonNode summary = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
+        assertEquals("[\"entailment\",\"neutral\",\"contradiction\"]", summary.get("labels").get("labels").toString(),
+                "the examples' own label order");
+        JsonNode run = new ObjectMapper().readTree(out.resolve("run.json").toFile());
+        assertEquals(List.of("input_x_gradient", "attention", "prompt_guided"),
+                new ObjectMapper().convertValue(run.get("options").get("methods"), List.class));
+
+        CliRun again = fake("eval", "--builtin", "--out", out.toString(), "--progress", "none");
+        assertEquals(0, again.exitCode(), again.err());
+        assertTrue(again.out().contains("(6 of 6 examples done: 6 now, 0 resumed)"), again.out());
+
+        // a folder holding another evaluation is left alone
+        Path other = tmp.resolve("other");
+        CliRun real = fake("eval", "--model", tmp.toString(), "--dataset", "jsonl:" + dataset(tmp), "--methods", "saliency",
+                "--out", other.toString(), "--progress", "none");
+        assertEquals(0, real.exitCode(), real.err());
+        CliErrorsTest.assertOneLineError(fake("eval", "--builtin", "--out", other.toString()), 1, "holds another evaluation");
+        assertFalse(Files.exists(other.resolve("tiny-model")));
+    }
+
+    @Test
+    void evalResumesAndRefusesAnotherRun(@TempDir Path tmp) throws Exception {
+        Path data = dataset(tmp), out = tmp.resolve("out");
+        String[] args = {"eval", "--model", tmp.toString(), "--dataset", "jsonl:" + data, "--methods", "saliency, attention,random",
+                "--out", out.toString(), "--limit", "4", "--progress", "none"};
+        CliRun r = fake(args);
+        assertEquals(0, r.exitCode(), r.err());
+        assertTrue(r.out().contains("(4 of 4 examples done: 4 now, 0 resumed)"), r.out());
+        JsonNode run = new ObjectMapper().readTree(out.resolve("run.json").toFile());
+        assertEquals("[\"saliency\",\"attention\"]", run.get("options").get("methods").toString(), "random is implicit");
+        assertEquals(4, run.get("limit").asInt());
+
+        String[] more = args.clone();
+        more[10] = "6";
+        CliRun r2 = fake(more);
+        assertEquals(0, r2.exitCode(), r2.err());
+        assertTrue(r2.out().contains("(6 of 6 examples done: 2 now, 4 resumed)"), r2.out());
+
+        CliRun other = fake("eval", "--model", tmp.toString(), "--dataset", "jsonl:" + data, "--methods", "saliency,attention",
+                "--out", out.toString(), "--k", "0.3", "--seed", "5");
+        CliErrorsTest.assertOneLineError(other, 1, "holds a different run", "k human -> 0.3", "seed 0 -> 5", "--restart");
+        CliErrorsTest.assertOneLineError(fake("eval", "--model", tmp.toString(), "--dataset", "jsonl:" + data, "--methods", "saliency,attention",
+                "--out", out.toString(), "--k", "0.30"), 1, "k human -> 0.3)");
+
+        CliRun restarted = fake("eval", "--model", tmp.toString(), "--dataset", "jsonl:" + data, "--methods", "saliency,attention",
+                "--out", out.toString(), "--k", "0.3", "--restart", "--progress", "none");
+        assertEquals(0, restarted.exitCode(), restarted.err());
+        assertTrue(restarted.out().contains("(6 of 6 examples done: 6 now, 0 resumed)"), restarted.out());
+    }
+
+    @Test
+    void usageAndValueErrors(@TempDir Path tmp) throws Exception {
+        Path data = dataset(tmp);
+        CliErrorsTest.assertOneLineError(fake("eval", "--dataset", "jsonl:" + data, "--methods", "a", "--out", tmp.toString()), 2, "--model");
+        CliErrorsTest.assertOneLineError(fake("eval", "--builtin", "--model", tmp.toString()), 2, "--builtin");
+        String[] base = {"eval", "--model", tmp.toString(), "--dataset", "jsonl:" + data, "--out", tmp.resolve("o").toString()};
+        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "a", "--k", "1.5")), 1, "--k");
+        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "a", "--mask", "replace:")), 1, "--mask");
+        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "a", "--annotators", "best")), 1, "--annotators");
+        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "a,a")), 1, "twice");
+        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "random")), 1, "--methods");
+        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "a", "--limit", "0")), 1, "--limit");
+        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "a", "--on-error", "ignore")), 1, "--on-error");
+        Path junk = tmp.resolve("junk.jsonl");
+        Files.writeString(junk, "name,label\nx,y\n");
+        CliErrorsTest.assertOneLineError(fake("eval", "--model", tmp.toString(), "--dataset", "jsonl:" + junk, "--methods", "a",
+                "--out", tmp.resolve("o2").toString()), 1, "junk.jsonl");
+        assertFalse(Files.exists(tmp.resolve("o2/run.json")));
+    }
+
+    @Test
+    void withoutTheCoreTheCommandSaysSo(@TempDir Path tmp) throws Exception {
+        assumeFalse(ModelEvaluatorFactory.available(), "the evaluation core is in this build");
+        CliErrorsTest.assertOneLineError(CliRun.of("eval", "--builtin", "--out", tmp.toString()), 1, "evaluation core", "ModelEvaluator");
+    }
+
+    @Test
+    void realBuiltinRunWhenTheCoreIsPresent(@TempDir Path tmp) {
+        assumeTrue(ModelEvaluatorFactory.available(), "the evaluation core is not in this build yet");
+        long t0 = System.nanoTime();
+        CliRun r = CliRun.of("eval", "--builtin", "--out", tmp.toString(), "--progress", "lines");
+        assertEquals(0, r.exitCode(), r.err());
+        assertEquals(tmp.resolve("report.html").toAbsolutePath().normalize().toString(), lastLine(r.out()));
+        assertTrue((System.nanoTime() - t0) / 1e9 < 30, "the default job runs in seconds");
+    }
+
+    static String[] cat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+}
