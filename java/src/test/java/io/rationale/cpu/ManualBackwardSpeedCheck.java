@@ -21,7 +21,8 @@ import java.util.Map;
 /**
  * Manual speed check of the backward pass, not a test (surefire does not pick it up): a random bf16 model of
  * TinyLlama-1.1B shape (~2.2 GB of native memory), one sequence of {@code tokens} (default 128): plain forward vs
- * forward with a record + backward, per rule mode and with a checkpointed record, in seconds (median of rounds).
+ * forward with a record + backward, per rule mode and with a checkpointed record, in seconds (median of rounds);
+ * {@code -Dcpu=true} measures the process's CPU time instead of wall time (a steadier proxy on a shared machine).
  * Run: {@code java --add-modules=jdk.incubator.vector -cp <classes:test-classes:deps> io.rationale.cpu.ManualBackwardSpeedCheck [threads] [tokens] [rounds]}.
  */
 public final class ManualBackwardSpeedCheck {
@@ -57,45 +58,64 @@ public final class ManualBackwardSpeedCheck {
         for (int i = 0; i < len; i++) prompt[i] = 1 + (i * 7919) % 31999;
         List<Target> target = List.of(new Target.Logit(42));
         try (CpuBackend b = new CpuBackend(Model.of(c, t), threads)) {
-            System.out.println("threads " + threads + ", vector lanes " + Vec.L + ", tokens " + len);
+            System.out.println("threads " + threads + ", vector lanes " + Vec.L + ", tokens " + len + (CPU ? ", process CPU seconds" : ", wall seconds"));
+            // per round: forward, forward with record, backward per mode, forward again (the ratio divides by the mean
+            // of the two forwards, so that load drifting on a shared machine hits both sides alike); then recompute
             String[] names = {"forward", "forward+record", "backward GRADIENT", "backward ATTNLRP", "backward CPLRP",
                     "forward+record (recompute)", "backward GRADIENT (recompute)"};
-            double[][] s = new double[names.length][rounds + 1];
-            for (int round = 0; round <= rounds; round++) {          // round 0 warms up
-                long t0 = System.nanoTime();
+            double[][] s = new double[names.length][rounds];
+            double[][] ratio = new double[4][rounds];
+            for (int round = -1; round < rounds; round++) {          // round -1 warms up
+                long t0 = clock();
                 b.forward(prompt, null, LogitsMode.LAST);
-                long t1 = System.nanoTime();
+                long t1 = clock();
                 Activations rec = new Activations(false);
                 b.forward(List.of(prompt), null, LogitsMode.LAST, rec);
-                long t2 = System.nanoTime();
+                long t2 = clock();
                 b.backward(rec, target, RuleMode.GRADIENT);
-                long t3 = System.nanoTime();
+                long t3 = clock();
                 b.backward(rec, target, RuleMode.ATTNLRP);
-                long t4 = System.nanoTime();
+                long t4 = clock();
                 b.backward(rec, target, RuleMode.CPLRP);
-                long t5 = System.nanoTime();
+                long t5 = clock();
                 rec = null;
+                b.forward(prompt, null, LogitsMode.LAST);
+                long t6 = clock();
                 Activations light = new Activations(false, true);
                 b.forward(List.of(prompt), null, LogitsMode.LAST, light);
-                long t6 = System.nanoTime();
+                long t7 = clock();
                 b.backward(light, target, RuleMode.GRADIENT);
-                long t7 = System.nanoTime();
-                long[] ts = {t0, t1, t2, t3, t4, t5, t6, t7};
-                for (int k = 0; k < names.length; k++) s[k][round] = (ts[k + 1] - ts[k]) / 1e9;
+                long t8 = clock();
+                double fwd = ((t1 - t0) + (t6 - t5)) / 2e9;
+                double[] v = {fwd, (t2 - t1) / 1e9, (t3 - t2) / 1e9, (t4 - t3) / 1e9, (t5 - t4) / 1e9, (t7 - t6) / 1e9, (t8 - t7) / 1e9};
                 System.out.printf("round %d:", round);
-                for (int k = 0; k < names.length; k++) System.out.printf(" %s %.2f s;", names[k], s[k][round]);
+                for (int k = 0; k < names.length; k++) System.out.printf(" %s %.2f s;", names[k], v[k]);
                 System.out.println();
+                if (round < 0) continue;
+                for (int k = 0; k < names.length; k++) s[k][round] = v[k];
+                ratio[0][round] = (v[1] + v[2]) / fwd;
+                ratio[1][round] = (v[1] + v[3]) / fwd;
+                ratio[2][round] = (v[1] + v[4]) / fwd;
+                ratio[3][round] = (v[5] + v[6]) / fwd;
             }
-            double[] med = new double[names.length];
-            for (int k = 0; k < names.length; k++) {
-                double[] x = Arrays.copyOfRange(s[k], 1, rounds + 1);
-                Arrays.sort(x);
-                med[k] = x[x.length / 2];
-                System.out.printf("median %-32s %.2f s%n", names[k], med[k]);
-            }
-            System.out.printf("ratio (forward+record+backward GRADIENT) / forward: %.2f%n", (med[1] + med[2]) / med[0]);
-            System.out.printf("ratio (forward+record+backward ATTNLRP) / forward: %.2f%n", (med[1] + med[3]) / med[0]);
-            System.out.printf("ratio recompute (forward+record+backward GRADIENT) / forward: %.2f%n", (med[5] + med[6]) / med[0]);
+            for (int k = 0; k < names.length; k++) System.out.printf("median %-32s %.2f s%n", names[k], median(s[k]));
+            String[] rn = {"GRADIENT", "ATTNLRP", "CPLRP", "GRADIENT, recompute"};
+            for (int k = 0; k < 4; k++)
+                System.out.printf("median ratio (forward+record+backward %s) / forward: %.2f%n", rn[k], median(ratio[k]));
         }
+        }
+
+    /** Wall-clock nanoseconds, or with -Dcpu=true the process's CPU nanoseconds (less sensitive to other load). */
+    static long clock() {
+        if (!CPU) return System.nanoTime();
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
+    static final boolean CPU = Boolean.getBoolean("cpu");
+
+    static double median(double[] x) {
+        double[] c = x.clone();
+        Arrays.sort(c);
+        return c[c.length / 2];
     }
 }
