@@ -78,21 +78,9 @@ public record TargetSpec(Kind kind, int tokenId, int foilId) {
         };
     }
 
-    /** f of the last position's logits, in double (the same value as {@link #toEngine()}{@code .value}). */
+    /** f of the last position's logits, in double: the engine's {@link Target#value} of {@link #toEngine()}. */
     public double value(float[] lastLogits) {
         if (isArgmax()) throw new IllegalStateException("target token not resolved");
-        return switch (kind) {
-            case LOGIT -> lastLogits[tokenId];
-            case CONTRAST -> (double) lastLogits[tokenId] - lastLogits[foilId];
-            case LOGPROB -> lastLogits[tokenId] - logSumExp(lastLogits);
-        };
-    }
-
-    static double logSumExp(float[] x) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (float v : x) max = Math.max(max, v);
-        double s = 0;
-        for (float v : x) s += Math.exp(v - max);
-        return max + Math.log(s);
+        return toEngine().value(lastLogits);
     }
 }
