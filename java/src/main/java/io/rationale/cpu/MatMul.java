@@ -3,11 +3,10 @@ package io.rationale.cpu;
 import io.rationale.weights.DType;
 import io.rationale.weights.Tensor;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
-import java.util.List;
 
 import static io.rationale.cpu.Vec.F;
 import static io.rationale.cpu.Vec.L;
@@ -20,7 +19,8 @@ import static io.rationale.cpu.Vec.L;
  * <p>Two kernels:
  * <ul>
  * <li>few tokens (decode): each weight row is streamed once from memory and dotted with every token row, with
- *     several independent FMA accumulators (memory-bound);</li>
+ *     several independent FMA accumulators (memory-bound); 16-bit weights are loaded a full register at a time
+ *     (2L values) and widened in two halves;</li>
  * <li>many tokens (prefill): x is transposed once to {@code xt[in][tokens]}; each task widens a block of
  *     weight rows × {@link #KC} inputs to f32 into a thread-local buffer, then register tiles of 4 weight rows ×
  *     4 vectors of tokens accumulate {@code broadcast(w[r][k]) · xt[k][tokens]}, so every widened weight is reused
@@ -37,7 +37,7 @@ public final class MatMul {
     /** Weight rows per prefill task. */
     static final int ROWS_PER_TASK = 64;
     /** Weight rows per decode task. */
-    static final int DOT_ROWS_PER_TASK = 16;
+    static final int DOT_ROWS_PER_TASK = Integer.getInteger("dotrows", 16);
     /** Tokens per register tile: 4 vectors. */
     static final int TB = 4 * L;
 
@@ -64,65 +64,94 @@ public final class MatMul {
         else gemmPass(par, x, n, k, outs);
     }
 
-    /** Task list: (out index, first row, end row) chunks over all outs. */
-    private static List<int[]> tasks(Out[] outs, int rowsPerTask) {
-        List<int[]> t = new ArrayList<>();
-        for (int o = 0; o < outs.length; o++) {
-            int rows = outs[o].weight.rows();
-            for (int r = 0; r < rows; r += rowsPerTask) t.add(new int[]{o, r, Math.min(rows, r + rowsPerTask)});
-        }
-        return t;
+    /** Splits the rows of all outs into chunks; {@code run(out, firstRow, endRow)} runs one chunk. */
+    private interface Chunk { void run(int out, int r0, int r1); }
+
+    private static void forEachChunk(Parallel par, Out[] outs, int rowsPerTask, Chunk chunk) {
+        int[] firstTask = new int[outs.length + 1];
+        for (int o = 0; o < outs.length; o++)
+            firstTask[o + 1] = firstTask[o] + (outs[o].weight.rows() + rowsPerTask - 1) / rowsPerTask;
+        par.forEach(firstTask[outs.length], i -> {
+            int o = 0;
+            while (i >= firstTask[o + 1]) o++;
+            int r0 = (i - firstTask[o]) * rowsPerTask;
+            chunk.run(o, r0, Math.min(outs[o].weight.rows(), r0 + rowsPerTask));
+        });
     }
 
     // ---------------------------------------------------------------- decode: stream each weight row once
 
     private static void dotPass(Parallel par, float[] x, int n, int k, Out[] outs) {
-        List<int[]> tasks = tasks(outs, DOT_ROWS_PER_TASK);
-        par.forEach(tasks.size(), i -> {
-            int[] t = tasks.get(i);
-            Out o = outs[t[0]];
+        int rowsPerTask = Integer.getInteger("dotrows", 16);
+        if (rowsPerTask == 0) {                          // experiment: one contiguous range per thread
+            int maxRows = 0;
+            for (Out o : outs) maxRows = Math.max(maxRows, o.weight.rows());
+            rowsPerTask = (maxRows + par.threads() - 1) / par.threads();
+        }
+        forEachChunk(par, outs, rowsPerTask, (out, r0, r1) -> {
+            Out o = outs[out];
             int rows = o.weight.rows();
             DType dt = o.weight.dtype();
             MemorySegment w = o.weight.data();
-            for (int r = t[1]; r < t[2]; r++) {
+            for (int r = r0; r < r1; r++) {
                 long row = (long) r * k;
                 float b = o.bias == null ? 0f : o.bias[r];
                 int tok = 0;
-                for (; tok + 4 <= n; tok += 4) dot4(dt, w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
-                for (; tok < n; tok++) o.y[tok * rows + r] = dot1(dt, w, row, k, x, tok * k) + b;
+                if (dt == DType.F32) {
+                    for (; tok + 4 <= n; tok += 4) dot4F32(w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
+                    for (; tok < n; tok++) o.y[tok * rows + r] = dot1F32(w, row, k, x, tok * k) + b;
+                } else {
+                    boolean f16 = dt == DType.F16;
+                    for (; tok + 4 <= n; tok += 4) dot4Half(f16, w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
+                    for (; tok < n; tok++) o.y[tok * rows + r] = dot1Half(f16, w, row, k, x, tok * k) + b;
+                }
             }
         });
     }
 
-    /** One weight row · one token row, four independent accumulators. */
-    private static float dot1(DType dt, MemorySegment w, long row, int k, float[] x, int xOff) {
-        FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F), s2 = FloatVector.zero(F), s3 = FloatVector.zero(F);
+    /** Part 0 or 1 of 2L 16-bit weights as floats. */
+    private static FloatVector part(ShortVector s, int part, boolean f16) {
+        return f16 ? Vec.f16Part(s, part) : Vec.bf16Part(s, part);
+    }
+
+    /** One row of 16-bit weights · one token row: 4L weights (two full-register loads) per step, four accumulators. */
+    private static float dot1Half(boolean f16, MemorySegment w, long row, int k, float[] x, int xOff) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
         int i = 0;
         for (; i <= k - 4 * L; i += 4 * L) {
-            s0 = Vec.load(dt, w, row + i).fma(FloatVector.fromArray(F, x, xOff + i), s0);
-            s1 = Vec.load(dt, w, row + i + L).fma(FloatVector.fromArray(F, x, xOff + i + L), s1);
-            s2 = Vec.load(dt, w, row + i + 2 * L).fma(FloatVector.fromArray(F, x, xOff + i + 2 * L), s2);
-            s3 = Vec.load(dt, w, row + i + 3 * L).fma(FloatVector.fromArray(F, x, xOff + i + 3 * L), s3);
+            ShortVector a = Vec.load16(w, (row + i) * 2), b = Vec.load16(w, (row + i + 2 * L) * 2);
+            s0 = part(a, 0, f16).fma(FloatVector.fromArray(F, x, xOff + i), s0);
+            s1 = part(a, 1, f16).fma(FloatVector.fromArray(F, x, xOff + i + L), s1);
+            s2 = part(b, 0, f16).fma(FloatVector.fromArray(F, x, xOff + i + 2 * L), s2);
+            s3 = part(b, 1, f16).fma(FloatVector.fromArray(F, x, xOff + i + 3 * L), s3);
         }
-        for (; i <= k - L; i += L) s0 = Vec.load(dt, w, row + i).fma(FloatVector.fromArray(F, x, xOff + i), s0);
+        for (; i <= k - 2 * L; i += 2 * L) {
+            ShortVector a = Vec.load16(w, (row + i) * 2);
+            s0 = part(a, 0, f16).fma(FloatVector.fromArray(F, x, xOff + i), s0);
+            s1 = part(a, 1, f16).fma(FloatVector.fromArray(F, x, xOff + i + L), s1);
+        }
         float s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        DType dt = f16 ? DType.F16 : DType.BF16;
         for (; i < k; i++) s = Math.fma(Vec.get(dt, w, row + i), x[xOff + i], s);
         return s;
     }
 
-    /** One weight row · four consecutive token rows (the weight vector is widened once for all four). */
-    private static void dot4(DType dt, MemorySegment w, long row, int k, float[] x, int xOff, float[] y, int yOff, int ldy, float b) {
-        FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F), s2 = FloatVector.zero(F), s3 = FloatVector.zero(F);
+    /** One row of 16-bit weights · four consecutive token rows (each weight widened once for all four). */
+    private static void dot4Half(boolean f16, MemorySegment w, long row, int k, float[] x, int xOff, float[] y, int yOff, int ldy, float b) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
         int i = 0;
-        for (; i <= k - L; i += L) {
-            FloatVector wv = Vec.load(dt, w, row + i);
-            s0 = wv.fma(FloatVector.fromArray(F, x, xOff + i), s0);
-            s1 = wv.fma(FloatVector.fromArray(F, x, xOff + k + i), s1);
-            s2 = wv.fma(FloatVector.fromArray(F, x, xOff + 2 * k + i), s2);
-            s3 = wv.fma(FloatVector.fromArray(F, x, xOff + 3 * k + i), s3);
+        for (; i <= k - 2 * L; i += 2 * L) {
+            ShortVector a = Vec.load16(w, (row + i) * 2);
+            FloatVector w0 = part(a, 0, f16), w1 = part(a, 1, f16);
+            int o = xOff + i;
+            s0 = w1.fma(FloatVector.fromArray(F, x, o + L), w0.fma(FloatVector.fromArray(F, x, o), s0));
+            s1 = w1.fma(FloatVector.fromArray(F, x, o + k + L), w0.fma(FloatVector.fromArray(F, x, o + k), s1));
+            s2 = w1.fma(FloatVector.fromArray(F, x, o + 2 * k + L), w0.fma(FloatVector.fromArray(F, x, o + 2 * k), s2));
+            s3 = w1.fma(FloatVector.fromArray(F, x, o + 3 * k + L), w0.fma(FloatVector.fromArray(F, x, o + 3 * k), s3));
         }
         float r0 = s0.reduceLanes(VectorOperators.ADD), r1 = s1.reduceLanes(VectorOperators.ADD);
         float r2 = s2.reduceLanes(VectorOperators.ADD), r3 = s3.reduceLanes(VectorOperators.ADD);
+        DType dt = f16 ? DType.F16 : DType.BF16;
         for (; i < k; i++) {
             float wi = Vec.get(dt, w, row + i);
             r0 = Math.fma(wi, x[xOff + i], r0);
@@ -136,6 +165,50 @@ public final class MatMul {
         y[yOff + 3 * ldy] = r3 + b;
     }
 
+    /** One row of f32 weights · one token row, four accumulators. */
+    private static float dot1F32(MemorySegment w, long row, int k, float[] x, int xOff) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        int i = 0;
+        for (; i <= k - 4 * L; i += 4 * L) {
+            s0 = f32(w, row + i).fma(FloatVector.fromArray(F, x, xOff + i), s0);
+            s1 = f32(w, row + i + L).fma(FloatVector.fromArray(F, x, xOff + i + L), s1);
+            s2 = f32(w, row + i + 2 * L).fma(FloatVector.fromArray(F, x, xOff + i + 2 * L), s2);
+            s3 = f32(w, row + i + 3 * L).fma(FloatVector.fromArray(F, x, xOff + i + 3 * L), s3);
+        }
+        for (; i <= k - L; i += L) s0 = f32(w, row + i).fma(FloatVector.fromArray(F, x, xOff + i), s0);
+        float s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        for (; i < k; i++) s = Math.fma(Vec.get(DType.F32, w, row + i), x[xOff + i], s);
+        return s;
+    }
+
+    /** One row of f32 weights · four consecutive token rows. */
+    private static void dot4F32(MemorySegment w, long row, int k, float[] x, int xOff, float[] y, int yOff, int ldy, float b) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        int i = 0;
+        for (; i <= k - L; i += L) {
+            FloatVector wv = f32(w, row + i);
+            s0 = wv.fma(FloatVector.fromArray(F, x, xOff + i), s0);
+            s1 = wv.fma(FloatVector.fromArray(F, x, xOff + k + i), s1);
+            s2 = wv.fma(FloatVector.fromArray(F, x, xOff + 2 * k + i), s2);
+            s3 = wv.fma(FloatVector.fromArray(F, x, xOff + 3 * k + i), s3);
+        }
+        float r0 = s0.reduceLanes(VectorOperators.ADD), r1 = s1.reduceLanes(VectorOperators.ADD);
+        float r2 = s2.reduceLanes(VectorOperators.ADD), r3 = s3.reduceLanes(VectorOperators.ADD);
+        for (; i < k; i++) {
+            float wi = Vec.get(DType.F32, w, row + i);
+            r0 = Math.fma(wi, x[xOff + i], r0);
+            r1 = Math.fma(wi, x[xOff + k + i], r1);
+            r2 = Math.fma(wi, x[xOff + 2 * k + i], r2);
+            r3 = Math.fma(wi, x[xOff + 3 * k + i], r3);
+        }
+        y[yOff] = r0 + b;
+        y[yOff + ldy] = r1 + b;
+        y[yOff + 2 * ldy] = r2 + b;
+        y[yOff + 3 * ldy] = r3 + b;
+    }
+
+    private static FloatVector f32(MemorySegment w, long elem) { return FloatVector.fromMemorySegment(F, w, elem * 4, Vec.LE); }
+
     // ---------------------------------------------------------------- prefill: tiled, widened weights reused
 
     private static void gemmPass(Parallel par, float[] x, int n, int k, Out[] outs) {
@@ -147,11 +220,7 @@ public final class MatMul {
             for (int t = 0; t < n; t++)
                 for (int kk = k0; kk < k1; kk++) xt[kk * np + t] = x[t * k + kk];
         });
-        List<int[]> tasks = tasks(outs, ROWS_PER_TASK);
-        par.forEach(tasks.size(), i -> {
-            int[] t = tasks.get(i);
-            gemmTask(outs[t[0]], t[1], t[2], xt, n, np, k);
-        });
+        forEachChunk(par, outs, ROWS_PER_TASK, (out, r0, r1) -> gemmTask(outs[out], r0, r1, xt, n, np, k));
     }
 
     /** Rows [r0, r1) of one output for all tokens: accumulates in acc[row][token], then writes y[token][row]. */
