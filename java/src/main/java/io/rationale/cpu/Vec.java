@@ -6,7 +6,6 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -24,42 +23,40 @@ final class Vec {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     /** Lanes per float vector. */
     static final int L = F.length();
-    /** Shorts with as many lanes as {@link #F}: one load of bf16/f16 weights fills one float vector. */
-    static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
     static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    /** Shorts filling a whole vector register: one load holds 2L 16-bit weights, widened in two parts. */
+    static final VectorSpecies<Short> S2 = VectorSpecies.of(short.class, F.vectorShape());
 
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
     static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
 
-    /** L bf16 values at byte offset {@code off} as floats: sign-extend to int, shift the 16 bits into the high half. */
-    static FloatVector bf16(MemorySegment seg, long off) {
-        IntVector i = (IntVector) ShortVector.fromMemorySegment(S, seg, off, LE).convertShape(VectorOperators.S2I, I, 0);
+    /** 2L 16-bit weights at byte offset {@code off}. */
+    static ShortVector load16(MemorySegment seg, long off) { return ShortVector.fromMemorySegment(S2, seg, off, LE); }
+
+    /** Part 0 (weights 0..L-1) or 1 (weights L..2L-1) of {@link #load16} bf16 weights as floats. */
+    static FloatVector bf16Part(ShortVector s, int part) {
+        IntVector i = (IntVector) s.convertShape(VectorOperators.S2I, I, part);
         return i.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 
+    /** Part 0 or 1 of {@link #load16} f16 weights as floats. */
+    static FloatVector f16Part(ShortVector s, int part) {
+        return f16Bits((IntVector) s.convertShape(VectorOperators.S2I, I, part));
+    }
+
     /**
-     * L IEEE half values at byte offset {@code off} as floats. The magnitude bits shifted into f32 position and
-     * multiplied by 2^112 give normals and subnormals exactly; inf/NaN keep an all-ones exponent
-     * (NaNs quietened, as {@link Float#float16ToFloat} does); the sign is ORed back.
+     * Half-precision bit patterns in the low 16 bits of each lane (high bits anything) as floats. The magnitude
+     * bits shifted into f32 position and multiplied by 2^112 give normals and subnormals exactly; inf/NaN keep an
+     * all-ones exponent (NaNs quietened, as {@link Float#float16ToFloat} does); the sign is ORed back.
      */
-    static FloatVector f16(MemorySegment seg, long off) {
-        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, seg, off, LE).convertShape(VectorOperators.S2I, I, 0);
+    private static FloatVector f16Bits(IntVector h) {
         IntVector mag = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
         IntVector bits = mag.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
         VectorMask<Integer> infNan = h.and(0x7c00).eq(0x7c00);
         bits = bits.blend(mag.or(0x7f800000), infNan);
         bits = bits.blend(bits.or(0x00400000), h.and(0x7fff).compare(VectorOperators.GT, 0x7c00));  // NaNs come out quiet
         return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
-    }
-
-    /** L weights of type {@code dt} starting at element {@code elem} as floats. */
-    static FloatVector load(DType dt, MemorySegment seg, long elem) {
-        return switch (dt) {
-            case BF16 -> bf16(seg, elem * 2);
-            case F16 -> f16(seg, elem * 2);
-            case F32 -> FloatVector.fromMemorySegment(F, seg, elem * 4, LE);
-        };
     }
 
     /** One weight of type {@code dt} at element {@code elem} as a float. */
@@ -75,8 +72,20 @@ final class Vec {
     static void toFloat(DType dt, MemorySegment seg, long elem, float[] dst, int dstOff, int n) {
         int j = 0;
         switch (dt) {
-            case BF16 -> { for (; j <= n - L; j += L) bf16(seg, (elem + j) * 2).intoArray(dst, dstOff + j); }
-            case F16 -> { for (; j <= n - L; j += L) f16(seg, (elem + j) * 2).intoArray(dst, dstOff + j); }
+            case BF16 -> {
+                for (; j <= n - 2 * L; j += 2 * L) {
+                    ShortVector s = load16(seg, (elem + j) * 2);
+                    bf16Part(s, 0).intoArray(dst, dstOff + j);
+                    bf16Part(s, 1).intoArray(dst, dstOff + j + L);
+                }
+            }
+            case F16 -> {
+                for (; j <= n - 2 * L; j += 2 * L) {
+                    ShortVector s = load16(seg, (elem + j) * 2);
+                    f16Part(s, 0).intoArray(dst, dstOff + j);
+                    f16Part(s, 1).intoArray(dst, dstOff + j + L);
+                }
+            }
             case F32 -> { for (; j <= n - L; j += L) FloatVector.fromMemorySegment(F, seg, (elem + j) * 4, LE).intoArray(dst, dstOff + j); }
         }
         for (; j < n; j++) dst[dstOff + j] = get(dt, seg, elem + j);

@@ -17,7 +17,8 @@ import java.util.Map;
 /**
  * Manual speed check, not a test (surefire does not pick it up): a random bf16 model of TinyLlama-1.1B shape
  * (~2.2 GB of native memory), prefill 64 and 512 tokens and greedy-style decode, in tokens per second.
- * Run: {@code java --add-modules=jdk.incubator.vector -cp <classes:test-classes:jackson> io.rationale.cpu.ManualSpeedCheck [threads]}.
+ * Run: {@code java --add-modules=jdk.incubator.vector -cp <classes:test-classes:jackson> io.rationale.cpu.ManualSpeedCheck
+ * [threads [all|decode [model-dir]]]}; with a model folder its memory-mapped safetensors are used instead.
  */
 public final class ManualSpeedCheck {
     public static void main(String[] args) throws Exception {
@@ -28,7 +29,7 @@ public final class ManualSpeedCheck {
         ModelConfig c = ModelConfig.parse(new ObjectMapper().readTree(json), "tinyllama-shape");
         Map<String, Tensor> t = new LinkedHashMap<>();
         long seed = 42;
-        for (var e : c.expectedTensors().entrySet()) {
+        for (var e : args.length > 2 ? Map.<String, long[]>of().entrySet() : c.expectedTensors().entrySet()) {
             long n = 1;
             for (long d : e.getValue()) n *= d;
             MemorySegment seg = Arena.global().allocate(n * 2, 64);
@@ -47,11 +48,12 @@ public final class ManualSpeedCheck {
             t.put(e.getKey(), new Tensor(e.getKey(), DType.BF16, e.getValue(), seg));
         }
         int threads = args.length > 0 ? Integer.parseInt(args[0]) : Runtime.getRuntime().availableProcessors();
-        Model m = Model.of(c, t);
+        boolean prefill = args.length < 2 || !args[1].equals("decode");
+        Model m = args.length > 2 ? Model.load(java.nio.file.Path.of(args[2])) : Model.of(c, t);
         try (CpuBackend b = new CpuBackend(m, threads)) {
             System.out.println("threads " + threads + ", vector lanes " + Vec.L);
             for (int round = 0; round < 2; round++) {
-                for (int len : new int[]{64, 512}) {
+                for (int len : prefill ? new int[]{64, 512} : new int[0]) {
                     int[] prompt = new int[len];
                     for (int i = 0; i < len; i++) prompt[i] = 1 + (i * 7919) % 31999;
                     long t0 = System.nanoTime();
@@ -63,11 +65,18 @@ public final class ManualSpeedCheck {
                 int[] prompt = new int[64];
                 for (int i = 0; i < 64; i++) prompt[i] = 1 + i;
                 b.forward(prompt, cache, LogitsMode.LAST);
-                int steps = 32, tok = 5;
+                int steps = 64, tok = 5;
+                long[] each = new long[steps];
                 long t0 = System.nanoTime();
-                for (int i = 0; i < steps; i++) tok = b.forward(new int[]{tok}, cache, LogitsMode.LAST).argmax(0, 0);
+                for (int i = 0; i < steps; i++) {
+                    long ts = System.nanoTime();
+                    tok = b.forward(new int[]{tok}, cache, LogitsMode.LAST).argmax(0, 0);
+                    each[i] = System.nanoTime() - ts;
+                }
                 double s = (System.nanoTime() - t0) / 1e9;
-                System.out.printf("round %d decode (context 64..%d): %.1f ms/token, %.2f tokens/s%n", round, 64 + steps, s * 1e3 / steps, steps / s);
+                java.util.Arrays.sort(each);
+                System.out.printf("round %d decode (context 64..%d): mean %.1f ms/token (%.2f tokens/s), median %.1f ms, fastest %.1f ms%n",
+                        round, 64 + steps, s * 1e3 / steps, steps / s, each[steps / 2] / 1e6, each[0] / 1e6);
             }
         }
     }
