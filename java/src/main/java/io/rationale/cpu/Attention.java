@@ -1,6 +1,7 @@
 package io.rationale.cpu;
 
 import io.rationale.engine.KvCache;
+import io.rationale.engine.RuleMode;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -11,7 +12,8 @@ import static io.rationale.cpu.Vec.L;
  * Causal grouped-query attention over packed sequences, each with its own KV cache. Query head h reads KV head
  * {@code h / (heads / kvHeads)} (Hugging Face repeat_kv). A query at position P sees keys at positions
  * {@code j ≤ P}, and with a sliding window W only {@code j > P − W}. Scores {@code q·k / sqrt(dim)} and softmax
- * are in f32.
+ * are in f32. The backward pass ({@link #backward}) recomputes the probabilities from the recorded q and k and
+ * takes the plain gradient or the AttnLRP / CP-LRP rules at the attention inputs.
  */
 public final class Attention {
     private Attention() {}
@@ -177,5 +179,219 @@ public final class Attention {
         }
         for (j = from; j <= to - L; j += L) FloatVector.fromArray(F, x, j).div(sum).intoArray(x, j);
         for (; j < to; j++) x[j] /= sum;
+    }
+
+    // ---------------------------------------------------------------- backward
+
+    /**
+     * Backward of {@link #forward} for sequences that start at position 0 (no earlier cache): from the gradient of
+     * the attention output {@code dOut [n, heads·dim]} to dq {@code [n, heads·dim]} and dk, dv {@code [n, kvHeads·dim]}
+     * (q and k after RoPE, as recorded), then {@code mode}'s rule. Per query row the probabilities p are recomputed
+     * from q and k; with {@code dp_j = dO·v_j}: {@code dv_j += p_j·dO}, softmax backward
+     * {@code ds_j = p_j·(dp_j − Σ_i p_i·dp_i)}, and through the scaled scores {@code dq += ds_j·k_j/√dim},
+     * {@code dk_j += ds_j·q/√dim}. Query heads that share a KV head (GQA) add into the same dk, dv; a task owns one
+     * (sequence, KV head) pair so no two tasks write the same place.
+     */
+    public static void backward(Parallel par, Shape sh, RuleMode mode, float[] q, float[] k, float[] v, int[] seqStart,
+                                float[] dOut, float[] dq, float[] dk, float[] dv) {
+        int seqs = seqStart.length - 1;
+        boolean throughScores = mode != RuleMode.CPLRP;
+        par.forEach(seqs * sh.kvHeads, task -> {
+            int s = task / sh.kvHeads, g = task % sh.kvHeads;
+            backwardGroup(sh, throughScores, q, k, v, seqStart[s], seqStart[s + 1], g, dOut, dq, dk, dv);
+        });
+        switch (mode) {
+            case GRADIENT -> { }
+            case ATTNLRP -> attnLrpRule(dq, dk, dv, seqStart[seqs], sh);
+            case CPLRP -> cpLrpRule(dq, dk, seqStart[seqs], sh);
+        }
+    }
+
+    /** AttnLRP: uniform rule at {@code q·kᵀ} and at {@code p·v}: the gradients into q and k are divided by 4, into v by 2. */
+    static void attnLrpRule(float[] dq, float[] dk, float[] dv, int n, Shape sh) {
+        scale(dq, n * sh.qDim(), 0.25f);
+        scale(dk, n * sh.kvDim(), 0.25f);
+        scale(dv, n * sh.kvDim(), 0.5f);
+    }
+
+    /** CP-LRP: the softmax weights are constants, so q and k get no gradient (the score backward was skipped). */
+    static void cpLrpRule(float[] dq, float[] dk, int n, Shape sh) {
+        java.util.Arrays.fill(dq, 0, n * sh.qDim(), 0f);
+        java.util.Arrays.fill(dk, 0, n * sh.kvDim(), 0f);
+    }
+
+    /** Query rows per block: each key's dk and dv are updated once per block (not once per query). */
+    static final int BQ = 16;
+
+    private static final ThreadLocal<float[][]> BACK = ThreadLocal.withInitial(() -> new float[4][0]);
+
+    private static float[] scratch(float[][] buf, int slot, int size) {
+        if (buf[slot].length < size) buf[slot] = new float[size];
+        return buf[slot];
+    }
+
+    /**
+     * Rows [t0, t1) of one sequence, KV head g and the query heads that read it. Keys and values are transposed
+     * once ({@code [dim][keys]}) so that a query's scores and {@code dp_j = dO·v_j} are vector FMAs over keys; per
+     * block of {@link #BQ} queries the probabilities and score gradients are kept as rows, dq is a register sum
+     * over keys, and dk, dv are register sums over the block's queries.
+     */
+    private static void backwardGroup(Shape sh, boolean throughScores, float[] q, float[] k, float[] v, int t0, int t1, int g,
+                                      float[] dOut, float[] dq, float[] dk, float[] dv) {
+        int hd = sh.headDim, n = t1 - t0, Q = sh.qDim(), K = sh.kvDim(), group = sh.heads / sh.kvHeads, W = sh.slidingWindow;
+        int np = (n + L - 1) / L * L;
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        float[][] buf = BACK.get();
+        float[] kt = scratch(buf, 0, hd * np), vt = scratch(buf, 1, hd * np);
+        float[] P = scratch(buf, 2, BQ * np), D = scratch(buf, 3, BQ * np);
+        for (int d = 0; d < hd; d++) {
+            java.util.Arrays.fill(kt, d * np + n, (d + 1) * np, 0f);
+            java.util.Arrays.fill(vt, d * np + n, (d + 1) * np, 0f);
+        }
+        for (int j = 0; j < n; j++) {
+            int ko = (t0 + j) * K + g * hd;
+            for (int d = 0; d < hd; d++) {
+                kt[d * np + j] = k[ko + d];
+                vt[d * np + j] = v[ko + d];
+            }
+            java.util.Arrays.fill(dk, ko, ko + hd, 0f);
+            java.util.Arrays.fill(dv, ko, ko + hd, 0f);
+            java.util.Arrays.fill(dq, (t0 + j) * Q + g * group * hd, (t0 + j) * Q + (g + 1) * group * hd, 0f);
+        }
+        int kBase = t0 * K + g * hd;
+        for (int h = g * group; h < (g + 1) * group; h++) {
+            for (int i0 = 0; i0 < n; i0 += BQ) {
+                int i1 = Math.min(n, i0 + BQ), rows = i1 - i0;
+                int jLo = W > 0 ? Math.max(0, i0 - W + 1) : 0;
+                int jStart = jLo / L * L, jEnd = Math.min(np, (i1 - 1) / L * L + L);
+                for (int r = 0; r < rows; r++) {
+                    int i = i0 + r, lo = W > 0 ? Math.max(0, i - W + 1) : 0;
+                    int qo = (t0 + i) * Q + h * hd, po = r * np;
+                    scoresAndDp(q, dOut, qo, kt, vt, np, hd, scale, Math.max(jStart, lo / L * L), Math.min(jEnd, i / L * L + L), P, D, po);
+                    softmax(P, po + lo, po + i + 1);
+                    if (!throughScores) continue;
+                    softmaxBackward(P, D, po + lo, po + i + 1);            // D: d scores
+                    for (int j = lo; j <= i; j++) D[po + j] *= scale;       // through the 1/√dim scaling
+                    weightedRows(D, po, lo, i + 1, k, kBase, K, dq, qo, hd);  // dq_i = Σ_j ds_j·k_j
+                }
+                for (int j = jLo; j < i1; j++) {                          // dk_j += Σ_i ds_ij·q_i, dv_j += Σ_i p_ij·dO_i
+                    int r0 = Math.max(0, j - i0), r1 = W > 0 ? Math.min(rows, j + W - i0) : rows;
+                    if (r0 >= r1) continue;
+                    int ko = (t0 + j) * K + g * hd, mo = (t0 + i0) * Q + h * hd;
+                    weightedRowsAdd(P, r0 * np + j, np, r1 - r0, dOut, mo + r0 * Q, Q, dv, ko, hd);
+                    if (throughScores) weightedRowsAdd(D, r0 * np + j, np, r1 - r0, q, mo + r0 * Q, Q, dk, ko, hd);
+                }
+            }
+        }
+    }
+
+    /**
+     * For keys j in [from, to) (a superset of the visible ones, whole vectors): {@code S[off+j] = (q·k_j)·scale} and
+     * {@code D[off+j] = dO·v_j}, from the transposed keys and values {@code kt, vt [dim][np]}.
+     */
+    private static void scoresAndDp(float[] q, float[] dO, int qo, float[] kt, float[] vt, int np, int hd, float scale,
+                                    int from, int to, float[] S, float[] D, int off) {
+        int j = from;
+        for (; j + 2 * L <= to; j += 2 * L) {
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, d0 = s0, d1 = s0;
+            for (int d = 0; d < hd; d++) {
+                FloatVector qd = FloatVector.broadcast(F, q[qo + d]), od = FloatVector.broadcast(F, dO[qo + d]);
+                int o = d * np + j;
+                s0 = FloatVector.fromArray(F, kt, o).fma(qd, s0);
+                s1 = FloatVector.fromArray(F, kt, o + L).fma(qd, s1);
+                d0 = FloatVector.fromArray(F, vt, o).fma(od, d0);
+                d1 = FloatVector.fromArray(F, vt, o + L).fma(od, d1);
+            }
+            s0.mul(scale).intoArray(S, off + j);
+            s1.mul(scale).intoArray(S, off + j + L);
+            d0.intoArray(D, off + j);
+            d1.intoArray(D, off + j + L);
+        }
+        for (; j < to; j += L) {
+            FloatVector s0 = FloatVector.zero(F), d0 = s0;
+            for (int d = 0; d < hd; d++) {
+                int o = d * np + j;
+                s0 = FloatVector.fromArray(F, kt, o).fma(FloatVector.broadcast(F, q[qo + d]), s0);
+                d0 = FloatVector.fromArray(F, vt, o).fma(FloatVector.broadcast(F, dO[qo + d]), d0);
+            }
+            s0.mul(scale).intoArray(S, off + j);
+            d0.intoArray(D, off + j);
+        }
+    }
+
+    /** {@code y[yo..yo+hd) = Σ_{j∈[from,to)} w[wo+j]·m[mBase + j·ld ..]}: a weighted sum of rows, in registers. */
+    private static void weightedRows(float[] w, int wo, int from, int to, float[] m, int mBase, int ld, float[] y, int yo, int hd) {
+        int d0 = 0;
+        for (; d0 + 4 * L <= hd; d0 += 4 * L) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int j = from; j < to; j++) {
+                FloatVector b = FloatVector.broadcast(F, w[wo + j]);
+                int mo = mBase + j * ld + d0;
+                a0 = FloatVector.fromArray(F, m, mo).fma(b, a0);
+                a1 = FloatVector.fromArray(F, m, mo + L).fma(b, a1);
+                a2 = FloatVector.fromArray(F, m, mo + 2 * L).fma(b, a2);
+                a3 = FloatVector.fromArray(F, m, mo + 3 * L).fma(b, a3);
+            }
+            a0.intoArray(y, yo + d0);
+            a1.intoArray(y, yo + d0 + L);
+            a2.intoArray(y, yo + d0 + 2 * L);
+            a3.intoArray(y, yo + d0 + 3 * L);
+        }
+        for (; d0 + L <= hd; d0 += L) {
+            FloatVector a0 = FloatVector.zero(F);
+            for (int j = from; j < to; j++) a0 = FloatVector.fromArray(F, m, mBase + j * ld + d0).fma(FloatVector.broadcast(F, w[wo + j]), a0);
+            a0.intoArray(y, yo + d0);
+        }
+        for (; d0 < hd; d0++) {
+            float a = 0;
+            for (int j = from; j < to; j++) a = Math.fma(w[wo + j], m[mBase + j * ld + d0], a);
+            y[yo + d0] = a;
+        }
+    }
+
+    /** {@code y[yo..yo+hd) += Σ_{r<rows} w[wo + r·ws]·m[mo + r·ld ..]}: a strided column of weights times rows. */
+    private static void weightedRowsAdd(float[] w, int wo, int ws, int rows, float[] m, int mo, int ld, float[] y, int yo, int hd) {
+        int d0 = 0;
+        for (; d0 + 4 * L <= hd; d0 += 4 * L) {
+            FloatVector a0 = FloatVector.fromArray(F, y, yo + d0), a1 = FloatVector.fromArray(F, y, yo + d0 + L);
+            FloatVector a2 = FloatVector.fromArray(F, y, yo + d0 + 2 * L), a3 = FloatVector.fromArray(F, y, yo + d0 + 3 * L);
+            for (int r = 0; r < rows; r++) {
+                FloatVector b = FloatVector.broadcast(F, w[wo + r * ws]);
+                int o = mo + r * ld + d0;
+                a0 = FloatVector.fromArray(F, m, o).fma(b, a0);
+                a1 = FloatVector.fromArray(F, m, o + L).fma(b, a1);
+                a2 = FloatVector.fromArray(F, m, o + 2 * L).fma(b, a2);
+                a3 = FloatVector.fromArray(F, m, o + 3 * L).fma(b, a3);
+            }
+            a0.intoArray(y, yo + d0);
+            a1.intoArray(y, yo + d0 + L);
+            a2.intoArray(y, yo + d0 + 2 * L);
+            a3.intoArray(y, yo + d0 + 3 * L);
+        }
+        for (; d0 + L <= hd; d0 += L) {
+            FloatVector a0 = FloatVector.fromArray(F, y, yo + d0);
+            for (int r = 0; r < rows; r++) a0 = FloatVector.fromArray(F, m, mo + r * ld + d0).fma(FloatVector.broadcast(F, w[wo + r * ws]), a0);
+            a0.intoArray(y, yo + d0);
+        }
+        for (; d0 < hd; d0++) {
+            float a = y[yo + d0];
+            for (int r = 0; r < rows; r++) a = Math.fma(w[wo + r * ws], m[mo + r * ld + d0], a);
+            y[yo + d0] = a;
+        }
+    }
+
+    /**
+     * Softmax backward over [from, to), in place: {@code d[j] ← p[j]·(d[j] − Σ_i p[i]·d[i])} (p the probabilities,
+     * d the gradient of p on entry, of the scores on return). The same in every rule mode: input × this gradient is
+     * the deep-Taylor rule {@code R_in = x ⊙ (R − p·ΣR)} with {@code R = p ⊙ d}.
+     */
+    static void softmaxBackward(float[] p, float[] d, int from, int to) {
+        float sum = 0;
+        for (int j = from; j < to; j++) sum += p[j] * d[j];
+        for (int j = from; j < to; j++) d[j] = p[j] * (d[j] - sum);
+    }
+
+    private static void scale(float[] x, int n, float f) {
+        for (int i = 0; i < n; i++) x[i] *= f;
     }
 }

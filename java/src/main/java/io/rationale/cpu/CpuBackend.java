@@ -7,6 +7,8 @@ import io.rationale.engine.LayerWeights;
 import io.rationale.engine.Logits;
 import io.rationale.engine.LogitsMode;
 import io.rationale.engine.Model;
+import io.rationale.engine.RuleMode;
+import io.rationale.engine.Target;
 import io.rationale.model.ModelConfig;
 
 import java.util.IdentityHashMap;
@@ -25,6 +27,10 @@ import java.util.List;
  *   x  += Mlp(xn)
  * </pre>
  * then the final norm and the LM head on the rows that need logits.
+ *
+ * <p>{@link #backward} runs the same steps in reverse from a recorded forward (see {@link Activations}), each step's
+ * backward and LRP rules next to its forward: {@link LinearBackward} ({@code dy·W}), {@link Mlp#backward},
+ * {@link RmsNorm#backward}, {@link Attention#backward}, {@link Rope#applyInverse}.
  */
 public final class CpuBackend implements Backend {
     private final Model model;
@@ -71,7 +77,7 @@ public final class CpuBackend implements Backend {
             past[s] = kc.length();
             seqStart[s + 1] = seqStart[s] + tk.length;
         }
-        int n = seqStart[seqs], hidden = c.hiddenSize();
+        int n = seqStart[seqs];
         int[] ids = new int[n], positions = new int[n];
         for (int s = 0; s < seqs; s++) {
             int[] tk = tokens.get(s);
@@ -79,34 +85,80 @@ public final class CpuBackend implements Backend {
             for (int i = 0; i < tk.length; i++) positions[seqStart[s] + i] = past[s] + i;
             caches[s].reserve(past[s] + tk.length);
         }
-
-        float[] x = new float[n * hidden];
+        float[] x = new float[n * c.hiddenSize()];
         Embedding.lookup(model.embedTokens(), ids, x);
+        return run(x, ids, positions, seqStart, caches, past, mode, rec);
+    }
+
+    @Override
+    public Logits forwardEmbeddings(List<float[]> embeddings, LogitsMode mode, Activations rec) {
+        ModelConfig c = model.config();
+        int seqs = embeddings.size(), hidden = c.hiddenSize();
+        int[] seqStart = new int[seqs + 1];
+        for (int s = 0; s < seqs; s++) {
+            float[] e = embeddings.get(s);
+            if (e == null || e.length == 0 || e.length % hidden != 0)
+                throw new IllegalArgumentException("sequence " + s + ": embeddings must be a non-empty multiple of hidden size " + hidden
+                        + (e == null ? ", got null" : ", got " + e.length + " floats"));
+            seqStart[s + 1] = seqStart[s] + e.length / hidden;
+        }
+        int n = seqStart[seqs];
+        float[] x = new float[n * hidden];
+        int[] positions = new int[n], past = new int[seqs];
+        KvCache[] caches = new KvCache[seqs];
+        for (int s = 0; s < seqs; s++) {
+            System.arraycopy(embeddings.get(s), 0, x, seqStart[s] * hidden, embeddings.get(s).length);
+            for (int t = seqStart[s]; t < seqStart[s + 1]; t++) positions[t] = t - seqStart[s];
+            caches[s] = newCache();
+            caches[s].reserve(seqStart[s + 1] - seqStart[s]);
+        }
+        return run(x, null, positions, seqStart, caches, past, mode, rec);
+    }
+
+    /** Work arrays of one layer's forward, {@code [tokens, features]}. */
+    private static final class Work {
+        final float[] xn, q, k, v, attn, proj;
+
+        Work(ModelConfig c, int n) {
+            xn = new float[n * c.hiddenSize()];
+            q = new float[n * c.qDim()];
+            k = new float[n * c.kvDim()];
+            v = new float[n * c.kvDim()];
+            attn = new float[n * c.qDim()];
+            proj = new float[n * c.hiddenSize()];
+        }
+    }
+
+    private Attention.Shape shape() {
+        ModelConfig c = model.config();
+        return new Attention.Shape(c.numHeads(), c.numKvHeads(), c.headDim(), c.slidingWindow());
+    }
+
+    /** The layers, final norm and LM head from the packed input embeddings x (embedding lookup done). */
+    private Logits run(float[] x, int[] ids, int[] positions, int[] seqStart, KvCache[] caches, int[] past,
+                       LogitsMode mode, Activations rec) {
+        ModelConfig c = model.config();
+        int seqs = caches.length, n = seqStart[seqs], hidden = c.hiddenSize();
         int half = c.headDim() / 2;
         float[] cos = new float[n * half], sin = new float[n * half];
         rope.tables(positions, cos, sin);
         if (rec != null) {
             rec.seqStart = seqStart.clone();
             rec.positions = positions.clone();
-            rec.tokens = ids.clone();
+            rec.tokens = ids == null ? null : ids.clone();
             rec.embeddings = x.clone();
+            rec.layers.clear();
         }
 
-        Attention.Shape shape = new Attention.Shape(c.numHeads(), c.numKvHeads(), c.headDim(), c.slidingWindow());
-        float[] xn = new float[n * hidden];
-        float[] q = new float[n * c.qDim()], k = new float[n * c.kvDim()], v = new float[n * c.kvDim()];
-        float[] attn = new float[n * c.qDim()], proj = new float[n * hidden];
+        Work work = new Work(c, n);
         for (int l = 0; l < model.numLayers(); l++) {
-            LayerWeights w = model.layer(l);
-            Activations.Layer lr = rec == null ? null : new Activations.Layer();
-            if (lr != null) lr.input = x.clone();
-
-            float[] inv = RmsNorm.forward(x, n, hidden, w.inputNorm(), c.rmsNormEps(), xn);
-            MatMul.linear(par, xn, n, hidden,
-                    new MatMul.Out(w.q(), w.qBias(), q), new MatMul.Out(w.k(), w.kBias(), k), new MatMul.Out(w.v(), w.vBias(), v));
-            Rope.apply(q, n, c.numHeads(), c.headDim(), cos, sin);
-            Rope.apply(k, n, c.numKvHeads(), c.headDim(), cos, sin);
-            Attention.append(l, shape, k, v, seqStart, caches, past);
+            Activations.Layer lr = null;
+            if (rec != null) {
+                lr = new Activations.Layer();
+                lr.input = l == 0 ? rec.embeddings : x.clone();
+                lr.ropeCos = cos;
+                lr.ropeSin = sin;
+            }
             float[][] probs = null;
             if (lr != null && rec.keepAttentionProbs) {
                 probs = new float[seqs][];
@@ -114,34 +166,10 @@ public final class CpuBackend implements Backend {
                     int ns = seqStart[s + 1] - seqStart[s];
                     probs[s] = new float[c.numHeads() * ns * (past[s] + ns)];
                 }
-            }
-            Attention.forward(par, l, shape, q, seqStart, caches, past, attn, probs);
-            if (lr != null) {
-                lr.attnInvRms = inv;
-                lr.attnNormed = xn.clone();
-                lr.q = q.clone();
-                lr.k = k.clone();
-                lr.v = v.clone();
-                lr.ropeCos = cos;
-                lr.ropeSin = sin;
                 lr.attnProbs = probs;
-                lr.attnOut = attn.clone();
             }
-            MatMul.linear(par, attn, n, c.qDim(), new MatMul.Out(w.o(), w.oBias(), proj));
-            add(x, proj, n * hidden);
-            if (lr != null) lr.mid = x.clone();
-
-            inv = RmsNorm.forward(x, n, hidden, w.postAttentionNorm(), c.rmsNormEps(), xn);
-            Mlp.Saved mlp = Mlp.forward(par, xn, n, hidden, w, proj);
-            add(x, proj, n * hidden);
-            if (lr != null) {
-                lr.mlpInvRms = inv;
-                lr.mlpNormed = xn.clone();
-                lr.gate = mlp.gate();
-                lr.up = mlp.up();
-                lr.act = mlp.act();
-                rec.layers.add(lr);
-            }
+            layer(model.layer(l), l, caches, past, seqStart, x, cos, sin, work, probs, rec == null || rec.recompute ? null : lr, false);
+            if (rec != null) rec.layers.add(lr);
         }
         for (int s = 0; s < seqs; s++) caches[s].setLength(past[s] + seqStart[s + 1] - seqStart[s]);
 
@@ -166,14 +194,198 @@ public final class CpuBackend implements Backend {
         for (int r = 0; r < m; r++) System.arraycopy(x, rows[r] * hidden, last, r * hidden, hidden);
         float[] normed = new float[m * hidden];
         float[] inv = RmsNorm.forward(last, m, hidden, model.finalNorm(), c.rmsNormEps(), normed);
+        float[] logits = new float[m * vocab];
+        if (m > 0) MatMul.linear(par, normed, m, hidden, new MatMul.Out(model.lmHead(), null, logits));
         if (rec != null) {
             rec.finalNormInput = last;
             rec.finalInvRms = inv;
             rec.logitRows = rows;
+            rec.lastLogits = null;
+            if (m > 0) {
+                rec.lastLogits = new float[seqs][];
+                for (int s = 0; s < seqs; s++) {
+                    int row = firstRow[s + 1] - 1;
+                    rec.lastLogits[s] = java.util.Arrays.copyOfRange(logits, row * vocab, (row + 1) * vocab);
+                }
+            }
         }
-        float[] logits = new float[m * vocab];
-        if (m > 0) MatMul.linear(par, normed, m, hidden, new MatMul.Out(model.lmHead(), null, logits));
         return new Logits(vocab, logits, firstRow);
+    }
+
+    /**
+     * One decoder layer on the packed residual stream x, in place. {@code lr}: null, or where to keep the layer's
+     * internals (copies, except with {@code recomputing}, which keeps the work arrays themselves and stops after the
+     * gate and up projections: all a backward pass needs; x then holds the mid residual stream).
+     */
+    private void layer(LayerWeights w, int cacheLayer, KvCache[] caches, int[] past, int[] seqStart, float[] x,
+                       float[] cos, float[] sin, Work b, float[][] probs, Activations.Layer lr, boolean recomputing) {
+        ModelConfig c = model.config();
+        int n = seqStart[caches.length], hidden = c.hiddenSize();
+        float[] inv = RmsNorm.forward(x, n, hidden, w.inputNorm(), c.rmsNormEps(), b.xn);
+        MatMul.linear(par, b.xn, n, hidden,
+                new MatMul.Out(w.q(), w.qBias(), b.q), new MatMul.Out(w.k(), w.kBias(), b.k), new MatMul.Out(w.v(), w.vBias(), b.v));
+        Rope.apply(b.q, n, c.numHeads(), c.headDim(), cos, sin);
+        Rope.apply(b.k, n, c.numKvHeads(), c.headDim(), cos, sin);
+        Attention.Shape shape = shape();
+        Attention.append(cacheLayer, shape, b.k, b.v, seqStart, caches, past);
+        Attention.forward(par, cacheLayer, shape, b.q, seqStart, caches, past, b.attn, probs);
+        if (lr != null) {
+            lr.attnInvRms = inv;
+            lr.q = recomputing ? b.q : b.q.clone();
+            lr.k = recomputing ? b.k : b.k.clone();
+            lr.v = recomputing ? b.v : b.v.clone();
+            if (!recomputing) {
+                lr.attnNormed = b.xn.clone();
+                lr.attnOut = b.attn.clone();
+            }
+        }
+        MatMul.linear(par, b.attn, n, c.qDim(), new MatMul.Out(w.o(), w.oBias(), b.proj));
+        add(x, b.proj, n * hidden);
+        if (lr != null) lr.mid = recomputing ? x : x.clone();
+
+        inv = RmsNorm.forward(x, n, hidden, w.postAttentionNorm(), c.rmsNormEps(), b.xn);
+        if (recomputing) {                                   // what Mlp.forward computes first, nothing more
+            int inter = w.gate().rows();
+            lr.mlpInvRms = inv;
+            lr.gate = new float[n * inter];
+            lr.up = new float[n * inter];
+            MatMul.linear(par, b.xn, n, hidden, new MatMul.Out(w.gate(), w.gateBias(), lr.gate), new MatMul.Out(w.up(), w.upBias(), lr.up));
+            return;
+        }
+        Mlp.Saved mlp = Mlp.forward(par, b.xn, n, hidden, w, b.proj);
+        add(x, b.proj, n * hidden);
+        if (lr != null) {
+            lr.mlpInvRms = inv;
+            lr.mlpNormed = b.xn.clone();
+            lr.gate = mlp.gate();
+            lr.up = mlp.up();
+            lr.act = mlp.act();
+        }
+    }
+
+    // ---------------------------------------------------------------- backward
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Steps, each in the layer's own class: the target's gradient of the last logits, {@code dy·W} through the LM
+     * head ({@link LinearBackward}), the final norm's backward on each sequence's last row (all other rows start at
+     * zero), then per layer in reverse: {@link Mlp#backward} (down, gate product rule, gate/up), post-attention
+     * {@link RmsNorm#backward} added to the residual gradient, o_proj, {@link Attention#backward} (softmax, GQA,
+     * masks, q/k/v rules), {@link Rope#applyInverse} on dq and dk, q/k/v projections, input {@link RmsNorm#backward}
+     * added to the residual gradient.
+     *
+     * <p>Memory besides the record (notation of {@link Activations}; T threads): gradient buffers
+     * {@code 4·n·(2H + 2Q + 2K + 2I)} bytes (dx, d normed, d attention output, dq, dk, dv, d act, d gate), the seed
+     * {@code 4·S·(V + 3H + 1)}, the returned gradients {@code 4·n·H}, per-thread scratch
+     * {@code 4·T·(LinearBackward.KC·LinearBackward.CB + 2·max n_s)}; with {@link Activations#recompute} also one
+     * layer's recomputed internals {@code 4·n·(3H + 2Q + 2K + 2I)} (x, normed, o_proj output, q, attention output, k,
+     * v, gate, up; the previous layer's gate and up become garbage) and throwaway single-layer KV caches
+     * {@code 4·2K·64·⌈n_s/64⌉} per sequence. So a checkpointed record plus its backward pass peaks at
+     * {@code 4·[L·n·H + r·(H+1) + n·headDim + S·V] + 4·n·(6H + 4Q + 4K + 4I) + O(S·V + T·KC·CB + K·n)} bytes:
+     * linear in layers·tokens·hidden plus one layer's internals.
+     */
+    @Override
+    public float[][] backward(Activations rec, List<Target> targets, RuleMode mode) {
+        ModelConfig c = model.config();
+        if (rec == null || rec.seqStart == null) throw new IllegalArgumentException("the record was not filled by a forward pass");
+        if (mode == null) throw new IllegalArgumentException("no rule mode");
+        int seqs = rec.numSequences(), n = rec.numTokens(), H = c.hiddenSize(), V = c.vocabSize();
+        if (rec.layers.size() != model.numLayers() || rec.embeddings.length != n * H)
+            throw new IllegalArgumentException("the record does not come from this model");
+        if (rec.lastLogits == null) throw new IllegalArgumentException("the record has no logits: record with LogitsMode.LAST or ALL");
+        if (targets.size() != seqs) throw new IllegalArgumentException(seqs + " sequences but " + targets.size() + " targets");
+        for (int s = 0; s < seqs; s++)
+            if (rec.positions[rec.seqStart[s]] != 0)
+                throw new IllegalArgumentException("sequence " + s + " starts at position " + rec.positions[rec.seqStart[s]]
+                        + ": backward needs whole sequences from position 0 (fresh caches)");
+        int[] seqStart = rec.seqStart;
+
+        // LM head and final norm: seeds at each sequence's last row
+        float[] dLogits = new float[seqs * V];
+        for (int s = 0; s < seqs; s++) {
+            Target t = targets.get(s);
+            if (t == null) throw new IllegalArgumentException("sequence " + s + " has no target");
+            System.arraycopy(t.gradient(rec.lastLogits[s]), 0, dLogits, s * V, V);
+        }
+        float[] dNormed = new float[seqs * H];
+        LinearBackward.inputGrad(par, dNormed, seqs, H, false, new LinearBackward.Term(model.lmHead(), dLogits));
+        int[] lastRow = new int[seqs];                       // row of rec.finalNormInput holding each sequence's last token
+        for (int s = 0; s < seqs; s++) {
+            int tok = seqStart[s + 1] - 1;
+            lastRow[s] = rec.logitRows.length == seqs && rec.logitRows[s] == tok ? s : tok;
+            if (rec.logitRows[lastRow[s]] != tok) throw new IllegalStateException("no final-norm row for sequence " + s);
+        }
+        float[] xs = new float[seqs * H], invs = new float[seqs], dLast = new float[seqs * H];
+        for (int s = 0; s < seqs; s++) {
+            System.arraycopy(rec.finalNormInput, lastRow[s] * H, xs, s * H, H);
+            invs[s] = rec.finalInvRms[lastRow[s]];
+        }
+        RmsNorm.backward(mode, xs, invs, seqs, H, model.finalNorm(), dNormed, dLast, false);
+        float[] dx = new float[n * H];
+        for (int s = 0; s < seqs; s++) System.arraycopy(dLast, s * H, dx, (seqStart[s + 1] - 1) * H, H);
+
+        // layers in reverse
+        int Q = c.qDim(), K = c.kvDim(), I = c.intermediateSize();
+        float[] dXn = new float[n * H], dAttn = new float[n * Q], dq = new float[n * Q], dk = new float[n * K], dv = new float[n * K];
+        float[] dAct = new float[n * I], dGate = new float[n * I];
+        Recompute re = rec.recompute ? new Recompute(rec) : null;
+        Attention.Shape shape = shape();
+        for (int l = model.numLayers() - 1; l >= 0; l--) {
+            LayerWeights w = model.layer(l);
+            Activations.Layer lr = re == null ? rec.layers.get(l) : re.layer(l);
+            // x_out = mid + mlp(norm(mid))
+            Mlp.backward(par, mode, w, lr.gate, lr.up, n, H, dx, dAct, dGate, dXn);
+            RmsNorm.backward(mode, lr.mid, lr.mlpInvRms, n, H, w.postAttentionNorm(), dXn, dx, true);
+            // mid = input + o(attention(rope(q), rope(k), v)) with q, k, v projections of norm(input)
+            LinearBackward.inputGrad(par, dAttn, n, Q, false, new LinearBackward.Term(w.o(), dx));
+            Attention.backward(par, shape, mode, lr.q, lr.k, lr.v, seqStart, dAttn, dq, dk, dv);
+            Rope.applyInverse(dq, n, c.numHeads(), c.headDim(), lr.ropeCos, lr.ropeSin);
+            Rope.applyInverse(dk, n, c.numKvHeads(), c.headDim(), lr.ropeCos, lr.ropeSin);
+            if (mode == RuleMode.CPLRP)                     // dq and dk are zero
+                LinearBackward.inputGrad(par, dXn, n, H, false, new LinearBackward.Term(w.v(), dv));
+            else
+                LinearBackward.inputGrad(par, dXn, n, H, false, new LinearBackward.Term(w.q(), dq),
+                        new LinearBackward.Term(w.k(), dk), new LinearBackward.Term(w.v(), dv));
+            RmsNorm.backward(mode, lr.input, lr.attnInvRms, n, H, w.inputNorm(), dXn, dx, true);
+        }
+        float[][] out = new float[seqs][];
+        for (int s = 0; s < seqs; s++) out[s] = java.util.Arrays.copyOfRange(dx, seqStart[s] * H, seqStart[s + 1] * H);
+        return out;
+    }
+
+    /** Recomputes one layer's internals at a time from its recorded input (checkpointed records). */
+    private final class Recompute {
+        final Activations rec;
+        final Work work;
+        final float[] x;
+        final KvCache[] caches;
+        final int[] past;
+
+        Recompute(Activations rec) {
+            ModelConfig c = model.config();
+            this.rec = rec;
+            int seqs = rec.numSequences(), n = rec.numTokens();
+            work = new Work(c, n);
+            x = new float[n * c.hiddenSize()];
+            caches = new KvCache[seqs];
+            past = new int[seqs];
+            for (int s = 0; s < seqs; s++) {
+                caches[s] = new KvCache(1, c.numKvHeads(), c.headDim());
+                caches[s].reserve(rec.seqStart[s + 1] - rec.seqStart[s]);
+            }
+        }
+
+        /** Layer l's internals, in arrays reused by the next call. */
+        Activations.Layer layer(int l) {
+            Activations.Layer saved = rec.layers.get(l), lr = new Activations.Layer();
+            System.arraycopy(saved.input, 0, x, 0, x.length);
+            lr.input = saved.input;
+            lr.ropeCos = saved.ropeCos;
+            lr.ropeSin = saved.ropeSin;
+            CpuBackend.this.layer(model.layer(l), 0, caches, past, rec.seqStart, x, saved.ropeCos, saved.ropeSin, work, null, lr, true);
+            return lr;
+        }
     }
 
     private static void add(float[] x, float[] y, int n) {

@@ -5,19 +5,37 @@ import java.util.List;
 
 /**
  * What a forward pass keeps for a later backward pass (gradients, LRP). Pass an instance to
- * {@link Backend#forward}; every array is packed over the batch's new tokens ({@code [tokens, features]},
- * sequences one after the other in batch order, see {@link #seqStart}).
+ * {@link Backend#forward} or {@link Backend#forwardEmbeddings}, then to {@link Backend#backward} (which only reads
+ * it, so one record serves several targets); every array is packed over the batch's new tokens
+ * ({@code [tokens, features]}, sequences one after the other in batch order, see {@link #seqStart}).
  * Attention probabilities are large ({@code heads × new × context} per sequence and layer) and kept only on request.
+ *
+ * <p><b>Memory.</b> With n packed tokens, S sequences, L layers, hidden size H, q width Q = heads·headDim, kv width
+ * K = kvHeads·headDim, intermediate size I, vocabulary V and r logits rows (S with {@link LogitsMode#LAST}, n with
+ * {@link LogitsMode#ALL}), the float arrays of a full record ({@code recompute = false}) take
+ * {@code 4·[L·n·(4H + 2Q + 2K + 3I + 2) + r·(H + 1) + n·headDim + S·V]} bytes (layer 0's input is the embeddings
+ * array itself; the RoPE tables are shared by all layers). With {@code recompute = true} each layer keeps only its
+ * input residual stream: {@code 4·[L·n·H + r·(H + 1) + n·headDim + S·V]} bytes, and {@link Backend#backward}
+ * recomputes one layer's internals at a time from it (one more forward pass of each layer, without down_proj), so
+ * its transient working memory is one layer's worth, see {@code CpuBackend#backward}. Kept attention probabilities
+ * add {@code 4·L·heads·Σ_s n_s·ctx_s} bytes in either mode. Int arrays add {@code 4·(2n + S + 1 + r)} bytes.
+ * {@link #bytes()} reports the total.
  */
 public final class Activations {
     /** Whether attention probabilities are kept. */
     public final boolean keepAttentionProbs;
+    /**
+     * Whether each layer keeps only its {@link Layer#input} (checkpointing): the backward pass recomputes the rest
+     * with the forward's own code, so results equal a full record's (bitwise once the JIT has compiled the kernels;
+     * the Vector API may round EXP and lane sums differently in its first, interpreted calls, within 1e-6).
+     */
+    public final boolean recompute;
 
     /** First packed row of each sequence, plus the total at the end. */
     public int[] seqStart;
     /** Position of each packed token (its index in its sequence, counting cached positions). */
     public int[] positions;
-    /** Token ids, packed. */
+    /** Token ids, packed; null after {@link Backend#forwardEmbeddings}. */
     public int[] tokens;
     /** Embedding rows: the residual stream entering layer 0, {@code [tokens, hidden]}. */
     public float[] embeddings;
@@ -29,10 +47,48 @@ public final class Activations {
     public float[] finalInvRms;
     /** Which packed token each logits row belongs to. */
     public int[] logitRows;
+    /** Per sequence, the logits of its last token ({@code [vocab]}; null with {@link LogitsMode#NONE}). */
+    public float[][] lastLogits;
 
-    public Activations(boolean keepAttentionProbs) { this.keepAttentionProbs = keepAttentionProbs; }
+    /** A full record (no recomputation). */
+    public Activations(boolean keepAttentionProbs) { this(keepAttentionProbs, false); }
 
-    /** What one decoder layer keeps. */
+    /**
+     * @param keepAttentionProbs keep every layer's attention probabilities ({@link Layer#attnProbs})
+     * @param recompute          keep only each layer's input and recompute the rest during the backward pass
+     */
+    public Activations(boolean keepAttentionProbs, boolean recompute) {
+        this.keepAttentionProbs = keepAttentionProbs;
+        this.recompute = recompute;
+    }
+
+    /** Number of sequences recorded. */
+    public int numSequences() { return seqStart.length - 1; }
+
+    /** Packed tokens recorded. */
+    public int numTokens() { return seqStart[seqStart.length - 1]; }
+
+    /** Bytes held by this record's arrays (float and int arrays; object headers not counted). */
+    public long bytes() {
+        java.util.IdentityHashMap<Object, Boolean> seen = new java.util.IdentityHashMap<>();
+        long b = size(seen, seqStart) + size(seen, positions) + size(seen, tokens) + size(seen, embeddings)
+                + size(seen, finalNormInput) + size(seen, finalInvRms) + size(seen, logitRows);
+        if (lastLogits != null) for (float[] l : lastLogits) b += size(seen, l);
+        for (Layer l : layers) {
+            b += size(seen, l.input) + size(seen, l.attnInvRms) + size(seen, l.attnNormed) + size(seen, l.q) + size(seen, l.k)
+                    + size(seen, l.v) + size(seen, l.ropeCos) + size(seen, l.ropeSin) + size(seen, l.attnOut) + size(seen, l.mid)
+                    + size(seen, l.mlpInvRms) + size(seen, l.mlpNormed) + size(seen, l.gate) + size(seen, l.up) + size(seen, l.act);
+            if (l.attnProbs != null) for (float[] p : l.attnProbs) b += size(seen, p);
+        }
+        return b;
+    }
+
+    private static long size(java.util.IdentityHashMap<Object, Boolean> seen, Object a) {
+        if (a == null || seen.put(a, Boolean.TRUE) != null) return 0;
+        return a instanceof float[] f ? 4L * f.length : 4L * ((int[]) a).length;
+    }
+
+    /** What one decoder layer keeps; with {@link #recompute} only {@link #input}, the RoPE tables and, if asked, probabilities. */
     public static final class Layer {
         /** Residual stream entering the layer, {@code [tokens, hidden]}. */
         public float[] input;

@@ -69,6 +69,32 @@ public interface Backend extends AutoCloseable {
         return out;
     }
 
+    /**
+     * Forward from given input embeddings instead of token ids: each sequence runs from position 0 with a fresh
+     * throwaway cache, exactly as {@link #forward(List, List, LogitsMode, Activations)} would after the embedding
+     * lookup (so the token rows of {@code embed_tokens} give the same logits as the ids).
+     *
+     * @param embeddings per sequence, {@code [len*hidden]} row-major (len at least 1)
+     * @param mode       which positions get logits
+     * @param record     null, or an {@link Activations} to fill for {@link #backward} ({@link Activations#tokens} stays null)
+     */
+    Logits forwardEmbeddings(List<float[]> embeddings, LogitsMode mode, Activations record);
+
+    /**
+     * One backward pass over a recorded forward: for every sequence s, d targets.get(s) / d input embeddings of s,
+     * with {@code mode}'s rule modifications, as {@code [len_s*hidden]}. The target is read at the last position of
+     * each sequence. Sequences are independent, so all of them go through ONE pass over the packed batch.
+     *
+     * <p>The record must come from {@link #forward} or {@link #forwardEmbeddings} of the same batch with
+     * {@link LogitsMode#LAST} or {@link LogitsMode#ALL}, every sequence starting at position 0 (fresh caches). The
+     * record is only read: several targets on one input are several calls on the same record.
+     * Token relevance is then {@code Σ_d e·g} with e = {@link Activations#embeddings}.
+     *
+     * @param targets one per sequence
+     * @return per sequence, its gradient (or modified gradient) with respect to its input embeddings
+     */
+    float[][] backward(Activations record, List<Target> targets, RuleMode mode);
+
     /** Releases threads and device memory (not the model). */
     @Override
     void close();

@@ -8,7 +8,9 @@ import java.util.Map;
 /**
  * An independent, deliberately naive reference for the engine's tests: the Hugging Face Llama / Mistral / Qwen2
  * modeling equations written out as plain double-precision loops over the same weights (read element by element
- * through {@link Tensor#get}). It shares no code with the engine. Positions are 0..T−1.
+ * through {@link Tensor#get}). It shares no code with the engine. Positions are 0..T−1. Besides logits it gives
+ * functions of the input embeddings for finite differences: the model itself and, for the LRP rule modes, a
+ * surrogate whose gradient is the modified gradient ({@link #surrogate}).
  */
 final class ReferenceLlama {
     private final ModelConfig c;
@@ -25,6 +27,74 @@ final class ReferenceLlama {
         double[][] h = new double[T][H];
         Tensor emb = w.get("model.embed_tokens.weight");
         for (int t = 0; t < T; t++) for (int i = 0; i < H; i++) h[t][i] = emb.get((long) tokens[t] * H + i);
+        return logits(h);
+    }
+
+    /** Logits for every position from input embeddings {@code [T][hidden]} (not modified). */
+    double[][] logits(double[][] embeddings) {
+        mode = RuleMode.GRADIENT;
+        frozen = null;
+        return forward(embeddings, false);
+    }
+
+    /**
+     * The input embeddings of {@code tokens}, {@code [T][hidden]}.
+     */
+    double[][] embed(int[] tokens) {
+        int H = c.hiddenSize();
+        Tensor emb = w.get("model.embed_tokens.weight");
+        double[][] h = new double[tokens.length][H];
+        for (int t = 0; t < tokens.length; t++) for (int i = 0; i < H; i++) h[t][i] = emb.get((long) tokens[t] * H + i);
+        return h;
+    }
+
+    /**
+     * A surrogate of the model whose plain gradient at {@code base} is {@code mode}'s modified gradient (LXT's
+     * "input × modified gradient" written as a function): the quantities an LRP rule holds constant are frozen at
+     * their values at {@code base}, and a rule that scales a gradient by 1/m mixes {@code z/m + (1 − 1/m)·z₀}:
+     * <ul>
+     * <li>RMSNorm (LRP modes): 1/rms frozen;</li>
+     * <li>ATTNLRP: q, k after RoPE → {@code q/4 + 3q₀/4}, {@code k/4 + 3k₀/4}; v → {@code v/2 + v₀/2};
+     *     silu(g) → {@code g·r₀} with {@code r₀ = silu(g₀)/(g₀ + 1e-10)} (identity rule); the product
+     *     {@code a = s·u} → {@code s·u/2 + s₀u₀/2} (uniform rule);</li>
+     * <li>CPLRP: q, k frozen (softmax weights constant); silu(gate) frozen.</li>
+     * </ul>
+     * For GRADIENT it is the model itself. The function maps embeddings to the last position's logits.
+     */
+    java.util.function.Function<double[][], double[]> surrogate(double[][] base, RuleMode m) {
+        ReferenceLlama r = new ReferenceLlama(c, w);
+        r.mode = m;
+        r.frozen = new java.util.ArrayList<>();
+        r.recording = true;
+        r.forward(base, true);
+        return e -> {
+            r.recording = false;
+            r.cursor = 0;
+            double[][] out = r.forward(e, true);
+            return out[out.length - 1];
+        };
+    }
+
+    private RuleMode mode = RuleMode.GRADIENT;
+    private java.util.List<Object> frozen;   // values held constant, in the order the forward meets them
+    private boolean recording;
+    private int cursor;
+
+    /** With a frozen list: at the base point records {@code value}, afterwards returns what was recorded there. */
+    private double[][] freeze(double[][] value) {
+        if (recording) {
+            double[][] copy = new double[value.length][];
+            for (int i = 0; i < value.length; i++) copy[i] = value[i].clone();
+            frozen.add(copy);
+            return copy;
+        }
+        return (double[][]) frozen.get(cursor++);
+    }
+
+    private double[][] forward(double[][] embeddings, boolean lastOnly) {
+        int T = embeddings.length, H = c.hiddenSize();
+        double[][] h = new double[T][];
+        for (int t = 0; t < T; t++) h[t] = embeddings[t].clone();
 
         for (int l = 0; l < c.numLayers(); l++) {
             String p = "model.layers." + l + ".";
@@ -35,6 +105,14 @@ final class ReferenceLlama {
             double[][] v = linear(x, p + "self_attn.v_proj", c.qkvBias());
             rotary(q, c.numHeads());
             rotary(k, c.numKvHeads());
+            if (mode == RuleMode.ATTNLRP) {
+                q = mix(q, freeze(q), 4);
+                k = mix(k, freeze(k), 4);
+                v = mix(v, freeze(v), 2);
+            } else if (mode == RuleMode.CPLRP) {
+                q = freeze(q);
+                k = freeze(k);
+            }
             double[][] a = attention(q, k, v);
             double[][] o = linear(a, p + "self_attn.o_proj", c.oBias());
             for (int t = 0; t < T; t++) for (int i = 0; i < H; i++) h[t][i] += o[t][i];
@@ -42,35 +120,69 @@ final class ReferenceLlama {
             x = rmsNorm(h, p + "post_attention_layernorm.weight");
             double[][] g = linear(x, p + "mlp.gate_proj", c.mlpBias());
             double[][] u = linear(x, p + "mlp.up_proj", c.mlpBias());
-            for (int t = 0; t < T; t++)
-                for (int i = 0; i < g[t].length; i++) g[t][i] = g[t][i] / (1 + Math.exp(-g[t][i])) * u[t][i];
-            double[][] d = linear(g, p + "mlp.down_proj", c.mlpBias());
+            double[][] act = new double[T][g[0].length];
+            switch (mode) {
+                case GRADIENT -> {
+                    for (int t = 0; t < T; t++)
+                        for (int i = 0; i < g[t].length; i++) act[t][i] = g[t][i] / (1 + Math.exp(-g[t][i])) * u[t][i];
+                }
+                case ATTNLRP -> {
+                    double[][] ratio = new double[T][g[0].length];
+                    for (int t = 0; t < T; t++)
+                        for (int i = 0; i < g[t].length; i++) ratio[t][i] = g[t][i] / (1 + Math.exp(-g[t][i])) / (g[t][i] + 1e-10);
+                    ratio = freeze(ratio);
+                    double[][] prod = new double[T][g[0].length];
+                    for (int t = 0; t < T; t++) for (int i = 0; i < g[t].length; i++) prod[t][i] = g[t][i] * ratio[t][i] * u[t][i];
+                    act = mix(prod, freeze(prod), 2);
+                }
+                case CPLRP -> {
+                    double[][] silu = new double[T][g[0].length];
+                    for (int t = 0; t < T; t++) for (int i = 0; i < g[t].length; i++) silu[t][i] = g[t][i] / (1 + Math.exp(-g[t][i]));
+                    silu = freeze(silu);
+                    for (int t = 0; t < T; t++) for (int i = 0; i < g[t].length; i++) act[t][i] = silu[t][i] * u[t][i];
+                }
+            }
+            double[][] d = linear(act, p + "mlp.down_proj", c.mlpBias());
             for (int t = 0; t < T; t++) for (int i = 0; i < H; i++) h[t][i] += d[t][i];
         }
         double[][] x = rmsNorm(h, "model.norm.weight");
-        Tensor head = c.tieWordEmbeddings() ? emb : w.get("lm_head.weight");
-        double[][] out = new double[T][c.vocabSize()];
-        for (int t = 0; t < T; t++)
+        Tensor head = c.tieWordEmbeddings() ? w.get("model.embed_tokens.weight") : w.get("lm_head.weight");
+        int from = lastOnly ? T - 1 : 0;
+        double[][] out = new double[T - from][c.vocabSize()];
+        for (int t = from; t < T; t++)
             for (int r = 0; r < c.vocabSize(); r++) {
                 double s = 0;
                 for (int i = 0; i < H; i++) s += head.get((long) r * H + i) * x[t][i];
-                out[t][r] = s;
+                out[t - from][r] = s;
             }
+        return out;
+    }
+
+    /** z/m + (1 − 1/m)·z₀: the value of z₀ at the base point, 1/m of the gradient of z. */
+    private static double[][] mix(double[][] z, double[][] z0, int m) {
+        double[][] out = new double[z.length][];
+        for (int t = 0; t < z.length; t++) {
+            out[t] = new double[z[t].length];
+            for (int i = 0; i < z[t].length; i++) out[t][i] = z[t][i] / m + (1 - 1.0 / m) * z0[t][i];
+        }
         return out;
     }
 
     /** x · 1/sqrt(mean(x²) + eps) · weight, row by row. */
     private double[][] rmsNorm(double[][] h, String weight) {
         Tensor g = w.get(weight);
-        double[][] out = new double[h.length][h[0].length];
+        double[][] out = new double[h.length][1];
         for (int t = 0; t < h.length; t++) {
             double ms = 0;
             for (double e : h[t]) ms += e * e;
             ms /= h[t].length;
-            double inv = 1 / Math.sqrt(ms + c.rmsNormEps());
-            for (int i = 0; i < h[t].length; i++) out[t][i] = g.get(i) * (h[t][i] * inv);
+            out[t][0] = 1 / Math.sqrt(ms + c.rmsNormEps());
         }
-        return out;
+        if (mode != RuleMode.GRADIENT) out = freeze(out);   // LRP: 1/rms is a constant (kept in column 0)
+        double[][] y = new double[h.length][h[0].length];
+        for (int t = 0; t < h.length; t++)
+            for (int i = 0; i < h[t].length; i++) y[t][i] = g.get(i) * (h[t][i] * out[t][0]);
+        return y;
     }
 
     /** x · Wᵀ (+ b) with W stored [out, in]. */

@@ -1,0 +1,396 @@
+package io.rationale.attribution;
+
+import io.rationale.dataset.Word;
+import io.rationale.engine.Activations;
+import io.rationale.engine.Backend;
+import io.rationale.engine.Logits;
+import io.rationale.engine.LogitsMode;
+import io.rationale.engine.RuleMode;
+import io.rationale.engine.Target;
+import io.rationale.model.ModelConfig;
+import io.rationale.tokenizer.Token;
+import io.rationale.weights.Tensor;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Runs attribution methods on a {@link Backend}. See {@link io.rationale.attribution} for the definitions.
+ *
+ * <h2>What a run computes, and what is shared</h2>
+ * <ol>
+ *   <li>ONE forward of the input ({@code forward(List.of(ids), null, LAST, record)}), recorded when a method needs
+ *       it (saliency, input_x_gradient, attnlrp, cplrp, attention, attention_rollout), with attention
+ *       probabilities when attention or attention_rollout is asked for. It gives the target (the argmax when none
+ *       is given), f(x) and the input embeddings, for every method.</li>
+ *   <li>saliency and input_x_gradient: ONE plain-gradient backward over that record, read by both.</li>
+ *   <li>attnlrp, cplrp: one backward each over the same record, with their rule.</li>
+ *   <li>attention, attention_rollout: the recorded probabilities of that forward, no further pass.</li>
+ *   <li>integrated_gradients: one {@code forwardEmbeddings} of the baseline and all k interpolated inputs packed
+ *       together, recorded, and one backward over it; when that record would not fit half the free heap it is
+ *       checkpointed ({@code Activations.recompute}), and only when even that does not fit (or
+ *       {@link Options#maxBatchTokens()} says so) are the sequences split into several batches
+ *       (extras {@code batches}, {@code recompute}).</li>
+ *   <li>occlusion: one batched {@code forward(List<int[]>, LAST)} of all leave-one-word-out variants (chunked by
+ *       {@link Options#maxForwardTokens()}).</li>
+ *   <li>random: no pass.</li>
+ * </ol>
+ * {@link AttributionSet#shared()} lists the shared steps with their time and users.
+ *
+ * <p>Not thread-safe (a backend runs one pass at a time).
+ */
+public final class Attributor {
+    /** Integrated gradients adds a {@code warning} to its extras above this relative completeness error. */
+    public static final double WARN_COMPLETENESS = 0.05;
+
+    private final Backend backend;
+    private final long memoryBudget;
+
+    public Attributor(Backend backend) { this(backend, -1); }
+
+    /** With a fixed memory budget in bytes for integrated gradients' records (tests); -1: half the free heap. */
+    Attributor(Backend backend, long memoryBudget) {
+        this.backend = backend;
+        this.memoryBudget = memoryBudget;
+    }
+
+    public Backend backend() { return backend; }
+
+    /** One method. Its {@link Attribution#seconds()} is the wall time of the whole call. */
+    public Attribution attribute(AttributionInput in, TargetSpec target, Method method, Options o) {
+        return run(in, target, List.of(method), o).get(method);
+    }
+
+    /**
+     * Several methods on one input, sharing the computations listed in the class comment.
+     *
+     * @param target the target; {@link TargetSpec#argmaxLogit()} (or any spec with {@link TargetSpec#ARGMAX}) for
+     *               the model's argmax at the last position
+     * @throws IllegalArgumentException for ids or a target outside the vocabulary, or no methods
+     */
+    public AttributionSet run(AttributionInput in, TargetSpec target, List<Method> methods, Options o) {
+        long t0 = System.nanoTime();
+        List<Method> todo = List.copyOf(new LinkedHashSet<>(methods));
+        if (todo.isEmpty()) throw new IllegalArgumentException("no attribution method given (valid: " + Method.validNames() + ")");
+        ModelConfig c = backend.model().config();
+        int[] ids = in.ids();
+        for (int i = 0; i < ids.length; i++)
+            if (ids[i] < 0 || ids[i] >= c.vocabSize())
+                throw new IllegalArgumentException("input id " + ids[i] + " at position " + i + " is outside the vocabulary [0, " + c.vocabSize() + ")");
+        target.checkVocabulary(c.vocabSize());
+        if (o.baselineToken() >= c.vocabSize() && todo.contains(Method.INTEGRATED_GRADIENTS))
+            throw new IllegalArgumentException("baseline token " + o.baselineToken() + " is outside the vocabulary [0, " + c.vocabSize() + ")");
+
+        boolean record = todo.stream().anyMatch(Method::needsRecord);
+        boolean probs = todo.stream().anyMatch(Method::needsAttentionProbs);
+        Activations rec = record ? new Activations(probs) : null;
+        long f0 = System.nanoTime();
+        Logits logits = backend.forward(List.of(ids), null, LogitsMode.LAST, rec);
+        double forwardSeconds = secondsSince(f0);
+        float[] last = logits.last(0);
+        TargetSpec spec = target.isArgmax() ? target.withToken(logits.argmax(0, 0)) : target;
+        Attribution.ResolvedTarget rt = new Attribution.ResolvedTarget(spec, last[spec.tokenId()], spec.value(last), target.isArgmax());
+
+        Run run = new Run(in, rt, o, rec);
+        Map<Method, Attribution> out = new LinkedHashMap<>();
+        double gradientSeconds = 0;
+        List<Method> gradientUsers = new ArrayList<>();
+        for (Method m : todo) {
+            long m0 = System.nanoTime();
+            Map<String, Object> extras = new LinkedHashMap<>();
+            double[] scores;
+            double[] wordScores = null;   // when the method scores words directly
+            switch (m) {
+                case SALIENCY, INPUT_X_GRADIENT -> {
+                    if (run.gradient == null) {
+                        long g0 = System.nanoTime();
+                        run.gradient = backend.backward(rec, List.of(spec.toEngine()), RuleMode.GRADIENT)[0];
+                        gradientSeconds = secondsSince(g0);
+                        m0 = System.nanoTime();
+                    }
+                    gradientUsers.add(m);
+                    scores = m == Method.SALIENCY ? l2Norms(run.gradient, c.hiddenSize()) : dot(rec.embeddings, run.gradient, c.hiddenSize());
+                    extras.put("gradient", "plain, shared by saliency and input_x_gradient");
+                }
+                case ATTNLRP, CPLRP -> {
+                    RuleMode rule = m == Method.ATTNLRP ? RuleMode.ATTNLRP : RuleMode.CPLRP;
+                    float[] g = backend.backward(rec, List.of(spec.toEngine()), rule)[0];
+                    scores = dot(rec.embeddings, g, c.hiddenSize());
+                    extras.put("rule", rule.cliName());
+                    extras.put("relevance_sum", sum(scores));
+                }
+                case INTEGRATED_GRADIENTS -> scores = integratedGradients(run, extras);
+                case ATTENTION -> {
+                    scores = AttentionMaps.lastLayerRow(rec, 0, c.numHeads());
+                    extras.put("layer", c.numLayers() - 1);
+                    extras.put("heads", c.numHeads());
+                }
+                case ATTENTION_ROLLOUT -> {
+                    scores = AttentionMaps.rollout(rec, 0, c.numHeads());
+                    extras.put("layers", c.numLayers());
+                    extras.put("residual", 0.5);
+                }
+                case OCCLUSION -> {
+                    wordScores = occlusion(run, extras);
+                    scores = occlusionTokenScores(in, wordScores);
+                }
+                case RANDOM -> {
+                    SplittableRandom r = new SplittableRandom(o.seed());
+                    scores = new double[ids.length];
+                    for (int i = 0; i < scores.length; i++) scores[i] = r.nextDouble();
+                    extras.put("seed", o.seed());
+                }
+                default -> throw new IllegalStateException("unhandled method " + m);
+            }
+            if (wordScores == null) wordScores = in.aggregate(scores, o.aggregate());
+            double seconds = todo.size() == 1 ? secondsSince(t0) : secondsSince(m0);
+            out.put(m, new Attribution(m, ids, tokenInfos(in), rt, scores, wordScores(in, wordScores), o.aggregate(), seconds, extras));
+        }
+        List<AttributionSet.SharedStep> shared = new ArrayList<>();
+        List<Method> forwardUsers = new ArrayList<>(todo);   // target and f(x) serve every method
+        shared.add(new AttributionSet.SharedStep("forward", forwardSeconds, List.copyOf(forwardUsers)));
+        if (!gradientUsers.isEmpty()) shared.add(new AttributionSet.SharedStep("gradient_backward", gradientSeconds, List.copyOf(gradientUsers)));
+        return new AttributionSet(in, rt, out, shared, secondsSince(t0));
+    }
+
+    /** State of one run. */
+    private static final class Run {
+        final AttributionInput in;
+        final Attribution.ResolvedTarget target;
+        final Options o;
+        final Activations rec;
+        float[] gradient;
+
+        Run(AttributionInput in, Attribution.ResolvedTarget target, Options o, Activations rec) {
+            this.in = in;
+            this.target = target;
+            this.o = o;
+            this.rec = rec;
+        }
+    }
+
+    // ------------------------------------------------------------------ integrated gradients
+
+    private double[] integratedGradients(Run run, Map<String, Object> extras) {
+        ModelConfig c = backend.model().config();
+        int h = c.hiddenSize();
+        int[] ids = run.in.ids();
+        int t = ids.length;
+        float[] e = run.rec != null ? run.rec.embeddings : embed(ids);
+        float[] b = new float[t * h];
+        if (run.o.baselineToken() >= 0) {
+            float[] row = embed(new int[]{run.o.baselineToken()});
+            for (int i = 0; i < t; i++) System.arraycopy(row, 0, b, i * h, h);
+        }
+        if (!run.o.interpolateSpecial())
+            for (int i = 0; i < t; i++) if (run.in.tokens().get(i).special()) System.arraycopy(e, i * h, b, i * h, h);
+        int k = run.o.steps();
+        double[][] nw = run.o.igRule().nodes(k);
+        double[] alpha = nw[0], weight = nw[1];
+
+        // sequence 0 is the baseline itself (α = 0: f(b)), sequences 1..k the steps
+        int total = k + 1;
+        BatchPlan plan = plan(t, total, run.o);
+        int perBatch = plan.sequences();
+        double[] avg = new double[t * h];          // Σ_s w_s g_s
+        double fBaseline = Double.NaN;
+        int batches = 0;
+        List<Target> targets = new ArrayList<>();
+        for (int from = 0; from < total; from += perBatch) {
+            int to = Math.min(total, from + perBatch);
+            List<float[]> inputs = new ArrayList<>(to - from);
+            targets.clear();
+            for (int s = from; s < to; s++) {
+                double a = s == 0 ? 0 : alpha[s - 1];
+                float[] x = new float[t * h];
+                for (int j = 0; j < x.length; j++) x[j] = (float) (b[j] + a * (e[j] - b[j]));
+                inputs.add(x);
+                targets.add(run.target.spec().toEngine());
+            }
+            Activations rec = new Activations(false, plan.recompute());
+            Logits l = backend.forwardEmbeddings(inputs, LogitsMode.LAST, rec);
+            float[][] g = backend.backward(rec, targets, RuleMode.GRADIENT);
+            batches++;
+            for (int s = from; s < to; s++) {
+                if (s == 0) {
+                    fBaseline = run.target.spec().value(l.last(0));
+                    continue;
+                }
+                double w = weight[s - 1];
+                float[] gs = g[s - from];
+                for (int j = 0; j < avg.length; j++) avg[j] += w * gs[j];
+            }
+        }
+        double[] scores = new double[t];
+        for (int i = 0; i < t; i++) {
+            double acc = 0;
+            for (int d = 0; d < h; d++) acc += ((double) e[i * h + d] - b[i * h + d]) * avg[i * h + d];
+            scores[i] = acc;
+        }
+        double fInput = run.target.value();
+        double delta = fInput - fBaseline;
+        double abs = Math.abs(sum(scores) - delta);
+        extras.put("steps", k);
+        extras.put("rule", run.o.igRule().cliName());
+        extras.put("baseline", run.o.baselineToken() < 0 ? "zero" : "token:" + run.o.baselineToken());
+        extras.put("interpolate_special", run.o.interpolateSpecial());
+        extras.put("f_input", fInput);
+        extras.put("f_baseline", fBaseline);
+        extras.put("score_sum", sum(scores));
+        extras.put("completeness_abs_error", abs);
+        double rel = delta == 0 ? abs : abs / Math.abs(delta);
+        extras.put("completeness_error", rel);
+        if (!(rel <= WARN_COMPLETENESS))
+            extras.put("warning", String.format("integrated gradients did not converge: completeness error %.1f%%%s", 100 * rel,
+                    run.o.baselineToken() < 0
+                            ? "; with the zero baseline RMSNorm makes f jump near the baseline (see the package doc): use --baseline-token"
+                            : "; use more --steps"));
+        extras.put("batches", batches);
+        extras.put("recompute", plan.recompute());
+        return scores;
+    }
+
+    /** How the IG sequences are batched: sequences per batch, and whether the record recomputes layer internals. */
+    record BatchPlan(int sequences, boolean recompute) {}
+
+    /**
+     * Integrated gradients batching. With {@link Options#maxBatchTokens()} set: that many tokens per batch, full
+     * record. Otherwise from the free heap (half of it), with the record sizes documented in {@link Activations}:
+     * all sequences in one full record if it fits, else one checkpointed ({@code recompute}) record if that fits,
+     * else checkpointed batches.
+     */
+    private BatchPlan plan(int t, int total, Options o) {
+        if (o.maxBatchTokens() > 0) return new BatchPlan(Math.max(1, Math.min(total, o.maxBatchTokens() / t)), false);
+        ModelConfig c = backend.model().config();
+        long h = c.hiddenSize(), q = c.qDim(), kv = c.kvDim(), inter = c.intermediateSize(), layers = c.numLayers();
+        long perSeqFixed = 4L * ((h + 1) + c.vocabSize());                       // final-norm rows and last logits
+        long perTokenFull = 4L * (layers * (4 * h + 2 * q + 2 * kv + 3 * inter + 2) + c.headDim());
+        long perTokenRecompute = 4L * (layers * h + c.headDim());
+        long work = 4L * 3 * (4 * h + 2 * q + 2 * kv + 3 * inter) + 4L * c.numHeads() * t;   // one layer's forward/backward buffers
+        Runtime r = Runtime.getRuntime();
+        long budget = memoryBudget >= 0 ? memoryBudget : (r.maxMemory() - (r.totalMemory() - r.freeMemory())) / 2;
+        long full = total * (perSeqFixed + t * (perTokenFull + work));
+        if (full <= budget) return new BatchPlan(total, false);
+        long perSeq = perSeqFixed + t * (perTokenRecompute + work);
+        return new BatchPlan((int) Math.max(1, Math.min(total, budget / perSeq)), true);
+    }
+
+    /** Embedding rows of the ids, {@code [ids, hidden]}, as the forward's lookup does. */
+    private float[] embed(int[] ids) {
+        Tensor emb = backend.model().embedTokens();
+        int h = emb.cols();
+        float[] out = new float[ids.length * h];
+        for (int i = 0; i < ids.length; i++) emb.toFloat((long) ids[i] * h, out, i * h, h);
+        return out;
+    }
+
+    // ------------------------------------------------------------------ occlusion
+
+    /** Leave-one-word-out scores per study word: f(x) − f(x without the word's tokens); NaN when nothing is left. */
+    private double[] occlusion(Run run, Map<String, Object> extras) {
+        AttributionInput in = run.in;
+        int[] ids = in.ids();
+        List<Word> words = in.words();
+        double[] scores = new double[words.size()];
+        List<int[]> variants = new ArrayList<>();
+        List<Integer> variantWord = new ArrayList<>();
+        List<Integer> empty = new ArrayList<>();
+        for (int k = 0; k < words.size(); k++) {
+            boolean[] drop = new boolean[ids.length];
+            for (int t : in.wordTokens(k)) drop[t] = true;
+            int[] v = new int[ids.length];
+            int n = 0;
+            for (int i = 0; i < ids.length; i++) if (!drop[i]) v[n++] = ids[i];
+            if (n == 0) {
+                scores[k] = Double.NaN;
+                empty.add(k);
+                continue;
+            }
+            variants.add(Arrays.copyOf(v, n));
+            variantWord.add(k);
+        }
+        int batches = 0;
+        double fx = run.target.value();
+        for (int from = 0; from < variants.size(); ) {
+            int to = from, tokens = 0;
+            while (to < variants.size() && (to == from || tokens + variants.get(to).length <= run.o.maxForwardTokens()))
+                tokens += variants.get(to++).length;
+            Logits l = backend.forward(variants.subList(from, to), LogitsMode.LAST);
+            batches++;
+            for (int s = from; s < to; s++)
+                scores[variantWord.get(s)] = fx - run.target.spec().value(l.last(s - from));
+            from = to;
+        }
+        extras.put("word_level", true);
+        extras.put("token_scores", "each token carries the score of its word (of largest |score| when in several); tokens in no word 0");
+        extras.put("masking", "deletion");
+        extras.put("variants", variants.size());
+        extras.put("batches", batches);
+        if (!empty.isEmpty()) extras.put("undefined_words", empty);
+        return scores;
+    }
+
+    private static double[] occlusionTokenScores(AttributionInput in, double[] wordScores) {
+        double[] out = new double[in.size()];
+        for (int i = 0; i < out.length; i++) {
+            int[] ws = in.tokenWords(i);
+            if (ws.length == 0) continue;
+            double best = wordScores[ws[0]];
+            for (int w : ws) if (Math.abs(wordScores[w]) > Math.abs(best)) best = wordScores[w];
+            out[i] = best;
+        }
+        return out;
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    static List<Attribution.TokenInfo> tokenInfos(AttributionInput in) {
+        List<Attribution.TokenInfo> out = new ArrayList<>(in.size());
+        for (int i = 0; i < in.size(); i++) {
+            Token t = in.tokens().get(i);
+            out.add(new Attribution.TokenInfo(i, t.id(), t.piece(), t.text(), t.start(), t.end(), t.special(), in.inStudy(i), in.tokenWords(i)));
+        }
+        return List.copyOf(out);
+    }
+
+    static List<Attribution.WordScore> wordScores(AttributionInput in, double[] scores) {
+        List<Attribution.WordScore> out = new ArrayList<>(scores.length);
+        for (Word w : in.words())
+            out.add(new Attribution.WordScore(w.index(), w.text(), w.start(), w.end(), scores[w.index()], in.wordTokens(w.index())));
+        return List.copyOf(out);
+    }
+
+    static double[] l2Norms(float[] g, int h) {
+        double[] out = new double[g.length / h];
+        for (int i = 0; i < out.length; i++) {
+            double s = 0;
+            for (int d = 0; d < h; d++) s += (double) g[i * h + d] * g[i * h + d];
+            out[i] = Math.sqrt(s);
+        }
+        return out;
+    }
+
+    static double[] dot(float[] e, float[] g, int h) {
+        if (e.length != g.length) throw new IllegalStateException("embeddings hold " + e.length + " floats, gradient " + g.length);
+        double[] out = new double[g.length / h];
+        for (int i = 0; i < out.length; i++) {
+            double s = 0;
+            for (int d = 0; d < h; d++) s += (double) e[i * h + d] * g[i * h + d];
+            out[i] = s;
+        }
+        return out;
+    }
+
+    static double sum(double[] x) {
+        double s = 0;
+        for (double v : x) s += v;
+        return s;
+    }
+
+    private static double secondsSince(long t0) { return (System.nanoTime() - t0) / 1e9; }
+}

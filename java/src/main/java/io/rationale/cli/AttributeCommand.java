@@ -1,0 +1,262 @@
+package io.rationale.cli;
+
+import io.rationale.attribution.Aggregate;
+import io.rationale.attribution.Attribution;
+import io.rationale.attribution.AttributionInput;
+import io.rationale.attribution.AttributionJson;
+import io.rationale.attribution.AttributionSet;
+import io.rationale.attribution.Attributor;
+import io.rationale.attribution.Method;
+import io.rationale.attribution.Options;
+import io.rationale.attribution.TargetSpec;
+import io.rationale.attribution.TargetText;
+import io.rationale.cpu.CpuBackend;
+import io.rationale.engine.Model;
+import io.rationale.tokenizer.ChatMessage;
+import io.rationale.tokenizer.Encoding;
+import io.rationale.tokenizer.Tokenizer;
+import io.rationale.tokenizer.TokenizerException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code attribute}: which input tokens and words made the model produce the target at the last position.
+ * Prints a table of words and scores, or with {@code --json} one JSON object (see
+ * {@link io.rationale.attribution.AttributionJson} for its shape; the command adds {@code target_text} and
+ * {@code foil_text} when the tokenizer is available).
+ */
+@Command(name = "attribute", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Attribute the model's next-token decision to the input tokens and words.")
+public final class AttributeCommand implements Callable<Integer> {
+    @Mixin
+    ModelInput input;
+
+    @Option(names = "--method", required = true, paramLabel = "M",
+            description = "saliency, input_x_gradient, integrated_gradients, attnlrp, cplrp, attention, attention_rollout, occlusion, random, or all.")
+    String method;
+
+    @Option(names = "--target-id", paramLabel = "N", description = "Target token id (default: the model's argmax at the last position).")
+    Integer targetId;
+
+    @Option(names = "--target-text", paramLabel = "W", description = "Target as text; must be exactly one token (tried with and without a leading space).")
+    String targetText;
+
+    @Option(names = "--target-kind", defaultValue = "logit", paramLabel = "K", description = "logit (default) or logprob.")
+    String targetKind;
+
+    @Option(names = "--foil-id", paramLabel = "N", description = "Foil token id: explain logit(target) - logit(foil).")
+    Integer foilId;
+
+    @Option(names = "--foil-text", paramLabel = "W", description = "Foil as text (one token).")
+    String foilText;
+
+    @Option(names = "--aggregate", defaultValue = "sum", paramLabel = "A", description = "Token scores to word scores: sum (default) or max_abs.")
+    String aggregate;
+
+    @Option(names = "--steps", defaultValue = "32", paramLabel = "K", description = "Integrated gradients steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--ig-rule", defaultValue = "gauss-legendre", paramLabel = "R", description = "Integrated gradients nodes: gauss-legendre (default, as Captum) or midpoint.")
+    String igRule;
+
+    @Option(names = "--baseline-token", paramLabel = "N", description = "Integrated gradients baseline: this token's embedding at every position (default: zero embedding, which converges badly on RMSNorm models; e.g. the <unk>/pad id is better).")
+    Integer baselineToken;
+
+    @Option(names = "--ig-keep-special", description = "Integrated gradients: keep special tokens (BOS) at their real embedding instead of interpolating them.")
+    boolean igKeepSpecial;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Seed of the random method (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--study-start", paramLabel = "C", description = "First char of the text under study in --text (with --chat: in the user text).")
+    Integer studyStart;
+
+    @Option(names = "--study-end", paramLabel = "C", description = "End char (exclusive) of the text under study.")
+    Integer studyEnd;
+
+    @Option(names = "--max-batch-tokens", defaultValue = "0", paramLabel = "N", description = "Integrated gradients: tokens per recorded batch (0 = from the heap size).")
+    int maxBatchTokens;
+
+    @Option(names = "--max-forward-tokens", defaultValue = "16384", paramLabel = "N", description = "Occlusion: tokens per batched forward (default: ${DEFAULT-VALUE}).")
+    int maxForwardTokens;
+
+    @Option(names = "--json", description = "Print one JSON object (method, ids, tokens, target_id, target_logit, scores, words, seconds, ...).")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        List<Method> methods = Method.parse(method);
+        Options options = Options.defaults().withSteps(steps).withIgRule(Options.IgRule.parse(igRule))
+                .withBaselineToken(baselineToken == null ? -1 : baselineToken).withInterpolateSpecial(!igKeepSpecial)
+                .withAggregate(Aggregate.parse(aggregate)).withSeed(seed).withMaxBatchTokens(maxBatchTokens)
+                .withMaxForwardTokens(maxForwardTokens);
+        TargetSpec.Kind kind = TargetSpec.Kind.parse(targetKind);
+        if (targetId != null && targetText != null) throw new IllegalArgumentException("give --target-id or --target-text, not both");
+        if (foilId != null && foilText != null) throw new IllegalArgumentException("give --foil-id or --foil-text, not both");
+        if (baselineToken != null && baselineToken < 0) throw new IllegalArgumentException("--baseline-token " + baselineToken + " is negative");
+        if (targetId != null && targetId < 0) throw new IllegalArgumentException("target id " + targetId + " is outside the vocabulary (negative)");
+        if (foilId != null && foilId < 0) throw new IllegalArgumentException("foil id " + foilId + " is outside the vocabulary (negative)");
+        boolean fromIds = input.source.ids != null;
+        if (fromIds && (studyStart != null || studyEnd != null)) throw new IllegalArgumentException("--study-start/--study-end need --text, not --ids");
+        if (fromIds && input.chat) throw new IllegalArgumentException("--chat needs --text, not --ids");
+        if (!fromIds && input.source.text.isEmpty()) throw new IllegalArgumentException("--text is empty");
+        if (fromIds && input.source.ids.length == 0) throw new IllegalArgumentException("--ids is empty");
+
+        Path dir = input.modelDir();
+        try (Model model = Model.load(dir)) {
+            Tokenizer tok = null;
+            String noTokenizer = null;
+            if (fromIds) {
+                if (Files.isRegularFile(dir.resolve(Tokenizer.FILE_NAME))) {
+                    try {
+                        tok = Tokenizer.load(dir);
+                    } catch (TokenizerException e) {
+                        noTokenizer = e.getMessage();
+                    }
+                } else {
+                    noTokenizer = dir.resolve(Tokenizer.FILE_NAME) + ": not found";
+                }
+            } else {
+                tok = Tokenizer.load(dir);
+            }
+            try (CpuBackend backend = new CpuBackend(model)) {
+                int vocab = model.config().vocabSize();
+                AttributionInput in = fromIds ? idsInput(tok, vocab) : textInput(tok);
+                int target = targetId != null ? targetId
+                        : targetText != null ? TargetText.singleToken(need(tok, noTokenizer, "--target-text"), targetText, "target text")
+                        : TargetSpec.ARGMAX;
+                int foil = foilId != null ? foilId
+                        : foilText != null ? TargetText.singleToken(need(tok, noTokenizer, "--foil-text"), foilText, "foil text")
+                        : -1;
+                TargetSpec spec = foil >= 0 ? new TargetSpec(TargetSpec.Kind.CONTRAST, target, foil) : new TargetSpec(kind, target, -1);
+                spec.checkVocabulary(vocab);
+                if (baselineToken != null && baselineToken >= vocab)
+                    throw new IllegalArgumentException("--baseline-token " + baselineToken + " is outside the vocabulary [0, " + vocab + ")");
+                AttributionSet result = new Attributor(backend).run(in, spec, methods, options);
+                if (json) System.out.println(Json.write(withTexts(AttributionJson.of(result), result, tok)));
+                else System.out.println(table(result, tok));
+                return 0;
+            } finally {
+                if (tok != null) tok.close();
+            }
+        }
+    }
+
+    private static Tokenizer need(Tokenizer tok, String why, String option) {
+        if (tok == null) throw new IllegalArgumentException(option + " needs the model's tokenizer, which cannot be used with these --ids: " + why);
+        return tok;
+    }
+
+    private AttributionInput idsInput(Tokenizer tok, int vocab) {
+        int[] ids = input.source.ids;
+        for (int i = 0; i < ids.length; i++)
+            if (ids[i] < 0 || ids[i] >= vocab)
+                throw new IllegalArgumentException("input id " + ids[i] + " at position " + i + " is outside the vocabulary [0, " + vocab + ")");
+        if (tok != null)
+            for (int id : ids) if (id >= tok.vocabSize()) return AttributionInput.ofIds(ids, null);   // model-only ids: no texts
+        return AttributionInput.ofIds(ids, tok);
+    }
+
+    private AttributionInput textInput(Tokenizer tok) {
+        String text = input.source.text;
+        Encoding enc;
+        if (input.chat) {
+            List<ChatMessage> messages = new ArrayList<>();
+            if (input.system != null) messages.add(ChatMessage.system(input.system));
+            messages.add(ChatMessage.user(text));
+            String rendered = tok.chatTemplate()
+                    .orElseThrow(() -> new IllegalArgumentException(tok.file().resolveSibling("tokenizer_config.json") + ": no chat_template (needed by --chat)"))
+                    .render(messages, true);
+            int base = rendered.lastIndexOf(text);
+            int lo = 0, hi = text.length();
+            if (base < 0) {                              // templates that trim the message (Llama 3's)
+                String stripped = text.strip();
+                int at = rendered.lastIndexOf(stripped);
+                if (stripped.isEmpty() || at < 0)
+                    throw new IllegalArgumentException("--chat: the user text does not appear in the rendered chat prompt, so its range is unknown");
+                lo = text.indexOf(stripped);
+                hi = lo + stripped.length();
+                base = at - lo;
+            }
+            enc = tok.encode(rendered, false, false);
+            int s = studyStart == null ? 0 : studyStart, e = studyEnd == null ? text.length() : studyEnd;
+            checkStudy(s, e, text.length());
+            return AttributionInput.of(enc, base + Math.clamp(s, lo, hi), base + Math.clamp(e, lo, hi));
+        } else {
+            enc = tok.encode(text);
+        }
+        if (enc.size() == 0) throw new IllegalArgumentException("--text encodes to no tokens");
+        int s = studyStart == null ? 0 : studyStart, e = studyEnd == null ? text.length() : studyEnd;
+        checkStudy(s, e, text.length());
+        return AttributionInput.of(enc, s, e);
+    }
+
+    private void checkStudy(int s, int e, int length) {
+        if (s < 0 || e > length || s > e)
+            throw new IllegalArgumentException("study range [" + s + ", " + e + ") is not inside the " + (input.chat ? "user " : "") + "text [0, " + length + "]");
+    }
+
+    /** Adds target_text (and foil_text) after target_id when the tokenizer knows the ids. */
+    private static Map<String, Object> withTexts(Map<String, Object> m, AttributionSet r, Tokenizer tok) {
+        if (tok == null) return m;
+        TargetSpec spec = r.target().spec();
+        Map<String, Object> out = new LinkedHashMap<>();
+        for (var e : m.entrySet()) {
+            out.put(e.getKey(), e.getValue());
+            if (e.getKey().equals("target_id") && spec.tokenId() < tok.vocabSize()) out.put("target_text", tok.displayText(spec.tokenId()));
+            if (e.getKey().equals("foil_id") && spec.foilId() < tok.vocabSize()) out.put("foil_text", tok.displayText(spec.foilId()));
+        }
+        return out;
+    }
+
+    // ---------------------------------------------------------------- table
+
+    private static final Map<Method, String> SHORT = Map.of(
+            Method.SALIENCY, "saliency", Method.INPUT_X_GRADIENT, "ixg", Method.INTEGRATED_GRADIENTS, "ig",
+            Method.ATTNLRP, "attnlrp", Method.CPLRP, "cplrp", Method.ATTENTION, "attention",
+            Method.ATTENTION_ROLLOUT, "rollout", Method.OCCLUSION, "occlusion", Method.RANDOM, "random");
+
+    static String table(AttributionSet r, Tokenizer tok) {
+        StringBuilder sb = new StringBuilder();
+        Attribution.ResolvedTarget t = r.target();
+        String targetText = tok != null && t.tokenId() < tok.vocabSize() ? " " + Summary.quote(tok.displayText(t.tokenId())) : "";
+        sb.append(String.format("target %d%s: %s %.4f%s%s%n", t.tokenId(), targetText, t.spec().kind().cliName(), t.value(),
+                t.spec().kind() == TargetSpec.Kind.LOGIT ? "" : String.format(" (logit %.4f)", t.logit()), t.argmax() ? ", the argmax" : ""));
+        if (t.spec().kind() == TargetSpec.Kind.CONTRAST) sb.append("foil ").append(t.spec().foilId()).append('\n');
+        List<Attribution> as = List.copyOf(r.methods().values());
+        boolean byWord = !r.input().words().isEmpty();
+        sb.append(String.format("%-5s %-24s", "#", byWord ? "word" : "token"));
+        for (Attribution a : as) sb.append(String.format(" %12s", SHORT.get(a.method())));
+        sb.append('\n');
+        int rows = byWord ? r.input().words().size() : r.input().size();
+        for (int i = 0; i < rows; i++) {
+            String label = byWord ? r.input().words().get(i).text() : String.valueOf(r.input().tokens().get(i).id());
+            if (label.length() > 24) label = label.substring(0, 23) + "…";
+            sb.append(String.format("%-5d %-24s", i, label));
+            for (Attribution a : as) sb.append(String.format(" %12.5g", byWord ? a.words().get(i).score() : a.scores()[i]));
+            sb.append('\n');
+        }
+        for (Attribution a : as) {
+            sb.append(String.format("%s: %.3f s", a.method().cliName(), a.seconds()));
+            Object ce = a.extras().get("completeness_error");
+            if (ce != null) sb.append(String.format(", %s steps, completeness error %.3g%%", a.extras().get("steps"), 100 * (Double) ce));
+            sb.append('\n');
+            if (a.extras().get("warning") != null) sb.append("warning: ").append(a.extras().get("warning")).append('\n');
+        }
+        if (as.size() > 1) {
+            for (AttributionSet.SharedStep s : r.shared())
+                sb.append(String.format("shared %s: %.3f s, used by %s%n", s.name(), s.seconds(), s.usedBy().stream().map(Method::cliName).toList()));
+            sb.append(String.format("total: %.3f s", r.seconds()));
+        }
+        return sb.toString().stripTrailing();
+    }
+}

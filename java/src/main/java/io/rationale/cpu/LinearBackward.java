@@ -1,0 +1,171 @@
+package io.rationale.cpu;
+
+import io.rationale.weights.DType;
+import io.rationale.weights.Tensor;
+import jdk.incubator.vector.FloatVector;
+
+import java.lang.foreign.MemorySegment;
+
+import static io.rationale.cpu.Vec.F;
+import static io.rationale.cpu.Vec.L;
+
+/**
+ * The input gradient of linear layers: for {@code y = x·Wᵀ + b} with W in {@code [out, in]} layout,
+ * {@code dx = dy·W} ({@code [tokens, out] · [out, in]}); biases play no part. Several terms that feed the same
+ * input (q/k/v, gate/up) are summed into one dx in one parallel pass.
+ *
+ * <p>The kernel mirrors {@link MatMul}'s prefill kernel with the roles of the axes swapped: each task owns a block
+ * of {@link #CB} input columns; per block of {@link #KC} weight rows it widens {@code W[rows][columns]} (bf16/f16/f32)
+ * once into a thread-local f32 buffer, then register tiles of 4 tokens × 4 vectors of columns accumulate
+ * {@code broadcast(dy[t][o]) · W[o][columns]} (per step 4 loads and 4 broadcasts feed 16 FMAs). dx is row-major like
+ * the weights, so no transposition is needed and every widened weight is reused for all tokens from cache.
+ */
+public final class LinearBackward {
+    private LinearBackward() {}
+
+    /** Weight rows (outputs of the forward layer) per widened block. */
+    static final int KC = 256;
+    /** Input columns per task: one register tile wide. */
+    static final int CB = 4 * L;
+
+    /** One term {@code dy·W}: the weight {@code [out, in]} and the gradient of its output {@code [tokens, out]}. */
+    public record Term(Tensor weight, float[] dy) {}
+
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[KC * CB]);
+
+    /**
+     * {@code dx = Σ_terms dy·W} (or {@code dx += ...} with {@code accumulate}) for {@code n} tokens; dx is
+     * {@code [n, in]}.
+     */
+    public static void inputGrad(Parallel par, float[] dx, int n, int in, boolean accumulate, Term... terms) {
+        for (Term t : terms) {
+            if (t.weight.cols() != in)
+                throw new IllegalArgumentException(t.weight + ": expected " + in + " inputs, got " + t.weight.cols());
+            if (t.dy.length < (long) n * t.weight.rows())
+                throw new IllegalArgumentException(t.weight + ": output gradient too small for " + n + " tokens");
+        }
+        if (dx.length < (long) n * in) throw new IllegalArgumentException("input gradient too small for " + n + " tokens");
+        if (n == 0) return;
+        int tasks = (in + CB - 1) / CB;
+        par.forEach(tasks, c -> block(c * CB, Math.min(CB, in - c * CB), dx, n, in, accumulate, terms));
+    }
+
+    /** Columns [c0, c0 + cw) of dx for all tokens. */
+    private static void block(int c0, int cw, float[] dx, int n, int in, boolean accumulate, Term[] terms) {
+        float[] wf = SCRATCH.get();
+        boolean first = !accumulate;
+        int vecs = cw / L, tail = vecs * L;
+        for (Term term : terms) {
+            int out = term.weight.rows();
+            DType dt = term.weight.dtype();
+            MemorySegment seg = term.weight.data();
+            float[] dy = term.dy;
+            for (int o0 = 0; o0 < out; o0 += KC) {
+                int kc = Math.min(KC, out - o0);
+                for (int o = 0; o < kc; o++) Vec.toFloat(dt, seg, (long) (o0 + o) * in + c0, wf, o * CB, cw);
+                int t = 0;
+                if (vecs == 4) {
+                    for (; t + 4 <= n; t += 4) tile4x4(wf, kc, dy, t * out + o0, out, dx, t * in + c0, in, first);
+                    for (; t < n; t++) tile1x4(wf, kc, dy, t * out + o0, dx, t * in + c0, first);
+                } else {
+                    for (int v = 0; v < vecs; v++) {
+                        int tt = 0;
+                        for (; tt + 4 <= n; tt += 4) tile4x1(wf, v * L, kc, dy, tt * out + o0, out, dx, tt * in + c0 + v * L, in, first);
+                        for (; tt < n; tt++) tile1x1(wf, v * L, kc, dy, tt * out + o0, dx, tt * in + c0 + v * L, first);
+                    }
+                }
+                for (int tt = 0; tt < n && tail < cw; tt++) {           // columns left over after whole vectors
+                    for (int col = tail; col < cw; col++) {
+                        float s = first ? 0f : dx[tt * in + c0 + col];
+                        for (int o = 0; o < kc; o++) s = Math.fma(dy[tt * out + o0 + o], wf[o * CB + col], s);
+                        dx[tt * in + c0 + col] = s;
+                    }
+                }
+                first = false;
+            }
+        }
+        if (first) for (int t = 0; t < n; t++) java.util.Arrays.fill(dx, t * in + c0, t * in + c0 + cw, 0f);
+    }
+
+    /** dx[4 tokens][4 vectors] (+)= Σ_o dy[token][o] · wf[o][vectors]: 16 accumulators in registers. */
+    private static void tile4x4(float[] wf, int kc, float[] dy, int d0, int ldy, float[] dx, int x0, int ldx, boolean first) {
+        FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
+        int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx;
+        if (first) {
+            c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = FloatVector.zero(F);
+        } else {
+            c00 = FloatVector.fromArray(F, dx, x0); c01 = FloatVector.fromArray(F, dx, x0 + L);
+            c02 = FloatVector.fromArray(F, dx, x0 + 2 * L); c03 = FloatVector.fromArray(F, dx, x0 + 3 * L);
+            c10 = FloatVector.fromArray(F, dx, x1); c11 = FloatVector.fromArray(F, dx, x1 + L);
+            c12 = FloatVector.fromArray(F, dx, x1 + 2 * L); c13 = FloatVector.fromArray(F, dx, x1 + 3 * L);
+            c20 = FloatVector.fromArray(F, dx, x2); c21 = FloatVector.fromArray(F, dx, x2 + L);
+            c22 = FloatVector.fromArray(F, dx, x2 + 2 * L); c23 = FloatVector.fromArray(F, dx, x2 + 3 * L);
+            c30 = FloatVector.fromArray(F, dx, x3); c31 = FloatVector.fromArray(F, dx, x3 + L);
+            c32 = FloatVector.fromArray(F, dx, x3 + 2 * L); c33 = FloatVector.fromArray(F, dx, x3 + 3 * L);
+        }
+        int d1 = d0 + ldy, d2 = d1 + ldy, d3 = d2 + ldy;
+        for (int o = 0; o < kc; o++) {
+            int wo = o * CB;
+            FloatVector w0 = FloatVector.fromArray(F, wf, wo), w1 = FloatVector.fromArray(F, wf, wo + L);
+            FloatVector w2 = FloatVector.fromArray(F, wf, wo + 2 * L), w3 = FloatVector.fromArray(F, wf, wo + 3 * L);
+            FloatVector a = FloatVector.broadcast(F, dy[d0 + o]);
+            c00 = w0.fma(a, c00); c01 = w1.fma(a, c01); c02 = w2.fma(a, c02); c03 = w3.fma(a, c03);
+            a = FloatVector.broadcast(F, dy[d1 + o]);
+            c10 = w0.fma(a, c10); c11 = w1.fma(a, c11); c12 = w2.fma(a, c12); c13 = w3.fma(a, c13);
+            a = FloatVector.broadcast(F, dy[d2 + o]);
+            c20 = w0.fma(a, c20); c21 = w1.fma(a, c21); c22 = w2.fma(a, c22); c23 = w3.fma(a, c23);
+            a = FloatVector.broadcast(F, dy[d3 + o]);
+            c30 = w0.fma(a, c30); c31 = w1.fma(a, c31); c32 = w2.fma(a, c32); c33 = w3.fma(a, c33);
+        }
+        c00.intoArray(dx, x0); c01.intoArray(dx, x0 + L); c02.intoArray(dx, x0 + 2 * L); c03.intoArray(dx, x0 + 3 * L);
+        c10.intoArray(dx, x1); c11.intoArray(dx, x1 + L); c12.intoArray(dx, x1 + 2 * L); c13.intoArray(dx, x1 + 3 * L);
+        c20.intoArray(dx, x2); c21.intoArray(dx, x2 + L); c22.intoArray(dx, x2 + 2 * L); c23.intoArray(dx, x2 + 3 * L);
+        c30.intoArray(dx, x3); c31.intoArray(dx, x3 + L); c32.intoArray(dx, x3 + 2 * L); c33.intoArray(dx, x3 + 3 * L);
+    }
+
+    /** One token × 4 vectors of columns (leftover tokens). */
+    private static void tile1x4(float[] wf, int kc, float[] dy, int d0, float[] dx, int x0, boolean first) {
+        FloatVector c0, c1, c2, c3;
+        if (first) {
+            c0 = c1 = c2 = c3 = FloatVector.zero(F);
+        } else {
+            c0 = FloatVector.fromArray(F, dx, x0); c1 = FloatVector.fromArray(F, dx, x0 + L);
+            c2 = FloatVector.fromArray(F, dx, x0 + 2 * L); c3 = FloatVector.fromArray(F, dx, x0 + 3 * L);
+        }
+        for (int o = 0; o < kc; o++) {
+            int wo = o * CB;
+            FloatVector a = FloatVector.broadcast(F, dy[d0 + o]);
+            c0 = FloatVector.fromArray(F, wf, wo).fma(a, c0);
+            c1 = FloatVector.fromArray(F, wf, wo + L).fma(a, c1);
+            c2 = FloatVector.fromArray(F, wf, wo + 2 * L).fma(a, c2);
+            c3 = FloatVector.fromArray(F, wf, wo + 3 * L).fma(a, c3);
+        }
+        c0.intoArray(dx, x0); c1.intoArray(dx, x0 + L); c2.intoArray(dx, x0 + 2 * L); c3.intoArray(dx, x0 + 3 * L);
+    }
+
+    /** 4 tokens × one vector of columns starting at column {@code w0} of the block (narrow blocks). */
+    private static void tile4x1(float[] wf, int w0, int kc, float[] dy, int d0, int ldy, float[] dx, int x0, int ldx, boolean first) {
+        FloatVector c0, c1, c2, c3;
+        if (first) {
+            c0 = c1 = c2 = c3 = FloatVector.zero(F);
+        } else {
+            c0 = FloatVector.fromArray(F, dx, x0); c1 = FloatVector.fromArray(F, dx, x0 + ldx);
+            c2 = FloatVector.fromArray(F, dx, x0 + 2 * ldx); c3 = FloatVector.fromArray(F, dx, x0 + 3 * ldx);
+        }
+        for (int o = 0; o < kc; o++) {
+            FloatVector w = FloatVector.fromArray(F, wf, o * CB + w0);
+            c0 = w.fma(FloatVector.broadcast(F, dy[d0 + o]), c0);
+            c1 = w.fma(FloatVector.broadcast(F, dy[d0 + ldy + o]), c1);
+            c2 = w.fma(FloatVector.broadcast(F, dy[d0 + 2 * ldy + o]), c2);
+            c3 = w.fma(FloatVector.broadcast(F, dy[d0 + 3 * ldy + o]), c3);
+        }
+        c0.intoArray(dx, x0); c1.intoArray(dx, x0 + ldx); c2.intoArray(dx, x0 + 2 * ldx); c3.intoArray(dx, x0 + 3 * ldx);
+    }
+
+    /** One token × one vector of columns. */
+    private static void tile1x1(float[] wf, int w0, int kc, float[] dy, int d0, float[] dx, int x0, boolean first) {
+        FloatVector c = first ? FloatVector.zero(F) : FloatVector.fromArray(F, dx, x0);
+        for (int o = 0; o < kc; o++) c = FloatVector.fromArray(F, wf, o * CB + w0).fma(FloatVector.broadcast(F, dy[d0 + o]), c);
+        c.intoArray(dx, x0);
+    }
+}

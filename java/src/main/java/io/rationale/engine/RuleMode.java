@@ -1,0 +1,30 @@
+package io.rationale.engine;
+
+/**
+ * How {@link Backend#backward} propagates: the plain gradient, or one of the LRP variants written as
+ * "input × modified gradient" (LXT's efficient form). The exact rules are in {@code notes/attribution.md} and next
+ * to each layer's plain backward in {@code io.rationale.cpu} (RmsNorm, Mlp, Attention).
+ */
+public enum RuleMode {
+    /** The plain gradient (saliency, input × gradient, integrated gradients). */
+    GRADIENT,
+    /**
+     * AttnLRP (Achtibat et al. 2024): identity rule on SiLU, uniform rule on the gate product (gradient halved),
+     * RMSNorm's 1/rms held constant, gradients into q and k (after RoPE) divided by 4 and into v by 2.
+     */
+    ATTNLRP,
+    /**
+     * CP-LRP (Ali et al. 2022, as LXT implements it): no gradient through q and k (softmax weights constant) nor
+     * through the gate branch (silu(gate) constant), RMSNorm's 1/rms held constant.
+     */
+    CPLRP;
+
+    /** The command-line spelling: gradient, attnlrp, cplrp. */
+    public String cliName() { return name().toLowerCase(java.util.Locale.ROOT); }
+
+    /** Parses a command-line spelling (case-insensitive). */
+    public static RuleMode parse(String s) {
+        for (RuleMode m : values()) if (m.cliName().equalsIgnoreCase(s.trim())) return m;
+        throw new IllegalArgumentException("unknown rule mode '" + s + "' (expected gradient, attnlrp or cplrp)");
+    }
+}
