@@ -184,16 +184,24 @@ public final class FlipEvaluation {
         return evaluate(ex, layout, methods, strategy, null);
     }
 
+    /** {@link #evaluate(Example, PromptBuilder.Layout, List, Strategy, KvCache, LabelWords.Scores)} scoring the original too. */
+    public Outcome evaluate(Example ex, PromptBuilder.Layout layout, List<Ranked> methods, Strategy strategy, KvCache prefix) {
+        return evaluate(ex, layout, methods, strategy, prefix, null);
+    }
+
     /**
      * Builds, de-duplicates and scores every variant of every method, then computes the faithfulness metrics.
      *
-     * @param prefix a cache already holding {@code layout.prefixIds()} (reused, not modified), or null to prefill
-     *               here ({@link Strategy#PREFIX_BATCHED} only)
+     * @param prefix   a cache already holding {@code layout.prefixIds()} (reused, not modified), or null to prefill
+     *                 here ({@link Strategy#PREFIX_BATCHED} only)
+     * @param original the unmasked input's scores when the caller already has them (its prediction is then the y of
+     *                 every metric), or null to score it with the variants
      */
-    public Outcome evaluate(Example ex, PromptBuilder.Layout layout, List<Ranked> methods, Strategy strategy, KvCache prefix) {
+    public Outcome evaluate(Example ex, PromptBuilder.Layout layout, List<Ranked> methods, Strategy strategy, KvCache prefix,
+                            LabelWords.Scores original) {
         long t0 = System.nanoTime();
         int n = ex.totalWords();
-        List<String> original = ex.fields().stream().map(TextField::text).toList();
+        List<String> originalFields = ex.fields().stream().map(TextField::text).toList();
 
         // requests, de-duplicated by masked field texts
         Map<List<String>, Integer> index = new LinkedHashMap<>();
@@ -212,7 +220,7 @@ public final class FlipEvaluation {
             uses.get(v).add(use);
             return v;
         };
-        request.apply(original, "original");
+        request.apply(originalFields, "original");
         int[] aopcSizes = Faithfulness.aopcSizes(n);
         Map<String, List<Req>> reqs = new LinkedHashMap<>();
         for (Ranked m : methods) {
@@ -238,16 +246,23 @@ public final class FlipEvaluation {
             rests.add(p.restIds());
         }
         int[] stats = new int[2];
-        List<LabelWords.Scores> scores;
-        if (strategy == Strategy.ONE_BY_ONE) {
+        List<LabelWords.Scores> scores = new ArrayList<>();
+        List<int[]> todo = rests;
+        if (original != null) {
+            scores.add(original);
+            todo = rests.subList(1, rests.size());
+        }
+        if (todo.isEmpty()) {
+            // nothing left to score
+        } else if (strategy == Strategy.ONE_BY_ONE) {
             int[] pre = layout.prefixIds();
-            List<int[]> full = new ArrayList<>(rests.size());
-            for (int[] r : rests) {
+            List<int[]> full = new ArrayList<>(todo.size());
+            for (int[] r : todo) {
                 int[] ids = Arrays.copyOf(pre, pre.length + r.length);
                 System.arraycopy(r, 0, ids, pre.length, r.length);
                 full.add(ids);
             }
-            scores = scoreFull(full, stats);
+            scores.addAll(scoreFull(full, stats));
         } else {
             KvCache cache = prefix;
             if (cache == null) {
@@ -257,7 +272,7 @@ public final class FlipEvaluation {
             } else if (cache.length() != layout.prefixIds().length) {
                 throw new IllegalArgumentException("prefix cache holds " + cache.length() + " positions, the prefix has " + layout.prefixIds().length);
             }
-            scores = score(cache, rests, stats);
+            scores.addAll(score(cache, todo, stats));
         }
 
         List<Variant> variants = new ArrayList<>(fieldsOf.size());
