@@ -43,7 +43,7 @@ import java.util.Set;
  * <h2>Choosing the words, collisions</h2>
  * Two labels that share a token cannot be told apart: that is an error. Each label has an ordered list of
  * candidate words ({@link TaskTemplate#labelWordCandidates()}, e.g. {@code psychologist → [psychologist,
- * therapist]}); {@link #resolve} takes the first assignment, in the order of the labels and then of the candidates
+ * counselor, therapist]}); {@link #resolve} takes the first assignment, in the order of the labels and then of the candidates
  * (lexicographic backtracking), in which no two labels share a token. When no assignment works it throws
  * {@link IllegalArgumentException} naming the colliding labels and tokens.
  */

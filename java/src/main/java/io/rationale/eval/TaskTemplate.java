@@ -29,8 +29,8 @@ import java.util.Set;
  *   <li><b>medicalbios</b> (kinds {@code medicalbios}, {@code medicalbios-contrastive}): "Read the short bio.
  *       What is the occupation of the person it describes? Answer with one word: {words}." Field "Bio:", answer
  *       line "Occupation:". Words: each occupation itself, with physician → [physician, doctor, medic],
- *       psychologist → [psychologist, therapist, counselor] as alternatives (stories260K's 512-token vocabulary
- *       starts both with {@code ▁p}).</li>
+ *       psychologist → [psychologist, counselor, therapist] as alternatives (stories260K's 512-token vocabulary
+ *       starts both with {@code ▁p}; counselor before therapist, whose first token there is the word {@code ▁the}).</li>
  *   <li><b>generic</b> (any other {@code jsonl}/{@code eraser}): "Read the input and classify it. Answer with one
  *       word: {words}." Fields titled by their name with the first letter upper-cased ({@code text} → "Text:");
  *       answer line "Answer:". Words: the label as written, then lower-cased.</li>
@@ -119,7 +119,7 @@ public record TaskTemplate(String name, String instruction, Map<String, String> 
         for (String l : labels) {
             w.put(l, switch (l) {
                 case "physician" -> List.of("physician", "doctor", "medic");
-                case "psychologist" -> List.of("psychologist", "therapist", "counselor");
+                case "psychologist" -> List.of("psychologist", "counselor", "therapist");
                 default -> defaultWords(l);
             });
         }

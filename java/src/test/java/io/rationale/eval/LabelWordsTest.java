@@ -59,9 +59,16 @@ class LabelWordsTest {
         Tokenizer tok = Fixtures.storiesTokenizer();
         TaskTemplate t = TaskTemplate.medicalBios(Fixtures.BIOS);
         LabelWords lw = LabelWords.resolve(tok, Fixtures.BIOS, t.labelWordCandidates());
-        // physician keeps its word; psychologist ("▁p") falls back to therapist (first token "▁the")
-        assertEquals(List.of("dentist", "nurse", "physician", "therapist", "surgeon"), lw.words());
-        assertEquals(tok.id("▁the"), lw.entries().get(3).tokenIds()[0]);
+        // physician keeps its word; psychologist ("▁p") falls back to counselor ("▁c")
+        assertEquals(List.of("dentist", "nurse", "physician", "counselor", "surgeon"), lw.words());
+        assertArrayEquals(new int[]{tok.id("▁c"), tok.id("c")}, lw.entries().get(3).tokenIds());
+        // with counselor taken away, the next candidate: therapist (▁the)
+        java.util.Map<String, List<String>> c = new java.util.HashMap<>(t.labelWordCandidates());
+        c.put("psychologist", List.of("psychologist", "therapist"));
+        assertEquals("therapist", LabelWords.resolve(tok, Fixtures.BIOS, c).words().get(3));
+        // backtracking: an earlier label gives up its first choice when a later one has no other way out
+        LabelWords bt = LabelWords.resolve(tok, List.of("a", "b"), java.util.Map.of("a", List.of("pen", "cat"), "b", List.of("pig")));
+        assertEquals(List.of("cat", "pig"), bt.words());
     }
 
     @Test

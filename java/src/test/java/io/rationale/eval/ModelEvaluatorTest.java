@@ -34,7 +34,7 @@ class ModelEvaluatorTest {
         List<ExampleResult> results = new ArrayList<>();
         try (ModelEvaluator ev = new ModelEvaluator(Fixtures.storiesBackend(), Fixtures.storiesTokenizer(), d, o)) {
             assertFalse(ev.chat());
-            assertEquals(List.of("dentist", "nurse", "physician", "therapist", "surgeon"), ev.labelWords().words());
+            assertEquals(List.of("dentist", "nurse", "physician", "counselor", "surgeon"), ev.labelWords().words());
             assertEquals(List.of("input_x_gradient", "attention", "prompt_guided", "random"), ev.methodNames());
             for (int i = 0; i < 5; i++) {
                 Example ex = d.examples().get(i);

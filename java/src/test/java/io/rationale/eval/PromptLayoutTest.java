@@ -118,10 +118,10 @@ class PromptLayoutTest {
         List<String> fields = List.of(e.fields().get(0).text());
         Prompt p = layout.classify(fields);
         // the tiny byte-level vocabulary starts physician and psychologist with the same token too
-        assertEquals(List.of("dentist", "nurse", "physician", "therapist", "surgeon"), b.labelWords().words());
+        assertEquals(List.of("dentist", "nurse", "physician", "counselor", "surgeon"), b.labelWords().words());
         String content = "Read the short bio. What is the occupation of the person it describes? Answer with one word: "
-                + "dentist, nurse, physician, therapist or surgeon.\n\nBio: She helps in surgery.\nOccupation: nurse\n\n"
-                + "Bio: He fixes teeth  every day.\nHe likes it.\n\nAnswer with one word: dentist, nurse, physician, therapist or surgeon.";
+                + "dentist, nurse, physician, counselor or surgeon.\n\nBio: She helps in surgery.\nOccupation: nurse\n\n"
+                + "Bio: He fixes teeth  every day.\nHe likes it.\n\nAnswer with one word: dentist, nurse, physician, counselor or surgeon.";
         assertEquals(tok.chatTemplate().orElseThrow().render(List.of(io.rationale.tokenizer.ChatMessage.user(content)), true), p.text());
         assertTrue(p.text().startsWith("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nRead the short bio."));
         checkPrompt(tok, p, fields, true);
