@@ -150,6 +150,41 @@ class ModelEvaluatorTest {
     }
 
     @Test
+    void everyMethodOnTwoFieldEsnliWithAChatModelFewShotAndReplacement() {
+        Dataset d = DatasetLoader.load("esnli", Fixtures.shared().resolve("data/datasets/esnli/train-highlight-sample/esnli_train_sample.csv"));
+        EvalOptions o = new EvalOptions(List.of("all", "prompt_guided", "prompt_unbound"), "0.2", "replace:_", "union", 1, 3, 4);
+        try (ModelEvaluator ev = new ModelEvaluator(Fixtures.tinyBackend(), Fixtures.tinyTokenizer(), d, o)) {
+            assertTrue(ev.chat());
+            assertEquals("nli", ev.template().name());
+            assertEquals(List.of("saliency", "input_x_gradient", "integrated_gradients", "attnlrp", "cplrp", "attention",
+                    "attention_rollout", "occlusion", "prompt_guided", "prompt_unbound", "random"), ev.methodNames());
+            Example ex = d.examples().get(0);
+            ExampleResult r = ev.evaluate(0, ex);
+            assertNull(r.skipped(), r.skipped());
+            int n = ex.totalWords();
+            int k = io.rationale.metrics.TopK.kForFraction(n, 0.2);
+            assertEquals(ev.methodNames(), new ArrayList<>(r.methods().keySet()));
+            assertEquals("premise", r.words().get(0).field());
+            assertEquals("hypothesis", r.words().get(n - 1).field());
+            assertEquals(new ArrayList<>(ex.rationaleAllFields(Aggregation.UNION).orElseThrow()), r.human());
+            for (var e : r.methods().entrySet()) {
+                ExampleResult.MethodResult mr = e.getValue();
+                boolean prompting = e.getKey().startsWith("prompt_");
+                if (!prompting) {
+                    assertEquals(n, mr.scores().length, e.getKey());
+                    assertPermutation(mr.ranking(), n);
+                    assertEquals(k, mr.k(), e.getKey());
+                    assertEquals(5, mr.faithfulness().byFraction().size());
+                } else {
+                    assertNotNull(mr.raw(), e.getKey());
+                }
+                assertNotNull(mr.alignment(), e.getKey());
+                assertNotNull(mr.faithfulness().main(), e.getKey());
+            }
+        }
+    }
+
+    @Test
     void perExampleProblemsAreSkippedWithAReason() {
         List<Example> pool = List.of(Fixtures.bio("a", "She treats teeth.", "dentist"));
         EvalOptions o = EvalOptions.defaults(List.of("attention", "prompt_unbound"));
