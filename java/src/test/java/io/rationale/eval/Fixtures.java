@@ -59,7 +59,13 @@ final class Fixtures {
         if (tinyDir == null) {
             try {
                 Path d = Files.createTempDirectory("evalcore-tiny-");
-                d.toFile().deleteOnExit();
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                    try (var s = Files.walk(d)) {
+                        for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+                    } catch (IOException e) {
+                        // best effort
+                    }
+                }));
                 TinyModel.write(Presets.get("tiny"), 7, d, 0, 1, null);
                 tinyDir = d;
             } catch (IOException e) {
