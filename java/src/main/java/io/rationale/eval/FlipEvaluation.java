@@ -1,0 +1,333 @@
+package io.rationale.eval;
+
+import io.rationale.dataset.Example;
+import io.rationale.dataset.TextField;
+import io.rationale.engine.Backend;
+import io.rationale.engine.KvCache;
+import io.rationale.engine.Logits;
+import io.rationale.engine.LogitsMode;
+import io.rationale.metrics.Faithfulness;
+import io.rationale.metrics.Masking;
+
+import java.math.BigDecimal;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * The masked-batch flip evaluation of one example: ONE operation that builds every masked variant the faithfulness
+ * metrics need and scores them all with the shared prompt prefix computed once.
+ *
+ * <h2>Variants</h2>
+ * For every method (each attribution method, each prompting method, the random baseline) and every size s of it
+ * (the main k, and for ranked methods each {@link Faithfulness#aopcSizes} size of the {@link
+ * Faithfulness#AOPC_FRACTIONS}), the top-s words of the method's ranking give two variants: the words REMOVED
+ * (comprehensiveness, flip) and the words KEPT ALONE (sufficiency), masked with {@link Masking} (deletion by default,
+ * or replacement) field by field. The unmasked input is a variant too. Identical variants (same masked field texts:
+ * e.g. the same top-s words from two methods, a keep-all equal to the original, repeated sizes on short inputs) are
+ * scored once.
+ *
+ * <h2>Scoring with prefix reuse ({@link Strategy#PREFIX_BATCHED}, the default)</h2>
+ * The prompt prefix (instructions, demonstrations, start of the input; see {@link PromptBuilder}) is the same for
+ * every variant. It is prefilled ONCE into a KV cache ({@link #prefill}); each variant gets a {@link KvCache#fork()}
+ * of it (full blocks shared, the partial block copied) and only its rest tokens (text under study + question) are
+ * run, all variants packed into one batched forward with logits at the last position only. The batch is cut into
+ * chunks of at most {@code maxBatchTokens} rest tokens (at least one variant per chunk) to bound memory; caches of a
+ * chunk are dropped after it. {@link Strategy#ONE_BY_ONE} is the reference: each variant's complete prompt (the same
+ * prefix + rest tokens) in its own full forward from position 0.
+ *
+ * <h2>Metrics (y = the label predicted on the unmasked input)</h2>
+ * {@code comprehensiveness = p_y(x) − p_y(x∖r)}, {@code sufficiency = p_y(x) − p_y(r)}, flip = the label predicted on
+ * {@code x∖r} differs from y (on every instance, correct or not). AOPC = mean over the AOPC sizes. Methods without a
+ * full ranking (prompting: only the words the model named) get the main size only: {@code byFraction} empty, AOPC
+ * NaN. A method with an empty rationale (an unparseable answer) masks nothing: flipped false, comprehensiveness 0,
+ * sufficiency from the input with every word removed.
+ */
+public final class FlipEvaluation {
+    /**
+     * Rest tokens per batched forward, by default. On the CPU backend throughput (tokens/s) peaks at a few hundred
+     * packed tokens per forward and falls by about a third at 2048 (the transposed input of the prefill GEMM no
+     * longer stays in cache); measured on the benchmark model of {@code FlipEvaluationBench}.
+     */
+    public static final int DEFAULT_MAX_BATCH_TOKENS = 512;
+
+    /** How variants are scored. */
+    public enum Strategy {
+        /** Prefix prefilled once, forked per variant, rests packed into chunked batched forwards. */
+        PREFIX_BATCHED,
+        /** Every variant's complete prompt in its own full forward (the reference). */
+        ONE_BY_ONE
+    }
+
+    /**
+     * A method's rationale to test.
+     *
+     * @param method    name (key of the result)
+     * @param ranking   word indices (global over the example's fields), most important first
+     * @param k         main size (≤ ranking length)
+     * @param fractions whether the ranking covers all words, so the AOPC sizes apply
+     */
+    public record Ranked(String method, int[] ranking, int k, boolean fractions) {
+        public Ranked {
+            ranking = ranking.clone();
+            if (k < 0 || k > ranking.length) throw new IllegalArgumentException(method + ": k " + k + " outside [0, " + ranking.length + "]");
+        }
+    }
+
+    /**
+     * One distinct scored variant.
+     *
+     * @param fields  the masked field texts
+     * @param restIds the rest tokens of its prompt (the prefix is shared)
+     * @param scores  its label scores
+     * @param uses    which requests it answers: "original", or "method/remove|keep/size"
+     */
+    public record Variant(List<String> fields, int[] restIds, LabelWords.Scores scores, List<String> uses) {}
+
+    /**
+     * The outcome of one example.
+     *
+     * @param original     the unmasked input's scores
+     * @param faithfulness per method, in the order given
+     * @param variants     the distinct variants, the unmasked input first
+     * @param requested    variants asked for, before de-duplication (the unmasked input included)
+     * @param forwards     forward passes run (the prefill counted)
+     * @param tokens       tokens run through the model
+     * @param seconds      wall time
+     */
+    public record Outcome(LabelWords.Scores original, Map<String, ExampleResult.Faithfulness> faithfulness,
+                          List<Variant> variants, int requested, int forwards, int tokens, double seconds) {}
+
+    private final Backend backend;
+    private final LabelWords labelWords;
+    private final Masking.Mode mode;
+    private final int maxBatchTokens;
+
+    public FlipEvaluation(Backend backend, LabelWords labelWords, Masking.Mode mode, int maxBatchTokens) {
+        if (maxBatchTokens < 1) throw new IllegalArgumentException("max batch tokens must be >= 1, got " + maxBatchTokens);
+        this.backend = backend;
+        this.labelWords = labelWords;
+        this.mode = mode;
+        this.maxBatchTokens = maxBatchTokens;
+    }
+
+    public Masking.Mode mode() { return mode; }
+
+    /** The key of a fraction in {@link ExampleResult.Faithfulness#byFraction()}: "0.01", "0.05", "0.1", "0.2", "0.5". */
+    public static String fractionKey(double f) {
+        return BigDecimal.valueOf(f).stripTrailingZeros().toPlainString();
+    }
+
+    // ------------------------------------------------------------------ scoring primitives
+
+    /** Runs the prefix into a fresh cache (no logits). */
+    public KvCache prefill(int[] prefixIds) {
+        checkLength(prefixIds.length);
+        KvCache c = backend.newCache();
+        backend.forward(List.of(prefixIds), List.of(c), LogitsMode.NONE, null);
+        return c;
+    }
+
+    /** Label scores of each rest after the prefilled prefix: forks of {@code prefix}, chunked batched forwards. */
+    public List<LabelWords.Scores> score(KvCache prefix, List<int[]> rests) {
+        return score(prefix, rests, new int[2]);
+    }
+
+    private List<LabelWords.Scores> score(KvCache prefix, List<int[]> rests, int[] stats) {
+        List<LabelWords.Scores> out = new ArrayList<>(Collections.nCopies(rests.size(), null));
+        int i = 0;
+        while (i < rests.size()) {
+            int j = i, tokens = 0;
+            while (j < rests.size() && (j == i || tokens + rests.get(j).length <= maxBatchTokens)) {
+                checkLength(prefix.length() + rests.get(j).length);
+                tokens += rests.get(j).length;
+                j++;
+            }
+            List<int[]> chunk = rests.subList(i, j);
+            List<KvCache> caches = new ArrayList<>(chunk.size());
+            for (int c = 0; c < chunk.size(); c++) caches.add(prefix.fork());
+            Logits l = backend.forward(chunk, caches, LogitsMode.LAST, null);
+            for (int c = 0; c < chunk.size(); c++) out.set(i + c, labelWords.score(l.last(c)));
+            stats[0]++;
+            stats[1] += tokens;
+            i = j;
+        }
+        return out;
+    }
+
+    /** Label scores of complete prompts, each in its own forward from position 0 (the reference). */
+    public List<LabelWords.Scores> scoreFull(List<int[]> prompts) {
+        return scoreFull(prompts, new int[2]);
+    }
+
+    private List<LabelWords.Scores> scoreFull(List<int[]> prompts, int[] stats) {
+        List<LabelWords.Scores> out = new ArrayList<>(prompts.size());
+        for (int[] p : prompts) {
+            checkLength(p.length);
+            Logits l = backend.forward(p, null, LogitsMode.LAST);
+            out.add(labelWords.score(l.last(0)));
+            stats[0]++;
+            stats[1] += p.length;
+        }
+        return out;
+    }
+
+    private void checkLength(int n) {
+        int max = backend.model().config().maxPositionEmbeddings();
+        if (max > 0 && n > max) throw new IllegalArgumentException("prompt of " + n + " tokens exceeds the model's " + max + " positions");
+    }
+
+    // ------------------------------------------------------------------ the operation
+
+    /** {@link #evaluate(Example, PromptBuilder.Layout, List, Strategy, KvCache)} without a prefilled prefix. */
+    public Outcome evaluate(Example ex, PromptBuilder.Layout layout, List<Ranked> methods, Strategy strategy) {
+        return evaluate(ex, layout, methods, strategy, null);
+    }
+
+    /** {@link #evaluate(Example, PromptBuilder.Layout, List, Strategy, KvCache, LabelWords.Scores)} scoring the original too. */
+    public Outcome evaluate(Example ex, PromptBuilder.Layout layout, List<Ranked> methods, Strategy strategy, KvCache prefix) {
+        return evaluate(ex, layout, methods, strategy, prefix, null);
+    }
+
+    /**
+     * Builds, de-duplicates and scores every variant of every method, then computes the faithfulness metrics.
+     *
+     * @param prefix   a cache already holding {@code layout.prefixIds()} (reused, not modified), or null to prefill
+     *                 here ({@link Strategy#PREFIX_BATCHED} only)
+     * @param original the unmasked input's scores when the caller already has them (its prediction is then the y of
+     *                 every metric), or null to score it with the variants
+     */
+    public Outcome evaluate(Example ex, PromptBuilder.Layout layout, List<Ranked> methods, Strategy strategy, KvCache prefix,
+                            LabelWords.Scores original) {
+        long t0 = System.nanoTime();
+        int n = ex.totalWords();
+        List<String> originalFields = ex.fields().stream().map(TextField::text).toList();
+
+        // requests, de-duplicated by masked field texts
+        Map<List<String>, Integer> index = new LinkedHashMap<>();
+        List<List<String>> fieldsOf = new ArrayList<>();
+        List<List<String>> uses = new ArrayList<>();
+        int[] requested = {0};
+        java.util.function.BiFunction<List<String>, String, Integer> request = (fields, use) -> {
+            requested[0]++;
+            Integer v = index.get(fields);
+            if (v == null) {
+                v = fieldsOf.size();
+                index.put(fields, v);
+                fieldsOf.add(fields);
+                uses.add(new ArrayList<>());
+            }
+            uses.get(v).add(use);
+            return v;
+        };
+        request.apply(originalFields, "original");
+        int[] aopcSizes = Faithfulness.aopcSizes(n);
+        Map<String, List<Req>> reqs = new LinkedHashMap<>();
+        for (Ranked m : methods) {
+            for (int w : m.ranking()) if (w < 0 || w >= n) throw new IllegalArgumentException(m.method() + ": word " + w + " outside [0, " + n + ")");
+            List<Integer> sizes = new ArrayList<>();
+            sizes.add(m.k());
+            if (m.fractions()) for (int s : aopcSizes) sizes.add(Math.min(s, m.ranking().length));
+            List<Req> rs = new ArrayList<>();
+            for (int s : sizes) {
+                TreeSet<Integer> top = new TreeSet<>();
+                for (int r = 0; r < s; r++) top.add(m.ranking()[r]);
+                int rem = request.apply(mask(ex, top, false), m.method() + "/remove/" + s);
+                int keep = request.apply(mask(ex, top, true), m.method() + "/keep/" + s);
+                rs.add(new Req(m.method(), s, rem, keep));
+            }
+            if (reqs.put(m.method(), rs) != null) throw new IllegalArgumentException("method " + m.method() + " given twice");
+        }
+
+        // tokens of every distinct variant
+        List<int[]> rests = new ArrayList<>(fieldsOf.size());
+        for (List<String> f : fieldsOf) {
+            Prompt p = layout.classify(f);
+            rests.add(p.restIds());
+        }
+        int[] stats = new int[2];
+        List<LabelWords.Scores> scores = new ArrayList<>();
+        List<int[]> todo = rests;
+        if (original != null) {
+            scores.add(original);
+            todo = rests.subList(1, rests.size());
+        }
+        if (todo.isEmpty()) {
+            // nothing left to score
+        } else if (strategy == Strategy.ONE_BY_ONE) {
+            int[] pre = layout.prefixIds();
+            List<int[]> full = new ArrayList<>(todo.size());
+            for (int[] r : todo) {
+                int[] ids = Arrays.copyOf(pre, pre.length + r.length);
+                System.arraycopy(r, 0, ids, pre.length, r.length);
+                full.add(ids);
+            }
+            scores.addAll(scoreFull(full, stats));
+        } else {
+            KvCache cache = prefix;
+            if (cache == null) {
+                cache = prefill(layout.prefixIds());
+                stats[0]++;
+                stats[1] += cache.length();
+            } else if (cache.length() != layout.prefixIds().length) {
+                throw new IllegalArgumentException("prefix cache holds " + cache.length() + " positions, the prefix has " + layout.prefixIds().length);
+            }
+            scores.addAll(score(cache, todo, stats));
+        }
+
+        List<Variant> variants = new ArrayList<>(fieldsOf.size());
+        for (int v = 0; v < fieldsOf.size(); v++) variants.add(new Variant(fieldsOf.get(v), rests.get(v), scores.get(v), List.copyOf(uses.get(v))));
+        LabelWords.Scores orig = scores.get(0);
+        int y = orig.predicted();
+        double py = orig.probs()[y];
+        Map<String, ExampleResult.Faithfulness> out = new LinkedHashMap<>();
+        for (Ranked m : methods) {
+            List<Req> rs = reqs.get(m.method());
+            ExampleResult.Masked main = masked(rs.get(0), scores, y, py);
+            Map<String, ExampleResult.Masked> byFraction = new LinkedHashMap<>();
+            double aopcC = Double.NaN, aopcS = Double.NaN;
+            if (m.fractions()) {
+                double[] pRemoved = new double[aopcSizes.length], pKept = new double[aopcSizes.length];
+                for (int b = 0; b < aopcSizes.length; b++) {
+                    Req r = rs.get(b + 1);
+                    byFraction.put(fractionKey(Faithfulness.AOPC_FRACTIONS[b]), masked(r, scores, y, py));
+                    pRemoved[b] = scores.get(r.remove()).probs()[y];
+                    pKept[b] = scores.get(r.keep()).probs()[y];
+                }
+                aopcC = Faithfulness.aopc(py, pRemoved);
+                aopcS = Faithfulness.aopc(py, pKept);
+            }
+            out.put(m.method(), new ExampleResult.Faithfulness(main, Collections.unmodifiableMap(byFraction), aopcC, aopcS));
+        }
+        return new Outcome(orig, Collections.unmodifiableMap(out), List.copyOf(variants), requested[0], stats[0], stats[1],
+                (System.nanoTime() - t0) / 1e9);
+    }
+
+    /** One size of one method: the indices of its remove and keep-only variants. */
+    private record Req(String method, int size, int remove, int keep) {}
+
+    private ExampleResult.Masked masked(Req r, List<LabelWords.Scores> scores, int y, double py) {
+        LabelWords.Scores without = scores.get(r.remove()), only = scores.get(r.keep());
+        String before = labelWords.labels().get(y), after = labelWords.labels().get(without.predicted());
+        return new ExampleResult.Masked(r.size(), after, Faithfulness.flipped(before, after),
+                Faithfulness.comprehensiveness(py, without.probs()[y]), Faithfulness.sufficiency(py, only.probs()[y]));
+    }
+
+    /** The example's field texts with the global word set {@code words} removed ({@code keep}: kept alone). */
+    List<String> mask(Example ex, TreeSet<Integer> words, boolean keep) {
+        List<String> out = new ArrayList<>(ex.fields().size());
+        for (int f = 0; f < ex.fields().size(); f++) {
+            TextField field = ex.fields().get(f);
+            int off = ex.wordOffset(f), cnt = field.wordCount();
+            TreeSet<Integer> local = new TreeSet<>();
+            for (int w : words.subSet(off, off + cnt)) local.add(w - off);
+            Masking.Masked m = keep ? Masking.keepOnly(field.text(), local, mode) : Masking.remove(field.text(), local, mode);
+            out.add(m.text());
+        }
+        return out;
+    }
+}

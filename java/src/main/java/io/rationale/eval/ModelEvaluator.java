@@ -1,0 +1,424 @@
+package io.rationale.eval;
+
+import io.rationale.attribution.Attribution;
+import io.rationale.attribution.AttributionInput;
+import io.rationale.attribution.AttributionSet;
+import io.rationale.attribution.Attributor;
+import io.rationale.attribution.Method;
+import io.rationale.attribution.Options;
+import io.rationale.attribution.TargetSpec;
+import io.rationale.cpu.CpuBackend;
+import io.rationale.dataset.Aggregation;
+import io.rationale.dataset.Dataset;
+import io.rationale.dataset.Example;
+import io.rationale.dataset.TextField;
+import io.rationale.dataset.Word;
+import io.rationale.engine.Backend;
+import io.rationale.engine.Generator;
+import io.rationale.engine.KvCache;
+import io.rationale.engine.Model;
+import io.rationale.engine.SamplingParams;
+import io.rationale.metrics.Alignment;
+import io.rationale.metrics.AveragePrecision;
+import io.rationale.metrics.IouF1;
+import io.rationale.metrics.Masking;
+import io.rationale.metrics.Prf;
+import io.rationale.metrics.TopK;
+import io.rationale.tokenizer.Tokenizer;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.SortedSet;
+import java.util.TreeSet;
+
+/**
+ * The evaluator on a model: classifies each example by label words, builds every requested rationale, and scores
+ * its human alignment and its faithfulness.
+ *
+ * <h2>Per example</h2>
+ * <ol>
+ *   <li><b>Prompt</b> ({@link PromptBuilder}): the dataset kind's {@link TaskTemplate}, the label words
+ *       ({@link LabelWords}, resolved once for the whole run), {@code shots} demonstrations ({@link FewShot}); the
+ *       chat template when the tokenizer has one, a plain completion prompt otherwise.</li>
+ *   <li><b>Prediction</b>: the prompt prefix is prefilled once into a KV cache and the rest run after it;
+ *       predicted = argmax over the label words' logits at the last position, label probabilities = softmax over
+ *       those logits only ({@link LabelWords}).</li>
+ *   <li><b>k</b> ({@link KSelection}): the human rationale's size (default), else 10% of the words; or a fixed
+ *       fraction.</li>
+ *   <li><b>Attribution rationales</b> ({@link Attributor}, all requested methods in one run, sharing its forward
+ *       and gradient): the explained scalar is the LOGIT of the predicted label's best token (the variant that gave
+ *       its label logit). Token scores become word scores by the attribution package's rule (a token counts for
+ *       each word its span overlaps; sum), with the text under study = the first field's start to the last field's
+ *       end; template text between fields (e.g. "Hypothesis:") and outside is in no example word. Ranking:
+ *       {@link TopK#ranking} of the SIGNED word scores (higher = more important, lower index first on ties; a NaN
+ *       score ranks last); rationale = the top k.</li>
+ *   <li><b>Prompting rationales</b>: {@code prompt_guided} asks for the k most important words,
+ *       {@code prompt_unbound} for a free explanation, both after the model's own predicted word
+ *       ({@link PromptBuilder.Layout#guided}); greedy generation after a fork of the same prefix cache, at most
+ *       {@code guidedBaseTokens + guidedTokensPerWord·k} (default 16 + 4k) or {@code unboundMaxTokens} (default
+ *       64) new tokens, stopping at an EOS token (config and tokenizer) and, for base prompts, at any token
+ *       containing a line break. The answer (special tokens skipped, trimmed) is parsed by
+ *       {@link AnswerParser}; ranking = the matched words in order of mention, k = their number; an answer with
+ *       nothing parseable has an empty rationale.</li>
+ *   <li><b>Random baseline</b> {@code random}, always run (the attribution method {@code random} is never run:
+ *       the name means the baseline): {@link RandomRationale} ranking at the same k.</li>
+ *   <li><b>Alignment</b>, when the example has a human rationale: word P/R/F1 ({@link Alignment#wordPrf}, NaN
+ *       when both sets are empty); ERASER IOU counts summed over the example's fields (one IOU instance per
+ *       field, spans never cross fields); AUPRC of the soft word scores ({@link AveragePrecision}; NaN for
+ *       prompting methods and when the human rationale is empty).</li>
+ *   <li><b>Faithfulness</b>: {@link FlipEvaluation} on every method at once, on ALL examples, reusing the prefix
+ *       cache.</li>
+ * </ol>
+ * Problems with one example (prompt longer than the model's positions, a chat template that alters contents, a
+ * label set that differs from the run's) return a result with {@code skipped} = the reason; configuration problems
+ * (unknown method, colliding label words, bad k or mask) throw from the constructor.
+ *
+ * <h2>Timing</h2>
+ * {@link ExampleResult.MethodResult#seconds()}: attribution methods: the method's own work plus the shared steps
+ * it reads (the recorded forward, the gradient backward), i.e. about what it would cost alone; prompting methods:
+ * their generation; the baseline: drawing the ranking.
+ *
+ * <p>Not thread-safe.
+ */
+public final class ModelEvaluator implements Evaluator {
+    /** Prompting method names. */
+    public static final String PROMPT_GUIDED = "prompt_guided", PROMPT_UNBOUND = "prompt_unbound";
+    /** The random baseline's name. */
+    public static final String RANDOM = "random";
+    /** Fewest new tokens a prompting prompt must leave room for, or the example is skipped. */
+    public static final int MIN_GENERATION_ROOM = 8;
+
+    /**
+     * Engine settings (not part of {@link EvalOptions}).
+     *
+     * @param maxBatchTokens      rest tokens per batched flip forward ({@link FlipEvaluation})
+     * @param guidedBaseTokens    prompt_guided budget: this many new tokens ...
+     * @param guidedTokensPerWord ... plus this many per requested word
+     * @param unboundMaxTokens    prompt_unbound budget
+     */
+    public record Settings(int maxBatchTokens, int guidedBaseTokens, int guidedTokensPerWord, int unboundMaxTokens) {
+        public static Settings defaults() { return new Settings(FlipEvaluation.DEFAULT_MAX_BATCH_TOKENS, 16, 4, 64); }
+    }
+
+    private final Backend backend;
+    private final Tokenizer tok;
+    private final AutoCloseable[] owned;
+    private final EvalOptions options;
+    private final Settings settings;
+    private final TaskTemplate template;
+    private final LabelWords labelWords;
+    private final PromptBuilder prompts;
+    private final FewShot fewShot;
+    private final KSelection kSelection;
+    private final Aggregation aggregation;
+    private final FlipEvaluation flip;
+    private final List<Method> attributionMethods;
+    private final List<String> promptingMethods;
+    private final Attributor attributor;
+    private final Options attributionOptions;
+    private final Set<Integer> stopTokens;
+
+    /** Loads the model folder (weights, tokenizer) and runs it on the CPU with all cores; closes them on {@link #close()}. */
+    public static ModelEvaluator open(Path modelDir, Dataset dataset, EvalOptions options) {
+        Tokenizer tok = Tokenizer.load(modelDir);
+        Model model = null;
+        CpuBackend backend = null;
+        try {
+            model = Model.load(modelDir);
+            backend = new CpuBackend(model);
+            return new ModelEvaluator(backend, tok, dataset.kind(), dataset.labels(), dataset.examples(), options, Settings.defaults(),
+                    new AutoCloseable[]{backend, model, tok});
+        } catch (RuntimeException e) {
+            if (backend != null) backend.close();
+            if (model != null) model.close();
+            tok.close();
+            throw e;
+        }
+    }
+
+    /** On a backend and tokenizer the caller owns (not closed here). */
+    public ModelEvaluator(Backend backend, Tokenizer tok, Dataset dataset, EvalOptions options) {
+        this(backend, tok, dataset.kind(), dataset.labels(), dataset.examples(), options, Settings.defaults());
+    }
+
+    /**
+     * @param kind   the dataset kind ({@link io.rationale.dataset.DatasetLoader#KINDS}): picks the template
+     * @param labels the label set, in order
+     * @param pool   the dataset's examples: the few-shot pool (may be empty with 0 shots)
+     */
+    public ModelEvaluator(Backend backend, Tokenizer tok, String kind, List<String> labels, List<Example> pool,
+                          EvalOptions options, Settings settings) {
+        this(backend, tok, kind, labels, pool, options, settings, new AutoCloseable[0]);
+    }
+
+    private ModelEvaluator(Backend backend, Tokenizer tok, String kind, List<String> labels, List<Example> pool,
+                           EvalOptions options, Settings settings, AutoCloseable[] owned) {
+        this.backend = backend;
+        this.tok = tok;
+        this.owned = owned;
+        this.options = options;
+        this.settings = settings;
+        List<String> fieldNames = pool.isEmpty() ? List.of() : pool.get(0).fields().stream().map(TextField::name).toList();
+        this.template = TaskTemplate.forDataset(kind, labels, fieldNames);
+        this.labelWords = LabelWords.resolve(tok, labels, template.labelWordCandidates());
+        for (int id : labelWords.allTokenIds())
+            if (id >= backend.model().config().vocabSize())
+                throw new IllegalArgumentException("label token id " + id + " is outside the model's vocabulary");
+        this.prompts = PromptBuilder.forTokenizer(tok, template, labelWords);
+        this.fewShot = new FewShot(pool, options.shots(), options.seed());
+        this.kSelection = KSelection.parse(options.k());
+        this.aggregation = Aggregation.parse(options.annotators() == null ? "majority" : options.annotators());
+        this.flip = new FlipEvaluation(backend, labelWords, parseMask(options.mask()), settings.maxBatchTokens());
+        LinkedHashSet<Method> attr = new LinkedHashSet<>();
+        LinkedHashSet<String> prompting = new LinkedHashSet<>();
+        for (String m : options.methods()) {
+            String n = m.trim().toLowerCase(java.util.Locale.ROOT).replace('-', '_');
+            if (n.equals(PROMPT_GUIDED) || n.equals(PROMPT_UNBOUND)) prompting.add(n);
+            else if (!n.equals(RANDOM)) for (Method x : Method.parse(n)) if (x != Method.RANDOM) attr.add(x);
+        }
+        this.attributionMethods = List.copyOf(attr);
+        this.promptingMethods = List.copyOf(prompting);
+        this.attributor = new Attributor(backend);
+        this.attributionOptions = Options.defaults().withSteps(options.igSteps()).withSeed(options.seed());
+        Set<Integer> stops = new LinkedHashSet<>(backend.model().config().eosTokenIds());
+        if (tok.eosId() >= 0) stops.add(tok.eosId());
+        if (!prompts.chat()) stops.addAll(lineBreakTokens(tok));
+        this.stopTokens = Set.copyOf(stops);
+    }
+
+    /** {@code delete} or {@code replace:TOKEN}. */
+    public static Masking.Mode parseMask(String s) {
+        if (s == null || s.equals("delete")) return Masking.DELETE;
+        if (s.startsWith("replace:")) return new Masking.Replacement(s.substring("replace:".length()));
+        throw new IllegalArgumentException("mask must be 'delete' or 'replace:TOKEN', got '" + s + "'");
+    }
+
+    private static Set<Integer> lineBreakTokens(Tokenizer tok) {
+        Set<Integer> out = new LinkedHashSet<>();
+        for (int id = 0; id < tok.vocabSize(); id++) {
+            try {
+                String d = tok.displayText(id);
+                if (d.indexOf('\n') >= 0 || d.indexOf('\r') >= 0) out.add(id);
+            } catch (RuntimeException e) {
+                // a hole in the vocabulary
+            }
+        }
+        return out;
+    }
+
+    public TaskTemplate template() { return template; }
+
+    /** The label words chosen for the run (report them beside the results). */
+    public LabelWords labelWords() { return labelWords; }
+
+    /** Whether prompts go through the chat template. */
+    public boolean chat() { return prompts.chat(); }
+
+    public PromptBuilder prompts() { return prompts; }
+
+    /** The method names of a result, in order: attribution methods, prompting methods, {@code random}. */
+    public List<String> methodNames() {
+        List<String> out = new ArrayList<>();
+        for (Method m : attributionMethods) out.add(m.cliName());
+        out.addAll(promptingMethods);
+        out.add(RANDOM);
+        return out;
+    }
+
+    @Override
+    public ExampleResult evaluate(int index, Example example) {
+        long t0 = System.nanoTime();
+        List<ExampleResult.WordRef> words = wordRefs(example);
+        try {
+            return run(index, example, words, t0);
+        } catch (RuntimeException e) {
+            String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            return skipped(index, example, words, msg.replace('\n', ' '), t0);
+        }
+    }
+
+    private ExampleResult skipped(int index, Example e, List<ExampleResult.WordRef> words, String reason, long t0) {
+        return new ExampleResult(index, e.id(), reason, words, e.label(), null, null, null, null, secondsSince(t0));
+    }
+
+    private ExampleResult run(int index, Example ex, List<ExampleResult.WordRef> words, long t0) {
+        if (!ex.labels().equals(labelWords.labels()))
+            return skipped(index, ex, words, "label set " + ex.labels() + " differs from the run's " + labelWords.labels(), t0);
+        int max = backend.model().config().maxPositionEmbeddings();
+        Optional<SortedSet<Integer>> human = ex.rationaleAllFields(aggregation);
+        int n = ex.totalWords();
+        int k = kSelection.k(n, human);
+        PromptBuilder.Layout layout = prompts.layout(ex, fewShot.demosFor(ex));
+        List<String> fields = ex.fields().stream().map(TextField::text).toList();
+        Prompt cls = layout.classify(fields);
+        if (max > 0 && cls.length() > max)
+            return skipped(index, ex, words, "prompt has " + cls.length() + " tokens, the model has " + max + " positions", t0);
+
+        KvCache prefix = flip.prefill(cls.prefixIds());
+        LabelWords.Scores orig = flip.score(prefix, List.of(cls.restIds())).get(0);
+        String predicted = labelWords.labels().get(orig.predicted());
+        String predictedWord = labelWords.word(predicted);
+
+        // prompting prompts must fit with room to answer
+        Map<String, Prompt> promptingPrompts = new LinkedHashMap<>();
+        Map<String, Integer> budgets = new HashMap<>();
+        for (String m : promptingMethods) {
+            Prompt p = m.equals(PROMPT_GUIDED) ? layout.guided(fields, predictedWord, k) : layout.unbound(fields, predictedWord);
+            int budget = m.equals(PROMPT_GUIDED) ? settings.guidedBaseTokens() + settings.guidedTokensPerWord() * k : settings.unboundMaxTokens();
+            if (max > 0) {
+                int room = max - p.length();
+                if (room < MIN_GENERATION_ROOM)
+                    return skipped(index, ex, words, m + " prompt has " + p.length() + " tokens, leaving " + Math.max(0, room)
+                            + " of the model's " + max + " positions to answer", t0);
+                budget = Math.min(budget, room);
+            }
+            promptingPrompts.put(m, p);
+            budgets.put(m, budget);
+        }
+
+        List<FlipEvaluation.Ranked> ranked = new ArrayList<>();
+        Map<String, double[]> softScores = new HashMap<>();
+        Map<String, Object[]> extras = new HashMap<>();     // raw, unparsed
+        Map<String, Double> seconds = new HashMap<>();
+
+        // attribution
+        if (!attributionMethods.isEmpty()) {
+            AttributionInput in = AttributionInput.of(cls.text(), cls.tokens(), cls.studyStart(), cls.studyEnd());
+            AttributionSet set = attributor.run(in, TargetSpec.logit(orig.predictedToken()), attributionMethods, attributionOptions);
+            for (Method m : attributionMethods) {
+                Attribution a = set.get(m);
+                double[] s = wordScores(ex, cls, a);
+                double[] forRanking = s.clone();
+                for (int i = 0; i < forRanking.length; i++) if (Double.isNaN(forRanking[i])) forRanking[i] = Double.NEGATIVE_INFINITY;
+                int[] ranking = TopK.ranking(forRanking);
+                ranked.add(new FlipEvaluation.Ranked(m.cliName(), ranking, Math.min(k, n), true));
+                softScores.put(m.cliName(), s);
+                double sec = a.seconds();
+                for (AttributionSet.SharedStep st : set.shared()) if (st.usedBy().contains(m)) sec += st.seconds();
+                seconds.put(m.cliName(), sec);
+            }
+        }
+
+        // prompting
+        Generator gen = new Generator(backend);
+        List<String> inputWords = words.stream().map(ExampleResult.WordRef::text).toList();
+        for (String m : promptingMethods) {
+            long g0 = System.nanoTime();
+            Prompt p = promptingPrompts.get(m);
+            KvCache cache = Arrays.equals(p.prefixIds(), cls.prefixIds()) ? prefix.fork() : flip.prefill(p.prefixIds());
+            Generator.Result r = gen.generateBatch(List.of(p.restIds()), List.of(cache), budgets.get(m), SamplingParams.greedy(), stopTokens).get(0);
+            int[] out = r.tokens();
+            if (r.stopReason() == Generator.StopReason.STOP_TOKEN) out = Arrays.copyOf(out, out.length - 1);
+            String raw = tok.decode(out, true).strip();
+            AnswerParser.Parsed parsed = AnswerParser.parse(raw, inputWords);
+            ranked.add(new FlipEvaluation.Ranked(m, parsed.ranking(), parsed.ranking().length, false));
+            extras.put(m, new Object[]{raw, parsed.unparsed()});
+            seconds.put(m, secondsSince(g0));
+        }
+
+        // random baseline
+        long r0 = System.nanoTime();
+        int[] randomRanking = RandomRationale.ranking(n, RandomRationale.seed(options.seed(), ex.id()));
+        ranked.add(new FlipEvaluation.Ranked(RANDOM, randomRanking, Math.min(k, n), true));
+        softScores.put(RANDOM, RandomRationale.scores(randomRanking));
+        seconds.put(RANDOM, secondsSince(r0));
+
+        FlipEvaluation.Outcome outcome = flip.evaluate(ex, layout, ranked, FlipEvaluation.Strategy.PREFIX_BATCHED, prefix, orig);
+
+        Map<String, ExampleResult.MethodResult> methods = new LinkedHashMap<>();
+        for (FlipEvaluation.Ranked r : ranked) {
+            int[] rationale = sortedTop(r.ranking(), r.k());
+            double[] scores = softScores.get(r.method());
+            ExampleResult.Alignment al = human.isPresent() ? alignment(ex, rationale, human.get(), scores) : null;
+            Object[] x = extras.get(r.method());
+            @SuppressWarnings("unchecked")
+            List<String> unparsed = x == null ? null : (List<String>) x[1];
+            methods.put(r.method(), new ExampleResult.MethodResult(scores, r.ranking(), r.k(), rationale, x == null ? null : (String) x[0],
+                    unparsed, al, outcome.faithfulness().get(r.method()), seconds.get(r.method())));
+        }
+        Map<String, Double> probs = new LinkedHashMap<>();
+        for (int i = 0; i < labelWords.size(); i++) probs.put(labelWords.labels().get(i), orig.probs()[i]);
+        List<Integer> humanList = human.map(h -> List.copyOf(new ArrayList<>(h))).orElse(null);
+        return new ExampleResult(index, ex.id(), null, words, ex.label(), predicted, probs, humanList, methods, secondsSince(t0));
+    }
+
+    /** The example's words, global order, with spans within their field. */
+    static List<ExampleResult.WordRef> wordRefs(Example ex) {
+        List<ExampleResult.WordRef> out = new ArrayList<>(ex.totalWords());
+        for (TextField f : ex.fields()) for (Word w : f.words()) out.add(new ExampleResult.WordRef(f.name(), w.text(), w.start(), w.end()));
+        return out;
+    }
+
+    /**
+     * The attribution's word scores moved onto the example's global words: the attribution's study words are the
+     * whitespace-delimited words of the study range, so each field word is the study word with the same char span;
+     * study words that are template text (titles between fields) are dropped.
+     */
+    static double[] wordScores(Example ex, Prompt p, Attribution a) {
+        Map<Long, Double> bySpan = new HashMap<>();
+        for (Attribution.WordScore w : a.words()) bySpan.put(((long) w.start() << 32) | w.end(), w.score());
+        double[] out = new double[ex.totalWords()];
+        int g = 0;
+        for (int f = 0; f < ex.fields().size(); f++) {
+            int off = p.fieldRanges().get(f)[0];
+            for (Word w : ex.fields().get(f).words()) {
+                Double s = bySpan.get(((long) (off + w.start()) << 32) | (off + w.end()));
+                if (s == null) throw new IllegalStateException("attribution has no score for word " + g + " '" + w.text() + "'");
+                out[g++] = s;
+            }
+        }
+        return out;
+    }
+
+    private static int[] sortedTop(int[] ranking, int k) {
+        int[] r = Arrays.copyOf(ranking, Math.min(k, ranking.length));
+        Arrays.sort(r);
+        return r;
+    }
+
+    /** Word P/R/F1, IOU counts summed over fields, AUPRC (NaN without scores or positives). */
+    static ExampleResult.Alignment alignment(Example ex, int[] rationale, Set<Integer> human, double[] scores) {
+        Set<Integer> pred = new TreeSet<>();
+        for (int w : rationale) pred.add(w);
+        Prf prf = Alignment.wordPrf(pred, human);
+        int tp = 0, ps = 0, hs = 0;
+        for (int f = 0; f < ex.fields().size(); f++) {
+            int off = ex.wordOffset(f), cnt = ex.fields().get(f).wordCount();
+            Set<Integer> lp = new TreeSet<>(), lh = new TreeSet<>();
+            for (int w : pred) if (w >= off && w < off + cnt) lp.add(w - off);
+            for (int w : human) if (w >= off && w < off + cnt) lh.add(w - off);
+            IouF1.Instance i = IouF1.instance(lp, lh);
+            tp += i.truePositives();
+            ps += i.predictedSpans();
+            hs += i.humanSpans();
+        }
+        double auprc = Double.NaN;
+        if (scores != null) {
+            double[] s = scores.clone();
+            for (int i = 0; i < s.length; i++) if (Double.isNaN(s[i])) s[i] = Double.NEGATIVE_INFINITY;
+            auprc = AveragePrecision.of(s, human);
+        }
+        return new ExampleResult.Alignment(prf.precision(), prf.recall(), prf.f1(), tp, ps, hs, auprc);
+    }
+
+    private static double secondsSince(long t0) { return (System.nanoTime() - t0) / 1e9; }
+
+    @Override
+    public void close() {
+        for (AutoCloseable c : owned) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("closing " + c + ": " + e.getMessage(), e);
+            }
+        }
+    }
+}
