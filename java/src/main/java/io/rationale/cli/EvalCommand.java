@@ -4,7 +4,7 @@ import io.rationale.dataset.Aggregation;
 import io.rationale.eval.EvalOptions;
 import io.rationale.eval.EvalRunner;
 import io.rationale.eval.EvaluatorFactory;
-import io.rationale.eval.ModelEvaluatorFactory;
+import io.rationale.eval.ModelEvaluator;
 import io.rationale.eval.ProgressPrinter;
 import io.rationale.eval.RunManifest;
 import io.rationale.eval.Summary;
@@ -49,7 +49,7 @@ public final class EvalCommand implements Callable<Integer> {
     static final String BUILTIN_MODEL_DIR = "tiny-model";
 
     /** Where evaluators come from; tests swap in a fake (the core's ModelEvaluator otherwise). */
-    static volatile EvaluatorFactory evaluatorFactory = new ModelEvaluatorFactory();
+    static volatile EvaluatorFactory evaluatorFactory = ModelEvaluator::open;
 
     @Spec
     CommandSpec spec;

@@ -6,7 +6,7 @@ import java.nio.file.Path;
 
 /**
  * Opens the {@link Evaluator} of a run: the seam between the runner ({@link EvalRunner}) and the evaluation core.
- * The command line uses {@link ModelEvaluatorFactory}; tests pass a fake.
+ * The command line uses {@code ModelEvaluator::open}; tests pass a fake.
  */
 @FunctionalInterface
 public interface EvaluatorFactory {

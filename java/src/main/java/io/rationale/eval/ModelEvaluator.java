@@ -250,7 +250,7 @@ public final class ModelEvaluator implements Evaluator {
     }
 
     private ExampleResult run(int index, Example ex, List<ExampleResult.WordRef> words, long t0) {
-        if (!ex.labels().equals(labelWords.labels()))
+        if (!new java.util.HashSet<>(ex.labels()).equals(new java.util.HashSet<>(labelWords.labels())))   // same labels, any order
             return skipped(index, ex, words, "label set " + ex.labels() + " differs from the run's " + labelWords.labels(), t0);
         int max = backend.model().config().maxPositionEmbeddings();
         Optional<SortedSet<Integer>> human = ex.rationaleAllFields(aggregation);
