@@ -224,8 +224,8 @@ public final class MatMul {
         int kChunks = (k + 63) / 64;
         par.forEach(kChunks, c -> {                      // xt[kk][t] = x[t][kk]
             int k0 = c * 64, k1 = Math.min(k, k0 + 64);
-            for (int t = 0; t < n; t++)
-                for (int kk = k0; kk < k1; kk++) xt[kk * np + t] = x[t * k + kk];
+            for (int kk = k0; kk < k1; kk++)
+                for (int t = 0; t < n; t++) xt[kk * np + t] = x[t * k + kk];
         });
         int[] rowsPerTask = new int[outs.length];
         java.util.Arrays.fill(rowsPerTask, ROWS_PER_TASK);
@@ -260,10 +260,8 @@ public final class MatMul {
             }
         }
         int ldy = w.rows();
-        for (int r = 0; r < rows; r++) {
-            float b = o.bias == null ? 0f : o.bias[r0 + r];
-            for (int t = 0; t < n; t++) o.y[t * ldy + r0 + r] = acc[r * np + t] + b;
-        }
+        for (int t = 0; t < n; t++)                       // contiguous writes to y, strided reads from the cached acc
+            for (int r = 0; r < rows; r++) o.y[t * ldy + r0 + r] = acc[r * np + t] + (o.bias == null ? 0f : o.bias[r0 + r]);
     }
 
     /**
