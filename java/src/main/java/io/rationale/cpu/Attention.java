@@ -19,6 +19,11 @@ public final class Attention {
     private Attention() {}
 
     private static final int KEY_GROUP = 4 * L;       // keys scored together: 4 vector accumulators
+
+    static {
+        if (KvCache.BLOCK % KEY_GROUP != 0)
+            throw new UnsupportedOperationException(L + "-lane float vectors: KV cache blocks of " + KvCache.BLOCK + " positions need at most 16 lanes");
+    }
     private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[0]);
 
     /** The shape of one attention call. */

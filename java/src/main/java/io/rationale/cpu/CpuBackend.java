@@ -26,7 +26,8 @@ import java.util.List;
  *   xn  = RmsNorm(x)                      (post_attention_layernorm)
  *   x  += Mlp(xn)
  * </pre>
- * then the final norm and the LM head on the rows that need logits.
+ * then the final norm and the LM head on the rows that need logits. Thread-safe: concurrent calls take turns on
+ * the pool.
  *
  * <p>{@link #backward} runs the same steps in reverse from a recorded forward (see {@link Activations}), each step's
  * backward and LRP rules next to its forward: {@link LinearBackward} ({@code dy·W}), {@link Mlp#backward},

@@ -100,18 +100,15 @@ public final class MatMul {
                 if (dt == DType.F32) {
                     for (; tok + 4 <= n; tok += 4) dot4F32(w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
                     for (; tok < n; tok++) o.y[tok * rows + r] = dot1F32(w, row, k, x, tok * k) + b;
+                } else if (dt == DType.BF16) {
+                    for (; tok + 4 <= n; tok += 4) dot4Bf16(w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
+                    for (; tok < n; tok++) o.y[tok * rows + r] = dot1Bf16(w, row, k, x, tok * k) + b;
                 } else {
-                    boolean f16 = dt == DType.F16;
-                    for (; tok + 4 <= n; tok += 4) dot4Half(f16, w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
-                    for (; tok < n; tok++) o.y[tok * rows + r] = (f16 ? dot1F16(w, row, k, x, tok * k) : dot1Bf16(w, row, k, x, tok * k)) + b;
+                    for (; tok + 4 <= n; tok += 4) dot4F16(w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
+                    for (; tok < n; tok++) o.y[tok * rows + r] = dot1F16(w, row, k, x, tok * k) + b;
                 }
             }
         });
-    }
-
-    /** Part 0 or 1 of 2L 16-bit weights as floats. */
-    private static FloatVector part(ShortVector s, int part, boolean f16) {
-        return f16 ? Vec.f16Part(s, part) : Vec.bf16Part(s, part);
     }
 
     // A small loop body (one weight load per step, two accumulators) streams fastest: C2 unrolls it itself, while a
@@ -145,22 +142,51 @@ public final class MatMul {
         return s;
     }
 
-    /** One row of 16-bit weights · four consecutive token rows (each weight widened once for all four). */
-    private static void dot4Half(boolean f16, MemorySegment w, long row, int k, float[] x, int xOff, float[] y, int yOff, int ldy, float b) {
-        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+    /** One row of bf16 weights · four consecutive token rows (each weight widened once for all four). */
+    private static void dot4Bf16(MemorySegment w, long row, int k, float[] x, int xOff, float[] y, int yOff, int ldy, float b) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
         int i = 0;
         for (; i <= k - 2 * L; i += 2 * L) {
             ShortVector a = Vec.load16(w, (row + i) * 2);
-            FloatVector w0 = part(a, 0, f16), w1 = part(a, 1, f16);
+            FloatVector w0 = Vec.bf16Part(a, 0), w1 = Vec.bf16Part(a, 1);
             int o = xOff + i;
-            s0 = w1.fma(FloatVector.fromArray(F, x, o + L), w0.fma(FloatVector.fromArray(F, x, o), s0));
-            s1 = w1.fma(FloatVector.fromArray(F, x, o + k + L), w0.fma(FloatVector.fromArray(F, x, o + k), s1));
-            s2 = w1.fma(FloatVector.fromArray(F, x, o + 2 * k + L), w0.fma(FloatVector.fromArray(F, x, o + 2 * k), s2));
-            s3 = w1.fma(FloatVector.fromArray(F, x, o + 3 * k + L), w0.fma(FloatVector.fromArray(F, x, o + 3 * k), s3));
+            s0 = w0.fma(FloatVector.fromArray(F, x, o), s0);
+            t0 = w1.fma(FloatVector.fromArray(F, x, o + L), t0);
+            s1 = w0.fma(FloatVector.fromArray(F, x, o + k), s1);
+            t1 = w1.fma(FloatVector.fromArray(F, x, o + k + L), t1);
+            s2 = w0.fma(FloatVector.fromArray(F, x, o + 2 * k), s2);
+            t2 = w1.fma(FloatVector.fromArray(F, x, o + 2 * k + L), t2);
+            s3 = w0.fma(FloatVector.fromArray(F, x, o + 3 * k), s3);
+            t3 = w1.fma(FloatVector.fromArray(F, x, o + 3 * k + L), t3);
         }
+        finish4(DType.BF16, w, row, k, x, xOff, i, s0.add(t0), s1.add(t1), s2.add(t2), s3.add(t3), y, yOff, ldy, b);
+    }
+
+    /** One row of f16 weights · four consecutive token rows. */
+    private static void dot4F16(MemorySegment w, long row, int k, float[] x, int xOff, float[] y, int yOff, int ldy, float b) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
+        int i = 0;
+        for (; i <= k - 2 * L; i += 2 * L) {
+            ShortVector a = Vec.load16(w, (row + i) * 2);
+            FloatVector w0 = Vec.f16Part(a, 0), w1 = Vec.f16Part(a, 1);
+            int o = xOff + i;
+            s0 = w0.fma(FloatVector.fromArray(F, x, o), s0);
+            t0 = w1.fma(FloatVector.fromArray(F, x, o + L), t0);
+            s1 = w0.fma(FloatVector.fromArray(F, x, o + k), s1);
+            t1 = w1.fma(FloatVector.fromArray(F, x, o + k + L), t1);
+            s2 = w0.fma(FloatVector.fromArray(F, x, o + 2 * k), s2);
+            t2 = w1.fma(FloatVector.fromArray(F, x, o + 2 * k + L), t2);
+            s3 = w0.fma(FloatVector.fromArray(F, x, o + 3 * k), s3);
+            t3 = w1.fma(FloatVector.fromArray(F, x, o + 3 * k + L), t3);
+        }
+        finish4(DType.F16, w, row, k, x, xOff, i, s0.add(t0), s1.add(t1), s2.add(t2), s3.add(t3), y, yOff, ldy, b);
+    }
+
+    /** Reduces four token accumulators, adds the scalar tail from input {@code i} on, writes y (+ bias). */
+    private static void finish4(DType dt, MemorySegment w, long row, int k, float[] x, int xOff, int i,
+                                FloatVector s0, FloatVector s1, FloatVector s2, FloatVector s3, float[] y, int yOff, int ldy, float b) {
         float r0 = s0.reduceLanes(VectorOperators.ADD), r1 = s1.reduceLanes(VectorOperators.ADD);
         float r2 = s2.reduceLanes(VectorOperators.ADD), r3 = s3.reduceLanes(VectorOperators.ADD);
-        DType dt = f16 ? DType.F16 : DType.BF16;
         for (; i < k; i++) {
             float wi = Vec.get(dt, w, row + i);
             r0 = Math.fma(wi, x[xOff + i], r0);
@@ -199,19 +225,7 @@ public final class MatMul {
             s2 = wv.fma(FloatVector.fromArray(F, x, xOff + 2 * k + i), s2);
             s3 = wv.fma(FloatVector.fromArray(F, x, xOff + 3 * k + i), s3);
         }
-        float r0 = s0.reduceLanes(VectorOperators.ADD), r1 = s1.reduceLanes(VectorOperators.ADD);
-        float r2 = s2.reduceLanes(VectorOperators.ADD), r3 = s3.reduceLanes(VectorOperators.ADD);
-        for (; i < k; i++) {
-            float wi = Vec.get(DType.F32, w, row + i);
-            r0 = Math.fma(wi, x[xOff + i], r0);
-            r1 = Math.fma(wi, x[xOff + k + i], r1);
-            r2 = Math.fma(wi, x[xOff + 2 * k + i], r2);
-            r3 = Math.fma(wi, x[xOff + 3 * k + i], r3);
-        }
-        y[yOff] = r0 + b;
-        y[yOff + ldy] = r1 + b;
-        y[yOff + 2 * ldy] = r2 + b;
-        y[yOff + 3 * ldy] = r3 + b;
+        finish4(DType.F32, w, row, k, x, xOff, i, s0, s1, s2, s3, y, yOff, ldy, b);
     }
 
     private static FloatVector f32(MemorySegment w, long elem) { return FloatVector.fromMemorySegment(F, w, elem * 4, Vec.LE); }
@@ -224,8 +238,8 @@ public final class MatMul {
         int kChunks = (k + 63) / 64;
         par.forEach(kChunks, c -> {                      // xt[kk][t] = x[t][kk]
             int k0 = c * 64, k1 = Math.min(k, k0 + 64);
-            for (int t = 0; t < n; t++)
-                for (int kk = k0; kk < k1; kk++) xt[kk * np + t] = x[t * k + kk];
+            for (int kk = k0; kk < k1; kk++)
+                for (int t = 0; t < n; t++) xt[kk * np + t] = x[t * k + kk];
         });
         int[] rowsPerTask = new int[outs.length];
         java.util.Arrays.fill(rowsPerTask, ROWS_PER_TASK);
@@ -260,10 +274,8 @@ public final class MatMul {
             }
         }
         int ldy = w.rows();
-        for (int r = 0; r < rows; r++) {
-            float b = o.bias == null ? 0f : o.bias[r0 + r];
-            for (int t = 0; t < n; t++) o.y[t * ldy + r0 + r] = acc[r * np + t] + b;
-        }
+        for (int t = 0; t < n; t++)                       // contiguous writes to y, strided reads from the cached acc
+            for (int r = 0; r < rows; r++) o.y[t * ldy + r0 + r] = acc[r * np + t] + (o.bias == null ? 0f : o.bias[r0 + r]);
     }
 
     /**

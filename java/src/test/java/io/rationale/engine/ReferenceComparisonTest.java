@@ -26,10 +26,10 @@ class ReferenceComparisonTest {
 
     static Stream<Arguments> cases() {
         return Stream.of(
-                Arguments.of("Llama GQA, f32, untied head, K > one block of the tiled kernel", """
+                Arguments.of("Llama GQA, f32 on heap segments, untied head, K > one block of the tiled kernel", """
                         {"architectures":["LlamaForCausalLM"],"hidden_size":48,"intermediate_size":1100,"num_hidden_layers":2,
                          "num_attention_heads":6,"num_key_value_heads":2,"vocab_size":61,"rms_norm_eps":1e-5,
-                         "rope_theta":10000.0,"tie_word_embeddings":false}""", DType.F32, 70, false),
+                         "rope_theta":10000.0,"tie_word_embeddings":false}""", DType.F32, 70, true),
                 Arguments.of("Llama explicit head_dim, llama3 rope scaling (all three frequency bands), attention and mlp biases, MQA, bf16, tied", """
                         {"architectures":["LlamaForCausalLM"],"hidden_size":40,"intermediate_size":36,"num_hidden_layers":2,
                          "num_attention_heads":4,"num_key_value_heads":1,"head_dim":12,"vocab_size":50,"rms_norm_eps":1e-6,
