@@ -71,7 +71,7 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
         String preset;
     }
 
-    @Option(names = "--prompt-tokens", split = ",", defaultValue = "64,512", paramLabel = "N[,N...]",
+    @Option(names = "--prompt-tokens", split = ",", defaultValue = "64,512", paramLabel = "N",
             description = "Prefill lengths (default: ${DEFAULT-VALUE}).")
     int[] promptTokens;
 
@@ -87,7 +87,7 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
     @Option(names = "--attribution-tokens", defaultValue = "128", paramLabel = "N", description = "Input length for --attribution (default: ${DEFAULT-VALUE}).")
     int attributionTokens;
 
-    @Option(names = "--steps", split = ",", defaultValue = "8,32", paramLabel = "K[,K...]",
+    @Option(names = "--steps", split = ",", defaultValue = "8,32", paramLabel = "K",
             description = "Integrated gradients steps to time; 'all' uses the largest (default: ${DEFAULT-VALUE}).")
     int[] steps;
 
