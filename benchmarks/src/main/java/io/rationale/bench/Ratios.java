@@ -1,0 +1,79 @@
+package io.rationale.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Reads JMH JSON results ({@code -rf json -rff FILE}) of {@link EngineBench} and {@link AttributionBench} and prints
+ * markdown tables: tokens/s per engine with rationale's speedup over each Jlama setting, and the attribution cost
+ * ratios against the targets (method / forward ≤ 2.5; integrated gradients / (k · input_x_gradient) ≤ 0.8).
+ *
+ * <pre>java -cp benchmarks/target/benchmarks.jar io.rationale.bench.Ratios results.json [more.json ...]</pre>
+ */
+public final class Ratios {
+    private Ratios() {}
+
+    public static void main(String[] args) throws IOException {
+        if (args.length == 0) {
+            System.err.println("usage: Ratios JMH_RESULTS.json [...]");
+            System.exit(2);
+        }
+        Map<String, Map<String, double[]>> engine = new LinkedHashMap<>();   // benchmark -> engine -> {score, error}
+        Map<String, double[]> attribution = new LinkedHashMap<>();
+        String attributionUnit = null;
+        for (String a : args) {
+            for (JsonNode r : new ObjectMapper().readTree(Path.of(a).toFile())) {
+                String name = r.get("benchmark").asText();
+                String method = name.substring(name.lastIndexOf('.') + 1);
+                JsonNode pm = r.get("primaryMetric");
+                double[] v = {pm.get("score").asDouble(), pm.get("scoreError").asDouble()};
+                if (name.contains(".EngineBench.")) {
+                    engine.computeIfAbsent(method, k -> new LinkedHashMap<>()).put(r.at("/params/engine").asText(), v);
+                } else if (name.contains(".AttributionBench.")) {
+                    attribution.put(method, v);
+                    attributionUnit = pm.get("scoreUnit").asText();
+                }
+            }
+        }
+        if (!engine.isEmpty()) {
+            System.out.println("| benchmark | engine | tokens/s | ± (99.9%) | rationale speedup |");
+            System.out.println("|---|---|---:|---:|---:|");
+            for (var b : engine.entrySet()) {
+                double[] ours = b.getValue().get("rationale");
+                for (var e : b.getValue().entrySet()) {
+                    String speedup = ours == null || e.getKey().equals("rationale") ? "" : String.format("%.2f×", ours[0] / e.getValue()[0]);
+                    System.out.printf("| %s | %s | %.2f | %s | %s |%n", b.getKey(), e.getKey(), e.getValue()[0], err(e.getValue()[1]), speedup);
+                }
+            }
+            System.out.println();
+        }
+        if (!attribution.isEmpty()) {
+            double[] fwd = attribution.get("forward"), ixg = attribution.get("inputXGradient");
+            System.out.printf("| benchmark | %s | ± (99.9%%) | / forward | target | %n", attributionUnit);
+            System.out.println("|---|---:|---:|---:|---|");
+            for (var e : attribution.entrySet()) {
+                String m = e.getKey();
+                double s = e.getValue()[0];
+                String over = fwd == null ? "" : String.format("%.2f", s / fwd[0]);
+                String target = "";
+                if (fwd != null && (m.equals("inputXGradient") || m.equals("saliency") || m.equals("attnlrp")))
+                    target = String.format("≤ 2.5× forward: %s", s / fwd[0] <= 2.5 ? "met" : "MISSED");
+                if (ixg != null && m.startsWith("integratedGradients")) {
+                    int k = Integer.parseInt(m.substring("integratedGradients".length()));
+                    double r = s / (k * ixg[0]);
+                    target = String.format("%.3f · k·IxG, ≤ 0.8: %s", r, r <= 0.8 ? "met" : "MISSED");
+                }
+                System.out.printf("| %s | %.1f | %s | %s | %s |%n", m, s, err(e.getValue()[1]), over, target);
+            }
+        }
+    }
+
+    private static String err(double e) {
+        return Double.isNaN(e) ? "" : String.format("%.2f", e);
+    }
+}
