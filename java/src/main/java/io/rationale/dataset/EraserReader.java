@@ -59,26 +59,12 @@ public final class EraserReader {
             throw new DatasetException(file + ": not ERASER annotations JSONL (first record lacks annotation_id/classification/evidences)");
         }
         Docs docs = Docs.open(file);
-        TreeSet<String> labelSet = new TreeSet<>();
-        for (JsonLines.Line l : lines) {
-            if (l.value() != null && l.value().isObject()) {
-                String c = JsonLines.text(l.value(), "classification");
-                if (c != null && !c.isEmpty()) labelSet.add(c);
-            }
-        }
-        List<String> labels = List.copyOf(labelSet);
-        String name = file.getFileName().toString();
+        List<String> labels = JsonLines.distinctTexts(lines, "classification");
         Collector c = new Collector();
-        for (JsonLines.Line l : lines) {
-            String where = name + ":" + l.number();
-            if (l.value() == null || !l.value().isObject()) {
-                c.skip(null, where, l.error() != null ? l.error() : "not a JSON object");
-                continue;
-            }
-            JsonNode o = l.value();
+        JsonLines.forEachObject(file, lines, c, (o, where) -> {
             String id = JsonLines.text(o, "annotation_id");
             c.add(id, where, () -> example(o, id, labels, docs));
-        }
+        });
         return c.build("eraser", file, labels);
     }
 

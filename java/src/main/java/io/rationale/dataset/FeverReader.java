@@ -28,19 +28,12 @@ public final class FeverReader {
         if (!JsonLines.hasAll(first, "claim", "label", "evidence")) {
             throw new DatasetException(file + ": not FEVER claims JSONL (first record lacks claim/label/evidence)");
         }
-        String name = file.getFileName().toString();
         Collector c = new Collector();
-        for (JsonLines.Line l : lines) {
-            String where = name + ":" + l.number();
-            if (l.value() == null || !l.value().isObject()) {
-                c.skip(null, where, l.error() != null ? l.error() : "not a JSON object");
-                continue;
-            }
-            JsonNode o = l.value();
+        JsonLines.forEachObject(file, lines, c, (o, where) -> {
             String given = JsonLines.idText(o, "id");
             String id = given != null ? given : where;
             c.add(id, where, () -> example(o, id));
-        }
+        });
         return c.build("fever", file, LABELS);
     }
 

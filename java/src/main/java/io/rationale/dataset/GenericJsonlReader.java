@@ -49,26 +49,12 @@ public final class GenericJsonlReader {
         if (!first.has("id") || !first.has("label") || !(first.has("fields") || first.has("text"))) {
             throw new DatasetException(file + ": not rationale-engine JSONL (first record lacks id/label/fields or text)");
         }
-        TreeSet<String> derived = new TreeSet<>();
-        for (JsonLines.Line l : lines) {
-            if (l.value() != null && l.value().isObject()) {
-                String lab = JsonLines.text(l.value(), "label");
-                if (lab != null && !lab.isEmpty()) derived.add(lab);
-            }
-        }
-        List<String> fileLabels = List.copyOf(derived);
-        String name = file.getFileName().toString();
+        List<String> fileLabels = JsonLines.distinctTexts(lines, "label");
         Collector c = new Collector();
-        for (JsonLines.Line l : lines) {
-            String where = name + ":" + l.number();
-            if (l.value() == null || !l.value().isObject()) {
-                c.skip(null, where, l.error() != null ? l.error() : "not a JSON object");
-                continue;
-            }
-            JsonNode o = l.value();
+        JsonLines.forEachObject(file, lines, c, (o, where) -> {
             String id = JsonLines.idText(o, "id");
             c.add(id, where, () -> example(o, id, fileLabels));
-        }
+        });
         return c.build("jsonl", file, fileLabels);
     }
 

@@ -11,6 +11,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.TreeSet;
+import java.util.function.BiConsumer;
 
 /** JSON Lines reading: one JSON value per line, blank lines ignored, UTF-8 (a leading BOM is dropped). */
 final class JsonLines {
@@ -73,5 +75,30 @@ final class JsonLines {
     static boolean hasAll(JsonNode o, String... names) {
         for (String n : names) if (!o.has(n)) return false;
         return true;
+    }
+
+    /** The distinct non-empty values of {@code key} over the lines that are JSON objects, sorted (a file's label set). */
+    static List<String> distinctTexts(List<Line> lines, String key) {
+        TreeSet<String> out = new TreeSet<>();
+        for (Line l : lines) {
+            if (l.value() != null && l.value().isObject()) {
+                String v = text(l.value(), key);
+                if (v != null && !v.isEmpty()) out.add(v);
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    /**
+     * Calls {@code each} with every line that is a JSON object and its location ({@code file:line}); every other
+     * line goes to {@code c} as skipped with its parse error.
+     */
+    static void forEachObject(Path file, List<Line> lines, Collector c, BiConsumer<JsonNode, String> each) {
+        String name = file.getFileName().toString();
+        for (Line l : lines) {
+            String where = name + ":" + l.number();
+            if (l.value() == null || !l.value().isObject()) c.skip(null, where, l.error() != null ? l.error() : "not a JSON object");
+            else each.accept(l.value(), where);
+        }
     }
 }
