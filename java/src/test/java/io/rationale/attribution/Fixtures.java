@@ -1,5 +1,8 @@
 package io.rationale.attribution;
 
+import io.rationale.cpu.CpuBackend;
+import io.rationale.engine.Model;
+import io.rationale.tokenizer.Tokenizer;
 import io.rationale.tools.Presets;
 import io.rationale.tools.TinyModel;
 
@@ -31,6 +34,22 @@ public final class Fixtures {
             }
         }
         return tiny;
+    }
+
+    /** A model folder opened for attribution: model, tokenizer, a 2-thread CPU backend and its attributor. */
+    public record Engine(Model model, Tokenizer tok, CpuBackend backend, Attributor attributor) implements AutoCloseable {
+        public static Engine open(Path dir) {
+            Model m = Model.load(dir);
+            CpuBackend b = new CpuBackend(m, 2);
+            return new Engine(m, Tokenizer.load(dir), b, new Attributor(b));
+        }
+
+        @Override
+        public void close() {
+            backend.close();
+            tok.close();
+            model.close();
+        }
     }
 
     static void delete(Path dir) {

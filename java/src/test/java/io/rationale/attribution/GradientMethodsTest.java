@@ -29,19 +29,20 @@ class GradientMethodsTest {
     static Attributor attributor;
     static final String TEXT = "When the small boat was warm, Tom saw the sea";
 
+    static Fixtures.Engine engine;
+
     @BeforeAll
     static void load() {
-        model = Model.load(Fixtures.tiny());
-        tok = Tokenizer.load(Fixtures.tiny());
-        backend = new CpuBackend(model, 2);
-        attributor = new Attributor(backend);
+        engine = Fixtures.Engine.open(Fixtures.tiny());
+        model = engine.model();
+        tok = engine.tok();
+        backend = engine.backend();
+        attributor = engine.attributor();
     }
 
     @AfterAll
     static void close() {
-        backend.close();
-        tok.close();
-        model.close();
+        engine.close();
     }
 
     static AttributionInput input() { return AttributionInput.of(tok.encode(TEXT)); }
