@@ -25,6 +25,7 @@ public final class Ratios {
         }
         Map<String, Map<String, double[]>> engine = new LinkedHashMap<>();   // benchmark -> engine -> {score, error}
         Map<String, double[]> attribution = new LinkedHashMap<>();
+        Map<String, Map<Integer, double[]>> kernel = new LinkedHashMap<>();       // benchmark -> tokens -> {score, error}
         String attributionUnit = null;
         for (String a : args) {
             for (JsonNode r : new ObjectMapper().readTree(Path.of(a).toFile())) {
@@ -34,6 +35,8 @@ public final class Ratios {
                 double[] v = {pm.get("score").asDouble(), pm.get("scoreError").asDouble()};
                 if (name.contains(".EngineBench.")) {
                     engine.computeIfAbsent(method, k -> new LinkedHashMap<>()).put(r.at("/params/engine").asText(), v);
+                } else if (name.contains(".KernelBench.")) {
+                    kernel.computeIfAbsent(method, k -> new java.util.TreeMap<>()).put(r.at("/params/tokens").asInt(), v);
                 } else if (name.contains(".AttributionBench.")) {
                     attribution.put(method, v);
                     attributionUnit = pm.get("scoreUnit").asText();
@@ -48,6 +51,20 @@ public final class Ratios {
                 for (var e : b.getValue().entrySet()) {
                     String speedup = ours == null || e.getKey().equals("rationale") ? "" : String.format("%.2f×", ours[0] / e.getValue()[0]);
                     System.out.printf("| %s | %s | %.2f | %s | %s |%n", b.getKey(), e.getKey(), e.getValue()[0], err(e.getValue()[1]), speedup);
+                }
+            }
+            System.out.println();
+        }
+        if (!kernel.isEmpty()) {
+            System.out.println("| kernel | tokens | ms/op | ± (99.9%) | ms per 1,000 tokens | per token vs fewest tokens |");
+            System.out.println("|---|---:|---:|---:|---:|---:|");
+            for (var b : kernel.entrySet()) {
+                double base = Double.NaN;
+                for (var e : b.getValue().entrySet()) {
+                    double perToken = e.getValue()[0] / e.getKey();
+                    if (Double.isNaN(base)) base = perToken;
+                    System.out.printf("| %s | %d | %.2f | %s | %.2f | %.3f |%n", b.getKey(), e.getKey(), e.getValue()[0], err(e.getValue()[1]),
+                            1000 * perToken, perToken / base);
                 }
             }
             System.out.println();
@@ -67,6 +84,8 @@ public final class Ratios {
                     int k = Integer.parseInt(m.substring("integratedGradients".length()));
                     double r = s / (k * ixg[0]);
                     target = String.format("%.3f · k·IxG, ≤ 0.8: %s", r, r <= 0.8 ? "met" : "MISSED");
+                    if (fwd != null)   // besides the k steps, a run does two plain forwards: the input's and the baseline's
+                        target += String.format("; one batched step (less those 2 forwards) / IxG: %.3f", (s - 2 * fwd[0]) / (k * ixg[0]));
                 }
                 System.out.printf("| %s | %.1f | %s | %s | %s |%n", m, s, err(e.getValue()[1]), over, target);
             }

@@ -31,11 +31,11 @@ import java.util.SplittableRandom;
  *   <li>saliency and input_x_gradient: ONE plain-gradient backward over that record, read by both.</li>
  *   <li>attnlrp, cplrp: one backward each over the same record, with their rule.</li>
  *   <li>attention, attention_rollout: the recorded probabilities of that forward, no further pass.</li>
- *   <li>integrated_gradients: one {@code forwardEmbeddings} of the baseline and all k interpolated inputs packed
- *       together, recorded, and one backward over it; when that record would not fit half the free heap it is
- *       checkpointed ({@code Activations.recompute}), and only when even that does not fit (or
- *       {@link Options#maxBatchTokens()} says so) are the sequences split into several batches
- *       (extras {@code batches}, {@code recompute}).</li>
+ *   <li>integrated_gradients: one unrecorded {@code forwardEmbeddings} of the baseline (for f(b)), then one of all
+ *       k interpolated inputs packed together, recorded, and one backward over it; when that record would not fit
+ *       half the free heap (or {@link Options#maxBatchTokens()} says so) the steps are split into several batches
+ *       of full records, and only when not even one step's full record fits are records checkpointed
+ *       ({@code Activations.recompute}; extras {@code batches}, {@code recompute}).</li>
  *   <li>occlusion: one batched {@code forward(List<int[]>, LAST)} of all leave-one-word-out variants (chunked by
  *       {@link Options#maxForwardTokens()}).</li>
  *   <li>random: no pass.</li>
@@ -193,35 +193,32 @@ public final class Attributor {
         double[][] nw = run.o.igRule().nodes(k);
         double[] alpha = nw[0], weight = nw[1];
 
-        // sequence 0 is the baseline itself (α = 0: f(b)), sequences 1..k the steps
-        int total = k + 1;
-        BatchPlan plan = plan(t, total, run.o);
+        // f(b): one forward of the baseline, not recorded (no gradient is taken there); then the k steps, recorded
+        double fBaseline = run.target.spec().value(backend.forwardEmbeddings(List.of(b), LogitsMode.LAST, null).last(0));
+        BatchPlan plan = plan(t, k, run.o);
         int perBatch = plan.sequences();
         double[] avg = new double[t * h];          // Σ_s w_s g_s
-        double fBaseline = Double.NaN;
         int batches = 0;
         List<Target> targets = new ArrayList<>();
-        for (int from = 0; from < total; from += perBatch) {
-            int to = Math.min(total, from + perBatch);
+        for (int from = 0; from < k; from += perBatch) {
+            int to = Math.min(k, from + perBatch);
             List<float[]> inputs = new ArrayList<>(to - from);
             targets.clear();
             for (int s = from; s < to; s++) {
-                double a = s == 0 ? 0 : alpha[s - 1];
+                double a = alpha[s];
                 float[] x = new float[t * h];
                 for (int j = 0; j < x.length; j++) x[j] = (float) (b[j] + a * (e[j] - b[j]));
                 inputs.add(x);
                 targets.add(run.target.spec().toEngine());
             }
             Activations rec = new Activations(false, plan.recompute());
-            Logits l = backend.forwardEmbeddings(inputs, LogitsMode.LAST, rec);
+            backend.forwardEmbeddings(inputs, LogitsMode.LAST, rec);
+            inputs.clear();                        // the record holds what the backward needs
             float[][] g = backend.backward(rec, targets, RuleMode.GRADIENT);
+            rec = null;
             batches++;
             for (int s = from; s < to; s++) {
-                if (s == 0) {
-                    fBaseline = run.target.spec().value(l.last(0));
-                    continue;
-                }
-                double w = weight[s - 1];
+                double w = weight[s];
                 float[] gs = g[s - from];
                 for (int j = 0; j < avg.length; j++) avg[j] += w * gs[j];
             }
@@ -260,24 +257,37 @@ public final class Attributor {
 
     /**
      * Integrated gradients batching. With {@link Options#maxBatchTokens()} set: that many tokens per batch, full
-     * record. Otherwise from the free heap (half of it), with the record sizes documented in {@link Activations}:
-     * all sequences in one full record if it fits, else one checkpointed ({@code recompute}) record if that fits,
-     * else checkpointed batches.
+     * record. Otherwise from the free heap (half of it), with the record sizes documented in {@link Activations}.
      */
     private BatchPlan plan(int t, int total, Options o) {
         if (o.maxBatchTokens() > 0) return new BatchPlan(Math.max(1, Math.min(total, o.maxBatchTokens() / t)), false);
-        ModelConfig c = backend.model().config();
+        Runtime r = Runtime.getRuntime();
+        long budget = memoryBudget >= 0 ? memoryBudget : (r.maxMemory() - (r.totalMemory() - r.freeMemory())) / 2;
+        return plan(backend.model().config(), t, total, budget);
+    }
+
+    /**
+     * As many sequences per batch as fit {@code budget} bytes with full records; only when not even one sequence's
+     * full record fits, checkpointed ({@code recompute}) records, which cost one more forward pass of every layer
+     * (several full batches are cheaper than one checkpointed batch: on the CPU a batch's cost per token hardly
+     * depends on its size).
+     */
+    static BatchPlan plan(ModelConfig c, int t, int total, long budget) {
         long h = c.hiddenSize(), q = c.qDim(), kv = c.kvDim(), inter = c.intermediateSize(), layers = c.numLayers();
         long perSeqFixed = 4L * ((h + 1) + c.vocabSize());                       // final-norm rows and last logits
         long perTokenFull = 4L * (layers * (4 * h + 2 * q + 2 * kv + 3 * inter + 2) + c.headDim());
         long perTokenRecompute = 4L * (layers * h + c.headDim());
         long work = 4L * 3 * (4 * h + 2 * q + 2 * kv + 3 * inter) + 4L * c.numHeads() * t;   // one layer's forward/backward buffers
-        Runtime r = Runtime.getRuntime();
-        long budget = memoryBudget >= 0 ? memoryBudget : (r.maxMemory() - (r.totalMemory() - r.freeMemory())) / 2;
-        long full = total * (perSeqFixed + t * (perTokenFull + work));
-        if (full <= budget) return new BatchPlan(total, false);
-        long perSeq = perSeqFixed + t * (perTokenRecompute + work);
-        return new BatchPlan((int) Math.max(1, Math.min(total, budget / perSeq)), true);
+        long full = perSeqFixed + t * (perTokenFull + work);
+        if (full <= budget) return new BatchPlan(balanced(total, budget / full), false);
+        long checkpointed = perSeqFixed + t * (perTokenRecompute + work);
+        return new BatchPlan(balanced(total, Math.max(1, budget / checkpointed)), true);
+    }
+
+    /** Sequences per batch when at most {@code fit} fit: the fewest batches, of equal size but for the last. */
+    private static int balanced(int total, long fit) {
+        long batches = (total + Math.min(fit, total) - 1) / Math.min(fit, total);
+        return (int) ((total + batches - 1) / batches);
     }
 
     /** Embedding rows of the ids, {@code [ids, hidden]}, as the forward's lookup does. */

@@ -234,60 +234,70 @@ public final class MatMul {
 
     private static void gemmPass(Parallel par, float[] x, int n, int k, Out[] outs) {
         int np = (n + L - 1) / L * L;                     // tokens padded to whole vectors (pads are zero)
-        float[] xt = new float[k * np];
+        int ld = leadingDimension(np);
+        float[] xt = new float[k * ld];
         int kChunks = (k + 63) / 64;
         par.forEach(kChunks, c -> {                      // xt[kk][t] = x[t][kk]
             int k0 = c * 64, k1 = Math.min(k, k0 + 64);
             for (int kk = k0; kk < k1; kk++)
-                for (int t = 0; t < n; t++) xt[kk * np + t] = x[t * k + kk];
+                for (int t = 0; t < n; t++) xt[kk * ld + t] = x[t * k + kk];
         });
         int[] rowsPerTask = new int[outs.length];
         java.util.Arrays.fill(rowsPerTask, ROWS_PER_TASK);
-        forEachChunk(par, outs, rowsPerTask, (out, r0, r1) -> gemmTask(outs[out], r0, r1, xt, n, np, k));
+        forEachChunk(par, outs, rowsPerTask, (out, r0, r1) -> gemmTask(outs[out], r0, r1, xt, n, np, ld, k));
     }
 
-    /** Rows [r0, r1) of one output for all tokens: accumulates in acc[row][token], then writes y[token][row]. */
-    private static void gemmTask(Out o, int r0, int r1, float[] xt, int n, int np, int k) {
+    /**
+     * Row stride of xt and acc for np padded tokens: one more vector when np floats are a multiple of 1 KiB, so that
+     * the tiles' column walks (one row of xt per step) do not keep landing on a quarter or less of the L1 sets: with
+     * 1,024 tokens the stride would be exactly 4 KiB and every xt row would start in the same set. KernelBench on
+     * TinyLlama's layer shapes: without the padding 1,024 tokens cost 17% more per token than 128
+     * (benchmarks/results/2026-11-21-kernels-unpadded.md), with it the same within 1% (2026-11-21-kernels.md).
+     */
+    static int leadingDimension(int np) { return np % 256 == 0 ? np + L : np; }
+
+    /** Rows [r0, r1) of one output for all tokens: accumulates in acc[row][token] (rows ld apart), then writes y[token][row]. */
+    private static void gemmTask(Out o, int r0, int r1, float[] xt, int n, int np, int ld, int k) {
         int rows = r1 - r0;
         float[] wf = scratch(0, rows * KC);
-        float[] acc = scratch(1, rows * np);
+        float[] acc = scratch(1, rows * ld);
         Tensor w = o.weight;
         for (int k0 = 0; k0 < k; k0 += KC) {
             int kc = Math.min(KC, k - k0);
             boolean first = k0 == 0;
             for (int r = 0; r < rows; r++) Vec.toFloat(w.dtype(), w.data(), (long) (r0 + r) * k + k0, wf, r * kc, kc);
-            int xOff = k0 * np;
+            int xOff = k0 * ld;
             for (int t0 = 0; t0 < np; t0 += TB) {
                 int vecs = Math.min(TB, np - t0) / L;
                 int r = 0;
                 if (vecs == 4) {
-                    for (; r + 6 <= rows; r += 6) tile6x4(wf, r * kc, kc, xt, xOff + t0, np, acc, r * np + t0, first);
-                    for (; r + 4 <= rows; r += 4) tile4x4(wf, r * kc, kc, xt, xOff + t0, np, acc, r * np + t0, first);
-                    for (; r < rows; r++) tile1x4(wf, r * kc, kc, xt, xOff + t0, np, acc, r * np + t0, first);
+                    for (; r + 6 <= rows; r += 6) tile6x4(wf, r * kc, kc, xt, xOff + t0, ld, acc, r * ld + t0, first);
+                    for (; r + 4 <= rows; r += 4) tile4x4(wf, r * kc, kc, xt, xOff + t0, ld, acc, r * ld + t0, first);
+                    for (; r < rows; r++) tile1x4(wf, r * kc, kc, xt, xOff + t0, ld, acc, r * ld + t0, first);
                 } else {
                     for (int v = 0; v < vecs; v++) {
                         int rr = 0;
-                        for (; rr + 4 <= rows; rr += 4) tile4x1(wf, rr * kc, kc, xt, xOff + t0 + v * L, np, acc, rr * np + t0 + v * L, first);
-                        for (; rr < rows; rr++) tile1x1(wf, rr * kc, kc, xt, xOff + t0 + v * L, np, acc, rr * np + t0 + v * L, first);
+                        for (; rr + 4 <= rows; rr += 4) tile4x1(wf, rr * kc, kc, xt, xOff + t0 + v * L, ld, acc, rr * ld + t0 + v * L, first);
+                        for (; rr < rows; rr++) tile1x1(wf, rr * kc, kc, xt, xOff + t0 + v * L, ld, acc, rr * ld + t0 + v * L, first);
                     }
                 }
             }
         }
         int ldy = w.rows();
         for (int t = 0; t < n; t++)                       // contiguous writes to y, strided reads from the cached acc
-            for (int r = 0; r < rows; r++) o.y[t * ldy + r0 + r] = acc[r * np + t] + (o.bias == null ? 0f : o.bias[r0 + r]);
+            for (int r = 0; r < rows; r++) o.y[t * ldy + r0 + r] = acc[r * ld + t] + (o.bias == null ? 0f : o.bias[r0 + r]);
     }
 
     /**
      * acc[4 rows][4 vectors of tokens] += Σ_kk wf[row][kk] · xt[kk][tokens]: 16 accumulators in registers, per
-     * step 4 broadcasts and 4 loads feed 16 FMAs. {@code ld} is the row stride of wf (kc), xt and acc (np).
+     * step 4 broadcasts and 4 loads feed 16 FMAs. Row strides: wf {@code kc}, xt and acc {@code ld}.
      */
-    private static void tile4x4(float[] wf, int w0, int kc, float[] xt, int x0, int np, float[] acc, int a0, boolean first) {
+    private static void tile4x4(float[] wf, int w0, int kc, float[] xt, int x0, int ld, float[] acc, int a0, boolean first) {
         FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
         if (first) {
             c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = FloatVector.zero(F);
         } else {
-            int a1 = a0 + np, a2 = a1 + np, a3 = a2 + np;
+            int a1 = a0 + ld, a2 = a1 + ld, a3 = a2 + ld;
             c00 = FloatVector.fromArray(F, acc, a0); c01 = FloatVector.fromArray(F, acc, a0 + L);
             c02 = FloatVector.fromArray(F, acc, a0 + 2 * L); c03 = FloatVector.fromArray(F, acc, a0 + 3 * L);
             c10 = FloatVector.fromArray(F, acc, a1); c11 = FloatVector.fromArray(F, acc, a1 + L);
@@ -299,7 +309,7 @@ public final class MatMul {
         }
         int w1 = w0 + kc, w2 = w1 + kc, w3 = w2 + kc;
         for (int kk = 0; kk < kc; kk++) {
-            int xo = x0 + kk * np;
+            int xo = x0 + kk * ld;
             FloatVector b0 = FloatVector.fromArray(F, xt, xo), b1 = FloatVector.fromArray(F, xt, xo + L);
             FloatVector b2 = FloatVector.fromArray(F, xt, xo + 2 * L), b3 = FloatVector.fromArray(F, xt, xo + 3 * L);
             FloatVector a = FloatVector.broadcast(F, wf[w0 + kk]);
@@ -311,7 +321,7 @@ public final class MatMul {
             a = FloatVector.broadcast(F, wf[w3 + kk]);
             c30 = b0.fma(a, c30); c31 = b1.fma(a, c31); c32 = b2.fma(a, c32); c33 = b3.fma(a, c33);
         }
-        int a1 = a0 + np, a2 = a1 + np, a3 = a2 + np;
+        int a1 = a0 + ld, a2 = a1 + ld, a3 = a2 + ld;
         c00.intoArray(acc, a0); c01.intoArray(acc, a0 + L); c02.intoArray(acc, a0 + 2 * L); c03.intoArray(acc, a0 + 3 * L);
         c10.intoArray(acc, a1); c11.intoArray(acc, a1 + L); c12.intoArray(acc, a1 + 2 * L); c13.intoArray(acc, a1 + 3 * L);
         c20.intoArray(acc, a2); c21.intoArray(acc, a2 + L); c22.intoArray(acc, a2 + 2 * L); c23.intoArray(acc, a2 + 3 * L);
@@ -320,12 +330,12 @@ public final class MatMul {
 
     /**
      * acc[6 rows][4 vectors of tokens] += Σ_kk wf[row][kk] · xt[kk][tokens]: 24 accumulators in registers; per step
-     * 6 broadcasts and 4 loads feed 24 FMAs. Row strides: wf {@code kc}, xt and acc {@code np}.
+     * 6 broadcasts and 4 loads feed 24 FMAs. Row strides: wf {@code kc}, xt and acc {@code ld}.
      */
-    private static void tile6x4(float[] wf, int w0, int kc, float[] xt, int x0, int np, float[] acc, int a0, boolean first) {
+    private static void tile6x4(float[] wf, int w0, int kc, float[] xt, int x0, int ld, float[] acc, int a0, boolean first) {
         FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23;
         FloatVector c30, c31, c32, c33, c40, c41, c42, c43, c50, c51, c52, c53;
-        int a1 = a0 + np, a2 = a1 + np, a3 = a2 + np, a4 = a3 + np, a5 = a4 + np;
+        int a1 = a0 + ld, a2 = a1 + ld, a3 = a2 + ld, a4 = a3 + ld, a5 = a4 + ld;
         if (first) {
             c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = FloatVector.zero(F);
             c30 = c31 = c32 = c33 = c40 = c41 = c42 = c43 = c50 = c51 = c52 = c53 = FloatVector.zero(F);
@@ -345,7 +355,7 @@ public final class MatMul {
         }
         int w1 = w0 + kc, w2 = w1 + kc, w3 = w2 + kc, w4 = w3 + kc, w5 = w4 + kc;
         for (int kk = 0; kk < kc; kk++) {
-            int xo = x0 + kk * np;
+            int xo = x0 + kk * ld;
             FloatVector b0 = FloatVector.fromArray(F, xt, xo), b1 = FloatVector.fromArray(F, xt, xo + L);
             FloatVector b2 = FloatVector.fromArray(F, xt, xo + 2 * L), b3 = FloatVector.fromArray(F, xt, xo + 3 * L);
             FloatVector m = FloatVector.broadcast(F, wf[w0 + kk]);
@@ -376,7 +386,7 @@ public final class MatMul {
     }
 
     /** One weight row × 4 vectors of tokens (leftover rows). */
-    private static void tile1x4(float[] wf, int w0, int kc, float[] xt, int x0, int np, float[] acc, int a0, boolean first) {
+    private static void tile1x4(float[] wf, int w0, int kc, float[] xt, int x0, int ld, float[] acc, int a0, boolean first) {
         FloatVector c0, c1, c2, c3;
         if (first) {
             c0 = c1 = c2 = c3 = FloatVector.zero(F);
@@ -385,7 +395,7 @@ public final class MatMul {
             c2 = FloatVector.fromArray(F, acc, a0 + 2 * L); c3 = FloatVector.fromArray(F, acc, a0 + 3 * L);
         }
         for (int kk = 0; kk < kc; kk++) {
-            int xo = x0 + kk * np;
+            int xo = x0 + kk * ld;
             FloatVector a = FloatVector.broadcast(F, wf[w0 + kk]);
             c0 = FloatVector.fromArray(F, xt, xo).fma(a, c0);
             c1 = FloatVector.fromArray(F, xt, xo + L).fma(a, c1);
@@ -396,29 +406,29 @@ public final class MatMul {
     }
 
     /** 4 weight rows × one vector of tokens (leftover tokens). */
-    private static void tile4x1(float[] wf, int w0, int kc, float[] xt, int x0, int np, float[] acc, int a0, boolean first) {
+    private static void tile4x1(float[] wf, int w0, int kc, float[] xt, int x0, int ld, float[] acc, int a0, boolean first) {
         FloatVector c0, c1, c2, c3;
         if (first) {
             c0 = c1 = c2 = c3 = FloatVector.zero(F);
         } else {
-            c0 = FloatVector.fromArray(F, acc, a0); c1 = FloatVector.fromArray(F, acc, a0 + np);
-            c2 = FloatVector.fromArray(F, acc, a0 + 2 * np); c3 = FloatVector.fromArray(F, acc, a0 + 3 * np);
+            c0 = FloatVector.fromArray(F, acc, a0); c1 = FloatVector.fromArray(F, acc, a0 + ld);
+            c2 = FloatVector.fromArray(F, acc, a0 + 2 * ld); c3 = FloatVector.fromArray(F, acc, a0 + 3 * ld);
         }
         int w1 = w0 + kc, w2 = w1 + kc, w3 = w2 + kc;
         for (int kk = 0; kk < kc; kk++) {
-            FloatVector b = FloatVector.fromArray(F, xt, x0 + kk * np);
+            FloatVector b = FloatVector.fromArray(F, xt, x0 + kk * ld);
             c0 = b.fma(FloatVector.broadcast(F, wf[w0 + kk]), c0);
             c1 = b.fma(FloatVector.broadcast(F, wf[w1 + kk]), c1);
             c2 = b.fma(FloatVector.broadcast(F, wf[w2 + kk]), c2);
             c3 = b.fma(FloatVector.broadcast(F, wf[w3 + kk]), c3);
         }
-        c0.intoArray(acc, a0); c1.intoArray(acc, a0 + np); c2.intoArray(acc, a0 + 2 * np); c3.intoArray(acc, a0 + 3 * np);
+        c0.intoArray(acc, a0); c1.intoArray(acc, a0 + ld); c2.intoArray(acc, a0 + 2 * ld); c3.intoArray(acc, a0 + 3 * ld);
     }
 
     /** One weight row × one vector of tokens (leftover corner). */
-    private static void tile1x1(float[] wf, int w0, int kc, float[] xt, int x0, int np, float[] acc, int a0, boolean first) {
+    private static void tile1x1(float[] wf, int w0, int kc, float[] xt, int x0, int ld, float[] acc, int a0, boolean first) {
         FloatVector c = first ? FloatVector.zero(F) : FloatVector.fromArray(F, acc, a0);
-        for (int kk = 0; kk < kc; kk++) c = FloatVector.fromArray(F, xt, x0 + kk * np).fma(FloatVector.broadcast(F, wf[w0 + kk]), c);
+        for (int kk = 0; kk < kc; kk++) c = FloatVector.fromArray(F, xt, x0 + kk * ld).fma(FloatVector.broadcast(F, wf[w0 + kk]), c);
         c.intoArray(acc, a0);
     }
 }

@@ -128,8 +128,14 @@ class GradientMethodsTest {
                 o.withMaxBatchTokens(14 * in.size()));
         assertEquals(5, chunked.extras().get("batches"));
         assertArrayEquals(a.scores(), chunked.scores(), 1e-5);
-        // a small memory budget: checkpointed records (recompute), several batches, the same scores
-        Attribution small = new Attributor(backend, 3_000_000).attribute(in, TargetSpec.argmaxLogit(), Method.INTEGRATED_GRADIENTS, o);
+        // a memory budget for 10 full records: 7 batches of full records (balanced: 10, 10, ..., 4), the same scores
+        long perSequence = fullRecordBytes(in.size());
+        Attribution budgeted = new Attributor(backend, 10 * perSequence).attribute(in, TargetSpec.argmaxLogit(), Method.INTEGRATED_GRADIENTS, o);
+        assertEquals(false, budgeted.extras().get("recompute"));
+        assertEquals(7, budgeted.extras().get("batches"), budgeted.extras().toString());
+        assertArrayEquals(a.scores(), budgeted.scores(), 1e-5);
+        // a budget below one full record: checkpointed records (recompute), several batches, the same scores
+        Attribution small = new Attributor(backend, perSequence - 1).attribute(in, TargetSpec.argmaxLogit(), Method.INTEGRATED_GRADIENTS, o);
         assertEquals(true, small.extras().get("recompute"));
         assertTrue((Integer) small.extras().get("batches") > 1, small.extras().toString());
         assertArrayEquals(a.scores(), small.scores(), 1e-5);
@@ -140,6 +146,28 @@ class GradientMethodsTest {
         assertEquals(0.0, tokenBase.scores()[0]);           // BOS kept at its embedding
         assertEquals("token:32", tokenBase.extras().get("baseline"));
         assertEquals("midpoint", tokenBase.extras().get("rule"));
+    }
+
+    /** The plan's bytes per sequence with a full record, from the record sizes documented in Activations. */
+    static long fullRecordBytes(int t) {
+        var c = model.config();
+        long h = c.hiddenSize(), q = c.qDim(), kv = c.kvDim(), inter = c.intermediateSize(), layers = c.numLayers();
+        return 4L * ((h + 1) + c.vocabSize()) + t * (4L * (layers * (4 * h + 2 * q + 2 * kv + 3 * inter + 2) + c.headDim())
+                + 4L * 3 * (4 * h + 2 * q + 2 * kv + 3 * inter) + 4L * c.numHeads() * t);
+    }
+
+    @Test
+    void integratedGradientsBatchPlan() {
+        var c = model.config();
+        long full = fullRecordBytes(20);
+        assertEquals(new Attributor.BatchPlan(64, false), Attributor.plan(c, 20, 64, Long.MAX_VALUE));
+        assertEquals(new Attributor.BatchPlan(64, false), Attributor.plan(c, 20, 64, 64 * full));
+        assertEquals(new Attributor.BatchPlan(32, false), Attributor.plan(c, 20, 64, 63 * full));   // 2 batches of 32
+        assertEquals(new Attributor.BatchPlan(22, false), Attributor.plan(c, 20, 64, 30 * full));   // 3 batches: 22, 22, 20
+        assertEquals(new Attributor.BatchPlan(1, false), Attributor.plan(c, 20, 64, full));
+        Attributor.BatchPlan p = Attributor.plan(c, 20, 64, full - 1);
+        assertTrue(p.recompute() && p.sequences() >= 1, p.toString());
+        assertEquals(new Attributor.BatchPlan(1, true), Attributor.plan(c, 20, 64, 1));
     }
 
     @Test
@@ -213,13 +241,16 @@ class GradientMethodsTest {
         // backward passes over that record: one plain gradient (saliency + input_x_gradient), one per LRP rule
         var onRecord = counting.calls.stream().filter(c -> c.kind().equals("backward") && c.record() == rec).toList();
         assertEquals(List.of(RuleMode.GRADIENT, RuleMode.ATTNLRP, RuleMode.CPLRP), onRecord.stream().map(CountingBackend.Call::mode).toList());
-        // integrated gradients: one forwardEmbeddings of baseline + 8 steps and one backward over it
+        // integrated gradients: one unrecorded forwardEmbeddings of the baseline, one recorded of the 8 steps and
+        // one backward over that
         var fe = counting.calls.stream().filter(c -> c.kind().equals("forwardEmbeddings")).toList();
-        assertEquals(1, fe.size());
-        assertEquals(9, fe.get(0).sequences());
-        var igBackward = counting.calls.stream().filter(c -> c.kind().equals("backward") && c.record() == fe.get(0).record()).toList();
+        assertEquals(2, fe.size());
+        assertEquals(1, fe.get(0).sequences());
+        assertEquals(null, fe.get(0).record());
+        assertEquals(8, fe.get(1).sequences());
+        var igBackward = counting.calls.stream().filter(c -> c.kind().equals("backward") && c.record() == fe.get(1).record()).toList();
         assertEquals(1, igBackward.size());
-        assertEquals(7, counting.calls.size(), counting.calls.toString());
+        assertEquals(8, counting.calls.size(), counting.calls.toString());
         // reported sharing
         assertEquals("forward", all.shared().get(0).name());
         assertEquals(List.of(Method.values()), all.shared().get(0).usedBy());
