@@ -19,8 +19,9 @@
  *       Baseline b: the zero embedding (default) or one token's embedding at every position. By default EVERY
  *       position is interpolated, BOS and other special tokens included (so f(b) is the model on an all-baseline
  *       input); {@link io.rationale.attribution.Options#interpolateSpecial()} false keeps special tokens at their
- *       real embedding (their score is then 0). The baseline and all k interpolated inputs go through ONE
- *       recorded {@code forwardEmbeddings} and ONE backward (split into batches only when memory requires).
+ *       real embedding (their score is then 0). f(b) comes from one plain forward of the baseline; the k
+ *       interpolated inputs go through ONE recorded {@code forwardEmbeddings} and ONE backward (split into
+ *       batches only when memory requires).
  *       <b>The zero baseline and RMSNorm.</b> Without biases f(0) = 0 exactly, yet each RMSNorm amplifies a small
  *       input by up to 1/sqrt(eps), so after a couple of layers the model is scale-invariant again and f(α·e) stays
  *       O(1) and keeps changing down to α ≈ 1e-7 and below: the path integral's mass is spread over many decades of

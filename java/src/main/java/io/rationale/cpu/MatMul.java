@@ -252,7 +252,7 @@ public final class MatMul {
      * the tiles' column walks (one row of xt per step) do not keep landing on a quarter or less of the L1 sets: with
      * 1,024 tokens the stride would be exactly 4 KiB and every xt row would start in the same set. KernelBench on
      * TinyLlama's layer shapes: without the padding 1,024 tokens cost 17% more per token than 128
-     * (benchmarks/results/2026-11-21-kernels-unpadded.md), with it the same within 1% (2026-11-21-kernels.md).
+     * (benchmarks/results/2026-11-21-kernels-unpadded.md), with it 5% (2026-11-21-kernels.md, within its noise).
      */
     static int leadingDimension(int np) { return np % 256 == 0 ? np + L : np; }
 
