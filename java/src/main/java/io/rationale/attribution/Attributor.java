@@ -273,15 +273,21 @@ public final class Attributor {
      * depends on its size).
      */
     static BatchPlan plan(ModelConfig c, int t, int total, long budget) {
+        long full = bytesPerSequence(c, t, false);
+        if (full <= budget) return new BatchPlan(balanced(total, budget / full), false);
+        return new BatchPlan(balanced(total, Math.max(1, budget / bytesPerSequence(c, t, true))), true);
+    }
+
+    /**
+     * Bytes one sequence of t tokens takes in a batch: its record (full or checkpointed, sizes as documented in
+     * {@link Activations}) plus its share of one layer's forward and backward buffers.
+     */
+    static long bytesPerSequence(ModelConfig c, int t, boolean recompute) {
         long h = c.hiddenSize(), q = c.qDim(), kv = c.kvDim(), inter = c.intermediateSize(), layers = c.numLayers();
         long perSeqFixed = 4L * ((h + 1) + c.vocabSize());                       // final-norm rows and last logits
-        long perTokenFull = 4L * (layers * (4 * h + 2 * q + 2 * kv + 3 * inter + 2) + c.headDim());
-        long perTokenRecompute = 4L * (layers * h + c.headDim());
+        long perToken = recompute ? 4L * (layers * h + c.headDim()) : 4L * (layers * (4 * h + 2 * q + 2 * kv + 3 * inter + 2) + c.headDim());
         long work = 4L * 3 * (4 * h + 2 * q + 2 * kv + 3 * inter) + 4L * c.numHeads() * t;   // one layer's forward/backward buffers
-        long full = perSeqFixed + t * (perTokenFull + work);
-        if (full <= budget) return new BatchPlan(balanced(total, budget / full), false);
-        long checkpointed = perSeqFixed + t * (perTokenRecompute + work);
-        return new BatchPlan(balanced(total, Math.max(1, budget / checkpointed)), true);
+        return perSeqFixed + t * (perToken + work);
     }
 
     /** Sequences per batch when at most {@code fit} fit: the fewest batches, of equal size but for the last. */

@@ -129,7 +129,7 @@ class GradientMethodsTest {
         assertEquals(5, chunked.extras().get("batches"));
         assertArrayEquals(a.scores(), chunked.scores(), 1e-5);
         // a memory budget for 10 full records: 7 batches of full records (balanced: 10, 10, ..., 4), the same scores
-        long perSequence = fullRecordBytes(in.size());
+        long perSequence = Attributor.bytesPerSequence(model.config(), in.size(), false);
         Attribution budgeted = new Attributor(backend, 10 * perSequence).attribute(in, TargetSpec.argmaxLogit(), Method.INTEGRATED_GRADIENTS, o);
         assertEquals(false, budgeted.extras().get("recompute"));
         assertEquals(7, budgeted.extras().get("batches"), budgeted.extras().toString());
@@ -148,18 +148,16 @@ class GradientMethodsTest {
         assertEquals("midpoint", tokenBase.extras().get("rule"));
     }
 
-    /** The plan's bytes per sequence with a full record, from the record sizes documented in Activations. */
-    static long fullRecordBytes(int t) {
-        var c = model.config();
-        long h = c.hiddenSize(), q = c.qDim(), kv = c.kvDim(), inter = c.intermediateSize(), layers = c.numLayers();
-        return 4L * ((h + 1) + c.vocabSize()) + t * (4L * (layers * (4 * h + 2 * q + 2 * kv + 3 * inter + 2) + c.headDim())
-                + 4L * 3 * (4 * h + 2 * q + 2 * kv + 3 * inter) + 4L * c.numHeads() * t);
-    }
-
     @Test
     void integratedGradientsBatchPlan() {
         var c = model.config();
-        long full = fullRecordBytes(20);
+        long full = Attributor.bytesPerSequence(c, 20, false);
+        // the estimate never falls short of what a real record of one sequence holds (full and checkpointed)
+        for (boolean recompute : new boolean[]{false, true}) {
+            var rec = new io.rationale.engine.Activations(false, recompute);
+            backend.forwardEmbeddings(List.of(new float[20 * c.hiddenSize()]), LogitsMode.LAST, rec);
+            assertTrue(rec.bytes() <= Attributor.bytesPerSequence(c, 20, recompute), recompute + ": " + rec.bytes());
+        }
         assertEquals(new Attributor.BatchPlan(64, false), Attributor.plan(c, 20, 64, Long.MAX_VALUE));
         assertEquals(new Attributor.BatchPlan(64, false), Attributor.plan(c, 20, 64, 64 * full));
         assertEquals(new Attributor.BatchPlan(32, false), Attributor.plan(c, 20, 64, 63 * full));   // 2 batches of 32
