@@ -45,7 +45,9 @@ import java.util.concurrent.TimeUnit;
  *       recomputed when the record would not fit half the free heap): target ≤ 0.8·k × {@link #inputXGradient};</li>
  *   <li>{@link #gradientMethods}: saliency + input_x_gradient + attnlrp in one run (one forward, one shared gradient
  *       backward, one AttnLRP backward);</li>
- *   <li>{@link #all}: {@code --method all} (k = 32; includes occlusion, one forward per word, and cplrp). The shared
+ *   <li>{@link #occlusion}, with its peer {@link #occlusionWholeVariants} (whole variants from position 0, as before
+ *       prefix reuse);</li>
+ *   <li>{@link #all}: {@code --method all} (k = 32; includes occlusion, one variant per word, and cplrp). The shared
  *       steps of the last run are printed at the end of the trial ("forward" used by every method,
  *       "gradient_backward" by saliency and input_x_gradient).</li>
  * </ul>
@@ -103,6 +105,40 @@ public class AttributionBench {
         backend.close();
         model.close();
         folder.close();
+    }
+
+    /** {@code --method occlusion}: the input's forward keeps its KV cache, each variant runs from its removed word on. */
+    @Benchmark
+    public Attribution occlusion() {
+        return attributor.attribute(input, target, Method.OCCLUSION, options);
+    }
+
+    /**
+     * The peer of {@link #occlusion} in the same run: what occlusion did before prefix reuse, the input's forward
+     * and then every whole leave-one-word-out variant from position 0, packed into batched forwards of at most
+     * {@link Options#maxForwardTokens()} tokens. Returns the summed last logits of the target token.
+     */
+    @Benchmark
+    public double occlusionWholeVariants() {
+        int t = backend.forward(List.of(ids), null, LogitsMode.LAST, null).argmax(0, 0);
+        List<int[]> variants = new java.util.ArrayList<>();
+        for (int k = 0; k < input.words().size(); k++) {
+            boolean[] drop = new boolean[ids.length];
+            for (int i : input.wordTokens(k)) drop[i] = true;
+            int[] v = new int[ids.length];
+            int n = 0;
+            for (int i = 0; i < ids.length; i++) if (!drop[i]) v[n++] = ids[i];
+            if (n > 0) variants.add(java.util.Arrays.copyOf(v, n));
+        }
+        double sum = 0;
+        for (int from = 0; from < variants.size(); ) {
+            int to = from, tok = 0;
+            while (to < variants.size() && (to == from || tok + variants.get(to).length <= options.maxForwardTokens())) tok += variants.get(to++).length;
+            Logits l = backend.forward(variants.subList(from, to), LogitsMode.LAST);
+            for (int s = 0; s < to - from; s++) sum += l.last(s)[t];
+            from = to;
+        }
+        return sum;
     }
 
     @Benchmark

@@ -3,6 +3,7 @@ package io.rationale.attribution;
 import io.rationale.dataset.Word;
 import io.rationale.engine.Activations;
 import io.rationale.engine.Backend;
+import io.rationale.engine.KvCache;
 import io.rationale.engine.Logits;
 import io.rationale.engine.LogitsMode;
 import io.rationale.engine.RuleMode;
@@ -36,7 +37,8 @@ import java.util.SplittableRandom;
  *       half the free heap (or {@link Options#maxBatchTokens()} says so) the steps are split into several batches
  *       of full records, and only when not even one step's full record fits are records checkpointed
  *       ({@code Activations.recompute}; extras {@code batches}, {@code recompute}).</li>
- *   <li>occlusion: one batched {@code forward(List<int[]>, LAST)} of all leave-one-word-out variants (chunked by
+ *   <li>occlusion: the input's forward keeps its KV cache; each leave-one-word-out variant runs only its tokens from
+ *       the removed word on, after a fork of that cache's prefix, all variants in one batched forward (chunked by
  *       {@link Options#maxForwardTokens()}).</li>
  *   <li>random: no pass.</li>
  * </ol>
@@ -90,13 +92,14 @@ public final class Attributor {
         boolean probs = todo.stream().anyMatch(Method::needsAttentionProbs);
         Activations rec = record ? new Activations(probs) : null;
         long f0 = System.nanoTime();
-        Logits logits = backend.forward(List.of(ids), null, LogitsMode.LAST, rec);
+        KvCache cache = todo.contains(Method.OCCLUSION) ? backend.newCache() : null;   // occlusion's variants fork it
+        Logits logits = backend.forward(List.of(ids), Arrays.asList(cache), LogitsMode.LAST, rec);
         double forwardSeconds = secondsSince(f0);
         float[] last = logits.last(0);
         TargetSpec spec = target.isArgmax() ? target.withToken(logits.argmax(0, 0)) : target;
         Attribution.ResolvedTarget rt = new Attribution.ResolvedTarget(spec, last[spec.tokenId()], spec.value(last), target.isArgmax());
 
-        Run run = new Run(in, rt, o, rec);
+        Run run = new Run(in, rt, o, rec, cache);
         Map<Method, Attribution> out = new LinkedHashMap<>();
         double gradientSeconds = 0;
         List<Method> gradientUsers = new ArrayList<>();
@@ -164,13 +167,15 @@ public final class Attributor {
         final Attribution.ResolvedTarget target;
         final Options o;
         final Activations rec;
+        final KvCache cache;      // the input's keys and values, when occlusion runs
         float[] gradient;
 
-        Run(AttributionInput in, Attribution.ResolvedTarget target, Options o, Activations rec) {
+        Run(AttributionInput in, Attribution.ResolvedTarget target, Options o, Activations rec, KvCache cache) {
             this.in = in;
             this.target = target;
             this.o = o;
             this.rec = rec;
+            this.cache = cache;
         }
     }
 
@@ -307,45 +312,53 @@ public final class Attributor {
 
     // ------------------------------------------------------------------ occlusion
 
-    /** Leave-one-word-out scores per study word: f(x) − f(x without the word's tokens); NaN when nothing is left. */
+    /**
+     * Leave-one-word-out scores per study word: f(x) − f(x without the word's tokens); NaN when nothing is left. A
+     * variant equals the input up to the word's first token p, so it runs only its tokens from p on, after the
+     * input's cached first p positions ({@link Backend#forwardContinuations}).
+     */
     private double[] occlusion(Run run, Map<String, Object> extras) {
         AttributionInput in = run.in;
         int[] ids = in.ids();
         List<Word> words = in.words();
         double[] scores = new double[words.size()];
-        List<int[]> variants = new ArrayList<>();
-        List<Integer> variantWord = new ArrayList<>();
+        List<int[]> rests = new ArrayList<>();
+        List<Integer> prefixes = new ArrayList<>(), variantWord = new ArrayList<>();
         List<Integer> empty = new ArrayList<>();
+        int tokens = 0;
         for (int k = 0; k < words.size(); k++) {
             boolean[] drop = new boolean[ids.length];
-            for (int t : in.wordTokens(k)) drop[t] = true;
-            int[] v = new int[ids.length];
+            int p = ids.length;
+            for (int t : in.wordTokens(k)) {
+                drop[t] = true;
+                p = Math.min(p, t);
+            }
+            int[] rest = new int[ids.length - p];
             int n = 0;
-            for (int i = 0; i < ids.length; i++) if (!drop[i]) v[n++] = ids[i];
-            if (n == 0) {
+            for (int i = p; i < ids.length; i++) if (!drop[i]) rest[n++] = ids[i];
+            if (p + n == 0) {
                 scores[k] = Double.NaN;
                 empty.add(k);
                 continue;
             }
-            variants.add(Arrays.copyOf(v, n));
+            if (n == 0) {                       // the word ends the input: the variant is the cached prefix minus its last token
+                n = 1;
+                rest[0] = ids[--p];
+            }
+            rests.add(Arrays.copyOf(rest, n));
+            prefixes.add(p);
             variantWord.add(k);
+            tokens += n;
         }
-        int batches = 0;
         double fx = run.target.value();
-        for (int from = 0; from < variants.size(); ) {
-            int to = from, tokens = 0;
-            while (to < variants.size() && (to == from || tokens + variants.get(to).length <= run.o.maxForwardTokens()))
-                tokens += variants.get(to++).length;
-            Logits l = backend.forward(variants.subList(from, to), LogitsMode.LAST);
-            batches++;
-            for (int s = from; s < to; s++)
-                scores[variantWord.get(s)] = fx - run.target.spec().value(l.last(s - from));
-            from = to;
-        }
+        int batches = backend.forwardContinuations(run.cache, prefixes.stream().mapToInt(Integer::intValue).toArray(), rests,
+                run.o.maxForwardTokens(), (last, v) -> scores[variantWord.get(v)] = fx - run.target.spec().value(last));
         extras.put("word_level", true);
         extras.put("token_scores", "each token carries the score of its word (of largest |score| when in several); tokens in no word 0");
         extras.put("masking", "deletion");
-        extras.put("variants", variants.size());
+        extras.put("variants", rests.size());
+        extras.put("prefix_reuse", "each variant runs from its removed word on, after the input's cached keys and values");
+        extras.put("variant_tokens", tokens);
         extras.put("batches", batches);
         if (!empty.isEmpty()) extras.put("undefined_words", empty);
         return scores;

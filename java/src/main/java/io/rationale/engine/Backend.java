@@ -42,6 +42,36 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * Last-position logits of continuations of one cached sequence. Continuation i is {@code rests.get(i)} run after
+     * the first {@code prefixLengths[i]} positions of {@code base} (a {@link KvCache#forkPrefix} each: full blocks
+     * shared, {@code base} unchanged), so a prefix is computed once for all of them. Continuations are packed in
+     * order into batched forwards of at most {@code maxTokens} new tokens (at least one continuation each); a
+     * batch's forks are dropped after it.
+     *
+     * @param prefixLengths per continuation, how many of base's positions precede it; null for all of them
+     * @param lastLogits    receives each continuation's index and last logits, in order
+     * @return the forward passes run
+     */
+    default int forwardContinuations(KvCache base, int[] prefixLengths, List<int[]> rests, int maxTokens,
+                                     java.util.function.ObjIntConsumer<float[]> lastLogits) {
+        if (maxTokens < 1) throw new IllegalArgumentException("max tokens must be >= 1, got " + maxTokens);
+        if (prefixLengths != null && prefixLengths.length != rests.size())
+            throw new IllegalArgumentException(rests.size() + " continuations but " + prefixLengths.length + " prefix lengths");
+        int forwards = 0;
+        for (int i = 0; i < rests.size(); ) {
+            int j = i, tokens = 0;
+            while (j < rests.size() && (j == i || tokens + rests.get(j).length <= maxTokens)) tokens += rests.get(j++).length;
+            List<KvCache> caches = new ArrayList<>(j - i);
+            for (int c = i; c < j; c++) caches.add(base.forkPrefix(prefixLengths == null ? base.length() : prefixLengths[c]));
+            Logits l = forward(rests.subList(i, j), caches, LogitsMode.LAST, null);
+            forwards++;
+            for (int c = i; c < j; c++) lastLogits.accept(l.last(c - i), c);
+            i = j;
+        }
+        return forwards;
+    }
+
+    /**
      * Hugging Face style padded batch: {@code ids[b][t]} with {@code attentionMask[b][t]} (1 = token, 0 = padding;
      * left or right padding, or any gaps). Masked tokens are dropped and each row is packed, so the positions of
      * the kept tokens are the cumulative sum of the mask minus one (what HF generate uses with left padding).

@@ -139,23 +139,11 @@ public final class FlipEvaluation {
 
     private List<LabelWords.Scores> score(KvCache prefix, List<int[]> rests, int[] stats) {
         List<LabelWords.Scores> out = new ArrayList<>(Collections.nCopies(rests.size(), null));
-        int i = 0;
-        while (i < rests.size()) {
-            int j = i, tokens = 0;
-            while (j < rests.size() && (j == i || tokens + rests.get(j).length <= maxBatchTokens)) {
-                checkLength(prefix.length() + rests.get(j).length);
-                tokens += rests.get(j).length;
-                j++;
-            }
-            List<int[]> chunk = rests.subList(i, j);
-            List<KvCache> caches = new ArrayList<>(chunk.size());
-            for (int c = 0; c < chunk.size(); c++) caches.add(prefix.fork());
-            Logits l = backend.forward(chunk, caches, LogitsMode.LAST, null);
-            for (int c = 0; c < chunk.size(); c++) out.set(i + c, labelWords.score(l.last(c)));
-            stats[0]++;
-            stats[1] += tokens;
-            i = j;
+        for (int[] r : rests) {
+            checkLength(prefix.length() + r.length);
+            stats[1] += r.length;
         }
+        stats[0] += backend.forwardContinuations(prefix, null, rests, maxBatchTokens, (last, i) -> out.set(i, labelWords.score(last)));
         return out;
     }
 

@@ -116,9 +116,14 @@ class ForwardMethodsTest {
         assertArrayEquals(new double[]{1.0 / 3, 2.0 / 3}, AttentionMaps.rollout(List.<double[][]>of(new double[][]{{2, 0}, {1, 1}})), 1e-12);
     }
 
+    /** With BOS (every variant keeps a cached prefix) and without (dropping the first word leaves none). */
     @Test
     void occlusionEqualsOneByOneForwardsOfTheReducedInputs() {
-        AttributionInput in = input();
+        occlusionEqualsOneByOne(input(), true);
+        occlusionEqualsOneByOne(AttributionInput.of(tok.encode(TEXT, false, false)), false);
+    }
+
+    private void occlusionEqualsOneByOne(AttributionInput in, boolean bos) {
         TargetSpec target = TargetSpec.logProb(tok.encode(" x", false, false).ids()[0]);
         Attribution a = attributor.attribute(in, target, Method.OCCLUSION, Options.defaults());
         int[] ids = in.ids();
@@ -138,8 +143,12 @@ class ForwardMethodsTest {
             assertEquals(expected, a.words().get(k).score(), 1e-4, "word " + k + " " + in.words().get(k).text());
             for (int t : drop) assertEquals(a.words().get(k).score(), a.scores()[t], 0);
         }
-        assertEquals(0.0, a.scores()[0]);                       // BOS: in no word
+        if (bos) assertEquals(0.0, a.scores()[0]);              // BOS: in no word
         assertEquals(1, a.extras().get("batches"));
+        // prefix reuse: the variants run fewer tokens than whole reduced inputs would (at most t − 1 each)
+        int full = 0;
+        for (int k = 0; k < in.words().size(); k++) full += ids.length - in.wordTokens(k).length;
+        assertTrue((Integer) a.extras().get("variant_tokens") < full / 2 + in.words().size(), a.extras() + " vs " + full);
         // chunked batches give the same scores
         Attribution chunked = attributor.attribute(in, target, Method.OCCLUSION, Options.defaults().withMaxForwardTokens(20));
         assertTrue((Integer) chunked.extras().get("batches") > 2);
