@@ -40,7 +40,8 @@
  *       {@code J = Â_L ⋯ Â_1} (Abnar &amp; Zuidema's recursion from the first layer to the last), the last
  *       position's row of J.</li>
  *   <li>{@code occlusion}: for each word of the text under study, its tokens are deleted;
- *       {@code score = f(x) − f(x without the word)}; all variants in one batched forward. It scores WORDS
+ *       {@code score = f(x) − f(x without the word)}. A variant equals the input up to the word's first token, so
+ *       it runs only from there on, after a fork of the input's KV cache; all variants in one batched forward. It scores WORDS
  *       directly (no aggregation); each token carries its word's score; tokens in no word get 0; a word whose
  *       removal leaves no token scores NaN (null in JSON).</li>
  *   <li>{@code random}: seeded uniform scores in [0, 1) per token ({@link java.util.SplittableRandom}).</li>

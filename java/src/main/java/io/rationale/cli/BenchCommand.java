@@ -91,7 +91,7 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
             description = "Integrated gradients steps to time; 'all' uses the largest (default: ${DEFAULT-VALUE}).")
     int[] steps;
 
-    @Option(names = "--no-all", description = "With --attribution, skip '--method all' (it includes occlusion: one forward per word).")
+    @Option(names = "--no-all", description = "With --attribution, skip '--method all' (it includes occlusion: one variant per word).")
     boolean noAll;
 
     @Option(names = "--repeat", defaultValue = "3", paramLabel = "N", description = "Timed runs per measurement; the median is reported (default: ${DEFAULT-VALUE}).")

@@ -26,7 +26,9 @@ import java.util.List;
  *   xn  = RmsNorm(x)                      (post_attention_layernorm)
  *   x  += Mlp(xn)
  * </pre>
- * then the final norm and the LM head on the rows that need logits. Thread-safe: concurrent calls take turns on
+ * then the final norm and the LM head on the rows that need logits. Without a record and with {@link LogitsMode#LAST}
+ * or {@link LogitsMode#NONE}, the last layer computes only keys and values for the other rows ({@link #lastLayer}).
+ * Thread-safe: concurrent calls take turns on
  * the pool.
  *
  * <p>{@link #backward} runs the same steps in reverse from a recorded forward (see {@link Activations}), each step's
@@ -169,7 +171,10 @@ public final class CpuBackend implements Backend {
                 }
                 lr.attnProbs = probs;
             }
-            layer(model.layer(l), l, caches, past, seqStart, x, cos, sin, work, probs, rec == null || rec.recompute ? null : lr, false);
+            if (l == model.numLayers() - 1 && rec == null && (mode == LogitsMode.NONE || mode == LogitsMode.LAST && n > seqs))
+                lastLayer(model.layer(l), l, caches, past, seqStart, x, cos, sin, work, mode == LogitsMode.LAST);
+            else
+                layer(model.layer(l), l, caches, past, seqStart, x, cos, sin, work, probs, rec == null || rec.recompute ? null : lr, false);
             if (rec != null) rec.layers.add(lr);
         }
         for (int s = 0; s < seqs; s++) caches[s].setLength(past[s] + seqStart[s + 1] - seqStart[s]);
@@ -262,6 +267,45 @@ public final class CpuBackend implements Backend {
             lr.up = mlp.up();
             lr.act = mlp.act();
         }
+    }
+
+    /**
+     * The last layer when nothing reads its output but each sequence's last row (or nothing: {@code lastRows}
+     * false, a prefill): keys and values of every row go to the caches as in {@link #layer}; the queries, attention,
+     * o_proj and MLP run on the last rows only. The other rows of x keep the layer's input. Not for records.
+     */
+    private void lastLayer(LayerWeights w, int cacheLayer, KvCache[] caches, int[] past, int[] seqStart, float[] x,
+                           float[] cos, float[] sin, Work b, boolean lastRows) {
+        ModelConfig c = model.config();
+        int seqs = caches.length, n = seqStart[seqs], hidden = c.hiddenSize(), half = c.headDim() / 2;
+        RmsNorm.forward(x, n, hidden, w.inputNorm(), c.rmsNormEps(), b.xn);
+        MatMul.linear(par, b.xn, n, hidden, new MatMul.Out(w.k(), w.kBias(), b.k), new MatMul.Out(w.v(), w.vBias(), b.v));
+        Rope.apply(b.k, n, c.numKvHeads(), c.headDim(), cos, sin);
+        Attention.Shape shape = shape();
+        Attention.append(cacheLayer, shape, b.k, b.v, seqStart, caches, past);
+        if (!lastRows) return;
+
+        // row s of the gathered arrays is sequence s's last token: one query per sequence at position past + n_s − 1
+        float[] xs = new float[seqs * hidden], xn = new float[seqs * hidden], cs = new float[seqs * half], sn = new float[seqs * half];
+        int[] one = new int[seqs + 1], at = new int[seqs];
+        for (int s = 0; s < seqs; s++) {
+            int t = seqStart[s + 1] - 1;
+            System.arraycopy(x, t * hidden, xs, s * hidden, hidden);
+            System.arraycopy(b.xn, t * hidden, xn, s * hidden, hidden);
+            System.arraycopy(cos, t * half, cs, s * half, half);
+            System.arraycopy(sin, t * half, sn, s * half, half);
+            one[s + 1] = s + 1;
+            at[s] = past[s] + t - seqStart[s];
+        }
+        MatMul.linear(par, xn, seqs, hidden, new MatMul.Out(w.q(), w.qBias(), b.q));
+        Rope.apply(b.q, seqs, c.numHeads(), c.headDim(), cs, sn);
+        Attention.forward(par, cacheLayer, shape, b.q, one, caches, at, b.attn, null);
+        MatMul.linear(par, b.attn, seqs, c.qDim(), new MatMul.Out(w.o(), w.oBias(), b.proj));
+        add(xs, b.proj, seqs * hidden);
+        RmsNorm.forward(xs, seqs, hidden, w.postAttentionNorm(), c.rmsNormEps(), xn);
+        Mlp.forward(par, xn, seqs, hidden, w, b.proj);
+        add(xs, b.proj, seqs * hidden);
+        for (int s = 0; s < seqs; s++) System.arraycopy(xs, s * hidden, x, (seqStart[s + 1] - 1) * hidden, hidden);
     }
 
     // ---------------------------------------------------------------- backward

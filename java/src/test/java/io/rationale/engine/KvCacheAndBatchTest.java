@@ -144,6 +144,47 @@ class KvCacheAndBatchTest {
         }
     }
 
+    /**
+     * Without a record, LAST and NONE run the last layer's queries, attention, o_proj and MLP on each sequence's last
+     * row only (keys and values on all): logits and caches must equal those of ALL, which runs every row; after
+     * cached prefixes (positions past + i), in a batch, with and without a sliding window.
+     */
+    @Test
+    void lastAndNoneSkipTheLastLayersOtherRowsButGiveTheLogitsAndCachesOfAll() {
+        for (CpuBackend b : List.of(backend, windowed)) {
+            ModelConfig c = b.model().config();
+            int[] prefixLengths = {0, 20, 67}, restLengths = {9, 1, 30};
+            List<int[]> rests = new ArrayList<>();
+            List<KvCache> forAll = new ArrayList<>(), forLast = new ArrayList<>(), forNone = new ArrayList<>();
+            for (int s = 0; s < prefixLengths.length; s++) {
+                KvCache base = b.newCache();
+                if (prefixLengths[s] > 0) b.forward(tokens(prefixLengths[s], c.vocabSize()), base, LogitsMode.ALL);
+                forAll.add(base.fork());
+                forLast.add(base.fork());
+                forNone.add(base.fork());
+                rests.add(tokens(restLengths[s], c.vocabSize()));
+            }
+            Logits all = b.forward(rests, forAll, LogitsMode.ALL, null);
+            Logits last = b.forward(rests, forLast, LogitsMode.LAST, null);
+            b.forward(rests, forNone, LogitsMode.NONE, null);
+            int top = c.numLayers() - 1;
+            for (int s = 0; s < rests.size(); s++) {
+                assertClose(all.last(s), last.last(s), "sequence " + s + " last logits");
+                int len = prefixLengths[s] + restLengths[s];
+                assertEquals(len, forLast.get(s).length());
+                assertEquals(len, forNone.get(s).length());
+                for (int pos = 0; pos < len; pos++)
+                    for (int h = 0; h < c.numKvHeads(); h++)
+                        for (int d = 0; d < c.headDim(); d++) {
+                            float k = forAll.get(s).key(top, pos, h, d), v = forAll.get(s).value(top, pos, h, d);
+                            assertEquals(k, forLast.get(s).key(top, pos, h, d), 1e-6 * Math.max(1, Math.abs(k)));
+                            assertEquals(k, forNone.get(s).key(top, pos, h, d), 1e-6 * Math.max(1, Math.abs(k)));
+                            assertEquals(v, forNone.get(s).value(top, pos, h, d), 1e-6 * Math.max(1, Math.abs(v)));
+                        }
+            }
+        }
+    }
+
     @Test
     void paddedBatchEqualsUnpadded() {
         int[][] real = {tokens(9, config.vocabSize()), tokens(4, config.vocabSize()), tokens(12, config.vocabSize())};
