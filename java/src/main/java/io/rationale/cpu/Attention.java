@@ -199,11 +199,20 @@ public final class Attention {
      */
     public static void backward(Parallel par, Shape sh, RuleMode mode, float[] q, float[] k, float[] v, int[] seqStart,
                                 float[] dOut, float[] dq, float[] dk, float[] dv) {
+        backward(par, sh, mode, q, k, v, seqStart, null, dOut, dq, dk, dv);
+    }
+
+    /**
+     * As above, with only the queries from row {@code queryFrom[s]} of each sequence s on (null: all): the other
+     * rows' q and dOut are not read and their dq is zero; keys and values get the gradient of the queries that ran.
+     */
+    public static void backward(Parallel par, Shape sh, RuleMode mode, float[] q, float[] k, float[] v, int[] seqStart,
+                                int[] queryFrom, float[] dOut, float[] dq, float[] dk, float[] dv) {
         int seqs = seqStart.length - 1;
         boolean throughScores = mode != RuleMode.CPLRP;
         par.forEach(seqs * sh.kvHeads, task -> {
             int s = task / sh.kvHeads, g = task % sh.kvHeads;
-            backwardGroup(sh, throughScores, q, k, v, seqStart[s], seqStart[s + 1], g, dOut, dq, dk, dv);
+            backwardGroup(sh, throughScores, q, k, v, seqStart[s], seqStart[s + 1], queryFrom == null ? 0 : queryFrom[s], g, dOut, dq, dk, dv);
         });
         switch (mode) {
             case GRADIENT -> { }
@@ -236,13 +245,13 @@ public final class Attention {
     }
 
     /**
-     * Rows [t0, t1) of one sequence, KV head g and the query heads that read it. Keys and values are transposed
+     * Rows [t0, t1) of one sequence (queries from row t0 + from on), KV head g and the query heads that read it. Keys and values are transposed
      * once ({@code [dim][keys]}) so that a query's scores and {@code dp_j = dO·v_j} are vector FMAs over keys; per
      * block of {@link #BQ} queries the probabilities and score gradients are kept as rows, dq is a register sum
      * over keys, and dk, dv are register sums over the block's queries.
      */
-    private static void backwardGroup(Shape sh, boolean throughScores, float[] q, float[] k, float[] v, int t0, int t1, int g,
-                                      float[] dOut, float[] dq, float[] dk, float[] dv) {
+    private static void backwardGroup(Shape sh, boolean throughScores, float[] q, float[] k, float[] v, int t0, int t1, int from,
+                                      int g, float[] dOut, float[] dq, float[] dk, float[] dv) {
         int hd = sh.headDim, n = t1 - t0, Q = sh.qDim(), K = sh.kvDim(), group = sh.heads / sh.kvHeads, W = sh.slidingWindow;
         int np = (n + L - 1) / L * L;
         float scale = (float) (1.0 / Math.sqrt(hd));
@@ -265,7 +274,7 @@ public final class Attention {
         }
         int kBase = t0 * K + g * hd;
         for (int h = g * group; h < (g + 1) * group; h++) {
-            for (int i0 = 0; i0 < n; i0 += BQ) {
+            for (int i0 = from; i0 < n; i0 += BQ) {
                 int i1 = Math.min(n, i0 + BQ), rows = i1 - i0;
                 int jLo = W > 0 ? Math.max(0, i0 - W + 1) : 0;
                 int jStart = jLo / L * L, jEnd = Math.min(np, (i1 - 1) / L * L + L);

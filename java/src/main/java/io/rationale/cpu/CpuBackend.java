@@ -26,8 +26,9 @@ import java.util.List;
  *   xn  = RmsNorm(x)                      (post_attention_layernorm)
  *   x  += Mlp(xn)
  * </pre>
- * then the final norm and the LM head on the rows that need logits. Without a record and with {@link LogitsMode#LAST}
- * or {@link LogitsMode#NONE}, the last layer computes only keys and values for the other rows ({@link #lastLayer}).
+ * then the final norm and the LM head on the rows that need logits. With {@link LogitsMode#LAST} (or
+ * {@link LogitsMode#NONE} without a record) the last layer computes only keys and values for the rows nothing reads
+ * ({@link #lastLayer}; not when attention probabilities are kept).
  * Thread-safe: concurrent calls take turns on
  * the pool.
  *
@@ -171,8 +172,9 @@ public final class CpuBackend implements Backend {
                 }
                 lr.attnProbs = probs;
             }
-            if (l == model.numLayers() - 1 && rec == null && (mode == LogitsMode.NONE || mode == LogitsMode.LAST && n > seqs))
-                lastLayer(model.layer(l), l, caches, past, seqStart, x, cos, sin, work, mode == LogitsMode.LAST);
+            boolean top = l == model.numLayers() - 1 && (mode == LogitsMode.NONE && rec == null || mode == LogitsMode.LAST && n > seqs);
+            if (top && (rec == null || !rec.keepAttentionProbs))
+                lastLayer(model.layer(l), l, caches, past, seqStart, x, cos, sin, work, mode == LogitsMode.LAST, rec == null || rec.recompute ? null : lr);
             else
                 layer(model.layer(l), l, caches, past, seqStart, x, cos, sin, work, probs, rec == null || rec.recompute ? null : lr, false);
             if (rec != null) rec.layers.add(lr);
@@ -272,13 +274,14 @@ public final class CpuBackend implements Backend {
     /**
      * The last layer when nothing reads its output but each sequence's last row (or nothing: {@code lastRows}
      * false, a prefill): keys and values of every row go to the caches as in {@link #layer}; the queries, attention,
-     * o_proj and MLP run on the last rows only. The other rows of x keep the layer's input. Not for records.
+     * o_proj and MLP run on the last rows only. The other rows of x keep the layer's input. {@code lr}: null, or
+     * where to keep what the backward needs ({@link Activations.Layer#rows}; not with recomputation or probabilities).
      */
     private void lastLayer(LayerWeights w, int cacheLayer, KvCache[] caches, int[] past, int[] seqStart, float[] x,
-                           float[] cos, float[] sin, Work b, boolean lastRows) {
+                           float[] cos, float[] sin, Work b, boolean lastRows, Activations.Layer lr) {
         ModelConfig c = model.config();
-        int seqs = caches.length, n = seqStart[seqs], hidden = c.hiddenSize(), half = c.headDim() / 2;
-        RmsNorm.forward(x, n, hidden, w.inputNorm(), c.rmsNormEps(), b.xn);
+        int seqs = caches.length, n = seqStart[seqs], hidden = c.hiddenSize(), half = c.headDim() / 2, Q = c.qDim();
+        float[] inv = RmsNorm.forward(x, n, hidden, w.inputNorm(), c.rmsNormEps(), b.xn);
         MatMul.linear(par, b.xn, n, hidden, new MatMul.Out(w.k(), w.kBias(), b.k), new MatMul.Out(w.v(), w.vBias(), b.v));
         Rope.apply(b.k, n, c.numKvHeads(), c.headDim(), cos, sin);
         Attention.Shape shape = shape();
@@ -286,10 +289,11 @@ public final class CpuBackend implements Backend {
         if (!lastRows) return;
 
         // row s of the gathered arrays is sequence s's last token: one query per sequence at position past + n_s − 1
+        int[] rows = new int[seqs];
         float[] xs = new float[seqs * hidden], xn = new float[seqs * hidden], cs = new float[seqs * half], sn = new float[seqs * half];
         int[] one = new int[seqs + 1], at = new int[seqs];
         for (int s = 0; s < seqs; s++) {
-            int t = seqStart[s + 1] - 1;
+            int t = rows[s] = seqStart[s + 1] - 1;
             System.arraycopy(x, t * hidden, xs, s * hidden, hidden);
             System.arraycopy(b.xn, t * hidden, xn, s * hidden, hidden);
             System.arraycopy(cos, t * half, cs, s * half, half);
@@ -300,12 +304,30 @@ public final class CpuBackend implements Backend {
         MatMul.linear(par, xn, seqs, hidden, new MatMul.Out(w.q(), w.qBias(), b.q));
         Rope.apply(b.q, seqs, c.numHeads(), c.headDim(), cs, sn);
         Attention.forward(par, cacheLayer, shape, b.q, one, caches, at, b.attn, null);
-        MatMul.linear(par, b.attn, seqs, c.qDim(), new MatMul.Out(w.o(), w.oBias(), b.proj));
+        if (lr != null) {
+            lr.rows = rows;
+            lr.attnInvRms = inv;
+            lr.attnNormed = b.xn.clone();
+            lr.k = b.k.clone();
+            lr.v = b.v.clone();
+            lr.q = new float[n * Q];                        // at the packed rows, as Attention.backward reads them
+            for (int s = 0; s < seqs; s++) System.arraycopy(b.q, s * Q, lr.q, rows[s] * Q, Q);
+            lr.attnOut = java.util.Arrays.copyOf(b.attn, seqs * Q);
+        }
+        MatMul.linear(par, b.attn, seqs, Q, new MatMul.Out(w.o(), w.oBias(), b.proj));
         add(xs, b.proj, seqs * hidden);
-        RmsNorm.forward(xs, seqs, hidden, w.postAttentionNorm(), c.rmsNormEps(), xn);
-        Mlp.forward(par, xn, seqs, hidden, w, b.proj);
+        if (lr != null) lr.mid = xs.clone();
+        inv = RmsNorm.forward(xs, seqs, hidden, w.postAttentionNorm(), c.rmsNormEps(), xn);
+        Mlp.Saved mlp = Mlp.forward(par, xn, seqs, hidden, w, b.proj);
         add(xs, b.proj, seqs * hidden);
-        for (int s = 0; s < seqs; s++) System.arraycopy(xs, s * hidden, x, (seqStart[s + 1] - 1) * hidden, hidden);
+        for (int s = 0; s < seqs; s++) System.arraycopy(xs, s * hidden, x, rows[s] * hidden, hidden);
+        if (lr != null) {
+            lr.mlpInvRms = inv;
+            lr.mlpNormed = xn;
+            lr.gate = mlp.gate();
+            lr.up = mlp.up();
+            lr.act = mlp.act();
+        }
     }
 
     // ---------------------------------------------------------------- backward
@@ -379,6 +401,10 @@ public final class CpuBackend implements Backend {
         for (int l = model.numLayers() - 1; l >= 0; l--) {
             LayerWeights w = model.layer(l);
             Activations.Layer lr = re == null ? rec.layers.get(l) : re.layer(l);
+            if (lr.rows != null) {
+                lastLayerBackward(w, mode, lr, seqStart, dx, dXn, dAttn, dq, dk, dv, dAct, dGate);
+                continue;
+            }
             // x_out = mid + mlp(norm(mid))
             Mlp.backward(par, mode, w, lr.gate, lr.up, n, H, dx, dAct, dGate, dXn);
             RmsNorm.backward(mode, lr.mid, lr.mlpInvRms, n, H, w.postAttentionNorm(), dXn, dx, true);
@@ -397,6 +423,42 @@ public final class CpuBackend implements Backend {
         float[][] out = new float[seqs][];
         for (int s = 0; s < seqs; s++) out[s] = java.util.Arrays.copyOfRange(dx, seqStart[s] * H, seqStart[s + 1] * H);
         return out;
+    }
+
+    /**
+     * Backward of {@link #lastLayer}'s record: dx (the gradient of the layer's output, nonzero only at
+     * {@code lr.rows}) becomes the gradient of its input. The MLP, post-attention norm, o_proj and q_proj backward
+     * run on those rows; attention on their queries; k_proj, v_proj and the input norm on every row.
+     */
+    private void lastLayerBackward(LayerWeights w, RuleMode mode, Activations.Layer lr, int[] seqStart, float[] dx, float[] dXn,
+                                   float[] dAttn, float[] dq, float[] dk, float[] dv, float[] dAct, float[] dGate) {
+        ModelConfig c = model.config();
+        int[] rows = lr.rows;
+        int m = rows.length, n = seqStart[seqStart.length - 1], H = c.hiddenSize(), Q = c.qDim();
+        float[] dm = new float[m * H], dn = new float[m * H], da = new float[m * Q];
+        for (int r = 0; r < m; r++) System.arraycopy(dx, rows[r] * H, dm, r * H, H);
+        Mlp.backward(par, mode, w, lr.gate, lr.up, m, H, dm, dAct, dGate, dn);
+        RmsNorm.backward(mode, lr.mid, lr.mlpInvRms, m, H, w.postAttentionNorm(), dn, dm, true);
+        LinearBackward.inputGrad(par, da, m, Q, false, new LinearBackward.Term(w.o(), dm));
+        java.util.Arrays.fill(dAttn, 0, n * Q, 0f);
+        int[] from = new int[rows.length];
+        for (int r = 0; r < m; r++) {
+            System.arraycopy(da, r * Q, dAttn, rows[r] * Q, Q);
+            from[r] = rows[r] - seqStart[r];
+        }
+        Attention.backward(par, shape(), mode, lr.q, lr.k, lr.v, seqStart, from, dAttn, dq, dk, dv);
+        Rope.applyInverse(dq, n, c.numHeads(), c.headDim(), lr.ropeCos, lr.ropeSin);
+        Rope.applyInverse(dk, n, c.numKvHeads(), c.headDim(), lr.ropeCos, lr.ropeSin);
+        LinearBackward.inputGrad(par, dXn, n, H, false, new LinearBackward.Term(w.k(), dk), new LinearBackward.Term(w.v(), dv));
+        if (mode != RuleMode.CPLRP) {                        // dq is zero under CP-LRP
+            for (int r = 0; r < m; r++) System.arraycopy(dq, rows[r] * Q, da, r * Q, Q);
+            LinearBackward.inputGrad(par, dn, m, H, false, new LinearBackward.Term(w.q(), da));
+            for (int r = 0; r < m; r++) for (int d = 0; d < H; d++) dXn[rows[r] * H + d] += dn[r * H + d];
+        }
+        // the residual: d input = d mid at the last rows (zero elsewhere), plus the input norm's backward
+        java.util.Arrays.fill(dx, 0, n * H, 0f);
+        for (int r = 0; r < m; r++) System.arraycopy(dm, r * H, dx, rows[r] * H, H);
+        RmsNorm.backward(mode, lr.input, lr.attnInvRms, n, H, w.inputNorm(), dXn, dx, true);
     }
 
     /** Recomputes one layer's internals at a time from its recorded input (checkpointed records). */

@@ -19,6 +19,8 @@ import java.util.List;
  * recomputes one layer's internals at a time from it (one more forward pass of each layer, without down_proj), so
  * its transient working memory is one layer's worth, see {@code CpuBackend#backward}. Kept attention probabilities
  * add {@code 4·L·heads·Σ_s n_s·ctx_s} bytes in either mode. Int arrays add {@code 4·(2n + S + 1 + r)} bytes.
+ * A full record with {@link LogitsMode#LAST} and no probabilities keeps less than the formula says: its last layer
+ * ran its queries, attention and MLP on each sequence's last row only ({@link Layer#rows}).
  * {@link #bytes()} reports the total.
  */
 public final class Activations {
@@ -75,7 +77,7 @@ public final class Activations {
                 + size(seen, finalNormInput) + size(seen, finalInvRms) + size(seen, logitRows);
         if (lastLogits != null) for (float[] l : lastLogits) b += size(seen, l);
         for (Layer l : layers) {
-            b += size(seen, l.input) + size(seen, l.attnInvRms) + size(seen, l.attnNormed) + size(seen, l.q) + size(seen, l.k)
+            b += size(seen, l.rows) + size(seen, l.input) + size(seen, l.attnInvRms) + size(seen, l.attnNormed) + size(seen, l.q) + size(seen, l.k)
                     + size(seen, l.v) + size(seen, l.ropeCos) + size(seen, l.ropeSin) + size(seen, l.attnOut) + size(seen, l.mid)
                     + size(seen, l.mlpInvRms) + size(seen, l.mlpNormed) + size(seen, l.gate) + size(seen, l.up) + size(seen, l.act);
             if (l.attnProbs != null) for (float[] p : l.attnProbs) b += size(seen, p);
@@ -90,6 +92,14 @@ public final class Activations {
 
     /** What one decoder layer keeps; with {@link #recompute} only {@link #input}, the RoPE tables and, if asked, probabilities. */
     public static final class Layer {
+        /**
+         * Null: the layer ran on every row. Else (the last layer of a record with {@link LogitsMode#LAST}, no
+         * probabilities, no recomputation) the packed rows its queries, attention, o_proj and MLP ran on, each
+         * sequence's last: then {@link #q} holds {@code [tokens, heads·dim]} with only these rows filled, and
+         * {@link #attnOut}, {@link #mid}, {@link #mlpInvRms}, {@link #mlpNormed}, {@link #gate}, {@link #up},
+         * {@link #act} hold one row per entry of {@code rows}; keys, values and the input norm cover every row.
+         */
+        public int[] rows;
         /** Residual stream entering the layer, {@code [tokens, hidden]}. */
         public float[] input;
         /** 1/sqrt(mean(x²)+eps) of input_layernorm per token. */
