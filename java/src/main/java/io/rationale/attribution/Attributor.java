@@ -341,7 +341,7 @@ public final class Attributor {
                 empty.add(k);
                 continue;
             }
-            if (n == 0) {                       // the word ends the input: the variant is the cached prefix minus its last token
+            if (n == 0) {                       // nothing follows the word: the variant is ids[0, p); rerun its last token
                 n = 1;
                 rest[0] = ids[--p];
             }
