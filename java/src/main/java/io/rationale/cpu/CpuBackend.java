@@ -28,9 +28,8 @@ import java.util.List;
  * </pre>
  * then the final norm and the LM head on the rows that need logits. With {@link LogitsMode#LAST} (or
  * {@link LogitsMode#NONE} without a record) the last layer computes only keys and values for the rows nothing reads
- * ({@link #lastLayer}; not when attention probabilities are kept).
- * Thread-safe: concurrent calls take turns on
- * the pool.
+ * ({@link #lastLayer}; not when attention probabilities are kept). Thread-safe: concurrent calls take turns on the
+ * pool.
  *
  * <p>{@link #backward} runs the same steps in reverse from a recorded forward (see {@link Activations}), each step's
  * backward and LRP rules next to its forward: {@link LinearBackward} ({@code dy·W}), {@link Mlp#backward},
