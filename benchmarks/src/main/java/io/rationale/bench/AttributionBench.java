@@ -8,8 +8,8 @@ import io.rationale.attribution.Method;
 import io.rationale.attribution.Options;
 import io.rationale.attribution.TargetSpec;
 import io.rationale.cli.BenchCommand;
-import io.rationale.cpu.CpuBackend;
-import io.rationale.engine.Activations;
+import io.rationale.engine.Backend;
+import io.rationale.engine.ForwardRecord;
 import io.rationale.engine.Logits;
 import io.rationale.engine.LogitsMode;
 import io.rationale.engine.Model;
@@ -66,7 +66,7 @@ public class AttributionBench {
 
     BenchModel folder;
     Model model;
-    CpuBackend backend;
+    Backend backend;
     Attributor attributor;
     AttributionInput input;
     int[] ids;
@@ -79,7 +79,7 @@ public class AttributionBench {
     public void setup() {
         folder = BenchModel.fromProperties();
         model = Model.load(folder.dir());
-        backend = new CpuBackend(model, BenchModel.threads());
+        backend = BenchModel.open(model);
         attributor = new Attributor(backend);
         Tokenizer tok = Files.isRegularFile(folder.dir().resolve(Tokenizer.FILE_NAME)) ? Tokenizer.load(folder.dir()) : null;
         try {
@@ -88,8 +88,8 @@ public class AttributionBench {
             if (tok != null) tok.close();
         }
         ids = input.ids();
-        System.err.printf("bench: rationale CpuBackend, %d threads, %s weights, model %s; input %d tokens, %d words; max heap %.1f GB%n",
-                backend.threads(), model.weightDtype(), folder.description(), input.size(), input.words().size(),
+        System.err.printf("bench: rationale on %s, %s weights, model %s; input %d tokens, %d words; max heap %.1f GB%n",
+                backend.device(), model.weightDtype(), folder.description(), input.size(), input.words().size(),
                 Runtime.getRuntime().maxMemory() / 1e9);
     }
 
@@ -147,8 +147,8 @@ public class AttributionBench {
     }
 
     @Benchmark
-    public Activations forwardRecorded() {
-        Activations rec = new Activations(false);
+    public ForwardRecord forwardRecorded() {
+        ForwardRecord rec = backend.newRecord(false);
         backend.forward(List.of(ids), null, LogitsMode.LAST, rec);
         return rec;
     }

@@ -84,6 +84,14 @@ public final class BenchModel implements AutoCloseable {
     }
 
     /** Threads for both engines: {@code -Dbench.threads}, default all available processors. */
+    /**
+     * The backend benchmarks run on: {@code -Drationale.device} (default {@code cpu}; {@code cuda}, {@code cuda-emu},
+     * ... as {@code --device} spells them) with {@link #threads()} CPU threads.
+     */
+    public static io.rationale.engine.Backend open(io.rationale.engine.Model model) {
+        return io.rationale.engine.Backends.open(model, io.rationale.engine.Device.parse(System.getProperty("rationale.device", "cpu")), threads()).backend();
+    }
+
     public static int threads() {
         return Integer.getInteger("bench.threads", Runtime.getRuntime().availableProcessors());
     }

@@ -1,6 +1,6 @@
 package io.rationale.bench;
 
-import io.rationale.cpu.CpuBackend;
+import io.rationale.engine.Backend;
 import io.rationale.engine.KvCache;
 import io.rationale.engine.LogitsMode;
 import io.rationale.engine.Model;
@@ -56,7 +56,7 @@ public class EngineBench {
 
         BenchModel folder;
         Model model;
-        CpuBackend backend;
+        Backend backend;
         JlamaPeer jlama;
         int[] prompt64, prompt512;
 
@@ -67,9 +67,9 @@ public class EngineBench {
             int vocab;
             if (engine.equals("rationale")) {
                 model = Model.load(folder.dir());
-                backend = new CpuBackend(model, threads);
+                backend = BenchModel.open(model);
                 vocab = model.config().vocabSize();
-                System.err.printf("bench: rationale CpuBackend, %d threads, %s weights, model %s%n", backend.threads(), model.weightDtype(),
+                System.err.printf("bench: rationale on %s, %s weights, model %s%n", backend.device(), model.weightDtype(),
                         folder.description());
             } else {
                 jlama = JlamaPeer.load(folder.dir(), JlamaPeer.Variant.ofParam(engine), threads);

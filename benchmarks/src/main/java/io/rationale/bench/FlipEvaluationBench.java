@@ -1,6 +1,6 @@
 package io.rationale.bench;
 
-import io.rationale.cpu.CpuBackend;
+import io.rationale.engine.Backend;
 import io.rationale.dataset.Annotations;
 import io.rationale.dataset.Example;
 import io.rationale.dataset.TextField;
@@ -82,7 +82,7 @@ public class FlipEvaluationBench {
 
     Path dir;
     Model model;
-    CpuBackend backend;
+    Backend backend;
     Tokenizer tok;
     FlipEvaluation flip;
     Example example;
@@ -115,14 +115,14 @@ public class FlipEvaluationBench {
         dir = Files.createTempDirectory("flip-bench-");
         TinyModel.write(spec(), 11, dir, 0, Runtime.getRuntime().availableProcessors(), null);
         model = Model.load(dir);
-        backend = new CpuBackend(model);
+        backend = BenchModel.open(model);
         tok = Tokenizer.load(dir);
         TaskTemplate t = TaskTemplate.medicalBios(LABELS);
         LabelWords lw = LabelWords.resolve(tok, LABELS, t.labelWordCandidates());
         PromptBuilder prompts = PromptBuilder.forTokenizer(tok, t, lw);
         example = bio("bench", BIO, "physician");
         layout = prompts.layout(example, List.of(bio("d1", DEMO1, "nurse"), bio("d2", DEMO2, "dentist")));
-        flip = new FlipEvaluation(backend, lw, Masking.DELETE, FlipEvaluation.DEFAULT_MAX_BATCH_TOKENS);
+        flip = new FlipEvaluation(backend, lw, Masking.DELETE, 0);
         int n = example.totalWords();
         methods = new ArrayList<>();
         Random r = new Random(5);

@@ -1,6 +1,6 @@
 package io.rationale.bench;
 
-import io.rationale.cpu.CpuBackend;
+import io.rationale.engine.Backend;
 import io.rationale.engine.KvCache;
 import io.rationale.engine.Logits;
 import io.rationale.engine.LogitsMode;
@@ -31,7 +31,7 @@ public final class PeerCheck {
             float[] ours, oursNext;
             int[] oursGreedy;
             int[] prompt;
-            try (Model model = Model.load(folder.dir()); CpuBackend backend = new CpuBackend(model, threads)) {
+            try (Model model = Model.load(folder.dir()); Backend backend = BenchModel.open(model)) {
                 prompt = BenchModel.tokens(n, model.config().vocabSize(), 42);
                 KvCache cache = backend.newCache();
                 Logits l = backend.forward(prompt, cache, LogitsMode.LAST);
@@ -39,8 +39,8 @@ public final class PeerCheck {
                 int next = l.argmax(0, 0);
                 oursNext = backend.forward(new int[]{next}, cache, LogitsMode.LAST).last(0);
                 oursGreedy = greedyOurs(backend, prompt, steps);
-                System.out.printf("rationale: %d threads, weights %s; prompt %d random ids (seed 42), argmax %d%n",
-                        backend.threads(), model.weightDtype(), n, next);
+                System.out.printf("rationale: %s, weights %s; prompt %d random ids (seed 42), argmax %d%n",
+                        backend.device(), model.weightDtype(), n, next);
             }
             for (JlamaPeer.Variant v : JlamaPeer.Variant.values()) {
                 try (JlamaPeer jl = JlamaPeer.load(folder.dir(), v, threads)) {
@@ -65,7 +65,7 @@ public final class PeerCheck {
         System.exit(ok ? 0 : 1);
     }
 
-    static int[] greedyOurs(CpuBackend backend, int[] prompt, int steps) {
+    static int[] greedyOurs(Backend backend, int[] prompt, int steps) {
         KvCache cache = backend.newCache();
         int next = backend.forward(prompt, cache, LogitsMode.LAST).argmax(0, 0);
         int[] out = new int[steps];

@@ -1,12 +1,12 @@
 package io.rationale.attribution;
 
-import io.rationale.engine.Activations;
+import io.rationale.engine.ForwardRecord;
 
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Attention-based scores from recorded attention probabilities ({@code Activations.Layer.attnProbs}, per sequence
+ * Attention-based scores from recorded attention probabilities ({@link ForwardRecord#attentionProbs}, per sequence
  * {@code [heads][new][context]}), for a sequence run from position 0 without a cache (new = context = T).
  */
 public final class AttentionMaps {
@@ -40,19 +40,15 @@ public final class AttentionMaps {
     }
 
     /** {@link #lastRow} of the last layer of sequence {@code seq} of a recorded forward. */
-    public static double[] lastLayerRow(Activations rec, int seq, int heads) {
-        int t = rec.seqStart[seq + 1] - rec.seqStart[seq];
-        return lastRow(rec.layers.getLast().attnProbs[seq], heads, t);
+    public static double[] lastLayerRow(ForwardRecord rec, int seq, int heads) {
+        return lastRow(rec.attentionProbs(rec.numLayers() - 1, seq), heads, rec.sequenceLength(seq));
     }
 
     /** {@link #rollout(List)} over every layer of sequence {@code seq} of a recorded forward. */
-    public static double[] rollout(Activations rec, int seq, int heads) {
-        int t = rec.seqStart[seq + 1] - rec.seqStart[seq];
-        List<double[][]> maps = new ArrayList<>(rec.layers.size());
-        for (Activations.Layer l : rec.layers) {
-            if (l.attnProbs == null) throw new IllegalStateException("attention probabilities were not recorded");
-            maps.add(headMean(l.attnProbs[seq], heads, t));
-        }
+    public static double[] rollout(ForwardRecord rec, int seq, int heads) {
+        int t = rec.sequenceLength(seq);
+        List<double[][]> maps = new ArrayList<>(rec.numLayers());
+        for (int l = 0; l < rec.numLayers(); l++) maps.add(headMean(rec.attentionProbs(l, seq), heads, t));
         return rollout(maps);
     }
 

@@ -1,8 +1,8 @@
 package io.rationale.attribution;
 
 import io.rationale.dataset.Word;
-import io.rationale.engine.Activations;
 import io.rationale.engine.Backend;
+import io.rationale.engine.ForwardRecord;
 import io.rationale.engine.KvCache;
 import io.rationale.engine.Logits;
 import io.rationale.engine.LogitsMode;
@@ -55,7 +55,7 @@ public final class Attributor {
 
     public Attributor(Backend backend) { this(backend, -1); }
 
-    /** With a fixed memory budget in bytes for integrated gradients' records (tests); -1: half the free heap. */
+    /** With a fixed memory budget in bytes for integrated gradients' records (tests); -1: the backend's. */
     Attributor(Backend backend, long memoryBudget) {
         this.backend = backend;
         this.memoryBudget = memoryBudget;
@@ -88,11 +88,27 @@ public final class Attributor {
         if (o.baselineToken() >= c.vocabSize() && todo.contains(Method.INTEGRATED_GRADIENTS))
             throw new IllegalArgumentException("baseline token " + o.baselineToken() + " is outside the vocabulary [0, " + c.vocabSize() + ")");
 
+        if (!backend.supportsBackward())
+            for (Method m : todo)
+                if (m.needsBackward())
+                    throw new UnsupportedOperationException(m.cliName() + " needs a backward pass, which the " + backend.device()
+                            + " backend does not have yet; run it with --device cpu");
         boolean record = todo.stream().anyMatch(Method::needsRecord);
         boolean probs = todo.stream().anyMatch(Method::needsAttentionProbs);
-        Activations rec = record ? new Activations(probs) : null;
+        ForwardRecord rec = record ? backend.newRecord(probs) : null;
         long f0 = System.nanoTime();
         KvCache cache = todo.contains(Method.OCCLUSION) ? backend.newCache() : null;   // occlusion's variants fork it
+        try {
+            return run(in, target, todo, o, rec, cache, f0, t0);
+        } finally {
+            if (cache != null) cache.close();
+        }
+    }
+
+    private AttributionSet run(AttributionInput in, TargetSpec target, List<Method> todo, Options o, ForwardRecord rec, KvCache cache,
+                               long f0, long t0) {
+        ModelConfig c = backend.model().config();
+        int[] ids = in.ids();
         Logits logits = backend.forward(List.of(ids), Arrays.asList(cache), LogitsMode.LAST, rec);
         double forwardSeconds = secondsSince(f0);
         float[] last = logits.last(0);
@@ -117,13 +133,13 @@ public final class Attributor {
                         m0 = System.nanoTime();
                     }
                     gradientUsers.add(m);
-                    scores = m == Method.SALIENCY ? l2Norms(run.gradient, c.hiddenSize()) : dot(rec.embeddings, run.gradient, c.hiddenSize());
+                    scores = m == Method.SALIENCY ? l2Norms(run.gradient, c.hiddenSize()) : dot(rec.embeddings(0), run.gradient, c.hiddenSize());
                     extras.put("gradient", "plain, shared by saliency and input_x_gradient");
                 }
                 case ATTNLRP, CPLRP -> {
                     RuleMode rule = m == Method.ATTNLRP ? RuleMode.ATTNLRP : RuleMode.CPLRP;
                     float[] g = backend.backward(rec, List.of(spec.toEngine()), rule)[0];
-                    scores = dot(rec.embeddings, g, c.hiddenSize());
+                    scores = dot(rec.embeddings(0), g, c.hiddenSize());
                     extras.put("rule", rule.cliName());
                     extras.put("relevance_sum", sum(scores));
                 }
@@ -166,11 +182,11 @@ public final class Attributor {
         final AttributionInput in;
         final Attribution.ResolvedTarget target;
         final Options o;
-        final Activations rec;
+        final ForwardRecord rec;
         final KvCache cache;      // the input's keys and values, when occlusion runs
         float[] gradient;
 
-        Run(AttributionInput in, Attribution.ResolvedTarget target, Options o, Activations rec, KvCache cache) {
+        Run(AttributionInput in, Attribution.ResolvedTarget target, Options o, ForwardRecord rec, KvCache cache) {
             this.in = in;
             this.target = target;
             this.o = o;
@@ -186,7 +202,7 @@ public final class Attributor {
         int h = c.hiddenSize();
         int[] ids = run.in.ids();
         int t = ids.length;
-        float[] e = run.rec != null ? run.rec.embeddings : embed(ids);
+        float[] e = run.rec != null ? run.rec.embeddings(0) : embed(ids);
         float[] b = new float[t * h];
         if (run.o.baselineToken() >= 0) {
             float[] row = embed(new int[]{run.o.baselineToken()});
@@ -216,7 +232,7 @@ public final class Attributor {
                 inputs.add(x);
                 targets.add(run.target.spec().toEngine());
             }
-            Activations rec = new Activations(false, plan.recompute());
+            ForwardRecord rec = backend.newRecord(false, plan.recompute());
             backend.forwardEmbeddings(inputs, LogitsMode.LAST, rec);
             inputs.clear();                        // the record holds what the backward needs
             float[][] g = backend.backward(rec, targets, RuleMode.GRADIENT);
@@ -262,13 +278,12 @@ public final class Attributor {
 
     /**
      * Integrated gradients batching. With {@link Options#maxBatchTokens()} set: that many tokens per batch, full
-     * record. Otherwise from the free heap (half of it), with the record sizes documented in {@link Activations}.
+     * record. Otherwise from the backend's memory budget ({@link Backend#memoryBudget}; a fixed one in tests) and
+     * record sizes ({@link Backend#bytesPerRecordedSequence}).
      */
     private BatchPlan plan(int t, int total, Options o) {
         if (o.maxBatchTokens() > 0) return new BatchPlan(Math.max(1, Math.min(total, o.maxBatchTokens() / t)), false);
-        Runtime r = Runtime.getRuntime();
-        long budget = memoryBudget >= 0 ? memoryBudget : (r.maxMemory() - (r.totalMemory() - r.freeMemory())) / 2;
-        return plan(backend.model().config(), t, total, budget);
+        return plan(backend, t, total, memoryBudget >= 0 ? memoryBudget : backend.memoryBudget());
     }
 
     /**
@@ -277,22 +292,10 @@ public final class Attributor {
      * (several full batches are cheaper than one checkpointed batch: on the CPU a batch's cost per token hardly
      * depends on its size).
      */
-    static BatchPlan plan(ModelConfig c, int t, int total, long budget) {
-        long full = bytesPerSequence(c, t, false);
+    static BatchPlan plan(Backend b, int t, int total, long budget) {
+        long full = b.bytesPerRecordedSequence(t, false);
         if (full <= budget) return new BatchPlan(balanced(total, budget / full), false);
-        return new BatchPlan(balanced(total, Math.max(1, budget / bytesPerSequence(c, t, true))), true);
-    }
-
-    /**
-     * Bytes one sequence of t tokens takes in a batch: its record (full or checkpointed, sizes as documented in
-     * {@link Activations}) plus its share of one layer's forward and backward buffers.
-     */
-    static long bytesPerSequence(ModelConfig c, int t, boolean recompute) {
-        long h = c.hiddenSize(), q = c.qDim(), kv = c.kvDim(), inter = c.intermediateSize(), layers = c.numLayers();
-        long perSeqFixed = 4L * ((h + 1) + c.vocabSize());                       // final-norm rows and last logits
-        long perToken = recompute ? 4L * (layers * h + c.headDim()) : 4L * (layers * (4 * h + 2 * q + 2 * kv + 3 * inter + 2) + c.headDim());
-        long work = 4L * 3 * (4 * h + 2 * q + 2 * kv + 3 * inter) + 4L * c.numHeads() * t;   // one layer's forward/backward buffers
-        return perSeqFixed + t * (perToken + work);
+        return new BatchPlan(balanced(total, Math.max(1, budget / b.bytesPerRecordedSequence(t, true))), true);
     }
 
     /** Sequences per batch when at most {@code fit} fit: the fewest batches, of equal size but for the last. */

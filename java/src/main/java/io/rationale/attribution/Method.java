@@ -33,6 +33,7 @@ public enum Method {
     public String cliName() { return cliName; }
 
     /** Whether the method needs a backward pass of the backend. */
+    /** Whether the method runs a backward pass. */
     public boolean needsBackward() {
         return this == SALIENCY || this == INPUT_X_GRADIENT || this == INTEGRATED_GRADIENTS || this == ATTNLRP || this == CPLRP;
     }

@@ -10,7 +10,8 @@ import io.rationale.attribution.Method;
 import io.rationale.attribution.Options;
 import io.rationale.attribution.TargetSpec;
 import io.rationale.attribution.TargetText;
-import io.rationale.cpu.CpuBackend;
+import io.rationale.engine.Backend;
+import io.rationale.engine.Backends;
 import io.rationale.engine.Model;
 import io.rationale.tokenizer.ChatMessage;
 import io.rationale.tokenizer.Encoding;
@@ -39,6 +40,9 @@ import java.util.concurrent.Callable;
 public final class AttributeCommand implements Callable<Integer> {
     @Mixin
     ModelInput input;
+
+    @Mixin
+    DeviceOption device;
 
     @Option(names = "--method", required = true, paramLabel = "M",
             description = "saliency, input_x_gradient, integrated_gradients, attnlrp, cplrp, attention, attention_rollout, occlusion, random, or all.")
@@ -128,7 +132,8 @@ public final class AttributeCommand implements Callable<Integer> {
             } else {
                 tok = Tokenizer.load(dir);
             }
-            try (CpuBackend backend = new CpuBackend(model)) {
+            Backends.Opened opened = device.open(model);
+            try (Backend backend = opened.backend()) {
                 int vocab = model.config().vocabSize();
                 AttributionInput in = fromIds ? idsInput(tok, vocab) : textInput(tok);
                 int target = targetId != null ? targetId
@@ -142,8 +147,14 @@ public final class AttributeCommand implements Callable<Integer> {
                 if (baselineToken != null && baselineToken >= vocab)
                     throw new IllegalArgumentException("--baseline-token " + baselineToken + " is outside the vocabulary [0, " + vocab + ")");
                 AttributionSet result = new Attributor(backend).run(in, spec, methods, options);
-                if (json) System.out.println(Json.write(withTexts(AttributionJson.of(result), result, tok)));
-                else System.out.println(table(result, tok));
+                if (json) {
+                    Map<String, Object> out = withTexts(AttributionJson.of(result), result, tok);
+                    out.put("device", backend.device());
+                    System.out.println(Json.write(out));
+                } else {
+                    System.out.println(table(result, tok));
+                    System.out.println(opened.describe());
+                }
                 return 0;
             } finally {
                 if (tok != null) tok.close();

@@ -6,7 +6,7 @@ import io.rationale.attribution.Attributor;
 import io.rationale.attribution.Method;
 import io.rationale.attribution.Options;
 import io.rationale.attribution.TargetSpec;
-import io.rationale.cpu.CpuBackend;
+import io.rationale.engine.Backend;
 import io.rationale.engine.KvCache;
 import io.rationale.engine.LogitsMode;
 import io.rationale.engine.Model;
@@ -100,8 +100,12 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
     @Option(names = "--warmup", defaultValue = "1", paramLabel = "N", description = "Discarded runs before the timed ones (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Engine threads (default: all available processors).")
+    @Option(names = "--threads", paramLabel = "N", description = "CPU engine threads (default: all available processors).")
     Integer threads;
+
+    @picocli.CommandLine.Mixin
+    DeviceOption device;
+
 
     @Option(names = "--json", description = "Print one JSON object at the end (progress goes to stderr).")
     boolean json;
@@ -166,7 +170,7 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
 
     private void run(Path dir) {
         try (Model model = Model.load(dir);
-             CpuBackend backend = threads == null ? new CpuBackend(model) : new CpuBackend(model, threads)) {
+             Backend backend = device.open(model, threads == null ? 0 : threads).backend()) {
             ModelConfig c = model.config();
             checkLengths(c.maxPositionEmbeddings());
 
@@ -180,21 +184,24 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
             m.put("intermediate", c.intermediateSize());
             m.put("vocab", c.vocabSize());
             results.put("model", m);
-            results.put("threads", backend.threads());
+            if (attribution && !backend.supportsBackward())
+                throw new IllegalArgumentException("--attribution times backward passes, which the " + backend.device()
+                        + " backend does not have yet; run it with --device cpu");
+            results.put("device", backend.device());
             results.put("warmup", warmup);
             results.put("repeat", repeat);
             results.put("java", System.getProperty("java.vm.name") + " " + Runtime.version());
             results.put("processors", Runtime.getRuntime().availableProcessors());
-            progress.printf("model %s: %s %s, %d layers, hidden %d, vocab %d; %d threads; median of %d after %d warmup%n",
+            progress.printf("model %s: %s %s, %d layers, hidden %d, vocab %d; %s; median of %d after %d warmup%n",
                     source.preset != null ? source.preset + " preset" : dir, c.architecture(), model.weightDtype(), c.numLayers(),
-                    c.hiddenSize(), c.vocabSize(), backend.threads(), repeat, warmup);
+                    c.hiddenSize(), c.vocabSize(), backend.device(), repeat, warmup);
             save();
 
             List<Map<String, Object>> prefill = new ArrayList<>();
             results.put("prefill", prefill);
             for (int n : promptTokens) {
                 int[] ids = randomIds(n, c.vocabSize(), 42);
-                Stat s = time(() -> null, x -> backend.forward(ids, backend.newCache(), LogitsMode.LAST));
+                Stat s = time(backend::newCache, cache -> backend.forward(ids, cache, LogitsMode.LAST));
                 Map<String, Object> r = s.json();
                 r.put("tokens", n);
                 r.put("tokens_per_s", n / s.median);
@@ -212,6 +219,7 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
                     for (int i = 0; i < decodeTokens; i++) tok = backend.forward(new int[]{tok}, fork, LogitsMode.LAST).argmax(0, 0);
                     return tok;
                 });
+                cache.close();
                 double perToken = s.median / decodeTokens;
                 Map<String, Object> r = s.json();
                 r.put("context", decodeContext);
@@ -229,7 +237,7 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
         }
     }
 
-    private void attribution(CpuBackend backend, Path dir, ModelConfig c) {
+    private void attribution(Backend backend, Path dir, ModelConfig c) {
         Tokenizer tok = null;
         try {
             if (Files.isRegularFile(dir.resolve(Tokenizer.FILE_NAME))) tok = Tokenizer.load(dir);
@@ -347,19 +355,29 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
     }
 
     /** Warmup runs, then {@link #repeat} timed runs of {@code body} on a fresh {@code prepare} result (not timed). */
+    /** Times {@code body} on what {@code prepare} gives (not timed; closed after the run when it is AutoCloseable). */
     private <T> Stat time(Supplier<T> prepare, java.util.function.Function<T, Object> body) {
-        for (int i = 0; i < warmup; i++) sink = body.apply(prepare.get());
+        for (int i = 0; i < warmup; i++) {
+            T x = prepare.get();
+            sink = body.apply(x);
+            release(x);
+        }
         double[] t = new double[repeat];
         for (int i = 0; i < repeat; i++) {
             T x = prepare.get();
             long t0 = System.nanoTime();
             sink = body.apply(x);
             t[i] = (System.nanoTime() - t0) / 1e9;
+            release(x);
         }
         double[] sorted = t.clone();
         Arrays.sort(sorted);
         double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
         return new Stat(median, sorted[0], sorted[sorted.length - 1], t);
+    }
+
+    private static void release(Object x) {
+        if (x instanceof KvCache c) c.close();
     }
 
     /** Keeps each run's result reachable, so no run can be optimised away. */

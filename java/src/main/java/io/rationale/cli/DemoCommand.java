@@ -1,6 +1,6 @@
 package io.rationale.cli;
 
-import io.rationale.cpu.CpuBackend;
+import io.rationale.engine.Backend;
 import io.rationale.engine.Generator;
 import io.rationale.engine.Logits;
 import io.rationale.engine.LogitsMode;
@@ -10,6 +10,7 @@ import io.rationale.tokenizer.Tokenizer;
 import io.rationale.tools.Presets;
 import io.rationale.tools.TinyModel;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -26,6 +27,9 @@ import java.util.stream.Stream;
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Generate the tiny random model and print a logits summary and a greedy continuation (an engine smoke test; the default job is eval --builtin).")
 public final class DemoCommand implements Callable<Integer> {
+    @Mixin
+    DeviceOption device;
+
     @Option(names = "--text", defaultValue = "The engine explains why it answered", description = "Prompt (default: ${DEFAULT-VALUE}).")
     String text;
 
@@ -38,7 +42,8 @@ public final class DemoCommand implements Callable<Integer> {
         try {
             TinyModel.write(Presets.get("tiny"), 0, dir, 0, 1, s -> {});
             System.out.println("model: weights-tools tiny preset, seed 0 (random weights) at " + dir);
-            try (Model model = Model.load(dir); Tokenizer tok = Tokenizer.load(dir); CpuBackend backend = new CpuBackend(model)) {
+            try (Model model = Model.load(dir); Tokenizer tok = Tokenizer.load(dir); Backend backend = device.open(model).backend()) {
+                System.out.println("device: " + backend.device());
                 int[] ids = tok.encode(text).ids();
                 Logits logits = backend.forward(ids, null, LogitsMode.ALL);
                 int[] argmax = new int[ids.length];

@@ -48,8 +48,11 @@ public final class EvalCommand implements Callable<Integer> {
     static final String BUILTIN_DATASET_FILE = "builtin-examples.jsonl";
     static final String BUILTIN_MODEL_DIR = "tiny-model";
 
-    /** Where evaluators come from; tests swap in a fake (the core's ModelEvaluator otherwise). */
-    static volatile EvaluatorFactory evaluatorFactory = ModelEvaluator::open;
+    /** Where evaluators come from; tests swap in a fake (null: the core's ModelEvaluator on {@code --device}). */
+    static volatile EvaluatorFactory evaluatorFactory;
+
+    @picocli.CommandLine.Mixin
+    DeviceOption device;
 
     @Spec
     CommandSpec spec;
@@ -150,7 +153,12 @@ public final class EvalCommand implements Callable<Integer> {
         ProgressPrinter printer = new ProgressPrinter(System.err, ProgressPrinter.mode(progress));
         EvalRunner.Config config = new EvalRunner.Config(modelDir, datasetSpec, options, limit, outDir, fresh, summaryEvery, errors);
         if (builtin) System.out.println("model: weights-tools tiny preset, seed 0 (random weights) at " + modelDir.toAbsolutePath().normalize());
-        EvalRunner.Outcome o = new EvalRunner(config, evaluatorFactory, printer).run();
+        EvaluatorFactory factory = evaluatorFactory;
+        if (factory == null) {
+            var d = device.parse();
+            factory = (m, ds, opts) -> ModelEvaluator.open(m, ds, opts, d);
+        }
+        EvalRunner.Outcome o = new EvalRunner(config, factory, printer).run();
         print(o);
         return 0;
     }

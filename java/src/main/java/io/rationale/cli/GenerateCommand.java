@@ -1,6 +1,7 @@
 package io.rationale.cli;
 
-import io.rationale.cpu.CpuBackend;
+import io.rationale.engine.Backend;
+import io.rationale.engine.Backends;
 import io.rationale.engine.Generator;
 import io.rationale.engine.Model;
 import io.rationale.engine.SamplingParams;
@@ -18,6 +19,9 @@ import java.util.concurrent.Callable;
 public final class GenerateCommand implements Callable<Integer> {
     @Mixin
     ModelInput input;
+
+    @Mixin
+    DeviceOption device;
 
     @Option(names = "--max-new-tokens", defaultValue = "64", description = "Tokens to generate at most (default: ${DEFAULT-VALUE}).")
     int maxNewTokens;
@@ -39,9 +43,10 @@ public final class GenerateCommand implements Callable<Integer> {
         if (maxNewTokens < 0) throw new IllegalArgumentException("--max-new-tokens must be >= 0, got " + maxNewTokens);
         SamplingParams sampling = new SamplingParams(temperature, topP, seed);
         try (Model model = Model.load(input.modelDir());
-             Tokenizer tok = Tokenizer.load(input.model);
-             CpuBackend backend = new CpuBackend(model)) {
+             Tokenizer tok = Tokenizer.load(input.model)) {
             int[] prompt = input.ids(tok, model.config().vocabSize());
+            Backends.Opened opened = device.open(model);
+            try (Backend backend = opened.backend()) {
             long t0 = System.nanoTime();
             Generator.Result r = new Generator(backend).generate(prompt, maxNewTokens, sampling);
             double seconds = (System.nanoTime() - t0) / 1e9;
@@ -57,12 +62,15 @@ public final class GenerateCommand implements Callable<Integer> {
                 out.put("new_tokens", r.tokens().length);
                 out.put("stop_reason", r.stopReason().name().toLowerCase());
                 out.put("seconds", seconds);
+                out.put("device", backend.device());
                 System.out.println(Json.write(out));
             } else {
                 System.out.println(text);
-                System.err.printf("%d new tokens in %.2f s (%s)%n", r.tokens().length, seconds, r.stopReason().name().toLowerCase());
+                System.err.printf("%d new tokens in %.2f s (%s); %s%n", r.tokens().length, seconds, r.stopReason().name().toLowerCase(),
+                        opened.describe());
             }
             return 0;
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 package io.rationale.cli;
 
-import io.rationale.cpu.CpuBackend;
+import io.rationale.engine.Backend;
+import io.rationale.engine.Backends;
 import io.rationale.engine.Logits;
 import io.rationale.engine.LogitsMode;
 import io.rationale.engine.Model;
@@ -22,6 +23,9 @@ public final class LogitsCommand implements Callable<Integer> {
     @Mixin
     ModelInput input;
 
+    @Mixin
+    DeviceOption device;
+
     @Option(names = "--json", description = "Print one JSON object: ids, logits_last, argmax_per_position, ...")
     boolean json;
 
@@ -31,9 +35,10 @@ public final class LogitsCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         try (Model model = Model.load(input.modelDir());
-             Tokenizer tok = Tokenizer.load(input.model);
-             CpuBackend backend = new CpuBackend(model)) {
+             Tokenizer tok = Tokenizer.load(input.model)) {
             int[] ids = input.ids(tok, model.config().vocabSize());
+            Backends.Opened opened = device.open(model);
+            try (Backend backend = opened.backend()) {
             long t0 = System.nanoTime();
             Logits logits = backend.forward(ids, null, LogitsMode.ALL);
             double seconds = (System.nanoTime() - t0) / 1e9;
@@ -47,12 +52,14 @@ public final class LogitsCommand implements Callable<Integer> {
                 out.put("argmax_per_position", argmax);
                 out.put("argmax_last", argmax[ids.length - 1]);
                 out.put("seconds", seconds);
+                out.put("device", backend.device());
                 System.out.println(Json.write(out));
             } else {
                 System.out.println(Summary.logits(tok, ids, last, argmax, top));
-                System.out.printf("forward of %d tokens: %.3f s%n", ids.length, seconds);
+                System.out.printf("forward of %d tokens: %.3f s; %s%n", ids.length, seconds, opened.describe());
             }
             return 0;
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 package io.rationale.cpu;
 
-import io.rationale.engine.KvCache;
+import io.rationale.engine.AttentionIntervention;
+import io.rationale.engine.LrpRules;
 import io.rationale.engine.RuleMode;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -21,8 +22,8 @@ public final class Attention {
     private static final int KEY_GROUP = 4 * L;       // keys scored together: 4 vector accumulators
 
     static {
-        if (KvCache.BLOCK % KEY_GROUP != 0)
-            throw new UnsupportedOperationException(L + "-lane float vectors: KV cache blocks of " + KvCache.BLOCK + " positions need at most 16 lanes");
+        if (CpuKvCache.BLOCK % KEY_GROUP != 0)
+            throw new UnsupportedOperationException(L + "-lane float vectors: KV cache blocks of " + CpuKvCache.BLOCK + " positions need at most 16 lanes");
     }
     private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[0]);
 
@@ -34,16 +35,53 @@ public final class Attention {
     }
 
     /**
+     * An {@link AttentionIntervention} resolved for the sequences of one forward (the same at every steered layer).
+     *
+     * @param post      post-softmax (else pre-softmax)
+     * @param causal    only keys the query sees
+     * @param heads     per query head whether it is steered
+     * @param bias      per sequence, the bias of each context position {@code [ctx]}, or null for none
+     * @param listed    per sequence, the listed positions inside its context (for the keys a non-causal bias adds)
+     * @param fromQuery per sequence, the first query position steered
+     */
+    public record Steering(boolean post, boolean causal, boolean[] heads, float[][] bias, int[][] listed, int[] fromQuery) {
+
+        /** Resolves {@code iv} for sequences with contexts {@code ctx} (cached + new positions). */
+        public static Steering of(AttentionIntervention iv, int numHeads, int[] ctx) {
+            int seqs = ctx.length;
+            boolean[] heads = new boolean[numHeads];
+            for (int h = 0; h < numHeads; h++) heads[h] = iv.atHead(h);
+            float[][] bias = new float[seqs][];
+            int[][] listed = new int[seqs][];
+            int[] from = new int[seqs];
+            for (int s = 0; s < seqs; s++) {
+                AttentionIntervention.KeyBias kb = iv.bias(s, seqs);
+                if (kb == null) continue;
+                int n = ctx[s];
+                bias[s] = kb.dense(n);
+                listed[s] = java.util.Arrays.stream(kb.positions()).filter(p -> p < n).sorted().toArray();
+                from[s] = kb.fromQuery();
+            }
+            return new Steering(iv.site() == AttentionIntervention.Site.POST_SOFTMAX, iv.causal(), heads, bias, listed, from);
+        }
+
+        /** The bias row of query head h of sequence s at position pos, or null when that row is not steered. */
+        float[] row(int s, int h, int pos) {
+            return bias[s] != null && heads[h] && pos >= fromQuery[s] ? bias[s] : null;
+        }
+    }
+
+    /**
      * Writes the new keys and values of every sequence into its cache at positions {@code past[s]...}; rows
      * {@code [seqStart[s], seqStart[s+1])} of k and v belong to sequence s.
      */
-    public static void append(int layer, Shape sh, float[] k, float[] v, int[] seqStart, KvCache[] caches, int[] past) {
+    public static void append(int layer, Shape sh, float[] k, float[] v, int[] seqStart, CpuKvCache[] caches, int[] past) {
         int hd = sh.headDim;
         for (int s = 0; s < caches.length; s++) {
-            KvCache c = caches[s];
+            CpuKvCache c = caches[s];
             for (int t = seqStart[s]; t < seqStart[s + 1]; t++) {
                 int pos = past[s] + t - seqStart[s];
-                float[] kb = c.keyBlock(layer, pos / KvCache.BLOCK), vb = c.valueBlock(layer, pos / KvCache.BLOCK);
+                float[] kb = c.keyBlock(layer, pos / CpuKvCache.BLOCK), vb = c.valueBlock(layer, pos / CpuKvCache.BLOCK);
                 for (int g = 0; g < sh.kvHeads; g++) {
                     int src = t * sh.kvDim() + g * hd;
                     for (int d = 0; d < hd; d++) {
@@ -61,24 +99,53 @@ public final class Attention {
      *
      * @param probs null, or per sequence an array {@code [heads][new][context]} (context = past + new) that
      *              receives the probabilities (zeros where masked)
+     * @param steer null, or the attention intervention of this layer ({@link Steering}); sequence s's rows are then
+     *              at positions {@code past[s] + i} of a context of {@code steer.bias()[s].length} positions
      */
-    public static void forward(Parallel par, int layer, Shape sh, float[] q, int[] seqStart, KvCache[] caches, int[] past,
-                               float[] out, float[][] probs) {
+    public static void forward(Parallel par, int layer, Shape sh, float[] q, int[] seqStart, CpuKvCache[] caches, int[] past,
+                               float[] out, float[][] probs, Steering steer) {
         int seqs = caches.length;
         par.forEach(seqs * sh.heads, task -> {
             int s = task / sh.heads, h = task % sh.heads;
             int n = seqStart[s + 1] - seqStart[s], ctx = past[s] + n;
             for (int i = 0; i < n; i++) {
                 int probOff = probs == null ? -1 : (h * n + i) * ctx;
-                query(layer, sh, q, seqStart[s] + i, h, caches[s], past[s] + i, out, probs == null ? null : probs[s], probOff);
+                int pos = past[s] + i;
+                float[] bias = steer == null ? null : steer.row(s, h, pos);
+                query(layer, sh, q, seqStart[s] + i, h, caches[s], pos, out, probs == null ? null : probs[s], probOff,
+                        bias, bias != null && steer.post());
+                if (bias != null && steer.post() && !steer.causal())
+                    steerBeyond(layer, sh, bias, steer.listed()[s], seqStart[s] + i, h, caches[s], pos, out);
             }
         });
     }
 
-    /** Query row t of head h, at position pos. */
-    private static void query(int layer, Shape sh, float[] q, int t, int h, KvCache c, int pos, float[] out,
-                              float[] probs, int probOff) {
-        final int B = KvCache.BLOCK;
+    /**
+     * The keys a non-causal post-softmax bias reaches beyond what the query sees: {@code out += b_j·v_j} for listed
+     * positions j of the context outside [lo, pos] (later keys of the span in a prefill, keys left of a sliding
+     * window). The visible keys got their bias in {@link #query}.
+     */
+    private static void steerBeyond(int layer, Shape sh, float[] bias, int[] listed, int t, int h, CpuKvCache c, int pos, float[] out) {
+        final int B = CpuKvCache.BLOCK;
+        int hd = sh.headDim, g = h / (sh.heads / sh.kvHeads), oo = t * sh.qDim() + h * hd;
+        int lo = sh.slidingWindow > 0 ? Math.max(0, pos - sh.slidingWindow + 1) : 0;
+        for (int j : listed) {
+            if (j >= lo && j <= pos) continue;
+            float b = bias[j];
+            float[] vb = c.valueBlock(layer, j / B);
+            int vo = (g * B + j % B) * hd;
+            for (int d = 0; d < hd; d++) out[oo + d] = Math.fma(b, vb[vo + d], out[oo + d]);
+        }
+    }
+
+    /**
+     * Query row t of head h, at position pos. {@code bias}: null, or the intervention's bias per context position,
+     * added to the scaled scores ({@code post} false) or to the probabilities ({@code post} true, no renormalising)
+     * of the keys the query sees.
+     */
+    private static void query(int layer, Shape sh, float[] q, int t, int h, CpuKvCache c, int pos, float[] out,
+                              float[] probs, int probOff, float[] bias, boolean post) {
+        final int B = CpuKvCache.BLOCK;
         int hd = sh.headDim, g = h / (sh.heads / sh.kvHeads);
         int lo = sh.slidingWindow > 0 ? Math.max(0, pos - sh.slidingWindow + 1) : 0;
         int qo = t * sh.qDim() + h * hd;
@@ -110,8 +177,10 @@ public final class Attention {
             }
         }
 
+        if (bias != null && !post) for (int j = lo; j <= pos; j++) sc[j] += bias[j];
         softmax(sc, lo, pos + 1);
         if (probs != null) System.arraycopy(sc, lo, probs, probOff + lo, pos + 1 - lo);
+        if (bias != null && post) for (int j = lo; j <= pos; j++) sc[j] += bias[j];
 
         // out = Σ_j p_j · v_j; values are stored [kvHead][BLOCK][dim]
         int oo = t * sh.qDim() + h * hd;
@@ -209,29 +278,29 @@ public final class Attention {
     public static void backward(Parallel par, Shape sh, RuleMode mode, float[] q, float[] k, float[] v, int[] seqStart,
                                 int[] queryFrom, float[] dOut, float[] dq, float[] dk, float[] dv) {
         int seqs = seqStart.length - 1;
-        boolean throughScores = mode != RuleMode.CPLRP;
+        LrpRules rules = mode.rules();
+        boolean throughScores = !rules.stopGradientQK();
         par.forEach(seqs * sh.kvHeads, task -> {
             int s = task / sh.kvHeads, g = task % sh.kvHeads;
             backwardGroup(sh, throughScores, q, k, v, seqStart[s], seqStart[s + 1], queryFrom == null ? 0 : queryFrom[s], g, dOut, dq, dk, dv);
         });
-        switch (mode) {
-            case GRADIENT -> { }
-            case ATTNLRP -> attnLrpRule(dq, dk, dv, seqStart[seqs], sh);
-            case CPLRP -> cpLrpRule(dq, dk, seqStart[seqs], sh);
+        applyRules(rules, dq, dk, dv, seqStart[seqs], sh);
+    }
+
+    /**
+     * The attention rules of {@link LrpRules} at the attention inputs: AttnLRP's uniform rule at {@code q·kᵀ} and at
+     * {@code p·v} scales the gradients into q and k (1/4) and v (1/2); under CP-LRP the score backward was skipped,
+     * so q and k get no gradient.
+     */
+    static void applyRules(LrpRules rules, float[] dq, float[] dk, float[] dv, int n, Shape sh) {
+        if (rules.stopGradientQK()) {
+            java.util.Arrays.fill(dq, 0, n * sh.qDim(), 0f);
+            java.util.Arrays.fill(dk, 0, n * sh.kvDim(), 0f);
+        } else if (rules.qkGradientScale() != 1f) {
+            scale(dq, n * sh.qDim(), rules.qkGradientScale());
+            scale(dk, n * sh.kvDim(), rules.qkGradientScale());
         }
-    }
-
-    /** AttnLRP: uniform rule at {@code q·kᵀ} and at {@code p·v}: the gradients into q and k are divided by 4, into v by 2. */
-    static void attnLrpRule(float[] dq, float[] dk, float[] dv, int n, Shape sh) {
-        scale(dq, n * sh.qDim(), 0.25f);
-        scale(dk, n * sh.kvDim(), 0.25f);
-        scale(dv, n * sh.kvDim(), 0.5f);
-    }
-
-    /** CP-LRP: the softmax weights are constants, so q and k get no gradient (the score backward was skipped). */
-    static void cpLrpRule(float[] dq, float[] dk, int n, Shape sh) {
-        java.util.Arrays.fill(dq, 0, n * sh.qDim(), 0f);
-        java.util.Arrays.fill(dk, 0, n * sh.kvDim(), 0f);
+        if (rules.vGradientScale() != 1f) scale(dv, n * sh.kvDim(), rules.vGradientScale());
     }
 
     /** Query rows per block: each key's dk and dv are updated once per block (not once per query). */

@@ -1,7 +1,9 @@
 package io.rationale.cpu;
 
-import io.rationale.engine.Activations;
+import io.rationale.engine.AttentionIntervention;
 import io.rationale.engine.Backend;
+import io.rationale.engine.ForwardOptions;
+import io.rationale.engine.ForwardRecord;
 import io.rationale.engine.KvCache;
 import io.rationale.engine.LayerWeights;
 import io.rationale.engine.Logits;
@@ -40,6 +42,13 @@ public final class CpuBackend implements Backend {
     private final Parallel par;
     private final Rope rope;
 
+    /**
+     * New tokens per batched forward by default. Throughput (tokens/s) peaks at a few hundred packed tokens per
+     * forward and falls by about a third at 2048 (the transposed input of the prefill GEMM no longer stays in
+     * cache); measured on the benchmark model of {@code FlipEvaluationBench}.
+     */
+    public static final int FORWARD_BATCH_TOKENS = 512;
+
     /** A backend on all available processors. */
     public CpuBackend(Model model) {
         this(model, Runtime.getRuntime().availableProcessors());
@@ -57,12 +66,45 @@ public final class CpuBackend implements Backend {
     public int threads() { return par.threads(); }
 
     @Override
-    public Logits forward(List<int[]> tokens, List<KvCache> cacheList, LogitsMode mode, Activations rec) {
+    public String device() { return "cpu (" + par.threads() + (par.threads() == 1 ? " thread)" : " threads)"); }
+
+    @Override
+    public CpuKvCache newCache() { return new CpuKvCache(model.config()); }
+
+    @Override
+    public Activations newRecord(boolean keepAttentionProbs, boolean recompute) { return new Activations(keepAttentionProbs, recompute); }
+
+    @Override
+    public int forwardBatchTokens() { return FORWARD_BATCH_TOKENS; }
+
+    /** Half of the heap not in use now. */
+    @Override
+    public long memoryBudget() {
+        Runtime r = Runtime.getRuntime();
+        return (r.maxMemory() - (r.totalMemory() - r.freeMemory())) / 2;
+    }
+
+    /**
+     * A record of one sequence of t tokens, full or checkpointed (sizes documented in {@link Activations}), plus its
+     * share of one layer's forward and backward buffers ({@link #backward}).
+     */
+    @Override
+    public long bytesPerRecordedSequence(int t, boolean recompute) {
+        ModelConfig c = model.config();
+        long h = c.hiddenSize(), q = c.qDim(), kv = c.kvDim(), inter = c.intermediateSize(), layers = c.numLayers();
+        long perSeqFixed = 4L * ((h + 1) + c.vocabSize());                       // final-norm rows and last logits
+        long perToken = recompute ? 4L * (layers * h + c.headDim()) : 4L * (layers * (2 * h + q + 2 * kv + 2 * inter + 2) + c.headDim());
+        long work = 4L * 3 * (4 * h + 2 * q + 2 * kv + 3 * inter) + 4L * c.numHeads() * t;   // one layer's forward/backward buffers
+        return perSeqFixed + (long) t * (perToken + work);
+    }
+
+    @Override
+    public Logits forward(List<int[]> tokens, List<KvCache> cacheList, ForwardOptions options) {
         ModelConfig c = model.config();
         int seqs = tokens.size();
         if (cacheList != null && cacheList.size() != seqs)
             throw new IllegalArgumentException(seqs + " sequences but " + cacheList.size() + " caches");
-        KvCache[] caches = new KvCache[seqs];
+        CpuKvCache[] caches = new CpuKvCache[seqs];
         IdentityHashMap<KvCache, Boolean> seen = new IdentityHashMap<>();
         int[] seqStart = new int[seqs + 1];
         int[] past = new int[seqs];
@@ -71,8 +113,10 @@ public final class CpuBackend implements Backend {
             if (tk.length == 0) throw new IllegalArgumentException("sequence " + s + " has no new tokens");
             for (int id : tk)
                 if (id < 0 || id >= c.vocabSize()) throw new IllegalArgumentException("sequence " + s + ": token id " + id + " outside [0, " + c.vocabSize() + ")");
-            KvCache kc = cacheList == null ? null : cacheList.get(s);
-            if (kc == null) kc = newCache();
+            KvCache given = cacheList == null ? null : cacheList.get(s);
+            if (given != null && !(given instanceof CpuKvCache))
+                throw new IllegalArgumentException("sequence " + s + ": the KV cache belongs to another backend (" + given.getClass().getSimpleName() + ")");
+            CpuKvCache kc = given == null ? newCache() : (CpuKvCache) given;
             if (kc.numLayers() != c.numLayers() || kc.kvHeads() != c.numKvHeads() || kc.headDim() != c.headDim())
                 throw new IllegalArgumentException("sequence " + s + ": cache shape does not match the model");
             if (seen.put(kc, Boolean.TRUE) != null) throw new IllegalArgumentException("sequence " + s + " shares its cache object with another sequence");
@@ -90,11 +134,11 @@ public final class CpuBackend implements Backend {
         }
         float[] x = new float[n * c.hiddenSize()];
         Embedding.lookup(model.embedTokens(), ids, x);
-        return run(x, ids, positions, seqStart, caches, past, mode, rec);
+        return run(x, ids, positions, seqStart, caches, past, options);
     }
 
     @Override
-    public Logits forwardEmbeddings(List<float[]> embeddings, LogitsMode mode, Activations rec) {
+    public Logits forwardEmbeddings(List<float[]> embeddings, ForwardOptions options) {
         ModelConfig c = model.config();
         int seqs = embeddings.size(), hidden = c.hiddenSize();
         int[] seqStart = new int[seqs + 1];
@@ -108,14 +152,21 @@ public final class CpuBackend implements Backend {
         int n = seqStart[seqs];
         float[] x = new float[n * hidden];
         int[] positions = new int[n], past = new int[seqs];
-        KvCache[] caches = new KvCache[seqs];
+        CpuKvCache[] caches = new CpuKvCache[seqs];
         for (int s = 0; s < seqs; s++) {
             System.arraycopy(embeddings.get(s), 0, x, seqStart[s] * hidden, embeddings.get(s).length);
             for (int t = seqStart[s]; t < seqStart[s + 1]; t++) positions[t] = t - seqStart[s];
             caches[s] = newCache();
             caches[s].reserve(seqStart[s + 1] - seqStart[s]);
         }
-        return run(x, null, positions, seqStart, caches, past, mode, rec);
+        return run(x, null, positions, seqStart, caches, past, options);
+    }
+
+    private static Activations record(ForwardRecord r) {
+        if (r == null) return null;
+        if (!(r instanceof Activations a))
+            throw new IllegalArgumentException("the record belongs to another backend (" + r.getClass().getSimpleName() + "): make it with this backend's newRecord");
+        return a;
     }
 
     /** Work arrays of one layer's forward, {@code [tokens, features]}. */
@@ -138,11 +189,20 @@ public final class CpuBackend implements Backend {
     }
 
     /** The layers, final norm and LM head from the packed input embeddings x (embedding lookup done). */
-    private Logits run(float[] x, int[] ids, int[] positions, int[] seqStart, KvCache[] caches, int[] past,
-                       LogitsMode mode, Activations rec) {
+    private Logits run(float[] x, int[] ids, int[] positions, int[] seqStart, CpuKvCache[] caches, int[] past, ForwardOptions options) {
         ModelConfig c = model.config();
+        LogitsMode mode = options.logits();
+        Activations rec = record(options.record());
         int seqs = caches.length, n = seqStart[seqs], hidden = c.hiddenSize();
         int half = c.headDim() / 2;
+        AttentionIntervention iv = options.intervention();
+        Attention.Steering steering = null;
+        if (iv != null) {
+            iv.check(c, seqs);
+            int[] ctx = new int[seqs];
+            for (int s = 0; s < seqs; s++) ctx[s] = past[s] + seqStart[s + 1] - seqStart[s];
+            steering = Attention.Steering.of(iv, c.numHeads(), ctx);
+        }
         float[] cos = new float[n * half], sin = new float[n * half];
         rope.tables(positions, cos, sin);
         if (rec != null) {
@@ -172,10 +232,11 @@ public final class CpuBackend implements Backend {
                 lr.attnProbs = probs;
             }
             boolean top = l == model.numLayers() - 1 && (mode == LogitsMode.NONE && rec == null || mode == LogitsMode.LAST && n > seqs);
+            Attention.Steering st = steering != null && iv.atLayer(l) ? steering : null;
             if (top && (rec == null || !rec.keepAttentionProbs))
-                lastLayer(model.layer(l), l, caches, past, seqStart, x, cos, sin, work, mode == LogitsMode.LAST, rec == null || rec.recompute ? null : lr);
+                lastLayer(model.layer(l), l, caches, past, seqStart, x, cos, sin, work, mode == LogitsMode.LAST, rec == null || rec.recompute ? null : lr, st);
             else
-                layer(model.layer(l), l, caches, past, seqStart, x, cos, sin, work, probs, rec == null || rec.recompute ? null : lr, false);
+                layer(model.layer(l), l, caches, past, seqStart, x, cos, sin, work, probs, rec == null || rec.recompute ? null : lr, false, st);
             if (rec != null) rec.layers.add(lr);
         }
         for (int s = 0; s < seqs; s++) caches[s].setLength(past[s] + seqStart[s + 1] - seqStart[s]);
@@ -224,8 +285,9 @@ public final class CpuBackend implements Backend {
      * internals (copies, except with {@code recomputing}, which keeps the work arrays themselves and stops after the
      * gate and up projections: all a backward pass needs; x then holds the mid residual stream).
      */
-    private void layer(LayerWeights w, int cacheLayer, KvCache[] caches, int[] past, int[] seqStart, float[] x,
-                       float[] cos, float[] sin, Work b, float[][] probs, Activations.Layer lr, boolean recomputing) {
+    private void layer(LayerWeights w, int cacheLayer, CpuKvCache[] caches, int[] past, int[] seqStart, float[] x,
+                       float[] cos, float[] sin, Work b, float[][] probs, Activations.Layer lr, boolean recomputing,
+                       Attention.Steering steer) {
         ModelConfig c = model.config();
         int n = seqStart[caches.length], hidden = c.hiddenSize();
         float[] inv = RmsNorm.forward(x, n, hidden, w.inputNorm(), c.rmsNormEps(), b.xn);
@@ -235,16 +297,12 @@ public final class CpuBackend implements Backend {
         Rope.apply(b.k, n, c.numKvHeads(), c.headDim(), cos, sin);
         Attention.Shape shape = shape();
         Attention.append(cacheLayer, shape, b.k, b.v, seqStart, caches, past);
-        Attention.forward(par, cacheLayer, shape, b.q, seqStart, caches, past, b.attn, probs);
+        Attention.forward(par, cacheLayer, shape, b.q, seqStart, caches, past, b.attn, probs, steer);
         if (lr != null) {
             lr.attnInvRms = inv;
             lr.q = recomputing ? b.q : b.q.clone();
             lr.k = recomputing ? b.k : b.k.clone();
             lr.v = recomputing ? b.v : b.v.clone();
-            if (!recomputing) {
-                lr.attnNormed = b.xn.clone();
-                lr.attnOut = b.attn.clone();
-            }
         }
         MatMul.linear(par, b.attn, n, c.qDim(), new MatMul.Out(w.o(), w.oBias(), b.proj));
         add(x, b.proj, n * hidden);
@@ -263,10 +321,8 @@ public final class CpuBackend implements Backend {
         add(x, b.proj, n * hidden);
         if (lr != null) {
             lr.mlpInvRms = inv;
-            lr.mlpNormed = b.xn.clone();
             lr.gate = mlp.gate();
             lr.up = mlp.up();
-            lr.act = mlp.act();
         }
     }
 
@@ -276,8 +332,8 @@ public final class CpuBackend implements Backend {
      * o_proj and MLP run on the last rows only. The other rows of x keep the layer's input. {@code lr}: null, or
      * where to keep what the backward needs ({@link Activations.Layer#rows}; not with recomputation or probabilities).
      */
-    private void lastLayer(LayerWeights w, int cacheLayer, KvCache[] caches, int[] past, int[] seqStart, float[] x,
-                           float[] cos, float[] sin, Work b, boolean lastRows, Activations.Layer lr) {
+    private void lastLayer(LayerWeights w, int cacheLayer, CpuKvCache[] caches, int[] past, int[] seqStart, float[] x,
+                           float[] cos, float[] sin, Work b, boolean lastRows, Activations.Layer lr, Attention.Steering steer) {
         ModelConfig c = model.config();
         int seqs = caches.length, n = seqStart[seqs], hidden = c.hiddenSize(), half = c.headDim() / 2, Q = c.qDim();
         float[] inv = RmsNorm.forward(x, n, hidden, w.inputNorm(), c.rmsNormEps(), b.xn);
@@ -302,16 +358,14 @@ public final class CpuBackend implements Backend {
         }
         MatMul.linear(par, xn, seqs, hidden, new MatMul.Out(w.q(), w.qBias(), b.q));
         Rope.apply(b.q, seqs, c.numHeads(), c.headDim(), cs, sn);
-        Attention.forward(par, cacheLayer, shape, b.q, one, caches, at, b.attn, null);
+        Attention.forward(par, cacheLayer, shape, b.q, one, caches, at, b.attn, null, steer);
         if (lr != null) {
             lr.rows = rows;
             lr.attnInvRms = inv;
-            lr.attnNormed = b.xn.clone();
             lr.k = b.k.clone();
             lr.v = b.v.clone();
             lr.q = new float[n * Q];                        // at the packed rows, as Attention.backward reads them
             for (int s = 0; s < seqs; s++) System.arraycopy(b.q, s * Q, lr.q, rows[s] * Q, Q);
-            lr.attnOut = java.util.Arrays.copyOf(b.attn, seqs * Q);
         }
         MatMul.linear(par, b.attn, seqs, Q, new MatMul.Out(w.o(), w.oBias(), b.proj));
         add(xs, b.proj, seqs * hidden);
@@ -322,10 +376,8 @@ public final class CpuBackend implements Backend {
         for (int s = 0; s < seqs; s++) System.arraycopy(xs, s * hidden, x, rows[s] * hidden, hidden);
         if (lr != null) {
             lr.mlpInvRms = inv;
-            lr.mlpNormed = xn;
             lr.gate = mlp.gate();
             lr.up = mlp.up();
-            lr.act = mlp.act();
         }
     }
 
@@ -352,8 +404,9 @@ public final class CpuBackend implements Backend {
      * linear in layers·tokens·hidden plus one layer's internals.
      */
     @Override
-    public float[][] backward(Activations rec, List<Target> targets, RuleMode mode) {
+    public float[][] backward(ForwardRecord record, List<Target> targets, RuleMode mode) {
         ModelConfig c = model.config();
+        Activations rec = record(record);
         if (rec == null || rec.seqStart == null) throw new IllegalArgumentException("the record was not filled by a forward pass");
         if (mode == null) throw new IllegalArgumentException("no rule mode");
         int seqs = rec.numSequences(), n = rec.numTokens(), H = c.hiddenSize(), V = c.vocabSize();
@@ -412,7 +465,7 @@ public final class CpuBackend implements Backend {
             Attention.backward(par, shape, mode, lr.q, lr.k, lr.v, seqStart, dAttn, dq, dk, dv);
             Rope.applyInverse(dq, n, c.numHeads(), c.headDim(), lr.ropeCos, lr.ropeSin);
             Rope.applyInverse(dk, n, c.numKvHeads(), c.headDim(), lr.ropeCos, lr.ropeSin);
-            if (mode == RuleMode.CPLRP)                     // dq and dk are zero
+            if (mode.rules().stopGradientQK())              // dq and dk are zero
                 LinearBackward.inputGrad(par, dXn, n, H, false, new LinearBackward.Term(w.v(), dv));
             else
                 LinearBackward.inputGrad(par, dXn, n, H, false, new LinearBackward.Term(w.q(), dq),
@@ -449,7 +502,7 @@ public final class CpuBackend implements Backend {
         Rope.applyInverse(dq, n, c.numHeads(), c.headDim(), lr.ropeCos, lr.ropeSin);
         Rope.applyInverse(dk, n, c.numKvHeads(), c.headDim(), lr.ropeCos, lr.ropeSin);
         LinearBackward.inputGrad(par, dXn, n, H, false, new LinearBackward.Term(w.k(), dk), new LinearBackward.Term(w.v(), dv));
-        if (mode != RuleMode.CPLRP) {                        // dq is zero under CP-LRP
+        if (!mode.rules().stopGradientQK()) {                // else dq is zero
             for (int r = 0; r < m; r++) System.arraycopy(dq, rows[r] * Q, da, r * Q, Q);
             LinearBackward.inputGrad(par, dn, m, H, false, new LinearBackward.Term(w.q(), da));
             for (int r = 0; r < m; r++) for (int d = 0; d < H; d++) dXn[rows[r] * H + d] += dn[r * H + d];
@@ -465,7 +518,7 @@ public final class CpuBackend implements Backend {
         final Activations rec;
         final Work work;
         final float[] x;
-        final KvCache[] caches;
+        final CpuKvCache[] caches;
         final int[] past;
 
         Recompute(Activations rec) {
@@ -474,10 +527,10 @@ public final class CpuBackend implements Backend {
             int seqs = rec.numSequences(), n = rec.numTokens();
             work = new Work(c, n);
             x = new float[n * c.hiddenSize()];
-            caches = new KvCache[seqs];
+            caches = new CpuKvCache[seqs];
             past = new int[seqs];
             for (int s = 0; s < seqs; s++) {
-                caches[s] = new KvCache(1, c.numKvHeads(), c.headDim());
+                caches[s] = new CpuKvCache(1, c.numKvHeads(), c.headDim());
                 caches[s].reserve(rec.seqStart[s + 1] - rec.seqStart[s]);
             }
         }
@@ -489,7 +542,7 @@ public final class CpuBackend implements Backend {
             lr.input = saved.input;
             lr.ropeCos = saved.ropeCos;
             lr.ropeSin = saved.ropeSin;
-            CpuBackend.this.layer(model.layer(l), 0, caches, past, rec.seqStart, x, saved.ropeCos, saved.ropeSin, work, null, lr, true);
+            CpuBackend.this.layer(model.layer(l), 0, caches, past, rec.seqStart, x, saved.ropeCos, saved.ropeSin, work, null, lr, true, null);
             return lr;
         }
     }

@@ -1,6 +1,7 @@
 package io.rationale.cpu;
 
 import io.rationale.engine.LayerWeights;
+import io.rationale.engine.LrpRules;
 import io.rationale.engine.RuleMode;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -10,7 +11,8 @@ import static io.rationale.cpu.Vec.L;
 
 /**
  * The SwiGLU feed-forward block: {@code down(silu(gate(x)) · up(x))}, with silu(z) = z / (1 + exp(−z)); its
- * backward pass, with the plain gradient and the AttnLRP / CP-LRP rules for the gate product side by side.
+ * backward pass, the plain gradient and the AttnLRP / CP-LRP rules for the gate product in one loop that reads
+ * {@link LrpRules}.
  */
 public final class Mlp {
     private Mlp() {}
@@ -52,7 +54,7 @@ public final class Mlp {
 
     /**
      * dx = d(out)/d(x)ᵀ·dOut for the block's input x ({@code [n, hidden]}, the post-attention norm output), with
-     * {@code mode}'s rule at the gate product. Biases play no part.
+     * {@code mode}'s rules at the gate product ({@link LrpRules}). Biases play no part.
      *
      * @param gate  the forward's gate projection {@code [n, inter]} ({@link Saved#gate})
      * @param up    the forward's up projection {@code [n, inter]}
@@ -63,18 +65,15 @@ public final class Mlp {
     public static void backward(Parallel par, RuleMode mode, LayerWeights w, float[] gate, float[] up, int n, int hidden,
                                 float[] dOut, float[] dAct, float[] dGate, float[] dx) {
         int inter = w.gate().rows();
+        LrpRules rules = mode.rules();
         LinearBackward.inputGrad(par, dAct, n, inter, false, new LinearBackward.Term(w.down(), dOut));
         int chunk = 64 * 1024, total = n * inter;
         int tasks = (total + chunk - 1) / chunk;
-        par.forEach(tasks, c -> {
+        par.forEach(tasks, c -> {                            // dUp is written over dAct
             int from = c * chunk, to = Math.min(total, from + chunk);
-            switch (mode) {                                  // dUp is written over dAct
-                case GRADIENT -> swigluBackward(gate, up, dAct, dGate, dAct, from, to);
-                case ATTNLRP -> swigluBackwardAttnLrp(gate, up, dAct, dGate, dAct, from, to);
-                case CPLRP -> swigluBackwardCpLrp(gate, dAct, dAct, from, to);
-            }
+            swigluBackward(rules, gate, up, dAct, dGate, dAct, from, to);
         });
-        if (mode == RuleMode.CPLRP)
+        if (rules.stopGradientGate())
             LinearBackward.inputGrad(par, dx, n, hidden, false, new LinearBackward.Term(w.up(), dAct));
         else
             LinearBackward.inputGrad(par, dx, n, hidden, false,
@@ -82,52 +81,31 @@ public final class Mlp {
     }
 
     /**
-     * Plain gradient of act = silu(g)·u: {@code dG = dAct·u·silu'(g)}, {@code dU = dAct·silu(g)}, with
-     * {@code silu'(g) = σ(g)·(1 + g·(1 − σ(g)))}. dU may be dAct (in place).
+     * Backward of act = silu(g)·u with the rules of {@link LrpRules}; {@code m} = {@link LrpRules#gateProductShare}:
+     * {@code dU = m·dAct·silu(g)} and, unless the gate branch is stopped (then dG is not written),
+     * {@code dG = m·dAct·u·s(g)} with {@code s(g) = silu'(g) = σ(g)·(1 + g·(1 − σ(g)))} (plain) or
+     * {@code s(g) = silu(g)/(g + ε)} (identity rule). dU may be dAct (in place).
      */
-    static void swigluBackward(float[] gate, float[] up, float[] dAct, float[] dG, float[] dU, int from, int to) {
+    static void swigluBackward(LrpRules rules, float[] gate, float[] up, float[] dAct, float[] dG, float[] dU, int from, int to) {
+        float m = rules.gateProductShare();
+        boolean gateGrad = !rules.stopGradientGate(), identity = rules.siluIdentity();
+        float eps = LrpRules.SILU_IDENTITY_EPS;
         int i = from;
         for (; i <= to - L; i += L) {
             FloatVector g = FloatVector.fromArray(F, gate, i), d = FloatVector.fromArray(F, dAct, i);
+            if (m != 1f) d = d.mul(m);
             FloatVector sig = FloatVector.broadcast(F, 1f).div(g.neg().lanewise(VectorOperators.EXP).add(1f));
-            FloatVector dsilu = sig.mul(g.mul(sig.neg().add(1f)).add(1f));
-            d.mul(FloatVector.fromArray(F, up, i)).mul(dsilu).intoArray(dG, i);
-            d.mul(g.mul(sig)).intoArray(dU, i);
+            FloatVector silu = g.mul(sig);
+            if (gateGrad) {
+                FloatVector s = identity ? silu.div(g.add(eps)) : sig.mul(g.mul(sig.neg().add(1f)).add(1f));
+                d.mul(FloatVector.fromArray(F, up, i)).mul(s).intoArray(dG, i);
+            }
+            d.mul(silu).intoArray(dU, i);
         }
         for (; i < to; i++) {
-            float g = gate[i], d = dAct[i], sig = 1f / (1f + (float) Math.exp(-g));
-            dG[i] = d * up[i] * (sig * (1f + g * (1f - sig)));
-            dU[i] = d * (g * sig);
+            float g = gate[i], d = dAct[i] * m, sig = 1f / (1f + (float) Math.exp(-g)), silu = g * sig;
+            if (gateGrad) dG[i] = d * up[i] * (identity ? silu / (g + eps) : sig * (1f + g * (1f - sig)));
+            dU[i] = d * silu;
         }
-    }
-
-    /**
-     * AttnLRP: uniform rule on the product (half of dAct to each factor) and identity rule on SiLU
-     * ({@code silu(g)/(g + 1e-10)} in place of silu'(g)): {@code dG = dAct/2·u·silu(g)/(g+1e-10)},
-     * {@code dU = dAct/2·silu(g)}.
-     */
-    static void swigluBackwardAttnLrp(float[] gate, float[] up, float[] dAct, float[] dG, float[] dU, int from, int to) {
-        int i = from;
-        for (; i <= to - L; i += L) {
-            FloatVector g = FloatVector.fromArray(F, gate, i), half = FloatVector.fromArray(F, dAct, i).mul(0.5f);
-            FloatVector silu = g.div(g.neg().lanewise(VectorOperators.EXP).add(1f));
-            half.mul(FloatVector.fromArray(F, up, i)).mul(silu.div(g.add(1e-10f))).intoArray(dG, i);
-            half.mul(silu).intoArray(dU, i);
-        }
-        for (; i < to; i++) {
-            float g = gate[i], half = dAct[i] * 0.5f, silu = silu(g);
-            dG[i] = half * up[i] * (silu / (g + 1e-10f));
-            dU[i] = half * silu;
-        }
-    }
-
-    /** CP-LRP: silu(gate) is a constant weight, so the gate branch gets nothing: {@code dU = dAct·silu(g)}. */
-    static void swigluBackwardCpLrp(float[] gate, float[] dAct, float[] dU, int from, int to) {
-        int i = from;
-        for (; i <= to - L; i += L) {
-            FloatVector g = FloatVector.fromArray(F, gate, i);
-            FloatVector.fromArray(F, dAct, i).mul(g.div(g.neg().lanewise(VectorOperators.EXP).add(1f))).intoArray(dU, i);
-        }
-        for (; i < to; i++) dU[i] = dAct[i] * silu(gate[i]);
     }
 }

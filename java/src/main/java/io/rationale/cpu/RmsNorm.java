@@ -38,7 +38,8 @@ public final class RmsNorm {
     // ---------------------------------------------------------------- backward: dy → dx, per row, with inv = 1/rms
 
     /**
-     * {@code dx (+)= d/dx} for {@code rows} rows: the plain gradient or, for the LRP modes, the identity rule.
+     * {@code dx (+)= d/dx} for {@code rows} rows: the plain gradient or, where {@link io.rationale.engine.LrpRules#constantRms}
+     * says so (the LRP modes), the identity rule.
      *
      * @param x          the forward input {@code [rows, dim]}
      * @param invRms     what {@link #forward} returned for it
@@ -47,9 +48,10 @@ public final class RmsNorm {
      */
     public static void backward(RuleMode mode, float[] x, float[] invRms, int rows, int dim, float[] w, float[] dy,
                                 float[] dx, boolean accumulate) {
+        boolean constant = mode.rules().constantRms();
         for (int r = 0; r < rows; r++) {
-            if (mode == RuleMode.GRADIENT) gradientRow(x, invRms[r], r * dim, dim, w, dy, dx, accumulate);
-            else constantRmsRow(invRms[r], r * dim, dim, w, dy, dx, accumulate);
+            if (constant) constantRmsRow(invRms[r], r * dim, dim, w, dy, dx, accumulate);
+            else gradientRow(x, invRms[r], r * dim, dim, w, dy, dx, accumulate);
         }
     }
 

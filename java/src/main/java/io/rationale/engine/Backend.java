@@ -5,40 +5,82 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Runs a {@link Model} forward: the seam where backends plug in (CPU now, CUDA later).
+ * Runs a {@link Model} forward (and backward): the seam where backends plug in (CPU, CUDA). Open one with
+ * {@link Backends#open}; code above the engine never constructs a concrete backend nor reads its layouts.
  *
- * <p>The one primitive is {@link #forward(List, List, LogitsMode, Activations)}: a batch of sequences, each with
- * its new tokens and its KV cache. A backend packs all new tokens into one {@code [tokens, hidden]} matrix for the
- * projections (no padding), runs attention per sequence at its own positions (cache length + index), appends
- * keys and values to each cache and returns the requested logits. Prefill is a call with many tokens, decode a call
- * with one token per sequence. The other methods are conveniences over it.
+ * <p>The one primitive is {@link #forward(List, List, ForwardOptions)}: a batch of sequences, each with its new
+ * tokens and its KV cache. A backend packs all new tokens into one {@code [tokens, hidden]} matrix for the
+ * projections (no padding), runs attention per sequence at its own positions (cache length + index), appends keys
+ * and values to each cache and returns the requested logits. Prefill is a call with many tokens, decode a call with
+ * one token per sequence. The other forward methods are conveniences over it.
+ *
+ * <p>A backend owns what it makes: {@link KvCache}s ({@link #newCache}) and {@link ForwardRecord}s
+ * ({@link #newRecord}) are in its own memory and layout, and only that backend reads them. Batch sizes and memory
+ * budgets come from the backend ({@link #forwardBatchTokens}, {@link #memoryBudget},
+ * {@link #bytesPerRecordedSequence}).
  */
 public interface Backend extends AutoCloseable {
 
     Model model();
 
-    /** An empty KV cache for this model. */
-    default KvCache newCache() { return new KvCache(model().config()); }
+    /** What runs the model, in words (e.g. {@code cpu (2 threads)}, {@code cuda:0 (NVIDIA H200, ...)}). */
+    String device();
+
+    /** An empty KV cache for this model, in this backend's memory. */
+    KvCache newCache();
+
+    /**
+     * An empty record for {@link ForwardOptions#record()}, filled by a forward of this backend and read by its
+     * {@link #backward}.
+     *
+     * @param keepAttentionProbs keep every layer's attention probabilities ({@link ForwardRecord#attentionProbs})
+     * @param recompute          keep only each layer's input and recompute the rest during the backward pass
+     */
+    ForwardRecord newRecord(boolean keepAttentionProbs, boolean recompute);
+
+    /** A full record (no recomputation). */
+    default ForwardRecord newRecord(boolean keepAttentionProbs) { return newRecord(keepAttentionProbs, false); }
 
     /**
      * Runs each sequence's new tokens after what its cache holds and appends them to the cache.
      *
      * @param tokens  per sequence, its new token ids (at least one each)
-     * @param caches  per sequence, its cache (distinct objects); null, or null entries, for throwaway caches
-     * @param mode    which positions get logits
-     * @param record  null, or an {@link Activations} to fill for a backward pass
+     * @param caches  per sequence, its cache (distinct objects of this backend); null, or null entries, for
+     *                throwaway caches
+     * @param options which positions get logits, an optional record, an optional attention intervention
      * @return logits, sequence by sequence in batch order
      */
-    Logits forward(List<int[]> tokens, List<KvCache> caches, LogitsMode mode, Activations record);
+    Logits forward(List<int[]> tokens, List<KvCache> caches, ForwardOptions options);
+
+    /** {@link #forward(List, List, ForwardOptions)} with logits mode and record. */
+    default Logits forward(List<int[]> tokens, List<KvCache> caches, LogitsMode mode, ForwardRecord record) {
+        return forward(tokens, caches, ForwardOptions.of(mode).withRecord(record));
+    }
 
     /** One sequence: runs {@code tokens} after what {@code cache} holds (null: a fresh throwaway cache). */
     default Logits forward(int[] tokens, KvCache cache, LogitsMode mode) {
-        return forward(List.of(tokens), Arrays.asList(cache), mode, null);
+        return forward(List.of(tokens), Arrays.asList(cache), ForwardOptions.of(mode));
     }
 
     /** Whole sequences from position 0, without caches. */
     default Logits forward(List<int[]> sequences, LogitsMode mode) {
-        return forward(sequences, null, mode, null);
+        return forward(sequences, null, ForwardOptions.of(mode));
+    }
+
+    /**
+     * One generation step: runs each sequence's new tokens after its cache (as {@link #forward}, with an optional
+     * attention intervention) and picks each sequence's next token from its last logits as
+     * {@link Sampler#sample(float[], SamplingParams, double)} does with draw {@code draws[s]}. A backend may pick
+     * on its device and copy back only the ids.
+     *
+     * @param draws per sequence, a uniform draw in [0, 1) ({@link Sampler#draw}; unused when greedy)
+     */
+    default int[] forwardAndSample(List<int[]> tokens, List<KvCache> caches, AttentionIntervention intervention,
+                                   SamplingParams params, double[] draws) {
+        Logits l = forward(tokens, caches, ForwardOptions.of(LogitsMode.LAST).withIntervention(intervention));
+        int[] out = new int[tokens.size()];
+        for (int s = 0; s < out.length; s++) out[s] = Sampler.sample(l.last(s), params, draws[s]);
+        return out;
     }
 
     /**
@@ -46,26 +88,32 @@ public interface Backend extends AutoCloseable {
      * the first {@code prefixLengths[i]} positions of {@code base} (a {@link KvCache#forkPrefix} each: full blocks
      * shared, {@code base} unchanged), so a prefix is computed once for all of them. Continuations are packed in
      * order into batched forwards of at most {@code maxTokens} new tokens (at least one continuation each); a
-     * batch's forks are dropped after it.
+     * batch's forks are closed after it.
      *
      * @param prefixLengths per continuation, how many of base's positions precede it; null for all of them
+     * @param maxTokens     new tokens per batched forward; 0 for {@link #forwardBatchTokens()}
      * @param lastLogits    receives each continuation's index and last logits, in order
      * @return the forward passes run
      */
     default int forwardContinuations(KvCache base, int[] prefixLengths, List<int[]> rests, int maxTokens,
                                      java.util.function.ObjIntConsumer<float[]> lastLogits) {
-        if (maxTokens < 1) throw new IllegalArgumentException("max tokens must be >= 1, got " + maxTokens);
+        if (maxTokens < 0) throw new IllegalArgumentException("max tokens must be >= 0, got " + maxTokens);
+        int max = maxTokens == 0 ? forwardBatchTokens() : maxTokens;
         if (prefixLengths != null && prefixLengths.length != rests.size())
             throw new IllegalArgumentException(rests.size() + " continuations but " + prefixLengths.length + " prefix lengths");
         int forwards = 0;
         for (int i = 0; i < rests.size(); ) {
             int j = i, tokens = 0;
-            while (j < rests.size() && (j == i || tokens + rests.get(j).length <= maxTokens)) tokens += rests.get(j++).length;
+            while (j < rests.size() && (j == i || tokens + rests.get(j).length <= max)) tokens += rests.get(j++).length;
             List<KvCache> caches = new ArrayList<>(j - i);
-            for (int c = i; c < j; c++) caches.add(base.forkPrefix(prefixLengths == null ? base.length() : prefixLengths[c]));
-            Logits l = forward(rests.subList(i, j), caches, LogitsMode.LAST, null);
-            forwards++;
-            for (int c = i; c < j; c++) lastLogits.accept(l.last(c - i), c);
+            try {
+                for (int c = i; c < j; c++) caches.add(base.forkPrefix(prefixLengths == null ? base.length() : prefixLengths[c]));
+                Logits l = forward(rests.subList(i, j), caches, ForwardOptions.of(LogitsMode.LAST));
+                forwards++;
+                for (int c = i; c < j; c++) lastLogits.accept(l.last(c - i), c);
+            } finally {
+                for (KvCache c : caches) c.close();
+            }
             i = j;
         }
         return forwards;
@@ -101,29 +149,53 @@ public interface Backend extends AutoCloseable {
 
     /**
      * Forward from given input embeddings instead of token ids: each sequence runs from position 0 with a fresh
-     * throwaway cache, exactly as {@link #forward(List, List, LogitsMode, Activations)} would after the embedding
-     * lookup (so the token rows of {@code embed_tokens} give the same logits as the ids).
+     * throwaway cache, exactly as {@link #forward(List, List, ForwardOptions)} would after the embedding lookup (so
+     * the token rows of {@code embed_tokens} give the same logits as the ids).
      *
      * @param embeddings per sequence, {@code [len*hidden]} row-major (len at least 1)
-     * @param mode       which positions get logits
-     * @param record     null, or an {@link Activations} to fill for {@link #backward} ({@link Activations#tokens} stays null)
+     * @param options    which positions get logits, an optional record, an optional attention intervention
      */
-    Logits forwardEmbeddings(List<float[]> embeddings, LogitsMode mode, Activations record);
+    Logits forwardEmbeddings(List<float[]> embeddings, ForwardOptions options);
+
+    /** {@link #forwardEmbeddings(List, ForwardOptions)} with logits mode and record. */
+    default Logits forwardEmbeddings(List<float[]> embeddings, LogitsMode mode, ForwardRecord record) {
+        return forwardEmbeddings(embeddings, ForwardOptions.of(mode).withRecord(record));
+    }
+
+    /** Whether {@link #backward} is implemented on this backend. */
+    default boolean supportsBackward() { return true; }
 
     /**
      * One backward pass over a recorded forward: for every sequence s, d targets.get(s) / d input embeddings of s,
-     * with {@code mode}'s rule modifications, as {@code [len_s*hidden]}. The target is read at the last position of
-     * each sequence. Sequences are independent, so all of them go through ONE pass over the packed batch.
+     * with {@code mode}'s rule modifications ({@link LrpRules}), as {@code [len_s*hidden]}. The target is read at the
+     * last position of each sequence. Sequences are independent, so all of them go through ONE pass over the
+     * packed batch.
      *
-     * <p>The record must come from {@link #forward} or {@link #forwardEmbeddings} of the same batch with
-     * {@link LogitsMode#LAST} or {@link LogitsMode#ALL}, every sequence starting at position 0 (fresh caches). The
-     * record is only read: several targets on one input are several calls on the same record.
-     * Token relevance is then {@code Σ_d e·g} with e = {@link Activations#embeddings}.
+     * <p>The record must come from this backend's {@link #forward} or {@link #forwardEmbeddings} of the same batch
+     * with {@link LogitsMode#LAST} or {@link LogitsMode#ALL}, every sequence starting at position 0 (fresh caches).
+     * The record is only read: several targets on one input are several calls on the same record. Token relevance
+     * is then {@code Σ_d e·g} with e = {@link ForwardRecord#embeddings}.
      *
      * @param targets one per sequence
      * @return per sequence, its gradient (or modified gradient) with respect to its input embeddings
+     * @throws UnsupportedOperationException when {@link #supportsBackward()} is false
      */
-    float[][] backward(Activations record, List<Target> targets, RuleMode mode);
+    float[][] backward(ForwardRecord record, List<Target> targets, RuleMode mode);
+
+    /**
+     * New tokens per batched forward that this backend runs well and that bound its working memory: the default
+     * chunk of batched continuations ({@link #forwardContinuations}, flip evaluation, occlusion).
+     */
+    int forwardBatchTokens();
+
+    /** Bytes that records and their backward passes may take now (the CPU: half the free heap). */
+    long memoryBudget();
+
+    /**
+     * Bytes one sequence of {@code tokens} tokens takes in a recorded batch: its record (full or checkpointed) plus
+     * its share of the forward and backward working buffers — what batch planning divides {@link #memoryBudget} by.
+     */
+    long bytesPerRecordedSequence(int tokens, boolean recompute);
 
     /** Releases threads and device memory (not the model). */
     @Override

@@ -42,6 +42,16 @@ public final class Generator {
      */
     public List<Result> generateBatch(List<int[]> prompts, List<KvCache> caches, int maxNewTokens, SamplingParams sampling,
                                       Set<Integer> stopTokens) {
+        return generateBatch(prompts, caches, maxNewTokens, sampling, stopTokens, null);
+    }
+
+    /**
+     * {@link #generateBatch(List, List, int, SamplingParams, Set)} with an attention intervention in every forward
+     * (the prompt's and each decoded token's), e.g. attribution-guided steering; null for none. Its key biases are
+     * per sequence of the batch (or one for all), and they keep applying to the sequences still generating.
+     */
+    public List<Result> generateBatch(List<int[]> prompts, List<KvCache> caches, int maxNewTokens, SamplingParams sampling,
+                                      Set<Integer> stopTokens, AttentionIntervention intervention) {
         int b = prompts.size();
         if (caches.size() != b) throw new IllegalArgumentException(b + " prompts but " + caches.size() + " caches");
         if (maxNewTokens < 0) throw new IllegalArgumentException("maxNewTokens must be >= 0");
@@ -62,13 +72,17 @@ public final class Generator {
         for (int i : active) step.add(prompts.get(i));
         while (!active.isEmpty()) {
             List<KvCache> stepCaches = new ArrayList<>();
-            for (int i : active) stepCaches.add(caches.get(i));
-            Logits logits = backend.forward(step, stepCaches, LogitsMode.LAST, null);
+            double[] draws = new double[active.size()];
+            for (int a = 0; a < active.size(); a++) {
+                stepCaches.add(caches.get(active.get(a)));
+                draws[a] = Sampler.draw(sampling, rng[active.get(a)]);
+            }
+            int[] picked = backend.forwardAndSample(step, stepCaches, forActive(intervention, active, b), sampling, draws);
             List<Integer> still = new ArrayList<>();
             step = new ArrayList<>();
             for (int a = 0; a < active.size(); a++) {
                 int i = active.get(a);
-                int next = Sampler.sample(logits.last(a), sampling, rng[i]);
+                int next = picked[a];
                 out.get(i).add(next);
                 if (stops.contains(next)) reason[i] = StopReason.STOP_TOKEN;
                 else if (out.get(i).size() >= maxNewTokens) reason[i] = StopReason.MAX_TOKENS;
@@ -83,5 +97,13 @@ public final class Generator {
         for (int i = 0; i < b; i++)
             results.add(new Result(out.get(i).stream().mapToInt(Integer::intValue).toArray(), reason[i], caches.get(i)));
         return results;
+    }
+
+    /** The intervention restricted to the sequences still generating (per-sequence biases follow their sequence). */
+    private static AttentionIntervention forActive(AttentionIntervention iv, List<Integer> active, int batch) {
+        if (iv == null || iv.biases().size() == 1 || active.size() == batch) return iv;
+        List<AttentionIntervention.KeyBias> kept = new ArrayList<>(active.size());
+        for (int i : active) kept.add(iv.biases().get(i));
+        return new AttentionIntervention(iv.site(), iv.layers(), iv.heads(), iv.causal(), kept);
     }
 }

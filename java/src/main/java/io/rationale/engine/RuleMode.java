@@ -2,8 +2,8 @@ package io.rationale.engine;
 
 /**
  * How {@link Backend#backward} propagates: the plain gradient, or one of the LRP variants written as
- * "input × modified gradient" (LXT's efficient form). The exact rules are in {@code notes/attribution.md} and next
- * to each layer's plain backward in {@code io.rationale.cpu} (RmsNorm, Mlp, Attention).
+ * "input × modified gradient" (LXT's efficient form). What each mode changes, with sources: {@link LrpRules}, the
+ * one place every backend reads the rules from.
  */
 public enum RuleMode {
     /** The plain gradient (saliency, input × gradient, integrated gradients). */
@@ -18,6 +18,9 @@ public enum RuleMode {
      * through the gate branch (silu(gate) constant), RMSNorm's 1/rms held constant.
      */
     CPLRP;
+
+    /** This mode's rule decisions. */
+    public LrpRules rules() { return LrpRules.of(this); }
 
     /** The command-line spelling: gradient, attnlrp, cplrp. */
     public String cliName() { return name().toLowerCase(java.util.Locale.ROOT); }

@@ -36,8 +36,9 @@ import java.util.TreeSet;
  * every variant. It is prefilled ONCE into a KV cache ({@link #prefill}); each variant gets a {@link KvCache#fork()}
  * of it (full blocks shared, the partial block copied) and only its rest tokens (text under study + question) are
  * run, all variants packed into one batched forward with logits at the last position only. The batch is cut into
- * chunks of at most {@code maxBatchTokens} rest tokens (at least one variant per chunk) to bound memory; caches of a
- * chunk are dropped after it. {@link Strategy#ONE_BY_ONE} is the reference: each variant's complete prompt (the same
+ * chunks of at most {@code maxBatchTokens} rest tokens (the backend's {@link Backend#forwardBatchTokens()} by default;
+ * at least one variant per chunk) to bound memory; caches of a chunk are closed after it.
+ * {@link Strategy#ONE_BY_ONE} is the reference: each variant's complete prompt (the same
  * prefix + rest tokens) in its own full forward from position 0.
  *
  * <h2>Metrics (y = the label predicted on the unmasked input)</h2>
@@ -48,13 +49,6 @@ import java.util.TreeSet;
  * sufficiency from the input with every word removed.
  */
 public final class FlipEvaluation {
-    /**
-     * Rest tokens per batched forward, by default. On the CPU backend throughput (tokens/s) peaks at a few hundred
-     * packed tokens per forward and falls by about a third at 2048 (the transposed input of the prefill GEMM no
-     * longer stays in cache); measured on the benchmark model of {@code FlipEvaluationBench}.
-     */
-    public static final int DEFAULT_MAX_BATCH_TOKENS = 512;
-
     /** How variants are scored. */
     public enum Strategy {
         /** Prefix prefilled once, forked per variant, rests packed into chunked batched forwards. */
@@ -107,8 +101,9 @@ public final class FlipEvaluation {
     private final Masking.Mode mode;
     private final int maxBatchTokens;
 
+    /** @param maxBatchTokens rest tokens per batched forward; 0 for the backend's {@link Backend#forwardBatchTokens()} */
     public FlipEvaluation(Backend backend, LabelWords labelWords, Masking.Mode mode, int maxBatchTokens) {
-        if (maxBatchTokens < 1) throw new IllegalArgumentException("max batch tokens must be >= 1, got " + maxBatchTokens);
+        if (maxBatchTokens < 0) throw new IllegalArgumentException("max batch tokens must be >= 0, got " + maxBatchTokens);
         this.backend = backend;
         this.labelWords = labelWords;
         this.mode = mode;
@@ -264,7 +259,11 @@ public final class FlipEvaluation {
             } else if (cache.length() != layout.prefixIds().length) {
                 throw new IllegalArgumentException("prefix cache holds " + cache.length() + " positions, the prefix has " + layout.prefixIds().length);
             }
-            scores.addAll(score(cache, todo, stats));
+            try {
+                scores.addAll(score(cache, todo, stats));
+            } finally {
+                if (prefix == null) cache.close();
+            }
         }
 
         List<Variant> variants = new ArrayList<>(fieldsOf.size());

@@ -7,7 +7,6 @@ import io.rationale.attribution.Attributor;
 import io.rationale.attribution.Method;
 import io.rationale.attribution.Options;
 import io.rationale.attribution.TargetSpec;
-import io.rationale.cpu.CpuBackend;
 import io.rationale.dataset.Aggregation;
 import io.rationale.dataset.Dataset;
 import io.rationale.dataset.Example;
@@ -15,6 +14,8 @@ import io.rationale.dataset.TextField;
 import io.rationale.dataset.Word;
 import io.rationale.engine.Backend;
 import io.rationale.engine.Generator;
+import io.rationale.engine.Backends;
+import io.rationale.engine.Device;
 import io.rationale.engine.KvCache;
 import io.rationale.engine.Model;
 import io.rationale.engine.SamplingParams;
@@ -99,13 +100,13 @@ public final class ModelEvaluator implements Evaluator {
     /**
      * Engine settings (not part of {@link EvalOptions}).
      *
-     * @param maxBatchTokens      rest tokens per batched flip forward ({@link FlipEvaluation})
+     * @param maxBatchTokens      rest tokens per batched flip forward ({@link FlipEvaluation}); 0: the backend's
      * @param guidedBaseTokens    prompt_guided budget: this many new tokens ...
      * @param guidedTokensPerWord ... plus this many per requested word
      * @param unboundMaxTokens    prompt_unbound budget
      */
     public record Settings(int maxBatchTokens, int guidedBaseTokens, int guidedTokensPerWord, int unboundMaxTokens) {
-        public static Settings defaults() { return new Settings(FlipEvaluation.DEFAULT_MAX_BATCH_TOKENS, 16, 4, 64); }
+        public static Settings defaults() { return new Settings(0, 16, 4, 64); }
     }
 
     private final Backend backend;
@@ -126,14 +127,24 @@ public final class ModelEvaluator implements Evaluator {
     private final Options attributionOptions;
     private final Set<Integer> stopTokens;
 
-    /** Loads the model folder (weights, tokenizer) and runs it on the CPU with all cores; closes them on {@link #close()}. */
+    /** {@link #open(Path, Dataset, EvalOptions, Device)} on the default device ({@link Device#AUTO}). */
     public static ModelEvaluator open(Path modelDir, Dataset dataset, EvalOptions options) {
+        return open(modelDir, dataset, options, Device.AUTO);
+    }
+
+    /**
+     * Loads the model folder (weights, tokenizer) and opens it on {@code device} (saying on stderr which device runs
+     * it); closes them on {@link #close()}.
+     */
+    public static ModelEvaluator open(Path modelDir, Dataset dataset, EvalOptions options, Device device) {
         Tokenizer tok = Tokenizer.load(modelDir);
         Model model = null;
-        CpuBackend backend = null;
+        Backend backend = null;
         try {
             model = Model.load(modelDir);
-            backend = new CpuBackend(model);
+            Backends.Opened opened = Backends.open(model, device);
+            System.err.println(opened.describe());
+            backend = opened.backend();
             return new ModelEvaluator(backend, tok, dataset.kind(), dataset.labels(), dataset.examples(), options, Settings.defaults(),
                     new AutoCloseable[]{backend, model, tok});
         } catch (RuntimeException e) {
@@ -262,92 +273,95 @@ public final class ModelEvaluator implements Evaluator {
         if (max > 0 && cls.length() > max)
             return skipped(index, ex, words, "prompt has " + cls.length() + " tokens, the model has " + max + " positions", t0);
 
-        KvCache prefix = flip.prefill(cls.prefixIds());
-        LabelWords.Scores orig = flip.score(prefix, List.of(cls.restIds())).get(0);
-        String predicted = labelWords.labels().get(orig.predicted());
-        String predictedWord = labelWords.word(predicted);
+        try (KvCache prefix = flip.prefill(cls.prefixIds())) {
+            LabelWords.Scores orig = flip.score(prefix, List.of(cls.restIds())).get(0);
+            String predicted = labelWords.labels().get(orig.predicted());
+            String predictedWord = labelWords.word(predicted);
 
-        // prompting prompts must fit with room to answer
-        Map<String, Prompt> promptingPrompts = new LinkedHashMap<>();
-        Map<String, Integer> budgets = new HashMap<>();
-        for (String m : promptingMethods) {
-            Prompt p = m.equals(PROMPT_GUIDED) ? layout.guided(fields, predictedWord, k) : layout.unbound(fields, predictedWord);
-            int budget = m.equals(PROMPT_GUIDED) ? settings.guidedBaseTokens() + settings.guidedTokensPerWord() * k : settings.unboundMaxTokens();
-            if (max > 0) {
-                int room = max - p.length();
-                if (room < MIN_GENERATION_ROOM)
-                    return skipped(index, ex, words, m + " prompt has " + p.length() + " tokens, leaving " + Math.max(0, room)
-                            + " of the model's " + max + " positions to answer", t0);
-                budget = Math.min(budget, room);
+            // prompting prompts must fit with room to answer
+            Map<String, Prompt> promptingPrompts = new LinkedHashMap<>();
+            Map<String, Integer> budgets = new HashMap<>();
+            for (String m : promptingMethods) {
+                Prompt p = m.equals(PROMPT_GUIDED) ? layout.guided(fields, predictedWord, k) : layout.unbound(fields, predictedWord);
+                int budget = m.equals(PROMPT_GUIDED) ? settings.guidedBaseTokens() + settings.guidedTokensPerWord() * k : settings.unboundMaxTokens();
+                if (max > 0) {
+                    int room = max - p.length();
+                    if (room < MIN_GENERATION_ROOM)
+                        return skipped(index, ex, words, m + " prompt has " + p.length() + " tokens, leaving " + Math.max(0, room)
+                                + " of the model's " + max + " positions to answer", t0);
+                    budget = Math.min(budget, room);
+                }
+                promptingPrompts.put(m, p);
+                budgets.put(m, budget);
             }
-            promptingPrompts.put(m, p);
-            budgets.put(m, budget);
-        }
 
-        List<FlipEvaluation.Ranked> ranked = new ArrayList<>();
-        Map<String, double[]> softScores = new HashMap<>();
-        Map<String, Object[]> extras = new HashMap<>();     // raw, unparsed
-        Map<String, Double> seconds = new HashMap<>();
+            List<FlipEvaluation.Ranked> ranked = new ArrayList<>();
+            Map<String, double[]> softScores = new HashMap<>();
+            Map<String, Object[]> extras = new HashMap<>();     // raw, unparsed
+            Map<String, Double> seconds = new HashMap<>();
 
-        // attribution
-        if (!attributionMethods.isEmpty()) {
-            AttributionInput in = AttributionInput.of(cls.text(), cls.tokens(), cls.studyStart(), cls.studyEnd());
-            AttributionSet set = attributor.run(in, TargetSpec.logit(orig.predictedToken()), attributionMethods, attributionOptions);
-            for (Method m : attributionMethods) {
-                Attribution a = set.get(m);
-                double[] s = wordScores(ex, cls, a);
-                double[] forRanking = s.clone();
-                for (int i = 0; i < forRanking.length; i++) if (Double.isNaN(forRanking[i])) forRanking[i] = Double.NEGATIVE_INFINITY;
-                int[] ranking = TopK.ranking(forRanking);
-                ranked.add(new FlipEvaluation.Ranked(m.cliName(), ranking, Math.min(k, n), true));
-                softScores.put(m.cliName(), s);
-                double sec = a.seconds();
-                for (AttributionSet.SharedStep st : set.shared()) if (st.usedBy().contains(m)) sec += st.seconds();
-                seconds.put(m.cliName(), sec);
+            // attribution
+            if (!attributionMethods.isEmpty()) {
+                AttributionInput in = AttributionInput.of(cls.text(), cls.tokens(), cls.studyStart(), cls.studyEnd());
+                AttributionSet set = attributor.run(in, TargetSpec.logit(orig.predictedToken()), attributionMethods, attributionOptions);
+                for (Method m : attributionMethods) {
+                    Attribution a = set.get(m);
+                    double[] s = wordScores(ex, cls, a);
+                    double[] forRanking = s.clone();
+                    for (int i = 0; i < forRanking.length; i++) if (Double.isNaN(forRanking[i])) forRanking[i] = Double.NEGATIVE_INFINITY;
+                    int[] ranking = TopK.ranking(forRanking);
+                    ranked.add(new FlipEvaluation.Ranked(m.cliName(), ranking, Math.min(k, n), true));
+                    softScores.put(m.cliName(), s);
+                    double sec = a.seconds();
+                    for (AttributionSet.SharedStep st : set.shared()) if (st.usedBy().contains(m)) sec += st.seconds();
+                    seconds.put(m.cliName(), sec);
+                }
             }
+
+            // prompting
+            Generator gen = new Generator(backend);
+            List<String> inputWords = words.stream().map(ExampleResult.WordRef::text).toList();
+            for (String m : promptingMethods) {
+                long g0 = System.nanoTime();
+                Prompt p = promptingPrompts.get(m);
+                Generator.Result r;
+                try (KvCache cache = Arrays.equals(p.prefixIds(), cls.prefixIds()) ? prefix.fork() : flip.prefill(p.prefixIds())) {
+                    r = gen.generateBatch(List.of(p.restIds()), List.of(cache), budgets.get(m), SamplingParams.greedy(), stopTokens).get(0);
+                }
+                int[] out = r.tokens();
+                if (r.stopReason() == Generator.StopReason.STOP_TOKEN) out = Arrays.copyOf(out, out.length - 1);
+                String raw = tok.decode(out, true).strip();
+                AnswerParser.Parsed parsed = AnswerParser.parse(raw, inputWords);
+                ranked.add(new FlipEvaluation.Ranked(m, parsed.ranking(), parsed.ranking().length, false));
+                extras.put(m, new Object[]{raw, parsed.unparsed()});
+                seconds.put(m, secondsSince(g0));
+            }
+
+            // random baseline
+            long r0 = System.nanoTime();
+            int[] randomRanking = RandomRationale.ranking(n, RandomRationale.seed(options.seed(), ex.id()));
+            ranked.add(new FlipEvaluation.Ranked(RANDOM, randomRanking, Math.min(k, n), true));
+            softScores.put(RANDOM, RandomRationale.scores(randomRanking));
+            seconds.put(RANDOM, secondsSince(r0));
+
+            FlipEvaluation.Outcome outcome = flip.evaluate(ex, layout, ranked, FlipEvaluation.Strategy.PREFIX_BATCHED, prefix, orig);
+
+            Map<String, ExampleResult.MethodResult> methods = new LinkedHashMap<>();
+            for (FlipEvaluation.Ranked r : ranked) {
+                int[] rationale = sortedTop(r.ranking(), r.k());
+                double[] scores = softScores.get(r.method());
+                ExampleResult.Alignment al = human.isPresent() ? alignment(ex, rationale, human.get(), scores) : null;
+                Object[] x = extras.get(r.method());
+                @SuppressWarnings("unchecked")
+                List<String> unparsed = x == null ? null : (List<String>) x[1];
+                methods.put(r.method(), new ExampleResult.MethodResult(scores, r.ranking(), r.k(), rationale, x == null ? null : (String) x[0],
+                        unparsed, al, outcome.faithfulness().get(r.method()), seconds.get(r.method())));
+            }
+            Map<String, Double> probs = new LinkedHashMap<>();
+            for (int i = 0; i < labelWords.size(); i++) probs.put(labelWords.labels().get(i), orig.probs()[i]);
+            List<Integer> humanList = human.map(h -> List.copyOf(new ArrayList<>(h))).orElse(null);
+            return new ExampleResult(index, ex.id(), null, words, ex.label(), predicted, probs, humanList, methods, secondsSince(t0));
         }
-
-        // prompting
-        Generator gen = new Generator(backend);
-        List<String> inputWords = words.stream().map(ExampleResult.WordRef::text).toList();
-        for (String m : promptingMethods) {
-            long g0 = System.nanoTime();
-            Prompt p = promptingPrompts.get(m);
-            KvCache cache = Arrays.equals(p.prefixIds(), cls.prefixIds()) ? prefix.fork() : flip.prefill(p.prefixIds());
-            Generator.Result r = gen.generateBatch(List.of(p.restIds()), List.of(cache), budgets.get(m), SamplingParams.greedy(), stopTokens).get(0);
-            int[] out = r.tokens();
-            if (r.stopReason() == Generator.StopReason.STOP_TOKEN) out = Arrays.copyOf(out, out.length - 1);
-            String raw = tok.decode(out, true).strip();
-            AnswerParser.Parsed parsed = AnswerParser.parse(raw, inputWords);
-            ranked.add(new FlipEvaluation.Ranked(m, parsed.ranking(), parsed.ranking().length, false));
-            extras.put(m, new Object[]{raw, parsed.unparsed()});
-            seconds.put(m, secondsSince(g0));
-        }
-
-        // random baseline
-        long r0 = System.nanoTime();
-        int[] randomRanking = RandomRationale.ranking(n, RandomRationale.seed(options.seed(), ex.id()));
-        ranked.add(new FlipEvaluation.Ranked(RANDOM, randomRanking, Math.min(k, n), true));
-        softScores.put(RANDOM, RandomRationale.scores(randomRanking));
-        seconds.put(RANDOM, secondsSince(r0));
-
-        FlipEvaluation.Outcome outcome = flip.evaluate(ex, layout, ranked, FlipEvaluation.Strategy.PREFIX_BATCHED, prefix, orig);
-
-        Map<String, ExampleResult.MethodResult> methods = new LinkedHashMap<>();
-        for (FlipEvaluation.Ranked r : ranked) {
-            int[] rationale = sortedTop(r.ranking(), r.k());
-            double[] scores = softScores.get(r.method());
-            ExampleResult.Alignment al = human.isPresent() ? alignment(ex, rationale, human.get(), scores) : null;
-            Object[] x = extras.get(r.method());
-            @SuppressWarnings("unchecked")
-            List<String> unparsed = x == null ? null : (List<String>) x[1];
-            methods.put(r.method(), new ExampleResult.MethodResult(scores, r.ranking(), r.k(), rationale, x == null ? null : (String) x[0],
-                    unparsed, al, outcome.faithfulness().get(r.method()), seconds.get(r.method())));
-        }
-        Map<String, Double> probs = new LinkedHashMap<>();
-        for (int i = 0; i < labelWords.size(); i++) probs.put(labelWords.labels().get(i), orig.probs()[i]);
-        List<Integer> humanList = human.map(h -> List.copyOf(new ArrayList<>(h))).orElse(null);
-        return new ExampleResult(index, ex.id(), null, words, ex.label(), predicted, probs, humanList, methods, secondsSince(t0));
     }
 
     /** The example's words, global order, with spans within their field. */

@@ -1,6 +1,8 @@
 package io.rationale.attribution;
 
-import io.rationale.cpu.CpuBackend;
+import io.rationale.engine.Backend;
+import io.rationale.engine.Backends;
+import io.rationale.engine.Device;
 import io.rationale.engine.Model;
 import io.rationale.tokenizer.Tokenizer;
 import io.rationale.tools.Presets;
@@ -37,10 +39,10 @@ public final class Fixtures {
     }
 
     /** A model folder opened for attribution: model, tokenizer, a 2-thread CPU backend and its attributor. */
-    public record Engine(Model model, Tokenizer tok, CpuBackend backend, Attributor attributor) implements AutoCloseable {
+    public record Engine(Model model, Tokenizer tok, Backend backend, Attributor attributor) implements AutoCloseable {
         public static Engine open(Path dir) {
             Model m = Model.load(dir);
-            CpuBackend b = new CpuBackend(m, 2);
+            Backend b = Backends.open(m, Device.CPU, 2).backend();
             return new Engine(m, Tokenizer.load(dir), b, new Attributor(b));
         }
 

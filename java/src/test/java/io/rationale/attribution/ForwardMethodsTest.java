@@ -1,7 +1,9 @@
 package io.rationale.attribution;
 
-import io.rationale.cpu.CpuBackend;
-import io.rationale.engine.Activations;
+import io.rationale.engine.Backend;
+import io.rationale.engine.Backends;
+import io.rationale.engine.Device;
+import io.rationale.cpu.Activations;
 import io.rationale.engine.LogitsMode;
 import io.rationale.engine.Model;
 import io.rationale.model.ModelConfig;
@@ -23,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ForwardMethodsTest {
     static Model model;
     static Tokenizer tok;
-    static CpuBackend backend;
+    static Backend backend;
     static Attributor attributor;
     static final String TEXT = "The quick brown fox, jumps over the lazy dog's tail!";
 
@@ -71,7 +73,7 @@ class ForwardMethodsTest {
     void attentionIsTheLastLayersHeadMeanRowRecomputedFromQueriesAndKeys() {
         AttributionInput in = input();
         Attribution a = attributor.attribute(in, TargetSpec.argmaxLogit(), Method.ATTENTION, Options.defaults());
-        Activations rec = new Activations(false);
+        Activations rec = (Activations) backend.newRecord(false);
         backend.forward(List.of(in.ids()), null, LogitsMode.LAST, rec);
         double[] ref = referenceRow(rec.layers.getLast(), model.config(), in.size());
         assertArrayEquals(ref, a.scores(), 1e-5);
@@ -83,7 +85,7 @@ class ForwardMethodsTest {
     void rolloutOfTheModelMatchesRolloutOfTheRecomputedAttention() {
         AttributionInput in = input();
         Attribution a = attributor.attribute(in, TargetSpec.argmaxLogit(), Method.ATTENTION_ROLLOUT, Options.defaults());
-        Activations rec = new Activations(false);
+        Activations rec = (Activations) backend.newRecord(false);
         backend.forward(List.of(in.ids()), null, LogitsMode.LAST, rec);
         ModelConfig c = model.config();
         int t = in.size();

@@ -1,6 +1,8 @@
 package io.rationale.attribution;
 
-import io.rationale.cpu.CpuBackend;
+import io.rationale.engine.Backend;
+import io.rationale.engine.Backends;
+import io.rationale.engine.Device;
 import io.rationale.engine.LogitsMode;
 import io.rationale.engine.Model;
 import io.rationale.engine.RuleMode;
@@ -25,7 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class GradientMethodsTest {
     static Model model;
     static Tokenizer tok;
-    static CpuBackend backend;
+    static Backend backend;
     static Attributor attributor;
     static final String TEXT = "When the small boat was warm, Tom saw the sea";
 
@@ -104,8 +106,8 @@ class GradientMethodsTest {
         }
     }
 
-    static io.rationale.engine.Activations recordOf(int[] ids) {
-        var rec = new io.rationale.engine.Activations(false);
+    static io.rationale.engine.ForwardRecord recordOf(int[] ids) {
+        var rec = backend.newRecord(false);
         backend.forward(List.of(ids), null, LogitsMode.LAST, rec);
         return rec;
     }
@@ -129,7 +131,7 @@ class GradientMethodsTest {
         assertEquals(5, chunked.extras().get("batches"));
         assertArrayEquals(a.scores(), chunked.scores(), 1e-5);
         // a memory budget for 10 full records: 7 batches of full records (balanced: 10, 10, ..., 4), the same scores
-        long perSequence = Attributor.bytesPerSequence(model.config(), in.size(), false);
+        long perSequence = backend.bytesPerRecordedSequence(in.size(), false);
         Attribution budgeted = new Attributor(backend, 10 * perSequence).attribute(in, TargetSpec.argmaxLogit(), Method.INTEGRATED_GRADIENTS, o);
         assertEquals(false, budgeted.extras().get("recompute"));
         assertEquals(7, budgeted.extras().get("batches"), budgeted.extras().toString());
@@ -151,26 +153,26 @@ class GradientMethodsTest {
     @Test
     void integratedGradientsBatchPlan() {
         var c = model.config();
-        long full = Attributor.bytesPerSequence(c, 20, false);
+        long full = backend.bytesPerRecordedSequence(20, false);
         // the estimate never falls short of what a real record of one sequence holds (full and checkpointed)
         for (boolean recompute : new boolean[]{false, true}) {
-            var rec = new io.rationale.engine.Activations(false, recompute);
+            var rec = backend.newRecord(false, recompute);
             backend.forwardEmbeddings(List.of(new float[20 * c.hiddenSize()]), LogitsMode.LAST, rec);
-            assertTrue(rec.bytes() <= Attributor.bytesPerSequence(c, 20, recompute), recompute + ": " + rec.bytes());
+            assertTrue(rec.bytes() <= backend.bytesPerRecordedSequence(20, recompute), recompute + ": " + rec.bytes());
         }
-        assertEquals(new Attributor.BatchPlan(64, false), Attributor.plan(c, 20, 64, Long.MAX_VALUE));
-        assertEquals(new Attributor.BatchPlan(64, false), Attributor.plan(c, 20, 64, 64 * full));
-        assertEquals(new Attributor.BatchPlan(32, false), Attributor.plan(c, 20, 64, 63 * full));   // 2 batches of 32
-        assertEquals(new Attributor.BatchPlan(22, false), Attributor.plan(c, 20, 64, 30 * full));   // 3 batches: 22, 22, 20
-        assertEquals(new Attributor.BatchPlan(1, false), Attributor.plan(c, 20, 64, full));
-        Attributor.BatchPlan p = Attributor.plan(c, 20, 64, full - 1);
+        assertEquals(new Attributor.BatchPlan(64, false), Attributor.plan(backend, 20, 64, Long.MAX_VALUE));
+        assertEquals(new Attributor.BatchPlan(64, false), Attributor.plan(backend, 20, 64, 64 * full));
+        assertEquals(new Attributor.BatchPlan(32, false), Attributor.plan(backend, 20, 64, 63 * full));   // 2 batches of 32
+        assertEquals(new Attributor.BatchPlan(22, false), Attributor.plan(backend, 20, 64, 30 * full));   // 3 batches: 22, 22, 20
+        assertEquals(new Attributor.BatchPlan(1, false), Attributor.plan(backend, 20, 64, full));
+        Attributor.BatchPlan p = Attributor.plan(backend, 20, 64, full - 1);
         assertTrue(p.recompute() && p.sequences() >= 1, p.toString());
-        assertEquals(new Attributor.BatchPlan(1, true), Attributor.plan(c, 20, 64, 1));
+        assertEquals(new Attributor.BatchPlan(1, true), Attributor.plan(backend, 20, 64, 1));
     }
 
     @Test
     void integratedGradientsCompletenessOnStories260K() {
-        try (Model m = Model.load(Fixtures.STORIES); Tokenizer t = Tokenizer.load(Fixtures.STORIES); CpuBackend b = new CpuBackend(m, 2)) {
+        try (Model m = Model.load(Fixtures.STORIES); Tokenizer t = Tokenizer.load(Fixtures.STORIES); Backend b = Backends.open(m, Device.CPU, 2).backend()) {
             AttributionInput in = AttributionInput.of(t.encode("Once upon a time, there was a little girl named Lily. She"));
             Attribution a = new Attributor(b).attribute(in, TargetSpec.argmaxLogit(), Method.INTEGRATED_GRADIENTS,
                     Options.defaults().withSteps(64).withBaselineToken(t.id("<unk>")));
@@ -232,7 +234,7 @@ class GradientMethodsTest {
         var forwards = counting.calls.stream().filter(c -> c.kind().equals("forward")).toList();
         assertEquals(2, forwards.size(), counting.calls.toString());
         var rec = forwards.get(0).record();
-        assertTrue(rec != null && rec.keepAttentionProbs);
+        assertTrue(rec != null && rec.keepsAttentionProbs());
         assertEquals(1, forwards.get(0).sequences());
         assertEquals(null, forwards.get(1).record());
         assertEquals(in.words().size(), forwards.get(1).sequences());

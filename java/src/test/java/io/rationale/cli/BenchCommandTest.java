@@ -67,7 +67,7 @@ class BenchCommandTest {
         JsonNode j = new ObjectMapper().readTree(r.out());
         assertEquals(j, new ObjectMapper().readTree(Files.readString(out)), "--out holds the final results");
         assertEquals("tiny", j.at("/model/preset").asText());
-        assertEquals(1, j.get("threads").asInt());
+        assertEquals("cpu (1 thread)", j.get("device").asText());
         assertEquals(2, j.get("repeat").asInt());
         assertEquals(2, j.get("prefill").size());
         for (JsonNode p : j.get("prefill")) {

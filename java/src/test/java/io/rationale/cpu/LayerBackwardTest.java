@@ -1,5 +1,7 @@
 package io.rationale.cpu;
 
+import io.rationale.engine.LrpRules;
+
 import io.rationale.engine.RuleMode;
 import io.rationale.weights.DType;
 import io.rationale.weights.Tensor;
@@ -202,20 +204,20 @@ class LayerBackwardTest {
             return s;
         }, gu, H);
         float[] dG = new float[n], dU = new float[n];
-        Mlp.swigluBackward(gate, up, dAct, dG, dU, 0, n);
+        Mlp.swigluBackward(LrpRules.GRADIENT, gate, up, dAct, dG, dU, 0, n);
         assertClose(java.util.Arrays.copyOfRange(want, 0, n), dG, REL, ABS, "d gate");
         assertClose(java.util.Arrays.copyOfRange(want, n, 2 * n), dU, REL, ABS, "d up");
         float[] inPlace = dAct.clone();
-        Mlp.swigluBackward(gate, up, inPlace, new float[n], inPlace, 0, n);
+        Mlp.swigluBackward(LrpRules.GRADIENT, gate, up, inPlace, new float[n], inPlace, 0, n);
         assertArrayEquals(dU, inPlace, "dU written over dAct");
 
-        Mlp.swigluBackwardAttnLrp(gate, up, dAct, dG, dU, 0, n);
+        Mlp.swigluBackward(LrpRules.ATTNLRP, gate, up, dAct, dG, dU, 0, n);
         for (int i = 0; i < n; i++) {
             double silu = gate[i] / (1 + Math.exp(-gate[i]));
             assertEquals(dAct[i] / 2.0 * silu, dU[i], 1e-6 * (1 + Math.abs(dU[i])), "AttnLRP d up " + i);
             assertEquals(dAct[i] / 2.0 * up[i] * silu / (gate[i] + 1e-10), dG[i], 1e-5 * (1 + Math.abs(dG[i])), "AttnLRP d gate " + i);
         }
-        Mlp.swigluBackwardCpLrp(gate, dAct, dU, 0, n);
+        Mlp.swigluBackward(LrpRules.CPLRP, gate, up, dAct, dG, dU, 0, n);
         for (int i = 0; i < n; i++)
             assertEquals(dAct[i] * gate[i] / (1 + Math.exp(-gate[i])), dU[i], 1e-6 * (1 + Math.abs(dU[i])), "CP-LRP d up " + i);
     }

@@ -1,5 +1,7 @@
 package io.rationale.cpu;
 
+import io.rationale.engine.LrpRules;
+
 import io.rationale.engine.RuleMode;
 import io.rationale.weights.DType;
 import io.rationale.weights.Tensor;
@@ -68,13 +70,13 @@ class LrpRulesTest {
         double[] half = new double[n];
         for (int i = 0; i < n; i++) half[i] = gate[i] / (1 + Math.exp(-gate[i])) * up[i] * dAct[i] / 2;
         float[] dG = new float[n], dU = new float[n];
-        Mlp.swigluBackwardAttnLrp(gate, up, dAct, dG, dU, 0, n);
+        Mlp.swigluBackward(LrpRules.ATTNLRP, gate, up, dAct, dG, dU, 0, n);
         assertClose(half, times(up, dU), REL, 0, "R_up = R/2");
         assertClose(half, times(gate, dG), REL, 0, "R_gate = R_silu = R/2");
         // CP-LRP: silu(gate) is a constant weight, all of R goes to up
         double[] whole = new double[n];
         for (int i = 0; i < n; i++) whole[i] = 2 * half[i];
-        Mlp.swigluBackwardCpLrp(gate, dAct, dU, 0, n);
+        Mlp.swigluBackward(LrpRules.CPLRP, gate, up, dAct, dG, dU, 0, n);
         assertClose(whole, times(up, dU), REL, 0, "CP-LRP R_up = R");
     }
 

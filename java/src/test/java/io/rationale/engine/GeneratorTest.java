@@ -1,11 +1,12 @@
 package io.rationale.engine;
 
-import io.rationale.cpu.CpuBackend;
 import io.rationale.model.ModelConfig;
 import io.rationale.weights.DType;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.util.List;
 import java.util.Set;
@@ -17,11 +18,16 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Greedy and sampled generation: determinism per seed, limits of temperature and top-p, stop tokens, batches. */
+/**
+ * Greedy and sampled generation, on every backend ({@link TestBackends}): determinism per seed, limits of
+ * temperature and top-p, stop tokens, batches, and the backend's choice of each next token equal to the host
+ * {@link Sampler} on its logits.
+ */
 class GeneratorTest {
-    static CpuBackend backend;
-    static Generator gen;
+    static final java.util.Map<String, Backend> BACKENDS = new java.util.LinkedHashMap<>();
     static final int[] PROMPT = {3, 17, 8, 41, 22};
+
+    static List<String> devices() { return TestBackends.devices(); }
 
     @BeforeAll
     static void setUp() {
@@ -29,15 +35,18 @@ class GeneratorTest {
                 {"architectures":["LlamaForCausalLM"],"hidden_size":32,"intermediate_size":64,"num_hidden_layers":2,
                  "num_attention_heads":4,"num_key_value_heads":2,"vocab_size":50,"rms_norm_eps":1e-5,
                  "rope_theta":10000.0,"tie_word_embeddings":false,"eos_token_id":[49]}""");
-        backend = new CpuBackend(Model.of(c, TestModels.random(c, DType.F32, 9, false)), 2);
-        gen = new Generator(backend);
+        Model m = Model.of(c, TestModels.random(c, DType.F32, 9, false));
+        for (String d : devices()) BACKENDS.put(d, TestBackends.open(m, d));
     }
 
     @AfterAll
-    static void tearDown() { backend.close(); }
+    static void tearDown() { BACKENDS.values().forEach(Backend::close); }
 
-    @Test
-    void greedyFollowsTheArgmaxOfFullPrefills() {
+    @ParameterizedTest
+    @MethodSource("devices")
+    void greedyFollowsTheArgmaxOfFullPrefills(String device) {
+        Backend backend = BACKENDS.get(device);
+        Generator gen = new Generator(backend);
         int[] out = gen.generate(PROMPT, 12, SamplingParams.greedy(), Set.of()).tokens();
         assertEquals(12, out.length);
         int[] seq = PROMPT.clone();
@@ -48,8 +57,11 @@ class GeneratorTest {
         }
     }
 
-    @Test
-    void samplingIsDeterministicForASeed() {
+    @ParameterizedTest
+    @MethodSource("devices")
+    void samplingIsDeterministicForASeed(String device) {
+        Backend backend = BACKENDS.get(device);
+        Generator gen = new Generator(backend);
         SamplingParams p = new SamplingParams(1.0, 0.95, 1234);
         int[] a = gen.generate(PROMPT, 20, p, Set.of()).tokens();
         int[] b = gen.generate(PROMPT, 20, p, Set.of()).tokens();
@@ -60,15 +72,21 @@ class GeneratorTest {
         assertFalse(java.util.Arrays.equals(a, greedy), "temperature 1 on a random model is not greedy");
     }
 
-    @Test
-    void tinyTemperatureOrTinyTopPIsGreedy() {
+    @ParameterizedTest
+    @MethodSource("devices")
+    void tinyTemperatureOrTinyTopPIsGreedy(String device) {
+        Backend backend = BACKENDS.get(device);
+        Generator gen = new Generator(backend);
         int[] greedy = gen.generate(PROMPT, 15, SamplingParams.greedy(), Set.of()).tokens();
         assertArrayEquals(greedy, gen.generate(PROMPT, 15, new SamplingParams(1e-6, 1.0, 5), Set.of()).tokens());
         assertArrayEquals(greedy, gen.generate(PROMPT, 15, new SamplingParams(1.5, 1e-9, 5), Set.of()).tokens());
     }
 
-    @Test
-    void stopsAtStopTokensAndAtTheBudget() {
+    @ParameterizedTest
+    @MethodSource("devices")
+    void stopsAtStopTokensAndAtTheBudget(String device) {
+        Backend backend = BACKENDS.get(device);
+        Generator gen = new Generator(backend);
         int[] greedy = gen.generate(PROMPT, 10, SamplingParams.greedy(), Set.of()).tokens();
         Generator.Result r = gen.generate(PROMPT, 10, SamplingParams.greedy(), Set.of(greedy[3]));
         int firstStop = 0;
@@ -82,8 +100,11 @@ class GeneratorTest {
         assertEquals(0, gen.generate(PROMPT, 0, SamplingParams.greedy()).tokens().length);
     }
 
-    @Test
-    void batchGenerationEqualsOneByOne() {
+    @ParameterizedTest
+    @MethodSource("devices")
+    void batchGenerationEqualsOneByOne(String device) {
+        Backend backend = BACKENDS.get(device);
+        Generator gen = new Generator(backend);
         List<int[]> prompts = List.of(PROMPT, new int[]{7}, new int[]{1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
         SamplingParams p = new SamplingParams(0.8, 0.9, 77);
         List<Generator.Result> batch = gen.generateBatch(prompts,
@@ -91,6 +112,30 @@ class GeneratorTest {
         for (int i = 0; i < prompts.size(); i++) {
             SamplingParams own = new SamplingParams(0.8, 0.9, 77 + i);
             assertArrayEquals(gen.generate(prompts.get(i), 10, own, Set.of()).tokens(), batch.get(i).tokens(), "prompt " + i);
+        }
+    }
+
+    /**
+     * Each step of generation picks exactly what the host {@link Sampler} picks on that step's last logits with the
+     * same draw (a backend may choose on its device): greedy and several temperatures and nuclei.
+     */
+    @ParameterizedTest
+    @MethodSource("devices")
+    void eachStepPicksTheHostSamplersTokenOnItsLogits(String device) {
+        Backend backend = BACKENDS.get(device);
+        SplittableRandom rng = new SplittableRandom(5);
+        for (SamplingParams p : List.of(SamplingParams.greedy(), new SamplingParams(1.0, 1.0, 0), new SamplingParams(0.7, 0.9, 0),
+                new SamplingParams(2.0, 0.5, 0))) {
+            try (KvCache a = backend.newCache(); KvCache b = backend.newCache()) {
+                int[] next = PROMPT;
+                for (int step = 0; step < 12; step++) {
+                    double u = Sampler.draw(p, rng);
+                    float[] logits = backend.forward(next, a, LogitsMode.LAST).last(0);
+                    int picked = backend.forwardAndSample(List.of(next), List.of(b), null, p, new double[]{u})[0];
+                    assertEquals(Sampler.sample(logits, p, u), picked, p + " step " + step);
+                    next = new int[]{picked};
+                }
+            }
         }
     }
 

@@ -1,6 +1,5 @@
 package io.rationale.engine;
 
-import io.rationale.cpu.CpuBackend;
 import io.rationale.model.ModelConfig;
 import io.rationale.weights.DType;
 import io.rationale.weights.Tensor;
@@ -16,15 +15,25 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The engine against {@link ReferenceLlama} (double precision, straight from the HF equations) on small random
- * models that cover the architecture options. Tolerance: every logit within 1e-4 × max(1, largest |logit| of its
- * row) of the reference. Token counts are chosen to run both matmul kernels (fewer and more than 8 tokens) and KV
- * caches of more than one block.
+ * The engine, on every backend ({@link TestBackends}), against {@link ReferenceLlama} (double precision, straight
+ * from the HF equations) on small random models that cover the architecture options. Tolerance: every logit within
+ * {@link TestBackends#logitTolerance} × max(1, largest |logit| of its row) of the reference (1e-4 on the CPU).
+ * Token counts are chosen to run both matmul kernels (fewer and more than 8 tokens) and KV caches of more than one
+ * block.
  */
 class ReferenceComparisonTest {
-    static final double TOL = 1e-4;
 
     static Stream<Arguments> cases() {
+        return models().flatMap(m -> TestBackends.devices().stream().map(d -> {
+            Object[] a = m.get();
+            Object[] b = java.util.Arrays.copyOf(a, a.length + 1);
+            b[a.length] = d;
+            b[0] = d + ": " + a[0];
+            return Arguments.of(b);
+        }));
+    }
+
+    static Stream<Arguments> models() {
         return Stream.of(
                 Arguments.of("Llama GQA, f32 on heap segments, untied head, K > one block of the tiled kernel", """
                         {"architectures":["LlamaForCausalLM"],"hidden_size":48,"intermediate_size":1100,"num_hidden_layers":2,
@@ -53,30 +62,31 @@ class ReferenceComparisonTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
-    void logitsMatchTheReference(String name, String json, DType dt, int tokens, boolean heap) {
+    void logitsMatchTheReference(String name, String json, DType dt, int tokens, boolean heap, String device) {
         ModelConfig c = TestModels.config(json);
         Map<String, Tensor> w = TestModels.random(c, dt, 7, heap);
         int[] ids = new int[tokens];
         Random rnd = new Random(3);
         for (int i = 0; i < tokens; i++) ids[i] = rnd.nextInt(c.vocabSize());
         double[][] ref = new ReferenceLlama(c, w).logits(ids);
-        try (CpuBackend b = new CpuBackend(Model.of(c, w), 2)) {
+        double tol = TestBackends.logitTolerance(device, dt);
+        try (Backend b = TestBackends.open(Model.of(c, w), device)) {
             Logits all = b.forward(ids, null, LogitsMode.ALL);
             assertEquals(tokens, all.rows(0));
-            for (int t = 0; t < tokens; t++) assertClose(ref[t], all.row(0, t), name + ", position " + t);
-            assertClose(ref[tokens - 1], b.forward(ids, null, LogitsMode.LAST).last(0), name + ", last");
+            for (int t = 0; t < tokens; t++) assertClose(ref[t], all.row(0, t), tol, name + ", position " + t);
+            assertClose(ref[tokens - 1], b.forward(ids, null, LogitsMode.LAST).last(0), tol, name + ", last");
         }
     }
 
-    static void assertClose(double[] ref, float[] got, String what) {
+    static void assertClose(double[] ref, float[] got, double tol, String what) {
         double scale = 1;
         for (double r : ref) scale = Math.max(scale, Math.abs(r));
         for (int i = 0; i < ref.length; i++) {
             double err = Math.abs(got[i] - ref[i]);
             int tok = i;
             double s = scale;
-            assertTrue(err <= TOL * s, () -> what + ": logit " + tok + " is " + got[tok] + ", reference " + ref[tok]
-                    + " (error " + err + " > " + TOL * s + ")");
+            assertTrue(err <= tol * s, () -> what + ": logit " + tok + " is " + got[tok] + ", reference " + ref[tok]
+                    + " (error " + err + " > " + tol * s + ")");
         }
     }
 }

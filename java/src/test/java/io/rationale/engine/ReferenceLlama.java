@@ -75,6 +75,12 @@ final class ReferenceLlama {
         };
     }
 
+    /**
+     * An attention intervention for {@link #logits}, read from its definition in {@link AttentionIntervention}
+     * (one sequence at positions 0..T−1, its context the whole sequence): written out with the full T×T scores.
+     */
+    AttentionIntervention intervention;
+
     private RuleMode mode = RuleMode.GRADIENT;
     private java.util.List<Object> frozen;   // values held constant, in the order the forward meets them
     private boolean recording;
@@ -113,7 +119,7 @@ final class ReferenceLlama {
                 q = freeze(q);
                 k = freeze(k);
             }
-            double[][] a = attention(q, k, v);
+            double[][] a = attention(l, q, k, v);
             double[][] o = linear(a, p + "self_attn.o_proj", c.oBias());
             for (int t = 0; t < T; t++) for (int i = 0; i < H; i++) h[t][i] += o[t][i];
             // MLP block
@@ -239,13 +245,29 @@ final class ReferenceLlama {
         }
     }
 
-    /** Eager attention with repeat_kv, causal mask and, if configured, the sliding window (kv > q − window). */
-    private double[][] attention(double[][] q, double[][] k, double[][] v) {
+    /**
+     * Eager attention with repeat_kv, causal mask and, if configured, the sliding window (kv > q − window); with an
+     * {@link #intervention} at this layer and head, for query rows i ≥ its query threshold, the bias b_j of key j is
+     * added to the score of every visible key (pre-softmax) or to the weight p_j of the value (post-softmax: of the
+     * visible keys, or of every key of the sequence when not causal), without renormalising.
+     */
+    private double[][] attention(int layer, double[][] q, double[][] k, double[][] v) {
         int T = q.length, hd = c.headDim(), nRep = c.numHeads() / c.numKvHeads();
         double[][] out = new double[T][c.numHeads() * hd];
+        AttentionIntervention iv = intervention;
+        double[] bias = new double[T];
+        if (iv != null) {
+            AttentionIntervention.KeyBias kb = iv.biases().get(0);
+            int[] pos = kb.positions();
+            float[] val = kb.values();
+            for (int x = 0; x < pos.length; x++) if (pos[x] < T) bias[pos[x]] = val[x];
+        }
         for (int h = 0; h < c.numHeads(); h++) {
             int kv = h / nRep;
             for (int i = 0; i < T; i++) {
+                boolean steered = iv != null && iv.atLayer(layer) && iv.atHead(h) && i >= iv.biases().get(0).fromQuery();
+                boolean pre = steered && iv.site() == AttentionIntervention.Site.PRE_SOFTMAX;
+                boolean post = steered && iv.site() == AttentionIntervention.Site.POST_SOFTMAX;
                 double[] s = new double[T];
                 double max = Double.NEGATIVE_INFINITY;
                 for (int j = 0; j < T; j++) {
@@ -256,7 +278,7 @@ final class ReferenceLlama {
                     }
                     double dot = 0;
                     for (int d = 0; d < hd; d++) dot += q[i][h * hd + d] * k[j][kv * hd + d];
-                    s[j] = dot / Math.sqrt(hd);
+                    s[j] = dot / Math.sqrt(hd) + (pre ? bias[j] : 0);
                     max = Math.max(max, s[j]);
                 }
                 double sum = 0;
@@ -264,8 +286,11 @@ final class ReferenceLlama {
                     s[j] = Math.exp(s[j] - max);
                     sum += s[j];
                 }
-                for (int j = 0; j < T; j++)
-                    for (int d = 0; d < hd; d++) out[i][h * hd + d] += s[j] / sum * v[j][kv * hd + d];
+                for (int j = 0; j < T; j++) {
+                    boolean visible = j <= i && (c.slidingWindow() == 0 || j > i - c.slidingWindow());
+                    double weight = s[j] / sum + (post && (visible || !iv.causal()) ? bias[j] : 0);
+                    for (int d = 0; d < hd; d++) out[i][h * hd + d] += weight * v[j][kv * hd + d];
+                }
             }
         }
         return out;

@@ -1,11 +1,11 @@
 package io.rationale.engine;
 
-import io.rationale.cpu.CpuBackend;
 import io.rationale.weights.Checkpoint;
 import io.rationale.weights.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -14,10 +14,11 @@ import java.util.function.Function;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The backward pass on the real stories260K checkpoint, prompt [1, 403, 407, 261, 378], target = its greedy next
- * token 432.
+ * token 432, on every backend that has a backward pass ({@link TestBackends}).
  * <ul>
  * <li>AttnLRP token relevance {@code R_i = Σ_d e·g̃} does not depend on batch composition: the prompt alone and packed
  *     between sequences of other lengths (with other targets, recompute record) agree within 1e-5·max|R|.</li>
@@ -31,18 +32,26 @@ class StoriesBackwardTest {
     static final int[] PROMPT = {1, 403, 407, 261, 378};
     static final int NEXT = 432;
     static Model model;
-    static CpuBackend backend;
+    static final Map<String, Backend> BACKENDS = new LinkedHashMap<>();
+
+    static List<String> devices() { return TestBackends.devices(); }
 
     @BeforeAll
     static void load() {
         model = Model.load(StoriesReferenceTest.DIR);
-        backend = new CpuBackend(model, 2);
+        for (String d : devices()) BACKENDS.put(d, TestBackends.open(model, d));
     }
 
     @AfterAll
     static void close() {
-        backend.close();
+        BACKENDS.values().forEach(Backend::close);
         model.close();
+    }
+
+    static Backend withBackward(String device) {
+        Backend b = BACKENDS.get(device);
+        assumeTrue(b.supportsBackward(), device + " has no backward pass yet");
+        return b;
     }
 
     static float[] relevance(float[] e, float[] g, int hidden) {
@@ -55,20 +64,22 @@ class StoriesBackwardTest {
         return r;
     }
 
-    @Test
-    void attnLrpRelevanceDoesNotDependOnTheBatch() {
+    @ParameterizedTest
+    @MethodSource("devices")
+    void attnLrpRelevanceDoesNotDependOnTheBatch(String device) {
+        Backend backend = withBackward(device);
         int H = model.config().hiddenSize();
-        Activations alone = new Activations(false);
+        ForwardRecord alone = backend.newRecord(false);
         Logits l = backend.forward(List.of(PROMPT), null, LogitsMode.LAST, alone);
         assertEquals(NEXT, l.argmax(0, 0));
         float[] g = backend.backward(alone, List.of(new Target.Logit(NEXT)), RuleMode.ATTNLRP)[0];
-        float[] rAlone = relevance(alone.embeddings, g, H);
+        float[] rAlone = relevance(alone.embeddings(0), g, H);
 
         int[] before = {1, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130}, after = {1, 7, 8};
-        Activations packed = new Activations(true, true);
+        ForwardRecord packed = backend.newRecord(true, true);
         backend.forward(List.of(before, PROMPT, after), null, LogitsMode.ALL, packed);
         float[][] gs = backend.backward(packed, List.of(new Target.LogProb(5), new Target.Logit(NEXT), new Target.Contrast(9, 10)), RuleMode.ATTNLRP);
-        float[] e = java.util.Arrays.copyOfRange(packed.embeddings, before.length * H, (before.length + PROMPT.length) * H);
+        float[] e = packed.embeddings(1);
         float[] rPacked = relevance(e, gs[1], H);
 
         float max = 0;
@@ -80,14 +91,16 @@ class StoriesBackwardTest {
         }
     }
 
-    @Test
-    void gradientAgreesWithTheDoubleReference() {
+    @ParameterizedTest
+    @MethodSource("devices")
+    void gradientAgreesWithTheDoubleReference(String device) {
+        Backend backend = withBackward(device);
         var c = model.config();
         int H = c.hiddenSize();
         Map<String, Tensor> w = new LinkedHashMap<>();
         try (Checkpoint ckpt = Checkpoint.open(StoriesReferenceTest.DIR)) {
             for (String name : c.expectedTensors().keySet()) w.put(name, ckpt.tensor(name));
-            Activations rec = new Activations(false);
+            ForwardRecord rec = backend.newRecord(false);
             backend.forward(List.of(PROMPT), null, LogitsMode.LAST, rec);
             Target t = new Target.Logit(NEXT);
             float[] g = backend.backward(rec, List.of(t), RuleMode.GRADIENT)[0];
@@ -111,7 +124,8 @@ class StoriesBackwardTest {
             }
             // Σ e·g = d f(α e)/dα at α = 1
             double ixg = 0;
-            for (int i = 0; i < g.length; i++) ixg += (double) rec.embeddings[i] * g[i];
+            float[] emb = rec.embeddings(0);
+            for (int i = 0; i < g.length; i++) ixg += (double) emb[i] * g[i];
             double a = 1e-5;
             double fUp = f.apply(scale(e, 1 + a))[NEXT], fDown = f.apply(scale(e, 1 - a))[NEXT];
             double value = f.apply(e)[NEXT];

@@ -2,10 +2,10 @@ package io.rationale.engine;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.rationale.cpu.CpuBackend;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -19,24 +19,27 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * The real stories260K checkpoint against {@code reference_outputs.json} (an independent float64 implementation
- * that agrees with llama2.c): prompt logits, per-position top-5 and maxima, and the 255-token greedy continuation.
+ * that agrees with llama2.c): prompt logits, per-position top-5 and maxima, and the 255-token greedy continuation,
+ * on every backend ({@link TestBackends}; the model is f32, so every backend is held to 1e-4).
  */
 class StoriesReferenceTest {
     static final Path DIR = Path.of(System.getProperty("rationale.shared", "../shared"), "data", "models", "stories260K-hf");
     static Model model;
-    static CpuBackend backend;
+    static final java.util.Map<String, Backend> BACKENDS = new java.util.LinkedHashMap<>();
     static JsonNode ref;
+
+    static java.util.List<String> devices() { return TestBackends.devices(); }
 
     @BeforeAll
     static void load() throws IOException {
         model = Model.load(DIR);
-        backend = new CpuBackend(model);
+        for (String d : devices()) BACKENDS.put(d, TestBackends.open(model, d));
         ref = new ObjectMapper().readTree(DIR.resolve("reference_outputs.json").toFile());
     }
 
     @AfterAll
     static void close() {
-        backend.close();
+        BACKENDS.values().forEach(Backend::close);
         model.close();
     }
 
@@ -46,8 +49,10 @@ class StoriesReferenceTest {
         return r;
     }
 
-    @Test
-    void promptLogitsMatchTheReference() {
+    @ParameterizedTest
+    @MethodSource("devices")
+    void promptLogitsMatchTheReference(String device) {
+        Backend backend = BACKENDS.get(device);
         int[] prompt = ints(ref.get("prompt_ids"));
         Logits all = backend.forward(prompt, null, LogitsMode.ALL);
         assertEquals(prompt.length, all.rows(0));
@@ -67,8 +72,10 @@ class StoriesReferenceTest {
         assertArrayEquals(last, backend.forward(prompt, null, LogitsMode.LAST).last(0), 1e-5f);
     }
 
-    @Test
-    void greedyContinuationMatchesTokenForToken() {
+    @ParameterizedTest
+    @MethodSource("devices")
+    void greedyContinuationMatchesTokenForToken(String device) {
+        Backend backend = BACKENDS.get(device);
         int[] expected = ints(ref.get("greedy_from_bos_ids"));
         Generator.Result r = new Generator(backend).generate(new int[]{expected[0]}, expected.length - 1, SamplingParams.greedy(), Set.of());
         int[] got = new int[r.tokens().length + 1];

@@ -16,10 +16,10 @@ import java.util.Map;
 import java.util.Random;
 
 /** Small random models in memory for the tests. */
-final class TestModels {
+public final class TestModels {
     private TestModels() {}
 
-    static ModelConfig config(String json) {
+    public static ModelConfig config(String json) {
         try {
             return ModelConfig.parse(new ObjectMapper().readTree(json), "test config");
         } catch (IOException e) {
@@ -32,7 +32,7 @@ final class TestModels {
      * N(0, 1)), norm weights 1 ± 0.2, biases ~ N(0, 0.1²). {@code heap}: segments over Java arrays instead of
      * native memory.
      */
-    static Map<String, Tensor> random(ModelConfig c, DType dt, long seed, boolean heap) {
+    public static Map<String, Tensor> random(ModelConfig c, DType dt, long seed, boolean heap) {
         Random rnd = new Random(seed);
         Map<String, Tensor> out = new LinkedHashMap<>();
         for (var e : c.expectedTensors().entrySet()) {

@@ -1,6 +1,8 @@
 package io.rationale.eval;
 
-import io.rationale.cpu.CpuBackend;
+import io.rationale.engine.Backend;
+import io.rationale.engine.Backends;
+import io.rationale.engine.Device;
 import io.rationale.dataset.Annotations;
 import io.rationale.dataset.Example;
 import io.rationale.dataset.TextField;
@@ -35,21 +37,21 @@ final class Fixtures {
 
     private static Tokenizer storiesTok;
     private static Model storiesModel;
-    private static CpuBackend storiesBackend;
+    private static Backend storiesBackend;
     private static Path tinyDir;
     private static Tokenizer tinyTok;
     private static Model tinyModel;
-    private static CpuBackend tinyBackend;
+    private static Backend tinyBackend;
 
     static synchronized Tokenizer storiesTokenizer() {
         if (storiesTok == null) storiesTok = Tokenizer.load(stories());
         return storiesTok;
     }
 
-    static synchronized CpuBackend storiesBackend() {
+    static synchronized Backend storiesBackend() {
         if (storiesBackend == null) {
             storiesModel = Model.load(stories());
-            storiesBackend = new CpuBackend(storiesModel, 2);
+            storiesBackend = Backends.open(storiesModel, Device.CPU, 2).backend();
         }
         return storiesBackend;
     }
@@ -80,10 +82,10 @@ final class Fixtures {
         return tinyTok;
     }
 
-    static synchronized CpuBackend tinyBackend() {
+    static synchronized Backend tinyBackend() {
         if (tinyBackend == null) {
             tinyModel = Model.load(tinyDir());
-            tinyBackend = new CpuBackend(tinyModel, 2);
+            tinyBackend = Backends.open(tinyModel, Device.CPU, 2).backend();
         }
         return tinyBackend;
     }

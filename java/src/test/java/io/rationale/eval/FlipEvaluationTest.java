@@ -1,6 +1,6 @@
 package io.rationale.eval;
 
-import io.rationale.cpu.CpuBackend;
+import io.rationale.engine.Backend;
 import io.rationale.dataset.Example;
 import io.rationale.engine.Logits;
 import io.rationale.engine.LogitsMode;
@@ -42,7 +42,7 @@ class FlipEvaluationTest {
     }
 
     /** Label scores of a complete prompt, computed here from the vocabulary logits: max over each label's tokens, softmax. */
-    static double[] reference(CpuBackend backend, LabelWords lw, int[] ids) {
+    static double[] reference(Backend backend, LabelWords lw, int[] ids) {
         Logits l = backend.forward(ids, null, LogitsMode.LAST);
         float[] row = l.last(0);
         double[] z = new double[lw.size()];
@@ -58,7 +58,7 @@ class FlipEvaluationTest {
         return p;
     }
 
-    void batchedEqualsOneByOne(Tokenizer tok, CpuBackend backend, Masking.Mode mode) {
+    void batchedEqualsOneByOne(Tokenizer tok, Backend backend, Masking.Mode mode) {
         TaskTemplate t = TaskTemplate.medicalBios(Fixtures.BIOS);
         LabelWords lw = LabelWords.resolve(tok, Fixtures.BIOS, t.labelWordCandidates());
         PromptBuilder b = PromptBuilder.forTokenizer(tok, t, lw);

@@ -1,29 +1,35 @@
-package io.rationale.engine;
+package io.rationale.cpu;
+
+import io.rationale.engine.Backend;
+import io.rationale.engine.ForwardRecord;
+import io.rationale.engine.LogitsMode;
 
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * What a forward pass keeps for a later backward pass (gradients, LRP). Pass an instance to
- * {@link Backend#forward} or {@link Backend#forwardEmbeddings}, then to {@link Backend#backward} (which only reads
- * it, so one record serves several targets); every array is packed over the batch's new tokens
- * ({@code [tokens, features]}, sequences one after the other in batch order, see {@link #seqStart}).
- * Attention probabilities are large ({@code heads × new × context} per sequence and layer) and kept only on request.
+ * The CPU backend's {@link ForwardRecord}: what its forward pass keeps for a later backward pass (gradients, LRP),
+ * in f32 Java arrays. Filled by {@link CpuBackend#forward} or {@link CpuBackend#forwardEmbeddings}, read by
+ * {@link CpuBackend#backward} (which only reads it, so one record serves several targets); every array is packed
+ * over the batch's new tokens ({@code [tokens, features]}, sequences one after the other in batch order, see
+ * {@link #seqStart}). It keeps only what the backward reads: each layer's input, the two norms' 1/rms, q, k and v
+ * after RoPE, the residual stream between the blocks, the gate and up projections. Attention probabilities are
+ * large ({@code heads × new × context} per sequence and layer) and kept only on request.
  *
  * <p><b>Memory.</b> With n packed tokens, S sequences, L layers, hidden size H, q width Q = heads·headDim, kv width
  * K = kvHeads·headDim, intermediate size I, vocabulary V and r logits rows (S with {@link LogitsMode#LAST}, n with
  * {@link LogitsMode#ALL}), the float arrays of a full record ({@code recompute = false}) take
- * {@code 4·[L·n·(4H + 2Q + 2K + 3I + 2) + r·(H + 1) + n·headDim + S·V]} bytes (layer 0's input is the embeddings
+ * {@code 4·[L·n·(2H + Q + 2K + 2I + 2) + r·(H + 1) + n·headDim + S·V]} bytes (layer 0's input is the embeddings
  * array itself; the RoPE tables are shared by all layers). With {@code recompute = true} each layer keeps only its
  * input residual stream: {@code 4·[L·n·H + r·(H + 1) + n·headDim + S·V]} bytes, and {@link Backend#backward}
  * recomputes one layer's internals at a time from it (one more forward pass of each layer, without down_proj), so
- * its transient working memory is one layer's worth, see {@code CpuBackend#backward}. Kept attention probabilities
+ * its transient working memory is one layer's worth, see {@link CpuBackend#backward}. Kept attention probabilities
  * add {@code 4·L·heads·Σ_s n_s·ctx_s} bytes in either mode. Int arrays add {@code 4·(2n + S + 1 + r)} bytes.
  * A full record with {@link LogitsMode#LAST} and no probabilities keeps less than the formula says: its last layer
  * ran its queries, attention and MLP on each sequence's last row only ({@link Layer#rows}).
  * {@link #bytes()} reports the total.
  */
-public final class Activations {
+public final class Activations implements ForwardRecord {
     /** Whether attention probabilities are kept. */
     public final boolean keepAttentionProbs;
     /**
@@ -64,22 +70,51 @@ public final class Activations {
         this.recompute = recompute;
     }
 
-    /** Number of sequences recorded. */
-    public int numSequences() { return seqStart.length - 1; }
+    @Override
+    public boolean keepsAttentionProbs() { return keepAttentionProbs; }
 
-    /** Packed tokens recorded. */
+    @Override
+    public boolean recomputes() { return recompute; }
+
+    @Override
+    public int numSequences() { return seqStart == null ? 0 : seqStart.length - 1; }
+
+    @Override
     public int numTokens() { return seqStart[seqStart.length - 1]; }
 
+    @Override
+    public int sequenceLength(int seq) { return seqStart[seq + 1] - seqStart[seq]; }
+
+    @Override
+    public int numLayers() { return layers.size(); }
+
+    @Override
+    public float[] embeddings(int seq) {
+        int h = embeddings.length / numTokens();
+        return java.util.Arrays.copyOfRange(embeddings, seqStart[seq] * h, seqStart[seq + 1] * h);
+    }
+
+    @Override
+    public float[] attentionProbs(int layer, int seq) {
+        float[][] p = layers.get(layer).attnProbs;
+        if (p == null) throw new IllegalStateException("attention probabilities were not recorded");
+        return p[seq];
+    }
+
+    @Override
+    public float[] lastLogits(int seq) { return lastLogits == null ? null : lastLogits[seq]; }
+
     /** Bytes held by this record's arrays (float and int arrays; object headers not counted). */
+    @Override
     public long bytes() {
         java.util.IdentityHashMap<Object, Boolean> seen = new java.util.IdentityHashMap<>();
         long b = size(seen, seqStart) + size(seen, positions) + size(seen, tokens) + size(seen, embeddings)
                 + size(seen, finalNormInput) + size(seen, finalInvRms) + size(seen, logitRows);
         if (lastLogits != null) for (float[] l : lastLogits) b += size(seen, l);
         for (Layer l : layers) {
-            b += size(seen, l.rows) + size(seen, l.input) + size(seen, l.attnInvRms) + size(seen, l.attnNormed) + size(seen, l.q) + size(seen, l.k)
-                    + size(seen, l.v) + size(seen, l.ropeCos) + size(seen, l.ropeSin) + size(seen, l.attnOut) + size(seen, l.mid)
-                    + size(seen, l.mlpInvRms) + size(seen, l.mlpNormed) + size(seen, l.gate) + size(seen, l.up) + size(seen, l.act);
+            b += size(seen, l.rows) + size(seen, l.input) + size(seen, l.attnInvRms) + size(seen, l.q) + size(seen, l.k)
+                    + size(seen, l.v) + size(seen, l.ropeCos) + size(seen, l.ropeSin) + size(seen, l.mid)
+                    + size(seen, l.mlpInvRms) + size(seen, l.gate) + size(seen, l.up);
             if (l.attnProbs != null) for (float[] p : l.attnProbs) b += size(seen, p);
         }
         return b;
@@ -96,16 +131,14 @@ public final class Activations {
          * Null: the layer ran on every row. Else (the last layer of a record with {@link LogitsMode#LAST}, no
          * probabilities, no recomputation) the packed rows its queries, attention, o_proj and MLP ran on, each
          * sequence's last: then {@link #q} holds {@code [tokens, heads·dim]} with only these rows filled, and
-         * {@link #attnOut}, {@link #mid}, {@link #mlpInvRms}, {@link #mlpNormed}, {@link #gate}, {@link #up},
-         * {@link #act} hold one row per entry of {@code rows}; keys, values and the input norm cover every row.
+         * {@link #mid}, {@link #mlpInvRms}, {@link #gate}, {@link #up} hold one row per entry of {@code rows}; keys,
+         * values and the input norm cover every row.
          */
         public int[] rows;
         /** Residual stream entering the layer, {@code [tokens, hidden]}. */
         public float[] input;
         /** 1/sqrt(mean(x²)+eps) of input_layernorm per token. */
         public float[] attnInvRms;
-        /** input_layernorm output, {@code [tokens, hidden]}. */
-        public float[] attnNormed;
         /** Queries and keys after bias and RoPE, values after bias: {@code [tokens, heads·dim]}, {@code [tokens, kvHeads·dim]}. */
         public float[] q, k, v;
         /** RoPE cos/sin per token and frequency, {@code [tokens, dim/2]}. */
@@ -115,17 +148,11 @@ public final class Activations {
          * new positions of that sequence (zeros where masked); null unless kept.
          */
         public float[][] attnProbs;
-        /** Attention output before o_proj (heads concatenated), {@code [tokens, heads·dim]}. */
-        public float[] attnOut;
         /** Residual stream after the attention block, {@code [tokens, hidden]}. */
         public float[] mid;
         /** 1/rms of post_attention_layernorm per token. */
         public float[] mlpInvRms;
-        /** post_attention_layernorm output. */
-        public float[] mlpNormed;
         /** gate_proj and up_proj outputs, {@code [tokens, intermediate]}. */
         public float[] gate, up;
-        /** silu(gate)·up, the input of down_proj. */
-        public float[] act;
     }
 }

@@ -1,6 +1,9 @@
-package io.rationale.engine;
+package io.rationale.cpu;
 
-import io.rationale.cpu.CpuBackend;
+import io.rationale.engine.KvCache;
+import io.rationale.engine.Logits;
+import io.rationale.engine.LogitsMode;
+import io.rationale.engine.Model;
 import io.rationale.model.ModelConfig;
 import io.rationale.weights.DType;
 import org.junit.jupiter.api.Test;
@@ -11,15 +14,15 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
-/** What a forward pass records for a backward pass is consistent with the forward itself. */
+/** What the CPU forward pass records for a backward pass is consistent with the forward itself. */
 class ActivationsTest {
     @Test
     void recordedActivationsReproduceTheForward() {
-        ModelConfig c = TestModels.config("""
+        ModelConfig c = io.rationale.engine.TestModels.config("""
                 {"architectures":["MistralForCausalLM"],"hidden_size":32,"intermediate_size":40,"num_hidden_layers":2,
                  "num_attention_heads":4,"num_key_value_heads":2,"vocab_size":30,"rms_norm_eps":1e-5,
                  "rope_theta":10000.0,"sliding_window":6,"tie_word_embeddings":false}""");
-        try (CpuBackend b = new CpuBackend(Model.of(c, TestModels.random(c, DType.F32, 4, false)), 2)) {
+        try (CpuBackend b = new CpuBackend(Model.of(c, io.rationale.engine.TestModels.random(c, DType.F32, 4, false)), 2)) {
             KvCache cache = b.newCache();
             b.forward(new int[]{1, 2, 3}, cache, LogitsMode.NONE);
             Activations rec = new Activations(true);
@@ -31,7 +34,7 @@ class ActivationsTest {
             assertEquals(2, rec.layers.size());
             assertArrayEquals(rec.embeddings, rec.layers.get(0).input);
             Activations.Layer l1 = rec.layers.get(1);
-            // probabilities: rows sum to 1, zero outside causal window, attnOut = P·V (V from cache for sequence 0)
+            // probabilities: rows sum to 1, zero outside the causal window, softmax of the recorded queries against the cached keys
             float[] p = l1.attnProbs[0];
             int ctx = 12;
             assertEquals(c.numHeads() * 9 * ctx, p.length);
@@ -46,11 +49,15 @@ class ActivationsTest {
                     }
                     assertEquals(1.0, sum, 1e-5);
                     int g = h / (c.numHeads() / c.numKvHeads());
-                    for (int d = 0; d < hd; d++) {
-                        double o = 0;
-                        for (int j = 0; j <= pos; j++) o += p[(h * 9 + i) * ctx + j] * cache.value(1, j, g, d);
-                        assertEquals(o, l1.attnOut[i * c.qDim() + h * hd + d], 1e-5);
+                    double[] sc = new double[ctx];
+                    double max = Double.NEGATIVE_INFINITY, z = 0;
+                    for (int j = Math.max(0, pos - 5); j <= pos; j++) {
+                        for (int d = 0; d < hd; d++) sc[j] += (double) l1.q[i * c.qDim() + h * hd + d] * cache.key(1, j, g, d);
+                        sc[j] /= Math.sqrt(hd);
+                        max = Math.max(max, sc[j]);
                     }
+                    for (int j = Math.max(0, pos - 5); j <= pos; j++) z += Math.exp(sc[j] - max);
+                    for (int j = Math.max(0, pos - 5); j <= pos; j++) assertEquals(Math.exp(sc[j] - max) / z, p[(h * 9 + i) * ctx + j], 1e-5);
                 }
             // the keys recorded for the new tokens are the ones in the cache
             assertEquals(l1.k[2 * c.kvDim() + hd + 5], cache.key(1, 5, 1, 5));
@@ -58,7 +65,7 @@ class ActivationsTest {
             assertEquals(2, rec.logitRows.length);
             assertArrayEquals(new int[]{8, 10}, rec.logitRows);
             assertEquals(2, logits.numSequences());
-            assertEquals(n * c.intermediateSize(), l1.act.length);
+            assertEquals(n * c.intermediateSize(), l1.gate.length);
             assertNull(new Activations(false).embeddings);
         }
     }

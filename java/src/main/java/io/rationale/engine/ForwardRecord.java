@@ -1,0 +1,47 @@
+package io.rationale.engine;
+
+/**
+ * What a recorded forward pass keeps for a later {@link Backend#backward} (gradients, LRP), as far as code above
+ * the engine may read it. The record is made by the backend that fills it ({@link Backend#newRecord}); its layout
+ * (host arrays, device buffers) is the backend's own. Sequences are those of the recorded batch, in order.
+ */
+public interface ForwardRecord {
+
+    /** Whether the forward kept every layer's attention probabilities ({@link #attentionProbs}). */
+    boolean keepsAttentionProbs();
+
+    /** Whether the record is checkpointed: each layer keeps its input only, the backward recomputes the rest. */
+    boolean recomputes();
+
+    /** Sequences recorded; 0 before a forward filled the record. */
+    int numSequences();
+
+    /** Packed tokens recorded (all sequences). */
+    int numTokens();
+
+    /** New tokens of sequence {@code seq} in the recorded forward. */
+    int sequenceLength(int seq);
+
+    /** Decoder layers recorded. */
+    int numLayers();
+
+    /**
+     * The input embeddings of sequence {@code seq} (the residual stream entering layer 0), {@code [len·hidden]}
+     * row-major: the "input" of input × gradient and of every LRP relevance read at the embeddings.
+     */
+    float[] embeddings(int seq);
+
+    /**
+     * Layer {@code layer}'s attention probabilities of sequence {@code seq}: {@code [heads][new][context]}
+     * flattened, context = cached + new positions of that sequence, zeros where masked.
+     *
+     * @throws IllegalStateException when the probabilities were not kept
+     */
+    float[] attentionProbs(int layer, int seq);
+
+    /** The logits of sequence {@code seq}'s last token ({@code [vocab]}); null when the forward returned none. */
+    float[] lastLogits(int seq);
+
+    /** Bytes the record holds (host or device memory). */
+    long bytes();
+}
