@@ -9,6 +9,7 @@ import io.rationale.engine.LayerWeights;
 import io.rationale.engine.Logits;
 import io.rationale.engine.LogitsMode;
 import io.rationale.engine.Model;
+import io.rationale.engine.RopeTables;
 import io.rationale.engine.RuleMode;
 import io.rationale.engine.Target;
 import io.rationale.model.ModelConfig;
@@ -40,7 +41,7 @@ import java.util.List;
 public final class CpuBackend implements Backend {
     private final Model model;
     private final Parallel par;
-    private final Rope rope;
+    private final RopeTables rope;
 
     /**
      * New tokens per batched forward by default. Throughput (tokens/s) peaks at a few hundred packed tokens per
@@ -57,7 +58,7 @@ public final class CpuBackend implements Backend {
     public CpuBackend(Model model, int threads) {
         this.model = model;
         this.par = new Parallel(threads);
-        this.rope = new Rope(model.config());
+        this.rope = new RopeTables(model.config());
     }
 
     @Override
