@@ -88,7 +88,8 @@ public interface Backend extends AutoCloseable {
      * the first {@code prefixLengths[i]} positions of {@code base} (a {@link KvCache#forkPrefix} each: full blocks
      * shared, {@code base} unchanged), so a prefix is computed once for all of them. Continuations are packed in
      * order into batched forwards of at most {@code maxTokens} new tokens (at least one continuation each); a
-     * batch's forks are closed after it.
+     * batch's forks are closed after it. A batch that runs out of backend memory ({@link BackendMemoryException})
+     * is run again in smaller batches; one continuation that does not fit fails.
      *
      * @param prefixLengths per continuation, how many of base's positions precede it; null for all of them
      * @param maxTokens     new tokens per batched forward; 0 for {@link #forwardBatchTokens()}
@@ -106,14 +107,19 @@ public interface Backend extends AutoCloseable {
             int j = i, tokens = 0;
             while (j < rests.size() && (j == i || tokens + rests.get(j).length <= max)) tokens += rests.get(j++).length;
             List<KvCache> caches = new ArrayList<>(j - i);
+            Logits l;
             try {
                 for (int c = i; c < j; c++) caches.add(base.forkPrefix(prefixLengths == null ? base.length() : prefixLengths[c]));
-                Logits l = forward(rests.subList(i, j), caches, ForwardOptions.of(LogitsMode.LAST));
-                forwards++;
-                for (int c = i; c < j; c++) lastLogits.accept(l.last(c - i), c);
+                l = forward(rests.subList(i, j), caches, ForwardOptions.of(LogitsMode.LAST));
+            } catch (BackendMemoryException e) {
+                if (j - i == 1) throw e;
+                max = Math.max(1, tokens / 2);              // out of memory: the same continuations in smaller batches
+                continue;
             } finally {
                 for (KvCache c : caches) c.close();
             }
+            forwards++;
+            for (int c = i; c < j; c++) lastLogits.accept(l.last(c - i), c);
             i = j;
         }
         return forwards;

@@ -1,0 +1,167 @@
+package io.rationale.cuda;
+
+/**
+ * Typed launches of the forward kernels of {@code cuda-kernels/}, one method per kernel family, named after its
+ * file and in the order of a layer; the launch configurations (grid, block, shared memory) live here and nowhere
+ * else, as each kernel's comment in its {@code .cu} file states them. Pointer arguments are device pointers
+ * ({@link DevicePointer#NULL} where a kernel takes an optional null); element types follow {@link DataType}.
+ */
+final class Kernels {
+    /** Most rows a {@code gemv_*} kernel serves (its largest {@code _mN} variant). */
+    static final int GEMV_MAX_ROWS = 8;
+    private static final int MAX_GRID_Y = 65535;
+
+    private final CudaDevice device;
+
+    Kernels(CudaDevice device) { this.device = device; }
+
+    static String suffix(DataType t) {
+        return switch (t) {
+            case F32 -> "f32";
+            case BF16 -> "bf16";
+            case F16 -> "f16";
+        };
+    }
+
+    private static Dim3 grid(long x) { return new Dim3((int) Math.max(1, Math.min(x, Integer.MAX_VALUE)), 1, 1); }
+
+    private static Dim3 block(int x) { return new Dim3(x, 1, 1); }
+
+    // ------------------------------------------------------------------ embedding.cu
+
+    /** out[t] = table[ids[t]] widened to f32: out {@code [n, hidden]}. */
+    void embedding(DataType table, DevicePointer out, DevicePointer tableRows, DevicePointer ids, int n, int hidden) {
+        device.launch("embedding_" + suffix(table), grid(n), block(256), 0, out, tableRows, ids, n, hidden);
+    }
+
+    // ------------------------------------------------------------------ rmsnorm.cu
+
+    /** y = w·(x·inv) per row, y in {@code out} type; {@code rows}: NULL or the x row of each y row; invRms: NULL or [n]. */
+    void rmsnorm(DataType out, DevicePointer y, DevicePointer x, DevicePointer w, DevicePointer rows, DevicePointer invRms,
+                 int n, int dim, float eps) {
+        device.launch("rmsnorm_" + suffix(out), grid(n), block(256), 32 * 4, y, x, w, rows, invRms, n, dim, eps);
+    }
+
+    // ------------------------------------------------------------------ rope.cu
+
+    /** Rotates q's heads·hd and k's kvHeads·hd columns of rows of stride ld with the tables {@code [n, hd/2]}. */
+    void rope(DevicePointer q, DevicePointer k, DevicePointer cos, DevicePointer sin, int n, int heads, int kvHeads, int hd, int ld) {
+        device.launch("rope", grid(n), block(128), 0, q, k, cos, sin, n, heads, kvHeads, hd, ld);
+    }
+
+    // ------------------------------------------------------------------ kvcache.cu
+
+    /** Writes each token's k and v (rows of stride ld) into its sequence's block at its position. */
+    void kvAppend(DevicePointer k, DevicePointer v, int ld, DevicePointer tokSeq, DevicePointer tokPos, DevicePointer blockPtrs,
+                  DevicePointer seqTable, long kOff, long vOff, int n, int kvHeads, int hd) {
+        device.launch("kv_append", grid(n), block(128), 0, k, v, ld, tokSeq, tokPos, blockPtrs, seqTable, kOff, vOff, n, kvHeads, hd);
+    }
+
+    // ------------------------------------------------------------------ attention.cu
+
+    /** The head dimensions the attention kernels are compiled for: a head dim is served by the smallest at least it. */
+    static int attentionVariant(int hd) {
+        for (int d : new int[]{32, 64, 128, 256}) if (hd <= d) return d;
+        throw new IllegalArgumentException("head dim " + hd + " > 256 is not supported by the CUDA attention kernels");
+    }
+
+    /** Query rows per block of {@code attn_prefill_d*} (shared memory bound). */
+    static int attentionRows(int variant) { return variant >= 256 ? 8 : 16; }
+
+    /** What one attention call reads and writes (all device pointers; optional ones NULL). */
+    record Attention(DevicePointer out, int ldo, DevicePointer q, int ldq, DevicePointer blockPtrs, DevicePointer seqTable,
+                     long kOff, long vOff, DevicePointer tokSeq, DevicePointer tokPos, DevicePointer seqCtx, int n, int heads,
+                     int kvHeads, int hd, int window, float scale, DevicePointer stats,
+                     int ivMode, int ivCausal, DevicePointer ivStart, DevicePointer ivPos, DevicePointer ivBias,
+                     DevicePointer ivHeads, DevicePointer ivFrom) {}
+
+    /**
+     * Flash-style causal GQA attention over the block tables, output in {@code out} type. {@code decode}: one new
+     * token per sequence ({@code attn_decode_*}, a block per token); else {@code attn_prefill_*}. One split (no
+     * partials): {@code stats} is then written when not NULL.
+     */
+    void attention(DataType out, boolean decode, Attention a) {
+        int d = attentionVariant(a.hd());
+        int g = a.heads() / a.kvHeads(), rows = attentionRows(d);
+        Dim3 grid = decode ? new Dim3(a.n(), a.kvHeads() * ((g + rows - 1) / rows), 1)
+                : new Dim3((int) (((long) a.n() * g + rows - 1) / rows), a.kvHeads(), 1);
+        device.launch("attn_" + (decode ? "decode" : "prefill") + "_d" + d + "_" + suffix(out), grid, block(128), 0,
+                a.out(), a.ldo(), a.q(), a.ldq(), a.blockPtrs(), a.seqTable(), a.kOff(), a.vOff(), a.tokSeq(), a.tokPos(), a.seqCtx(),
+                a.n(), a.heads(), a.kvHeads(), a.hd(), a.window(), a.scale(), 1, DevicePointer.NULL, DevicePointer.NULL, a.stats(),
+                a.ivMode(), a.ivCausal(), a.ivStart(), a.ivPos(), a.ivBias(), a.ivHeads(), a.ivFrom());
+    }
+
+    /**
+     * The softmax probabilities of every new row, per sequence {@code [heads][new][ctx]} at {@code probs + probsOff[s]}
+     * (floats), from q, the cached keys and the row statistics of the {@link #attention} call of the same layer.
+     */
+    void attentionProbs(DevicePointer probs, DevicePointer probsOff, DevicePointer seqStart, Attention a) {
+        device.launch("attn_probs", new Dim3(a.n(), a.heads(), 1), block(128), a.hd() * 4,
+                probs, probsOff, seqStart, a.q(), a.ldq(), a.blockPtrs(), a.seqTable(), a.kOff(), a.tokSeq(), a.tokPos(), a.seqCtx(),
+                a.stats(), a.n(), a.heads(), a.kvHeads(), a.hd(), a.window(), a.scale(),
+                a.ivMode(), a.ivCausal(), a.ivStart(), a.ivPos(), a.ivBias(), a.ivHeads(), a.ivFrom());
+    }
+
+    // ------------------------------------------------------------------ swiglu.cu
+
+    /** act = silu(gate + bg)·(up + bu) from the fused gate|up rows {@code [n, ldg]}, act in {@code out} type. */
+    void swiglu(DataType out, DevicePointer act, int lda, DevicePointer gu, int ldg, DevicePointer biasGate, DevicePointer biasUp,
+                int n, int inter) {
+        device.launch("swiglu_" + suffix(out), new Dim3((inter + 255) / 256, Math.min(n, MAX_GRID_Y), 1), block(256), 0,
+                act, lda, gu, ldg, biasGate, biasUp, n, inter);
+    }
+
+    // ------------------------------------------------------------------ elementwise.cu
+
+    private static Dim3 rowsGrid(int rows, int cols) { return new Dim3(Math.min((cols + 255) / 256, 1024), Math.min(rows, MAX_GRID_Y), 1); }
+
+    /** x += y (+ b): the residual stream. */
+    void residualAdd(DevicePointer x, int ldx, DevicePointer y, int ldy, DevicePointer bias, int rows, int cols) {
+        device.launch("residual_add", rowsGrid(rows, cols), block(256), 0, x, ldx, y, ldy, bias, rows, cols);
+    }
+
+    /** y += b on every row. */
+    void biasAdd(DevicePointer y, int ld, DevicePointer bias, int rows, int cols) {
+        device.launch("bias_add", rowsGrid(rows, cols), block(256), 0, y, ld, bias, rows, cols);
+    }
+
+    /** out[r] = in[idx[r]]. */
+    void gatherRows(DevicePointer out, int ldo, DevicePointer in, int ldi, DevicePointer idx, int rows, int cols) {
+        device.launch("gather_rows", rowsGrid(rows, cols), block(256), 0, out, ldo, in, ldi, idx, rows, cols);
+    }
+
+    // ------------------------------------------------------------------ gemv.cu
+
+    /** y[m, out] = x[m, in]·W[out, in]ᵀ (+ bias), x and y f32, for m ≤ {@link #GEMV_MAX_ROWS}. */
+    void gemv(DataType w, DevicePointer y, int ldy, DevicePointer x, int ldx, DevicePointer weights, DevicePointer bias, int m, int out, int in) {
+        if (m < 1 || m > GEMV_MAX_ROWS) throw new IllegalArgumentException("gemv of " + m + " rows");
+        int variant = m == 1 ? 1 : m == 2 ? 2 : m <= 4 ? 4 : 8;
+        int rowsPerBlock = variant == 8 ? 4 : 8;
+        device.launch("gemv_" + suffix(w) + "_m" + variant, grid((out + rowsPerBlock - 1) / rowsPerBlock), block(128), 0,
+                y, ldy, x, ldx, weights, bias, m, out, in);
+    }
+
+    // ------------------------------------------------------------------ sampling.cu
+
+    /** out[r] = the argmax of row r of logits {@code [rows, ld]} (lowest id on ties). */
+    void argmax(DevicePointer out, DevicePointer logits, long ld, int rows, int vocab) {
+        device.launch("argmax_rows", grid(rows), block(256), 64 * 4, out, logits, ld, rows, vocab);
+    }
+
+    /** Dynamic shared memory of {@code sample_rows} (its {@code Smem}). */
+    static final int SAMPLE_SMEM = sampleSmem();
+
+    private static int sampleSmem() {
+        int nb = 512, cap = 2048, lev = 8;
+        return 2 * nb * 4 + 2 * nb * 8 + cap * 8 + cap * 4 + 32 * 8 + 32 * 4 + 32 * 4 + 2 * lev * 8 + 1024;
+    }
+
+    /**
+     * out[r] = the token {@link io.rationale.engine.Sampler#sample(float[], io.rationale.engine.SamplingParams, double)}
+     * picks in row r with draw u[r], temperature[r], topP[r] (doubles on the device).
+     */
+    void sample(DevicePointer out, DevicePointer logits, long ld, int rows, int vocab, DevicePointer u, DevicePointer temperature,
+                DevicePointer topP) {
+        device.launch("sample_rows", grid(rows), block(512), SAMPLE_SMEM, out, logits, ld, rows, vocab, u, temperature, topP);
+    }
+}
