@@ -22,7 +22,7 @@
 
 #define KV_BLOCK 64
 
-namespace {
+namespace attn {
 
 constexpr int BK = 32;           // keys per tile
 constexpr int AW = 4;            // warps per block
@@ -45,6 +45,9 @@ template <int D> struct Smem {
     int klisted[BK];
     int slot_tok[Cfg<D>::ROWS], slot_head[Cfg<D>::ROWS], slot_pos[Cfg<D>::ROWS], slot_iv[Cfg<D>::ROWS];
 };
+// Dynamic shared memory of attn_prefill_d<D>_* / attn_decode_d<D>_* (the launch's sharedMemBytes): the contract.
+static_assert(sizeof(Smem<32>) == 13824 && sizeof(Smem<64>) == 24064 && sizeof(Smem<128>) == 44544
+              && sizeof(Smem<256>) == 43920, "attention shared memory sizes are part of the kernel contract");
 
 struct Args {
     void* out; int ldo;
@@ -131,7 +134,7 @@ __device__ void attn_pass(const Args& a, Smem<D>& sm, int s, int g, int z) {
     float m[R], l[R], o[R][DPL];
     int P[R];
     bool act[R], ivr[R];
-#pragma unroll
+KU_UNROLL
     for (int i = 0; i < R; i++) {
         int slot = warp + AW * i;
         act[i] = sm.slot_tok[slot] >= 0;
@@ -139,7 +142,7 @@ __device__ void attn_pass(const Args& a, Smem<D>& sm, int s, int g, int z) {
         ivr[i] = act[i] && sm.slot_iv[slot] != 0;
         m[i] = -INFINITY;
         l[i] = 0.f;
-#pragma unroll
+KU_UNROLL
         for (int dd = 0; dd < DPL; dd++) o[i][dd] = 0.f;
     }
     const bool bias_tiles = a.iv_mode == 1 && any_iv;
@@ -161,11 +164,11 @@ __device__ void attn_pass(const Args& a, Smem<D>& sm, int s, int g, int z) {
         __syncthreads();
 
         float sc[R];
-#pragma unroll
+KU_UNROLL
         for (int i = 0; i < R; i++) sc[i] = 0.f;
         for (int d = 0; d < hd4; d += 4) {
             float4 kk = *reinterpret_cast<const float4*>(&sm.k[lane][d]);
-#pragma unroll
+KU_UNROLL
             for (int i = 0; i < R; i++) {
                 float4 qq = *reinterpret_cast<const float4*>(&sm.q[warp + AW * i][d]);
                 sc[i] = fmaf(qq.x, kk.x, sc[i]);
@@ -175,7 +178,7 @@ __device__ void attn_pass(const Args& a, Smem<D>& sm, int s, int g, int z) {
             }
         }
         const int kp = p0 + lane;
-#pragma unroll
+KU_UNROLL
         for (int i = 0; i < R; i++) {
             float sv = -INFINITY;
             if (act[i] && visible(kp, P[i], W)) {
@@ -187,7 +190,7 @@ __device__ void attn_pass(const Args& a, Smem<D>& sm, int s, int g, int z) {
             float pv = sv == -INFINITY ? 0.f : expf(sv - mn);
             l[i] = l[i] * alpha + pv;
             m[i] = mn;
-#pragma unroll
+KU_UNROLL
             for (int dd = 0; dd < DPL; dd++) o[i][dd] *= alpha;
             sm.p[warp + AW * i][lane] = pv;
         }
@@ -201,13 +204,13 @@ __device__ void attn_pass(const Args& a, Smem<D>& sm, int s, int g, int z) {
         float (*vt)[C::LDK] = C::SHARED_KV ? sm.k : sm.v;
         for (int k = 0; k < BK; k += 4) {
             float4 pp[R];
-#pragma unroll
+KU_UNROLL
             for (int i = 0; i < R; i++) pp[i] = *reinterpret_cast<const float4*>(&sm.p[warp + AW * i][k]);
-#pragma unroll
+KU_UNROLL
             for (int dd = 0; dd < DPL; dd++) {
                 int d = lane + 32 * dd;
                 float v0 = vt[k][d], v1 = vt[k + 1][d], v2 = vt[k + 2][d], v3 = vt[k + 3][d];
-#pragma unroll
+KU_UNROLL
                 for (int i = 0; i < R; i++) {
                     o[i][dd] = fmaf(pp[i].x, v0, o[i][dd]);
                     o[i][dd] = fmaf(pp[i].y, v1, o[i][dd]);
@@ -218,13 +221,13 @@ __device__ void attn_pass(const Args& a, Smem<D>& sm, int s, int g, int z) {
         }
     }
 
-#pragma unroll
+KU_UNROLL
     for (int i = 0; i < R; i++) l[i] = ku::warp_sum(l[i]);
 
     // Pre-softmax bias with iv_causal == 0: listed keys the row may not see join its softmax (split 0 only).
     if (a.iv_mode == 1 && a.iv_causal == 0 && z == 0 && any_iv) {
         const int f0 = a.iv_start[s], f1 = a.iv_start[s + 1];
-#pragma unroll
+KU_UNROLL
         for (int i = 0; i < R; i++) {
             if (!ivr[i]) continue;
             const float* qr = sm.q[warp + AW * i];
@@ -234,7 +237,7 @@ __device__ void attn_pass(const Args& a, Smem<D>& sm, int s, int g, int z) {
                 const float* kr = kv_row(a, s, a.k_off, g, j);
                 const float* vr = kv_row(a, s, a.v_off, g, j);
                 float part = 0.f;
-#pragma unroll
+KU_UNROLL
                 for (int dd = 0; dd < DPL; dd++) {
                     int d = lane + 32 * dd;
                     if (d < hd) part = fmaf(qr[d], kr[d], part);
@@ -245,7 +248,7 @@ __device__ void attn_pass(const Args& a, Smem<D>& sm, int s, int g, int z) {
                 float pv = sv == -INFINITY ? 0.f : expf(sv - mn);
                 l[i] = l[i] * alpha + pv;
                 m[i] = mn;
-#pragma unroll
+KU_UNROLL
                 for (int dd = 0; dd < DPL; dd++) {
                     int d = lane + 32 * dd;
                     o[i][dd] = o[i][dd] * alpha + (d < hd ? pv * vr[d] : 0.f);
@@ -254,14 +257,14 @@ __device__ void attn_pass(const Args& a, Smem<D>& sm, int s, int g, int z) {
         }
     }
 
-#pragma unroll
+KU_UNROLL
     for (int i = 0; i < R; i++) {
         if (!act[i]) continue;
         const int slot = warp + AW * i, tok = sm.slot_tok[slot], h = sm.slot_head[slot];
         const long long row = (long long)tok * a.heads + h;
         if (a.splits == 1) {
             float res[DPL];
-#pragma unroll
+KU_UNROLL
             for (int dd = 0; dd < DPL; dd++) res[dd] = o[i][dd] / l[i];
             if (a.iv_mode == 2 && ivr[i]) {            // post-softmax bias: out += Σ b_j v_j, no renormalisation
                 for (int e = a.iv_start[s]; e < a.iv_start[s + 1]; e++) {
@@ -269,14 +272,14 @@ __device__ void attn_pass(const Args& a, Smem<D>& sm, int s, int g, int z) {
                     if (j < 0 || j >= ctx || (a.iv_causal && !visible(j, P[i], W))) continue;
                     const float* vr = kv_row(a, s, a.v_off, g, j);
                     float b = a.iv_bias[e];
-#pragma unroll
+KU_UNROLL
                     for (int dd = 0; dd < DPL; dd++) {
                         int d = lane + 32 * dd;
                         if (d < hd) res[dd] = fmaf(b, vr[d], res[dd]);
                     }
                 }
             }
-#pragma unroll
+KU_UNROLL
             for (int dd = 0; dd < DPL; dd++) {
                 int d = lane + 32 * dd;
                 if (d < hd) store_out<OutT>(a, tok, h, d, res[dd]);
@@ -287,7 +290,7 @@ __device__ void attn_pass(const Args& a, Smem<D>& sm, int s, int g, int z) {
             }
         } else {
             const long long prow = (long long)z * a.n * a.heads + row;
-#pragma unroll
+KU_UNROLL
             for (int dd = 0; dd < DPL; dd++) {
                 int d = lane + 32 * dd;
                 if (d < hd) a.part_o[prow * hd + d] = o[i][dd];
@@ -303,7 +306,8 @@ __device__ void attn_pass(const Args& a, Smem<D>& sm, int s, int g, int z) {
 template <int D, class OutT>
 __device__ void attn_prefill(const Args& a) {
     using C = Cfg<D>;
-    __shared__ Smem<D> sm;
+    EXTERN_SHARED(unsigned char, smem_raw);
+    Smem<D>& sm = *reinterpret_cast<Smem<D>*>(smem_raw);
     const int G = a.heads / a.kv_heads, g = blockIdx.y, z = blockIdx.z;
     const long long c0 = (long long)blockIdx.x * C::ROWS, cn = (long long)a.n * G;
     if (c0 >= cn) return;
@@ -331,7 +335,8 @@ __device__ void attn_prefill(const Args& a) {
 template <int D, class OutT>
 __device__ void attn_decode(const Args& a) {
     using C = Cfg<D>;
-    __shared__ Smem<D> sm;
+    EXTERN_SHARED(unsigned char, smem_raw);
+    Smem<D>& sm = *reinterpret_cast<Smem<D>*>(smem_raw);
     const int G = a.heads / a.kv_heads, nch = (G + C::ROWS - 1) / C::ROWS;
     const int t = blockIdx.x, g = blockIdx.y / nch, hc = blockIdx.y % nch, z = blockIdx.z;
     const int s = a.tok_seq[t];
@@ -347,7 +352,7 @@ __device__ void attn_decode(const Args& a) {
     attn_pass<D, OutT>(a, sm, s, g, z);
 }
 
-} // namespace
+} // namespace attn
 
 // Parameters of attn_prefill_* and attn_decode_*:
 //   out [n, ldo] (heads·hd columns; f32, bf16 or f16 by suffix; not written when splits > 1)
@@ -367,31 +372,39 @@ __device__ void attn_decode(const Args& a) {
         float *stats, int iv_mode, int iv_causal, const int *iv_start, const int *iv_pos, const float *iv_bias,  \
         const int *iv_heads, const int *iv_from
 #define ATTN_ARGS                                                                                                \
-    Args{out, ldo, q, ldq, block_ptrs, seq_table, k_off, v_off, tok_seq, tok_pos, seq_ctx, n, heads, kv_heads,   \
+    attn::Args{out, ldo, q, ldq, block_ptrs, seq_table, k_off, v_off, tok_seq, tok_pos, seq_ctx, n, heads, kv_heads,   \
          hd, window, scale, splits, part_o, part_ml, stats, iv_mode, iv_causal, iv_start, iv_pos, iv_bias,       \
          iv_heads, iv_from}
-// Register caps: 128 (4 blocks per SM) where that does not spill, 168 (3 blocks) for D = 128.
-#define ATTN_MINB(D) ((D) == 128 ? 3 : 4)
-#define ATTN_KERNELS(D, SUFFIX, OutT)                                                                            \
-    extern "C" __global__ void __launch_bounds__(AT, ATTN_MINB(D)) attn_prefill_d##D##_##SUFFIX(ATTN_PARAMS) {   \
-        attn_prefill<D, OutT>(ATTN_ARGS);                                                                        \
-    }                                                                                                            \
-    extern "C" __global__ void __launch_bounds__(AT, ATTN_MINB(D)) attn_decode_d##D##_##SUFFIX(ATTN_PARAMS) {    \
-        attn_decode<D, OutT>(ATTN_ARGS);                                                                         \
-    }
-#define ATTN_KERNELS_D(D)                                                                                        \
-    ATTN_KERNELS(D, f32, float)                                                                                  \
-    ATTN_KERNELS(D, bf16, __nv_bfloat16)                                                                         \
-    ATTN_KERNELS(D, f16, __half)
-
-ATTN_KERNELS_D(32)
-ATTN_KERNELS_D(64)
-ATTN_KERNELS_D(128)
-ATTN_KERNELS_D(256)
+// Register caps (ptxas, sm_90): 128 per thread (4 blocks per SM) where that does not spill; 168 (3 blocks) for D = 128.
+// One line per kernel: the emulation's registry scans for `extern "C" __global__ void NAME(`.
+extern "C" __global__ void __launch_bounds__(128, 4) attn_prefill_d32_f32(ATTN_PARAMS) { attn::attn_prefill<32, float>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 4) attn_decode_d32_f32(ATTN_PARAMS) { attn::attn_decode<32, float>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 4) attn_prefill_d32_bf16(ATTN_PARAMS) { attn::attn_prefill<32, __nv_bfloat16>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 4) attn_decode_d32_bf16(ATTN_PARAMS) { attn::attn_decode<32, __nv_bfloat16>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 4) attn_prefill_d32_f16(ATTN_PARAMS) { attn::attn_prefill<32, __half>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 4) attn_decode_d32_f16(ATTN_PARAMS) { attn::attn_decode<32, __half>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 4) attn_prefill_d64_f32(ATTN_PARAMS) { attn::attn_prefill<64, float>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 4) attn_decode_d64_f32(ATTN_PARAMS) { attn::attn_decode<64, float>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 4) attn_prefill_d64_bf16(ATTN_PARAMS) { attn::attn_prefill<64, __nv_bfloat16>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 4) attn_decode_d64_bf16(ATTN_PARAMS) { attn::attn_decode<64, __nv_bfloat16>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 4) attn_prefill_d64_f16(ATTN_PARAMS) { attn::attn_prefill<64, __half>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 4) attn_decode_d64_f16(ATTN_PARAMS) { attn::attn_decode<64, __half>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 3) attn_prefill_d128_f32(ATTN_PARAMS) { attn::attn_prefill<128, float>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 3) attn_decode_d128_f32(ATTN_PARAMS) { attn::attn_decode<128, float>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 3) attn_prefill_d128_bf16(ATTN_PARAMS) { attn::attn_prefill<128, __nv_bfloat16>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 3) attn_decode_d128_bf16(ATTN_PARAMS) { attn::attn_decode<128, __nv_bfloat16>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 3) attn_prefill_d128_f16(ATTN_PARAMS) { attn::attn_prefill<128, __half>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 3) attn_decode_d128_f16(ATTN_PARAMS) { attn::attn_decode<128, __half>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 4) attn_prefill_d256_f32(ATTN_PARAMS) { attn::attn_prefill<256, float>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 4) attn_decode_d256_f32(ATTN_PARAMS) { attn::attn_decode<256, float>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 4) attn_prefill_d256_bf16(ATTN_PARAMS) { attn::attn_prefill<256, __nv_bfloat16>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 4) attn_decode_d256_bf16(ATTN_PARAMS) { attn::attn_decode<256, __nv_bfloat16>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 4) attn_prefill_d256_f16(ATTN_PARAMS) { attn::attn_prefill<256, __half>(ATTN_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 4) attn_decode_d256_f16(ATTN_PARAMS) { attn::attn_decode<256, __half>(ATTN_ARGS); }
 
 // ---------------------------------------------------------------- split combine
 
-namespace {
+namespace attn {
 template <class OutT>
 __device__ void attn_combine(const Args& a) {
     const int t = blockIdx.x, h = blockIdx.y, hd = a.hd;
@@ -426,15 +439,13 @@ __device__ void attn_combine(const Args& a) {
         a.stats[row * 2 + 1] = L;
     }
 }
-} // namespace
+} // namespace attn
 
 // Merges the splits of attn_prefill_* / attn_decode_* (same parameters; q, k_off, scale unused).
 // grid (n, heads), block (any multiple of 32; 64).
-#define COMBINE_KERNEL(SUFFIX, OutT)                                                                              \
-    extern "C" __global__ void attn_combine_##SUFFIX(ATTN_PARAMS) { attn_combine<OutT>(ATTN_ARGS); }
-COMBINE_KERNEL(f32, float)
-COMBINE_KERNEL(bf16, __nv_bfloat16)
-COMBINE_KERNEL(f16, __half)
+extern "C" __global__ void attn_combine_f32(ATTN_PARAMS) { attn::attn_combine<float>(ATTN_ARGS); }
+extern "C" __global__ void attn_combine_bf16(ATTN_PARAMS) { attn::attn_combine<__nv_bfloat16>(ATTN_ARGS); }
+extern "C" __global__ void attn_combine_f16(ATTN_PARAMS) { attn::attn_combine<__half>(ATTN_ARGS); }
 
 // ---------------------------------------------------------------- probabilities
 
@@ -450,8 +461,8 @@ extern "C" __global__ void attn_probs(float* probs, const long long* probs_off, 
                                       const float* stats, int n, int heads, int kv_heads, int hd, int window,
                                       float scale, int iv_mode, int iv_causal, const int* iv_start, const int* iv_pos,
                                       const float* iv_bias, const int* iv_heads, const int* iv_from) {
-    __shared__ float qs[256];
-    Args a{nullptr, 0, q, ldq, block_ptrs, seq_table, k_off, 0, tok_seq, tok_pos, seq_ctx, n, heads, kv_heads, hd,
+    EXTERN_SHARED(float, qs);                             // hd floats
+    attn::Args a{nullptr, 0, q, ldq, block_ptrs, seq_table, k_off, 0, tok_seq, tok_pos, seq_ctx, n, heads, kv_heads, hd,
            window, scale, 1, nullptr, nullptr, nullptr, iv_mode, iv_causal, iv_start, iv_pos, iv_bias, iv_heads,
            iv_from};
     const int t = blockIdx.x, h = blockIdx.y, s = tok_seq[t], P = tok_pos[t], ctx = seq_ctx[s];
@@ -461,18 +472,18 @@ extern "C" __global__ void attn_probs(float* probs, const long long* probs_off, 
     for (int d = threadIdx.x; d < hd; d += blockDim.x) qs[d] = q[(long long)t * ldq + (long long)h * hd + d];
     __syncthreads();
     auto score = [&](int j) {
-        const float* kr = kv_row(a, s, k_off, g, j);
+        const float* kr = attn::kv_row(a, s, k_off, g, j);
         float acc = 0.f;
         for (int d = 0; d < hd; d++) acc = fmaf(qs[d], kr[d], acc);
         return acc * scale;
     };
     for (int j = threadIdx.x; j < ctx; j += blockDim.x)
-        prow[j] = visible(j, P, window) ? expf(score(j) - M) / L : 0.f;
-    if (iv_mode == 1 && iv_row(a, s, h, P)) {
+        prow[j] = attn::visible(j, P, window) ? expf(score(j) - M) / L : 0.f;
+    if (iv_mode == 1 && attn::iv_row(a, s, h, P)) {
         __syncthreads();                                  // the unbiased values above are written
         for (int e = iv_start[s] + threadIdx.x; e < iv_start[s + 1]; e += blockDim.x) {
             int j = iv_pos[e];
-            if (j < 0 || j >= ctx || (iv_causal && !visible(j, P, window))) continue;
+            if (j < 0 || j >= ctx || (iv_causal && !attn::visible(j, P, window))) continue;
             prow[j] = expf(score(j) + iv_bias[e] - M) / L;
         }
     }

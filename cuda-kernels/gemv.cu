@@ -8,7 +8,7 @@
 // M (compile time) is the largest m a kernel serves: gemv_<dtype>_m{1,2,4,8}; m <= M at run time.
 #include "kutil.cuh"
 
-namespace {
+namespace gemvk {
 
 constexpr int GEMV_THREADS = 128;
 constexpr int GEMV_WARPS = GEMV_THREADS / 32;
@@ -21,7 +21,7 @@ struct Bfly {
             if constexpr (CNT > 1) {
                 constexpr int H = CNT / 2;
                 bool up = (lane & OFF) != 0;
-#pragma unroll
+KU_UNROLL
                 for (int i = 0; i < H; i++) {
                     float send = up ? v[i] : v[i + H];
                     float keep = up ? v[i + H] : v[i];
@@ -49,13 +49,13 @@ __device__ __forceinline__ float gemv_reduce(float* v, float (*red)[NV]) {
         if ((lane & ((1 << SH) - 1)) == 0) red[warp][lane >> SH] = v[0];
     } else {
         constexpr int PER = NV / 32;                  // lane l holds indices PER·l + i
-#pragma unroll
+KU_UNROLL
         for (int i = 0; i < PER; i++) red[warp][PER * lane + i] = v[i];
     }
     __syncthreads();
     float s = 0.f;
     if (threadIdx.x < NV) {
-#pragma unroll
+KU_UNROLL
         for (int w = 0; w < GEMV_WARPS; w++) s += red[w][threadIdx.x];
     }
     return s;
@@ -67,14 +67,15 @@ __device__ void gemv_impl(float* __restrict__ y, int ldy, const float* __restric
     constexpr int R = M >= 8 ? 4 : 8;                 // output rows per block
     constexpr int NV = R * M;
     constexpr int VEC = ku::Vec16<T>::N;              // elements per 16-byte vector
-    __shared__ float red[GEMV_WARPS][NV];
+    EXTERN_SHARED(float, red_raw);                    // GEMV_WARPS·NV floats (<= 512 bytes)
+    auto red = reinterpret_cast<float (*)[NV]>(red_raw);
 
     int row0 = blockIdx.x * R;
     float acc[NV];
-#pragma unroll
+KU_UNROLL
     for (int i = 0; i < NV; i++) acc[i] = 0.f;
     const T* wr[R];
-#pragma unroll
+KU_UNROLL
     for (int r = 0; r < R; r++) wr[r] = W + (long long)min(row0 + r, out - 1) * in;   // tail rows: reloads, discarded
 
     bool vec = in % VEC == 0 && ldx % 4 == 0 && ku::aligned16(W) && ku::aligned16(x);
@@ -82,25 +83,25 @@ __device__ void gemv_impl(float* __restrict__ y, int ldy, const float* __restric
         int nvec = in / VEC;
         for (int v = threadIdx.x; v < nvec; v += GEMV_THREADS) {
             uint4 raw[R];
-#pragma unroll
+KU_UNROLL
             for (int r = 0; r < R; r++) raw[r] = ku::ld_stream16(wr[r] + (long long)v * VEC);
             float xv[M][VEC];
-#pragma unroll
+KU_UNROLL
             for (int mi = 0; mi < M; mi++) {
-#pragma unroll
+KU_UNROLL
                 for (int e = 0; e < VEC; e += 4) {
                     float4 f = mi < m ? *reinterpret_cast<const float4*>(x + (long long)mi * ldx + (long long)v * VEC + e)
                                       : make_float4(0.f, 0.f, 0.f, 0.f);
                     xv[mi][e] = f.x; xv[mi][e + 1] = f.y; xv[mi][e + 2] = f.z; xv[mi][e + 3] = f.w;
                 }
             }
-#pragma unroll
+KU_UNROLL
             for (int r = 0; r < R; r++) {
                 float wf[VEC];
                 ku::Vec16<T>::widen(raw[r], wf);
-#pragma unroll
+KU_UNROLL
                 for (int mi = 0; mi < M; mi++) {
-#pragma unroll
+KU_UNROLL
                     for (int e = 0; e < VEC; e++) acc[r * M + mi] = fmaf(wf[e], xv[mi][e], acc[r * M + mi]);
                 }
             }
@@ -109,12 +110,12 @@ __device__ void gemv_impl(float* __restrict__ y, int ldy, const float* __restric
         // any size / alignment: one element per thread and step, still coalesced along each row
         for (int k = threadIdx.x; k < in; k += GEMV_THREADS) {
             float xv[M];
-#pragma unroll
+KU_UNROLL
             for (int mi = 0; mi < M; mi++) xv[mi] = mi < m ? x[(long long)mi * ldx + k] : 0.f;
-#pragma unroll
+KU_UNROLL
             for (int r = 0; r < R; r++) {
                 float w = ku::to_f32(wr[r][k]);
-#pragma unroll
+KU_UNROLL
                 for (int mi = 0; mi < M; mi++) acc[r * M + mi] = fmaf(w, xv[mi], acc[r * M + mi]);
             }
         }
@@ -127,25 +128,19 @@ __device__ void gemv_impl(float* __restrict__ y, int ldy, const float* __restric
     }
 }
 
-} // namespace
+} // namespace gemvk
 
 // y [m, ldy] f32; x [m, ldx] f32; W [out, in] row-major; bias null or [out] f32; m <= M (the kernel's suffix).
 // grid (ceil(out / R)) with R = 8 for m1/m2/m4 and R = 4 for m8; block (128); no dynamic shared memory.
-#define GEMV_KERNEL(NAME, T, M)                                                                                    \
-    extern "C" __global__ void __launch_bounds__(GEMV_THREADS)                                                     \
-        NAME(float* y, int ldy, const float* x, int ldx, const T* W, const float* bias, int m, int out, int in) { \
-        gemv_impl<T, M>(y, ldy, x, ldx, W, bias, m, out, in);                                                      \
-    }
-
-GEMV_KERNEL(gemv_f32_m1, float, 1)
-GEMV_KERNEL(gemv_f32_m2, float, 2)
-GEMV_KERNEL(gemv_f32_m4, float, 4)
-GEMV_KERNEL(gemv_f32_m8, float, 8)
-GEMV_KERNEL(gemv_bf16_m1, __nv_bfloat16, 1)
-GEMV_KERNEL(gemv_bf16_m2, __nv_bfloat16, 2)
-GEMV_KERNEL(gemv_bf16_m4, __nv_bfloat16, 4)
-GEMV_KERNEL(gemv_bf16_m8, __nv_bfloat16, 8)
-GEMV_KERNEL(gemv_f16_m1, __half, 1)
-GEMV_KERNEL(gemv_f16_m2, __half, 2)
-GEMV_KERNEL(gemv_f16_m4, __half, 4)
-GEMV_KERNEL(gemv_f16_m8, __half, 8)
+extern "C" __global__ void __launch_bounds__(128) gemv_f32_m1(float* y, int ldy, const float* x, int ldx, const float* W, const float* bias, int m, int out, int in) { gemvk::gemv_impl<float, 1>(y, ldy, x, ldx, W, bias, m, out, in); }
+extern "C" __global__ void __launch_bounds__(128) gemv_f32_m2(float* y, int ldy, const float* x, int ldx, const float* W, const float* bias, int m, int out, int in) { gemvk::gemv_impl<float, 2>(y, ldy, x, ldx, W, bias, m, out, in); }
+extern "C" __global__ void __launch_bounds__(128) gemv_f32_m4(float* y, int ldy, const float* x, int ldx, const float* W, const float* bias, int m, int out, int in) { gemvk::gemv_impl<float, 4>(y, ldy, x, ldx, W, bias, m, out, in); }
+extern "C" __global__ void __launch_bounds__(128) gemv_f32_m8(float* y, int ldy, const float* x, int ldx, const float* W, const float* bias, int m, int out, int in) { gemvk::gemv_impl<float, 8>(y, ldy, x, ldx, W, bias, m, out, in); }
+extern "C" __global__ void __launch_bounds__(128) gemv_bf16_m1(float* y, int ldy, const float* x, int ldx, const __nv_bfloat16* W, const float* bias, int m, int out, int in) { gemvk::gemv_impl<__nv_bfloat16, 1>(y, ldy, x, ldx, W, bias, m, out, in); }
+extern "C" __global__ void __launch_bounds__(128) gemv_bf16_m2(float* y, int ldy, const float* x, int ldx, const __nv_bfloat16* W, const float* bias, int m, int out, int in) { gemvk::gemv_impl<__nv_bfloat16, 2>(y, ldy, x, ldx, W, bias, m, out, in); }
+extern "C" __global__ void __launch_bounds__(128) gemv_bf16_m4(float* y, int ldy, const float* x, int ldx, const __nv_bfloat16* W, const float* bias, int m, int out, int in) { gemvk::gemv_impl<__nv_bfloat16, 4>(y, ldy, x, ldx, W, bias, m, out, in); }
+extern "C" __global__ void __launch_bounds__(128) gemv_bf16_m8(float* y, int ldy, const float* x, int ldx, const __nv_bfloat16* W, const float* bias, int m, int out, int in) { gemvk::gemv_impl<__nv_bfloat16, 8>(y, ldy, x, ldx, W, bias, m, out, in); }
+extern "C" __global__ void __launch_bounds__(128) gemv_f16_m1(float* y, int ldy, const float* x, int ldx, const __half* W, const float* bias, int m, int out, int in) { gemvk::gemv_impl<__half, 1>(y, ldy, x, ldx, W, bias, m, out, in); }
+extern "C" __global__ void __launch_bounds__(128) gemv_f16_m2(float* y, int ldy, const float* x, int ldx, const __half* W, const float* bias, int m, int out, int in) { gemvk::gemv_impl<__half, 2>(y, ldy, x, ldx, W, bias, m, out, in); }
+extern "C" __global__ void __launch_bounds__(128) gemv_f16_m4(float* y, int ldy, const float* x, int ldx, const __half* W, const float* bias, int m, int out, int in) { gemvk::gemv_impl<__half, 4>(y, ldy, x, ldx, W, bias, m, out, in); }
+extern "C" __global__ void __launch_bounds__(128) gemv_f16_m8(float* y, int ldy, const float* x, int ldx, const __half* W, const float* bias, int m, int out, int in) { gemvk::gemv_impl<__half, 8>(y, ldy, x, ldx, W, bias, m, out, in); }

@@ -5,6 +5,13 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+// `#pragma unroll` for nvcc; GCC's own pragma for the emulated build (g++ -Wall warns about the CUDA one).
+#if defined(__CUDACC__)
+#define KU_UNROLL _Pragma("unroll")
+#else
+#define KU_UNROLL _Pragma("GCC unroll 16")
+#endif
+
 namespace ku {
 
 constexpr unsigned FULL = 0xffffffffu;

@@ -6,7 +6,7 @@
 template <class OutT>
 __device__ void rmsnorm_impl(OutT* __restrict__ y, const float* __restrict__ x, const float* __restrict__ w,
                              const int* __restrict__ rows, float* __restrict__ inv_rms, int n, int dim, float eps) {
-    __shared__ float red[32];
+    EXTERN_SHARED(float, red);                        // 32 floats
     for (int r = blockIdx.x; r < n; r += gridDim.x) {
         const float* xr = x + (long long)(rows ? rows[r] : r) * dim;
         float ss = 0.f;

@@ -22,13 +22,13 @@
 #include "kutil.cuh"
 #include <climits>
 
-namespace {
+namespace samp {
 
 constexpr int NB = 512;           // histogram bins
 constexpr int CAP = 2048;         // candidates sorted in shared memory
 constexpr int MAXLEV = 8;         // histogram levels (the first over all tokens, then refinements)
 
-struct Smem {
+struct Smem {                            // dynamic shared memory of sample_rows: SAMPLE_SMEM bytes
     unsigned cnt[2][NB];                 // [0]: the first level (kept for the second search), [1]: refinements
     unsigned long long mass[2][NB];
     double cp[CAP];
@@ -49,6 +49,9 @@ struct Smem {
     double res_p, res_acc;
 };
 
+constexpr int SAMPLE_SMEM = 37640;
+static_assert(sizeof(Smem) == SAMPLE_SMEM, "sample_rows shared memory size is part of the kernel contract");
+
 struct Row {
     const float* l;
     int V;
@@ -59,7 +62,7 @@ __device__ __forceinline__ double arg_of(const Row& r, int t) { return ((double)
 
 __device__ __forceinline__ int bin_of(double x, double x0, double sc) {
     double b = (x - x0) * sc;
-    return b <= 0.0 ? 0 : b >= (double)(NB - 1) ? NB - 1 : (int)b;
+    return !(b > 0.0) ? 0 : b >= (double)(NB - 1) ? NB - 1 : (int)b;   // NaN (0·inf) -> 0
 }
 
 // −1: before the window (larger p), 0: inside, 1: after; over the first `levels` levels of the chain.
@@ -179,7 +182,8 @@ __device__ void search(Smem& sm, const Row& r, double X, bool strict, double tot
             int st;
             if (lo < 0) st = 3;                                  // the sum never reaches X
             else if (count <= (unsigned long long)CAP) st = 0;  // candidates fit
-            else if ((levels > 0 && sm.xmin == sm.xmax)          // one value of p: ties in id order
+            else if (hsc == 0.0 || (levels > 0 && sm.xmin == sm.xmax)   // one value of p: ties in id order
+                     || (levels > 0 && lo == 0 && hi == NB - 1)   // no progress: the crossing is not resolvable
                      || levels + 1 >= MAXLEV
                      || (double)(wfx + count) / fix <= 4 * delta) // mass below resolution (approximate)
                 st = 2;
@@ -330,12 +334,12 @@ __device__ void search(Smem& sm, const Row& r, double X, bool strict, double tot
     __syncthreads();
 }
 
-} // namespace
+} // namespace samp
 
 // out[r] = argmax of row r (lowest id on ties). logits [rows, ld]. grid (rows), block (multiple of 32; 256).
 extern "C" __global__ void argmax_rows(int* out, const float* logits, long long ld, int rows, int V) {
-    __shared__ float rv[32];
-    __shared__ int ri[32];
+    EXTERN_SHARED(float, rv);                         // 32 floats, then 32 ints
+    int* ri = reinterpret_cast<int*>(rv + 32);
     for (int row = blockIdx.x; row < rows; row += gridDim.x) {
         const float* l = logits + (long long)row * ld;
         float best = -INFINITY;
@@ -361,9 +365,11 @@ extern "C" __global__ void argmax_rows(int* out, const float* logits, long long 
 // out[r] = the token Sampler.sample would draw from row r with temperature[r], top_p[r] and the uniform draw
 // u[r] (rows with temperature 0: argmax). logits [rows, ld] f32; u, temperature, top_p: [rows] double.
 // grid (rows) [grid-strided], block (multiple of 32, <= 512; 512 on a GPU); static shared memory ~37 KiB.
-extern "C" __global__ void __launch_bounds__(512) sample_rows(int* out, const float* logits, long long ld, int rows, int V, const double* u,
-                                       const double* temperature, const double* top_p) {
-    __shared__ Smem sm;
+namespace samp {
+__device__ void sample_rows_impl(int* out, const float* logits, long long ld, int rows, int V, const double* u,
+                                 const double* temperature, const double* top_p) {
+    EXTERN_SHARED(unsigned char, smem_raw);
+    Smem& sm = *reinterpret_cast<Smem*>(smem_raw);
     const int tid = threadIdx.x;
     for (int row = blockIdx.x; row < rows; row += gridDim.x) {
         const float* l = logits + (long long)row * ld;
@@ -443,14 +449,25 @@ extern "C" __global__ void __launch_bounds__(512) sample_rows(int* out, const fl
         }
         __syncthreads();
 
-        // the nucleus boundary: the first running mass >= topP·total
-        search(sm, r, top_p[row] * total, false, total, fix, -1, 0.0, sc0, ends);
-        const int bid = sm.found ? sm.res_id : -1;
-        const double bp = sm.res_p, mass = sm.res_acc;
-        __syncthreads();
+        // the nucleus boundary: the first running mass >= topP·total (top_p >= 1: every token, mass = total)
+        int bid = -1;
+        double bp = 0.0, mass = total;
+        if (top_p[row] < 1.0) {
+            search(sm, r, top_p[row] * total, false, total, fix, -1, 0.0, sc0, ends);
+            bid = sm.found ? sm.res_id : -1;
+            bp = sm.res_p;
+            mass = sm.res_acc;
+            __syncthreads();
+        }
         // the draw, inside the nucleus
         search(sm, r, u[row] * mass, true, total, fix, bid, bp, sc0, ends);
         if (tid == 0) out[row] = sm.res_id;
         __syncthreads();
     }
+}
+} // namespace samp
+
+extern "C" __global__ void __launch_bounds__(512) sample_rows(int* out, const float* logits, long long ld, int rows, int V, const double* u,
+                                       const double* temperature, const double* top_p) {
+    samp::sample_rows_impl(out, logits, ld, rows, V, u, temperature, top_p);
 }
