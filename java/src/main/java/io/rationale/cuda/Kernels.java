@@ -68,6 +68,16 @@ final class Kernels {
     /** Query rows per block of {@code attn_prefill_d*} (shared memory bound). */
     static int attentionRows(int variant) { return variant >= 256 ? 8 : 16; }
 
+    /** Dynamic shared memory of {@code attn_*_d<variant>_*} (its {@code Smem<D>}, a static_assert in attention.cu). */
+    static int attentionSmem(int variant) {
+        return switch (variant) {
+            case 32 -> 13824;
+            case 64 -> 24064;
+            case 128 -> 44544;
+            default -> 43920;
+        };
+    }
+
     /** What one attention call reads and writes (all device pointers; optional ones NULL). */
     record Attention(DevicePointer out, int ldo, DevicePointer q, int ldq, DevicePointer blockPtrs, DevicePointer seqTable,
                      long kOff, long vOff, DevicePointer tokSeq, DevicePointer tokPos, DevicePointer seqCtx, int n, int heads,
@@ -85,7 +95,7 @@ final class Kernels {
         int g = a.heads() / a.kvHeads(), rows = attentionRows(d);
         Dim3 grid = decode ? new Dim3(a.n(), a.kvHeads() * ((g + rows - 1) / rows), 1)
                 : new Dim3((int) (((long) a.n() * g + rows - 1) / rows), a.kvHeads(), 1);
-        device.launch("attn_" + (decode ? "decode" : "prefill") + "_d" + d + "_" + suffix(out), grid, block(128), 0,
+        device.launch("attn_" + (decode ? "decode" : "prefill") + "_d" + d + "_" + suffix(out), grid, block(128), attentionSmem(d),
                 a.out(), a.ldo(), a.q(), a.ldq(), a.blockPtrs(), a.seqTable(), a.kOff(), a.vOff(), a.tokSeq(), a.tokPos(), a.seqCtx(),
                 a.n(), a.heads(), a.kvHeads(), a.hd(), a.window(), a.scale(), 1, DevicePointer.NULL, DevicePointer.NULL, a.stats(),
                 a.ivMode(), a.ivCausal(), a.ivStart(), a.ivPos(), a.ivBias(), a.ivHeads(), a.ivFrom());
@@ -137,7 +147,8 @@ final class Kernels {
         if (m < 1 || m > GEMV_MAX_ROWS) throw new IllegalArgumentException("gemv of " + m + " rows");
         int variant = m == 1 ? 1 : m == 2 ? 2 : m <= 4 ? 4 : 8;
         int rowsPerBlock = variant == 8 ? 4 : 8;
-        device.launch("gemv_" + suffix(w) + "_m" + variant, grid((out + rowsPerBlock - 1) / rowsPerBlock), block(128), 0,
+        int smem = 4 * 4 * rowsPerBlock * variant;         // 4 warps' partial sums of rowsPerBlock·variant outputs
+        device.launch("gemv_" + suffix(w) + "_m" + variant, grid((out + rowsPerBlock - 1) / rowsPerBlock), block(128), smem,
                 y, ldy, x, ldx, weights, bias, m, out, in);
     }
 
@@ -148,13 +159,8 @@ final class Kernels {
         device.launch("argmax_rows", grid(rows), block(256), 64 * 4, out, logits, ld, rows, vocab);
     }
 
-    /** Dynamic shared memory of {@code sample_rows} (its {@code Smem}). */
-    static final int SAMPLE_SMEM = sampleSmem();
-
-    private static int sampleSmem() {
-        int nb = 512, cap = 2048, lev = 8;
-        return 2 * nb * 4 + 2 * nb * 8 + cap * 8 + cap * 4 + 32 * 8 + 32 * 4 + 32 * 4 + 2 * lev * 8 + 1024;
-    }
+    /** Dynamic shared memory of {@code sample_rows} ({@code SAMPLE_SMEM} in sampling.cu). */
+    static final int SAMPLE_SMEM = 37640;
 
     /**
      * out[r] = the token {@link io.rationale.engine.Sampler#sample(float[], io.rationale.engine.SamplingParams, double)}
