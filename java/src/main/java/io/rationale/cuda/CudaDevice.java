@@ -12,7 +12,6 @@ import jcuda.CudaException;
 import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
-import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
@@ -224,76 +223,75 @@ public final class CudaDevice implements AutoCloseable {
     }
 
     /** Frees memory from {@link #alloc}; null does nothing. */
-    public void free(CUdeviceptr p) {
+    public void free(DevicePointer p) {
         if (p == null) return;
         makeCurrent();
         JCudaDriver.cuMemFree(p);
     }
 
-    public void copyToDevice(CUdeviceptr dst, float[] src) { h2d(dst, Pointer.to(src), 4L * src.length); }
-    public void copyToDevice(CUdeviceptr dst, int[] src) { h2d(dst, Pointer.to(src), 4L * src.length); }
-    public void copyToDevice(CUdeviceptr dst, short[] src) { h2d(dst, Pointer.to(src), 2L * src.length); }
-    public void copyToDevice(CUdeviceptr dst, byte[] src) { h2d(dst, Pointer.to(src), src.length); }
-    public void copyToHost(float[] dst, CUdeviceptr src) { d2h(Pointer.to(dst), src, 4L * dst.length); }
-    public void copyToHost(int[] dst, CUdeviceptr src) { d2h(Pointer.to(dst), src, 4L * dst.length); }
-    public void copyToHost(short[] dst, CUdeviceptr src) { d2h(Pointer.to(dst), src, 2L * dst.length); }
-    public void copyToHost(byte[] dst, CUdeviceptr src) { d2h(Pointer.to(dst), src, dst.length); }
+    public void copyToDevice(DevicePointer dst, float[] src) { h2d(dst, Pointer.to(src), 4L * src.length); }
+    public void copyToDevice(DevicePointer dst, int[] src) { h2d(dst, Pointer.to(src), 4L * src.length); }
+    public void copyToDevice(DevicePointer dst, short[] src) { h2d(dst, Pointer.to(src), 2L * src.length); }
+    public void copyToDevice(DevicePointer dst, byte[] src) { h2d(dst, Pointer.to(src), src.length); }
+    public void copyToHost(float[] dst, DevicePointer src) { d2h(Pointer.to(dst), src, 4L * dst.length); }
+    public void copyToHost(int[] dst, DevicePointer src) { d2h(Pointer.to(dst), src, 4L * dst.length); }
+    public void copyToHost(short[] dst, DevicePointer src) { d2h(Pointer.to(dst), src, 2L * dst.length); }
+    public void copyToHost(byte[] dst, DevicePointer src) { d2h(Pointer.to(dst), src, dst.length); }
 
     /**
      * Copies all of {@code src} to the device. A native segment (memory-mapped weights, arena memory) is copied
      * straight from its address; a heap segment through byte arrays of at most 64 MiB.
      */
-    public void copyToDevice(CUdeviceptr dst, MemorySegment src) {
+    public void copyToDevice(DevicePointer dst, MemorySegment src) {
         long n = src.byteSize();
         if (src.isNative()) {
             h2d(dst, HostPointer.of(src.address()), n);
             return;
         }
-        for (long off = 0; off < n; off += CHUNK) {
-            int len = (int) Math.min(CHUNK, n - off);
+        for (long off = 0; off < n; off += heapChunk) {
+            int len = (int) Math.min(heapChunk, n - off);
             byte[] b = src.asSlice(off, len).toArray(ValueLayout.JAVA_BYTE);
-            h2d(offset(dst, off), Pointer.to(b), len);
+            h2d(dst.plus(off), Pointer.to(b), len);
         }
     }
 
     /** Copies device memory into all of {@code dst}. */
-    public void copyToHost(MemorySegment dst, CUdeviceptr src) {
+    public void copyToHost(MemorySegment dst, DevicePointer src) {
         long n = dst.byteSize();
         if (dst.isNative()) {
             d2h(HostPointer.of(dst.address()), src, n);
             return;
         }
-        for (long off = 0; off < n; off += CHUNK) {
-            int len = (int) Math.min(CHUNK, n - off);
+        for (long off = 0; off < n; off += heapChunk) {
+            int len = (int) Math.min(heapChunk, n - off);
             byte[] b = new byte[len];
-            d2h(Pointer.to(b), offset(src, off), len);
+            d2h(Pointer.to(b), src.plus(off), len);
             MemorySegment.copy(MemorySegment.ofArray(b), 0, dst, off, len);
         }
     }
 
     /** Device to device. */
-    public void copy(CUdeviceptr dst, CUdeviceptr src, long bytes) {
+    public void copy(DevicePointer dst, DevicePointer src, long bytes) {
         makeCurrent();
         JCudaDriver.cuMemcpyDtoD(dst, src, bytes);
     }
 
     /** Sets {@code bytes} bytes to {@code value}. */
-    public void memset(CUdeviceptr dst, byte value, long bytes) {
+    public void memset(DevicePointer dst, byte value, long bytes) {
         makeCurrent();
         JCudaDriver.cuMemsetD8(dst, value, bytes);
     }
 
-    private static final long CHUNK = 64L << 20;
+    /** Largest byte array a heap segment is copied through (package-private: tests lower it). */
+    static long heapChunk = 64L << 20;
 
-    private static CUdeviceptr offset(CUdeviceptr p, long bytes) { return bytes == 0 ? p : p.withByteOffset(bytes); }
-
-    private void h2d(CUdeviceptr dst, Pointer src, long bytes) {
+    private void h2d(DevicePointer dst, Pointer src, long bytes) {
         if (bytes == 0) return;
         makeCurrent();
         JCudaDriver.cuMemcpyHtoD(dst, src, bytes);
     }
 
-    private void d2h(Pointer dst, CUdeviceptr src, long bytes) {
+    private void d2h(Pointer dst, DevicePointer src, long bytes) {
         if (bytes == 0) return;
         makeCurrent();
         JCudaDriver.cuMemcpyDtoH(dst, src, bytes);

@@ -80,9 +80,21 @@ class DeviceMemoryTest {
             MemorySegment back = arena.allocate(n);
             dev.copyToHost(back, p);
             assertEquals(-1, back.mismatch(mapped));
-            MemorySegment heap = MemorySegment.ofArray(new byte[n]);  // the heap path
-            dev.copyToHost(heap, p);
-            assertEquals(-1, heap.mismatch(mapped));
+            long chunk = CudaDevice.heapChunk;
+            CudaDevice.heapChunk = 1 << 20;  // the heap path, in several chunks
+            try {
+                MemorySegment heap = MemorySegment.ofArray(new byte[n]);
+                dev.copyToHost(heap, p);
+                assertEquals(-1, heap.mismatch(mapped));
+                DevicePointer q = dev.alloc(n);
+                dev.copyToDevice(q, heap);
+                MemorySegment again = arena.allocate(n);
+                dev.copyToHost(again, q);
+                assertEquals(-1, again.mismatch(mapped));
+                dev.free(q);
+            } finally {
+                CudaDevice.heapChunk = chunk;
+            }
             MemorySegment heapSrc = MemorySegment.ofArray(new float[] {1.5f, -2f, 3.25f});
             dev.copyToDevice(p, heapSrc);
             float[] f = new float[3];
