@@ -33,12 +33,13 @@ public final class TestBackends {
     /**
      * Logit tolerance of a device against a double-precision reference, relative to max(1, the row's largest
      * |logit|). The CPU computes in f32 with weights widened to f32: 1e-4 for every dtype. The CUDA backend rounds
-     * a GEMM's input activations to the weights' dtype (bf16: 8 significant bits, f16: 11), as PyTorch does with a
-     * model in that dtype, so its logits move by a few units of that rounding: 1e-4 with f32 weights, 3e-2 with
-     * bf16 and 4e-3 with f16 weights.
+     * a prefill GEMM's input activations to the weights' dtype (bf16: 8 significant bits, f16: 11), as PyTorch does
+     * with a model in that dtype, so its logits move by a few units of that rounding: 1e-4 with f32 weights, 1.5e-2
+     * with bf16 and 2.5e-3 with f16 weights, about three times the largest error measured on the models of
+     * {@code ReferenceComparisonTest} on the emulated device (5.0e-3 bf16, 8.4e-4 f16; f32 4e-7, as the CPU).
      */
     public static double logitTolerance(String device, DType weights) {
         if (device.equals("cpu") || weights == DType.F32) return 1e-4;
-        return weights == DType.BF16 ? 3e-2 : 4e-3;
+        return weights == DType.BF16 ? 1.5e-2 : 2.5e-3;
     }
 }
