@@ -83,10 +83,13 @@ public final class CudaBackend implements Backend {
     /** The device this backend runs on. */
     public CudaDevice cudaDevice() { return device; }
 
+    /** {@code cuda:0 (NVIDIA H200, compute 9.0, driver 13.0, libcublas.so.13)}, or {@code cuda-emu (...)}. */
     @Override
     public String device() {
-        String kind = device.isEmulated() ? "cuda-emu" : "cuda:" + device.ordinal();
-        return kind + " (" + device.name() + ", compute " + device.computeCapability() + ", " + cublas.library() + ")";
+        if (device.isEmulated()) return "cuda-emu (the CUDA kernels emulated on the CPU, compute " + device.computeCapability() + ")";
+        int v = device.driverVersion();
+        return "cuda:" + device.ordinal() + " (" + device.name() + ", compute " + device.computeCapability() + ", driver "
+                + v / 1000 + "." + (v % 1000) / 10 + ", " + java.nio.file.Path.of(cublas.library()).getFileName() + ")";
     }
 
     @Override
