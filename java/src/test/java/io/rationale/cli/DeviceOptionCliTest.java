@@ -44,6 +44,62 @@ class DeviceOptionCliTest {
         CliErrorsTest.assertOneLineError(CliRun.of("generate", "--model", STORIES, "--text", "hi", "--device", "cuda:x"), 1, "unknown device 'cuda:x'");
     }
 
+    /** logits and generate on the emulated device give the CPU's numbers (stories260K is f32: 1e-4) and tokens. */
+    @Test
+    void logitsAndGenerateOnTheEmulatedDeviceEqualTheCpu() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(TestBackends.emulatedDeviceBuilt(), "the emulated device is not in this build");
+        ObjectMapper om = new ObjectMapper();
+        JsonNode cpu = om.readTree(CliRun.of("logits", "--model", STORIES, "--text", "Once upon a time there was", "--device", "cpu", "--json").out());
+        CliRun emu = CliRun.of("logits", "--model", STORIES, "--text", "Once upon a time there was", "--device", "cuda-emu", "--json");
+        assertEquals(0, emu.exitCode(), emu.err());
+        JsonNode gpu = om.readTree(emu.out());
+        assertTrue(gpu.get("device").asText().startsWith("cuda-emu"), gpu.get("device").asText());
+        assertEquals(cpu.get("argmax_per_position"), gpu.get("argmax_per_position"));
+        for (int i = 0; i < cpu.get("logits_last").size(); i++)
+            assertEquals(cpu.get("logits_last").get(i).asDouble(), gpu.get("logits_last").get(i).asDouble(), 1e-4 * 20, "logit " + i);
+        JsonNode g1 = om.readTree(CliRun.of("generate", "--model", STORIES, "--text", "Once", "--max-new-tokens", "40", "--device", "cpu", "--json").out());
+        JsonNode g2 = om.readTree(CliRun.of("generate", "--model", STORIES, "--text", "Once", "--max-new-tokens", "40", "--device", "cuda-emu", "--json").out());
+        assertEquals(g1.get("ids"), g2.get("ids"));
+        JsonNode s1 = om.readTree(CliRun.of("generate", "--model", STORIES, "--text", "Once", "--max-new-tokens", "30", "--temperature", "0.9",
+                "--top-p", "0.9", "--seed", "4", "--device", "cpu", "--json").out());
+        JsonNode s2 = om.readTree(CliRun.of("generate", "--model", STORIES, "--text", "Once", "--max-new-tokens", "30", "--temperature", "0.9",
+                "--top-p", "0.9", "--seed", "4", "--device", "cuda-emu", "--json").out());
+        assertEquals(s1.get("ids"), s2.get("ids"), "seeded sampling on the device draws what the host sampler draws");
+    }
+
+    /**
+     * eval with the forward-only attribution methods and a prompting method on the emulated device: the built-in job
+     * (an f32 model) gives the CPU's predictions, word scores (1e-4) and prompting answers.
+     */
+    @Test
+    void evalOnTheEmulatedDeviceEqualsTheCpu(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(TestBackends.emulatedDeviceBuilt(), "the emulated device is not in this build");
+        String methods = "attention,attention_rollout,occlusion,prompt_guided";
+        java.util.Map<String, java.util.List<JsonNode>> runs = new java.util.LinkedHashMap<>();
+        for (String device : new String[]{"cpu", "cuda-emu"}) {
+            java.nio.file.Path out = tmp.resolve(device);
+            CliRun r = CliRun.of("eval", "--builtin", "--out", out.toString(), "--methods", methods, "--progress", "none", "--device", device);
+            assertEquals(0, r.exitCode(), r.err());
+            assertTrue(r.err().contains("device: " + device), r.err());
+            java.util.List<JsonNode> rows = new java.util.ArrayList<>();
+            for (String line : java.nio.file.Files.readAllLines(out.resolve("examples.jsonl"))) rows.add(new ObjectMapper().readTree(line));
+            runs.put(device, rows);
+        }
+        java.util.List<JsonNode> cpu = runs.get("cpu"), gpu = runs.get("cuda-emu");
+        assertEquals(cpu.size(), gpu.size());
+        for (int e = 0; e < cpu.size(); e++) {
+            assertEquals(cpu.get(e).get("predicted"), gpu.get(e).get("predicted"), "example " + e);
+            for (String m : new String[]{"attention", "attention_rollout", "occlusion"}) {
+                JsonNode a = cpu.get(e).at("/methods/" + m + "/scores"), b = gpu.get(e).at("/methods/" + m + "/scores");
+                assertEquals(a.size(), b.size(), m);
+                assertTrue(a.size() > 0, m + " has word scores");
+                for (int i = 0; i < a.size(); i++) assertEquals(a.get(i).asDouble(), b.get(i).asDouble(), 1e-4, m + " example " + e + " word " + i);
+            }
+            assertTrue(cpu.get(e).at("/methods/prompt_guided/raw").isTextual(), "a prompting answer");
+            assertEquals(cpu.get(e).at("/methods/prompt_guided/raw"), gpu.get(e).at("/methods/prompt_guided/raw"), "prompt_guided answer " + e);
+        }
+    }
+
     /** Without a GPU and its driver, an explicit --device cuda is refused in one line naming why (never a JVM crash). */
     @Test
     void anExplicitGpuThatCannotOpenIsOneLine() {
