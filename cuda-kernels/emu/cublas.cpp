@@ -21,7 +21,6 @@
 typedef int cublasStatus_t;
 struct cublasContext;
 typedef cublasContext* cublasHandle_t;
-// cudaStream_t: from driver_types.h (through cuda_emu.h)
 
 enum : int {
     CUBLAS_STATUS_SUCCESS = 0,
@@ -46,7 +45,7 @@ enum : int {
 };
 
 struct cublasContext {
-    cudaStream_t stream = nullptr;
+    void* stream = nullptr;  // a CUstream / cudaStream_t
     int math_mode = 0;
 };
 
@@ -274,13 +273,13 @@ CUBLASAPI cublasStatus_t cublasGetVersion_v2(cublasHandle_t handle, int* version
     return CUBLAS_STATUS_SUCCESS;
 }
 
-CUBLASAPI cublasStatus_t cublasSetStream_v2(cublasHandle_t handle, cudaStream_t stream) {
+CUBLASAPI cublasStatus_t cublasSetStream_v2(cublasHandle_t handle, void* stream) {
     if (!live(handle)) return CUBLAS_STATUS_NOT_INITIALIZED;
     handle->stream = stream;  // work is synchronous: the stream only is remembered
     return CUBLAS_STATUS_SUCCESS;
 }
 
-CUBLASAPI cublasStatus_t cublasGetStream_v2(cublasHandle_t handle, cudaStream_t* stream) {
+CUBLASAPI cublasStatus_t cublasGetStream_v2(cublasHandle_t handle, void** stream) {
     if (!live(handle)) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (stream == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
     *stream = handle->stream;

@@ -60,6 +60,9 @@
 // The toolkit's host-side headers: dim3, uint3, float4, int4, make_float4, ..., __nv_bfloat16, __half and their
 // conversions all compile with g++ (they need -I<cuda>/include). They are included before the macros below so
 // that their own declarations stay untouched.
+#if !__has_include(<vector_types.h>)
+#error "cuda_emu.h: add -I<cuda>/include (the toolkit's headers) or, without a toolkit, -I<this dir>/fallback"
+#endif
 #include <vector_types.h>
 #include <vector_functions.h>
 #include <cuda_fp16.h>
