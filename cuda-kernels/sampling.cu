@@ -467,7 +467,7 @@ __device__ void sample_rows_impl(int* out, const float* logits, long long ld, in
 }
 } // namespace samp
 
-extern "C" __global__ void __launch_bounds__(512) sample_rows(int* out, const float* logits, long long ld, int rows, int V, const double* u,
+extern "C" __global__ void __launch_bounds__(512, 1) sample_rows(int* out, const float* logits, long long ld, int rows, int V, const double* u,
                                        const double* temperature, const double* top_p) {
     samp::sample_rows_impl(out, logits, ld, rows, V, u, temperature, top_p);
 }
