@@ -53,6 +53,7 @@ public final class CudaBackend implements Backend {
     private final BlockPool pool;
     private final Workspace ws;
     private final RopeTables rope;
+    private final int multiprocessors;
     private boolean closed;
 
     /** Uploads {@code model}'s weights to {@code device}; the backend owns the device from then on (closes it). */
@@ -61,6 +62,7 @@ public final class CudaBackend implements Backend {
         this.device = device;
         this.kernels = new Kernels(device);
         this.rope = new RopeTables(model.config());
+        this.multiprocessors = device.attribute(16);          // CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT
         Cublas blas = null;
         CudaWeights w = null;
         try {
@@ -330,6 +332,11 @@ public final class CudaBackend implements Backend {
         DevicePointer tokSeqP = base.plus(aTokSeq), tokPosP = base.plus(aTokPos), seqCtxP = base.plus(aSeqCtx);
         DevicePointer seqTableP = base.plus(aSeqTable), blocksP = base.plus(aBlocks);
         boolean decode = n == seqs;
+        int maxCtx = 0;
+        for (int x2 : seqCtx) maxCtx = Math.max(maxCtx, x2);
+        int splits = decode && !keepProbs ? Kernels.decodeSplits(Kernels.decodeBlocks(n, heads, kvHeads, hd), multiprocessors, maxCtx) : 1;
+        DevicePointer partO = splits > 1 ? ws.get("partO", 4L * splits * n * heads * hd) : DevicePointer.NULL;
+        DevicePointer partMl = splits > 1 ? ws.get("partMl", 8L * splits * n * heads) : DevicePointer.NULL;
         float scale = (float) (1.0 / Math.sqrt(hd));
         float eps = (float) c.rmsNormEps();
         for (int l = 0; l < c.numLayers(); l++) {
@@ -346,7 +353,7 @@ public final class CudaBackend implements Backend {
                     steer ? st.mode : 0, steer ? st.causal : 1, steer ? base.plus(st.start) : DevicePointer.NULL,
                     steer ? base.plus(st.pos) : DevicePointer.NULL, steer ? base.plus(st.bias) : DevicePointer.NULL,
                     steer && st.heads >= 0 ? base.plus(st.heads) : DevicePointer.NULL, steer ? base.plus(st.from) : DevicePointer.NULL);
-            kernels.attention(actType(n, w.o()), decode, a);
+            kernels.attention(actType(n, w.o()), decode, splits, partO, partMl, a);
             if (keepProbs) {
                 kernels.attentionProbs(probs, base.plus(aProbsOff), base.plus(aSeqStart), a);
                 float[] host = new float[(int) probsFloats];

@@ -87,18 +87,39 @@ final class Kernels {
 
     /**
      * Flash-style causal GQA attention over the block tables, output in {@code out} type. {@code decode}: one new
-     * token per sequence ({@code attn_decode_*}, a block per token); else {@code attn_prefill_*}. One split (no
-     * partials): {@code stats} is then written when not NULL.
+     * token per sequence ({@code attn_decode_*}, a block per token); else {@code attn_prefill_*}. With
+     * {@code splits} > 1 (flash-decoding: each block's key tiles split over grid.z) the partials go to
+     * {@code partO}/{@code partMl} and {@code attn_combine_*} writes the output (and {@code stats}); with one split
+     * the kernel writes both.
      */
-    void attention(DataType out, boolean decode, Attention a) {
+    void attention(DataType out, boolean decode, int splits, DevicePointer partO, DevicePointer partMl, Attention a) {
         int d = attentionVariant(a.hd());
         int g = a.heads() / a.kvHeads(), rows = attentionRows(d);
-        Dim3 grid = decode ? new Dim3(a.n(), a.kvHeads() * ((g + rows - 1) / rows), 1)
-                : new Dim3((int) (((long) a.n() * g + rows - 1) / rows), a.kvHeads(), 1);
+        Dim3 grid = decode ? new Dim3(a.n(), a.kvHeads() * ((g + rows - 1) / rows), splits)
+                : new Dim3((int) (((long) a.n() * g + rows - 1) / rows), a.kvHeads(), splits);
+        DevicePointer mainStats = splits > 1 ? DevicePointer.NULL : a.stats();
         device.launch("attn_" + (decode ? "decode" : "prefill") + "_d" + d + "_" + suffix(out), grid, block(128), attentionSmem(d),
-                a.out(), a.ldo(), a.q(), a.ldq(), a.blockPtrs(), a.seqTable(), a.kOff(), a.vOff(), a.tokSeq(), a.tokPos(), a.seqCtx(),
-                a.n(), a.heads(), a.kvHeads(), a.hd(), a.window(), a.scale(), 1, DevicePointer.NULL, DevicePointer.NULL, a.stats(),
-                a.ivMode(), a.ivCausal(), a.ivStart(), a.ivPos(), a.ivBias(), a.ivHeads(), a.ivFrom());
+                attentionArgs(a, splits, partO, partMl, mainStats));
+        if (splits > 1)
+            device.launch("attn_combine_" + suffix(out), new Dim3(a.n(), a.heads(), 1), block(64), 0, attentionArgs(a, splits, partO, partMl, a.stats()));
+    }
+
+    /** Key splits for a decode launch: enough blocks for about two per SM, no split under 256 keys (the kernel README's heuristic). */
+    static int decodeSplits(int blocks, int multiprocessors, int maxContext) {
+        int byOccupancy = (2 * multiprocessors + blocks - 1) / blocks, byLength = (maxContext + 255) / 256;
+        return Math.max(1, Math.min(byOccupancy, byLength));
+    }
+
+    /** Blocks of an {@code attn_decode_*} launch of n tokens (before splitting). */
+    static int decodeBlocks(int n, int heads, int kvHeads, int hd) {
+        int g = heads / kvHeads, rows = attentionRows(attentionVariant(hd));
+        return n * kvHeads * ((g + rows - 1) / rows);
+    }
+
+    private static Object[] attentionArgs(Attention a, int splits, DevicePointer partO, DevicePointer partMl, DevicePointer stats) {
+        return new Object[]{a.out(), a.ldo(), a.q(), a.ldq(), a.blockPtrs(), a.seqTable(), a.kOff(), a.vOff(), a.tokSeq(), a.tokPos(), a.seqCtx(),
+                a.n(), a.heads(), a.kvHeads(), a.hd(), a.window(), a.scale(), splits, partO, partMl, stats,
+                a.ivMode(), a.ivCausal(), a.ivStart(), a.ivPos(), a.ivBias(), a.ivHeads(), a.ivFrom()};
     }
 
     /**
@@ -147,8 +168,7 @@ final class Kernels {
         if (m < 1 || m > GEMV_MAX_ROWS) throw new IllegalArgumentException("gemv of " + m + " rows");
         int variant = m == 1 ? 1 : m == 2 ? 2 : m <= 4 ? 4 : 8;
         int rowsPerBlock = variant == 8 ? 4 : 8;
-        int smem = 4 * 4 * rowsPerBlock * variant;         // 4 warps' partial sums of rowsPerBlock·variant outputs
-        device.launch("gemv_" + suffix(w) + "_m" + variant, grid((out + rowsPerBlock - 1) / rowsPerBlock), block(128), smem,
+        device.launch("gemv_" + suffix(w) + "_m" + variant, grid((out + rowsPerBlock - 1) / rowsPerBlock), block(128), 512,
                 y, ldy, x, ldx, weights, bias, m, out, in);
     }
 

@@ -166,6 +166,29 @@ class KvCacheAndBatchTest {
     }
 
     /**
+     * Decoding after a long context (600 positions, ten blocks: the CUDA backend splits the keys of a decode step
+     * over several blocks there, flash-decoding) gives the logits of one prefill; two sequences decode together.
+     */
+    @ParameterizedTest
+    @MethodSource("devices")
+    void decodingAfterALongContextEqualsOnePrefill(String device) {
+        Backend b = WINDOWED.get(device);
+        double tol = tolerance(device, b);
+        int vocab = b.model().config().vocabSize();
+        int[] seq = tokens(603, vocab), other = tokens(420, vocab);
+        Logits full = b.forward(seq, null, LogitsMode.ALL), fullOther = b.forward(other, null, LogitsMode.ALL);
+        try (KvCache c = b.newCache(); KvCache d = b.newCache()) {
+            b.forward(Arrays.copyOf(seq, 600), c, LogitsMode.NONE);
+            b.forward(Arrays.copyOf(other, 417), d, LogitsMode.NONE);
+            for (int t = 0; t < 3; t++) {
+                Logits step = b.forward(List.of(new int[]{seq[600 + t]}, new int[]{other[417 + t]}), List.of(c, d), LogitsMode.LAST, null);
+                assertClose(full.row(0, 600 + t), step.last(0), tol, "long decode position " + (600 + t));
+                assertClose(fullOther.row(0, 417 + t), step.last(1), tol, "second sequence position " + (417 + t));
+            }
+        }
+    }
+
+    /**
      * Without a record, LAST and NONE run the last layer's queries, attention, o_proj and MLP on each sequence's last
      * row only (keys and values on all): logits and caches must equal those of ALL, which runs every row; after
      * cached prefixes (positions past + i), in a batch, with and without a sliding window.
