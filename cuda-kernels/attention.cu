@@ -360,11 +360,11 @@ __device__ void attn_decode(const Args& a) {
 //   layer's key / value offsets in floats from a block's base; tok_seq, tok_pos [n]; seq_ctx [S] (cached + new, the
 //   new keys already appended); window: sliding window (<= 0: none); scale: score scale (1/sqrt(hd));
 //   splits >= 1 (grid.z); part_o, part_ml: partials when splits > 1; stats: null or [n, heads, 2] (row max, row
-//   sum of exp(s − max)) for attn_probs, when splits == 1;
+//   sum of exp(s − max)) for attn_probs, written here when splits == 1, else by attn_combine_*;
 //   iv_mode 0 none, 1 pre-softmax, 2 post-softmax; iv_causal 1: only keys the row may see, 0: any key < seq_ctx;
 //   iv_start [S+1] ranges into iv_pos / iv_bias (positions distinct within a sequence); iv_heads null or [heads]
 //   0/1; iv_from null or [S] (rows at positions >= iv_from[s]). The iv pointers may be null when iv_mode is 0.
-// block (128); static shared memory (< 48 KiB), no dynamic shared memory.
+// block (128); dynamic shared memory sizeof(Smem<D>): 13824, 24064, 44544, 43920 bytes for D = 32, 64, 128, 256.
 #define ATTN_PARAMS                                                                                              \
     void *out, int ldo, const float *q, int ldq, const unsigned long long *block_ptrs, const int *seq_table,     \
         long long k_off, long long v_off, const int *tok_seq, const int *tok_pos, const int *seq_ctx, int n,     \
@@ -442,7 +442,7 @@ __device__ void attn_combine(const Args& a) {
 } // namespace attn
 
 // Merges the splits of attn_prefill_* / attn_decode_* (same parameters; q, k_off, scale unused).
-// grid (n, heads), block (any multiple of 32; 64).
+// grid (n, heads), block (any multiple of 32; 64); no shared memory.
 extern "C" __global__ void attn_combine_f32(ATTN_PARAMS) { attn::attn_combine<float>(ATTN_ARGS); }
 extern "C" __global__ void attn_combine_bf16(ATTN_PARAMS) { attn::attn_combine<__nv_bfloat16>(ATTN_ARGS); }
 extern "C" __global__ void attn_combine_f16(ATTN_PARAMS) { attn::attn_combine<__half>(ATTN_ARGS); }
@@ -454,7 +454,8 @@ extern "C" __global__ void attn_combine_f16(ATTN_PARAMS) { attn::attn_combine<__
 // [heads][new_s][ctx_s] f32 block at probs + probs_off[s] (new_s = seq_start[s+1] − seq_start[s], row t of the
 // batch is query index t − seq_start[s]); zeros where the key is masked. With iv_mode 1 the probabilities include
 // the pre-softmax bias (and, with iv_causal 0, the listed keys the row may not otherwise see); with iv_mode 2 they
-// are the plain softmax (the post-softmax bias is not a probability). grid (n, heads), block (multiple of 32; 128).
+// are the plain softmax (the post-softmax bias is not a probability). grid (n, heads), block (multiple of 32; 128),
+// dynamic shared memory hd·4 bytes.
 extern "C" __global__ void attn_probs(float* probs, const long long* probs_off, const int* seq_start, const float* q,
                                       int ldq, const unsigned long long* block_ptrs, const int* seq_table,
                                       long long k_off, const int* tok_seq, const int* tok_pos, const int* seq_ctx,

@@ -131,7 +131,7 @@ KU_UNROLL
 } // namespace gemvk
 
 // y [m, ldy] f32; x [m, ldx] f32; W [out, in] row-major; bias null or [out] f32; m <= M (the kernel's suffix).
-// grid (ceil(out / R)) with R = 8 for m1/m2/m4 and R = 4 for m8; block (128); no dynamic shared memory.
+// grid (ceil(out / R)) with R = 8 for m1/m2/m4 and R = 4 for m8; block (128); dynamic shared memory 512 bytes.
 extern "C" __global__ void __launch_bounds__(128) gemv_f32_m1(float* y, int ldy, const float* x, int ldx, const float* W, const float* bias, int m, int out, int in) { gemvk::gemv_impl<float, 1>(y, ldy, x, ldx, W, bias, m, out, in); }
 extern "C" __global__ void __launch_bounds__(128) gemv_f32_m2(float* y, int ldy, const float* x, int ldx, const float* W, const float* bias, int m, int out, int in) { gemvk::gemv_impl<float, 2>(y, ldy, x, ldx, W, bias, m, out, in); }
 extern "C" __global__ void __launch_bounds__(128) gemv_f32_m4(float* y, int ldy, const float* x, int ldx, const float* W, const float* bias, int m, int out, int in) { gemvk::gemv_impl<float, 4>(y, ldy, x, ldx, W, bias, m, out, in); }

@@ -20,7 +20,8 @@ __device__ void rmsnorm_impl(OutT* __restrict__ y, const float* __restrict__ x, 
 }
 
 // y [n, dim] (f32 / bf16 / f16); x [*, dim] f32; w [dim] f32; rows: null, or row r of y reads row rows[r] of x;
-// inv_rms: null or [n] f32. grid (n) [rows grid-strided], block (multiple of 32, <= 1024; 256).
+// inv_rms: null or [n] f32. grid (n) [rows grid-strided], block (multiple of 32, <= 1024; 256),
+// dynamic shared memory 128 bytes.
 extern "C" __global__ void rmsnorm_f32(float* y, const float* x, const float* w, const int* rows, float* inv_rms,
                                        int n, int dim, float eps) {
     rmsnorm_impl(y, x, w, rows, inv_rms, n, dim, eps);

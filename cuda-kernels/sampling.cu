@@ -336,7 +336,8 @@ __device__ void search(Smem& sm, const Row& r, double X, bool strict, double tot
 
 } // namespace samp
 
-// out[r] = argmax of row r (lowest id on ties). logits [rows, ld]. grid (rows), block (multiple of 32; 256).
+// out[r] = argmax of row r (lowest id on ties). logits [rows, ld]. grid (rows), block (multiple of 32; 256),
+// dynamic shared memory 256 bytes.
 extern "C" __global__ void argmax_rows(int* out, const float* logits, long long ld, int rows, int V) {
     EXTERN_SHARED(float, rv);                         // 32 floats, then 32 ints
     int* ri = reinterpret_cast<int*>(rv + 32);
@@ -364,7 +365,7 @@ extern "C" __global__ void argmax_rows(int* out, const float* logits, long long 
 
 // out[r] = the token Sampler.sample would draw from row r with temperature[r], top_p[r] and the uniform draw
 // u[r] (rows with temperature 0: argmax). logits [rows, ld] f32; u, temperature, top_p: [rows] double.
-// grid (rows) [grid-strided], block (multiple of 32, <= 512; 512 on a GPU); static shared memory ~37 KiB.
+// grid (rows) [grid-strided], block (multiple of 32, <= 512; 512 on a GPU); dynamic shared memory 37640 bytes.
 namespace samp {
 __device__ void sample_rows_impl(int* out, const float* logits, long long ld, int rows, int V, const double* u,
                                  const double* temperature, const double* top_p) {

@@ -4,7 +4,10 @@
 // under three warp schedules (in order, reversed, a seeded permutation; attention and sampling under the first and
 // the last): a missing barrier changes the result.
 //
-// Usage: kernels_test <libcuda.so.1> [filter]     (filter: run only tests whose name contains it)
+// Usage: kernels_test <libcuda.so.1> [--fatbin kernels.fatbin] [--bench] [filter]
+//   filter: run only tests whose name contains it. On a real GPU pass the driver (libcuda.so.1) and the fatbin:
+//   the emulation's hooks (schedules) are then absent and every test runs once; --bench times gemv against the
+//   device's copy bandwidth and decode attention (meaningless on the emulated device).
 //
 // Tolerances (per output element; `scale` is the magnitude the element is made of, stated per test):
 //   f32 outputs          |got − ref| <= 2e-5·scale (1e-6 where the kernel does a handful of f32 operations)
@@ -55,10 +58,25 @@ int (*cuMemcpyDtoH_v2)(void*, dptr, size_t);
 int (*cuModuleLoadData)(void**, const void*);
 int (*cuModuleGetFunction)(void**, void*, const char*);
 int (*cuLaunchKernel)(void*, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, void*, void**, void**);
-void (*cuemu_set_schedule)(int);
-const char* (*cuemu_last_error)();
+int (*cuCtxSynchronize)();
+int (*cuGetErrorString)(int, const char**);
+int (*cuDeviceGetAttribute)(int*, int, int);
+int (*cuMemcpyDtoD_v2)(dptr, dptr, size_t);
+int (*cuEventCreate)(void**, unsigned);
+int (*cuEventRecord)(void*, void*);
+int (*cuEventSynchronize)(void*);
+int (*cuEventElapsedTime)(float*, void*, void*);
+void (*cuemu_set_schedule)(int);            // emulation only (null on a real driver)
+const char* (*cuemu_last_error)();          // emulation only
 void* module;
 }  // namespace drv
+
+static const char* last_error(int rc) {
+    if (drv::cuemu_last_error) return drv::cuemu_last_error();
+    const char* s = nullptr;
+    drv::cuGetErrorString(rc, &s);
+    return s ? s : "?";
+}
 
 template <class F>
 static void bind(void* lib, F& f, const char* name) {
@@ -69,7 +87,7 @@ static void bind(void* lib, F& f, const char* name) {
     }
 }
 
-static void init(const char* path) {
+static void init(const char* path, const char* fatbin) {
     void* lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
         std::printf("FAIL: dlopen %s: %s\n", path, dlerror());
@@ -79,11 +97,28 @@ static void init(const char* path) {
 #define B(n) bind(lib, n, #n)
     B(cuInit); B(cuDevicePrimaryCtxRetain); B(cuCtxSetCurrent); B(cuMemAlloc_v2); B(cuMemFree_v2);
     B(cuMemcpyHtoD_v2); B(cuMemcpyDtoH_v2); B(cuModuleLoadData); B(cuModuleGetFunction); B(cuLaunchKernel);
-    B(cuemu_set_schedule); B(cuemu_last_error);
+    B(cuCtxSynchronize); B(cuGetErrorString); B(cuDeviceGetAttribute); B(cuMemcpyDtoD_v2); B(cuEventCreate);
+    B(cuEventRecord); B(cuEventSynchronize); B(cuEventElapsedTime);
 #undef B
+    cuemu_set_schedule = reinterpret_cast<void (*)(int)>(dlsym(lib, "cuemu_set_schedule"));
+    cuemu_last_error = reinterpret_cast<const char* (*)()>(dlsym(lib, "cuemu_last_error"));
+    std::vector<char> image(8, 0);
+    if (fatbin) {
+        FILE* f = std::fopen(fatbin, "rb");
+        if (!f) { std::printf("FAIL: cannot read %s\n", fatbin); std::exit(2); }
+        std::fseek(f, 0, SEEK_END);
+        image.resize(std::ftell(f));
+        std::fseek(f, 0, SEEK_SET);
+        if (std::fread(image.data(), 1, image.size(), f) != image.size()) { std::printf("FAIL: short read\n"); std::exit(2); }
+        std::fclose(f);
+    }
     void* ctx = nullptr;
-    if (cuInit(0) || cuDevicePrimaryCtxRetain(&ctx, 0) || cuCtxSetCurrent(ctx) || cuModuleLoadData(&module, "kernels")) {
-        std::printf("FAIL: driver init\n");
+    int rc = cuInit(0);
+    if (!rc) rc = cuDevicePrimaryCtxRetain(&ctx, 0);
+    if (!rc) rc = cuCtxSetCurrent(ctx);
+    if (!rc) rc = cuModuleLoadData(&module, image.data());
+    if (rc) {
+        std::printf("FAIL: driver init / module load: %d %s\n", rc, last_error(rc));
         std::exit(2);
     }
 }
@@ -130,7 +165,8 @@ static bool launch_smem(const char* name, Dim grid, unsigned block, unsigned sme
     }
     void* params[] = {static_cast<void*>(&args)..., nullptr};
     int rc = drv::cuLaunchKernel(f, grid.x, grid.y, grid.z, block, 1, 1, smem, nullptr, params, nullptr);
-    CHECK(rc == 0, "launch %s: %s", name, drv::cuemu_last_error());
+    if (!rc && !drv::cuemu_set_schedule) rc = drv::cuCtxSynchronize();
+    CHECK(rc == 0, "launch %s: %s", name, last_error(rc));
     return rc == 0;
 }
 // Dynamic shared memory each kernel needs (README: the kernel contract).
@@ -637,7 +673,8 @@ static std::vector<AttnCase> attention_cases() {
     v.push_back({"mixed hd128 G4 window 40", 4, 1, 128, 40, mixed});
     v.push_back({"mixed hd16 G2 window 1", 4, 2, 16, 1, mixed});
     v.push_back({"mixed hd256 G2", 4, 2, 256, 0, {{0, 7, {}}, {64, 9, {}}, {3, 1, {}}}});
-    v.push_back({"mixed hd32 G8 (two row chunks per group in decode)", 8, 1, 32, 0, {{0, 5, {}}, {70, 3, {}}}, ALL});
+    v.push_back({"mixed hd32 G20 (MQA: two row chunks per group in decode)", 20, 1, 32, 0, {{0, 5, {}}, {70, 3, {}}}, ALL});
+    v.push_back({"mixed hd256 G10 (two row chunks of 8)", 10, 1, 256, 0, {{0, 3, {}}, {33, 2, {}}}, ALL});
     // prefill of n = 200 tokens, no cache; n = 1
     v.push_back({"prefill n200 hd64 G2", 2, 1, 64, 0, {{0, 200, {}}}});
     v.push_back({"prefill n200 hd32 G4 window 50", 4, 1, 32, 50, {{0, 200, {}}}});
@@ -787,7 +824,7 @@ static void test_elementwise() {
 
 static void test_gemv() {
     struct C { int out, in; };
-    for (C c : {C{1, 64}, C{7, 172}, C{65, 1024}, C{33, 520}}) {
+    for (C c : {C{1, 64}, C{7, 172}, C{65, 1024}, C{33, 520}, C{5, 70}}) {   // 172, 70: scalar paths
         for (DT t : {DT::F32, DT::BF16, DT::F16}) {
             std::vector<float> W = randv((size_t)c.out * c.in), Wr, bias = randv(c.out);
             auto raw = narrow(t, W, &Wr);
@@ -930,15 +967,144 @@ static void test_sampling() {
     }
 }
 
+// ---------------------------------------------------------------- benchmarks (real GPU)
+
+static float time_ms(const std::function<void()>& fn, int reps) {
+    void *a = nullptr, *b = nullptr;
+    drv::cuEventCreate(&a, 0);
+    drv::cuEventCreate(&b, 0);
+    fn();                                                     // warm-up
+    drv::cuCtxSynchronize();
+    drv::cuEventRecord(a, nullptr);
+    for (int i = 0; i < reps; i++) fn();
+    drv::cuEventRecord(b, nullptr);
+    drv::cuEventSynchronize(b);
+    float ms = 0;
+    drv::cuEventElapsedTime(&ms, a, b);
+    return ms / reps;
+}
+
+template <class... A>
+static void launch_async(const char* name, Dim grid, unsigned block, unsigned smem, A... args) {
+    void* f = nullptr;
+    drv::cuModuleGetFunction(&f, drv::module, name);
+    void* params[] = {static_cast<void*>(&args)..., nullptr};
+    int rc = drv::cuLaunchKernel(f, grid.x, grid.y, grid.z, block, 1, 1, smem, nullptr, params, nullptr);
+    if (rc) { CHECK(false, "launch %s: %s", name, last_error(rc)); }
+}
+
+static void run_bench() {
+    int sms = 0;
+    drv::cuDeviceGetAttribute(&sms, 16, 0);
+    const int sh = std::getenv("KT_BENCH_SMALL") ? 4 : 0;      // smoke run on the emulation: sizes / 16
+    // copy bandwidth: device-to-device of 1 GiB (read + write)
+    const size_t big = (size_t)1 << (30 - sh);
+    dptr a = dalloc(big), b = dalloc(big);
+    float ms = time_ms([&] { drv::cuMemcpyDtoD_v2(b, a, big); }, 10);
+    double copy_gbs = 2.0 * big / (ms * 1e-3) / 1e9;
+    std::printf("bench: %d SMs; cuMemcpyDtoD 1 GiB: %.3f ms, %.0f GB/s (read + write)\n", sms, ms, copy_gbs);
+    free_all();
+    // gemv: Llama-3-8B decode shapes in bf16 (fused qkv, o, fused gate|up, down, lm_head)
+    struct G { const char* what; int out, in; };
+    G shapes[] = {{"qkv", 6144, 4096}, {"o", 4096, 4096}, {"gate_up", 28672, 4096}, {"down", 4096, 14336}, {"lm_head", 128256, 4096}};
+    for (const char* dt : {"bf16", "f32"}) {
+        size_t es = std::strcmp(dt, "f32") ? 2 : 4;
+        for (const G& g : shapes) {
+            G gg = g;
+            gg.out >>= sh;
+            const G& g2 = gg;
+            dptr W = dalloc((size_t)g2.out * g2.in * es), x = dalloc((size_t)8 * g2.in * 4), y = dalloc((size_t)8 * g2.out * 4);
+            for (int m : {1, 2, 4, 8}) {
+                int R = m >= 8 ? 4 : 8;
+                std::string k = std::string("gemv_") + dt + "_m" + std::to_string(m);
+                float t = time_ms([&] { launch_async(k.c_str(), Dim{(unsigned)((g2.out + R - 1) / R)}, 128, 512, y, g2.out, x,
+                                                     g2.in, W, NUL, m, g2.out, g2.in); }, 20);
+                double gbs = (double)g2.out * g2.in * es / (t * 1e-3) / 1e9;
+                std::printf("bench: gemv %-4s %-8s %6d x %5d m %d: %8.1f us  %6.0f GB/s  %.2fx the weight read at copy bandwidth\n",
+                            dt, g2.what, g2.out, g2.in, m, t * 1e3, gbs, copy_gbs / 2 / gbs);
+            }
+            free_all();
+        }
+    }
+    // decode attention: batch B, context C, 32 heads, 8 KV heads, hd 128, f32 cache
+    for (int B : {1, 8}) for (int C0 : {1024, 8192}) {
+        const int C = C0 >> sh;
+        const int H = 32, kvh = 8, hd = 128, Q = H * hd, ldq = Q + 2 * kvh * hd;
+        Cache c(kvh, hd);
+        c.layers = 1;
+        c.layer_stride = 2LL * kvh * 64 * hd;
+        c.k_off = 0;
+        c.v_off = (long long)kvh * 64 * hd;
+        std::vector<int> ctxs, ts, tp;
+        std::vector<unsigned long long> bp;
+        std::vector<int> st;
+        for (int s = 0; s < B; s++) {
+            st.push_back((int)bp.size());
+            for (int k = 0; k < (C + 63) / 64; k++) bp.push_back(dalloc(c.floats() * 4));
+            ctxs.push_back(C);
+            ts.push_back(s);
+            tp.push_back(C - 1);
+        }
+        int splits = std::max(1, std::min((C + 255) / 256, (2 * sms + B * kvh - 1) / (B * kvh)));
+        dptr dq = dalloc((size_t)B * ldq * 4), dout = dalloc((size_t)B * Q * 4), dbp = up(bp), dst = up(st), dts = up(ts),
+             dtp = up(tp), dctx = up(ctxs), dpo = dalloc((size_t)splits * B * H * hd * 4), dpml = dalloc((size_t)splits * B * H * 8);
+        float t = time_ms([&] {
+            launch_async("attn_decode_d128_f32", Dim{(unsigned)B, (unsigned)kvh, (unsigned)splits}, 128, 44544, dout, Q, dq, ldq,
+                         dbp, dst, c.k_off, c.v_off, dts, dtp, dctx, B, H, kvh, hd, 0, 0.088f, splits, dpo, dpml, NUL, 0, 1, NUL,
+                         NUL, NUL, NUL, NUL);
+            if (splits > 1)
+                launch_async("attn_combine_f32", Dim{(unsigned)B, (unsigned)H}, 64, 0, dout, Q, dq, ldq, dbp, dst, c.k_off,
+                             c.v_off, dts, dtp, dctx, B, H, kvh, hd, 0, 0.088f, splits, dpo, dpml, NUL, 0, 1, NUL, NUL, NUL,
+                             NUL, NUL);
+        }, 20);
+        double bytes = 2.0 * B * C * kvh * hd * 4;
+        std::printf("bench: decode attention B %d ctx %d (32/8 heads, hd 128, splits %d): %8.1f us  %6.0f GB/s of K/V\n", B, C,
+                    splits, t * 1e3, bytes / (t * 1e-3) / 1e9);
+        free_all();
+    }
+    // prefill attention: one sequence of n tokens, 32/8 heads, hd 128
+    for (int n0 : {512, 2048}) {
+        const int n = n0 >> sh;
+        const int H = 32, kvh = 8, hd = 128, G = H / kvh, Q = H * hd, ldq = Q + 2 * kvh * hd;
+        Cache c(kvh, hd);
+        std::vector<unsigned long long> bp;
+        for (int k = 0; k < (n + 63) / 64; k++) bp.push_back(dalloc(c.floats() * 4));
+        std::vector<int> st{0}, ctxs{n}, ts(n, 0), tp(n);
+        std::iota(tp.begin(), tp.end(), 0);
+        dptr dq = dalloc((size_t)n * ldq * 4), dout = dalloc((size_t)n * Q * 4), dbp = up(bp), dst = up(st), dts = up(ts),
+             dtp = up(tp), dctx = up(ctxs);
+        float t = time_ms([&] {
+            launch_async("attn_prefill_d128_f32", Dim{(unsigned)((n * G + 15) / 16), (unsigned)kvh, 1}, 128, 44544, dout, Q, dq,
+                         ldq, dbp, dst, c.k_off, c.v_off, dts, dtp, dctx, n, H, kvh, hd, 0, 0.088f, 1, NUL, NUL, NUL, 0, 1,
+                         NUL, NUL, NUL, NUL, NUL);
+        }, 5);
+        double flops = 4.0 * H * hd * ((double)n * (n + 1) / 2);
+        std::printf("bench: prefill attention n %d (32/8 heads, hd 128): %8.1f us  %.1f TFLOP/s (f32 SIMT)\n", n, t * 1e3,
+                    flops / (t * 1e-3) / 1e12);
+        free_all();
+    }
+}
+
 // ---------------------------------------------------------------- main
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::printf("usage: %s <libcuda.so.1> [filter]\n", argv[0]);
+        std::printf("usage: %s <libcuda.so.1> [--fatbin kernels.fatbin] [--bench] [filter]\n", argv[0]);
         return 2;
     }
-    init(argv[1]);
-    const char* filter = argc > 2 ? argv[2] : "";
+    const char* fatbin = nullptr;
+    const char* filter = "";
+    bool bench = false;
+    for (int i = 2; i < argc; i++) {
+        if (!std::strcmp(argv[i], "--fatbin") && i + 1 < argc) fatbin = argv[++i];
+        else if (!std::strcmp(argv[i], "--bench")) bench = true;
+        else filter = argv[i];
+    }
+    init(argv[1], fatbin);
+    if (bench) {
+        run_bench();
+        return failures ? 1 : 0;
+    }
     struct T { const char* name; void (*fn)(); bool heavy = false; };
     T tests[] = {{"embedding", test_embedding}, {"rmsnorm", test_rmsnorm},   {"rope", test_rope},
                  {"kv_append", test_kv_append}, {"attention", test_attention, true}, {"swiglu", test_swiglu},
@@ -946,7 +1112,8 @@ int main(int argc, char** argv) {
                  {"sampling", test_sampling, true}};
     auto t0 = std::chrono::steady_clock::now();
     for (int sched : {0, 1, 7}) {
-        drv::cuemu_set_schedule(sched);
+        if (!drv::cuemu_set_schedule && sched != 0) break;        // a real GPU: one run
+        if (drv::cuemu_set_schedule) drv::cuemu_set_schedule(sched);
         for (const T& t : tests) {
             if (!std::strstr(t.name, filter)) continue;
             if (t.heavy && sched == 1) continue;          // the expensive tests: two schedules (in order, permuted)
