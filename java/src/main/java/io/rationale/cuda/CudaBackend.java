@@ -85,6 +85,13 @@ public final class CudaBackend implements Backend {
     /** The device this backend runs on. */
     public CudaDevice cudaDevice() { return device; }
 
+    CudaWeights weights() { return weights; }
+
+    Cublas cublas() { return cublas; }
+
+    /** Bytes of weights a decode step reads (see {@link CudaWeights#decodeBytes}). */
+    public long weightBytes() { return weights.decodeBytes(); }
+
     /** {@code cuda:0 (NVIDIA H200, compute 9.0, driver 13.0, libcublas.so.13)}, or {@code cuda-emu (...)}. */
     @Override
     public String device() {

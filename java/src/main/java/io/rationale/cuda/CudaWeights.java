@@ -61,6 +61,15 @@ final class CudaWeights implements AutoCloseable {
     /** Device bytes held. */
     long bytes() { return bytes; }
 
+    /**
+     * Bytes a decode step reads: every matrix and vector except the embedding table, of which it reads one row per
+     * token (with tied embeddings the table is the LM head, read whole).
+     */
+    long decodeBytes() {
+        long embedBytes = (long) embed.rows() * embed.cols() * embed.type().bytes;
+        return lmHead == embed ? bytes : bytes - embedBytes;
+    }
+
     static DataType type(DType d) {
         return switch (d) {
             case F32 -> DataType.F32;
