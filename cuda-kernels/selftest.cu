@@ -1,5 +1,5 @@
 // Self-test kernels of the CUDA backend: run on a real GPU and on the emulated device, compared by the tests.
-#include "common.cuh"
+#include "kutil.cuh"
 
 // out[r] = sum of row r of x [rows, n]; one block per row (blockDim.x a multiple of 32): a block reduction with
 // warp shuffles in two rounds (the second in warp 0 only).
@@ -15,7 +15,7 @@ extern "C" __global__ void selftest_row_sum_f32(const float* __restrict__ x, flo
 extern "C" __global__ void selftest_row_sum_bf16(const __nv_bfloat16* __restrict__ x, float* __restrict__ out, int n) {
     const __nv_bfloat16* row = x + (size_t)blockIdx.x * n;
     float acc = 0.0f;
-    for (int i = threadIdx.x; i < n; i += blockDim.x) acc += to_f32(row[i]);
+    for (int i = threadIdx.x; i < n; i += blockDim.x) acc += ku::to_f32(row[i]);
     const float s = block_reduce_sum(acc);
     if (threadIdx.x == 0) out[blockIdx.x] = s;
 }

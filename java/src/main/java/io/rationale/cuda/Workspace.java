@@ -62,33 +62,21 @@ final class Workspace implements AutoCloseable {
             return at;
         }
 
-        int ints(int[] a) {
-            int at = start(4 * a.length);
-            buf.asIntBuffer().put(a);
-            buf.position(at + 4 * a.length);
+        /** Writes {@code count} elements of {@code width} bytes with {@code put} at the next aligned offset; returns it. */
+        private int add(int count, int width, java.util.function.Consumer<ByteBuffer> put) {
+            int at = start(count * width);
+            put.accept(buf);
+            buf.position(at + count * width);
             return at;
         }
 
-        int longs(long[] a) {
-            int at = start(8 * a.length);
-            buf.asLongBuffer().put(a);
-            buf.position(at + 8 * a.length);
-            return at;
-        }
+        int ints(int[] a) { return add(a.length, 4, b -> b.asIntBuffer().put(a)); }
 
-        int floats(float[] a) {
-            int at = start(4 * a.length);
-            buf.asFloatBuffer().put(a);
-            buf.position(at + 4 * a.length);
-            return at;
-        }
+        int longs(long[] a) { return add(a.length, 8, b -> b.asLongBuffer().put(a)); }
 
-        int doubles(double[] a) {
-            int at = start(8 * a.length);
-            buf.asDoubleBuffer().put(a);
-            buf.position(at + 8 * a.length);
-            return at;
-        }
+        int floats(float[] a) { return add(a.length, 4, b -> b.asFloatBuffer().put(a)); }
+
+        int doubles(double[] a) { return add(a.length, 8, b -> b.asDoubleBuffer().put(a)); }
 
         /** The packed bytes. */
         byte[] bytes() { return java.util.Arrays.copyOf(buf.array(), Math.max(16, buf.position())); }

@@ -81,14 +81,7 @@ class AttentionInterventionTest {
     }
 
     static void assertClose(double[] ref, float[] got, double tol, String what) {
-        double scale = 1;
-        for (double r : ref) scale = Math.max(scale, Math.abs(r));
-        for (int i = 0; i < ref.length; i++) {
-            double err = Math.abs(got[i] - ref[i]);
-            int t = i;
-            double limit = tol * scale;
-            assertTrue(err <= limit, () -> what + ": logit " + t + " is " + got[t] + ", reference " + ref[t] + " (error " + err + " > " + limit + ")");
-        }
+        ReferenceComparisonTest.assertClose(ref, got, tol, what);
     }
 
     static double[] toDouble(float[] f) {
