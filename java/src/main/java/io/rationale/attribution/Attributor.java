@@ -112,8 +112,10 @@ public final class Attributor {
         Logits logits = backend.forward(List.of(ids), Arrays.asList(cache), LogitsMode.LAST, rec);
         double forwardSeconds = secondsSince(f0);
         float[] last = logits.last(0);
-        TargetSpec spec = target.isArgmax() ? target.withToken(logits.argmax(0, 0)) : target;
-        Attribution.ResolvedTarget rt = new Attribution.ResolvedTarget(spec, last[spec.tokenId()], spec.value(last), target.isArgmax());
+        int argmax = logits.argmax(0, 0);
+        TargetSpec spec = target.isArgmax() ? target.withToken(argmax) : target;
+        // whether the explained token IS the model's argmax, however it was named (default, --target-id, --target-text)
+        Attribution.ResolvedTarget rt = new Attribution.ResolvedTarget(spec, last[spec.tokenId()], spec.value(last), last[spec.tokenId()] >= last[argmax]);
 
         Run run = new Run(in, rt, o, rec, cache);
         Map<Method, Attribution> out = new LinkedHashMap<>();

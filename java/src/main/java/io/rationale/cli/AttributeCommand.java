@@ -51,7 +51,7 @@ public final class AttributeCommand implements Callable<Integer> {
     @Option(names = "--target-id", paramLabel = "N", description = "Target token id (default: the model's argmax at the last position).")
     Integer targetId;
 
-    @Option(names = "--target-text", paramLabel = "W", description = "Target as text; must be exactly one token (tried with and without a leading space).")
+    @Option(names = "--target-text", paramLabel = "W", description = "Target as text; must be exactly one token (tried as given, with a leading space added, and without its leading whitespace).")
     String targetText;
 
     @Option(names = "--target-kind", defaultValue = "logit", paramLabel = "K", description = "logit (default) or logprob.")
@@ -60,7 +60,7 @@ public final class AttributeCommand implements Callable<Integer> {
     @Option(names = "--foil-id", paramLabel = "N", description = "Foil token id: explain logit(target) - logit(foil).")
     Integer foilId;
 
-    @Option(names = "--foil-text", paramLabel = "W", description = "Foil as text (one token).")
+    @Option(names = "--foil-text", paramLabel = "W", description = "Foil as text; one token, tried like --target-text.")
     String foilText;
 
     @Option(names = "--aggregate", defaultValue = "sum", paramLabel = "A", description = "Token scores to word scores: sum (default) or max_abs.")

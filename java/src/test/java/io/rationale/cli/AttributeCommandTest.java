@@ -148,6 +148,40 @@ class AttributeCommandTest {
         assertTrue(methods.get("integrated_gradients").get("extras").has("completeness_error"));
     }
 
+    /** Item 2 of issue 10: the README's own example; a leading space is dropped when that gives one token. */
+    @Test
+    void readmeTargetTextWithALeadingSpace() throws IOException {
+        String stories = Fixtures.STORIES.toString(), text = "Once upon a time there was a little girl";
+        JsonNode spaced = json("attribute", "--model", stories, "--text", text, "--target-text", " named", "--method", "saliency", "--json");
+        JsonNode bare = json("attribute", "--model", stories, "--text", text, "--target-text", "named", "--method", "saliency", "--json");
+        assertEquals(bare.get("target_id").asInt(), spaced.get("target_id").asInt());
+        assertEquals(" named", spaced.get("target_text").asText());
+        JsonNode foil = json("attribute", "--model", stories, "--text", text, "--target-text", " named", "--foil-text", " the",
+                "--method", "saliency", "--json");
+        assertEquals(" the", foil.get("foil_text").asText());
+        // byte-level: " in" and "in" are both single tokens, the word-initial one wins either way
+        assertEquals(" in", json("attribute", "--model", tiny, "--text", "hi", "--method", "random", "--target-text", " in", "--json")
+                .get("target_text").asText());
+    }
+
+    /** Item 6 of issue 10: target_is_argmax says whether the token is the argmax, however it was named. */
+    @Test
+    void targetIsArgmaxHoweverTheTargetIsNamed() throws IOException {
+        String text = "Tom saw the sea.";
+        JsonNode byDefault = json("attribute", "--model", tiny, "--text", text, "--method", "random", "--json");
+        assertTrue(byDefault.get("target_is_argmax").asBoolean());
+        int argmax = byDefault.get("target_id").asInt();
+        JsonNode byId = json("attribute", "--model", tiny, "--text", text, "--method", "random", "--target-id", String.valueOf(argmax), "--json");
+        assertTrue(byId.get("target_is_argmax").asBoolean(), byId.toString());
+        String argmaxText = byDefault.get("target_text").asText();
+        JsonNode byText = json("attribute", "--model", tiny, "--text", text, "--method", "random", "--target-text", argmaxText, "--json");
+        assertEquals(argmax, byText.get("target_id").asInt());
+        assertTrue(byText.get("target_is_argmax").asBoolean());
+        int other = argmax == 0 ? 1 : argmax - 1;
+        JsonNode notIt = json("attribute", "--model", tiny, "--text", text, "--method", "random", "--target-id", String.valueOf(other), "--json");
+        assertEquals(notIt.get("target_logit").asDouble() >= byDefault.get("target_logit").asDouble(), notIt.get("target_is_argmax").asBoolean());
+    }
+
     @Test
     void table() {
         Result r = run("attribute", "--model", tiny, "--text", "the warm sea", "--method", "attention_rollout");
