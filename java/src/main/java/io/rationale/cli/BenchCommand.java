@@ -55,8 +55,9 @@ import java.util.stream.Stream;
  * The JMH benchmarks in {@code benchmarks/} measure the same things with JMH's rigour and the Jlama peer.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Time prefill, decode and (optionally) attribution methods on a model or a generated preset:",
-                "warmup runs, then the median of --repeat runs; prints tokens/s and the attribution cost ratios."})
+        description = {"Time prefill, decode and (optionally) attribution methods on a model or a generated preset.",
+                "Each measurement warms up until its times settle, then reports the median of --repeat runs; prints tokens/s "
+                        + "and the attribution cost ratios."})
 public final class BenchCommand implements java.util.concurrent.Callable<Integer> {
 
     @ArgGroup(exclusive = true, multiplicity = "1")
@@ -106,6 +107,9 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
     @picocli.CommandLine.Mixin
     DeviceOption device;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
 
     @Option(names = "--json", description = "Print one JSON object at the end (progress goes to stderr).")
     boolean json;
@@ -121,7 +125,9 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
 
     @Override
     public Integer call() throws IOException {
-        validateArguments();
+        Usage.check(spec, this::validateArguments);   // the options alone: exit 2
+        device.parse();
+        var preset = source.preset == null ? null : Usage.check(spec, () -> Presets.get(source.preset));
         progress = json ? System.err : System.out;
         if (source.model != null) {
             if (!Files.isDirectory(source.model)) throw new IllegalArgumentException(source.model + ": not a folder");
@@ -129,14 +135,14 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
             run(source.model);
             return 0;
         }
-        var spec = Presets.get(source.preset);   // unknown preset: one line naming the known ones
-        checkLengths(spec.maxPositions);
+        // an unknown preset was a usage error above, naming the known ones
+        checkLengths(preset.maxPositions);
         Path temporary = Files.createTempDirectory("rationale-bench-");
         try {
-            double mb = spec.parameterCount() * (double) spec.dtype.bytes / 1e6;
+            double mb = preset.parameterCount() * (double) preset.dtype.bytes / 1e6;
             System.err.printf("bench: writing the %s preset (seed 0, %s) to %s ...%n", source.preset,
                     mb >= 1000 ? String.format("%.1f GB", mb / 1000) : String.format("%.1f MB", mb), temporary);
-            TinyModel.write(spec, 0, temporary, 0, Runtime.getRuntime().availableProcessors(), null);
+            TinyModel.write(preset, 0, temporary, 0, Runtime.getRuntime().availableProcessors(), null);
             run(temporary);
             return 0;
         } finally {

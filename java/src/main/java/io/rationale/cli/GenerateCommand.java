@@ -40,8 +40,10 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (maxNewTokens < 0) throw new IllegalArgumentException("--max-new-tokens must be >= 0, got " + maxNewTokens);
-        SamplingParams sampling = new SamplingParams(temperature, topP, seed);
+        input.checkUsage();
+        device.parse();
+        if (maxNewTokens < 0) throw Usage.error(input.spec, "--max-new-tokens must be >= 0, got " + maxNewTokens);
+        SamplingParams sampling = Usage.check(input.spec, () -> new SamplingParams(temperature, topP, seed));
         try (Model model = Model.load(input.modelDir());
              Tokenizer tok = Tokenizer.load(input.model)) {
             int[] prompt = input.ids(tok, model.config().vocabSize());

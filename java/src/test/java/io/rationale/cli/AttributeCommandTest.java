@@ -183,12 +183,25 @@ class AttributeCommandTest {
     }
 
     @Test
-    void table() {
+    void table() throws IOException {
         Result r = run("attribute", "--model", tiny, "--text", "the warm sea", "--method", "attention_rollout");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("rollout"), r.out());
         assertTrue(r.out().contains("warm"), r.out());
         assertTrue(r.out().contains("sea"), r.out());
+        // item 16 of issue 10: the BOS score, which the JSON has, is in the table too
+        JsonNode j = json("attribute", "--model", tiny, "--text", "the warm sea", "--method", "attention_rollout", "--json");
+        JsonNode bos = j.get("tokens").get(0);
+        assertTrue(bos.get("special").asBoolean());
+        String bosRow = r.out().lines().filter(l -> l.startsWith("t0 ")).findFirst().orElse("");
+        assertTrue(bosRow.contains(bos.get("piece").asText().substring(0, 8)) && bosRow.contains("(special)"), r.out());
+        assertEquals(j.get("scores").get(0).asDouble(), Double.parseDouble(bosRow.substring(bosRow.lastIndexOf(' ') + 1)), 1e-4);
+        // ids that make no word (special tokens only): the token rows show the tokens, not only their ids
+        Result ids = run("attribute", "--model", tiny, "--ids", "507,508", "--method", "random");
+        assertEquals(0, ids.code(), ids.err());
+        List<String> rows = ids.out().lines().filter(l -> l.matches("^[0-9]+\\s.*")).toList();
+        assertEquals(2, rows.size(), ids.out());
+        for (String row : rows) assertTrue(row.contains("'<|") && row.contains("(special)"), ids.out());
     }
 
     static void assertError(String expectedPart, String... args) {
