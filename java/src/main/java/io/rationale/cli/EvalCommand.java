@@ -298,7 +298,9 @@ public final class EvalCommand implements Callable<Integer> {
     }
 
     private static String num(double v) {
-        return Double.isFinite(v) ? String.format(Locale.ROOT, "%.3f", v) : "n/a";
+        if (!Double.isFinite(v)) return "n/a";
+        String out = String.format(Locale.ROOT, "%.3f", v);
+        return out.equals("-0.000") ? "0.000" : out;
     }
 
     private static String ci(Summary.Stat s) {

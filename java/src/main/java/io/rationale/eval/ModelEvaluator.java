@@ -155,7 +155,7 @@ public final class ModelEvaluator implements Evaluator {
             Backends.Opened opened = Backends.open(model, device);
             backend = opened.backend();
             return new ModelEvaluator(backend, tok, dataset.kind(), dataset.labels(), dataset.examples(), options, Settings.defaults(),
-                    new AutoCloseable[]{backend, model, tok}, opened.describe());
+                    new AutoCloseable[]{backend, model, tok}, opened.describe().substring("device: ".length()));
         } catch (RuntimeException e) {
             if (backend != null) backend.close();
             if (model != null) model.close();
