@@ -84,6 +84,9 @@ public final class Attributor {
         for (int i = 0; i < ids.length; i++)
             if (ids[i] < 0 || ids[i] >= c.vocabSize())
                 throw new IllegalArgumentException("input id " + ids[i] + " at position " + i + " is outside the vocabulary [0, " + c.vocabSize() + ")");
+        if (c.maxPositionEmbeddings() > 0 && ids.length > c.maxPositionEmbeddings())
+            throw new IllegalArgumentException("the input has " + ids.length + " tokens, more than the model's " + c.maxPositionEmbeddings()
+                    + " positions (max_position_embeddings in config.json)");
         target.checkVocabulary(c.vocabSize());
         if (o.baselineToken() >= c.vocabSize() && todo.contains(Method.INTEGRATED_GRADIENTS))
             throw new IllegalArgumentException("baseline token " + o.baselineToken() + " is outside the vocabulary [0, " + c.vocabSize() + ")");

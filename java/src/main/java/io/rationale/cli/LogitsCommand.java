@@ -40,6 +40,7 @@ public final class LogitsCommand implements Callable<Integer> {
         try (Model model = Model.load(input.modelDir());
              Tokenizer tok = Tokenizer.load(input.model)) {
             int[] ids = input.ids(tok, model.config().vocabSize());
+            ModelInput.checkPositions(ids.length, model.config());
             Backends.Opened opened = device.open(model);
             try (Backend backend = opened.backend()) {
             long t0 = System.nanoTime();

@@ -54,6 +54,17 @@ final class ModelInput {
         return model;
     }
 
+    /**
+     * Refuses an input longer than the model's positions: the engine would run it past max_position_embeddings, where
+     * the model was never trained (RoPE extrapolation), and return numbers that look valid.
+     */
+    static void checkPositions(int tokens, io.rationale.model.ModelConfig config) {
+        int max = config.maxPositionEmbeddings();
+        if (max > 0 && tokens > max)
+            throw new IllegalArgumentException("the input has " + tokens + " tokens, more than the model's " + max
+                    + " positions (max_position_embeddings in config.json)");
+    }
+
     /** The input ids, checked against the vocabulary. */
     int[] ids(Tokenizer tok, int vocabSize) {
         int[] ids;
