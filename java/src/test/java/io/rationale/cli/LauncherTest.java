@@ -89,6 +89,21 @@ class LauncherTest {
         assertTrue(last.startsWith("rationale: build failed") && last.contains("JAVA_HOME="), failed.err());
     }
 
+    /** Item 17: Maven run in this project (as the launcher's first build runs it) prints no raw ANSI escape codes. */
+    @Test
+    void mavenPrintsNoEscapeCodes() throws Exception {
+        Path mvn = null;
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(":"))
+            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, "mvn"))) mvn = Path.of(dir, "mvn");
+        Assumptions.assumeTrue(mvn != null, "mvn on the PATH");
+        ProcessBuilder pb = new ProcessBuilder(mvn.toString(), "-B", "-q", "-v").directory(PROJECT.toFile()).redirectErrorStream(true);
+        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), out);
+        assertFalse(out.contains("\u001b"), "raw escape codes: " + out.replace("\u001b", "ESC"));
+    }
+
     /** .mvn/jvm.config is read by every JDK that runs mvn in this folder: it holds only options every JDK accepts. */
     @Test
     void jvmConfigWorksUnderAnyJdk() throws Exception {
