@@ -94,7 +94,7 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--shots", defaultValue = "0", paramLabel = "N", description = "Few-shot examples in the prompt (default: ${DEFAULT-VALUE}).")
     int shots;
 
-    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "Seed of the random baseline, few-shot draw and sampling (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "Seed of the random baseline, few-shot draw, example selection and sampling (default: ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--ig-steps", defaultValue = "" + EvalOptions.DEFAULT_IG_STEPS, paramLabel = "N",
