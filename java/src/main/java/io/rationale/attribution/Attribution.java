@@ -56,7 +56,8 @@ public record Attribution(Method method, int[] ids, List<TokenInfo> tokens, Reso
      * @param spec   the target with its token resolved
      * @param logit  the target token's logit at the last position
      * @param value  f: the logit, log-probability or logit difference, per {@code spec.kind()}
-     * @param argmax whether the target token was chosen as the model's argmax (no target given)
+     * @param argmax whether the target token is the model's argmax at the last position, whether it was left to
+     *               default or named by id or text (its logit is the highest; a token tied for the highest counts)
      */
     public record ResolvedTarget(TargetSpec spec, double logit, double value, boolean argmax) {
         public int tokenId() { return spec.tokenId(); }

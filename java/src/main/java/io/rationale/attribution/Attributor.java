@@ -84,6 +84,9 @@ public final class Attributor {
         for (int i = 0; i < ids.length; i++)
             if (ids[i] < 0 || ids[i] >= c.vocabSize())
                 throw new IllegalArgumentException("input id " + ids[i] + " at position " + i + " is outside the vocabulary [0, " + c.vocabSize() + ")");
+        if (c.maxPositionEmbeddings() > 0 && ids.length > c.maxPositionEmbeddings())
+            throw new IllegalArgumentException("the input has " + ids.length + " tokens, more than the model's " + c.maxPositionEmbeddings()
+                    + " positions (max_position_embeddings in config.json)");
         target.checkVocabulary(c.vocabSize());
         if (o.baselineToken() >= c.vocabSize() && todo.contains(Method.INTEGRATED_GRADIENTS))
             throw new IllegalArgumentException("baseline token " + o.baselineToken() + " is outside the vocabulary [0, " + c.vocabSize() + ")");
@@ -112,8 +115,10 @@ public final class Attributor {
         Logits logits = backend.forward(List.of(ids), Arrays.asList(cache), LogitsMode.LAST, rec);
         double forwardSeconds = secondsSince(f0);
         float[] last = logits.last(0);
-        TargetSpec spec = target.isArgmax() ? target.withToken(logits.argmax(0, 0)) : target;
-        Attribution.ResolvedTarget rt = new Attribution.ResolvedTarget(spec, last[spec.tokenId()], spec.value(last), target.isArgmax());
+        int argmax = logits.argmax(0, 0);
+        TargetSpec spec = target.isArgmax() ? target.withToken(argmax) : target;
+        // whether the explained token IS the model's argmax, however it was named (default, --target-id, --target-text)
+        Attribution.ResolvedTarget rt = new Attribution.ResolvedTarget(spec, last[spec.tokenId()], spec.value(last), last[spec.tokenId()] >= last[argmax]);
 
         Run run = new Run(in, rt, o, rec, cache);
         Map<Method, Attribution> out = new LinkedHashMap<>();

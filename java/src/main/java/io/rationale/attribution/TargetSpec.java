@@ -39,6 +39,9 @@ public record TargetSpec(Kind kind, int tokenId, int foilId) {
         if (tokenId < ARGMAX) throw new IllegalArgumentException("target id " + tokenId + " is negative");
         if (kind == Kind.CONTRAST && foilId < 0) throw new IllegalArgumentException("a contrast target needs a foil id >= 0, got " + foilId);
         if (kind != Kind.CONTRAST && foilId != -1) throw new IllegalArgumentException("a foil needs the contrast kind");
+        if (kind == Kind.CONTRAST && tokenId == foilId)
+            throw new IllegalArgumentException("the foil is the target (id " + foilId + "): logit(target) - logit(foil) is 0 for every input, "
+                    + "so every score would be 0; choose another foil");
     }
 
     /** The logit of the model's argmax at the last position (the default target). */

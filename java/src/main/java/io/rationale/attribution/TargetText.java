@@ -9,11 +9,13 @@ import java.util.List;
 import java.util.stream.Collectors;
 
 /**
- * A target (or foil) given as text: it must be exactly ONE token. Tried as given and, when it does not start
- * with whitespace, with one leading space (byte-level tokenizers make word-initial tokens such as {@code ĠParis}
- * only from " Paris"; SentencePiece tokenizers that prepend "▁" make {@code ▁Paris} from "Paris" already). Both
- * are encoded without BOS/EOS. When both give one token, the word-initial one wins (its display text starts with
- * whitespace), else the one of the text as given.
+ * A target (or foil) given as text: it must be exactly ONE token. Tried as given and with its leading whitespace
+ * changed: with one leading space added when it has none, without its leading whitespace when it has some. The
+ * two conventions need this: byte-level tokenizers make word-initial tokens such as {@code ĠParis} only from
+ * " Paris", while SentencePiece tokenizers that prepend "▁" make {@code ▁Paris} from "Paris" and split " Paris"
+ * into {@code ▁} + {@code ▁Paris}. So " named" and "named" name the same word-initial token under both. All
+ * variants are encoded without BOS/EOS. When several give one token, a word-initial one wins (its display text
+ * starts with whitespace), else the one of the text as given.
  */
 public final class TargetText {
     private TargetText() {}
@@ -29,6 +31,7 @@ public final class TargetText {
         List<String> variants = new ArrayList<>();
         variants.add(text);
         if (!Character.isWhitespace(text.charAt(0))) variants.add(" " + text);
+        else if (!text.isBlank()) variants.add(text.stripLeading());
         int chosen = -1;
         boolean chosenInitial = false;
         List<String> tried = new ArrayList<>();

@@ -51,7 +51,7 @@ public final class AttributeCommand implements Callable<Integer> {
     @Option(names = "--target-id", paramLabel = "N", description = "Target token id (default: the model's argmax at the last position).")
     Integer targetId;
 
-    @Option(names = "--target-text", paramLabel = "W", description = "Target as text; must be exactly one token (tried with and without a leading space).")
+    @Option(names = "--target-text", paramLabel = "W", description = "Target as text; must be exactly one token (tried as given, with a leading space added, and without its leading whitespace).")
     String targetText;
 
     @Option(names = "--target-kind", defaultValue = "logit", paramLabel = "K", description = "logit (default) or logprob.")
@@ -60,7 +60,7 @@ public final class AttributeCommand implements Callable<Integer> {
     @Option(names = "--foil-id", paramLabel = "N", description = "Foil token id: explain logit(target) - logit(foil).")
     Integer foilId;
 
-    @Option(names = "--foil-text", paramLabel = "W", description = "Foil as text (one token).")
+    @Option(names = "--foil-text", paramLabel = "W", description = "Foil as text; one token, tried like --target-text.")
     String foilText;
 
     @Option(names = "--aggregate", defaultValue = "sum", paramLabel = "A", description = "Token scores to word scores: sum (default) or max_abs.")
@@ -98,22 +98,27 @@ public final class AttributeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        List<Method> methods = Method.parse(method);
-        Options options = Options.defaults().withSteps(steps).withIgRule(Options.IgRule.parse(igRule))
+        // the options alone: a usage error (exit 2) before any file is read
+        input.checkUsage();
+        device.parse();
+        boolean fromIds = input.source.ids != null;
+        List<Method> methods = Usage.check(input.spec, () -> Method.parse(method));
+        Options options = Usage.check(input.spec, () -> Options.defaults().withSteps(steps).withIgRule(Options.IgRule.parse(igRule))
                 .withBaselineToken(baselineToken == null ? -1 : baselineToken).withInterpolateSpecial(!igKeepSpecial)
                 .withAggregate(Aggregate.parse(aggregate)).withSeed(seed).withMaxBatchTokens(maxBatchTokens)
-                .withMaxForwardTokens(maxForwardTokens);
-        TargetSpec.Kind kind = TargetSpec.Kind.parse(targetKind);
-        if (targetId != null && targetText != null) throw new IllegalArgumentException("give --target-id or --target-text, not both");
-        if (foilId != null && foilText != null) throw new IllegalArgumentException("give --foil-id or --foil-text, not both");
-        if (baselineToken != null && baselineToken < 0) throw new IllegalArgumentException("--baseline-token " + baselineToken + " is negative");
-        if (targetId != null && targetId < 0) throw new IllegalArgumentException("target id " + targetId + " is outside the vocabulary (negative)");
-        if (foilId != null && foilId < 0) throw new IllegalArgumentException("foil id " + foilId + " is outside the vocabulary (negative)");
-        boolean fromIds = input.source.ids != null;
-        if (fromIds && (studyStart != null || studyEnd != null)) throw new IllegalArgumentException("--study-start/--study-end need --text, not --ids");
-        if (fromIds && input.chat) throw new IllegalArgumentException("--chat needs --text, not --ids");
-        if (!fromIds && input.source.text.isEmpty()) throw new IllegalArgumentException("--text is empty");
-        if (fromIds && input.source.ids.length == 0) throw new IllegalArgumentException("--ids is empty");
+                .withMaxForwardTokens(maxForwardTokens));
+        TargetSpec.Kind kind = Usage.check(input.spec, () -> TargetSpec.Kind.parse(targetKind));
+        Usage.check(input.spec, () -> {
+            if (targetId != null && targetText != null) throw new IllegalArgumentException("give --target-id or --target-text, not both");
+            if (foilId != null && foilText != null) throw new IllegalArgumentException("give --foil-id or --foil-text, not both");
+            if (baselineToken != null && baselineToken < 0) throw new IllegalArgumentException("--baseline-token " + baselineToken + " is negative");
+            if (targetId != null && targetId < 0) throw new IllegalArgumentException("target id " + targetId + " is outside the vocabulary (negative)");
+            if (foilId != null && foilId < 0) throw new IllegalArgumentException("foil id " + foilId + " is outside the vocabulary (negative)");
+            if (targetId != null && targetId.equals(foilId))
+                throw new IllegalArgumentException("--foil-id " + foilId + " is the target: logit(target) - logit(foil) would be 0 everywhere");
+            if (fromIds && (studyStart != null || studyEnd != null)) throw new IllegalArgumentException("--study-start/--study-end need --text, not --ids");
+            if (fromIds && input.chat) throw new IllegalArgumentException("--chat needs --text, not --ids");
+        });
 
         Path dir = input.modelDir();
         try (Model model = Model.load(dir)) {
@@ -231,6 +236,25 @@ public final class AttributeCommand implements Callable<Integer> {
 
     // ---------------------------------------------------------------- table
 
+    private static void row(StringBuilder sb, String index, String label) {
+        if (label.length() > 24) label = label.substring(0, 23) + "…";
+        sb.append(String.format("%-5s %-24s", index, label));
+    }
+
+    /**
+     * A token for the table, at most 24 chars: its text (its vocabulary piece when it covers no text) quoted, cut
+     * to fit, then "(special)" for a special token; its id alone without a tokenizer.
+     */
+    static String tokenLabel(Attribution.TokenInfo t) {
+        String shown = !t.text().isEmpty() ? t.text() : t.piece();
+        if (shown.isEmpty()) return "id " + t.id();
+        String suffix = t.special() ? " (special)" : "";
+        String quoted = Summary.quote(shown);
+        int room = 24 - suffix.length();
+        if (quoted.length() > room) quoted = quoted.substring(0, room - 2) + "…'";
+        return quoted + suffix;
+    }
+
     private static final Map<Method, String> SHORT = Map.of(
             Method.SALIENCY, "saliency", Method.INPUT_X_GRADIENT, "ixg", Method.INTEGRATED_GRADIENTS, "ig",
             Method.ATTNLRP, "attnlrp", Method.CPLRP, "cplrp", Method.ATTENTION, "attention",
@@ -249,12 +273,23 @@ public final class AttributeCommand implements Callable<Integer> {
         for (Attribution a : as) sb.append(String.format(" %12s", SHORT.get(a.method())));
         sb.append('\n');
         int rows = byWord ? r.input().words().size() : r.input().size();
+        Attribution first = as.get(0);
         for (int i = 0; i < rows; i++) {
-            String label = byWord ? r.input().words().get(i).text() : String.valueOf(r.input().tokens().get(i).id());
-            if (label.length() > 24) label = label.substring(0, 23) + "…";
-            sb.append(String.format("%-5d %-24s", i, label));
+            String label = byWord ? r.input().words().get(i).text() : tokenLabel(first.tokens().get(i));
+            row(sb, String.valueOf(i), label);
             for (Attribution a : as) sb.append(String.format(" %12.5g", byWord ? a.words().get(i).score() : a.scores()[i]));
             sb.append('\n');
+        }
+        if (byWord) {   // tokens in no word (BOS, template text): their scores are in the JSON, so they are shown too
+            boolean header = false;
+            for (Attribution.TokenInfo tk : first.tokens()) {
+                if (tk.words().length > 0) continue;
+                if (!header) sb.append("tokens in no word:\n");
+                header = true;
+                row(sb, "t" + tk.index(), tokenLabel(tk));
+                for (Attribution a : as) sb.append(String.format(" %12.5g", a.scores()[tk.index()]));
+                sb.append('\n');
+            }
         }
         for (Attribution a : as) {
             sb.append(String.format("%s: %.3f s", a.method().cliName(), a.seconds()));

@@ -38,8 +38,11 @@ import java.util.function.Supplier;
 import java.util.stream.Stream;
 
 /**
- * {@code bench}: a quick, self-contained timing of the CPU engine for users without JMH. Each measurement is
- * {@code --warmup} discarded runs then {@code --repeat} timed runs, of which the median is reported:
+ * {@code bench}: a quick, self-contained timing of the CPU engine for users without JMH. Each measurement warms up
+ * until its times settle ({@link Timing}: at least {@code --warmup} discarded runs, more until two consecutive runs
+ * agree within 10%, at most {@code --max-warmup}), then makes {@code --repeat} timed runs, of which the median is
+ * reported; with {@code --attribution} every method also runs once before any of them is timed, so no method is
+ * timed cold:
  * <ul>
  *   <li>prefill of each {@code --prompt-tokens} length (fresh cache, logits of the last position): tokens/s;</li>
  *   <li>decode: {@code --decode-tokens} greedy steps after a prefilled context of {@code --decode-context} tokens
@@ -55,8 +58,9 @@ import java.util.stream.Stream;
  * The JMH benchmarks in {@code benchmarks/} measure the same things with JMH's rigour and the Jlama peer.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Time prefill, decode and (optionally) attribution methods on a model or a generated preset:",
-                "warmup runs, then the median of --repeat runs; prints tokens/s and the attribution cost ratios."})
+        description = {"Time prefill, decode and (optionally) attribution methods on a model or a generated preset.",
+                "Each measurement warms up until its times settle, then reports the median of --repeat runs; prints tokens/s "
+                        + "and the attribution cost ratios."})
 public final class BenchCommand implements java.util.concurrent.Callable<Integer> {
 
     @ArgGroup(exclusive = true, multiplicity = "1")
@@ -97,14 +101,22 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
     @Option(names = "--repeat", defaultValue = "3", paramLabel = "N", description = "Timed runs per measurement; the median is reported (default: ${DEFAULT-VALUE}).")
     int repeat;
 
-    @Option(names = "--warmup", defaultValue = "1", paramLabel = "N", description = "Discarded runs before the timed ones (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", defaultValue = "1", paramLabel = "N",
+            description = "Fewest discarded runs before the timed ones; more run until two in a row agree within 10% (default: ${DEFAULT-VALUE}).")
     int warmup;
+
+    @Option(names = "--max-warmup", defaultValue = "20", paramLabel = "N",
+            description = "Most discarded runs per measurement; a measurement whose times never settled says so (default: ${DEFAULT-VALUE}).")
+    int maxWarmup;
 
     @Option(names = "--threads", paramLabel = "N", description = "CPU engine threads (default: all available processors).")
     Integer threads;
 
     @picocli.CommandLine.Mixin
     DeviceOption device;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
 
 
     @Option(names = "--json", description = "Print one JSON object at the end (progress goes to stderr).")
@@ -118,25 +130,29 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
 
     private final Map<String, Object> results = new LinkedHashMap<>();
     private PrintStream progress;
+    private Timing timing;
 
     @Override
     public Integer call() throws IOException {
-        validateArguments();
+        Usage.check(spec, this::validateArguments);   // the options alone: exit 2
+        device.parse();
+        var preset = source.preset == null ? null : Usage.check(spec, () -> Presets.get(source.preset));
         progress = json ? System.err : System.out;
+        timing = new Timing(warmup, maxWarmup, repeat, System::nanoTime);
         if (source.model != null) {
             if (!Files.isDirectory(source.model)) throw new IllegalArgumentException(source.model + ": not a folder");
             checkLengths(ModelConfig.load(source.model).maxPositionEmbeddings());
             run(source.model);
             return 0;
         }
-        var spec = Presets.get(source.preset);   // unknown preset: one line naming the known ones
-        checkLengths(spec.maxPositions);
+        // an unknown preset was a usage error above, naming the known ones
+        checkLengths(preset.maxPositions);
         Path temporary = Files.createTempDirectory("rationale-bench-");
         try {
-            double mb = spec.parameterCount() * (double) spec.dtype.bytes / 1e6;
+            double mb = preset.parameterCount() * (double) preset.dtype.bytes / 1e6;
             System.err.printf("bench: writing the %s preset (seed 0, %s) to %s ...%n", source.preset,
                     mb >= 1000 ? String.format("%.1f GB", mb / 1000) : String.format("%.1f MB", mb), temporary);
-            TinyModel.write(spec, 0, temporary, 0, Runtime.getRuntime().availableProcessors(), null);
+            TinyModel.write(preset, 0, temporary, 0, Runtime.getRuntime().availableProcessors(), null);
             run(temporary);
             return 0;
         } finally {
@@ -154,6 +170,7 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
         for (int k : steps) if (k < 1 || k > 4096) throw new IllegalArgumentException("--steps must all be in [1, 4096], got " + k);
         if (repeat < 1) throw new IllegalArgumentException("--repeat must be >= 1, got " + repeat);
         if (warmup < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
+        if (maxWarmup < warmup) throw new IllegalArgumentException("--max-warmup must be >= --warmup (" + warmup + "), got " + maxWarmup);
         if (threads != null && threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
     }
 
@@ -188,25 +205,26 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
                 throw new IllegalArgumentException("--attribution times backward passes, which the " + backend.device()
                         + " backend does not have yet; run it with --device cpu");
             results.put("device", backend.device());
-            results.put("warmup", warmup);
+            results.put("warmup", "at least " + warmup + ", until two runs in a row agree within " + Math.round(100 * Timing.SETTLED)
+                    + "%, at most " + maxWarmup + " (each measurement's warmup_runs and settled say what happened)");
             results.put("repeat", repeat);
             results.put("java", System.getProperty("java.vm.name") + " " + Runtime.version());
             results.put("processors", Runtime.getRuntime().availableProcessors());
-            progress.printf("model %s: %s %s, %d layers, hidden %d, vocab %d; %s; median of %d after %d warmup%n",
+            progress.printf("model %s: %s %s, %d layers, hidden %d, vocab %d; %s; median of %d after warming up until the times settle%n",
                     source.preset != null ? source.preset + " preset" : dir, c.architecture(), model.weightDtype(), c.numLayers(),
-                    c.hiddenSize(), c.vocabSize(), backend.device(), repeat, warmup);
+                    c.hiddenSize(), c.vocabSize(), backend.device(), repeat);
             save();
 
             List<Map<String, Object>> prefill = new ArrayList<>();
             results.put("prefill", prefill);
             for (int n : promptTokens) {
                 int[] ids = randomIds(n, c.vocabSize(), 42);
-                Stat s = time(backend::newCache, cache -> backend.forward(ids, cache, LogitsMode.LAST));
+                Timing.Stat s = timing.time(backend::newCache, cache -> backend.forward(ids, cache, LogitsMode.LAST));
                 Map<String, Object> r = s.json();
                 r.put("tokens", n);
-                r.put("tokens_per_s", n / s.median);
+                r.put("tokens_per_s", n / s.median());
                 prefill.add(r);
-                progress.printf("prefill %5d tokens   %9.4f s   %9.2f tokens/s   %s%n", n, s.median, n / s.median, s.range());
+                progress.printf("prefill %5d tokens   %9.4f s   %9.2f tokens/s   %s%n", n, s.median(), n / s.median(), s.range());
                 save();
             }
 
@@ -214,13 +232,13 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
                 int[] context = randomIds(decodeContext, c.vocabSize(), 42);
                 KvCache cache = backend.newCache();
                 int first = backend.forward(context, cache, LogitsMode.LAST).argmax(0, 0);
-                Stat s = time(cache::fork, fork -> {
+                Timing.Stat s = timing.time(cache::fork, fork -> {
                     int tok = first;
                     for (int i = 0; i < decodeTokens; i++) tok = backend.forward(new int[]{tok}, fork, LogitsMode.LAST).argmax(0, 0);
                     return tok;
                 });
                 cache.close();
-                double perToken = s.median / decodeTokens;
+                double perToken = s.median() / decodeTokens;
                 Map<String, Object> r = s.json();
                 r.put("context", decodeContext);
                 r.put("tokens", decodeTokens);
@@ -260,18 +278,26 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
             progress.printf("attribution on %d tokens (%d words), argmax logit target:%n", in.size(), in.words().size());
 
             int[] ids = in.ids();
-            Stat fwd = time(() -> null, x -> backend.forward(List.of(ids), null, LogitsMode.LAST, null));
-            methods.add(method("forward", null, fwd, fwd.median, null, null));
-            progress.printf("  %-28s %9.4f s%n", "forward", fwd.median);
+            // every method once before any is timed: none is timed while the kernels it shares are still compiling
+            List<Runnable> all = new ArrayList<>();
+            all.add(() -> backend.forward(List.of(ids), null, LogitsMode.LAST, null));
+            for (Method m : List.of(Method.INPUT_X_GRADIENT, Method.SALIENCY, Method.ATTNLRP))
+                all.add(() -> attributor.attribute(in, target, m, o));
+            all.add(() -> attributor.attribute(in, target, Method.INTEGRATED_GRADIENTS, o.withSteps(Arrays.stream(steps).min().orElseThrow())));
+            progress.printf("  warming up every method once ...%n");
+            timing.warmAll(all);
+            Timing.Stat fwd = timing.time(() -> null, x -> backend.forward(List.of(ids), null, LogitsMode.LAST, null));
+            methods.add(method("forward", null, fwd, fwd.median(), null, null));
+            progress.printf("  %-28s %9.4f s%n", "forward", fwd.median());
             save();
 
             double ixg = 0;
             for (Method m : List.of(Method.INPUT_X_GRADIENT, Method.SALIENCY, Method.ATTNLRP)) {
-                Stat s = time(() -> null, x -> attributor.attribute(in, target, m, o));
-                if (m == Method.INPUT_X_GRADIENT) ixg = s.median;
-                double ratio = s.median / fwd.median;
-                methods.add(method(m.cliName(), null, s, fwd.median, ratio, ratio <= MAX_METHOD_OVER_FORWARD));
-                progress.printf("  %-28s %9.4f s   %6.2fx forward          (target <= %.1fx: %s)%n", m.cliName(), s.median, ratio,
+                Timing.Stat s = timing.time(() -> null, x -> attributor.attribute(in, target, m, o));
+                if (m == Method.INPUT_X_GRADIENT) ixg = s.median();
+                double ratio = s.median() / fwd.median();
+                methods.add(method(m.cliName(), null, s, fwd.median(), ratio, ratio <= MAX_METHOD_OVER_FORWARD));
+                progress.printf("  %-28s %9.4f s   %6.2fx forward          (target <= %.1fx: %s)%n", m.cliName(), s.median(), ratio,
                         MAX_METHOD_OVER_FORWARD, ratio <= MAX_METHOD_OVER_FORWARD ? "ok" : "MISSED");
                 save();
             }
@@ -279,28 +305,28 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
             for (int k : steps) {
                 Options ok = o.withSteps(k);
                 Map<String, Object> extras = new LinkedHashMap<>();
-                Stat s = time(() -> null, x -> {
+                Timing.Stat s = timing.time(() -> null, x -> {
                     var r = attributor.attribute(in, target, Method.INTEGRATED_GRADIENTS, ok);
                     extras.put("batches", r.extras().get("batches"));
                     extras.put("recompute", r.extras().get("recompute"));
                     return r;
                 });
-                double ratio = s.median / (k * ixg);
-                Map<String, Object> r = method("integrated_gradients", k, s, fwd.median, s.median / fwd.median, null);
+                double ratio = s.median() / (k * ixg);
+                Map<String, Object> r = method("integrated_gradients", k, s, fwd.median(), s.median() / fwd.median(), null);
                 r.put("over_k_input_x_gradient", ratio);
                 r.put("meets_target", ratio <= MAX_IG_OVER_K_IXG);
                 r.putAll(extras);
                 methods.add(r);
                 progress.printf("  %-28s %9.4f s   %6.3f x k*input_x_gradient (target <= %.1f: %s; %s batch(es)%s)%n",
-                        "integrated_gradients k=" + k, s.median, ratio, MAX_IG_OVER_K_IXG, ratio <= MAX_IG_OVER_K_IXG ? "ok" : "MISSED",
+                        "integrated_gradients k=" + k, s.median(), ratio, MAX_IG_OVER_K_IXG, ratio <= MAX_IG_OVER_K_IXG ? "ok" : "MISSED",
                         extras.get("batches"), Boolean.TRUE.equals(extras.get("recompute")) ? ", recomputed layers" : "");
                 save();
             }
             if (!noAll) {
                 Options oAll = o.withSteps(maxK);
                 AttributionSet[] last = new AttributionSet[1];
-                Stat s = time(() -> null, x -> last[0] = attributor.run(in, target, Method.parse("all"), oAll));
-                Map<String, Object> r = method("all", maxK, s, fwd.median, s.median / fwd.median, null);
+                Timing.Stat s = timing.time(() -> null, x -> last[0] = attributor.run(in, target, Method.parse("all"), oAll));
+                Map<String, Object> r = method("all", maxK, s, fwd.median(), s.median() / fwd.median(), null);
                 List<Map<String, Object>> shared = new ArrayList<>();
                 for (AttributionSet.SharedStep st : last[0].shared()) {
                     Map<String, Object> sm = new LinkedHashMap<>();
@@ -317,7 +343,7 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
                 r.put("gradient_backward_shared", gradientShared);
                 methods.add(r);
                 progress.printf("  %-28s %9.4f s   %6.2fx forward          (forward once: %s; one gradient backward for saliency+input_x_gradient: %s)%n",
-                        "all (k=" + maxK + ")", s.median, s.median / fwd.median, forwardOnce ? "yes" : "NO", gradientShared ? "yes" : "NO");
+                        "all (k=" + maxK + ")", s.median(), s.median() / fwd.median(), forwardOnce ? "yes" : "NO", gradientShared ? "yes" : "NO");
                 save();
             }
         } finally {
@@ -325,7 +351,7 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
         }
     }
 
-    private static Map<String, Object> method(String name, Integer k, Stat s, double forward, Double ratio, Boolean meets) {
+    private static Map<String, Object> method(String name, Integer k, Timing.Stat s, double forward, Double ratio, Boolean meets) {
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("method", name);
         if (k != null) r.put("steps", k);
@@ -334,54 +360,6 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
         if (meets != null) r.put("meets_target", meets);
         return r;
     }
-
-    // ---------------------------------------------------------------- timing
-
-    /** Median, min and max of the timed runs, in seconds. */
-    record Stat(double median, double min, double max, double[] runs) {
-        Map<String, Object> json() {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("median_s", median);
-            m.put("min_s", min);
-            m.put("max_s", max);
-            m.put("runs_s", runs);
-            return m;
-        }
-
-        String range() { return range(1); }
-
-        /** "(min a, max b)" of the runs divided by {@code per} (per token for decode); empty for one run. */
-        String range(int per) { return runs.length == 1 ? "" : String.format("(min %.4f, max %.4f)", min / per, max / per); }
-    }
-
-    /** Warmup runs, then {@link #repeat} timed runs of {@code body} on a fresh {@code prepare} result (not timed). */
-    /** Times {@code body} on what {@code prepare} gives (not timed; closed after the run when it is AutoCloseable). */
-    private <T> Stat time(Supplier<T> prepare, java.util.function.Function<T, Object> body) {
-        for (int i = 0; i < warmup; i++) {
-            T x = prepare.get();
-            sink = body.apply(x);
-            release(x);
-        }
-        double[] t = new double[repeat];
-        for (int i = 0; i < repeat; i++) {
-            T x = prepare.get();
-            long t0 = System.nanoTime();
-            sink = body.apply(x);
-            t[i] = (System.nanoTime() - t0) / 1e9;
-            release(x);
-        }
-        double[] sorted = t.clone();
-        Arrays.sort(sorted);
-        double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-        return new Stat(median, sorted[0], sorted[sorted.length - 1], t);
-    }
-
-    private static void release(Object x) {
-        if (x instanceof KvCache c) c.close();
-    }
-
-    /** Keeps each run's result reachable, so no run can be optimised away. */
-    static volatile Object sink;
 
     private void save() {
         if (out == null) return;

@@ -38,6 +38,9 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        device.parse();
+        if (maxNewTokens < 0) throw Usage.error(device.spec, "--max-new-tokens must be >= 0, got " + maxNewTokens);
+        if (text.isEmpty()) throw Usage.error(device.spec, "--text is empty");
         Path dir = Files.createTempDirectory("rationale-tiny-");
         try {
             TinyModel.write(Presets.get("tiny"), 0, dir, 0, 1, s -> {});

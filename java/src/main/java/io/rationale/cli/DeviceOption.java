@@ -3,7 +3,9 @@ package io.rationale.cli;
 import io.rationale.engine.Backends;
 import io.rationale.engine.Device;
 import io.rationale.engine.Model;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code --device}, shared by every command that runs a model: the one way the command line opens a backend. */
 final class DeviceOption {
@@ -12,7 +14,11 @@ final class DeviceOption {
                     + "or cuda-emu (the CUDA backend on the emulated device: the same kernels run on the CPU).")
     String device;
 
-    Device parse() { return Device.parse(device); }
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec spec;
+
+    /** The device named; an unknown one is a usage error (exit 2). */
+    Device parse() { return Usage.check(spec, () -> Device.parse(device)); }
 
     /**
      * Opens the backend on all available processors. Commands report {@link Backends.Opened#describe()} with their

@@ -14,6 +14,8 @@ final class Errors {
             t = t.getCause();
         String msg;
         if (t instanceof NoSuchFileException nf) msg = nf.getFile() + ": no such file";
+        else if (t instanceof java.nio.file.FileAlreadyExistsException fe) msg = fe.getFile() + ": already exists (a file where a folder was expected?)";
+        else if (t instanceof java.nio.file.NotDirectoryException nd) msg = nd.getFile() + ": not a folder";
         else if (t instanceof IOException io) msg = io.getMessage() == null ? io.getClass().getSimpleName() : io.getMessage();
         else if (t instanceof OutOfMemoryError) msg = "out of memory (raise -Xmx with RATIONALE_JVM_OPTS)";
         else if (t.getMessage() == null || t.getMessage().isBlank()) msg = t.getClass().getSimpleName() + " (run with --verbose for the stack trace)";

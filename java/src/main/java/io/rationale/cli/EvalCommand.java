@@ -7,6 +7,7 @@ import io.rationale.eval.EvaluatorFactory;
 import io.rationale.eval.ModelEvaluator;
 import io.rationale.eval.ProgressPrinter;
 import io.rationale.eval.RunManifest;
+import io.rationale.eval.Selection;
 import io.rationale.eval.Summary;
 import io.rationale.metrics.Masking;
 import io.rationale.tools.Presets;
@@ -63,15 +64,21 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--dataset", paramLabel = "KIND:PATH", description = "Dataset, e.g. esnli:path.csv, medicalbios:path.jsonl, jsonl:path (see docs/datasets.md).")
     String dataset;
 
-    @Option(names = "--methods", paramLabel = "LIST", split = ",", description = "Comma-separated rationale methods, e.g. "
-            + "saliency,input_x_gradient,attention,prompt_guided,prompt_unbound; the random baseline is always added.")
+    @Option(names = "--methods", paramLabel = "LIST", split = ",", description = "Comma-separated rationale methods: "
+            + "saliency, input_x_gradient, integrated_gradients, attnlrp, cplrp, attention, attention_rollout, occlusion (attribution), "
+            + "prompt_guided, prompt_unbound (prompting), or all (every attribution method); the random baseline is always added.")
     List<String> methods;
 
     @Option(names = "--out", paramLabel = "DIR", description = "Results folder (created; an existing one is resumed).")
     Path out;
 
-    @Option(names = "--limit", paramLabel = "N", description = "Evaluate the first N examples only.")
+    @Option(names = "--limit", paramLabel = "N", description = "Evaluate N examples only, chosen by --select.")
     Integer limit;
+
+    @Option(names = "--select", defaultValue = "stratified", paramLabel = "stratified|shuffle|first",
+            description = "Which examples --limit takes, and the order they run in: stratified (default: by gold label, in the dataset's "
+                    + "proportions), shuffle (seeded by --seed) or first (file order).")
+    String select;
 
     @Option(names = "--k", defaultValue = "human", paramLabel = "human|FRACTION",
             description = "Rationale size: the human rationale's length (default) or a fraction in (0, 1] of the words.")
@@ -87,11 +94,22 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--shots", defaultValue = "0", paramLabel = "N", description = "Few-shot examples in the prompt (default: ${DEFAULT-VALUE}).")
     int shots;
 
-    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "Seed of the random baseline, few-shot draw and sampling (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "Seed of the random baseline, few-shot draw, example selection and sampling (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--ig-steps", defaultValue = "32", paramLabel = "N", description = "Integrated-gradients steps (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--ig-steps", defaultValue = "" + EvalOptions.DEFAULT_IG_STEPS, paramLabel = "N",
+            description = "Integrated-gradients steps (default: ${DEFAULT-VALUE}).")
     int igSteps;
+
+    @Option(names = "--ig-baseline", defaultValue = EvalOptions.DEFAULT_IG_BASELINE, paramLabel = "bos|eos|unk|pad|zero|token:N",
+            description = "Integrated-gradients baseline: that token's embedding at every position, or the zero embedding "
+                    + "(default: ${DEFAULT-VALUE}, EOS when the tokenizer has no BOS; docs/eval.md has the measurements).")
+    String igBaseline;
+
+    @Option(names = "--target", defaultValue = EvalOptions.DEFAULT_TARGET, paramLabel = "auto|predicted|contrast",
+            description = "What attribution methods explain: auto (default: logit(gold) - logit(foil) on examples with a foil, "
+                    + "e.g. medicalbios-contrastive, else the predicted label's logit), predicted, or contrast.")
+    String target;
 
     @Option(names = "--restart", description = "Discard the results already in --out instead of resuming them.")
     boolean restart;
@@ -119,9 +137,34 @@ public final class EvalCommand implements Callable<Integer> {
         String datasetSpec = dataset;
         List<String> methodList = methods;
         if (builtin) {
-            if (model != null || dataset != null) throw new CommandLine.ParameterException(spec.commandLine(), "--builtin brings its own model and dataset; leave out --model and --dataset");
+            if (model != null || dataset != null) throw Usage.error(spec, "--builtin brings its own model and dataset; leave out --model and --dataset");
+        } else {
+            for (String[] o : new String[][]{{"--model", model == null ? null : "x"}, {"--dataset", dataset}, {"--methods", methods == null ? null : "x"}, {"--out", out == null ? null : "x"}}) {
+                if (o[1] == null) throw Usage.error(spec, "Missing required option: '" + o[0] + "' (or --builtin for the embedded default)");
+            }
+        }
+        if (methodList == null) methodList = BUILTIN_METHODS;
+        // every option on its own, before any file is read or written: a bad one is a usage error (exit 2)
+        List<String> canonical = methodList(methodList);
+        EvalOptions options = Usage.check(spec, () -> new EvalOptions(canonical, checkK(k), checkMask(mask), checkAnnotators(annotators),
+                shots, seed, igSteps, EvalOptions.checkIgBaseline(igBaseline), EvalOptions.checkTarget(target)));
+        Selection.Mode selectMode = Usage.check(spec, () -> Selection.Mode.parse(select));
+        if (shots < 0) throw Usage.error(spec, "--shots must be >= 0, got " + shots);
+        if (igSteps < 1 || igSteps > 4096) throw Usage.error(spec, "--ig-steps must be in [1, 4096], got " + igSteps);
+        if (limit != null && limit < 1) throw Usage.error(spec, "--limit must be >= 1, got " + limit);
+        if (summaryEvery < 0) throw Usage.error(spec, "--summary-every must be >= 0, got " + summaryEvery);
+        EvalRunner.OnError errors = switch (onError.toLowerCase(Locale.ROOT)) {
+            case "stop" -> EvalRunner.OnError.STOP;
+            case "skip" -> EvalRunner.OnError.SKIP;
+            default -> throw Usage.error(spec, "--on-error must be stop or skip, got '" + onError + "'");
+        };
+        ProgressPrinter.Mode progressMode = Usage.check(spec, () -> ProgressPrinter.mode(progress));
+        var d = device.parse();
+
+        if (builtin) {
             outDir = out != null ? out : Path.of(BUILTIN_OUT);
-            Files.createDirectories(outDir);
+            if (Files.exists(outDir) && !Files.isDirectory(outDir))
+                throw new IllegalArgumentException(outDir + ": exists and is not a folder (--out names the results folder)");
             modelDir = outDir.resolve(BUILTIN_MODEL_DIR);
             Path data = outDir.resolve(BUILTIN_DATASET_FILE);
             datasetSpec = "jsonl:" + data;
@@ -130,36 +173,29 @@ public final class EvalCommand implements Callable<Integer> {
                         + "earlier built-in run (use --restart to discard it, or another --out)");
             }
             fresh = true;   // the built-in job always starts over
+            Files.createDirectories(outDir);
             TinyModel.write(Presets.get("tiny"), 0, modelDir, 0, 1, null);
             try (InputStream in = EvalCommand.class.getResourceAsStream(BUILTIN_RESOURCE)) {
                 if (in == null) throw new IllegalStateException("built-in examples missing from the jar: " + BUILTIN_RESOURCE);
                 Files.copy(in, data, StandardCopyOption.REPLACE_EXISTING);
             }
-            if (methodList == null) methodList = BUILTIN_METHODS;
-        } else {
-            for (String[] o : new String[][]{{"--model", model == null ? null : "x"}, {"--dataset", dataset}, {"--methods", methods == null ? null : "x"}, {"--out", out == null ? null : "x"}}) {
-                if (o[1] == null) throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: '" + o[0] + "' (or --builtin for the embedded default)");
-            }
         }
-        EvalOptions options = new EvalOptions(methodList(methodList), checkK(k), checkMask(mask), checkAnnotators(annotators), shots, seed, igSteps);
-        if (shots < 0) throw new IllegalArgumentException("--shots must be >= 0, got " + shots);
-        if (igSteps < 1) throw new IllegalArgumentException("--ig-steps must be >= 1, got " + igSteps);
-        if (limit != null && limit < 1) throw new IllegalArgumentException("--limit must be >= 1, got " + limit);
-        EvalRunner.OnError errors = switch (onError.toLowerCase(Locale.ROOT)) {
-            case "stop" -> EvalRunner.OnError.STOP;
-            case "skip" -> EvalRunner.OnError.SKIP;
-            default -> throw new IllegalArgumentException("--on-error must be stop or skip, got '" + onError + "'");
-        };
-        ProgressPrinter printer = new ProgressPrinter(System.err, ProgressPrinter.mode(progress));
-        EvalRunner.Config config = new EvalRunner.Config(modelDir, datasetSpec, options, limit, outDir, fresh, summaryEvery, errors);
+        ProgressPrinter printer = new ProgressPrinter(System.err, progressMode);
+        EvalRunner.Config config = new EvalRunner.Config(modelDir, datasetSpec, options, limit, outDir, fresh, summaryEvery, errors, selectMode);
         if (builtin) System.out.println("model: weights-tools tiny preset, seed 0 (random weights) at " + modelDir.toAbsolutePath().normalize());
         EvaluatorFactory factory = evaluatorFactory;
-        if (factory == null) {
-            var d = device.parse();
-            factory = (m, ds, opts) -> ModelEvaluator.open(m, ds, opts, d);
-        }
+        if (factory == null) factory = (m, ds, opts) -> ModelEvaluator.open(m, ds, opts, d);
         EvalRunner.Outcome o = new EvalRunner(config, factory, printer).run();
         print(o);
+        Summary.Counts c = o.summary().counts();
+        if (c.remaining() == 0 && c.selected() > 0 && c.evaluated() == 0) {
+            // a run that evaluated nothing is a failure, whatever the reason; the results folder keeps the reasons
+            List<String> why = new ArrayList<>();
+            o.summary().skipped().evaluator().forEach((r, n) -> why.add(n + "× " + r));
+            System.err.println("rationale: none of the " + c.selected() + " selected examples could be evaluated ("
+                    + String.join("; ", why) + ")");
+            return Usage.EXIT_FAILURE;
+        }
         return 0;
     }
 
@@ -174,16 +210,15 @@ public final class EvalCommand implements Callable<Integer> {
         }
     }
 
-    static List<String> methodList(List<String> given) {
-        LinkedHashSet<String> out = new LinkedHashSet<>();
-        for (String m : given) {
-            String t = m.trim();
-            if (t.isEmpty() || t.equals(Summary.RANDOM)) continue;
-            if (!t.matches("[A-Za-z0-9_.:-]+")) throw new IllegalArgumentException("--methods: bad method name '" + t + "'");
-            if (!out.add(t)) throw new IllegalArgumentException("--methods: '" + t + "' given twice");
-        }
-        if (out.isEmpty()) throw new IllegalArgumentException("--methods: no method given (the random baseline is always added)");
-        return List.copyOf(out);
+    /** The methods as the run records them: canonical names, {@code all} expanded ({@link EvalOptions#canonicalMethods}). */
+    List<String> methodList(List<String> given) {
+        return Usage.check(spec, () -> {
+            try {
+                return EvalOptions.canonicalMethods(given);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--methods: " + e.getMessage(), e);
+            }
+        });
     }
 
     static String checkK(String k) {
@@ -224,6 +259,9 @@ public final class EvalCommand implements Callable<Integer> {
         Summary.Counts c = s.counts();
         System.out.printf(Locale.ROOT, "results: %s (%d of %d examples done: %d now, %d resumed)%n",
                 o.out().toAbsolutePath().normalize(), c.done(), c.selected(), o.evaluated(), o.resumed());
+        if (s.device() != null) System.out.println("device: " + s.device());
+        if (s.selection() != null && s.selection().get("description") != null) System.out.println("examples: " + s.selection().get("description"));
+        if (s.attributionTarget() != null) System.out.println("target: " + s.attributionTarget().description());
         Summary.Labels l = s.labels();
         StringBuilder dist = new StringBuilder();
         for (Map.Entry<String, Double> e : l.predictedDistribution().entrySet()) {
@@ -242,6 +280,13 @@ public final class EvalCommand implements Callable<Integer> {
                     num(m.alignment().f1().mean()) + " " + ci(m.alignment().f1()), num(m.flipRate().mean()) + " " + ci(m.flipRate()),
                     num(m.comprehensiveness().mean()), num(m.sufficiency().mean()), num(m.auprc().mean()));
         }
+        for (Map.Entry<String, Summary.MethodSummary> e : s.methods().entrySet()) {
+            Summary.Completeness ce = e.getValue().completeness();
+            if (ce == null) continue;
+            System.out.printf(Locale.ROOT, "%s completeness error: mean %s, median %s, max %s; %d of %d examples above %.0f%%%s%n", e.getKey(),
+                    pct(ce.error().mean()), pct(ce.median()), pct(ce.max()), ce.overWarning(), ce.error().n(), 100 * Summary.COMPLETENESS_WARNING,
+                    ce.overWarning() > 0 ? " (more --ig-steps, or another --ig-baseline)" : "");
+        }
         List<String> skips = new ArrayList<>();
         s.skipped().dataset().forEach((r, n) -> skips.add("loader: " + r + " ×" + n));
         s.skipped().evaluator().forEach((r, n) -> skips.add("evaluator: " + r + " ×" + n));
@@ -253,7 +298,9 @@ public final class EvalCommand implements Callable<Integer> {
     }
 
     private static String num(double v) {
-        return Double.isFinite(v) ? String.format(Locale.ROOT, "%.3f", v) : "n/a";
+        if (!Double.isFinite(v)) return "n/a";
+        String out = String.format(Locale.ROOT, "%.3f", v);
+        return out.equals("-0.000") ? "0.000" : out;
     }
 
     private static String ci(Summary.Stat s) {

@@ -38,17 +38,27 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object: ids (prompt + generated), text (generated), ...")
     boolean json;
 
+    @Option(names = "--stream", description = "Print the text as the tokens come (the default when stdout is a terminal).")
+    boolean stream;
+
     @Override
     public Integer call() {
-        if (maxNewTokens < 0) throw new IllegalArgumentException("--max-new-tokens must be >= 0, got " + maxNewTokens);
-        SamplingParams sampling = new SamplingParams(temperature, topP, seed);
+        input.checkUsage();
+        device.parse();
+        if (maxNewTokens < 0) throw Usage.error(input.spec, "--max-new-tokens must be >= 0, got " + maxNewTokens);
+        SamplingParams sampling = Usage.check(input.spec, () -> new SamplingParams(temperature, topP, seed));
+        if (stream && json) throw Usage.error(input.spec, "--stream prints text as it comes and --json one object at the end: give one of them");
+        boolean streaming = stream || (!json && System.console() != null && System.console().isTerminal());
         try (Model model = Model.load(input.modelDir());
              Tokenizer tok = Tokenizer.load(input.model)) {
             int[] prompt = input.ids(tok, model.config().vocabSize());
+            ModelInput.checkPositions(prompt.length, model.config());
             Backends.Opened opened = device.open(model);
             try (Backend backend = opened.backend()) {
             long t0 = System.nanoTime();
-            Generator.Result r = new Generator(backend).generate(prompt, maxNewTokens, sampling);
+            TextStream printer = streaming ? new TextStream(tok, System.out) : null;
+            Generator.Result r = new Generator(backend).generate(prompt, maxNewTokens, sampling,
+                    java.util.Set.copyOf(model.config().eosTokenIds()), printer);
             double seconds = (System.nanoTime() - t0) / 1e9;
             int[] all = new int[prompt.length + r.tokens().length];
             System.arraycopy(prompt, 0, all, 0, prompt.length);
@@ -65,9 +75,12 @@ public final class GenerateCommand implements Callable<Integer> {
                 out.put("device", backend.device());
                 System.out.println(Json.write(out));
             } else {
-                System.out.println(text);
-                System.err.printf("%d new tokens in %.2f s (%s); %s%n", r.tokens().length, seconds, r.stopReason().name().toLowerCase(),
-                        opened.describe());
+                if (printer != null) printer.finish(text);
+                else System.out.println(text);
+                String why = r.stopReason() == Generator.StopReason.MAX_POSITIONS
+                        ? "stopped: the model's " + model.config().maxPositionEmbeddings() + " positions are full"
+                        : r.stopReason().name().toLowerCase();
+                System.err.printf("%d new tokens in %.2f s (%s); %s%n", r.tokens().length, seconds, why, opened.describe());
             }
             return 0;
             }

@@ -34,9 +34,13 @@ public final class LogitsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        input.checkUsage();
+        device.parse();
+        if (top < 0) throw Usage.error(input.spec, "--top must be >= 0, got " + top);
         try (Model model = Model.load(input.modelDir());
              Tokenizer tok = Tokenizer.load(input.model)) {
             int[] ids = input.ids(tok, model.config().vocabSize());
+            ModelInput.checkPositions(ids.length, model.config());
             Backends.Opened opened = device.open(model);
             try (Backend backend = opened.backend()) {
             long t0 = System.nanoTime();

@@ -4,7 +4,9 @@ import io.rationale.tokenizer.ChatMessage;
 import io.rationale.tokenizer.Encoding;
 import io.rationale.tokenizer.Tokenizer;
 import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,6 +15,9 @@ import java.util.List;
 
 /** The options every model command shares: {@code --model DIR} and the input as {@code --text} or {@code --ids}. */
 final class ModelInput {
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec spec;
+
     @Option(names = "--model", required = true, description = "Checkpoint folder (config.json, safetensors, tokenizer.json).")
     Path model;
 
@@ -33,9 +38,31 @@ final class ModelInput {
     @Option(names = "--system", description = "System message for --chat.")
     String system;
 
+    /** The checks of these options alone (a usage error, exit 2, before any file is read). */
+    void checkUsage() {
+        if (source.ids != null) {
+            if (chat) throw Usage.error(spec, "--chat needs --text, not --ids");
+            if (source.ids.length == 0) throw Usage.error(spec, "--ids is empty");
+        } else if (source.text.isEmpty()) {
+            throw Usage.error(spec, "--text is empty");
+        }
+        if (system != null && !chat) throw Usage.error(spec, "--system needs --chat");
+    }
+
     Path modelDir() {
         if (!Files.isDirectory(model)) throw new IllegalArgumentException(model + ": not a folder");
         return model;
+    }
+
+    /**
+     * Refuses an input longer than the model's positions: the engine would run it past max_position_embeddings, where
+     * the model was never trained (RoPE extrapolation), and return numbers that look valid.
+     */
+    static void checkPositions(int tokens, io.rationale.model.ModelConfig config) {
+        int max = config.maxPositionEmbeddings();
+        if (max > 0 && tokens > max)
+            throw new IllegalArgumentException("the input has " + tokens + " tokens, more than the model's " + max
+                    + " positions (max_position_embeddings in config.json)");
     }
 
     /** The input ids, checked against the vocabulary. */

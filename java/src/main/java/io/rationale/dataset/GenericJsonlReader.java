@@ -34,8 +34,11 @@ import java.util.TreeSet;
  * </ul>
  * No {@code rationale} (or {@code null}) = no annotators; {@code []} = no annotators as well.
  *
- * <p>Label set: each example's own {@code labels} when it has them; otherwise the file's label set = the sorted
- * distinct {@code label} values of all lines. Skips: missing id/label/text, a label or foil outside the label
+ * <p>Label sets: each example's own {@code labels} when it has them. The file's label set (the dataset's, which an
+ * evaluation run asks for) is the first valid {@code labels} an example declares, and examples without
+ * {@code labels} use it too; when no example declares {@code labels}, it is the sorted distinct {@code label}
+ * values of all lines. (A run evaluates the examples whose label set is the file's; one with another set is
+ * skipped by the evaluator, with that reason.) Skips: missing id/label/text, a label or foil outside the label
  * set, an empty text, a rationale index that is not an integer or out of range, a rationale naming an unknown
  * field, an unparseable line. The first record decides the format: it must have {@code id}, {@code label} and
  * {@code fields} or {@code text}.
@@ -49,7 +52,8 @@ public final class GenericJsonlReader {
         if (!first.has("id") || !first.has("label") || !(first.has("fields") || first.has("text"))) {
             throw new DatasetException(file + ": not rationale-engine JSONL (first record lacks id/label/fields or text)");
         }
-        List<String> fileLabels = JsonLines.distinctTexts(lines, "label");
+        List<String> declared = firstDeclaredLabels(lines);
+        List<String> fileLabels = declared != null ? declared : JsonLines.distinctTexts(lines, "label");
         Collector c = new Collector();
         JsonLines.forEachObject(file, lines, c, (o, where) -> {
             String id = JsonLines.idText(o, "id");
@@ -77,14 +81,7 @@ public final class GenericJsonlReader {
         }
         List<String> labels = fileLabels;
         JsonNode ls = o.get("labels");
-        if (ls != null && !ls.isNull()) {
-            if (!ls.isArray()) throw new SkipException("labels is not a list");
-            labels = new ArrayList<>();
-            for (JsonNode x : ls) {
-                if (!x.isTextual()) throw new SkipException("labels has a non-string entry");
-                labels.add(x.textValue());
-            }
-        }
+        if (ls != null && !ls.isNull()) labels = labelList(ls);
         String foil = null;
         JsonNode fo = o.get("foil");
         if (fo != null && !fo.isNull()) {
@@ -99,6 +96,31 @@ public final class GenericJsonlReader {
             }
         }
         return new Example(id, fields, label, labels, foil, rationale(o.get("rationale"), fields), meta);
+    }
+
+    /** The {@code labels} list of the first record that declares a valid one, or null when none does. */
+    private static List<String> firstDeclaredLabels(List<JsonLines.Line> lines) {
+        for (JsonLines.Line l : lines) {
+            JsonNode v = l.value();
+            if (v == null || !v.isObject() || !v.has("labels") || v.get("labels").isNull()) continue;
+            try {
+                List<String> ls = labelList(v.get("labels"));
+                if (!ls.isEmpty() && new java.util.HashSet<>(ls).size() == ls.size()) return List.copyOf(ls);
+            } catch (SkipException e) {
+                // that record is skipped for it; the next one may declare them
+            }
+        }
+        return null;
+    }
+
+    private static List<String> labelList(JsonNode ls) {
+        if (!ls.isArray()) throw new SkipException("labels is not a list");
+        List<String> labels = new ArrayList<>();
+        for (JsonNode x : ls) {
+            if (!x.isTextual()) throw new SkipException("labels has a non-string entry");
+            labels.add(x.textValue());
+        }
+        return labels;
     }
 
     private static Annotations rationale(JsonNode r, List<TextField> fields) {

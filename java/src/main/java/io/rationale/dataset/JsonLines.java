@@ -35,13 +35,31 @@ final class JsonLines {
                 try {
                     out.add(new Line(n, MAPPER.readTree(s), null));
                 } catch (JacksonException e) {
-                    out.add(new Line(n, null, "invalid JSON: " + DatasetException.oneLine(e.getOriginalMessage())));
+                    out.add(new Line(n, null, "invalid JSON: " + parseError(e)));
                 }
             }
         } catch (IOException e) {
             throw new DatasetException(file + ": cannot read (" + e.getMessage() + ")", e);
         }
         return out;
+    }
+
+    /**
+     * Jackson's message for a line that does not parse, without what only confuses here: the parser's own source
+     * and line (each line is parsed alone, so it always says "line: 1"; the file's line number is in the skip's
+     * location instead), character codes and the list of JSON value kinds; the column is kept.
+     */
+    static String parseError(JacksonException e) {
+        String m = DatasetException.oneLine(e.getOriginalMessage());
+        m = m.replaceAll("\\s*\\(start marker at \\[Source:[^\\]]*\\]\\)", "")
+                .replaceAll("\\s*at \\[Source:[^\\]]*\\]", "")
+                .replaceAll("\\[Source:[^\\]]*\\]", "")
+                .replaceAll(" \\(code \\d+\\)", "")
+                .replaceAll(" ?\\(JSON String, Number, Array, Object or token 'null', 'true' or 'false'\\)", " a JSON value")
+                .replaceAll("\\s+", " ").strip();
+        if (!m.isEmpty()) m = Character.toLowerCase(m.charAt(0)) + m.substring(1);
+        var at = e.getLocation();
+        return at != null && at.getColumnNr() > 0 ? m + " (column " + at.getColumnNr() + ")" : m;
     }
 
     /**

@@ -8,11 +8,24 @@ import java.util.SplittableRandom;
 
 /**
  * Autoregressive generation over a {@link Backend}: prefill the prompt, then decode one token at a time until a
- * stop token (by default the config's EOS ids) or the token budget. Several prompts decode together as one batch.
+ * stop token (by default the config's EOS ids), the token budget, or the model's context: no token is ever run at a
+ * position at or beyond {@code max_position_embeddings} (a prompt longer than that is refused; a generation that
+ * fills it stops with {@link StopReason#MAX_POSITIONS}). Several prompts decode together as one batch. A
+ * {@link TokenListener} sees each token as it is chosen (streaming).
  */
 public final class Generator {
     /** Why generation ended. */
-    public enum StopReason { STOP_TOKEN, MAX_TOKENS }
+    public enum StopReason {
+        STOP_TOKEN, MAX_TOKENS,
+        /** The model's positions ({@code max_position_embeddings}) are full: the last token could not be run. */
+        MAX_POSITIONS
+    }
+
+    /** Receives each new token as soon as it is chosen: sequence {@code sequence} of the batch (0 for one prompt). */
+    @FunctionalInterface
+    public interface TokenListener {
+        void token(int sequence, int token);
+    }
 
     /**
      * One sequence's outcome.
@@ -33,7 +46,12 @@ public final class Generator {
 
     /** Generates after {@code prompt}, stopping at any of {@code stopTokens}. */
     public Result generate(int[] prompt, int maxNewTokens, SamplingParams sampling, Set<Integer> stopTokens) {
-        return generateBatch(List.of(prompt), List.of(backend.newCache()), maxNewTokens, sampling, stopTokens).get(0);
+        return generate(prompt, maxNewTokens, sampling, stopTokens, null);
+    }
+
+    /** {@link #generate(int[], int, SamplingParams, Set)} telling {@code listener} each token as it comes (null: none). */
+    public Result generate(int[] prompt, int maxNewTokens, SamplingParams sampling, Set<Integer> stopTokens, TokenListener listener) {
+        return generateBatch(List.of(prompt), List.of(backend.newCache()), maxNewTokens, sampling, stopTokens, null, listener).get(0);
     }
 
     /**
@@ -52,9 +70,28 @@ public final class Generator {
      */
     public List<Result> generateBatch(List<int[]> prompts, List<KvCache> caches, int maxNewTokens, SamplingParams sampling,
                                       Set<Integer> stopTokens, AttentionIntervention intervention) {
+        return generateBatch(prompts, caches, maxNewTokens, sampling, stopTokens, intervention, null);
+    }
+
+    /**
+     * {@link #generateBatch(List, List, int, SamplingParams, Set, AttentionIntervention)} telling {@code listener}
+     * each token as it is chosen (null: none).
+     *
+     * @throws IllegalArgumentException when a prompt does not fit the model's positions after what its cache holds
+     */
+    public List<Result> generateBatch(List<int[]> prompts, List<KvCache> caches, int maxNewTokens, SamplingParams sampling,
+                                      Set<Integer> stopTokens, AttentionIntervention intervention, TokenListener listener) {
         int b = prompts.size();
         if (caches.size() != b) throw new IllegalArgumentException(b + " prompts but " + caches.size() + " caches");
         if (maxNewTokens < 0) throw new IllegalArgumentException("maxNewTokens must be >= 0");
+        int maxPositions = backend.model().config().maxPositionEmbeddings();   // 0: unknown, no limit
+        for (int i = 0; i < b; i++) {
+            int cached = caches.get(i) == null ? 0 : caches.get(i).length(), length = cached + prompts.get(i).length;
+            if (maxPositions > 0 && length > maxPositions)
+                throw new IllegalArgumentException("the prompt" + (b > 1 ? " " + i : "") + " has " + prompts.get(i).length + " tokens"
+                        + (cached > 0 ? " after " + cached + " cached" : "") + ", more than the model's " + maxPositions
+                        + " positions (max_position_embeddings in config.json)");
+        }
         List<List<Integer>> out = new ArrayList<>();
         SplittableRandom[] rng = new SplittableRandom[b];
         StopReason[] reason = new StopReason[b];
@@ -84,8 +121,10 @@ public final class Generator {
                 int i = active.get(a);
                 int next = picked[a];
                 out.get(i).add(next);
+                if (listener != null) listener.token(i, next);
                 if (stops.contains(next)) reason[i] = StopReason.STOP_TOKEN;
                 else if (out.get(i).size() >= maxNewTokens) reason[i] = StopReason.MAX_TOKENS;
+                else if (maxPositions > 0 && stepCaches.get(a) != null && stepCaches.get(a).length() >= maxPositions) reason[i] = StopReason.MAX_POSITIONS;
                 else {
                     still.add(i);
                     step.add(new int[]{next});

@@ -10,7 +10,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
+import io.rationale.dataset.Aggregation;
+
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -54,7 +57,7 @@ public final class EvalRunner {
      *                     {@link #SUMMARY_SECONDS} s); 0 = only at the end
      */
     public record Config(Path model, String dataset, EvalOptions options, Integer limit, Path out, boolean restart,
-                         int summaryEvery, OnError onError) {
+                         int summaryEvery, OnError onError, Selection.Mode select) {
         public Config {
             Objects.requireNonNull(model, "model");
             Objects.requireNonNull(dataset, "dataset");
@@ -63,6 +66,13 @@ public final class EvalRunner {
             if (limit != null && limit < 0) throw new IllegalArgumentException("--limit must be >= 0, got " + limit);
             if (summaryEvery < 0) throw new IllegalArgumentException("--summary-every must be >= 0, got " + summaryEvery);
             if (onError == null) onError = OnError.STOP;
+            if (select == null) select = Selection.Mode.FIRST;
+        }
+
+        /** Examples in file order ({@link Selection.Mode#FIRST}). */
+        public Config(Path model, String dataset, EvalOptions options, Integer limit, Path out, boolean restart,
+                      int summaryEvery, OnError onError) {
+            this(model, dataset, options, limit, out, restart, summaryEvery, onError, Selection.Mode.FIRST);
         }
 
         public static Config of(Path model, String dataset, EvalOptions options, Path out) {
@@ -70,7 +80,11 @@ public final class EvalRunner {
         }
 
         public Config withLimit(Integer newLimit) {
-            return new Config(model, dataset, options, newLimit, out, restart, summaryEvery, onError);
+            return new Config(model, dataset, options, newLimit, out, restart, summaryEvery, onError, select);
+        }
+
+        public Config withSelect(Selection.Mode mode) {
+            return new Config(model, dataset, options, limit, out, restart, summaryEvery, onError, mode);
         }
     }
 
@@ -104,18 +118,48 @@ public final class EvalRunner {
     }
 
     public Outcome run() throws IOException {
+        // everything is checked before anything is created: a failed start leaves no folder behind to refuse the
+        // corrected command as "a different run"
         Dataset dataset = DatasetLoader.load(config.dataset());
         Path out = config.out();
-        Files.createDirectories(out);
+        if (Files.exists(out) && !Files.isDirectory(out))
+            throw new EvalException(out + ": exists and is not a folder (--out names the results folder)");
         Instant now = clock.instant();
-        RunManifest requested = RunManifest.create(config.model(), config.dataset(), dataset, config.options(), config.limit(), now);
-        RunManifest manifest = prepareFolder(out, requested, now);
-        manifest.write(out.resolve(RUN_JSON));
-        int selected = manifest.selected();
-        List<Example> examples = dataset.examples();
+        List<Integer> order = Selection.order(dataset.examples(), config.select(), config.options().seed());
+        RunManifest requested = RunManifest.create(config.model(), config.dataset(), dataset, config.options(), config.limit(),
+                config.select(), now);
+        int selected = requested.selected();
+        List<Integer> chosen = List.copyOf(order.subList(0, selected));
+        checkAgainstDataset(dataset, chosen);
+        boolean fresh = config.restart() || !Files.exists(out.resolve(RUN_JSON));
+        RunManifest manifest = fresh ? checkFresh(out, requested) : checkResume(out, requested, dataset, now);
+        Evaluator evaluator = fresh ? open(dataset) : null;   // a new run: the model, methods and label words are checked now
+        try {
+            Files.createDirectories(out);
+            if (config.restart()) for (String f : OWN_FILES) Files.deleteIfExists(out.resolve(f));
+            manifest.write(out.resolve(RUN_JSON));
+            return run(dataset, out, manifest, chosen, evaluator);
+        } finally {
+            if (evaluator != null) evaluator.close();
+        }
+    }
 
-        Summary.Context ctx = new Summary.Context(RunManifest.MAPPER.convertValue(manifest, new TypeReference<Map<String, Object>>() {}),
-                labelOrder(dataset), config.options().methods(), dataset.size(), selected, dataset.skipReasons());
+    private Outcome run(Dataset dataset, Path out, RunManifest manifest, List<Integer> chosen, Evaluator opened) throws IOException {
+        int selected = chosen.size();
+        List<Example> examples = dataset.examples();
+        Evaluator[] evaluator = {opened};
+        Map<String, Object> selection = new LinkedHashMap<>();
+        selection.put("mode", config.select().cliName());
+        selection.put("seed", config.options().seed());
+        selection.put("limit", config.limit());
+        selection.put("selected", selected);
+        selection.put("of", dataset.size());
+        selection.put("description", Selection.describe(config.select(), config.options().seed(), selected, dataset.size(), config.limit()));
+        java.util.function.Supplier<Summary.Context> ctx = () -> new Summary.Context(
+                RunManifest.MAPPER.convertValue(manifest, new TypeReference<Map<String, Object>>() {}),
+                labelOrder(dataset), config.options().methods(), dataset.size(), selected, dataset.skipReasons(),
+                new java.util.HashSet<>(chosen), selection, config.options().hasAttribution() ? config.options().targetOrLegacy() : null,
+                evaluator[0] == null ? null : evaluator[0].device(), evaluator[0] == null ? Map.of() : evaluator[0].resolved());
         int resumed, evaluated = 0;
         long truncated;
         try (ExamplesLog log = ExamplesLog.open(out.resolve(EXAMPLES))) {
@@ -127,24 +171,25 @@ public final class EvalRunner {
                             + " in the dataset; use --restart to start over");
                 }
             }
-            resumed = (int) log.done().keySet().stream().filter(i -> i < selected).count();
+            resumed = (int) chosen.stream().filter(log::isDone).count();
             if (truncated > 0) progress.message("resume: cut off a partial last line of " + EXAMPLES + " (" + truncated + " bytes)");
             if (log.duplicates() > 0) progress.message("resume: ignored " + log.duplicates() + " repeated example lines in " + EXAMPLES);
             if (!dataset.skipped().isEmpty()) {
-                progress.message("dataset: " + dataset.skipped().size() + " entries skipped while loading: " + reasons(dataset.skipReasons()));
+                progress.message("dataset: " + dataset.skipped().size() + " entries skipped while loading: " + reasons(dataset));
             }
             if (resumed > 0) progress.message("resume: " + resumed + " of " + selected + " examples already done in " + out);
 
             if (resumed < selected) {
                 progress.start(selected, resumed);
-                try (Evaluator evaluator = open(dataset)) {
+                try {
+                    if (evaluator[0] == null) evaluator[0] = open(dataset);
                     int done = resumed, sinceSummary = 0;
                     long lastSummary = System.nanoTime();
-                    for (int i = 0; i < selected; i++) {
+                    for (int i : chosen) {
                         if (log.isDone(i)) continue;
                         Example ex = examples.get(i);
                         long t0 = System.nanoTime();
-                        ExampleResult r = evaluate(evaluator, i, ex);
+                        ExampleResult r = evaluate(evaluator[0], i, ex);
                         log.append(r);
                         done++;
                         evaluated++;
@@ -152,26 +197,88 @@ public final class EvalRunner {
                         progress.example(done, selected, ex.id(), (System.nanoTime() - t0) / 1e9, r.skipped());
                         boolean due = config.summaryEvery() > 0 && sinceSummary >= config.summaryEvery();
                         if ((due || System.nanoTime() - lastSummary > SUMMARY_SECONDS * 1_000_000_000L) && done < selected) {
-                            writeOutputs(out, ctx, log);
+                            writeOutputs(out, ctx.get(), log);
                             sinceSummary = 0;
                             lastSummary = System.nanoTime();
                         }
                     }
                 } catch (RuntimeException | Error e) {
                     try {
-                        if (!log.done().isEmpty()) writeOutputs(out, ctx, log);
+                        if (!log.done().isEmpty()) writeOutputs(out, ctx.get(), log);
                     } catch (RuntimeException | IOException second) {
                         e.addSuppressed(second);
                     }
                     throw e;
                 } finally {
                     progress.finish();
+                    if (evaluator[0] != null && evaluator[0] != opened) evaluator[0].close();
                 }
             }
-            Summary summary = writeOutputs(out, ctx, log);
+            Summary summary = writeOutputs(out, ctx.get(), log);
             if (summary.labels().bias().flagged()) progress.message(summary.labels().bias().warning());
             return new Outcome(out, summary, resumed, evaluated, truncated);
         }
+    }
+
+    /**
+     * Checks the options that depend on the dataset, before anything is written: an annotator the selected examples
+     * do not have (alignment would be silently undefined), {@code --target contrast} on examples without a foil.
+     */
+    void checkAgainstDataset(Dataset dataset, List<Integer> chosen) {
+        EvalOptions o = config.options();
+        String how = o.annotators() == null ? "majority" : o.annotators();
+        Aggregation agg = Aggregation.parse(how);
+        if (how.startsWith("annotator:") || how.startsWith("index:")) {
+            boolean any = false;
+            java.util.TreeSet<String> known = new java.util.TreeSet<>();
+            int most = 0;
+            for (int i : chosen) {
+                Example e = dataset.examples().get(i);
+                known.addAll(e.annotations().annotators());
+                most = Math.max(most, e.annotations().count());
+                if (e.fields().isEmpty() || e.annotations().aggregate(0, agg).isPresent()) any = true;
+            }
+            if (!any) {
+                String what = how.startsWith("annotator:")
+                        ? "no selected example of " + dataset.path() + " has annotator '" + how.substring("annotator:".length()) + "'"
+                        + (known.isEmpty() ? " (the dataset has no human rationales)" : " (annotators: " + abbreviate(known) + ")")
+                        : "no selected example of " + dataset.path() + " has an annotator at index " + how.substring("index:".length())
+                        + (most == 0 ? " (the dataset has no human rationales)" : " (at most " + most + " annotators per example: index:0 to index:" + (most - 1) + ")");
+                throw new EvalException("--annotators " + how + ": " + what);
+            }
+        }
+        if (o.hasAttribution() && "contrast".equals(o.targetOrLegacy())) {
+            boolean foil = false;
+            for (int i : chosen) foil |= dataset.examples().get(i).foil() != null;
+            if (!foil) throw new EvalException("--target contrast: no selected example of " + dataset.path()
+                    + " has a foil (medicalbios-contrastive, or jsonl with \"foil\"); use --target predicted");
+        }
+    }
+
+    private static String abbreviate(java.util.SortedSet<String> names) {
+        List<String> l = new ArrayList<>(names);
+        return l.size() <= 8 ? String.join(", ", l) : String.join(", ", l.subList(0, 8)) + ", ... (" + l.size() + " in all)";
+    }
+
+    /** A new run (or a restart) into {@code out}: only an orphaned examples.jsonl stops it. */
+    private RunManifest checkFresh(Path out, RunManifest requested) throws IOException {
+        if (!config.restart() && Files.exists(out.resolve(EXAMPLES)) && Files.size(out.resolve(EXAMPLES)) > 0) {
+            throw new EvalException(out.resolve(EXAMPLES) + " exists without run.json, so it cannot be checked against this run; "
+                    + "use --restart to discard it or choose another --out");
+        }
+        return requested;
+    }
+
+    /** Resuming: the folder's run.json must describe the same run. */
+    private RunManifest checkResume(Path out, RunManifest requested, Dataset dataset, Instant now) {
+        RunManifest existing = RunManifest.read(out.resolve(RUN_JSON));
+        boolean foils = dataset.examples().stream().anyMatch(e -> e.foil() != null);
+        List<String> diff = existing.differences(requested, foils);
+        if (!diff.isEmpty()) {
+            throw new EvalException(out + " holds a different run (" + String.join("; ", diff)
+                    + "); use --restart to discard its results or choose another --out");
+        }
+        return existing.resumedAt(now, requested.limit(), requested.selected());
     }
 
     private Evaluator open(Dataset dataset) {
@@ -206,33 +313,10 @@ public final class EvalRunner {
         return r;
     }
 
-    /** Checks (or resets) the folder against the requested run; returns the manifest to write. */
-    private RunManifest prepareFolder(Path out, RunManifest requested, Instant now) throws IOException {
-        Path runJson = out.resolve(RUN_JSON);
-        if (config.restart()) {
-            for (String f : OWN_FILES) Files.deleteIfExists(out.resolve(f));
-            return requested;
-        }
-        if (!Files.exists(runJson)) {
-            if (Files.exists(out.resolve(EXAMPLES)) && Files.size(out.resolve(EXAMPLES)) > 0) {
-                throw new EvalException(out.resolve(EXAMPLES) + " exists without run.json, so it cannot be checked against this run; "
-                        + "use --restart to discard it or choose another --out");
-            }
-            return requested;
-        }
-        RunManifest existing = RunManifest.read(runJson);
-        List<String> diff = existing.differences(requested);
-        if (!diff.isEmpty()) {
-            throw new EvalException(out + " holds a different run (" + String.join("; ", diff)
-                    + "); use --restart to discard its results or choose another --out");
-        }
-        return existing.resumedAt(now, requested.limit(), requested.selected());
-    }
-
     /** Aggregates what is done and writes summary.json, summary.csv and report.html. */
     private Summary writeOutputs(Path out, Summary.Context ctx, ExamplesLog log) throws IOException {
         List<ExampleResult> results = new ArrayList<>();
-        for (ExampleResult r : log.done().values()) if (r.index() < ctx.selected()) results.add(r);
+        for (ExampleResult r : log.done().values()) if (ctx.isSelected(r.index())) results.add(r);
         Summary s = Summary.of(ctx, results, clock.instant().toString());
         SummaryWriter.write(s, out);
         ReportHtml.write(s, results, out.resolve(REPORT));
@@ -247,9 +331,15 @@ public final class EvalRunner {
         return first;
     }
 
-    private static String reasons(Map<String, Integer> r) {
+    /** Each skip reason with its count and where it first occurred (the file and line or record). */
+    static String reasons(Dataset d) {
+        Map<String, String> first = new LinkedHashMap<>();
+        for (io.rationale.dataset.Skipped k : d.skipped()) first.putIfAbsent(k.reason(), k.where());
         List<String> parts = new ArrayList<>();
-        for (Map.Entry<String, Integer> e : r.entrySet()) parts.add(e.getValue() + "× " + e.getKey());
+        for (Map.Entry<String, Integer> e : d.skipReasons().entrySet()) {
+            String where = first.get(e.getKey());
+            parts.add(e.getValue() + "× " + e.getKey() + (where == null ? "" : " (" + (e.getValue() == 1 ? "at " : "first at ") + where + ")"));
+        }
         return String.join("; ", parts);
     }
 

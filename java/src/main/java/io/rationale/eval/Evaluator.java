@@ -10,6 +10,12 @@ import io.rationale.dataset.Example;
 public interface Evaluator extends AutoCloseable {
     ExampleResult evaluate(int index, Example example);
 
+    /** What runs the model, in words, for the run's summary (null when not a model, e.g. a test's fake). */
+    default String device() { return null; }
+
+    /** Settings the evaluator resolved for the run (e.g. the integrated-gradients baseline's token), for the summary. */
+    default java.util.Map<String, Object> resolved() { return java.util.Map.of(); }
+
     @Override
     void close();
 }

@@ -23,10 +23,31 @@ import java.util.Map;
  * @param methods     method name (attribution methods as the CLI spells them, prompting methods {@code prompt_guided},
  *                    {@code prompt_unbound}, and the baseline {@code random}) → its outcome
  * @param seconds     wall time of the whole example
+ * @param attributionTarget what the attribution methods explained (null without attribution methods, and in lines
+ *                    written before it was recorded)
  */
 public record ExampleResult(int index, String id, String skipped, List<WordRef> words, String gold, String predicted,
                             Map<String, Double> labelProbs, List<Integer> human, Map<String, MethodResult> methods,
-                            double seconds) {
+                            double seconds, AttributionTarget attributionTarget) {
+
+    /** A result without {@link #attributionTarget()}. */
+    public ExampleResult(int index, String id, String skipped, List<WordRef> words, String gold, String predicted,
+                         Map<String, Double> labelProbs, List<Integer> human, Map<String, MethodResult> methods, double seconds) {
+        this(index, id, skipped, words, gold, predicted, labelProbs, human, methods, seconds, null);
+    }
+
+    /**
+     * The scalar the attribution methods explained, read at the answer position.
+     *
+     * @param kind  {@code predicted}: the logit of the predicted label's best token; {@code contrast}: the logit of
+     *              the gold label's best token minus that of the foil's (why the label and not the foil, the
+     *              question contrastive annotators answered)
+     * @param label the label whose token is the target (predicted or gold)
+     * @param foil  the foil label ({@code contrast} only, else null)
+     */
+    public record AttributionTarget(String kind, String label, String foil) {
+        public static final String PREDICTED = "predicted", CONTRAST = "contrast";
+    }
 
     /** A word of the example: its field, its text and character span within that field's text. */
     public record WordRef(String field, String text, int start, int end) {}
@@ -43,9 +64,17 @@ public record ExampleResult(int index, String id, String skipped, List<WordRef> 
      * @param alignment   null when the example has no human rationale
      * @param faithfulness masking outcomes
      * @param seconds     time spent computing this method's rationale (not its evaluation)
+     * @param completenessError integrated gradients: {@code |Σ scores − (f(x) − f(baseline))| / |f(x) − f(baseline)|}
+     *                    over all prompt tokens (null for other methods)
      */
     public record MethodResult(double[] scores, int[] ranking, int k, int[] rationale, String raw, List<String> unparsed,
-                               Alignment alignment, Faithfulness faithfulness, double seconds) {}
+                               Alignment alignment, Faithfulness faithfulness, double seconds, Double completenessError) {
+        /** A result without a completeness error (every method but integrated gradients). */
+        public MethodResult(double[] scores, int[] ranking, int k, int[] rationale, String raw, List<String> unparsed,
+                            Alignment alignment, Faithfulness faithfulness, double seconds) {
+            this(scores, ranking, k, rationale, raw, unparsed, alignment, faithfulness, seconds, null);
+        }
+    }
 
     /** Human alignment of one rationale: word P/R/F1, ERASER IOU instance counts, AUPRC (NaN when undefined). */
     public record Alignment(double precision, double recall, double f1, int iouTruePositives, int predictedSpans,

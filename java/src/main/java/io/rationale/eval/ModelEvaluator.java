@@ -55,8 +55,13 @@ import java.util.TreeSet;
  *   <li><b>k</b> ({@link KSelection}): the human rationale's size (default), else 10% of the words; or a fixed
  *       fraction.</li>
  *   <li><b>Attribution rationales</b> ({@link Attributor}, all requested methods in one run, sharing its forward
- *       and gradient): the explained scalar is the LOGIT of the predicted label's best token (the variant that gave
- *       its label logit). Token scores become word scores by the attribution package's rule (a token counts for
+ *       and gradient): the explained scalar ({@code EvalOptions.target}, recorded per example as
+ *       {@link ExampleResult#attributionTarget()}) is by default ({@code auto}) the LOGIT of the predicted label's best
+ *       token (the variant that gave its label logit), and on an example with a foil (contrastive MedicalBios) the
+ *       contrast logit(gold label's best token) − logit(foil's best token): why the label and not the foil, the
+ *       question its human rationale answers; {@code predicted} and {@code contrast} force one. Integrated
+ *       gradients use {@code EvalOptions.igBaseline} (default: the BOS token's embedding at every position) and
+ *       record their completeness error. Token scores become word scores by the attribution package's rule (a token counts for
  *       each word its span overlaps; sum), with the text under study = the first field's start to the last field's
  *       end; template text between fields (e.g. "Hypothesis:") and outside is in no example word. Ranking:
  *       {@link TopK#ranking} of the SIGNED word scores (higher = more important, lower index first on ties; a NaN
@@ -126,6 +131,10 @@ public final class ModelEvaluator implements Evaluator {
     private final Attributor attributor;
     private final Options attributionOptions;
     private final Set<Integer> stopTokens;
+    private final String device;
+    private final String target;
+    private final int igBaselineToken;
+    private final String igBaselineDescription;
 
     /** {@link #open(Path, Dataset, EvalOptions, Device)} on the default device ({@link Device#AUTO}). */
     public static ModelEvaluator open(Path modelDir, Dataset dataset, EvalOptions options) {
@@ -133,20 +142,20 @@ public final class ModelEvaluator implements Evaluator {
     }
 
     /**
-     * Loads the model folder (weights, tokenizer) and opens it on {@code device} (saying on stderr which device runs
-     * it); closes them on {@link #close()}.
+     * Loads the model folder (weights, tokenizer) and opens it on {@code device}; {@link #device()} says which device
+     * runs it (the runner reports it with the results). Closes them on {@link #close()}.
      */
     public static ModelEvaluator open(Path modelDir, Dataset dataset, EvalOptions options, Device device) {
+        if (!java.nio.file.Files.isDirectory(modelDir)) throw new IllegalArgumentException(modelDir + ": not a folder (--model)");
         Tokenizer tok = Tokenizer.load(modelDir);
         Model model = null;
         Backend backend = null;
         try {
             model = Model.load(modelDir);
             Backends.Opened opened = Backends.open(model, device);
-            System.err.println(opened.describe());
             backend = opened.backend();
             return new ModelEvaluator(backend, tok, dataset.kind(), dataset.labels(), dataset.examples(), options, Settings.defaults(),
-                    new AutoCloseable[]{backend, model, tok});
+                    new AutoCloseable[]{backend, model, tok}, opened.describe().substring("device: ".length()));
         } catch (RuntimeException e) {
             if (backend != null) backend.close();
             if (model != null) model.close();
@@ -167,11 +176,12 @@ public final class ModelEvaluator implements Evaluator {
      */
     public ModelEvaluator(Backend backend, Tokenizer tok, String kind, List<String> labels, List<Example> pool,
                           EvalOptions options, Settings settings) {
-        this(backend, tok, kind, labels, pool, options, settings, new AutoCloseable[0]);
+        this(backend, tok, kind, labels, pool, options, settings, new AutoCloseable[0], backend.device());
     }
 
     private ModelEvaluator(Backend backend, Tokenizer tok, String kind, List<String> labels, List<Example> pool,
-                           EvalOptions options, Settings settings, AutoCloseable[] owned) {
+                           EvalOptions options, Settings settings, AutoCloseable[] owned, String device) {
+        this.device = device;
         this.backend = backend;
         this.tok = tok;
         this.owned = owned;
@@ -190,19 +200,61 @@ public final class ModelEvaluator implements Evaluator {
         this.flip = new FlipEvaluation(backend, labelWords, parseMask(options.mask()), settings.maxBatchTokens());
         LinkedHashSet<Method> attr = new LinkedHashSet<>();
         LinkedHashSet<String> prompting = new LinkedHashSet<>();
-        for (String m : options.methods()) {
-            String n = m.trim().toLowerCase(java.util.Locale.ROOT).replace('-', '_');
-            if (n.equals(PROMPT_GUIDED) || n.equals(PROMPT_UNBOUND)) prompting.add(n);
-            else if (!n.equals(RANDOM)) for (Method x : Method.parse(n)) if (x != Method.RANDOM) attr.add(x);
+        for (String n : EvalOptions.canonicalMethods(options.methods())) {
+            if (EvalOptions.PROMPTING.contains(n)) prompting.add(n);
+            else attr.addAll(Method.parse(n));
         }
         this.attributionMethods = List.copyOf(attr);
         this.promptingMethods = List.copyOf(prompting);
         this.attributor = new Attributor(backend);
-        this.attributionOptions = Options.defaults().withSteps(options.igSteps()).withSeed(options.seed());
+        this.target = EvalOptions.checkTarget(options.targetOrLegacy());
+        String baseline = EvalOptions.checkIgBaseline(options.igBaselineOrLegacy());
+        this.igBaselineToken = igBaselineToken(baseline, tok, backend.model().config().vocabSize());
+        this.igBaselineDescription = igBaselineToken < 0 ? "zero embedding"
+                : "token " + igBaselineToken + " " + tok.displayText(igBaselineToken).strip() + " at every position"
+                + (baseline.startsWith("token:") ? "" : " (" + baseline + ")");
+        this.attributionOptions = Options.defaults().withSteps(options.igSteps()).withSeed(options.seed()).withBaselineToken(igBaselineToken);
         Set<Integer> stops = new LinkedHashSet<>(backend.model().config().eosTokenIds());
         if (tok.eosId() >= 0) stops.add(tok.eosId());
         if (!prompts.chat()) stops.addAll(lineBreakTokens(tok));
         this.stopTokens = Set.copyOf(stops);
+    }
+
+    /**
+     * The token whose embedding is integrated gradients' baseline at every position, or -1 for the zero embedding.
+     * {@code bos}, {@code eos}, {@code unk}, {@code pad}: the tokenizer's token of that role; {@code bos} falls back
+     * to EOS when the tokenizer has no BOS token (Qwen2). See docs/eval.md for why {@code bos} is the default.
+     *
+     * @throws IllegalArgumentException when the tokenizer has no such token or the id is outside the vocabulary
+     */
+    static int igBaselineToken(String baseline, Tokenizer tok, int vocabSize) {
+        int id = switch (baseline) {
+            case "zero" -> -1;
+            case "bos" -> tok.bosId() >= 0 ? tok.bosId() : tok.eosId();
+            case "eos" -> tok.eosId();
+            case "unk" -> tok.unkId();
+            case "pad" -> tok.padId();
+            default -> Integer.parseInt(baseline.substring("token:".length()));
+        };
+        if (!baseline.equals("zero") && id < 0)
+            throw new IllegalArgumentException("--ig-baseline " + baseline + ": the tokenizer (" + tok.file() + ") has no "
+                    + (baseline.equals("bos") ? "BOS or EOS" : baseline.toUpperCase(java.util.Locale.ROOT)) + " token; use token:N or zero");
+        if (id >= vocabSize) throw new IllegalArgumentException("--ig-baseline " + baseline + ": token " + id + " is outside the vocabulary [0, " + vocabSize + ")");
+        return id;
+    }
+
+    @Override
+    public String device() { return device; }
+
+    @Override
+    public Map<String, Object> resolved() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("label_words", labelWords.wordMap());
+        if (attributionMethods.contains(Method.INTEGRATED_GRADIENTS)) {
+            m.put("ig_baseline", igBaselineDescription);
+            m.put("ig_steps", attributionOptions.steps());
+        }
+        return m;
     }
 
     /** {@code delete} or {@code replace:TOKEN}. */
@@ -263,6 +315,8 @@ public final class ModelEvaluator implements Evaluator {
     private ExampleResult run(int index, Example ex, List<ExampleResult.WordRef> words, long t0) {
         if (!new java.util.HashSet<>(ex.labels()).equals(new java.util.HashSet<>(labelWords.labels())))   // same labels, any order
             return skipped(index, ex, words, "label set " + ex.labels() + " differs from the run's " + labelWords.labels(), t0);
+        boolean contrast = !attributionMethods.isEmpty() && (target.equals("contrast") || (target.equals("auto") && ex.foil() != null));
+        if (contrast && ex.foil() == null) return skipped(index, ex, words, "no foil to contrast with (--target contrast)", t0);
         int max = backend.model().config().maxPositionEmbeddings();
         Optional<SortedSet<Integer>> human = ex.rationaleAllFields(aggregation);
         int n = ex.totalWords();
@@ -301,9 +355,20 @@ public final class ModelEvaluator implements Evaluator {
             Map<String, Double> seconds = new HashMap<>();
 
             // attribution
+            ExampleResult.AttributionTarget explained = null;
+            Map<String, Double> completeness = new HashMap<>();
             if (!attributionMethods.isEmpty()) {
                 AttributionInput in = AttributionInput.of(cls.text(), cls.tokens(), cls.studyStart(), cls.studyEnd());
-                AttributionSet set = attributor.run(in, TargetSpec.logit(orig.predictedToken()), attributionMethods, attributionOptions);
+                TargetSpec spec;
+                if (contrast) {
+                    int gold = labelWords.indexOf(ex.label()), foil = labelWords.indexOf(ex.foil());
+                    spec = TargetSpec.contrast(orig.bestTokens()[gold], orig.bestTokens()[foil]);
+                    explained = new ExampleResult.AttributionTarget(ExampleResult.AttributionTarget.CONTRAST, ex.label(), ex.foil());
+                } else {
+                    spec = TargetSpec.logit(orig.predictedToken());
+                    explained = new ExampleResult.AttributionTarget(ExampleResult.AttributionTarget.PREDICTED, predicted, null);
+                }
+                AttributionSet set = attributor.run(in, spec, attributionMethods, attributionOptions);
                 for (Method m : attributionMethods) {
                     Attribution a = set.get(m);
                     double[] s = wordScores(ex, cls, a);
@@ -315,6 +380,7 @@ public final class ModelEvaluator implements Evaluator {
                     double sec = a.seconds();
                     for (AttributionSet.SharedStep st : set.shared()) if (st.usedBy().contains(m)) sec += st.seconds();
                     seconds.put(m.cliName(), sec);
+                    if (a.extras().get("completeness_error") instanceof Double ce) completeness.put(m.cliName(), ce);
                 }
             }
 
@@ -355,12 +421,12 @@ public final class ModelEvaluator implements Evaluator {
                 @SuppressWarnings("unchecked")
                 List<String> unparsed = x == null ? null : (List<String>) x[1];
                 methods.put(r.method(), new ExampleResult.MethodResult(scores, r.ranking(), r.k(), rationale, x == null ? null : (String) x[0],
-                        unparsed, al, outcome.faithfulness().get(r.method()), seconds.get(r.method())));
+                        unparsed, al, outcome.faithfulness().get(r.method()), seconds.get(r.method()), completeness.get(r.method())));
             }
             Map<String, Double> probs = new LinkedHashMap<>();
             for (int i = 0; i < labelWords.size(); i++) probs.put(labelWords.labels().get(i), orig.probs()[i]);
             List<Integer> humanList = human.map(h -> List.copyOf(new ArrayList<>(h))).orElse(null);
-            return new ExampleResult(index, ex.id(), null, words, ex.label(), predicted, probs, humanList, methods, secondsSince(t0));
+            return new ExampleResult(index, ex.id(), null, words, ex.label(), predicted, probs, humanList, methods, secondsSince(t0), explained);
         }
     }
 

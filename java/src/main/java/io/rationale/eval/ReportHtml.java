@@ -29,6 +29,15 @@ public final class ReportHtml {
 
     private static final String[] PALETTE = {"#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#9333ea", "#ea580c"};
     private static final String RANDOM_COLOR = "#6b7280";
+    /**
+     * A method's colour follows its NAME, so it is the same in every report: the known methods have fixed colours,
+     * any other name one picked by its hash.
+     */
+    private static final Map<String, String> METHOD_COLORS = Map.ofEntries(
+            Map.entry("saliency", "#2563eb"), Map.entry("input_x_gradient", "#dc2626"), Map.entry("integrated_gradients", "#059669"),
+            Map.entry("attnlrp", "#d97706"), Map.entry("cplrp", "#7c3aed"), Map.entry("attention", "#db2777"),
+            Map.entry("attention_rollout", "#0891b2"), Map.entry("occlusion", "#65a30d"), Map.entry("prompt_guided", "#9333ea"),
+            Map.entry("prompt_unbound", "#ea580c"), Map.entry(Summary.RANDOM, RANDOM_COLOR));
 
     public static void write(Summary s, List<ExampleResult> results, Path file) throws IOException {
         AtomicFiles.write(file, render(s, results).getBytes(StandardCharsets.UTF_8));
@@ -72,6 +81,10 @@ public final class ReportHtml {
                 + (s.run().get("limit") != null ? ", limit " + s.run().get("limit") : "") + ")");
         kv(b, "evaluated", c.evaluated() + " (" + c.evaluatorSkipped() + " skipped by the evaluator, "
                 + c.datasetSkipped() + " skipped while loading the dataset)");
+        if (s.selection() != null && s.selection().get("description") != null) kv(b, "selection", str(s.selection().get("description")));
+        if (s.attributionTarget() != null) kv(b, "attribution target", s.attributionTarget().description());
+        if (s.device() != null) kv(b, "device", s.device());
+        if (s.resolved() != null) for (Map.Entry<String, Object> e : s.resolved().entrySet()) kv(b, e.getKey().replace('_', ' '), str(e.getValue()));
         Object options = s.run().get("options");
         if (options instanceof Map<?, ?> m) {
             for (Map.Entry<?, ?> e : m.entrySet()) kv(b, "option " + e.getKey(), str(e.getValue()));
@@ -147,30 +160,60 @@ public final class ReportHtml {
     }
 
     private static void summarySection(StringBuilder b, Summary s) {
-        b.append("<section id=\"summary\"><h2>Summary</h2><div class=\"scroll\"><table class=\"grid\"><tr><th>method</th><th>kind</th><th>n</th>")
-                .append("<th>alignment F1 [95% CI]</th><th>P</th><th>R</th><th>IOU-F1</th><th>AUPRC [CI]</th>")
-                .append("<th>flip rate [CI]</th><th>comprehensiveness [CI]</th><th>sufficiency [CI]</th>")
-                .append("<th>AOPC comp.</th><th>AOPC suff.</th><th>mean k</th><th>unparseable answers</th></tr>");
+        // narrow enough for a 1400-px window: headers wrap, each interval sits under its mean, P/R under F1 and
+        // the two AOPC values share a column
+        boolean completeness = s.methods().values().stream().anyMatch(m -> m.completeness() != null);
+        boolean prompting = s.methods().values().stream().anyMatch(m -> m.prompting() != null);
+        b.append("<section id=\"summary\"><h2>Summary</h2>");
+        if (s.attributionTarget() != null) b.append("<p>").append(esc(capitalize(s.attributionTarget().description()))).append(".</p>");
+        b.append("<div class=\"scroll\"><table class=\"grid summary\"><tr><th>method<br><span class=\"ci\">kind</span></th><th>n</th>")
+                .append("<th>alignment F1 [95% CI]<br><span class=\"ci\">P / R</span></th><th>IOU-F1</th><th>AUPRC [CI]</th>")
+                .append("<th>flip rate [CI]</th><th>comprehen&shy;siveness [CI]</th><th>sufficiency [CI]</th>")
+                .append("<th>AOPC comp. / suff.</th><th>mean k</th>");
+        if (completeness) b.append("<th>IG completeness error<br><span class=\"ci\">mean (max)</span></th>");
+        if (prompting) b.append("<th>unparseable answers</th>");
+        b.append("</tr>");
         for (Map.Entry<String, Summary.MethodSummary> e : s.methods().entrySet()) {
             Summary.MethodSummary m = e.getValue();
             b.append("<tr").append(e.getKey().equals(Summary.RANDOM) ? " class=\"baseline\"" : "").append("><th>").append(esc(e.getKey()))
-                    .append("</th><td>").append(esc(m.kind())).append("</td><td>").append(m.examples()).append("</td>");
-            b.append("<td>").append(statCell(m.alignment().f1())).append("</td><td>").append(fmt(m.alignment().precision(), 3))
-                    .append("</td><td>").append(fmt(m.alignment().recall(), 3)).append("</td><td>").append(fmt(m.iouF1().f1(), 3)).append("</td>");
+                    .append("<br><span class=\"ci\">").append(esc(m.kind())).append("</span></th><td>").append(m.examples()).append("</td>");
+            b.append("<td>").append(statCell(m.alignment().f1())).append("<br><span class=\"ci\">").append(fmt(m.alignment().precision(), 3))
+                    .append(" / ").append(fmt(m.alignment().recall(), 3)).append("</span></td><td>").append(fmt(m.iouF1().f1(), 3)).append("</td>");
             b.append("<td>").append(statCell(m.auprc())).append("</td><td>").append(statCell(m.flipRate())).append("</td><td>")
                     .append(statCell(m.comprehensiveness())).append("</td><td>").append(statCell(m.sufficiency())).append("</td><td>")
-                    .append(fmt(m.aopcComprehensiveness().mean(), 3)).append("</td><td>").append(fmt(m.aopcSufficiency().mean(), 3))
-                    .append("</td><td>").append(fmt(m.meanK(), 1)).append("</td><td>");
-            if (m.prompting() != null) {
-                b.append(m.prompting().unparseable()).append(" of ").append(m.prompting().answers());
-                if (m.prompting().unmatchedWords() > 0) b.append(" <span class=\"small\">(").append(m.prompting().unmatchedWords()).append(" unmatched words)</span>");
-            } else b.append("&ndash;");
-            b.append("</td></tr>");
+                    .append(fmt(m.aopcComprehensiveness().mean(), 3)).append(" / ").append(fmt(m.aopcSufficiency().mean(), 3))
+                    .append("</td><td>").append(fmt(m.meanK(), 1)).append("</td>");
+            if (completeness) {
+                Summary.Completeness c = m.completeness();
+                b.append("<td>");
+                if (c == null) b.append("&ndash;");
+                else {
+                    b.append(pct(c.error().mean())).append(" (").append(pct(c.max())).append(")");
+                    if (c.overWarning() > 0) b.append("<br><span class=\"ci\">").append(c.overWarning()).append(" above ")
+                            .append(fmt(100 * Summary.COMPLETENESS_WARNING, 0)).append("%</span>");
+                }
+                b.append("</td>");
+            }
+            if (prompting) {
+                b.append("<td>");
+                if (m.prompting() != null) {
+                    b.append(m.prompting().unparseable()).append(" of ").append(m.prompting().answers());
+                    if (m.prompting().unmatchedWords() > 0) b.append("<br><span class=\"ci\">").append(m.prompting().unmatchedWords()).append(" unmatched</span>");
+                } else b.append("&ndash;");
+                b.append("</td>");
+            }
+            b.append("</tr>");
         }
         b.append("</table></div><p class=\"small\">Alignment: macro word P/R/F1 against the human rationale (examples with one). ")
                 .append("Flip rate: share of ALL evaluated examples whose predicted label changes when the rationale is masked. ")
                 .append("Comprehensiveness p<sub>y</sub>(x) &minus; p<sub>y</sub>(x&#8726;r), sufficiency p<sub>y</sub>(x) &minus; p<sub>y</sub>(r). ")
-                .append("The random baseline masks as many random words.</p></section>\n");
+                .append("The random baseline masks as many random words.");
+        if (completeness) b.append(" IG completeness error: |&Sigma; scores &minus; (f(x) &minus; f(baseline))| / |f(x) &minus; f(baseline)| per example.");
+        b.append("</p></section>\n");
+    }
+
+    private static String capitalize(String s) {
+        return s == null || s.isEmpty() ? "" : Character.toUpperCase(s.charAt(0)) + s.substring(1);
     }
 
     private static void plotSection(StringBuilder b, Summary s, Map<String, String> colors) {
@@ -447,9 +490,14 @@ public final class ReportHtml {
 
     private static Map<String, String> colors(Summary s) {
         Map<String, String> out = new LinkedHashMap<>();
-        int i = 0;
-        for (String m : s.methods().keySet()) out.put(m, m.equals(Summary.RANDOM) ? RANDOM_COLOR : PALETTE[i++ % PALETTE.length]);
+        for (String m : s.methods().keySet()) out.put(m, color(m));
         return out;
+    }
+
+    /** The colour of a method, by its name alone. */
+    static String color(String method) {
+        String c = METHOD_COLORS.get(method);
+        return c != null ? c : PALETTE[Math.floorMod(method.hashCode(), PALETTE.length)];
     }
 
     private static void kv(StringBuilder b, String k, String v) {
@@ -466,9 +514,11 @@ public final class ReportHtml {
         return "[" + fmt(s.lower(), 3) + ", " + fmt(s.upper(), 3) + "]";
     }
 
+    /** {@code v} with {@code digits} decimals; a value that rounds to zero is "0.000", never "-0.000". */
     static String fmt(double v, int digits) {
         if (!Double.isFinite(v)) return "n/a";
-        return String.format(Locale.ROOT, "%." + digits + "f", v);
+        String out = String.format(Locale.ROOT, "%." + digits + "f", v);
+        return out.startsWith("-") && out.chars().noneMatch(c -> c >= '1' && c <= '9') ? out.substring(1) : out;
     }
 
     private static String pct(double v) {
@@ -526,6 +576,7 @@ public final class ReportHtml {
             table{border-collapse:collapse} th,td{padding:4px 8px;text-align:left;vertical-align:top}
             table.kv th{color:var(--muted);font-weight:500;white-space:nowrap} table.kv td{word-break:break-all}
             table.grid th,table.grid td{border-bottom:1px solid var(--line);white-space:nowrap} table.grid tr:first-child th{border-bottom:2px solid #d1d5db;font-size:12px}
+            table.summary tr:first-child th{white-space:normal;min-width:60px;max-width:120px;vertical-align:bottom} table.summary td{font-size:13px}
             tr.baseline{color:#4b5563;background:#f9fafb} .ci{color:var(--muted);font-size:12px} td.sig{font-weight:700}
             table.cm td{text-align:center;min-width:56px;border:1px solid var(--line)} table.cm td.diag{outline:2px solid #111827;outline-offset:-2px} table.cm th{font-size:12px}
             .warn{background:#fef2f2;border:1px solid #fca5a5;color:#991b1b;padding:10px 12px;border-radius:6px;font-weight:600}

@@ -42,11 +42,14 @@ import java.util.stream.Stream;
  * @param resumed            when it was resumed, in order
  * @param engine             engine version
  * @param javaVersion        Java runtime version
+ * @param selection          how examples are chosen and ordered ({@link Selection.Mode}, with the options' seed);
+ *                           null in files written before it existed, which took the first examples
  */
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record RunManifest(int format, String model, Fingerprint modelFingerprint, String dataset,
                           Fingerprint datasetFingerprint, EvalOptions options, int datasetSize, int datasetSkipped,
-                          Integer limit, int selected, String started, List<String> resumed, String engine, String javaVersion) {
+                          Integer limit, int selected, String started, List<String> resumed, String engine, String javaVersion,
+                          String selection) {
     public static final int FORMAT = 1;
     public static final String ENGINE = "rationale-engine 0.1.0";
 
@@ -66,10 +69,21 @@ public record RunManifest(int format, String model, Fingerprint modelFingerprint
     public record Fingerprint(long bytes, String modified, String sha256) {}
 
     public static RunManifest create(Path model, String datasetSpec, Dataset dataset, EvalOptions options, Integer limit, Instant now) {
+        return create(model, datasetSpec, dataset, options, limit, Selection.Mode.FIRST, now);
+    }
+
+    public static RunManifest create(Path model, String datasetSpec, Dataset dataset, EvalOptions options, Integer limit,
+                                     Selection.Mode selection, Instant now) {
         int selected = limit == null ? dataset.size() : Math.min(limit, dataset.size());
         return new RunManifest(FORMAT, model.toAbsolutePath().normalize().toString(), modelFingerprint(model),
                 normalizeSpec(datasetSpec), fileFingerprint(dataset.path()), options, dataset.size(),
-                dataset.skipped().size(), limit, selected, now.toString(), List.of(), ENGINE, Runtime.version().toString());
+                dataset.skipped().size(), limit, selected, now.toString(), List.of(), ENGINE, Runtime.version().toString(),
+                selection.cliName());
+    }
+
+    /** {@link #selection()}, reading an older run.json's missing value as what that version did. */
+    public Selection.Mode selectionMode() {
+        return selection == null ? Selection.Mode.FIRST : Selection.Mode.parse(selection);
     }
 
     /** The same run, resumed now with {@code limit} (and its selection). */
@@ -77,11 +91,17 @@ public record RunManifest(int format, String model, Fingerprint modelFingerprint
         List<String> r = new ArrayList<>(resumed);
         r.add(now.toString());
         return new RunManifest(format, model, modelFingerprint, dataset, datasetFingerprint, options, datasetSize,
-                datasetSkipped, newLimit, newSelected, started, r, engine, javaVersion);
+                datasetSkipped, newLimit, newSelected, started, r, engine, javaVersion, selection);
     }
 
     /** What differs between this (the folder's) run and {@code other} (the requested one), one phrase each. */
-    public List<String> differences(RunManifest other) {
+    public List<String> differences(RunManifest other) { return differences(other, true); }
+
+    /**
+     * {@link #differences(RunManifest)}; without foils in the dataset the targets {@code auto} and {@code predicted}
+     * explain the same scalar and are not a difference.
+     */
+    public List<String> differences(RunManifest other, boolean datasetHasFoils) {
         List<String> d = new ArrayList<>();
         if (!model.equals(other.model)) d.add("model " + model + " -> " + other.model);
         else if (!sameContent(modelFingerprint, other.modelFingerprint)) d.add("model files changed (config.json or weights)");
@@ -98,7 +118,20 @@ public record RunManifest(int format, String model, Fingerprint modelFingerprint
         if (!Objects.equals(a.annotators(), b.annotators())) d.add("annotators " + a.annotators() + " -> " + b.annotators());
         if (a.shots() != b.shots()) d.add("shots " + a.shots() + " -> " + b.shots());
         if (a.seed() != b.seed()) d.add("seed " + a.seed() + " -> " + b.seed());
-        if (a.igSteps() != b.igSteps()) d.add("ig-steps " + a.igSteps() + " -> " + b.igSteps());
+        if (a.hasIntegratedGradients() || b.hasIntegratedGradients()) {   // they change nothing else
+            if (a.igSteps() != b.igSteps()) d.add("ig-steps " + a.igSteps() + " -> " + b.igSteps());
+            if (!a.igBaselineOrLegacy().equals(b.igBaselineOrLegacy()))
+                d.add("ig-baseline " + a.igBaselineOrLegacy() + " -> " + b.igBaselineOrLegacy());
+        }
+        String ta = a.targetOrLegacy(), tb = b.targetOrLegacy();
+        if (!datasetHasFoils) {
+            ta = ta.equals("auto") ? "predicted" : ta;
+            tb = tb.equals("auto") ? "predicted" : tb;
+        }
+        if ((a.hasAttribution() || b.hasAttribution()) && !ta.equals(tb))
+            d.add("target " + a.targetOrLegacy() + " -> " + b.targetOrLegacy());
+        if (selectionMode() != other.selectionMode())
+            d.add("select " + selectionMode().cliName() + " -> " + other.selectionMode().cliName());
         return d;
     }
 

@@ -38,7 +38,20 @@ import java.util.TreeMap;
  */
 public record Summary(Map<String, Object> run, String summarizedAt, boolean complete, Counts counts, Skips skipped,
                       Labels labels, Map<String, MethodSummary> methods, List<PairedTest> pairedTests,
-                      BootstrapInfo bootstrap) {
+                      BootstrapInfo bootstrap, Map<String, Object> selection, TargetSummary attributionTarget,
+                      String device, Map<String, Object> resolved) {
+
+    /** Above this relative completeness error an integrated-gradients result is counted as not converged. */
+    public static final double COMPLETENESS_WARNING = io.rationale.attribution.Attributor.WARN_COMPLETENESS;
+
+    /**
+     * What the attribution methods explained.
+     *
+     * @param option      the run's {@code --target} ({@code auto}, {@code predicted}, {@code contrast})
+     * @param counts      kind ({@code predicted}, {@code contrast}) → evaluated examples
+     * @param description one sentence for the report and the console
+     */
+    public record TargetSummary(String option, Map<String, Integer> counts, String description) {}
 
     public static final String RANDOM = "random";
 
@@ -87,7 +100,17 @@ public record Summary(Map<String, Object> run, String summarizedAt, boolean comp
     public record MethodSummary(String kind, int examples, AlignmentSummary alignment, IouSummary iouF1, Stat auprc,
                                 Stat flipRate, Stat comprehensiveness, Stat sufficiency, Stat aopcComprehensiveness,
                                 Stat aopcSufficiency, Map<String, Stat> flipRateByFraction, double meanK,
-                                double meanSeconds, PromptingSummary prompting) {}
+                                double meanSeconds, PromptingSummary prompting, Completeness completeness) {}
+
+    /**
+     * Integrated gradients' completeness error over the examples ({@code null} for other methods).
+     *
+     * @param error        the relative error {@code |Σ scores − (f(x) − f(b))| / |f(x) − f(b)|}: mean with CI, n
+     * @param median       its median
+     * @param max          its largest value
+     * @param overWarning  examples above {@link #COMPLETENESS_WARNING}
+     */
+    public record Completeness(Stat error, double median, double max, int overWarning) {}
 
     /** Macro word P/R/F1 over {@code examples} defined comparisons ({@code undefined} left out), F1 with its CI. */
     public record AlignmentSummary(int examples, int undefined, double precision, double recall, Stat f1) {}
@@ -124,14 +147,26 @@ public record Summary(Map<String, Object> run, String summarizedAt, boolean comp
      * @param datasetSkipReasons the loader's skip reasons with counts
      */
     public record Context(Map<String, Object> run, List<String> labels, List<String> methods, int datasetExamples,
-                         int selected, Map<String, Integer> datasetSkipReasons) {}
+                         int selected, Map<String, Integer> datasetSkipReasons, java.util.Set<Integer> selectedIndices,
+                         Map<String, Object> selection, String targetOption, String device, Map<String, Object> resolved) {
+        /** The first {@code selected} indices in dataset order, nothing else known (tests). */
+        public Context(Map<String, Object> run, List<String> labels, List<String> methods, int datasetExamples,
+                       int selected, Map<String, Integer> datasetSkipReasons) {
+            this(run, labels, methods, datasetExamples, selected, datasetSkipReasons, null, Map.of(), null, null, Map.of());
+        }
+
+        /** Whether example {@code index} is one of the run's selection. */
+        boolean isSelected(int index) {
+            return selectedIndices != null ? selectedIndices.contains(index) : index >= 0 && index < selected;
+        }
+    }
 
     public Optional<MethodSummary> method(String name) { return Optional.ofNullable(methods.get(name)); }
 
     /** Aggregates {@code results} (any order; only indices below {@code ctx.selected()} count, first per index). */
     public static Summary of(Context ctx, List<ExampleResult> results, String now) {
         TreeMap<Integer, ExampleResult> byIndex = new TreeMap<>();
-        for (ExampleResult r : results) if (r.index() >= 0 && r.index() < ctx.selected()) byIndex.putIfAbsent(r.index(), r);
+        for (ExampleResult r : results) if (ctx.isSelected(r.index())) byIndex.putIfAbsent(r.index(), r);
         List<ExampleResult> all = new ArrayList<>(byIndex.values());
         List<ExampleResult> ok = new ArrayList<>();
         Map<String, Integer> evalSkips = new LinkedHashMap<>();
@@ -155,7 +190,29 @@ public record Summary(Map<String, Object> run, String summarizedAt, boolean comp
             }
         }
         return new Summary(ctx.run(), now, counts.remaining() == 0, counts, skips, labels(ctx.labels(), ok), methods, tests,
-                new BootstrapInfo(Bootstrap.DEFAULT_RESAMPLES, Bootstrap.DEFAULT_SEED, Bootstrap.DEFAULT_LEVEL));
+                new BootstrapInfo(Bootstrap.DEFAULT_RESAMPLES, Bootstrap.DEFAULT_SEED, Bootstrap.DEFAULT_LEVEL),
+                ctx.selection(), target(ctx.targetOption(), ok), ctx.device(), ctx.resolved());
+    }
+
+    /** What the attribution methods explained, counted over the evaluated examples (null when none recorded it). */
+    static TargetSummary target(String option, List<ExampleResult> ok) {
+        Map<String, Integer> counts = new LinkedHashMap<>();
+        Map<String, Integer> pairs = new LinkedHashMap<>();
+        for (ExampleResult r : ok) {
+            ExampleResult.AttributionTarget t = r.attributionTarget();
+            if (t == null) continue;
+            counts.merge(t.kind(), 1, Integer::sum);
+            if (t.foil() != null) pairs.merge(t.label() + " not " + t.foil(), 1, Integer::sum);
+        }
+        if (counts.isEmpty() && option == null) return null;
+        List<String> parts = new ArrayList<>();
+        Integer contrast = counts.get(ExampleResult.AttributionTarget.CONTRAST), predicted = counts.get(ExampleResult.AttributionTarget.PREDICTED);
+        if (contrast != null) parts.add(String.format(Locale.ROOT, "on %d example%s the contrast logit(gold label) − logit(foil): why the label and "
+                + "not the foil, the question the contrastive rationales answer", contrast, contrast == 1 ? "" : "s"));
+        if (predicted != null) parts.add(String.format(Locale.ROOT, "on %d example%s the logit of the predicted label", predicted, predicted == 1 ? "" : "s"));
+        String description = "attribution methods explain " + (parts.isEmpty() ? "nothing yet" : String.join("; ", parts))
+                + (option == null ? "" : " (--target " + option + ")");
+        return new TargetSummary(option, counts, description);
     }
 
     static List<String> methodOrder(List<String> requested, List<ExampleResult> results) {
@@ -211,9 +268,11 @@ public record Summary(Map<String, Object> run, String summarizedAt, boolean comp
         TreeMap<Double, String> fractionKeys = new TreeMap<>();
         double sumK = 0, sumSec = 0;
         int answers = 0, unparseable = 0, withUnmatched = 0, unmatched = 0;
+        List<Double> completeness = new ArrayList<>();
         for (ExampleResult.MethodResult m : rs) {
             sumK += m.k();
             sumSec += m.seconds();
+            if (m.completenessError() != null && Double.isFinite(m.completenessError())) completeness.add(m.completenessError());
             ExampleResult.Alignment a = m.alignment();
             if (a != null) {
                 Prf p = Double.isNaN(a.f1()) ? Prf.UNDEFINED : new Prf(a.precision(), a.recall(), a.f1());
@@ -260,7 +319,17 @@ public record Summary(Map<String, Object> run, String summarizedAt, boolean comp
                 new AlignmentSummary(macro.examples(), macro.undefined(), macro.precision(), macro.recall(), Stat.of(f1s)),
                 iouSummary, Stat.of(aps), Stat.of(flips), Stat.of(comp), Stat.of(suff), Stat.of(aopcC), Stat.of(aopcS), curve,
                 n == 0 ? Double.NaN : sumK / n, n == 0 ? Double.NaN : sumSec / n,
-                kind.equals("prompting") ? new PromptingSummary(answers, unparseable, withUnmatched, unmatched) : null);
+                kind.equals("prompting") ? new PromptingSummary(answers, unparseable, withUnmatched, unmatched) : null,
+                completeness(completeness));
+    }
+
+    static Completeness completeness(List<Double> errors) {
+        if (errors.isEmpty()) return null;
+        double[] v = errors.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        double median = v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+        int over = 0;
+        for (double x : v) if (x > COMPLETENESS_WARNING) over++;
+        return new Completeness(Stat.of(errors), median, v[v.length - 1], over);
     }
 
     private static void addFinite(List<Double> to, double v) {

@@ -50,7 +50,7 @@ public final class SummaryWriter {
             "aopc_comprehensiveness", "aopc_comprehensiveness_lower", "aopc_comprehensiveness_upper",
             "aopc_sufficiency", "aopc_sufficiency_lower", "aopc_sufficiency_upper",
             "mean_k", "mean_seconds", "unparseable_answers", "unmatched_words",
-            "accuracy", "label_bias");
+            "accuracy", "label_bias", "completeness_error", "completeness_error_max", "completeness_over_5pct");
 
     public static String json(Summary s) {
         try {
@@ -90,6 +90,10 @@ public final class SummaryWriter {
             r.add(m.prompting() == null ? "" : Integer.toString(m.prompting().unmatchedWords()));
             r.add(num(s.labels().accuracy()));
             r.add(Boolean.toString(s.labels().bias().flagged()));
+            Summary.Completeness c = m.completeness();
+            r.add(c == null ? "" : num(c.error().mean()));
+            r.add(c == null ? "" : num(c.max()));
+            r.add(c == null ? "" : Integer.toString(c.overWarning()));
             for (String f : fractions) {
                 Summary.Stat st = m.flipRateByFraction().get(f);
                 r.add(st == null ? "" : num(st.mean()));

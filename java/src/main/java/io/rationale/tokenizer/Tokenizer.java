@@ -245,6 +245,16 @@ public final class Tokenizer implements AutoCloseable {
     /** The EOS token id, or -1 when the tokenizer defines none. */
     public int eosId() { return eosId; }
 
+    /** The unknown-token id ({@code unk_token} of tokenizer_config.json, when in the vocabulary), or -1. */
+    public int unkId() { return roleId(config.unkToken()); }
+
+    /** The padding-token id ({@code pad_token} of tokenizer_config.json, when in the vocabulary), or -1. */
+    public int padId() { return roleId(config.padToken()); }
+
+    private int roleId(String token) {
+        return token == null ? -1 : vocab.id(token);
+    }
+
     /** Whether {@link #encode(String)} puts a BOS in front (see the class comment for the rule). */
     public boolean addsBos() { return addBos; }
 

@@ -148,13 +148,60 @@ class AttributeCommandTest {
         assertTrue(methods.get("integrated_gradients").get("extras").has("completeness_error"));
     }
 
+    /** Item 2 of issue 10: the README's own example; a leading space is dropped when that gives one token. */
     @Test
-    void table() {
+    void readmeTargetTextWithALeadingSpace() throws IOException {
+        String stories = Fixtures.STORIES.toString(), text = "Once upon a time there was a little girl";
+        JsonNode spaced = json("attribute", "--model", stories, "--text", text, "--target-text", " named", "--method", "saliency", "--json");
+        JsonNode bare = json("attribute", "--model", stories, "--text", text, "--target-text", "named", "--method", "saliency", "--json");
+        assertEquals(bare.get("target_id").asInt(), spaced.get("target_id").asInt());
+        assertEquals(" named", spaced.get("target_text").asText());
+        JsonNode foil = json("attribute", "--model", stories, "--text", text, "--target-text", " named", "--foil-text", " the",
+                "--method", "saliency", "--json");
+        assertEquals(" the", foil.get("foil_text").asText());
+        // byte-level: " in" and "in" are both single tokens, the word-initial one wins either way
+        assertEquals(" in", json("attribute", "--model", tiny, "--text", "hi", "--method", "random", "--target-text", " in", "--json")
+                .get("target_text").asText());
+    }
+
+    /** Item 6 of issue 10: target_is_argmax says whether the token is the argmax, however it was named. */
+    @Test
+    void targetIsArgmaxHoweverTheTargetIsNamed() throws IOException {
+        String text = "Tom saw the sea.";
+        JsonNode byDefault = json("attribute", "--model", tiny, "--text", text, "--method", "random", "--json");
+        assertTrue(byDefault.get("target_is_argmax").asBoolean());
+        int argmax = byDefault.get("target_id").asInt();
+        JsonNode byId = json("attribute", "--model", tiny, "--text", text, "--method", "random", "--target-id", String.valueOf(argmax), "--json");
+        assertTrue(byId.get("target_is_argmax").asBoolean(), byId.toString());
+        String argmaxText = byDefault.get("target_text").asText();
+        JsonNode byText = json("attribute", "--model", tiny, "--text", text, "--method", "random", "--target-text", argmaxText, "--json");
+        assertEquals(argmax, byText.get("target_id").asInt());
+        assertTrue(byText.get("target_is_argmax").asBoolean());
+        int other = argmax == 0 ? 1 : argmax - 1;
+        JsonNode notIt = json("attribute", "--model", tiny, "--text", text, "--method", "random", "--target-id", String.valueOf(other), "--json");
+        assertEquals(notIt.get("target_logit").asDouble() >= byDefault.get("target_logit").asDouble(), notIt.get("target_is_argmax").asBoolean());
+    }
+
+    @Test
+    void table() throws IOException {
         Result r = run("attribute", "--model", tiny, "--text", "the warm sea", "--method", "attention_rollout");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("rollout"), r.out());
         assertTrue(r.out().contains("warm"), r.out());
         assertTrue(r.out().contains("sea"), r.out());
+        // item 16 of issue 10: the BOS score, which the JSON has, is in the table too
+        JsonNode j = json("attribute", "--model", tiny, "--text", "the warm sea", "--method", "attention_rollout", "--json");
+        JsonNode bos = j.get("tokens").get(0);
+        assertTrue(bos.get("special").asBoolean());
+        String bosRow = r.out().lines().filter(l -> l.startsWith("t0 ")).findFirst().orElse("");
+        assertTrue(bosRow.contains(bos.get("piece").asText().substring(0, 8)) && bosRow.contains("(special)"), r.out());
+        assertEquals(j.get("scores").get(0).asDouble(), Double.parseDouble(bosRow.substring(bosRow.lastIndexOf(' ') + 1)), 1e-4);
+        // ids that make no word (special tokens only): the token rows show the tokens, not only their ids
+        Result ids = run("attribute", "--model", tiny, "--ids", "507,508", "--method", "random");
+        assertEquals(0, ids.code(), ids.err());
+        List<String> rows = ids.out().lines().filter(l -> l.matches("^[0-9]+\\s.*")).toList();
+        assertEquals(2, rows.size(), ids.out());
+        for (String row : rows) assertTrue(row.contains("'<|") && row.contains("(special)"), ids.out());
     }
 
     static void assertError(String expectedPart, String... args) {

@@ -33,20 +33,20 @@ class BenchCommandTest {
 
     @Test
     void unknownPreset() {
-        assertOneLineError(CliRun.of("bench", "--preset", "gpt-5"), 1, "unknown preset 'gpt-5'", "tinyllama-1.1b");
+        assertOneLineError(CliRun.of("bench", "--preset", "gpt-5"), 2, "unknown preset 'gpt-5'", "tinyllama-1.1b");
     }
 
     @Test
     void badNumbers() {
-        assertOneLineError(CliRun.of("bench", "--preset", "tiny", "--prompt-tokens", "64,0"), 1, "--prompt-tokens", "0");
+        assertOneLineError(CliRun.of("bench", "--preset", "tiny", "--prompt-tokens", "64,0"), 2, "--prompt-tokens", "0");
         assertOneLineError(CliRun.of("bench", "--preset", "tiny", "--prompt-tokens", "x"), 2, "--prompt-tokens");
-        assertOneLineError(CliRun.of("bench", "--preset", "tiny", "--repeat", "0"), 1, "--repeat");
-        assertOneLineError(CliRun.of("bench", "--preset", "tiny", "--warmup", "-1"), 1, "--warmup");
-        assertOneLineError(CliRun.of("bench", "--preset", "tiny", "--decode-tokens", "-2"), 1, "--decode-tokens");
-        assertOneLineError(CliRun.of("bench", "--preset", "tiny", "--decode-context", "0"), 1, "--decode-context");
-        assertOneLineError(CliRun.of("bench", "--preset", "tiny", "--steps", "8,0"), 1, "--steps");
-        assertOneLineError(CliRun.of("bench", "--preset", "tiny", "--threads", "0"), 1, "--threads");
-        assertOneLineError(CliRun.of("bench", "--preset", "tiny", "--attribution-tokens", "0"), 1, "--attribution-tokens");
+        assertOneLineError(CliRun.of("bench", "--preset", "tiny", "--repeat", "0"), 2, "--repeat");
+        assertOneLineError(CliRun.of("bench", "--preset", "tiny", "--warmup", "-1"), 2, "--warmup");
+        assertOneLineError(CliRun.of("bench", "--preset", "tiny", "--decode-tokens", "-2"), 2, "--decode-tokens");
+        assertOneLineError(CliRun.of("bench", "--preset", "tiny", "--decode-context", "0"), 2, "--decode-context");
+        assertOneLineError(CliRun.of("bench", "--preset", "tiny", "--steps", "8,0"), 2, "--steps");
+        assertOneLineError(CliRun.of("bench", "--preset", "tiny", "--threads", "0"), 2, "--threads");
+        assertOneLineError(CliRun.of("bench", "--preset", "tiny", "--attribution-tokens", "0"), 2, "--attribution-tokens");
     }
 
     @Test

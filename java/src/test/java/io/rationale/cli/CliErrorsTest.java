@@ -32,7 +32,7 @@ class CliErrorsTest {
 
     @Test
     void emptyText() {
-        assertOneLineError(CliRun.of("generate", "--model", CliRun.STORIES.toString(), "--text", ""), 1, "--text");
+        assertOneLineError(CliRun.of("generate", "--model", CliRun.STORIES.toString(), "--text", ""), 2, "--text");
     }
 
     @Test
@@ -42,7 +42,7 @@ class CliErrorsTest {
 
     @Test
     void badTemperature() {
-        assertOneLineError(CliRun.of("generate", "--model", CliRun.STORIES.toString(), "--text", "hi", "--temperature", "-1"), 1, "temperature");
+        assertOneLineError(CliRun.of("generate", "--model", CliRun.STORIES.toString(), "--text", "hi", "--temperature", "-1"), 2, "temperature");
     }
 
     @Test

@@ -37,11 +37,12 @@ class DeviceOptionCliTest {
             assertTrue(line.contains("cuda unavailable: "), "the reason auto skipped the GPU: " + line);
     }
 
+    /** An unknown device is bad usage (exit 2, see Usage); a GPU that cannot open is a failure (exit 1). */
     @Test
     void anUnknownDeviceIsOneLine() {
-        CliErrorsTest.assertOneLineError(CliRun.of("logits", "--model", STORIES, "--text", "hi", "--device", "tpu"), 1, "unknown device 'tpu'",
+        CliErrorsTest.assertOneLineError(CliRun.of("logits", "--model", STORIES, "--text", "hi", "--device", "tpu"), 2, "unknown device 'tpu'",
                 "cpu, cuda, cuda:N, cuda-emu");
-        CliErrorsTest.assertOneLineError(CliRun.of("generate", "--model", STORIES, "--text", "hi", "--device", "cuda:x"), 1, "unknown device 'cuda:x'");
+        CliErrorsTest.assertOneLineError(CliRun.of("generate", "--model", STORIES, "--text", "hi", "--device", "cuda:x"), 2, "unknown device 'cuda:x'");
     }
 
     /** logits and generate on the emulated device give the CPU's numbers (stories260K is f32: 1e-4) and tokens. */

@@ -119,24 +119,87 @@ class EvalCliTest {
         assertTrue(restarted.out().contains("(6 of 6 examples done: 6 now, 0 resumed)"), restarted.out());
     }
 
+    /** Item 15 of issue 10: every check of the options alone is bad usage, exit 2; what needs the files, exit 1. */
     @Test
     void usageAndValueErrors(@TempDir Path tmp) throws Exception {
         Path data = dataset(tmp);
-        CliErrorsTest.assertOneLineError(fake("eval", "--dataset", "jsonl:" + data, "--methods", "a", "--out", tmp.toString()), 2, "--model");
+        CliErrorsTest.assertOneLineError(fake("eval", "--dataset", "jsonl:" + data, "--methods", "saliency", "--out", tmp.toString()), 2, "--model");
         CliErrorsTest.assertOneLineError(fake("eval", "--builtin", "--model", tmp.toString()), 2, "--builtin");
         String[] base = {"eval", "--model", tmp.toString(), "--dataset", "jsonl:" + data, "--out", tmp.resolve("o").toString()};
-        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "a", "--k", "1.5")), 1, "--k");
-        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "a", "--mask", "replace:")), 1, "--mask");
-        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "a", "--annotators", "best")), 1, "--annotators");
-        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "a,a")), 1, "twice");
-        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "random")), 1, "--methods");
-        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "a", "--limit", "0")), 1, "--limit");
-        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "a", "--on-error", "ignore")), 1, "--on-error");
+        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "saliency", "--k", "1.5")), 2, "--k");
+        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "saliency", "--mask", "replace:")), 2, "--mask");
+        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "saliency", "--annotators", "best")), 2, "--annotators");
+        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "saliency,saliency")), 2, "twice");
+        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "random")), 2, "--methods");
+        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "magic")), 2, "unknown method 'magic'", "prompt_guided", "all");
+        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "saliency", "--limit", "0")), 2, "--limit");
+        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "saliency", "--on-error", "ignore")), 2, "--on-error");
+        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "saliency", "--select", "best")), 2, "unknown selection 'best'");
+        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "saliency", "--ig-baseline", "mean")), 2, "baseline 'mean'", "token:N");
+        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "saliency", "--target", "gold")), 2, "target 'gold'");
+        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "saliency", "--progress", "fancy")), 2, "--progress");
+        CliErrorsTest.assertOneLineError(fake(cat(base, "--methods", "saliency", "--device", "tpu")), 2, "unknown device 'tpu'");
         Path junk = tmp.resolve("junk.jsonl");
         Files.writeString(junk, "name,label\nx,y\n");
-        CliErrorsTest.assertOneLineError(fake("eval", "--model", tmp.toString(), "--dataset", "jsonl:" + junk, "--methods", "a",
+        CliErrorsTest.assertOneLineError(fake("eval", "--model", tmp.toString(), "--dataset", "jsonl:" + junk, "--methods", "saliency",
                 "--out", tmp.resolve("o2").toString()), 1, "junk.jsonl");
-        assertFalse(Files.exists(tmp.resolve("o2/run.json")));
+        assertFalse(Files.exists(tmp.resolve("o2")));
+        assertFalse(Files.exists(tmp.resolve("o")), "no usage error created the results folder");
+    }
+
+    /** Item 8 of issue 10: a failed start creates nothing, so the corrected command is not refused as another run. */
+    @Test
+    void aFailedStartLeavesNothingBehind(@TempDir Path tmp) throws Exception {
+        Path data = dataset(tmp), out = tmp.resolve("out");
+        // a model folder that does not exist: the real evaluator fails to open it
+        CliRun missing = CliRun.of("eval", "--model", tmp.resolve("no-model").toString(), "--dataset", "jsonl:" + data,
+                "--methods", "attention", "--out", out.toString(), "--progress", "none");
+        CliErrorsTest.assertOneLineError(missing, 1, "no-model");
+        assertFalse(Files.exists(out), "nothing written for a run that could not start");
+        // a model folder that does not load (a config.json only)
+        Path broken = Files.createDirectories(tmp.resolve("broken"));
+        Files.writeString(broken.resolve("config.json"), "{}");
+        CliErrorsTest.assertOneLineError(CliRun.of("eval", "--model", broken.toString(), "--dataset", "jsonl:" + data,
+                "--methods", "attention", "--out", out.toString(), "--progress", "none"), 1);
+        assertFalse(Files.exists(out));
+        // the corrected command runs (the fake evaluator stands in for the model)
+        CliRun fixed = fake("eval", "--model", tmp.toString(), "--dataset", "jsonl:" + data, "--methods", "attention",
+                "--out", out.toString(), "--progress", "none");
+        assertEquals(0, fixed.exitCode(), fixed.err());
+    }
+
+    /** Item 10 of issue 10: --methods all is every attribution method, never a method named "all"; --help lists them. */
+    @Test
+    void methodsAllExpandsAndHelpListsTheMethods(@TempDir Path tmp) throws Exception {
+        Path data = dataset(tmp), out = tmp.resolve("out");
+        CliRun r = fake("eval", "--model", tmp.toString(), "--dataset", "jsonl:" + data, "--methods", "all,prompt_guided",
+                "--out", out.toString(), "--progress", "none", "--limit", "2");
+        assertEquals(0, r.exitCode(), r.err());
+        JsonNode run = new ObjectMapper().readTree(out.resolve("run.json").toFile());
+        List<String> expected = new java.util.ArrayList<>();
+        for (io.rationale.attribution.Method m : io.rationale.attribution.Method.values())
+            if (m != io.rationale.attribution.Method.RANDOM) expected.add(m.cliName());
+        expected.add("prompt_guided");
+        assertEquals(expected, new ObjectMapper().convertValue(run.get("options").get("methods"), List.class));
+        JsonNode summary = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
+        assertFalse(summary.get("methods").has("all"), summary.get("methods").toString());
+        String help = CliRun.of("eval", "--help").out().replaceAll("\\s+", " ");
+        for (String m : expected) assertTrue(help.contains(m), m + " in eval --help");
+    }
+
+    /** Item 11 of issue 10: --out naming a file, and an annotator the dataset lacks, are one clear line each. */
+    @Test
+    void outIsAFileAndUnknownAnnotator(@TempDir Path tmp) throws Exception {
+        Path data = dataset(tmp), file = Files.writeString(tmp.resolve("results.txt"), "x");
+        CliErrorsTest.assertOneLineError(fake("eval", "--model", tmp.toString(), "--dataset", "jsonl:" + data, "--methods", "attention",
+                "--out", file.toString()), 1, file.toString(), "not a folder");
+        CliErrorsTest.assertOneLineError(fake("eval", "--builtin", "--out", file.toString()), 1, file.toString(), "not a folder");
+        Path out = tmp.resolve("out");
+        CliErrorsTest.assertOneLineError(fake("eval", "--model", tmp.toString(), "--dataset", "jsonl:" + data, "--methods", "attention",
+                "--out", out.toString(), "--annotators", "annotator:zoe"), 1, "annotator 'zoe'", "annotators: 1");
+        CliErrorsTest.assertOneLineError(fake("eval", "--model", tmp.toString(), "--dataset", "jsonl:" + data, "--methods", "attention",
+                "--out", out.toString(), "--annotators", "index:3"), 1, "index 3", "index:0");
+        assertFalse(Files.exists(out));
     }
 
     @Test

@@ -84,4 +84,35 @@ class LogitsAndGenerateCliTest {
         for (int i = 0; i < 512; i++)
             assertEquals(lb.get("logits_last").get(i).asDouble(), la.get("logits_last").get(i).asDouble(), 1e-5, "logit " + i);
     }
+    /** Item 1 of issue 10: nothing runs past max_position_embeddings (stories260K: 512). */
+    @Test
+    void theModelsPositionsAreEnforced() throws Exception {
+        int positions = M.readTree(CliRun.STORIES.resolve("config.json").toFile()).get("max_position_embeddings").asInt();
+        CliRun r = CliRun.of("generate", "--model", CliRun.STORIES.toString(), "--text", "Once upon a time", "--max-new-tokens", "1000", "--json");
+        assertEquals(0, r.exitCode(), r.err());
+        JsonNode j = M.readTree(r.out());
+        int prompt = j.get("prompt_tokens").asInt(), made = j.get("new_tokens").asInt();
+        String why = j.get("stop_reason").asText();
+        assertTrue(why.equals("max_positions") || why.equals("stop_token"), why);
+        // the last new token comes from the last position, so at most positions - prompt + 1 of them
+        if (why.equals("max_positions")) assertEquals(positions - prompt + 1, made);
+        else assertTrue(prompt + made <= positions + 1, prompt + " + " + made);
+
+        String tooLong = "Once upon a time there was a dog. ".repeat(100);
+        for (String[] args : new String[][]{{"logits", "--json"}, {"attribute", "--method", "saliency"}, {"generate"}}) {
+            String[] full = EvalCliTest.cat(new String[]{args[0], "--model", CliRun.STORIES.toString(), "--text", tooLong},
+                    java.util.Arrays.copyOfRange(args, 1, args.length));
+            CliErrorsTest.assertOneLineError(CliRun.of(full), 1, "more than the model's " + positions + " positions");
+        }
+    }
+
+    /** Item 1: --stream prints the same text as it comes; with --json it is bad usage. */
+    @Test
+    void streamingPrintsTheSameText() throws Exception {
+        String[] base = {"generate", "--model", CliRun.STORIES.toString(), "--text", "Once upon a time", "--max-new-tokens", "40"};
+        CliRun plain = CliRun.of(base), streamed = CliRun.of(EvalCliTest.cat(base, "--stream"));
+        assertEquals(0, streamed.exitCode(), streamed.err());
+        assertEquals(plain.out(), streamed.out());
+        CliErrorsTest.assertOneLineError(CliRun.of(EvalCliTest.cat(base, "--stream", "--json")), 2, "--stream");
+    }
 }

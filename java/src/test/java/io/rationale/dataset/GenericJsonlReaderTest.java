@@ -66,8 +66,8 @@ class GenericJsonlReaderTest {
                 "{\"id\": \"h\", \"text\": \"one\", \"label\": \"a\", \"rationale\": [0.5]}",
                 "[1, 2]"));
         Dataset d = DatasetLoader.load("jsonl:" + f);
-        // no line has "labels": the set is the sorted distinct labels of the file (c counts: it is a label)
-        assertEquals(List.of("a", "b", "c"), d.labels());
+        // the file's set is the first declared "labels" (line 6's), which the lines without "labels" use too
+        assertEquals(List.of("a", "b"), d.labels());
         assertEquals(List.of("a"), d.examples().stream().map(Example::id).toList());
         assertEquals("rationale word index 5 out of range for field 'text' (2 words), annotator '1'", Shared.skip(d, "b").reason());
         assertEquals("missing id", d.skipped().get(1).reason());
@@ -75,10 +75,57 @@ class GenericJsonlReaderTest {
         assertEquals("field 'text' is empty", Shared.skip(d, "d").reason());
         assertEquals("rationale names unknown field 'y'", Shared.skip(d, "e").reason());
         assertEquals("label 'c' is not in the label set [a, b]", Shared.skip(d, "f").reason());
-        assertEquals("foil 'z' is not in the label set [a, b, c]", Shared.skip(d, "g").reason());
+        assertEquals("foil 'z' is not in the label set [a, b]", Shared.skip(d, "g").reason());
         assertEquals("rationale of field 'text' has a non-integer index 0.5", Shared.skip(d, "h").reason());
         assertEquals("not a JSON object", d.skipped().get(7).reason());
         assertEquals(8, d.skipped().size());
+    }
+
+    @Test
+    void noDeclaredLabelsGiveTheSortedGoldLabels(@TempDir Path dir) {
+        Path f = Shared.lines(dir.resolve("mine.jsonl"), List.of(
+                "{\"id\": \"a\", \"text\": \"one two\", \"label\": \"b\"}",
+                "{\"id\": \"b\", \"text\": \"one two\", \"label\": \"a\"}",
+                "{\"id\": \"c\", \"text\": \"one\", \"label\": \"c\"}"));
+        assertEquals(List.of("a", "b", "c"), DatasetLoader.load("jsonl:" + f).labels());
+    }
+
+    /** Item 3 of issue 10: every gold label the same, the declared labels are the label set. */
+    @Test
+    void declaredLabelsAreTheFilesLabelSetEvenWhenOneGoldLabelOccurs(@TempDir Path dir) {
+        Path f = Shared.lines(dir.resolve("mine.jsonl"), List.of(
+                "{\"id\": \"a\", \"text\": \"A man sleeps\", \"label\": \"entailment\", \"labels\": [\"entailment\", \"neutral\", \"contradiction\"]}",
+                "{\"id\": \"b\", \"text\": \"He rests\", \"label\": \"entailment\", \"labels\": [\"entailment\", \"neutral\", \"contradiction\"]}",
+                "{\"id\": \"c\", \"text\": \"He runs\", \"label\": \"entailment\"}"));
+        Dataset d = DatasetLoader.load("jsonl:" + f);
+        assertEquals(List.of("entailment", "neutral", "contradiction"), d.labels());
+        for (Example e : d.examples()) assertEquals(d.labels(), e.labels(), e.id());
+    }
+
+    /** Item 9 of issue 10: a line that is not JSON is skipped at its own line, without the parser's "line: 1". */
+    @Test
+    void malformedLineIsReportedAtItsFileLine(@TempDir Path dir) {
+        Path f = Shared.lines(dir.resolve("mine.jsonl"), List.of(
+                "{\"id\": \"a\", \"text\": \"one two\", \"label\": \"b\"}",
+                "",
+                "{\"id\": \"b\", \"text\": \"one\", \"label\": \"a\"",
+                "{\"id\": \"c\", \"text\": x}"));
+        Dataset d = DatasetLoader.load("jsonl:" + f);
+        assertEquals(2, d.skipped().size());
+        Skipped unclosed = d.skipped().get(0), bad = d.skipped().get(1);
+        assertEquals("mine.jsonl:3", unclosed.where());
+        assertEquals("mine.jsonl:4", bad.where());
+        for (Skipped s : d.skipped()) {
+            assertTrue(s.reason().startsWith("invalid JSON: "), s.reason());
+            assertFalse(s.reason().contains("line: 1"), s.reason());
+            assertFalse(s.reason().contains("Source"), s.reason());
+            assertFalse(s.reason().contains("\n"), s.reason());
+        }
+        // the column points at or just after the x of {"id": "c", "text": x}
+        var column = java.util.regex.Pattern.compile("\\(column (\\d+)\\)$").matcher(bad.reason());
+        assertTrue(column.find(), bad.reason());
+        int x = "{\"id\": \"c\", \"text\": x}".indexOf('x', 18) + 1;
+        assertTrue(Integer.parseInt(column.group(1)) >= x && Integer.parseInt(column.group(1)) <= x + 1, bad.reason());
     }
 
     @Test

@@ -93,6 +93,94 @@ class ReportHtmlTest {
         assertEquals(2, ReportHtml.niceMax(1.2));
     }
 
+    /** Results with the widest method names and every optional column (prompting answers, IG completeness). */
+    static List<ExampleResult> wide() {
+        List<ExampleResult> rs = new ArrayList<>();
+        java.util.Random r = new java.util.Random(1);
+        for (int i = 0; i < 12; i++) {
+            Map<String, ExampleResult.MethodResult> ms = new LinkedHashMap<>();
+            for (String m : List.of("integrated_gradients", "attention_rollout", "input_x_gradient", "random")) {
+                ExampleResult.MethodResult a = SummaryTest.attr(r.nextDouble(), r.nextDouble(), r.nextDouble(), 1, 1, 2, r.nextDouble(),
+                        r.nextBoolean(), r.nextDouble() - 0.5, r.nextDouble() - 0.5, r.nextDouble() - 0.5, r.nextDouble() - 0.5, r.nextBoolean(), r.nextBoolean());
+                ms.put(m, new ExampleResult.MethodResult(a.scores(), a.ranking(), a.k(), a.rationale(), null, null, a.alignment(), a.faithfulness(),
+                        a.seconds(), m.equals("integrated_gradients") ? 0.5 * r.nextDouble() : null));
+            }
+            ms.put("prompt_unbound", SummaryTest.prompt(r.nextDouble(), r.nextDouble(), r.nextDouble(), new int[]{1}, List.of("a", "b"), r.nextBoolean()));
+            rs.add(new ExampleResult(i, "e" + i, null, List.of(), i % 2 == 0 ? "a" : "b", "a", Map.of(), List.of(0), ms, 1,
+                    new ExampleResult.AttributionTarget("predicted", "a", null)));
+        }
+        return rs;
+    }
+
+    /**
+     * Item 17 of issue 10: the summary table fits a 1400-px window. Width estimate: per column the widest line of
+     * its cells at 7.5 px per character (13-px text) plus 16 px padding; header text wraps (also at a soft hyphen),
+     * so a header counts with its longest word, at least 60 px.
+     */
+    @Test
+    void summaryTableFitsA1400PixelWindow() {
+        List<ExampleResult> rs = wide();
+        Summary s = Summary.of(new Summary.Context(Map.of(), List.of("a", "b"), List.of("integrated_gradients", "attention_rollout",
+                "input_x_gradient", "prompt_unbound"), 12, 12, Map.of()), rs, "now");
+        String html = ReportHtml.render(s, rs);
+        String table = html.substring(html.indexOf("<table class=\"grid summary\">"));
+        table = table.substring(0, table.indexOf("</table>"));
+        String[] rows = table.split("<tr");
+        double[] width = new double[32];
+        int columns = 0;
+        for (int r = 1; r < rows.length; r++) {
+            String[] cells = rows[r].split("<t[hd][ >]");
+            for (int c = 1; c < cells.length; c++) {
+                double w = 0;
+                for (String line : cells[c].split("<br>")) {
+                    String text = line.replaceAll("<[^>]*>", "").replace("&shy;", "- ").replaceAll("&[a-z#0-9]+;", "x").strip();
+                    if (r == 1) for (String word : text.split(" ")) w = Math.max(w, Math.max(60, 7.5 * word.length() + 16));
+                    else w = Math.max(w, 7.5 * text.length() + 16);
+                }
+                width[c - 1] = Math.max(width[c - 1], w);
+                columns = Math.max(columns, c);
+            }
+        }
+        double total = 0;
+        for (int c = 0; c < columns; c++) total += width[c];
+        assertTrue(total <= 1400 - 48, "summary table about " + Math.round(total) + " px wide: " + java.util.Arrays.toString(java.util.Arrays.copyOf(width, columns)));
+        assertTrue(html.contains("IG completeness error"), "the completeness column");
+    }
+
+    /** Item 17: a value that rounds to zero never prints as "-0.000". */
+    @Test
+    void noNegativeZero() {
+        assertEquals("0.000", ReportHtml.fmt(-0.0, 3));
+        assertEquals("0.000", ReportHtml.fmt(-0.0004, 3));
+        assertEquals("0.0", ReportHtml.fmt(-0.04, 1));
+        assertEquals("-0.001", ReportHtml.fmt(-0.0008, 3));
+        assertEquals("-2.50", ReportHtml.fmt(-2.5, 2));
+        List<ExampleResult> rs = wide();
+        String html = ReportHtml.render(Summary.of(SummaryTest.ctx(12), rs, "now"), rs);
+        assertFalse(Pattern.compile("-0\\.0+(?![0-9])").matcher(html).find(), "no -0.000 in the report");
+    }
+
+    /** Item 17: a method's colour is its name's, whatever else the report holds and in whatever order. */
+    @Test
+    void aMethodKeepsItsColourAcrossReports() {
+        List<ExampleResult> rs = wide();
+        Summary one = Summary.of(new Summary.Context(Map.of(), List.of("a", "b"), List.of("integrated_gradients", "input_x_gradient"), 12, 12, Map.of()), rs, "now");
+        Summary two = Summary.of(new Summary.Context(Map.of(), List.of("a", "b"), List.of("input_x_gradient", "attention_rollout"), 12, 12, Map.of()), rs, "now");
+        for (String m : List.of("input_x_gradient", "integrated_gradients", "attention_rollout", "random")) {
+            String a = barColour(ReportHtml.render(one, rs), m), b = barColour(ReportHtml.render(two, rs), m);
+            assertEquals(a, b, m);
+            assertEquals(ReportHtml.color(m), a, m);
+        }
+        assertNotEquals(ReportHtml.color("input_x_gradient"), ReportHtml.color("integrated_gradients"));
+        assertEquals(ReportHtml.color("my_method"), ReportHtml.color("my_method"));
+    }
+
+    static String barColour(String html, String method) {
+        Matcher m = Pattern.compile("fill=\"(#[0-9a-f]{6})\" opacity=\"0.85\"><title>" + Pattern.quote(method) + ":").matcher(html);
+        assertTrue(m.find(), method);
+        return m.group(1);
+    }
+
     static int count(String s, String sub) {
         int n = 0;
         for (int i = s.indexOf(sub); i >= 0; i = s.indexOf(sub, i + 1)) n++;

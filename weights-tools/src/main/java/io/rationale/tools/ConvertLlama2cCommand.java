@@ -3,14 +3,20 @@ package io.rationale.tools;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /** {@code convert-llama2c}: converts a llama2.c checkpoint and tokenizer to a Hugging Face folder. */
 @Command(name = "convert-llama2c", mixinStandardHelpOptions = true,
-        description = {"Convert a llama2.c checkpoint (legacy version-0 .bin) and its SentencePiece tokenizer",
-                "(.model, or llama2.c tokenizer .bin) to a Hugging Face Llama folder."})
+        description = {"Convert a llama2.c checkpoint and its tokenizer to a Hugging Face Llama folder.",
+                "The checkpoint is a legacy version-0 .bin; the tokenizer a SentencePiece .model or a llama2.c tokenizer .bin."})
 public class ConvertLlama2cCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec commandSpec;
+
     @Parameters(index = "0", paramLabel = "CHECKPOINT", description = "llama2.c checkpoint, e.g. stories260K.bin.")
     Path checkpoint;
 
@@ -35,8 +41,12 @@ public class ConvertLlama2cCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Llama2cConverter.Options o = new Llama2cConverter.Options();
-        o.dtype = DType.parse(dtype);
-        o.maxShardBytes = ByteSize.parse(shardSize);
+        try {   // the options alone: a bad value is a usage error (exit 2)
+            o.dtype = DType.parse(dtype);
+            o.maxShardBytes = ByteSize.parse(shardSize);
+        } catch (ToolException | IllegalArgumentException e) {
+            throw new ParameterException(commandSpec.commandLine(), e.getMessage(), e);
+        }
         o.progress = quiet ? null : System.out::println;
         Llama2cConverter.convert(checkpoint, tokenizer, out, o);
         if (!quiet) {

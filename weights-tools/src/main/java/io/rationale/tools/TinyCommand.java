@@ -3,14 +3,21 @@ package io.rationale.tools;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /** {@code tiny}: writes a deterministic random model folder from a preset plus overrides. */
 @Command(name = "tiny", mixinStandardHelpOptions = true,
-        description = {"Write a deterministic random Llama-family model folder (config.json, safetensors,",
-                "tokenizer.json, tokenizer_config.json, generation_config.json).",
+        description = {"Write a deterministic random Llama-family model folder at a preset's shapes.",
+                "It holds config.json, safetensors, tokenizer.json, tokenizer_config.json and generation_config.json; "
+                        + "the same seed gives the same bytes.",
                 "Presets: tiny (default), stories260k, tinyllama-1.1b, llama-3.2-1b, llama-3.1-8b, qwen2-0.5b, mistral-7b."})
 public class TinyCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec commandSpec;
+
     @Option(names = "--out", required = true, description = "Output folder.")
     Path out;
 
@@ -175,8 +182,19 @@ public class TinyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        ModelSpec s = spec();
-        long shard = ByteSize.parse(shardSize);
+        // the options alone: a bad value is a usage error (exit 2), reported before anything is written
+        ModelSpec s;
+        long shard;
+        try {
+            s = spec();
+            shard = ByteSize.parse(shardSize);
+            if (threads != null && threads < 1) throw new ToolException("--threads must be >= 1, got " + threads);
+            if (s.vocab < ByteLevelTokenizer.MIN_VOCAB)   // the tokenizer every generated model gets needs that many
+                throw new ToolException("vocabulary size " + s.vocab + " is too small for the byte-level tokenizer: at least "
+                        + ByteLevelTokenizer.MIN_VOCAB + " (256 bytes + special tokens) (--vocab)");
+        } catch (ToolException | IllegalArgumentException e) {
+            throw new ParameterException(commandSpec.commandLine(), e.getMessage(), e);
+        }
         int t = threads != null ? threads : Math.max(1, Runtime.getRuntime().availableProcessors());
         if (!quiet) {
             System.out.printf(java.util.Locale.ROOT, "writing %s (%,d parameters, seed %d) to %s%n", s, s.parameterCount(), seed, out);

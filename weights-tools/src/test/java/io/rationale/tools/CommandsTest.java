@@ -36,6 +36,10 @@ class CommandsTest {
             errors.add(e.getMessage());
             return 1;
         });
+        cl.setParameterExceptionHandler((e, a) -> {   // bad usage, as the rationale command line reports it
+            errors.add(e.getMessage());
+            return 2;
+        });
         return cl.execute(args);
     }
 
@@ -110,13 +114,14 @@ class CommandsTest {
 
     @Test
     void errorsArriveAsOneLineMessages() {
+        // option values that are wrong in themselves are bad usage (exit 2); a missing input file is a failure (exit 1)
         List<String> errors = new ArrayList<>();
-        assertEquals(1, run(errors, "tiny", "--out", tmp.resolve("e").toString(), "--preset", "nope", "--quiet"));
+        assertEquals(2, run(errors, "tiny", "--out", tmp.resolve("e").toString(), "--preset", "nope", "--quiet"));
         assertEquals(1, errors.size());
         assertTrue(errors.get(0).contains("unknown preset 'nope'") && !errors.get(0).contains("\n"), errors.get(0));
 
         errors.clear();
-        assertEquals(1, run(errors, "tiny", "--out", tmp.resolve("e").toString(), "--vocab", "200", "--quiet"));
+        assertEquals(2, run(errors, "tiny", "--out", tmp.resolve("e").toString(), "--vocab", "200", "--quiet"));
         assertTrue(errors.get(0).contains("200") && errors.get(0).contains("261"), errors.get(0));
 
         errors.clear();
@@ -125,7 +130,8 @@ class CommandsTest {
         assertTrue(errors.get(0).contains(missing.toString()), errors.get(0));
 
         errors.clear();
-        assertEquals(1, run(errors, "tiny", "--out", tmp.resolve("e").toString(), "--shard-size", "lots", "--quiet"));
+        assertEquals(2, run(errors, "tiny", "--out", tmp.resolve("e").toString(), "--shard-size", "lots", "--quiet"));
+        assertFalse(Files.exists(tmp.resolve("e")), "nothing written for bad options");
         assertTrue(errors.get(0).contains("lots"), errors.get(0));
     }
 
