@@ -81,7 +81,7 @@ class DeviceOptionCliTest {
             java.nio.file.Path out = tmp.resolve(device);
             CliRun r = CliRun.of("eval", "--builtin", "--out", out.toString(), "--methods", methods, "--progress", "none", "--device", device);
             assertEquals(0, r.exitCode(), r.err());
-            assertTrue(r.err().contains("device: " + device), r.err());
+            assertTrue(r.out().contains("device: " + device), r.out());
             java.util.List<JsonNode> rows = new java.util.ArrayList<>();
             for (String line : java.nio.file.Files.readAllLines(out.resolve("examples.jsonl"))) rows.add(new ObjectMapper().readTree(line));
             runs.put(device, rows);

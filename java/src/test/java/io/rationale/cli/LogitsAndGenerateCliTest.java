@@ -42,7 +42,11 @@ class LogitsAndGenerateCliTest {
         CliRun a = CliRun.of("logits", "--model", CliRun.STORIES.toString(), "--ids", "1,403,407,261,378", "--json");
         CliRun b = CliRun.of("logits", "--model", CliRun.STORIES.toString(), "--text", "Once upon a time", "--json");
         assertEquals(0, a.exitCode(), a.err());
-        assertEquals(M.readTree(a.out()).get("logits_last"), M.readTree(b.out()).get("logits_last"));
+        // the same ids: the same logits up to f32 rounding (the Vector API's EXP may round differently before the JIT
+        // compiles it, so two identical forwards in one JVM agree to ~1e-6, not always bit for bit)
+        JsonNode la = M.readTree(a.out()).get("logits_last"), lb = M.readTree(b.out()).get("logits_last");
+        assertEquals(la.size(), lb.size());
+        for (int i = 0; i < la.size(); i++) assertEquals(la.get(i).asDouble(), lb.get(i).asDouble(), 1e-5 * 20, "logit " + i);
     }
 
     @Test
