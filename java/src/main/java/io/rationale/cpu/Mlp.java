@@ -37,8 +37,8 @@ public final class Mlp {
         return new Saved(gate, up, act);
     }
 
-    /** act[i] = silu(gate[i]) · up[i] for i in [from, to). */
-    static void swiglu(float[] gate, float[] up, float[] act, int from, int to) {
+    /** act[i] = silu(gate[i]) · up[i] for i in [from, to) (public for the CUDA kernels' parity tests). */
+    public static void swiglu(float[] gate, float[] up, float[] act, int from, int to) {
         int i = from;
         for (; i <= to - L; i += L) {
             FloatVector g = FloatVector.fromArray(F, gate, i);

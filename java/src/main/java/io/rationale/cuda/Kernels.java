@@ -161,6 +161,17 @@ final class Kernels {
         device.launch("gather_rows", rowsGrid(rows, cols), block(256), 0, out, ldo, in, ldi, idx, rows, cols);
     }
 
+    /** out[idx[r]] = in[r] (idx distinct). */
+    void scatterRows(DevicePointer out, int ldo, DevicePointer in, int ldi, DevicePointer idx, int rows, int cols) {
+        device.launch("scatter_rows", rowsGrid(rows, cols), block(256), 0, out, ldo, in, ldi, idx, rows, cols);
+    }
+
+    /** out = in rounded to nearest even in {@code out} type (bf16 or f16): an f32 matrix as a 16-bit GEMM input. */
+    void convert(DataType out, DevicePointer o, int ldo, DevicePointer in, int ldi, int rows, int cols) {
+        if (out == DataType.F32) throw new IllegalArgumentException("convert_* writes bf16 or f16, not f32");
+        device.launch("convert_" + suffix(out), rowsGrid(rows, cols), block(256), 0, o, ldo, in, ldi, rows, cols);
+    }
+
     // ------------------------------------------------------------------ gemv.cu
 
     /** y[m, out] = x[m, in]·W[out, in]ᵀ (+ bias), x and y f32, for m ≤ {@link #GEMV_MAX_ROWS}. */
