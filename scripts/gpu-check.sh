@@ -20,7 +20,7 @@ junit_version=1.13.4
 
 # The test classes the check runs on the GPU (with -Drationale.test.devices=cpu,cuda): the engine tests that run over
 # every backend, and the per-kernel parity tests (kernel against its CPU layer).
-tests='io\.rationale\.(engine\.(ReferenceComparison|StoriesReference|KvCacheAndBatch|Generator|AttentionIntervention)Test|cuda\..*ParityTest)'
+tests='io\.rationale\.(engine\.(ReferenceComparison|StoriesReference|KvCacheAndBatch|Generator|AttentionIntervention|ContextLength|Backward|StoriesBackward)Test|cuda\..*ParityTest)'
 
 bundle() {
   . "$root/scripts/jdk.sh"; find_jdk25
