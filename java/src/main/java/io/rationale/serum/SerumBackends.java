@@ -30,7 +30,15 @@ public final class SerumBackends {
 
     /** {@code generation} itself when it can run {@code method}, else a new CPU backend of its model. */
     public static Lease forMethod(Backend generation, Method method) {
-        if (canRun(generation, method)) return new Lease(generation, false);
+        return forMethod(generation, method, false);
+    }
+
+    /**
+     * As {@link #forMethod(Backend, Method)}; with {@code recordedResidual} (the logit-lens layer choice reads each
+     * layer's recorded residual stream, which the backends with a backward pass keep) also a backend with a backward pass.
+     */
+    public static Lease forMethod(Backend generation, Method method, boolean recordedResidual) {
+        if (canRun(generation, method) && (!recordedResidual || generation.supportsBackward())) return new Lease(generation, false);
         return new Lease(Backends.open(generation.model(), Device.CPU).backend(), true);
     }
 }
