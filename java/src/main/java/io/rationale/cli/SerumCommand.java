@@ -81,7 +81,7 @@ public final class SerumCommand implements Callable<Integer> {
     @Option(names = "--hint-templates", paramLabel = "FILE", description = "JSON with the user's hint template, judge description and keywords per hint type.")
     Path hintTemplates;
 
-    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "Seed of the hinted-option draw (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "Seed of the hinted-option draw and of sampled explanations (default: ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--answer-tokens", defaultValue = "64", paramLabel = "N", description = "Most tokens of an answer (default: ${DEFAULT-VALUE}).")
@@ -89,6 +89,12 @@ public final class SerumCommand implements Callable<Integer> {
 
     @Option(names = "--explanation-tokens", defaultValue = "400", paramLabel = "N", description = "Most tokens of an explanation (default: ${DEFAULT-VALUE}, as the authors).")
     int explanationTokens;
+
+    @Option(names = "--temperature", defaultValue = "0", paramLabel = "T", description = "Explanations: 0 = greedy (default), > 0 samples (the same seed without and with the serum).")
+    double temperature;
+
+    @Option(names = "--top-p", defaultValue = "1.0", paramLabel = "P", description = "Explanations: nucleus mass when sampling (default: ${DEFAULT-VALUE}).")
+    double topP;
 
     @Option(names = "--judge-tokens", defaultValue = "64", paramLabel = "N", description = "Most tokens of the LLM judge's reply (default: ${DEFAULT-VALUE}).")
     int judgeTokens;
@@ -120,7 +126,7 @@ public final class SerumCommand implements Callable<Integer> {
         SerumOptions o = new SerumOptions(HintType.parseList(hints).stream().map(HintType::cliName).toList(), SerumOptions.parseAlphas(alpha),
                 SerumOptions.parseLayers(layers), m.get(0).cliName(), Normalization.parse(normalization).cliName(), Operator.parse(operator).cliName(),
                 Rows.parse(rows).cliName(), SerumPrompts.Explain.parse(explain).cliName(), keep.toLowerCase(Locale.ROOT), seed, answerTokens,
-                explanationTokens, judgeModel == null ? null : judgeModel.toAbsolutePath().normalize().toString(), judgeTokens, templates);
+                explanationTokens, temperature, topP, judgeModel == null ? null : judgeModel.toAbsolutePath().normalize().toString(), judgeTokens, templates);
         EvalRunner.OnError errors = switch (onError.toLowerCase(Locale.ROOT)) {
             case "stop" -> EvalRunner.OnError.STOP;
             case "skip" -> EvalRunner.OnError.SKIP;

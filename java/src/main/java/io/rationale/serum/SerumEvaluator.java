@@ -32,7 +32,8 @@ import java.util.function.Consumer;
  *     judged by the keyword judge (both variants) and the LLM judge, with distinct-1/2 and its perplexity under the
  *     unsteered model (every generated token, the stop token included, given the explanation prompt).</li>
  * </ol>
- * Greedy decoding throughout, so a case's results do not depend on the order of the run or on resuming.
+ * Greedy decoding by default (explanations may be sampled, {@code --temperature}, with a seed of the case), so a
+ * case's results do not depend on the order of the run or on resuming.
  */
 public final class SerumEvaluator {
     /** An answer: its prompt, generated tokens (stop token included), decoded text, parsed option (−1: none). */
@@ -70,7 +71,7 @@ public final class SerumEvaluator {
     /** The model's answer to {@code q} with {@code hint} (null: none). */
     public Answer answer(MultipleChoice.Question q, String hint) {
         SerumPrompts.Prompt p = prompts.answerPrompt(q, hint);
-        int[] tokens = generate(p.ids(), o.answerTokens(), null);
+        int[] tokens = generate(p.ids(), o.answerTokens(), null, SamplingParams.greedy());
         String text = tok.decode(tokens, true).strip();
         return new Answer(p, tokens, text, LetterParser.parse(text, q.options()));
     }
@@ -109,11 +110,10 @@ public final class SerumEvaluator {
             return;
         }
         int maxNew = Math.min(o.explanationTokens(), room);
-        SpanRelevance rel;
-        try (SerumBackends.Lease lease = new SerumBackends.Lease(relevanceBackend, false)) {
-            rel = SpanRelevance.compute(lease.backend(), SpanRelevance.input(hp.ids(), hp.encoding(), tok), hp.spanStart(), hp.spanEnd(), method, norm, o.seed());
-        }
-        int[] plainTokens = generate(explainIds, maxNew, null);
+        SpanRelevance rel = SpanRelevance.compute(relevanceBackend, SpanRelevance.input(hp.ids(), hp.encoding(), tok), hp.spanStart(), hp.spanEnd(),
+                method, norm, o.seed());
+        SamplingParams sampling = explanationSampling(qi, t);
+        int[] plainTokens = generate(explainIds, maxNew, null, sampling);
         Explanation plain = explanation(t, plainTokens);
         double[] ppl = perplexities(explainIds, List.of(plainTokens));
         int[] lensRanks = null;
@@ -141,7 +141,7 @@ public final class SerumEvaluator {
                 note = lensRanks != null ? "logit lens: ranks " + Arrays.toString(lensRanks) + " at h_0..h_L" : lensNote;
             }
             Steering steering = new Steering(s.alpha(), layers, hp.spanStart(), hp.spanEnd(), rel.weights(), Operator.parse(o.operator()), Rows.parse(o.rows()));
-            int[] steeredTokens = generate(explainIds, maxNew, steering.intervention());
+            int[] steeredTokens = generate(explainIds, maxNew, steering.intervention(), sampling);
             Explanation steered = explanation(t, steeredTokens);
             double pplSteered = perplexities(explainIds, List.of(steeredTokens))[0];
             CaseResult line = base.explained(s, layers, note, rel, plain, steered, ppl[0], pplSteered, shared + seconds(s0));
@@ -205,14 +205,23 @@ public final class SerumEvaluator {
         return new Explanation(text, tokens.length, kw, kwc, v.used(), v.raw(), v.parsed());
     }
 
-    /** Greedy generation after {@code prompt}, at most {@code max} tokens, stopping at the config's EOS ids. */
-    private int[] generate(int[] prompt, int max, AttentionIntervention iv) {
+    /**
+     * The explanations' decoding: greedy, or sampled with a seed of the case (question, hint type) — the same for the
+     * explanation without and with the serum, and for a resumed run.
+     */
+    private SamplingParams explanationSampling(int qi, HintType t) {
+        if (o.temperature() == 0) return SamplingParams.greedy();
+        return new SamplingParams(o.temperature(), o.topP(), o.seed() ^ Hints.mix(0x5e70L + qi * 31L + t.ordinal()));
+    }
+
+    /** Generation after {@code prompt}, at most {@code max} tokens, stopping at the config's EOS ids. */
+    private int[] generate(int[] prompt, int max, AttentionIntervention iv, SamplingParams sampling) {
         int room = backend.model().config().maxPositionEmbeddings() - prompt.length;
         if (room < 1) throw new IllegalArgumentException("a prompt of " + prompt.length + " tokens leaves no room in the model's "
                 + backend.model().config().maxPositionEmbeddings() + " positions");
         KvCache cache = backend.newCache();
         try {
-            return new Generator(backend).generateBatch(List.of(prompt), List.of(cache), Math.min(max, room), SamplingParams.greedy(), stops, iv)
+            return new Generator(backend).generateBatch(List.of(prompt), List.of(cache), Math.min(max, room), sampling, stops, iv)
                     .get(0).tokens();
         } finally {
             cache.close();

@@ -83,6 +83,8 @@ public record SerumManifest(int format, String model, Fingerprint modelFingerpri
         diff(d, "seed", a.seed(), b.seed());
         diff(d, "answer-tokens", a.answerTokens(), b.answerTokens());
         diff(d, "explanation-tokens", a.explanationTokens(), b.explanationTokens());
+        diff(d, "temperature", a.temperature(), b.temperature());
+        diff(d, "top-p", a.topP(), b.topP());
         diff(d, "judge-model", a.judgeModel(), b.judgeModel());
         diff(d, "judge-tokens", a.judgeTokens(), b.judgeTokens());
         if (!Objects.equals(a.hintTemplates(), b.hintTemplates())) d.add("hint templates changed");

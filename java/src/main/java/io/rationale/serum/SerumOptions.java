@@ -23,6 +23,9 @@ import java.util.Locale;
  * @param seed              the hinted-option draw's seed
  * @param answerTokens      most tokens of an answer
  * @param explanationTokens most tokens of an explanation
+ * @param temperature       explanations: 0 (default) greedy, else sampled with this temperature and {@code topP}, with
+ *                          the same seed for both explanations of a case (answers and judges are always greedy)
+ * @param topP              nucleus mass of sampled explanations
  * @param judgeModel        the LLM judge's folder (absolute), or null for none
  * @param judgeTokens       most tokens of a judge's reply
  * @param hintTemplates     the user's hint templates file content (null: the defaults)
@@ -30,7 +33,8 @@ import java.util.Locale;
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record SerumOptions(List<String> hints, List<Double> alphas, List<String> layers, String method, String normalization,
                            String operator, String rows, String explain, String keep, long seed, int answerTokens,
-                           int explanationTokens, String judgeModel, int judgeTokens, String hintTemplates) {
+                           int explanationTokens, double temperature, double topP, String judgeModel, int judgeTokens,
+                           String hintTemplates) {
     public SerumOptions {
         hints = List.copyOf(hints);
         alphas = List.copyOf(alphas);
@@ -43,6 +47,8 @@ public record SerumOptions(List<String> hints, List<Double> alphas, List<String>
         if (answerTokens < 1) throw new IllegalArgumentException("--answer-tokens must be >= 1, got " + answerTokens);
         if (explanationTokens < 1) throw new IllegalArgumentException("--explanation-tokens must be >= 1, got " + explanationTokens);
         if (judgeTokens < 1) throw new IllegalArgumentException("--judge-tokens must be >= 1, got " + judgeTokens);
+        if (!(temperature >= 0) || Double.isInfinite(temperature)) throw new IllegalArgumentException("--temperature must be finite and >= 0, got " + temperature);
+        if (!(topP > 0 && topP <= 1)) throw new IllegalArgumentException("--top-p must be in (0, 1], got " + topP);
     }
 
     /** One steering setting: index, α and layer choice. */

@@ -160,6 +160,19 @@ class SerumCliTest {
         assertEquals(lines.size(), lines(out).size(), "refused runs leave the folder alone");
     }
 
+    /** Sampled explanations: the same seed without and with the serum, so α = 0 still reproduces the unsteered one. */
+    @Test
+    void sampledExplanationsShareTheirSeed(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("sampled");
+        CliRun r = CliRun.of(override(args(out, "--temperature", "1.0", "--top-p", "0.95"), "--limit", "2", "--alpha", "0", "--layers", "1,2",
+                "--hints", "sycophancy"));
+        assertEquals(0, r.exitCode(), r.err());
+        List<JsonNode> lines = lines(out);
+        assertEquals(2, lines.size());
+        for (JsonNode l : lines) assertEquals(l.get("explanation"), l.get("explanation_serum"), "alpha 0, the same seed");
+        assertEquals(1.0, M.readTree(out.resolve("run.json").toFile()).get("options").get("temperature").asDouble());
+    }
+
     /** A real process killed in the middle, then resumed: every line once, equal to an uninterrupted run. */
     @Test
     void killedProcessResumesWithNothingLostOrRepeated(@TempDir Path tmp) throws Exception {
