@@ -104,8 +104,10 @@ public final class SerumReport {
     private static void caseBlock(StringBuilder b, List<CaseResult> rs) {
         CaseResult r = rs.get(0);
         b.append("<div class=\"ex\"><div class=\"exhead\"><b>").append(esc(r.questionId())).append("</b> &middot; hint <b>").append(esc(r.hint()))
-                .append("</b> → ").append(esc(r.hintedOption())).append(" &middot; answer without hint <span class=\"lab\">").append(esc(str(r.answerWithoutHint())))
-                .append("</span> with hint <span class=\"lab\">").append(esc(str(r.answerWithHint()))).append("</span>")
+                .append("</b> → ").append(esc(r.hintedOption())).append(" &middot; answer without hint <span class=\"lab\" title=\"")
+                .append(esc(str(r.rawAnswerWithoutHint()))).append("\">").append(esc(r.answerWithoutHint() == null ? "unparsed" : r.answerWithoutHint()))
+                .append("</span> with hint <span class=\"lab\" title=\"").append(esc(str(r.rawAnswerWithHint()))).append("\">")
+                .append(esc(r.answerWithHint() == null ? "unparsed" : r.answerWithHint())).append("</span>")
                 .append(r.correctOption() == null ? "" : " &middot; correct " + esc(r.correctOption()))
                 .append(r.kept() ? " &middot; <b>kept</b>" : " &middot; not flipped (explained with --keep all)").append("</div>");
         b.append("<div class=\"heat\">");

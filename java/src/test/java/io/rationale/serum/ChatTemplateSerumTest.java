@@ -80,6 +80,33 @@ class ChatTemplateSerumTest {
         assertEquals(want + "Answer: B<|eot_id|>" + turn("user", SerumPrompts.Explain.SPECIFIC.text()) + ASSISTANT, tok.decode(e, false));
     }
 
+    /**
+     * The real Llama 2 and Llama 3 tokenizers and chat templates (../shared): the span decodes to the question turn
+     * after "Question:", the hint's tokens to the hint, and the explanation prompt extends the answer prompt.
+     */
+    @Test
+    void realLlamaTemplatesKeepTheSpanAndThePrefix() {
+        Path shared = Path.of(System.getProperty("rationale.shared", "../../shared")).resolve("data");
+        MultipleChoice.Question q = MultipleChoice.load("mmlu:" + shared.resolve("datasets/mmlu/test/global_facts_test.csv")).get(0);
+        for (String name : List.of("llama2", "llama3")) {
+            try (Tokenizer t = Tokenizer.load(shared.resolve("tokenizers/" + name))) {
+                for (HintType type : HintType.values()) {
+                    Hints.Hint hint = Hints.defaults(1).build(type, 0, 3);
+                    SerumPrompts p = new SerumPrompts(t, SerumPrompts.Explain.GENERAL);
+                    SerumPrompts.Prompt a = p.answerPrompt(q, hint.text());
+                    String span = t.decode(java.util.Arrays.copyOfRange(a.ids(), a.spanStart(), a.spanEnd()), false, false);
+                    String user = SerumPrompts.questionTurn(q, hint.text());
+                    assertEquals(user.substring("Question:".length()).strip(), span.strip(), name + " " + type);
+                    String h = t.decode(java.util.Arrays.copyOfRange(a.ids(), a.hintStart(), a.hintEnd()), false, false);
+                    assertEquals(hint.text().strip(), h.strip(), name + " " + type + " hint");
+                    int[] e = p.explanationPrompt(q, hint.text(), a, "Answer: D");
+                    assertArrayEquals(a.ids(), java.util.Arrays.copyOf(e, a.ids().length), name + " " + type);
+                    assertTrue(t.decode(e, false, false).contains(SerumPrompts.Explain.GENERAL.text()), name);
+                }
+            }
+        }
+    }
+
     @Test
     void llmJudgePromptAndVerdicts() {
         LlmJudge judge = new LlmJudge(backend, tok, 6);
