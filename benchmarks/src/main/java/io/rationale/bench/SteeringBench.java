@@ -9,6 +9,7 @@ import io.rationale.engine.Model;
 import io.rationale.serum.Operator;
 import io.rationale.serum.Rows;
 import io.rationale.serum.Steering;
+import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -40,6 +41,12 @@ import java.util.concurrent.TimeUnit;
  * weights in [−1, 1]), α = 0.06, three middle layers, rows {@code all} (for the post-softmax operators every row
  * reaches every span key: the costlier mode). The prompt is prefilled with the same intervention (as in a steered
  * explanation), once per trial.
+ *
+ * <p>{@link #interleaved} is the same comparison made robust to a busy machine: each invocation alternates one plain
+ * and one steered decode step ({@value #STEPS} of each, two caches of the same prompt) and adds their wall times to
+ * the auxiliary counters {@code plainMs} and {@code steeredMs} (JMH prints them as secondary results, per iteration);
+ * background load hits both alike, so {@code steeredMs / plainMs} is the cost factor per token. Its {@code mode} is
+ * the operator.
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
@@ -71,20 +78,27 @@ public class SteeringBench {
             folder = BenchModel.fromProperties();
             model = Model.load(folder.dir());
             backend = BenchModel.open(model);
-            int layers = model.numLayers(), mid = Math.max(0, layers / 2 - 1);
-            if (!mode.equals("plain")) {
-                double[] w = new double[SPAN];
-                SplittableRandom r = new SplittableRandom(3);
-                for (int i = 0; i < SPAN; i++) w[i] = r.nextDouble() * 1.2 - 0.2;
-                w[0] = 1;
-                int[] l = {mid, Math.min(layers - 1, mid + 1), Math.min(layers - 1, mid + 2)};
-                l = java.util.Arrays.stream(l).distinct().toArray();
-                iv = new Steering(0.06, l, 8, 8 + SPAN, w, Operator.parse(mode), Rows.ALL).intervention();
-            }
+            iv = mode.equals("plain") ? null : intervention(mode, model.numLayers());
+            prefill();
+            System.err.printf("bench: %s, %s, %d layers, model %s%n", mode, backend.device(), model.numLayers(), folder.description());
+        }
+
+        /** The serum's setting: α 0.06, signed weights on a SPAN-token span, three middle layers, rows all. */
+        static AttentionIntervention intervention(String mode, int layers) {
+            int mid = Math.max(0, layers / 2 - 1);
+            double[] w = new double[SPAN];
+            SplittableRandom r = new SplittableRandom(3);
+            for (int i = 0; i < SPAN; i++) w[i] = r.nextDouble() * 1.2 - 0.2;
+            w[0] = 1;
+            int[] l = java.util.Arrays.stream(new int[]{mid, Math.min(layers - 1, mid + 1), Math.min(layers - 1, mid + 2)}).distinct().toArray();
+            return new Steering(0.06, l, 8, 8 + SPAN, w, Operator.parse(mode), Rows.ALL).intervention();
+        }
+
+        /** The prompt into a new cache, with the intervention; {@link #first} the token after it. */
+        void prefill() {
             int[] prompt = BenchModel.tokens(PROMPT, model.config().vocabSize(), 42);
             cache = backend.newCache();
             first = backend.forward(List.of(prompt), List.of(cache), ForwardOptions.of(LogitsMode.LAST).withIntervention(iv)).argmax(0, 0);
-            System.err.printf("bench: %s, %s, %d layers, model %s%n", mode, backend.device(), layers, folder.description());
         }
 
         @Setup(Level.Invocation)
@@ -106,5 +120,68 @@ public class SteeringBench {
         ForwardOptions o = ForwardOptions.of(LogitsMode.LAST).withIntervention(r.iv);
         for (int s = 0; s < STEPS; s++) tok = r.backend.forward(List.of(new int[]{tok}), List.of(r.cache), o).argmax(0, 0);
         return tok;
+    }
+
+    /** Two caches of the prompt: plain and steered with operator {@code mode}. */
+    @State(Scope.Benchmark)
+    public static class Pair {
+        @Param({"post", "post-renorm", "pre"})
+        public String mode;
+
+        Run plain = new Run(), steered = new Run();
+
+        @Setup(Level.Trial)
+        public void load() {
+            plain.mode = "plain";
+            plain.load();
+            steered.mode = mode;
+            steered.folder = plain.folder;
+            steered.model = plain.model;
+            steered.backend = plain.backend;
+            steered.iv = Run.intervention(mode, plain.model.numLayers());
+            steered.prefill();
+        }
+
+        @Setup(Level.Invocation)
+        public void reset() {
+            plain.reset();
+            steered.reset();
+        }
+
+        @TearDown(Level.Trial)
+        public void close() {
+            steered.cache.close();
+            plain.close();
+        }
+    }
+
+    /** Wall time of the plain and of the steered steps, summed per iteration. */
+    @State(Scope.Thread)
+    @AuxCounters(AuxCounters.Type.EVENTS)
+    public static class Split {
+        public double plainMs, steeredMs;
+
+        @Setup(Level.Iteration)
+        public void clear() {
+            plainMs = 0;
+            steeredMs = 0;
+        }
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(2 * STEPS)
+    public int interleaved(Pair p, Split split) {
+        int a = p.plain.first, b = p.steered.first;
+        ForwardOptions plain = ForwardOptions.of(LogitsMode.LAST), steered = ForwardOptions.of(LogitsMode.LAST).withIntervention(p.steered.iv);
+        for (int s = 0; s < STEPS; s++) {
+            long t0 = System.nanoTime();
+            a = p.plain.backend.forward(List.of(new int[]{a}), List.of(p.plain.cache), plain).argmax(0, 0);
+            long t1 = System.nanoTime();
+            b = p.steered.backend.forward(List.of(new int[]{b}), List.of(p.steered.cache), steered).argmax(0, 0);
+            long t2 = System.nanoTime();
+            split.plainMs += (t1 - t0) / 1e6;
+            split.steeredMs += (t2 - t1) / 1e6;
+        }
+        return a + b;
     }
 }
