@@ -1,8 +1,8 @@
 // Causal grouped-query attention over the paged KV cache, flash style (online softmax, no score matrix), f32.
 // Semantics as cpu/Attention.java#forward: query head h reads KV head h / (heads / kv_heads); a query at position P
 // sees keys j <= P, and with a sliding window W > 0 only j > P − W; scores (q·k)·scale with scale = 1/sqrt(hd) from
-// the host; softmax; out = Σ p_j v_j. Plus the attention intervention (pre-softmax bias, post-softmax bias,
-// causal or not, head mask, query threshold) and the recomputed probabilities (attn_probs).
+// the host; softmax; out = Σ p_j v_j. Plus the attention intervention (pre-softmax bias, post-softmax bias with or
+// without renormalisation, causal or not, head mask, query threshold) and the recomputed probabilities (attn_probs).
 //
 // Work decomposition. A block (4 warps) owns ROWS query rows = (token, head) pairs of one KV head (the heads of a
 // GQA group share every K/V tile the block loads) and walks the keys in tiles of 32 positions (half a cache block,
@@ -266,17 +266,24 @@ KU_UNROLL
             float res[DPL];
 KU_UNROLL
             for (int dd = 0; dd < DPL; dd++) res[dd] = o[i][dd] / l[i];
-            if (a.iv_mode == 2 && ivr[i]) {            // post-softmax bias: out += Σ b_j v_j, no renormalisation
+            if ((a.iv_mode == 2 || a.iv_mode == 3) && ivr[i]) {   // post-softmax bias: out += Σ b_j v_j
+                float bsum = 0.f;
                 for (int e = a.iv_start[s]; e < a.iv_start[s + 1]; e++) {
                     int j = a.iv_pos[e];
                     if (j < 0 || j >= ctx || (a.iv_causal && !visible(j, P[i], W))) continue;
                     const float* vr = kv_row(a, s, a.v_off, g, j);
                     float b = a.iv_bias[e];
+                    bsum += b;
 KU_UNROLL
                     for (int dd = 0; dd < DPL; dd++) {
                         int d = lane + 32 * dd;
                         if (d < hd) res[dd] = fmaf(b, vr[d], res[dd]);
                     }
+                }
+                if (a.iv_mode == 3) {                       // renormalised: the row's weights sum to 1 again
+                    const float inv = 1.f / (1.f + bsum);
+KU_UNROLL
+                    for (int dd = 0; dd < DPL; dd++) res[dd] *= inv;
                 }
             }
 KU_UNROLL
@@ -361,7 +368,8 @@ __device__ void attn_decode(const Args& a) {
 //   new keys already appended); window: sliding window (<= 0: none); scale: score scale (1/sqrt(hd));
 //   splits >= 1 (grid.z); part_o, part_ml: partials when splits > 1; stats: null or [n, heads, 2] (row max, row
 //   sum of exp(s − max)) for attn_probs, written here when splits == 1, else by attn_combine_*;
-//   iv_mode 0 none, 1 pre-softmax, 2 post-softmax; iv_causal 1: only keys the row may see, 0: any key < seq_ctx;
+//   iv_mode 0 none, 1 pre-softmax, 2 post-softmax (rows sum to 1 + Σ b), 3 post-softmax renormalised (the row,
+//   bias included, divided by 1 + Σ b over the keys it reaches); iv_causal 1: only keys the row may see, 0: any key < seq_ctx;
 //   iv_start [S+1] ranges into iv_pos / iv_bias (positions distinct within a sequence); iv_heads null or [heads]
 //   0/1; iv_from null or [S] (rows at positions >= iv_from[s]). The iv pointers may be null when iv_mode is 0.
 // block (128); dynamic shared memory sizeof(Smem<D>): 13824, 24064, 44544, 43920 bytes for D = 32, 64, 128, 256.
@@ -417,7 +425,7 @@ __device__ void attn_combine(const Args& a) {
         float mz = a.part_ml[(z * zs + row) * 2];
         if (mz != -INFINITY) L += a.part_ml[(z * zs + row) * 2 + 1] * expf(mz - M);
     }
-    const bool post = a.iv_mode == 2 && iv_row(a, s, h, P);
+    const bool post = (a.iv_mode == 2 || a.iv_mode == 3) && iv_row(a, s, h, P);
     for (int d = threadIdx.x; d < hd; d += blockDim.x) {
         float acc = 0.f;
         for (int z = 0; z < a.splits; z++) {
@@ -426,11 +434,14 @@ __device__ void attn_combine(const Args& a) {
         }
         float res = acc / L;
         if (post) {
+            float bsum = 0.f;
             for (int e = a.iv_start[s]; e < a.iv_start[s + 1]; e++) {
                 int j = a.iv_pos[e];
                 if (j < 0 || j >= ctx || (a.iv_causal && !visible(j, P, a.window))) continue;
                 res = fmaf(a.iv_bias[e], kv_row(a, s, a.v_off, g, j)[d], res);
+                bsum += a.iv_bias[e];
             }
+            if (a.iv_mode == 3) res *= 1.f / (1.f + bsum);
         }
         store_out<OutT>(a, t, h, d, res);
     }
@@ -453,8 +464,8 @@ extern "C" __global__ void attn_combine_f16(ATTN_PARAMS) { attn::attn_combine<__
 // and the row statistics (stats [n, heads, 2] from the attention call of the same layer): per sequence s, a
 // [heads][new_s][ctx_s] f32 block at probs + probs_off[s] (new_s = seq_start[s+1] − seq_start[s], row t of the
 // batch is query index t − seq_start[s]); zeros where the key is masked. With iv_mode 1 the probabilities include
-// the pre-softmax bias (and, with iv_causal 0, the listed keys the row may not otherwise see); with iv_mode 2 they
-// are the plain softmax (the post-softmax bias is not a probability). grid (n, heads), block (multiple of 32; 128),
+// the pre-softmax bias (and, with iv_causal 0, the listed keys the row may not otherwise see); with iv_mode 2 and 3
+// they are the plain softmax (the post-softmax bias is not a probability). grid (n, heads), block (multiple of 32; 128),
 // dynamic shared memory hd·4 bytes.
 extern "C" __global__ void attn_probs(float* probs, const long long* probs_off, const int* seq_start, const float* q,
                                       int ldq, const unsigned long long* block_ptrs, const int* seq_table,

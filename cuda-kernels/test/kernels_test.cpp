@@ -504,15 +504,19 @@ static void attn_reference(const AttnCase& ac, Cache& c, const std::vector<float
             double sum = 0;
             for (int j = 0; j < ctx; j++) if (sc[j] != -INFINITY) sum += std::exp(sc[j] - mx);
             double* o = &R.out[((size_t)t * H + h) * hd];
-            double vmax = 0, extra = 0;
+            double vmax = 0, extra = 0, rowsum = 1;          // mode 3: the weights p_j + b_j divided by 1 + Σ b_j
+            if (mode == 3)
+                for (int j = 0; j < ctx; j++)
+                    if (listed[j] && (visible(j, P, ac.window) || !causal)) rowsum += bias[j];
             for (int j = 0; j < ctx; j++) {
                 double p = sc[j] == -INFINITY ? 0.0 : std::exp(sc[j] - mx) / sum;
                 R.probs[s][((size_t)h * ac.seqs[s].nnew + i) * ctx + j] = p;
                 double w = p;
-                if (mode == 2 && listed[j] && (visible(j, P, ac.window) || !causal)) {
+                if ((mode == 2 || mode == 3) && listed[j] && (visible(j, P, ac.window) || !causal)) {
                     w += bias[j];
                     extra += std::fabs(bias[j]);
                 }
+                w /= rowsum;
                 if (w == 0) continue;
                 for (int d = 0; d < hd; d++) {
                     double v = c.at(s, c.v_off, g, j)[d];
@@ -520,7 +524,7 @@ static void attn_reference(const AttnCase& ac, Cache& c, const std::vector<float
                     vmax = std::max(vmax, std::fabs(v));
                 }
             }
-            R.scale[(size_t)t * H + h] = std::max(vmax, 1e-3) * (1.0 + extra);
+            R.scale[(size_t)t * H + h] = std::max(vmax, 1e-3) * (1.0 + extra) / rowsum;
         }
     }
 }
@@ -575,6 +579,7 @@ static void run_attention(const AttnCase& ac, const Iv& iv, uint64_t seed, int w
                 iv_pos.push_back(cand[e]);
                 float b = urand(-3, 3);
                 if (iv.mode == 1 && e == 0 && cand[e] >= 1) b = -INFINITY;   // masking a key (never a row's only one)
+                if (iv.mode == 3) b = urand(-1, 3) * 0.05f;   // 1 + Σ b stays >= 0.5 (at most 10 entries)
                 iv_bias.push_back(iv.mode == 2 ? b * 0.2f : b);
             }
         }
@@ -708,7 +713,7 @@ static void test_attention() {
         {"iv decode hd32 G2", 4, 2, 32, 0, {{0, 1, {}}, {63, 1, {}}, {100, 1, {}}, {130, 1, {0}, 2}}}};
     for (const AttnCase& ac : ivcases) {
         auto a = std::chrono::steady_clock::now();
-        for (int mode : {1, 2})
+        for (int mode : {1, 2, 3})
             for (int causal : {1, 0}) {
                 run_attention(ac, Iv{mode, causal, false, false}, seed++, IV);
                 run_attention(ac, Iv{mode, causal, true, true}, seed++, IV);

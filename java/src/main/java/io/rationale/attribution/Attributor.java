@@ -6,6 +6,7 @@ import io.rationale.engine.ForwardRecord;
 import io.rationale.engine.KvCache;
 import io.rationale.engine.Logits;
 import io.rationale.engine.LogitsMode;
+import io.rationale.engine.PositionalBackward;
 import io.rationale.engine.RuleMode;
 import io.rationale.engine.Target;
 import io.rationale.model.ModelConfig;
@@ -26,11 +27,12 @@ import java.util.SplittableRandom;
  * <h2>What a run computes, and what is shared</h2>
  * <ol>
  *   <li>ONE forward of the input ({@code forward(List.of(ids), null, LAST, record)}), recorded when a method needs
- *       it (saliency, input_x_gradient, attnlrp, cplrp, attention, attention_rollout), with attention
+ *       it (saliency, input_x_gradient, attnlrp, cplrp, pe_lrp, attention, attention_rollout), with attention
  *       probabilities when attention or attention_rollout is asked for. It gives the target (the argmax when none
  *       is given), f(x) and the input embeddings, for every method.</li>
  *   <li>saliency and input_x_gradient: ONE plain-gradient backward over that record, read by both.</li>
- *   <li>attnlrp, cplrp: one backward each over the same record, with their rule.</li>
+ *   <li>attnlrp, cplrp, pe_lrp: one backward each over the same record, with their rule (pe_lrp's also returns the
+ *       relevance of RoPE's cos and sin factors).</li>
  *   <li>attention, attention_rollout: the recorded probabilities of that forward, no further pass.</li>
  *   <li>integrated_gradients: one unrecorded {@code forwardEmbeddings} of the baseline (for f(b)), then one of all
  *       k interpolated inputs packed together, recorded, and one backward over it; when that record would not fit
@@ -96,6 +98,9 @@ public final class Attributor {
                 if (m.needsBackward())
                     throw new UnsupportedOperationException(m.cliName() + " needs a backward pass, which the " + backend.device()
                             + " backend does not have yet; run it with --device cpu");
+        if (todo.contains(Method.PE_LRP) && !backend.supportsPositionalRelevance())
+            throw new UnsupportedOperationException("pe_lrp needs the relevance of RoPE's cos and sin factors from the backward pass, which the "
+                    + backend.device() + " backend does not give; run it with --device cpu");
         boolean record = todo.stream().anyMatch(Method::needsRecord);
         boolean probs = todo.stream().anyMatch(Method::needsAttentionProbs);
         ForwardRecord rec = record ? backend.newRecord(probs) : null;
@@ -147,6 +152,18 @@ public final class Attributor {
                     scores = dot(rec.embeddings(0), g, c.hiddenSize());
                     extras.put("rule", rule.cliName());
                     extras.put("relevance_sum", sum(scores));
+                }
+                case PE_LRP -> {
+                    PositionalBackward pb = backend.backwardWithPositions(rec, List.of(spec.toEngine()), RuleMode.PE_LRP);
+                    double[] token = dot(rec.embeddings(0), pb.gradients()[0], c.hiddenSize());
+                    double[] positional = pb.positionalScores(0);
+                    scores = new double[token.length];
+                    for (int i = 0; i < scores.length; i++) scores[i] = token[i] + positional[i];
+                    extras.put("rule", RuleMode.PE_LRP.cliName());
+                    extras.put("token_relevance", token);
+                    extras.put("positional_relevance", positional);
+                    extras.put("relevance_sum", sum(scores));
+                    extras.put("positional", "sum over layers of |sum_d R_cos| + |sum_d R_sin| per token (uniform rule at RoPE's products)");
                 }
                 case INTEGRATED_GRADIENTS -> scores = integratedGradients(run, extras);
                 case ATTENTION -> {

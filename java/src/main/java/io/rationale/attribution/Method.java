@@ -16,6 +16,11 @@ public enum Method {
     ATTNLRP("attnlrp"),
     /** {@code Σ_d e_{i,d}·g̃_{i,d}} with the CP-LRP modified gradient ({@code RuleMode.CPLRP}). */
     CPLRP("cplrp"),
+    /**
+     * PE-LRP (Bakish et al. 2025): {@code Σ_d e_{i,d}·g̃_{i,d}} with the PE-LRP modified gradient
+     * ({@code RuleMode.PE_LRP}) plus the positional relevance {@code Σ_layers |R_cos(i)| + |R_sin(i)|}.
+     */
+    PE_LRP("pe_lrp"),
     /** Last layer's attention row of the last position, mean over heads. */
     ATTENTION("attention"),
     /** Attention rollout over all layers (head mean, {@code 0.5·A + 0.5·I}, rows renormalised). */
@@ -32,10 +37,9 @@ public enum Method {
     /** The name on the command line and in JSON. */
     public String cliName() { return cliName; }
 
-    /** Whether the method needs a backward pass of the backend. */
     /** Whether the method runs a backward pass. */
     public boolean needsBackward() {
-        return this == SALIENCY || this == INPUT_X_GRADIENT || this == INTEGRATED_GRADIENTS || this == ATTNLRP || this == CPLRP;
+        return this == SALIENCY || this == INPUT_X_GRADIENT || this == INTEGRATED_GRADIENTS || this == ATTNLRP || this == CPLRP || this == PE_LRP;
     }
 
     /** Whether the method reads attention probabilities of the recorded forward. */
@@ -43,7 +47,7 @@ public enum Method {
 
     /** Whether the method reads the recorded forward of the input (gradients, LRP, attention). */
     public boolean needsRecord() {
-        return this == SALIENCY || this == INPUT_X_GRADIENT || this == ATTNLRP || this == CPLRP || needsAttentionProbs();
+        return this == SALIENCY || this == INPUT_X_GRADIENT || this == ATTNLRP || this == CPLRP || this == PE_LRP || needsAttentionProbs();
     }
 
     /** The valid names, comma-separated, {@code all} last. */

@@ -34,6 +34,12 @@
  *       {@code rule}, {@code batches}.</li>
  *   <li>{@code attnlrp}, {@code cplrp}: {@code Σ_d e_{i,d}·g̃_{i,d}}, g̃ the modified gradient of the backend's
  *       backward with {@code RuleMode.ATTNLRP} / {@code RuleMode.CPLRP}.</li>
+ *   <li>{@code pe_lrp}: PE-LRP (Bakish et al. 2025; the Faithfulness Serum's relevance): the token part
+ *       {@code Σ_d e_{i,d}·g̃_{i,d}} with {@code RuleMode.PE_LRP} (AttnLRP plus the uniform rule at RoPE's products,
+ *       so only half of q's and k's relevance flows on to the tokens) plus the positional part
+ *       {@code Σ_layers (|Σ_d R_cos[i,d]| + |Σ_d R_sin[i,d]|)}, the relevance of each layer's cos and sin factors
+ *       at token i ({@link io.rationale.engine.PositionalBackward}). Extras: {@code token_relevance},
+ *       {@code positional_relevance} (per token), {@code relevance_sum}.</li>
  *   <li>{@code attention}: the last position's attention probabilities over the inputs, mean over the heads of the
  *       last layer.</li>
  *   <li>{@code attention_rollout}: per layer the head-mean A, {@code Â = 0.5·A + 0.5·I} rows renormalised,

@@ -45,7 +45,7 @@ public final class AttributeCommand implements Callable<Integer> {
     DeviceOption device;
 
     @Option(names = "--method", required = true, paramLabel = "M",
-            description = "saliency, input_x_gradient, integrated_gradients, attnlrp, cplrp, attention, attention_rollout, occlusion, random, or all.")
+            description = "saliency, input_x_gradient, integrated_gradients, attnlrp, cplrp, pe_lrp, attention, attention_rollout, occlusion, random, or all.")
     String method;
 
     @Option(names = "--target-id", paramLabel = "N", description = "Target token id (default: the model's argmax at the last position).")
@@ -257,7 +257,7 @@ public final class AttributeCommand implements Callable<Integer> {
 
     private static final Map<Method, String> SHORT = Map.of(
             Method.SALIENCY, "saliency", Method.INPUT_X_GRADIENT, "ixg", Method.INTEGRATED_GRADIENTS, "ig",
-            Method.ATTNLRP, "attnlrp", Method.CPLRP, "cplrp", Method.ATTENTION, "attention",
+            Method.ATTNLRP, "attnlrp", Method.CPLRP, "cplrp", Method.PE_LRP, "pe_lrp", Method.ATTENTION, "attention",
             Method.ATTENTION_ROLLOUT, "rollout", Method.OCCLUSION, "occlusion", Method.RANDOM, "random");
 
     static String table(AttributionSet r, Tokenizer tok) {

@@ -1,20 +1,38 @@
 package io.rationale.cli;
 
+import io.rationale.attribution.Method;
+import io.rationale.engine.AttentionIntervention;
 import io.rationale.engine.Backend;
 import io.rationale.engine.Backends;
 import io.rationale.engine.Generator;
 import io.rationale.engine.Model;
 import io.rationale.engine.SamplingParams;
+import io.rationale.serum.LayerChoice;
+import io.rationale.serum.Normalization;
+import io.rationale.serum.Operator;
+import io.rationale.serum.RelevanceFile;
+import io.rationale.serum.Rows;
+import io.rationale.serum.SpanRelevance;
+import io.rationale.serum.Steering;
+import io.rationale.serum.SerumBackends;
 import io.rationale.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 
-/** {@code generate}: greedy (default) or temperature/top-p sampling with a seed. */
+/**
+ * {@code generate}: greedy (default) or temperature/top-p sampling with a seed; optionally steered (the Faithfulness
+ * Serum's operator, {@link Steering}): α times the normalised relevance of a span of the prompt added to the attention
+ * of every head at the given layers, in every forward (prefill and each decoded token). The relevance comes from an
+ * attribution method on the prompt (its next-token decision) or from a file.
+ */
 @Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate a continuation.")
 public final class GenerateCommand implements Callable<Integer> {
     @Mixin
@@ -41,6 +59,30 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--stream", description = "Print the text as the tokens come (the default when stdout is a terminal).")
     boolean stream;
 
+    @Option(names = "--steer-alpha", paramLabel = "A", description = "Steer: strength α >= 0 (0: plain generation, token for token).")
+    Double steerAlpha;
+
+    @Option(names = "--steer-layers", paramLabel = "L", description = "Steer: 0-based layers, comma-separated (or window:START:COUNT).")
+    String steerLayers;
+
+    @Option(names = "--steer-span", paramLabel = "START:END", description = "Steer: prompt token positions of the span (0-based, END exclusive, BOS counted).")
+    String steerSpan;
+
+    @Option(names = "--steer-method", paramLabel = "M", description = "Steer: attribution method for the relevance (default: pe_lrp).")
+    String steerMethod;
+
+    @Option(names = "--steer-relevance", paramLabel = "FILE", description = "Steer: relevance values, one per span token (JSON array or numbers separated by commas or whitespace).")
+    Path steerRelevance;
+
+    @Option(names = "--steer-norm", defaultValue = "max_abs", paramLabel = "N", description = "Steer: normalisation max_abs (default), l1, min_max or none.")
+    String steerNorm;
+
+    @Option(names = "--steer-operator", defaultValue = "post", paramLabel = "OP", description = "Steer: post (default, no renormalisation), post-renorm or pre.")
+    String steerOperator;
+
+    @Option(names = "--steer-rows", defaultValue = "all", paramLabel = "R", description = "Steer: all (default, the authors' rows) or causal (only rows after the span).")
+    String steerRows;
+
     @Override
     public Integer call() {
         input.checkUsage();
@@ -53,12 +95,45 @@ public final class GenerateCommand implements Callable<Integer> {
              Tokenizer tok = Tokenizer.load(input.model)) {
             int[] prompt = input.ids(tok, model.config().vocabSize());
             ModelInput.checkPositions(prompt.length, model.config());
+            boolean steer = steerAlpha != null || steerLayers != null || steerSpan != null || steerMethod != null || steerRelevance != null;
+            if (steer && (steerAlpha == null || steerLayers == null || steerSpan == null))
+                throw new IllegalArgumentException("steering needs --steer-alpha, --steer-layers and --steer-span together");
+            if (steerMethod != null && steerRelevance != null) throw new IllegalArgumentException("give --steer-method or --steer-relevance, not both");
+            Operator operator = Operator.parse(steerOperator);
+            Rows rows = Rows.parse(steerRows);
+            Normalization norm = Normalization.parse(steerNorm);
             Backends.Opened opened = device.open(model);
             try (Backend backend = opened.backend()) {
+            Steering steering = null;
+            SpanRelevance relevance = null;
+            double relevanceSeconds = 0;
+            if (steer) {
+                int[] span = Steering.parseSpan(steerSpan);
+                int[] layers = LayerChoice.parse(steerLayers).fixedLayers(model.config().numLayers());
+                if (layers == null) throw new IllegalArgumentException("--steer-layers: the logit-lens rule needs an answer letter (the serum command); give layers");
+                if (span[1] > prompt.length)
+                    throw new IllegalArgumentException("--steer-span " + steerSpan + " ends after the prompt's " + prompt.length + " tokens");
+                long r0 = System.nanoTime();
+                if (steerRelevance != null) {
+                    double[] values = RelevanceFile.read(steerRelevance, span[1] - span[0], steerSpan);
+                    relevance = SpanRelevance.of(null, norm, 0, values.length, -1, values);
+                } else {
+                    Method method = Method.parse(steerMethod == null ? Method.PE_LRP.cliName() : steerMethod).get(0);
+                    if (steerMethod != null && Method.parse(steerMethod).size() != 1) throw new IllegalArgumentException("--steer-method takes one method, not all");
+                    try (SerumBackends.Lease lease = SerumBackends.forMethod(backend, method)) {
+                        relevance = SpanRelevance.compute(lease.backend(), SpanRelevance.input(prompt, null, tok), span[0], span[1], method, norm, seed);
+                    }
+                }
+                relevanceSeconds = (System.nanoTime() - r0) / 1e9;
+                steering = new Steering(steerAlpha, layers, span[0], span[1], relevance.weights(), operator, rows);
+                steering.check(model.config().numLayers(), prompt.length);
+            }
+            AttentionIntervention iv = steering == null ? null : steering.intervention();
             long t0 = System.nanoTime();
             TextStream printer = streaming ? new TextStream(tok, System.out) : null;
-            Generator.Result r = new Generator(backend).generate(prompt, maxNewTokens, sampling,
-                    java.util.Set.copyOf(model.config().eosTokenIds()), printer);
+            Generator.Result r = new Generator(backend).generateBatch(List.of(prompt), List.of(backend.newCache()), maxNewTokens, sampling,
+                    Set.copyOf(model.config().eosTokenIds()), iv, printer).get(0);
+            r.cache().close();
             double seconds = (System.nanoTime() - t0) / 1e9;
             int[] all = new int[prompt.length + r.tokens().length];
             System.arraycopy(prompt, 0, all, 0, prompt.length);
@@ -73,6 +148,24 @@ public final class GenerateCommand implements Callable<Integer> {
                 out.put("stop_reason", r.stopReason().name().toLowerCase());
                 out.put("seconds", seconds);
                 out.put("device", backend.device());
+                if (steering != null) {
+                    Map<String, Object> st = new LinkedHashMap<>();
+                    st.put("alpha", steering.alpha());
+                    st.put("layers", steering.layers());
+                    st.put("span", new int[]{steering.spanStart(), steering.spanEnd()});
+                    st.put("operator", steering.operator().cliName());
+                    st.put("rows", steering.rows().cliName());
+                    st.put("normalization", norm.cliName());
+                    if (steerRelevance != null) st.put("relevance_file", steerRelevance.toAbsolutePath().toString());
+                    else {
+                        st.put("method", relevance.method().cliName());
+                        st.put("target_id", relevance.targetId());
+                        st.put("relevance_raw", relevance.raw());
+                    }
+                    st.put("relevance_seconds", relevanceSeconds);
+                    out.put("steer", st);
+                    out.put("steer_relevance", relevance.weights());
+                }
                 System.out.println(Json.write(out));
             } else {
                 if (printer != null) printer.finish(text);

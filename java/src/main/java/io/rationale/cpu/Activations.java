@@ -104,6 +104,21 @@ public final class Activations implements ForwardRecord {
     @Override
     public float[] lastLogits(int seq) { return lastLogits == null ? null : lastLogits[seq]; }
 
+    /** Every record keeps each layer's input (also a checkpointed one) and the final norm's input at logits rows. */
+    @Override
+    public float[] residual(int layer, int seq, int token) {
+        if (seqStart == null) throw new IllegalArgumentException("the record was not filled by a forward pass");
+        if (seq < 0 || seq >= numSequences()) throw new IllegalArgumentException("sequence " + seq + " outside [0, " + numSequences() + ")");
+        if (token < 0 || token >= sequenceLength(seq))
+            throw new IllegalArgumentException("token " + token + " outside sequence " + seq + "'s " + sequenceLength(seq) + " recorded tokens");
+        if (layer < 0 || layer > layers.size()) throw new IllegalArgumentException("layer " + layer + " outside [0, " + layers.size() + "]");
+        int row = seqStart[seq] + token, h = embeddings.length / numTokens();
+        if (layer < layers.size()) return java.util.Arrays.copyOfRange(layers.get(layer).input, row * h, (row + 1) * h);
+        for (int r = 0; r < logitRows.length; r++)
+            if (logitRows[r] == row) return java.util.Arrays.copyOfRange(finalNormInput, r * h, (r + 1) * h);
+        throw new IllegalArgumentException("the final norm's input of token " + token + " was not kept (no logits there): record with LogitsMode.ALL or end the sequence there");
+    }
+
     /** Bytes held by this record's arrays (float and int arrays; object headers not counted). */
     @Override
     public long bytes() {

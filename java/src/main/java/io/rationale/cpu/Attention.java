@@ -38,13 +38,14 @@ public final class Attention {
      * An {@link AttentionIntervention} resolved for the sequences of one forward (the same at every steered layer).
      *
      * @param post      post-softmax (else pre-softmax)
+     * @param renorm    post-softmax with renormalisation (rows divided by 1 + their biases)
      * @param causal    only keys the query sees
      * @param heads     per query head whether it is steered
      * @param bias      per sequence, the bias of each context position {@code [ctx]}, or null for none
      * @param listed    per sequence, the listed positions inside its context (for the keys a non-causal bias adds)
      * @param fromQuery per sequence, the first query position steered
      */
-    public record Steering(boolean post, boolean causal, boolean[] heads, float[][] bias, int[][] listed, int[] fromQuery) {
+    public record Steering(boolean post, boolean renorm, boolean causal, boolean[] heads, float[][] bias, int[][] listed, int[] fromQuery) {
 
         /** Resolves {@code iv} for sequences with contexts {@code ctx} (cached + new positions). */
         public static Steering of(AttentionIntervention iv, int numHeads, int[] ctx) {
@@ -62,12 +63,26 @@ public final class Attention {
                 listed[s] = java.util.Arrays.stream(kb.positions()).filter(p -> p < n).sorted().toArray();
                 from[s] = kb.fromQuery();
             }
-            return new Steering(iv.site() == AttentionIntervention.Site.POST_SOFTMAX, iv.causal(), heads, bias, listed, from);
+            return new Steering(iv.site().post(), iv.site() == AttentionIntervention.Site.POST_SOFTMAX_RENORM, iv.causal(), heads, bias,
+                    listed, from);
         }
 
         /** The bias row of query head h of sequence s at position pos, or null when that row is not steered. */
         float[] row(int s, int h, int pos) {
             return bias[s] != null && heads[h] && pos >= fromQuery[s] ? bias[s] : null;
+        }
+
+        /**
+         * The factor a steered row of sequence s at position pos is multiplied by: {@code 1/(1 + Σ b_j)} over the keys
+         * its bias reaches (visible ones, or every listed one of the context when not causal) with renormalisation,
+         * else 1.
+         */
+        float rowScale(int s, int pos, int window) {
+            if (!renorm) return 1f;
+            int lo = window > 0 ? Math.max(0, pos - window + 1) : 0;
+            double sum = 1;
+            for (int j : listed[s]) if (!causal || (j >= lo && j <= pos)) sum += bias[s][j];
+            return (float) (1 / sum);
         }
     }
 
@@ -112,26 +127,28 @@ public final class Attention {
                 int probOff = probs == null ? -1 : (h * n + i) * ctx;
                 int pos = past[s] + i;
                 float[] bias = steer == null ? null : steer.row(s, h, pos);
+                float rowScale = bias == null ? 1f : steer.rowScale(s, pos, sh.slidingWindow);
                 query(layer, sh, q, seqStart[s] + i, h, caches[s], pos, out, probs == null ? null : probs[s], probOff,
-                        bias, bias != null && steer.post());
+                        bias, bias != null && steer.post(), rowScale);
                 if (bias != null && steer.post() && !steer.causal())
-                    steerBeyond(layer, sh, bias, steer.listed()[s], seqStart[s] + i, h, caches[s], pos, out);
+                    steerBeyond(layer, sh, bias, rowScale, steer.listed()[s], seqStart[s] + i, h, caches[s], pos, out);
             }
         });
     }
 
     /**
-     * The keys a non-causal post-softmax bias reaches beyond what the query sees: {@code out += b_j·v_j} for listed
-     * positions j of the context outside [lo, pos] (later keys of the span in a prefill, keys left of a sliding
+     * The keys a non-causal post-softmax bias reaches beyond what the query sees: {@code out += rowScale·b_j·v_j} for
+     * listed positions j of the context outside [lo, pos] (later keys of the span in a prefill, keys left of a sliding
      * window). The visible keys got their bias in {@link #query}.
      */
-    private static void steerBeyond(int layer, Shape sh, float[] bias, int[] listed, int t, int h, CpuKvCache c, int pos, float[] out) {
+    private static void steerBeyond(int layer, Shape sh, float[] bias, float rowScale, int[] listed, int t, int h, CpuKvCache c,
+                                    int pos, float[] out) {
         final int B = CpuKvCache.BLOCK;
         int hd = sh.headDim, g = h / (sh.heads / sh.kvHeads), oo = t * sh.qDim() + h * hd;
         int lo = sh.slidingWindow > 0 ? Math.max(0, pos - sh.slidingWindow + 1) : 0;
         for (int j : listed) {
             if (j >= lo && j <= pos) continue;
-            float b = bias[j];
+            float b = bias[j] * rowScale;
             float[] vb = c.valueBlock(layer, j / B);
             int vo = (g * B + j % B) * hd;
             for (int d = 0; d < hd; d++) out[oo + d] = Math.fma(b, vb[vo + d], out[oo + d]);
@@ -140,11 +157,11 @@ public final class Attention {
 
     /**
      * Query row t of head h, at position pos. {@code bias}: null, or the intervention's bias per context position,
-     * added to the scaled scores ({@code post} false) or to the probabilities ({@code post} true, no renormalising)
-     * of the keys the query sees.
+     * added to the scaled scores ({@code post} false) or to the probabilities ({@code post} true) of the keys the
+     * query sees; the weights are then multiplied by {@code rowScale} (renormalisation; 1 otherwise).
      */
     private static void query(int layer, Shape sh, float[] q, int t, int h, CpuKvCache c, int pos, float[] out,
-                              float[] probs, int probOff, float[] bias, boolean post) {
+                              float[] probs, int probOff, float[] bias, boolean post, float rowScale) {
         final int B = CpuKvCache.BLOCK;
         int hd = sh.headDim, g = h / (sh.heads / sh.kvHeads);
         int lo = sh.slidingWindow > 0 ? Math.max(0, pos - sh.slidingWindow + 1) : 0;
@@ -181,6 +198,7 @@ public final class Attention {
         softmax(sc, lo, pos + 1);
         if (probs != null) System.arraycopy(sc, lo, probs, probOff + lo, pos + 1 - lo);
         if (bias != null && post) for (int j = lo; j <= pos; j++) sc[j] += bias[j];
+        if (rowScale != 1f) for (int j = lo; j <= pos; j++) sc[j] *= rowScale;
 
         // out = Σ_j p_j · v_j; values are stored [kvHead][BLOCK][dim]
         int oo = t * sh.qDim() + h * hd;

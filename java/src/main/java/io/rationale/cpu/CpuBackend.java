@@ -9,6 +9,7 @@ import io.rationale.engine.LayerWeights;
 import io.rationale.engine.Logits;
 import io.rationale.engine.LogitsMode;
 import io.rationale.engine.Model;
+import io.rationale.engine.PositionalBackward;
 import io.rationale.engine.RopeTables;
 import io.rationale.engine.RuleMode;
 import io.rationale.engine.Target;
@@ -406,6 +407,41 @@ public final class CpuBackend implements Backend {
      */
     @Override
     public float[][] backward(ForwardRecord record, List<Target> targets, RuleMode mode) {
+        return backward(record, targets, mode, null, null);
+    }
+
+    @Override
+    public boolean supportsPositionalRelevance() { return true; }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>The pass of {@link #backward(ForwardRecord, List, RuleMode)}; at each layer, between
+     * {@link Attention#backward} and RoPE's backward, {@link Rope#positionalRelevance} reads the gradients of q and k
+     * after RoPE and the recorded rotated q and k.
+     */
+    @Override
+    public PositionalBackward backwardWithPositions(ForwardRecord record, List<Target> targets, RuleMode mode) {
+        if (mode == null) throw new IllegalArgumentException("no rule mode");
+        if (!mode.rules().positionalRelevance())
+            throw new IllegalArgumentException("positional relevance needs a rule mode that treats RoPE's cos and sin as inputs (pe_lrp), not " + mode.cliName());
+        Activations rec = record(record);
+        if (rec == null || rec.seqStart == null) throw new IllegalArgumentException("the record was not filled by a forward pass");
+        int n = rec.numTokens(), layers = model.numLayers();
+        double[][] cos = new double[layers][n], sin = new double[layers][n];
+        float[][] g = backward(record, targets, mode, cos, sin);
+        int seqs = rec.numSequences();
+        double[][][] cs = new double[seqs][layers][], ss = new double[seqs][layers][];
+        for (int s = 0; s < seqs; s++)
+            for (int l = 0; l < layers; l++) {
+                cs[s][l] = java.util.Arrays.copyOfRange(cos[l], rec.seqStart[s], rec.seqStart[s + 1]);
+                ss[s][l] = java.util.Arrays.copyOfRange(sin[l], rec.seqStart[s], rec.seqStart[s + 1]);
+            }
+        return new PositionalBackward(g, cs, ss);
+    }
+
+    /** The backward pass; {@code posCos, posSin}: null, or {@code [layers][tokens]} that receive positional relevance. */
+    private float[][] backward(ForwardRecord record, List<Target> targets, RuleMode mode, double[][] posCos, double[][] posSin) {
         ModelConfig c = model.config();
         Activations rec = record(record);
         if (rec == null || rec.seqStart == null) throw new IllegalArgumentException("the record was not filled by a forward pass");
@@ -455,7 +491,8 @@ public final class CpuBackend implements Backend {
             LayerWeights w = model.layer(l);
             Activations.Layer lr = re == null ? rec.layers.get(l) : re.layer(l);
             if (lr.rows != null) {
-                lastLayerBackward(w, mode, lr, seqStart, dx, dXn, dAttn, dq, dk, dv, dAct, dGate);
+                lastLayerBackward(w, mode, lr, seqStart, dx, dXn, dAttn, dq, dk, dv, dAct, dGate,
+                        posCos == null ? null : posCos[l], posSin == null ? null : posSin[l]);
                 continue;
             }
             // x_out = mid + mlp(norm(mid))
@@ -464,8 +501,7 @@ public final class CpuBackend implements Backend {
             // mid = input + o(attention(rope(q), rope(k), v)) with q, k, v projections of norm(input)
             LinearBackward.inputGrad(par, dAttn, n, Q, false, new LinearBackward.Term(w.o(), dx));
             Attention.backward(par, shape, mode, lr.q, lr.k, lr.v, seqStart, dAttn, dq, dk, dv);
-            Rope.applyInverse(dq, n, c.numHeads(), c.headDim(), lr.ropeCos, lr.ropeSin);
-            Rope.applyInverse(dk, n, c.numKvHeads(), c.headDim(), lr.ropeCos, lr.ropeSin);
+            ropeBackward(mode, lr, n, dq, dk, posCos == null ? null : posCos[l], posSin == null ? null : posSin[l]);
             if (mode.rules().stopGradientQK())              // dq and dk are zero
                 LinearBackward.inputGrad(par, dXn, n, H, false, new LinearBackward.Term(w.v(), dv));
             else
@@ -484,7 +520,8 @@ public final class CpuBackend implements Backend {
      * run on those rows; attention on their queries; k_proj, v_proj and the input norm on every row.
      */
     private void lastLayerBackward(LayerWeights w, RuleMode mode, Activations.Layer lr, int[] seqStart, float[] dx, float[] dXn,
-                                   float[] dAttn, float[] dq, float[] dk, float[] dv, float[] dAct, float[] dGate) {
+                                   float[] dAttn, float[] dq, float[] dk, float[] dv, float[] dAct, float[] dGate,
+                                   double[] posCos, double[] posSin) {
         ModelConfig c = model.config();
         int[] rows = lr.rows;
         int m = rows.length, n = seqStart[seqStart.length - 1], H = c.hiddenSize(), Q = c.qDim();
@@ -500,8 +537,7 @@ public final class CpuBackend implements Backend {
             from[r] = rows[r] - seqStart[r];
         }
         Attention.backward(par, shape(), mode, lr.q, lr.k, lr.v, seqStart, from, dAttn, dq, dk, dv);
-        Rope.applyInverse(dq, n, c.numHeads(), c.headDim(), lr.ropeCos, lr.ropeSin);
-        Rope.applyInverse(dk, n, c.numKvHeads(), c.headDim(), lr.ropeCos, lr.ropeSin);
+        ropeBackward(mode, lr, n, dq, dk, posCos, posSin);   // rows without a query have q and dq zero
         LinearBackward.inputGrad(par, dXn, n, H, false, new LinearBackward.Term(w.k(), dk), new LinearBackward.Term(w.v(), dv));
         if (!mode.rules().stopGradientQK()) {                // else dq is zero
             for (int r = 0; r < m; r++) System.arraycopy(dq, rows[r] * Q, da, r * Q, Q);
@@ -512,6 +548,21 @@ public final class CpuBackend implements Backend {
         java.util.Arrays.fill(dx, 0, n * H, 0f);
         for (int r = 0; r < m; r++) System.arraycopy(dm, r * H, dx, rows[r] * H, H);
         RmsNorm.backward(mode, lr.input, lr.attnInvRms, n, H, w.inputNorm(), dXn, dx, true);
+    }
+
+    /**
+     * RoPE's backward on dq and dk (gradients after RoPE on entry, before it on return) under {@code mode}'s share
+     * of its products; with {@code posCos} (PE-LRP) first the relevance of the cos and sin factors of each token.
+     */
+    private void ropeBackward(RuleMode mode, Activations.Layer lr, int n, float[] dq, float[] dk, double[] posCos, double[] posSin) {
+        ModelConfig c = model.config();
+        float share = mode.rules().ropeProductShare();
+        if (posCos != null) {
+            Rope.positionalRelevance(share, lr.q, dq, n, c.numHeads(), c.headDim(), lr.ropeCos, lr.ropeSin, posCos, posSin);
+            Rope.positionalRelevance(share, lr.k, dk, n, c.numKvHeads(), c.headDim(), lr.ropeCos, lr.ropeSin, posCos, posSin);
+        }
+        Rope.backward(share, dq, n, c.numHeads(), c.headDim(), lr.ropeCos, lr.ropeSin);
+        Rope.backward(share, dk, n, c.numKvHeads(), c.headDim(), lr.ropeCos, lr.ropeSin);
     }
 
     /** Recomputes one layer's internals at a time from its recorded input (checkpointed records). */

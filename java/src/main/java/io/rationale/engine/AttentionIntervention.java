@@ -18,6 +18,10 @@ import java.util.List;
  *     the bias goes only to keys the query may see (j ≤ P, inside a sliding window); without it to every listed key
  *     that exists in the sequence's context of this forward (cached + new positions), as the authors' code does in a
  *     prefill, where rows before the end of the span also get weight on later span keys.</li>
+ * <li>{@link Site#POST_SOFTMAX_RENORM}: the same weights {@code p_j + b_j} divided by their sum
+ *     {@code S = 1 + Σ b_j} (over the keys the bias reaches, by the same {@code causal} rule), so every steered row
+ *     sums to 1: {@code out = (Σ_j p_j·v_j + Σ_j b_j·v_j) / S}. A bias whose negative values sum to −1 or less could
+ *     make S ≤ 0 and is refused.</li>
  * </ul>
  * Listed positions beyond the context of a forward are ignored (they have no key yet).
  *
@@ -30,7 +34,12 @@ import java.util.List;
 public record AttentionIntervention(Site site, int[] layers, int[] heads, boolean causal, List<KeyBias> biases) {
 
     /** Where the bias is added. */
-    public enum Site { PRE_SOFTMAX, POST_SOFTMAX }
+    public enum Site {
+        PRE_SOFTMAX, POST_SOFTMAX, POST_SOFTMAX_RENORM;
+
+        /** Whether the bias is added to the probabilities (after the softmax). */
+        public boolean post() { return this != PRE_SOFTMAX; }
+    }
 
     /**
      * One sequence's bias: {@code values[i]} at key position {@code positions[i]} (distinct, ≥ 0), for query rows at
@@ -85,6 +94,16 @@ public record AttentionIntervention(Site site, int[] layers, int[] heads, boolea
         layers = distinct(layers, "layer");
         heads = heads == null ? null : distinct(heads, "head");
         biases = java.util.Collections.unmodifiableList(new java.util.ArrayList<>(biases));
+        if (site == Site.POST_SOFTMAX_RENORM)
+            for (int s = 0; s < biases.size(); s++) {
+                KeyBias kb = biases.get(s);
+                if (kb == null) continue;
+                double negative = 0;
+                for (float v : kb.values) negative += Math.min(0, v);
+                if (!(1 + negative > 0))
+                    throw new IllegalArgumentException("attention intervention: post-softmax renormalisation divides a row by 1 + its biases, but the"
+                            + " negative biases of sequence " + s + " sum to " + (float) negative + ", so a row could sum to 0 or less");
+            }
     }
 
     private static int[] distinct(int[] xs, String what) {

@@ -188,6 +188,22 @@ public interface Backend extends AutoCloseable {
      */
     float[][] backward(ForwardRecord record, List<Target> targets, RuleMode mode);
 
+    /** Whether {@link #backwardWithPositions} is implemented on this backend. */
+    default boolean supportsPositionalRelevance() { return false; }
+
+    /**
+     * {@link #backward} under a rule mode that treats RoPE's cos and sin as inputs ({@link LrpRules#positionalRelevance()},
+     * i.e. {@link RuleMode#PE_LRP}), returning besides the gradients the relevance of the cos and sin factors of every
+     * layer and token ({@link PositionalBackward}). Same record requirements as {@link #backward}.
+     *
+     * @throws UnsupportedOperationException when this backend has no such pass ({@link #supportsPositionalRelevance()})
+     * @throws IllegalArgumentException      for a mode under which cos and sin are constants
+     */
+    default PositionalBackward backwardWithPositions(ForwardRecord record, List<Target> targets, RuleMode mode) {
+        throw new UnsupportedOperationException("positional relevance (pe_lrp) needs a backward pass that returns the relevance of RoPE's"
+                + " cos and sin factors, which the " + device() + " backend does not have; run it with --device cpu");
+    }
+
     /**
      * New tokens per batched forward that this backend runs well and that bound its working memory: the default
      * chunk of batched continuations ({@link #forwardContinuations}, flip evaluation, occlusion).

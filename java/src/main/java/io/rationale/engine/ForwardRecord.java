@@ -42,6 +42,20 @@ public interface ForwardRecord {
     /** The logits of sequence {@code seq}'s last token ({@code [vocab]}); null when the forward returned none. */
     float[] lastLogits(int seq);
 
+    /**
+     * The residual stream of sequence {@code seq} at its recorded token {@code token} ({@code [hidden]}) entering decoder
+     * layer {@code layer} (0: the input embeddings), or with {@code layer == numLayers()} entering the final norm, which
+     * is kept only for the tokens that got logits: what a logit lens reads (hidden state h_l of Hugging Face's
+     * {@code output_hidden_states}, before the final norm).
+     *
+     * @throws UnsupportedOperationException when this backend's record does not keep it
+     * @throws IllegalArgumentException      for a layer, sequence or token outside the record, or a final-norm row
+     *                                       without logits
+     */
+    default float[] residual(int layer, int seq, int token) {
+        throw new UnsupportedOperationException("this backend's forward record does not keep the residual stream per layer; run it with --device cpu");
+    }
+
     /** Bytes the record holds (host or device memory). */
     long bytes();
 }

@@ -159,13 +159,13 @@ public record RunManifest(int format, String model, Fingerprint modelFingerprint
     }
 
     /** {@code KIND:PATH} with the path made absolute. */
-    static String normalizeSpec(String spec) {
+    public static String normalizeSpec(String spec) {
         int colon = spec.indexOf(':');
         if (colon <= 0) return spec;
         return spec.substring(0, colon) + ":" + Path.of(spec.substring(colon + 1)).toAbsolutePath().normalize();
     }
 
-    static Fingerprint modelFingerprint(Path model) {
+    public static Fingerprint modelFingerprint(Path model) {
         Path cfg = model.resolve("config.json");
         String sha = Files.isRegularFile(cfg) ? sha256(cfg) : "missing";
         long bytes = 0;
@@ -182,7 +182,7 @@ public record RunManifest(int format, String model, Fingerprint modelFingerprint
     }
 
     /** A file: its size, mtime and SHA-256; a folder: the regular files in it, hashed in name order. */
-    static Fingerprint fileFingerprint(Path path) {
+    public static Fingerprint fileFingerprint(Path path) {
         try {
             if (Files.isDirectory(path)) {
                 MessageDigest md = digest();
@@ -223,7 +223,7 @@ public record RunManifest(int format, String model, Fingerprint modelFingerprint
         }
     }
 
-    static String firstLine(String s) {
+    public static String firstLine(String s) {
         if (s == null) return "";
         int nl = s.indexOf('\n');
         return nl < 0 ? s : s.substring(0, nl);

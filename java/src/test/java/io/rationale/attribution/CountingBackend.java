@@ -13,7 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** A backend that counts (and logs) the passes it is asked for, delegating to another. */
-final class CountingBackend implements Backend {
+class CountingBackend implements Backend {
     /** One call: kind (forward, forwardEmbeddings, backward), sequences, whether recorded, the record, the rule. */
     record Call(String kind, int sequences, ForwardRecord record, RuleMode mode) {}
 
@@ -64,6 +64,15 @@ final class CountingBackend implements Backend {
     public float[][] backward(ForwardRecord record, List<Target> targets, RuleMode mode) {
         calls.add(new Call("backward", targets.size(), record, mode));
         return inner.backward(record, targets, mode);
+    }
+
+    @Override
+    public boolean supportsPositionalRelevance() { return inner.supportsPositionalRelevance(); }
+
+    @Override
+    public io.rationale.engine.PositionalBackward backwardWithPositions(ForwardRecord record, List<Target> targets, RuleMode mode) {
+        calls.add(new Call("backward", targets.size(), record, mode));
+        return inner.backwardWithPositions(record, targets, mode);
     }
 
     @Override

@@ -224,6 +224,42 @@ class GradientMethodsTest {
         assertEquals(err / Math.abs(delta), (Double) a.extras().get("completeness_error"), 1e-9);
     }
 
+    /**
+     * pe_lrp's score is its token part plus its positional part: the token part {@code Σ_d e·g̃} with the PE-LRP
+     * gradient, the positional part {@code Σ_l |R_cos| + |R_sin|}, both recomputed here from the engine's pass (whose
+     * numbers {@code PeLrpTest} and {@code BackwardTest} check against finite differences and explicit rules); it
+     * differs from AttnLRP; a backend without positional relevance is refused with one line.
+     */
+    @Test
+    void peLrpIsTokenPlusPositionalRelevance() {
+        AttributionInput in = input();
+        Attribution a = attributor.attribute(in, TargetSpec.argmaxLogit(), Method.PE_LRP, Options.defaults());
+        int[] ids = in.ids();
+        int h = model.config().hiddenSize();
+        var pb = backend.backwardWithPositions(recordOf(ids), List.of(a.target().spec().toEngine()), RuleMode.PE_LRP);
+        float[] e = embed(model, ids);
+        double[] tokenPart = (double[]) a.extras().get("token_relevance"), posPart = (double[]) a.extras().get("positional_relevance");
+        for (int i = 0; i < ids.length; i++) {
+            double tok = 0, pos = 0;
+            for (int d = 0; d < h; d++) tok += (double) e[i * h + d] * pb.gradients()[0][i * h + d];
+            for (int l = 0; l < model.config().numLayers(); l++) pos += Math.abs(pb.cos()[0][l][i]) + Math.abs(pb.sin()[0][l][i]);
+            assertEquals(tok, tokenPart[i], 1e-6 * Math.max(1, Math.abs(tok)), "token part " + i);
+            assertEquals(pos, posPart[i], 1e-6 * Math.max(1, pos), "positional part " + i);
+            assertEquals(tok + pos, a.scores()[i], 1e-6 * Math.max(1, Math.abs(tok) + pos), "score " + i);
+            assertTrue(pos > 0, "token " + i + " has no positional relevance");
+        }
+        Attribution attn = attributor.attribute(in, TargetSpec.argmaxLogit(), Method.ATTNLRP, Options.defaults());
+        assertNotEquals(attn.scores()[2], tokenPart[2], "the uniform rule at RoPE changes the token part");
+        CountingBackend noPositions = new CountingBackend(backend) {
+            @Override
+            public boolean supportsPositionalRelevance() { return false; }
+        };
+        UnsupportedOperationException ex = org.junit.jupiter.api.Assertions.assertThrows(UnsupportedOperationException.class,
+                () -> new Attributor(noPositions).attribute(in, TargetSpec.argmaxLogit(), Method.PE_LRP, Options.defaults()));
+        assertTrue(ex.getMessage().startsWith("pe_lrp needs") && ex.getMessage().contains("--device cpu"), ex.getMessage());
+        assertTrue(noPositions.calls.isEmpty(), "refused before any pass");
+    }
+
     @Test
     void allSharesOneForwardAndOneGradientBackward() {
         CountingBackend counting = new CountingBackend(backend);
@@ -240,7 +276,7 @@ class GradientMethodsTest {
         assertEquals(in.words().size(), forwards.get(1).sequences());
         // backward passes over that record: one plain gradient (saliency + input_x_gradient), one per LRP rule
         var onRecord = counting.calls.stream().filter(c -> c.kind().equals("backward") && c.record() == rec).toList();
-        assertEquals(List.of(RuleMode.GRADIENT, RuleMode.ATTNLRP, RuleMode.CPLRP), onRecord.stream().map(CountingBackend.Call::mode).toList());
+        assertEquals(List.of(RuleMode.GRADIENT, RuleMode.ATTNLRP, RuleMode.CPLRP, RuleMode.PE_LRP), onRecord.stream().map(CountingBackend.Call::mode).toList());
         // integrated gradients: one unrecorded forwardEmbeddings of the baseline, one recorded of the 8 steps and
         // one backward over that
         var fe = counting.calls.stream().filter(c -> c.kind().equals("forwardEmbeddings")).toList();
@@ -250,7 +286,7 @@ class GradientMethodsTest {
         assertEquals(8, fe.get(1).sequences());
         var igBackward = counting.calls.stream().filter(c -> c.kind().equals("backward") && c.record() == fe.get(1).record()).toList();
         assertEquals(1, igBackward.size());
-        assertEquals(8, counting.calls.size(), counting.calls.toString());
+        assertEquals(9, counting.calls.size(), counting.calls.toString());
         // reported sharing
         assertEquals("forward", all.shared().get(0).name());
         assertEquals(List.of(Method.values()), all.shared().get(0).usedBy());
@@ -264,6 +300,7 @@ class GradientMethodsTest {
         // LRP relevances are input × a modified gradient: not the plain one
         assertNotEquals(all.get(Method.INPUT_X_GRADIENT).scores()[3], all.get(Method.ATTNLRP).scores()[3]);
         assertNotEquals(all.get(Method.ATTNLRP).scores()[3], all.get(Method.CPLRP).scores()[3]);
+        assertNotEquals(all.get(Method.ATTNLRP).scores()[3], all.get(Method.PE_LRP).scores()[3]);
         assertSame(all.target(), all.get(Method.RANDOM).target());
     }
 }

@@ -216,7 +216,7 @@ class AttributeCommandTest {
 
     @Test
     void errors() {
-        assertError("unknown method 'magic' (valid: saliency, input_x_gradient, integrated_gradients, attnlrp, cplrp, attention, attention_rollout, occlusion, random, all)",
+        assertError("unknown method 'magic' (valid: saliency, input_x_gradient, integrated_gradients, attnlrp, cplrp, pe_lrp, attention, attention_rollout, occlusion, random, all)",
                 "attribute", "--model", tiny, "--text", "hi", "--method", "magic");
         assertError("target id 512 is outside the vocabulary [0, 512)", "attribute", "--model", tiny, "--text", "hi", "--method", "random", "--target-id", "512");
         assertError("target id -3 is outside the vocabulary", "attribute", "--model", tiny, "--text", "hi", "--method", "random", "--target-id", "-3");

@@ -183,6 +183,67 @@ class LrpRulesTest {
         assertClose(times(y, dy), times(x, dx), REL, 0, "RMSNorm identity rule");
     }
 
+    /**
+     * PE-LRP at RoPE on one layer: {@code x'[i] = x[i]·cos_i − x[i+h]·sin_i}, {@code x'[i+h] = x[i+h]·cos_i + x[i]·sin_i}.
+     * Explicit rules: the sum takes the ε-rule ({@code R_z = z/(x' + ε)·R_{x'}} for each of its two products z), each
+     * product the uniform rule (half to the token factor, half to the position factor), the negation in rot(x) passes
+     * relevance unchanged. The kernel's input × halved gradient and its cos/sin relevance must equal it, and nothing
+     * is lost: {@code Σ R_x + Σ R_cos + Σ R_sin = Σ R_{x'}}.
+     */
+    @Test
+    void ropeUniformRuleSplitsEachProductBetweenTokenAndPosition() {
+        Random r = new Random(16);
+        int tokens = 5, heads = 3, hd = 8, half = hd / 2;
+        float[] x = toFloat(random(r, tokens * heads * hd, 1)), dRot = toFloat(random(r, tokens * heads * hd, 1));
+        float[] cos = new float[tokens * half], sin = new float[tokens * half];
+        for (int t = 0; t < tokens; t++)
+            for (int i = 0; i < half; i++) {
+                double a = (t + 1) * Math.pow(100, -2.0 * i / hd);
+                cos[t * half + i] = (float) Math.cos(a);
+                sin[t * half + i] = (float) Math.sin(a);
+            }
+        float[] rot = x.clone();
+        Rope.apply(rot, tokens, heads, hd, cos, sin);
+        double[] explicitX = new double[x.length], explicitCos = new double[tokens], explicitSin = new double[tokens];
+        double total = 0;
+        for (int t = 0; t < tokens; t++)
+            for (int h = 0; h < heads; h++) {
+                int o = (t * heads + h) * hd;
+                for (int i = 0; i < half; i++) {
+                    double c = cos[t * half + i], s = sin[t * half + i];
+                    // first half: products x[i]·cos and (−x[i+h])·sin; second half: x[i+h]·cos and x[i]·sin
+                    double[] zc = {x[o + i] * c, x[o + i + half] * c}, zs = {-x[o + i + half] * s, x[o + i] * s};
+                    int[] at = {o + i, o + i + half}, sinFrom = {o + i + half, o + i};
+                    for (int k = 0; k < 2; k++) {
+                        double out = zc[k] + zs[k], R = out * dRot[at[k]];
+                        total += R;
+                        double rc = zc[k] / stab(out) * R, rs = zs[k] / stab(out) * R;
+                        explicitX[at[k]] += rc / 2;
+                        explicitCos[t] += rc / 2;
+                        explicitX[sinFrom[k]] += rs / 2;       // rot(x) is ±x of the other half: relevance passes unchanged
+                        explicitSin[t] += rs / 2;
+                    }
+                }
+            }
+        float[] dx = dRot.clone();
+        double[] rCos = new double[tokens], rSin = new double[tokens];
+        Rope.positionalRelevance(LrpRules.PE_LRP.ropeProductShare(), rot, dRot, tokens, heads, hd, cos, sin, rCos, rSin);
+        Rope.backward(LrpRules.PE_LRP.ropeProductShare(), dx, tokens, heads, hd, cos, sin);
+        assertClose(explicitX, times(x, dx), REL, 0, "R_x (token factor)");
+        assertClose(explicitCos, rCos, REL, 0, "R_cos per token");
+        assertClose(explicitSin, rSin, REL, 0, "R_sin per token");
+        double kept = 0;
+        for (double v : times(x, dx)) kept += v;
+        for (int t = 0; t < tokens; t++) kept += rCos[t] + rSin[t];
+        org.junit.jupiter.api.Assertions.assertEquals(total, kept, 1e-5 * Math.abs(total) + 1e-9, "conservation at RoPE");
+        // with cos and sin constants (AttnLRP) all of it reaches x
+        float[] plain = dRot.clone();
+        Rope.backward(LrpRules.ATTNLRP.ropeProductShare(), plain, tokens, heads, hd, cos, sin);
+        double all = 0;
+        for (double v : times(x, plain)) all += v;
+        org.junit.jupiter.api.Assertions.assertEquals(total, all, 1e-5 * Math.abs(total) + 1e-9, "AttnLRP: RoPE passes everything to x");
+    }
+
     static double[] times(float[] a, float[] b) {
         double[] d = new double[a.length];
         for (int i = 0; i < a.length; i++) d[i] = (double) a[i] * b[i];

@@ -64,6 +64,12 @@ class AttentionInterventionTest {
                     new AttentionIntervention(Site.POST_SOFTMAX, new int[]{0, 1, 2}, null, false, List.of(bias(0, 3, 2, 4, 2, 5, 2, 6, 2, 11, -3))), 12),
             new Case("post-softmax non-causal, sliding window 5: keys left of the window too", WINDOW,
                     new AttentionIntervention(Site.POST_SOFTMAX, new int[]{1}, null, false, List.of(bias(0, 0, 5, 1, 5, 8, -2))), 11),
+            new Case("post-softmax renormalised causal, heads 0 and 4, rows from 3, layer 1", GQA,
+                    new AttentionIntervention(Site.POST_SOFTMAX_RENORM, new int[]{1}, new int[]{0, 4}, true, List.of(bias(3, 2, 6, 3, 9, 5, -4, 8, 7))), 12),
+            new Case("post-softmax renormalised non-causal, every layer", GQA,
+                    new AttentionIntervention(Site.POST_SOFTMAX_RENORM, new int[]{0, 1, 2}, null, false, List.of(bias(0, 3, 4, 4, 4, 5, 4, 6, 4, 11, -3))), 12),
+            new Case("post-softmax renormalised non-causal, sliding window 5", WINDOW,
+                    new AttentionIntervention(Site.POST_SOFTMAX_RENORM, new int[]{0, 1}, null, false, List.of(bias(0, 0, 8, 1, 8, 8, -2))), 11),
             new Case("pre-softmax, sliding window 5, rows from 6", WINDOW,
                     new AttentionIntervention(Site.PRE_SOFTMAX, new int[]{0, 1}, new int[]{2}, true, List.of(bias(6, 3, 30, 5, 20, 7, -10))), 11));
 
@@ -125,7 +131,7 @@ class AttentionInterventionTest {
         try (Backend b = TestBackends.open(Model.of(c, w), device)) {
             for (Site site : Site.values()) {
                 AttentionIntervention iv = new AttentionIntervention(site, new int[]{1, 2}, new int[]{0, 5}, true,
-                        List.of(KeyBias.uniform(10, 30, site == Site.PRE_SOFTMAX ? 2f : 0.05f, 20)));
+                        List.of(KeyBias.uniform(10, 30, site == Site.PRE_SOFTMAX ? 2f : 0.05f, 20)));   // renormalised: rows / (1 + up to 1)
                 ForwardOptions all = ForwardOptions.of(LogitsMode.ALL).withIntervention(iv);
                 Logits whole = b.forward(List.of(ids), null, all);
                 try (KvCache cache = b.newCache()) {
@@ -211,5 +217,10 @@ class AttentionInterventionTest {
         assertThrows(IllegalArgumentException.class, () -> new KeyBias(new int[]{-1}, new float[]{1}, 0));
         assertThrows(IllegalArgumentException.class, () -> new KeyBias(new int[]{1}, new float[]{Float.NaN}, 0));
         assertThrows(IllegalArgumentException.class, () -> new AttentionIntervention(Site.POST_SOFTMAX, new int[]{1, 1}, null, true, List.of(bias(0, 1, 1))));
+        // renormalisation divides by 1 + Σ b: negative biases summing to -1 or less are refused, -0.9 is fine
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new AttentionIntervention(Site.POST_SOFTMAX_RENORM, new int[]{0}, null, true, List.of(bias(0, 1, -6, 2, -4, 3, 20))));
+        assertTrue(e.getMessage().contains("sequence 0") && e.getMessage().contains("-1.0"), e.getMessage());
+        new AttentionIntervention(Site.POST_SOFTMAX_RENORM, new int[]{0}, null, true, List.of(bias(0, 1, -6, 2, -3, 3, 20)));
     }
 }

@@ -57,7 +57,9 @@ final class ReferenceLlama {
      * <li>ATTNLRP: q, k after RoPE → {@code q/4 + 3q₀/4}, {@code k/4 + 3k₀/4}; v → {@code v/2 + v₀/2};
      *     silu(g) → {@code g·r₀} with {@code r₀ = silu(g₀)/(g₀ + 1e-10)} (identity rule); the product
      *     {@code a = s·u} → {@code s·u/2 + s₀u₀/2} (uniform rule);</li>
-     * <li>CPLRP: q, k frozen (softmax weights constant); silu(gate) frozen.</li>
+     * <li>CPLRP: q, k frozen (softmax weights constant); silu(gate) frozen;</li>
+     * <li>PE_LRP: as ATTNLRP, and before that RoPE's output {@code q' = q·cos + rot(q)·sin} (and k') →
+     *     {@code q'/2 + q'₀/2}: the uniform rule halves the gradient into both factors of each product.</li>
      * </ul>
      * For GRADIENT it is the model itself. The function maps embeddings to the last position's logits.
      */
@@ -74,6 +76,31 @@ final class ReferenceLlama {
             return out[out.length - 1];
         };
     }
+
+    /**
+     * {@link #surrogate} as a function of the position factors: per layer l and token t, RoPE's cos row of t is
+     * multiplied by {@code cosScale[l][t]} and its sin row by {@code sinScale[l][t]} (1 at the base point). Its
+     * derivative by {@code cosScale[l][t]} at 1 is {@code Σ_d cos[t,d]·∂f̃/∂cos[l,t,d]}: the relevance of that cos
+     * row under the rule mode's surrogate. Maps (cosScale, sinScale) to the last position's logits.
+     */
+    java.util.function.BiFunction<double[][], double[][], double[]> positionSurrogate(double[][] base, RuleMode m) {
+        ReferenceLlama r = new ReferenceLlama(c, w);
+        r.mode = m;
+        r.frozen = new java.util.ArrayList<>();
+        r.recording = true;
+        r.forward(base, true);
+        return (cs, ss) -> {
+            r.recording = false;
+            r.cursor = 0;
+            r.cosScale = cs;
+            r.sinScale = ss;
+            double[][] out = r.forward(base, true);
+            r.cosScale = r.sinScale = null;
+            return out[out.length - 1];
+        };
+    }
+
+    private double[][] cosScale, sinScale;
 
     /**
      * An attention intervention for {@link #logits}, read from its definition in {@link AttentionIntervention}
@@ -109,9 +136,13 @@ final class ReferenceLlama {
             double[][] q = linear(x, p + "self_attn.q_proj", c.qkvBias());
             double[][] k = linear(x, p + "self_attn.k_proj", c.qkvBias());
             double[][] v = linear(x, p + "self_attn.v_proj", c.qkvBias());
-            rotary(q, c.numHeads());
-            rotary(k, c.numKvHeads());
-            if (mode == RuleMode.ATTNLRP) {
+            rotary(q, c.numHeads(), l);
+            rotary(k, c.numKvHeads(), l);
+            if (mode == RuleMode.PE_LRP) {
+                q = mix(q, freeze(q), 2);
+                k = mix(k, freeze(k), 2);
+            }
+            if (mode == RuleMode.ATTNLRP || mode == RuleMode.PE_LRP) {
                 q = mix(q, freeze(q), 4);
                 k = mix(k, freeze(k), 4);
                 v = mix(v, freeze(v), 2);
@@ -132,7 +163,7 @@ final class ReferenceLlama {
                     for (int t = 0; t < T; t++)
                         for (int i = 0; i < g[t].length; i++) act[t][i] = g[t][i] / (1 + Math.exp(-g[t][i])) * u[t][i];
                 }
-                case ATTNLRP -> {
+                case ATTNLRP, PE_LRP -> {
                     double[][] ratio = new double[T][g[0].length];
                     for (int t = 0; t < T; t++)
                         for (int i = 0; i < g[t].length; i++) ratio[t][i] = g[t][i] / (1 + Math.exp(-g[t][i])) / (g[t][i] + 1e-10);
@@ -207,7 +238,7 @@ final class ReferenceLlama {
     }
 
     /** HF apply_rotary_pos_emb: x·cos + rotate_half(x)·sin with cos/sin = cat(freqs, freqs), freqs = pos·inv_freq. */
-    private void rotary(double[][] x, int heads) {
+    private void rotary(double[][] x, int heads, int layer) {
         int hd = c.headDim(), half = hd / 2;
         double[] invFreq = new double[half];
         for (int i = 0; i < half; i++) invFreq[i] = 1 / Math.pow(c.ropeTheta(), (double) (2 * i) / hd);
@@ -231,8 +262,8 @@ final class ReferenceLlama {
             double[] cos = new double[hd], sin = new double[hd];
             for (int i = 0; i < hd; i++) {
                 double f = t * invFreq[i % half];
-                cos[i] = Math.cos(f);
-                sin[i] = Math.sin(f);
+                cos[i] = Math.cos(f) * (cosScale == null ? 1 : cosScale[layer][t]);
+                sin[i] = Math.sin(f) * (sinScale == null ? 1 : sinScale[layer][t]);
             }
             for (int h = 0; h < heads; h++) {
                 double[] v = new double[hd];
@@ -249,7 +280,8 @@ final class ReferenceLlama {
      * Eager attention with repeat_kv, causal mask and, if configured, the sliding window (kv > q − window); with an
      * {@link #intervention} at this layer and head, for query rows i ≥ its query threshold, the bias b_j of key j is
      * added to the score of every visible key (pre-softmax) or to the weight p_j of the value (post-softmax: of the
-     * visible keys, or of every key of the sequence when not causal), without renormalising.
+     * visible keys, or of every key of the sequence when not causal), without renormalising, or (renormalised) with
+     * every weight of the row then divided by 1 + the sum of the biases it got.
      */
     private double[][] attention(int layer, double[][] q, double[][] k, double[][] v) {
         int T = q.length, hd = c.headDim(), nRep = c.numHeads() / c.numKvHeads();
@@ -267,7 +299,8 @@ final class ReferenceLlama {
             for (int i = 0; i < T; i++) {
                 boolean steered = iv != null && iv.atLayer(layer) && iv.atHead(h) && i >= iv.biases().get(0).fromQuery();
                 boolean pre = steered && iv.site() == AttentionIntervention.Site.PRE_SOFTMAX;
-                boolean post = steered && iv.site() == AttentionIntervention.Site.POST_SOFTMAX;
+                boolean post = steered && iv.site() != AttentionIntervention.Site.PRE_SOFTMAX;
+                boolean renorm = steered && iv.site() == AttentionIntervention.Site.POST_SOFTMAX_RENORM;
                 double[] s = new double[T];
                 double max = Double.NEGATIVE_INFINITY;
                 for (int j = 0; j < T; j++) {
@@ -286,9 +319,14 @@ final class ReferenceLlama {
                     s[j] = Math.exp(s[j] - max);
                     sum += s[j];
                 }
+                double rowSum = 1;            // renormalised: every weight divided by 1 + the biases the row gets
+                for (int j = 0; j < T && renorm; j++) {
+                    boolean visible = j <= i && (c.slidingWindow() == 0 || j > i - c.slidingWindow());
+                    if (visible || !iv.causal()) rowSum += bias[j];
+                }
                 for (int j = 0; j < T; j++) {
                     boolean visible = j <= i && (c.slidingWindow() == 0 || j > i - c.slidingWindow());
-                    double weight = s[j] / sum + (post && (visible || !iv.causal()) ? bias[j] : 0);
+                    double weight = (s[j] / sum + (post && (visible || !iv.causal()) ? bias[j] : 0)) / rowSum;
                     for (int d = 0; d < hd; d++) out[i][h * hd + d] += weight * v[j][kv * hd + d];
                 }
             }

@@ -156,7 +156,7 @@ class ModelEvaluatorTest {
         try (ModelEvaluator ev = new ModelEvaluator(Fixtures.tinyBackend(), Fixtures.tinyTokenizer(), d, o)) {
             assertTrue(ev.chat());
             assertEquals("nli", ev.template().name());
-            assertEquals(List.of("saliency", "input_x_gradient", "integrated_gradients", "attnlrp", "cplrp", "attention",
+            assertEquals(List.of("saliency", "input_x_gradient", "integrated_gradients", "attnlrp", "cplrp", "pe_lrp", "attention",
                     "attention_rollout", "occlusion", "prompt_guided", "prompt_unbound", "random"), ev.methodNames());
             Example ex = d.examples().get(0);
             ExampleResult r = ev.evaluate(0, ex);
