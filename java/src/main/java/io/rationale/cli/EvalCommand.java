@@ -65,7 +65,7 @@ public final class EvalCommand implements Callable<Integer> {
     String dataset;
 
     @Option(names = "--methods", paramLabel = "LIST", split = ",", description = "Comma-separated rationale methods: "
-            + "saliency, input_x_gradient, integrated_gradients, attnlrp, cplrp, attention, attention_rollout, occlusion (attribution), "
+            + "saliency, input_x_gradient, integrated_gradients, attnlrp, cplrp, pe_lrp, attention, attention_rollout, occlusion (attribution), "
             + "prompt_guided, prompt_unbound (prompting), or all (every attribution method); the random baseline is always added.")
     List<String> methods;
 

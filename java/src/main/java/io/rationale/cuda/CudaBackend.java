@@ -438,12 +438,7 @@ public final class CudaBackend implements Backend {
                 for (int h = 0; h < numHeads; h++) mask[h] = iv.atHead(h) ? 1 : 0;
                 heads = args.ints(mask);
             }
-            int mode = switch (iv.site()) {                      // attention.cu's iv_mode
-                case PRE_SOFTMAX -> 1;
-                case POST_SOFTMAX -> 2;
-                case POST_SOFTMAX_RENORM -> 3;
-            };
-            return new Steering(mode, iv.causal() ? 1 : 0, args.ints(start), args.ints(pos), args.floats(val), heads, args.ints(from));
+            return new Steering(Kernels.interventionMode(iv.site()), iv.causal() ? 1 : 0, args.ints(start), args.ints(pos), args.floats(val), heads, args.ints(from));
         }
     }
 

@@ -78,6 +78,15 @@ final class Kernels {
         };
     }
 
+    /** {@code attention.cu}'s {@code iv_mode} of an intervention site (0 is none). */
+    static int interventionMode(io.rationale.engine.AttentionIntervention.Site site) {
+        return switch (site) {
+            case PRE_SOFTMAX -> 1;
+            case POST_SOFTMAX -> 2;
+            case POST_SOFTMAX_RENORM -> 3;
+        };
+    }
+
     /** What one attention call reads and writes (all device pointers; optional ones NULL). */
     record Attention(DevicePointer out, int ldo, DevicePointer q, int ldq, DevicePointer blockPtrs, DevicePointer seqTable,
                      long kOff, long vOff, DevicePointer tokSeq, DevicePointer tokPos, DevicePointer seqCtx, int n, int heads,

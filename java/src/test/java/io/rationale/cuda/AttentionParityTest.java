@@ -294,7 +294,7 @@ class AttentionParityTest {
             for (int h = 0; h < heads; h++) m[h] = iv.atHead(h) ? 1 : 0;
             mask = b.of(m);
         }
-        return new Iv(iv.site() == Site.PRE_SOFTMAX ? 1 : 2, iv.causal() ? 1 : 0, b.of(start), b.of(p), b.of(v), mask, b.of(from));
+        return new Iv(Kernels.interventionMode(iv.site()), iv.causal() ? 1 : 0, b.of(start), b.of(p), b.of(v), mask, b.of(from));
     }
 
     static void run(Case c) {
