@@ -1,5 +1,7 @@
 package io.rationale.cli;
 
+import io.rationale.api.GenerationResult;
+import io.rationale.api.RationaleJson;
 import io.rationale.engine.Backend;
 import io.rationale.engine.Backends;
 import io.rationale.engine.Generator;
@@ -10,8 +12,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code generate}: greedy (default) or temperature/top-p sampling with a seed. */
@@ -55,15 +55,8 @@ public final class GenerateCommand implements Callable<Integer> {
             System.arraycopy(r.tokens(), 0, all, prompt.length, r.tokens().length);
             String text = tok.decode(r.tokens(), true);
             if (json) {
-                Map<String, Object> out = new LinkedHashMap<>();
-                out.put("ids", all);
-                out.put("text", text);
-                out.put("prompt_tokens", prompt.length);
-                out.put("new_tokens", r.tokens().length);
-                out.put("stop_reason", r.stopReason().name().toLowerCase());
-                out.put("seconds", seconds);
-                out.put("device", backend.device());
-                System.out.println(Json.write(out));
+                System.out.println(RationaleJson.write(new GenerationResult(all, text, prompt.length, r.tokens().length,
+                        r.stopReason().name().toLowerCase(), seconds, backend.device())));
             } else {
                 System.out.println(text);
                 System.err.printf("%d new tokens in %.2f s (%s); %s%n", r.tokens().length, seconds, r.stopReason().name().toLowerCase(),
