@@ -303,7 +303,7 @@ public final class Rationale implements AutoCloseable {
         Completion.Spec spec = new Completion.Spec(prompt, maxNewTokens, sampling, Set.copyOf(backend.model().config().eosTokenIds()),
                 List.of(), false, 0, false);
         String device = backend.device();
-        return scheduler.submit(new GenerationJob(spec, tok)).thenApply(c -> {
+        return linked(scheduler.submit(new GenerationJob(spec, tok)), c -> {
             int[] all = new int[prompt.length + c.generated().length];
             System.arraycopy(prompt, 0, all, 0, prompt.length);
             System.arraycopy(c.generated(), 0, all, prompt.length, c.generated().length);
@@ -358,7 +358,7 @@ public final class Rationale implements AutoCloseable {
         } else {
             f = scheduler.submit(new Scheduler.SoloJob<>(b -> new Attributor(b).run(x.in, x.target, x.methods, x.options)));
         }
-        return f.thenApply(set -> AttributionResult.of(set, tok, device));
+        return linked(f, set -> AttributionResult.of(set, tok, device));
     }
 
     private record Resolved(AttributionInput in, TargetSpec target, List<Method> methods, Options options) {}
@@ -478,6 +478,15 @@ public final class Rationale implements AutoCloseable {
             }
             return ev;
         }
+    }
+
+    /** {@code source.thenApply(fn)} whose cancellation cancels {@code source} (so the engine drops the job). */
+    private static <S, R> CompletableFuture<R> linked(CompletableFuture<S> source, java.util.function.Function<S, R> fn) {
+        CompletableFuture<R> out = source.thenApply(fn);
+        out.whenComplete((r, e) -> {
+            if (out.isCancelled()) source.cancel(false);
+        });
+        return out;
     }
 
     // ------------------------------------------------------------------ datasets

@@ -14,11 +14,13 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A real backend that fails every forward pass whose new tokens contain {@link #poison} (an engine failure to
- * inject), and counts passes. Everything else is the wrapped backend's.
+ * inject), can sleep {@link #delayMillis} before each forward (a slow model, for requests that stay in flight), and
+ * counts passes. Everything else is the wrapped backend's.
  */
 public final class FailingBackend implements Backend {
     private final Backend inner;
     public volatile int poison = -1;
+    public volatile long delayMillis;
     public final AtomicInteger forwards = new AtomicInteger();
 
     public FailingBackend(Backend inner) { this.inner = inner; }
@@ -31,6 +33,13 @@ public final class FailingBackend implements Backend {
     @Override
     public Logits forward(List<int[]> tokens, List<KvCache> caches, ForwardOptions options) {
         forwards.incrementAndGet();
+        if (delayMillis > 0) {
+            try {
+                Thread.sleep(delayMillis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         for (int[] t : tokens) for (int id : t) if (id == poison) throw new IllegalStateException("injected failure on token " + id);
         return inner.forward(tokens, caches, options);
     }
