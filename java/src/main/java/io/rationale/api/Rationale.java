@@ -206,7 +206,10 @@ public final class Rationale implements AutoCloseable {
     /** Requests waiting, and requests the engine works on now. */
     public int[] load() { return scheduler.load(); }
 
-    /** Batched passes run so far, and the requests they served. */
+    /**
+     * What the engine thread has done: batched passes (logits, attribution, flip evaluation) and the requests they
+     * served, generation steps (each one packed forward of every running generation) and generations admitted.
+     */
     public long[] batchStats() { return scheduler.batchStats(); }
 
     /**

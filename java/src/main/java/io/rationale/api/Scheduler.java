@@ -103,7 +103,7 @@ final class Scheduler implements AutoCloseable {
     private final Thread thread;
     private int running;                 // jobs of the batch being run (under lock)
     private boolean closed;
-    private long batches, batchedJobs;
+    private long batches, batchedJobs, steps, generations;
 
     /**
      * @param windowNanos   how long a batch waits for arriving requests at most
@@ -171,11 +171,11 @@ final class Scheduler implements AutoCloseable {
         }
     }
 
-    /** Batches run and the jobs in them (how much batching happened). */
+    /** Batches run and the jobs in them (how much batching happened), generation steps run and generations admitted. */
     long[] batchStats() {
         lock.lock();
         try {
-            return new long[]{batches, batchedJobs};
+            return new long[]{batches, batchedJobs, steps, generations};
         } finally {
             lock.unlock();
         }
@@ -243,6 +243,8 @@ final class Scheduler implements AutoCloseable {
                     batches++;
                     batchedJobs += batch.size();
                 }
+                if (!joining.isEmpty() || !decoding.isEmpty()) steps++;
+                generations += joining.size();
             } finally {
                 lock.unlock();
             }

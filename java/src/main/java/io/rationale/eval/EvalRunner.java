@@ -52,11 +52,13 @@ public final class EvalRunner {
      * @param restart      discard the folder's earlier results instead of resuming
      * @param summaryEvery refresh summary and report every this many examples (also at least every
      *                     {@link #SUMMARY_SECONDS} s); 0 = only at the end
+     * @param remoteModel  a model behind an API ({@link RemoteEvaluator.Spec#id()}), recorded in run.json instead of
+     *                     a folder (then {@code model} is null); null for a model folder
      */
     public record Config(Path model, String dataset, EvalOptions options, Integer limit, Path out, boolean restart,
-                         int summaryEvery, OnError onError) {
+                         int summaryEvery, OnError onError, String remoteModel) {
         public Config {
-            Objects.requireNonNull(model, "model");
+            if (remoteModel == null) Objects.requireNonNull(model, "model");
             Objects.requireNonNull(dataset, "dataset");
             Objects.requireNonNull(options, "options");
             Objects.requireNonNull(out, "out");
@@ -65,12 +67,18 @@ public final class EvalRunner {
             if (onError == null) onError = OnError.STOP;
         }
 
+        /** A model folder. */
+        public Config(Path model, String dataset, EvalOptions options, Integer limit, Path out, boolean restart, int summaryEvery,
+                      OnError onError) {
+            this(model, dataset, options, limit, out, restart, summaryEvery, onError, null);
+        }
+
         public static Config of(Path model, String dataset, EvalOptions options, Path out) {
             return new Config(model, dataset, options, null, out, false, 10, OnError.STOP);
         }
 
         public Config withLimit(Integer newLimit) {
-            return new Config(model, dataset, options, newLimit, out, restart, summaryEvery, onError);
+            return new Config(model, dataset, options, newLimit, out, restart, summaryEvery, onError, remoteModel);
         }
     }
 
@@ -108,7 +116,9 @@ public final class EvalRunner {
         Path out = config.out();
         Files.createDirectories(out);
         Instant now = clock.instant();
-        RunManifest requested = RunManifest.create(config.model(), config.dataset(), dataset, config.options(), config.limit(), now);
+        RunManifest requested = config.remoteModel() != null
+                ? RunManifest.createRemote(config.remoteModel(), config.dataset(), dataset, config.options(), config.limit(), now)
+                : RunManifest.create(config.model(), config.dataset(), dataset, config.options(), config.limit(), now);
         RunManifest manifest = prepareFolder(out, requested, now);
         manifest.write(out.resolve(RUN_JSON));
         int selected = manifest.selected();

@@ -199,6 +199,8 @@ public final class Service implements HttpServer.Handler {
         m.put("working", load[1]);
         m.put("batches", b[0]);
         m.put("batched_requests", b[1]);
+        m.put("decode_steps", b[2]);
+        m.put("generations", b[3]);
         return m;
     }
 
