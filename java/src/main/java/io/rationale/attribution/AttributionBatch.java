@@ -29,8 +29,8 @@ import java.util.SplittableRandom;
  *
  * <p>Each run's result has the shape and content of {@link Attributor#run} on the same input: the same target, the
  * same extras and shared steps. Numbers agree within float rounding, not bit for bit: packing more rows into one
- * matrix product changes the kernels' summation order (the engine's packed-batch tests bound this at 1e-5 of the
- * largest logit). Timing fields are those of the batch: the shared forward's and backward's seconds are the
+ * matrix product changes the kernels' summation order (the engine's packed-batch tests bound logits at 1e-5 of the
+ * largest; scores, after the backward too, agree within 1e-4 of the largest). Timing fields are those of the batch: the shared forward's and backward's seconds are the
  * whole batch's passes, and {@link AttributionSet#seconds()} is the batch's wall time.
  *
  * <p>Not thread-safe (a backend runs one pass at a time).

@@ -82,6 +82,12 @@ public final class HttpServer implements AutoCloseable {
 
         /** Whether the client has disconnected. */
         boolean disconnected();
+
+        /**
+         * The ticket opened when the request's first byte arrived ({@link #onArrival}); the handler closes it once it
+         * has handed its work on (closing twice is harmless).
+         */
+        AutoCloseable arrival();
     }
 
     /** Answers requests; called on the request's own virtual thread. An exception becomes a 500. */
@@ -107,6 +113,13 @@ public final class HttpServer implements AutoCloseable {
     private final AtomicInteger inFlight = new AtomicInteger();
     private final List<Thread> threads = new CopyOnWriteArrayList<>();
     private final Thread acceptor;
+    private volatile java.util.function.Supplier<AutoCloseable> arrivals = () -> () -> { };
+
+    /**
+     * Called on the first byte of every request, before its headers and body are read; the ticket it returns goes to
+     * the handler ({@link Exchange#arrival()}). A server batching requests counts them from here.
+     */
+    public void onArrival(java.util.function.Supplier<AutoCloseable> tickets) { this.arrivals = tickets; }
 
     /**
      * Binds and starts accepting.
@@ -242,15 +255,20 @@ public final class HttpServer implements AutoCloseable {
                     in.reset();
                     idle = false;
                     if (closing.get()) return;
-                    socket.setSoTimeout((int) limits.readTimeout().toMillis());
-                    Request req;
+                    AutoCloseable ticket = arrivals.get();
                     try {
-                        req = read();
-                    } catch (BadRequest e) {
-                        write(out, errors.error(e.status, e.getMessage()), true, false);
-                        return;
+                        socket.setSoTimeout((int) limits.readTimeout().toMillis());
+                        Request req;
+                        try {
+                            req = read();
+                        } catch (BadRequest e) {
+                            write(out, errors.error(e.status, e.getMessage()), true, false);
+                            return;
+                        }
+                        if (!handle(req, ticket)) return;
+                    } finally {
+                        closeQuietly(ticket);
                     }
-                    if (!handle(req)) return;
                 }
             } catch (SocketTimeoutException | EOFException | SocketException e) {
                 // idle too long, cut off mid-request, or closed by shutdown
@@ -264,9 +282,9 @@ public final class HttpServer implements AutoCloseable {
         }
 
         /** Handles one request while watching for a disconnect; returns whether the connection stays open. */
-        private boolean handle(Request req) throws IOException {
+        private boolean handle(Request req, AutoCloseable ticket) throws IOException {
             boolean keepAlive = keepAlive(req);
-            Watch watch = new Watch();
+            Watch watch = new Watch(ticket);
             Response[] response = new Response[1];
             inFlight.incrementAndGet();
             Thread worker = Thread.ofVirtual().name("rationale-http-req").start(() -> {
@@ -300,7 +318,13 @@ public final class HttpServer implements AutoCloseable {
         /** Reads the connection while a handler runs: EOF or a reset is a disconnect. */
         private final class Watch implements Exchange {
             private final List<Runnable> callbacks = new CopyOnWriteArrayList<>();
+            private final AutoCloseable ticket;
             private volatile boolean gone, stopped;
+
+            Watch(AutoCloseable ticket) { this.ticket = ticket; }
+
+            @Override
+            public AutoCloseable arrival() { return ticket; }
 
             void run(Thread worker) {
                 try {
@@ -435,6 +459,14 @@ public final class HttpServer implements AutoCloseable {
                 }
                 sb.append((char) b);
             }
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // tickets do not fail
         }
     }
 

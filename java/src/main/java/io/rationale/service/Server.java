@@ -53,6 +53,7 @@ public final class Server implements AutoCloseable {
                     + "(--token-file FILE); every request must then send 'Authorization: Bearer <token>'");
         Service service = new Service(api, new Service.Settings(c.token(), c.settings().maxLogprobs()));
         HttpServer http = new HttpServer(c.host(), c.port(), service, Service::error, c.limits());
+        http.onArrival(api::arriving);
         return new Server(api, http, service);
     }
 

@@ -145,16 +145,25 @@ public final class Service implements HttpServer.Handler {
 
     @Override
     public HttpServer.Response handle(HttpServer.Request req, HttpServer.Exchange exchange) {
-        if (settings.token() != null && !authorized(req))
+        if (settings.token() != null && !authorized(req)) {
+            close(exchange.arrival());
             return error(401, "missing or wrong bearer token: send the header 'Authorization: Bearer <token>' (the token of --token-file)")
                     .withHeader("WWW-Authenticate", "Bearer");
+        }
         Route route = routes.get(req.path());
-        if (route == null)
+        if (route == null) {
+            close(exchange.arrival());
             return error(404, "unknown endpoint " + req.method() + " " + req.path() + " (endpoints: " + String.join(", ", routes.keySet()) + ")");
-        if (!route.method().equals(req.method()) && !(req.method().equals("HEAD") && route.method().equals("GET")))
+        }
+        if (!route.method().equals(req.method()) && !(req.method().equals("HEAD") && route.method().equals("GET"))) {
+            close(exchange.arrival());
             return error(405, req.path() + " takes " + route.method() + ", not " + req.method()).withHeader("Allow", route.method());
-        AutoCloseable ticket = route.engine() ? api.arriving() : NO_TICKET;
-        Call call = new Call(req, exchange, ticket);
+        }
+        // the engine counts a request from its first byte (the HTTP server's arrival ticket): a batch about to start
+        // waits for it; a request that runs no pass lets go at once
+        AutoCloseable ticket = exchange.arrival();
+        if (!route.engine()) close(ticket);
+        Call call = new Call(req, exchange, route.engine() ? ticket : NO_TICKET);
         try {
             return HttpServer.Response.json(200, RationaleJson.write(route.endpoint().answer(call)));
         } catch (ApiError e) {
@@ -171,6 +180,14 @@ public final class Service implements HttpServer.Handler {
             return error(500, "internal error: " + oneLine(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
         } finally {
             call.submitted();
+        }
+    }
+
+    private static void close(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // tickets do not fail
         }
     }
 

@@ -25,13 +25,14 @@ import java.util.Map;
 public final class StdioServer {
     private StdioServer() {}
 
-    private static final HttpServer.Exchange NEVER_GONE = new HttpServer.Exchange() {
+    /** A request of a line: its client never disconnects; it arrives when its line is read. */
+    private record LineExchange(AutoCloseable arrival) implements HttpServer.Exchange {
         @Override
         public void onDisconnect(Runnable r) { }
 
         @Override
         public boolean disconnected() { return false; }
-    };
+    }
 
     /** Serves until end of input; returns the number of requests answered. */
     public static int run(Service service, InputStream in, PrintStream out, long maxLineBytes) throws IOException {
@@ -42,7 +43,8 @@ public final class StdioServer {
             if (line.isBlank()) continue;
             n++;
             String l = line;
-            running.add(Thread.ofVirtual().name("rationale-stdio").start(() -> answer(service, l, out, maxLineBytes)));
+            AutoCloseable ticket = service.api().arriving();
+            running.add(Thread.ofVirtual().name("rationale-stdio").start(() -> answer(service, l, out, maxLineBytes, ticket)));
             running.removeIf(t -> !t.isAlive());
         }
         for (Thread t : running) {
@@ -56,7 +58,7 @@ public final class StdioServer {
         return n;
     }
 
-    private static void answer(Service service, String line, PrintStream out, long maxLineBytes) {
+    private static void answer(Service service, String line, PrintStream out, long maxLineBytes, AutoCloseable ticket) {
         JsonNode id = null;
         HttpServer.Response r;
         try {
@@ -75,11 +77,18 @@ public final class StdioServer {
             JsonNode body = req.get("body");
             String method = req.has("method") ? req.get("method").asText() : body == null || body.isNull() ? "GET" : "POST";
             byte[] bytes = body == null || body.isNull() ? new byte[0] : RationaleJson.MAPPER.writeValueAsBytes(body);
-            r = service.handle(new HttpServer.Request(method, path.asText(), path.asText(), "", "HTTP/1.1", Map.of(), bytes, "stdio"), NEVER_GONE);
+            r = service.handle(new HttpServer.Request(method, path.asText(), path.asText(), "", "HTTP/1.1", Map.of(), bytes, "stdio"),
+                    new LineExchange(ticket));
         } catch (ApiError e) {
             r = Service.error(e.status, e.getMessage());
         } catch (IOException | RuntimeException e) {
             r = Service.error(500, "internal error: " + Service.oneLine(String.valueOf(e.getMessage())));
+        } finally {
+            try {
+                ticket.close();
+            } catch (Exception ignored) {
+                // tickets do not fail
+            }
         }
         ObjectNode o = RationaleJson.MAPPER.createObjectNode();
         o.set("id", id);

@@ -107,7 +107,7 @@ class RationaleTest {
                 AttributionResult b = AttributionResult.of(set, tok, backend.device());
                 // the same computation; equal within float rounding (the Vector API's lane reductions may sum in
                 // another order once the JIT has compiled them, so even one call repeated is not bit-identical)
-                assertSameAttribution(b, a, 1e-5);
+                assertSameAttribution(b, a, Rationale.SCORE_TOLERANCE);
                 assertEquals(b.targetText(), a.targetText());
                 assertEquals(RationaleJson.MAPPER.valueToTree(b.tokens()), RationaleJson.MAPPER.valueToTree(a.tokens()));
             }
@@ -203,7 +203,7 @@ class RationaleTest {
             long[] after = r.batchStats();
             assertEquals(1, after[0] - before[0], "one batch");
             assertEquals(TEXTS.length, after[1] - before[1], "of all requests");
-            for (int i = 0; i < TEXTS.length; i++) assertSameAttribution(sequential.get(i), concurrent.get(i), 1e-5);
+            for (int i = 0; i < TEXTS.length; i++) assertSameAttribution(sequential.get(i), concurrent.get(i), Rationale.SCORE_TOLERANCE);
         }
     }
 

@@ -115,7 +115,7 @@ class ServiceTest {
             for (int i = 0; i < TEXTS.length; i++) {
                 AttributionResult a = RationaleJson.MAPPER.treeToValue(sequential.get(i), AttributionResult.class);
                 AttributionResult b = RationaleJson.MAPPER.treeToValue(concurrent.get(i), AttributionResult.class);
-                io.rationale.api.RationaleTestAccess.assertSameAttribution(a, b, 1e-5);
+                io.rationale.api.RationaleTestAccess.assertSameAttribution(a, b, Rationale.SCORE_TOLERANCE);
                 assertEquals(sequential.get(i).get("tokens"), concurrent.get(i).get("tokens"));
                 assertEquals(sequential.get(i).get("target_id"), concurrent.get(i).get("target_id"));
             }
