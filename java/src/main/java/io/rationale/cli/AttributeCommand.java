@@ -1,9 +1,11 @@
 package io.rationale.cli;
 
+import io.rationale.api.AttributionInputs;
+import io.rationale.api.AttributionResult;
+import io.rationale.api.RationaleJson;
 import io.rationale.attribution.Aggregate;
 import io.rationale.attribution.Attribution;
 import io.rationale.attribution.AttributionInput;
-import io.rationale.attribution.AttributionJson;
 import io.rationale.attribution.AttributionSet;
 import io.rationale.attribution.Attributor;
 import io.rationale.attribution.Method;
@@ -13,8 +15,6 @@ import io.rationale.attribution.TargetText;
 import io.rationale.engine.Backend;
 import io.rationale.engine.Backends;
 import io.rationale.engine.Model;
-import io.rationale.tokenizer.ChatMessage;
-import io.rationale.tokenizer.Encoding;
 import io.rationale.tokenizer.Tokenizer;
 import io.rationale.tokenizer.TokenizerException;
 import picocli.CommandLine.Command;
@@ -23,17 +23,14 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
  * {@code attribute}: which input tokens and words made the model produce the target at the last position.
- * Prints a table of words and scores, or with {@code --json} one JSON object (see
- * {@link io.rationale.attribution.AttributionJson} for its shape; the command adds {@code target_text} and
- * {@code foil_text} when the tokenizer is available).
+ * Prints a table of words and scores, or with {@code --json} one JSON object: {@link AttributionResult}, the shape the
+ * Java API and the service share ({@code target_text} and {@code foil_text} when the tokenizer is available).
  */
 @Command(name = "attribute", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Attribute the model's next-token decision to the input tokens and words.")
@@ -153,9 +150,7 @@ public final class AttributeCommand implements Callable<Integer> {
                     throw new IllegalArgumentException("--baseline-token " + baselineToken + " is outside the vocabulary [0, " + vocab + ")");
                 AttributionSet result = new Attributor(backend).run(in, spec, methods, options);
                 if (json) {
-                    Map<String, Object> out = withTexts(AttributionJson.of(result), result, tok);
-                    out.put("device", backend.device());
-                    System.out.println(Json.write(out));
+                    System.out.println(RationaleJson.write(AttributionResult.of(result, tok, backend.device())));
                 } else {
                     System.out.println(table(result, tok));
                     System.out.println(opened.describe());
@@ -173,65 +168,11 @@ public final class AttributeCommand implements Callable<Integer> {
     }
 
     private AttributionInput idsInput(Tokenizer tok, int vocab) {
-        int[] ids = input.source.ids;
-        for (int i = 0; i < ids.length; i++)
-            if (ids[i] < 0 || ids[i] >= vocab)
-                throw new IllegalArgumentException("input id " + ids[i] + " at position " + i + " is outside the vocabulary [0, " + vocab + ")");
-        if (tok != null)
-            for (int id : ids) if (id >= tok.vocabSize()) return AttributionInput.ofIds(ids, null);   // model-only ids: no texts
-        return AttributionInput.ofIds(ids, tok);
+        return AttributionInputs.forIds(tok, input.source.ids, vocab);
     }
 
     private AttributionInput textInput(Tokenizer tok) {
-        String text = input.source.text;
-        Encoding enc;
-        if (input.chat) {
-            List<ChatMessage> messages = new ArrayList<>();
-            if (input.system != null) messages.add(ChatMessage.system(input.system));
-            messages.add(ChatMessage.user(text));
-            String rendered = tok.chatTemplate()
-                    .orElseThrow(() -> new IllegalArgumentException(tok.file().resolveSibling("tokenizer_config.json") + ": no chat_template (needed by --chat)"))
-                    .render(messages, true);
-            int base = rendered.lastIndexOf(text);
-            int lo = 0, hi = text.length();
-            if (base < 0) {                              // templates that trim the message (Llama 3's)
-                String stripped = text.strip();
-                int at = rendered.lastIndexOf(stripped);
-                if (stripped.isEmpty() || at < 0)
-                    throw new IllegalArgumentException("--chat: the user text does not appear in the rendered chat prompt, so its range is unknown");
-                lo = text.indexOf(stripped);
-                hi = lo + stripped.length();
-                base = at - lo;
-            }
-            enc = tok.encode(rendered, false, false);
-            int s = studyStart == null ? 0 : studyStart, e = studyEnd == null ? text.length() : studyEnd;
-            checkStudy(s, e, text.length());
-            return AttributionInput.of(enc, base + Math.clamp(s, lo, hi), base + Math.clamp(e, lo, hi));
-        } else {
-            enc = tok.encode(text);
-        }
-        if (enc.size() == 0) throw new IllegalArgumentException("--text encodes to no tokens");
-        int s = studyStart == null ? 0 : studyStart, e = studyEnd == null ? text.length() : studyEnd;
-        checkStudy(s, e, text.length());
-        return AttributionInput.of(enc, s, e);
-    }
-
-    private void checkStudy(int s, int e, int length) {
-        if (s < 0 || e > length || s > e)
-            throw new IllegalArgumentException("study range [" + s + ", " + e + ") is not inside the " + (input.chat ? "user " : "") + "text [0, " + length + "]");
-    }
-
-    /** Adds target_text (and foil_text) after target_id when the tokenizer knows the ids. */
-    private static Map<String, Object> withTexts(Map<String, Object> m, AttributionSet r, Tokenizer tok) {
-        if (tok == null) return m;
-        TargetSpec spec = r.target().spec();
-        Map<String, Object> out = new LinkedHashMap<>();
-        for (var e : m.entrySet()) {
-            out.put(e.getKey(), e.getValue());
-            if (e.getKey().equals("target_id") && spec.tokenId() < tok.vocabSize()) out.put("target_text", tok.displayText(spec.tokenId()));
-            if (e.getKey().equals("foil_id") && spec.foilId() < tok.vocabSize()) out.put("foil_text", tok.displayText(spec.foilId()));
-        }
-        return out;
+        return AttributionInputs.forText(tok, input.source.text, input.chat, input.system, studyStart, studyEnd);
     }
 
     // ---------------------------------------------------------------- table

@@ -6,10 +6,12 @@ import io.rationale.eval.EvalRunner;
 import io.rationale.eval.EvaluatorFactory;
 import io.rationale.eval.ModelEvaluator;
 import io.rationale.eval.ProgressPrinter;
+import io.rationale.eval.RemoteEvaluator;
 import io.rationale.eval.RunManifest;
 import io.rationale.eval.Selection;
 import io.rationale.eval.Summary;
 import io.rationale.metrics.Masking;
+import io.rationale.openai.OpenAiClient;
 import io.rationale.tools.Presets;
 import io.rationale.tools.TinyModel;
 import picocli.CommandLine;
@@ -58,8 +60,17 @@ public final class EvalCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", paramLabel = "DIR", description = "Model folder (config.json, safetensors, tokenizer).")
-    Path model;
+    @Option(names = "--model", paramLabel = "DIR", description = "Model folder (config.json, safetensors, tokenizer), or openai:URL[#MODEL] "
+            + "for a model behind an OpenAI-compatible endpoint (prompting methods only; API key from $" + OpenAiClient.API_KEY_VARIABLE + ").")
+    String model;
+
+    @Option(names = "--remote-api", defaultValue = "chat", paramLabel = "chat|completions",
+            description = "With --model openai:...: send the prompts as chat messages (default) or as one completion prompt.")
+    String remoteApi;
+
+    @Option(names = "--remote-concurrency", defaultValue = "8", paramLabel = "N",
+            description = "With --model openai:...: requests in flight at once for the masked variants (default: ${DEFAULT-VALUE}).")
+    int remoteConcurrency;
 
     @Option(names = "--dataset", paramLabel = "KIND:PATH", description = "Dataset, e.g. esnli:path.csv, medicalbios:path.jsonl, jsonl:path (see docs/datasets.md).")
     String dataset;
@@ -133,7 +144,8 @@ public final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         boolean fresh = restart;
-        Path modelDir = model, outDir = out;
+        boolean remote = RemoteEvaluator.Spec.isRemote(model);
+        Path modelDir = model == null || remote ? null : Path.of(model), outDir = out;
         String datasetSpec = dataset;
         List<String> methodList = methods;
         if (builtin) {
@@ -181,10 +193,23 @@ public final class EvalCommand implements Callable<Integer> {
             }
         }
         ProgressPrinter printer = new ProgressPrinter(System.err, progressMode);
-        EvalRunner.Config config = new EvalRunner.Config(modelDir, datasetSpec, options, limit, outDir, fresh, summaryEvery, errors, selectMode);
+        RemoteEvaluator.Spec remoteSpec = null;
+        String apiKey = System.getenv(OpenAiClient.API_KEY_VARIABLE);
+        if (remote) {
+            RemoteEvaluator.checkMethods(options.methods());
+            if (remoteConcurrency < 1) throw Usage.error(spec, "--remote-concurrency must be >= 1, got " + remoteConcurrency);
+            remoteSpec = RemoteEvaluator.resolve(RemoteEvaluator.Spec.parse(model, RemoteEvaluator.Api.parse(remoteApi)), apiKey);
+        }
+        EvalRunner.Config config = new EvalRunner.Config(modelDir, datasetSpec, options, limit, outDir, fresh, summaryEvery, errors, selectMode,
+                remoteSpec == null ? null : remoteSpec.id());
         if (builtin) System.out.println("model: weights-tools tiny preset, seed 0 (random weights) at " + modelDir.toAbsolutePath().normalize());
         EvaluatorFactory factory = evaluatorFactory;
-        if (factory == null) factory = (m, ds, opts) -> ModelEvaluator.open(m, ds, opts, d);
+        if (factory == null && remoteSpec != null) {
+            RemoteEvaluator.Spec rs = remoteSpec;
+            factory = (m, ds, opts) -> RemoteEvaluator.open(rs, ds, opts, apiKey, remoteConcurrency);
+        } else if (factory == null) {
+            factory = (m, ds, opts) -> ModelEvaluator.open(m, ds, opts, d);
+        }
         EvalRunner.Outcome o = new EvalRunner(config, factory, printer).run();
         print(o);
         Summary.Counts c = o.summary().counts();

@@ -2,6 +2,8 @@ package io.rationale.cli;
 
 import io.rationale.attribution.Method;
 import io.rationale.engine.AttentionIntervention;
+import io.rationale.api.GenerationResult;
+import io.rationale.api.RationaleJson;
 import io.rationale.engine.Backend;
 import io.rationale.engine.Backends;
 import io.rationale.engine.Generator;
@@ -140,33 +142,16 @@ public final class GenerateCommand implements Callable<Integer> {
             System.arraycopy(r.tokens(), 0, all, prompt.length, r.tokens().length);
             String text = tok.decode(r.tokens(), true);
             if (json) {
-                Map<String, Object> out = new LinkedHashMap<>();
-                out.put("ids", all);
-                out.put("text", text);
-                out.put("prompt_tokens", prompt.length);
-                out.put("new_tokens", r.tokens().length);
-                out.put("stop_reason", r.stopReason().name().toLowerCase());
-                out.put("seconds", seconds);
-                out.put("device", backend.device());
-                if (steering != null) {
-                    Map<String, Object> st = new LinkedHashMap<>();
-                    st.put("alpha", steering.alpha());
-                    st.put("layers", steering.layers());
-                    st.put("span", new int[]{steering.spanStart(), steering.spanEnd()});
-                    st.put("operator", steering.operator().cliName());
-                    st.put("rows", steering.rows().cliName());
-                    st.put("normalization", norm.cliName());
-                    if (steerRelevance != null) st.put("relevance_file", steerRelevance.toAbsolutePath().toString());
-                    else {
-                        st.put("method", relevance.method().cliName());
-                        st.put("target_id", relevance.targetId());
-                        st.put("relevance_raw", relevance.raw());
-                    }
-                    st.put("relevance_seconds", relevanceSeconds);
-                    out.put("steer", st);
-                    out.put("steer_relevance", relevance.weights());
-                }
-                System.out.println(Json.write(out));
+                GenerationResult.Steer st = null;
+                if (steering != null)
+                    st = new GenerationResult.Steer(steering.alpha(), steering.layers(), new int[]{steering.spanStart(), steering.spanEnd()},
+                            steering.operator().cliName(), steering.rows().cliName(), norm.cliName(),
+                            steerRelevance == null ? null : steerRelevance.toAbsolutePath().toString(),
+                            steerRelevance == null ? relevance.method().cliName() : null,
+                            steerRelevance == null ? relevance.targetId() : null,
+                            steerRelevance == null ? relevance.raw() : null, relevanceSeconds);
+                System.out.println(RationaleJson.write(new GenerationResult(all, text, prompt.length, r.tokens().length,
+                        r.stopReason().name().toLowerCase(), seconds, backend.device(), st, steering == null ? null : relevance.weights())));
             } else {
                 if (printer != null) printer.finish(text);
                 else System.out.println(text);

@@ -1,5 +1,7 @@
 package io.rationale.cli;
 
+import io.rationale.api.LogitsResult;
+import io.rationale.api.RationaleJson;
 import io.rationale.engine.Backend;
 import io.rationale.engine.Backends;
 import io.rationale.engine.Logits;
@@ -10,8 +12,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
@@ -50,14 +50,7 @@ public final class LogitsCommand implements Callable<Integer> {
             for (int p = 0; p < ids.length; p++) argmax[p] = logits.argmax(0, p);
             float[] last = logits.last(0);
             if (json) {
-                Map<String, Object> out = new LinkedHashMap<>();
-                out.put("ids", ids);
-                out.put("logits_last", last);
-                out.put("argmax_per_position", argmax);
-                out.put("argmax_last", argmax[ids.length - 1]);
-                out.put("seconds", seconds);
-                out.put("device", backend.device());
-                System.out.println(Json.write(out));
+                System.out.println(RationaleJson.write(new LogitsResult(ids, last, argmax, argmax[ids.length - 1], seconds, backend.device())));
             } else {
                 System.out.println(Summary.logits(tok, ids, last, argmax, top));
                 System.out.printf("forward of %d tokens: %.3f s; %s%n", ids.length, seconds, opened.describe());

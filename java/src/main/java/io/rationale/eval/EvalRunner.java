@@ -55,11 +55,13 @@ public final class EvalRunner {
      * @param restart      discard the folder's earlier results instead of resuming
      * @param summaryEvery refresh summary and report every this many examples (also at least every
      *                     {@link #SUMMARY_SECONDS} s); 0 = only at the end
+     * @param remoteModel  a model behind an API ({@link RemoteEvaluator.Spec#id()}), recorded in run.json instead of
+     *                     a folder (then {@code model} is null); null for a model folder
      */
     public record Config(Path model, String dataset, EvalOptions options, Integer limit, Path out, boolean restart,
-                         int summaryEvery, OnError onError, Selection.Mode select) {
+                         int summaryEvery, OnError onError, Selection.Mode select, String remoteModel) {
         public Config {
-            Objects.requireNonNull(model, "model");
+            if (remoteModel == null) Objects.requireNonNull(model, "model");
             Objects.requireNonNull(dataset, "dataset");
             Objects.requireNonNull(options, "options");
             Objects.requireNonNull(out, "out");
@@ -69,10 +71,16 @@ public final class EvalRunner {
             if (select == null) select = Selection.Mode.FIRST;
         }
 
-        /** Examples in file order ({@link Selection.Mode#FIRST}). */
+        /** A model folder, examples in file order ({@link Selection.Mode#FIRST}). */
         public Config(Path model, String dataset, EvalOptions options, Integer limit, Path out, boolean restart,
                       int summaryEvery, OnError onError) {
-            this(model, dataset, options, limit, out, restart, summaryEvery, onError, Selection.Mode.FIRST);
+            this(model, dataset, options, limit, out, restart, summaryEvery, onError, Selection.Mode.FIRST, null);
+        }
+
+        /** A model folder. */
+        public Config(Path model, String dataset, EvalOptions options, Integer limit, Path out, boolean restart,
+                      int summaryEvery, OnError onError, Selection.Mode select) {
+            this(model, dataset, options, limit, out, restart, summaryEvery, onError, select, null);
         }
 
         public static Config of(Path model, String dataset, EvalOptions options, Path out) {
@@ -80,11 +88,11 @@ public final class EvalRunner {
         }
 
         public Config withLimit(Integer newLimit) {
-            return new Config(model, dataset, options, newLimit, out, restart, summaryEvery, onError, select);
+            return new Config(model, dataset, options, newLimit, out, restart, summaryEvery, onError, select, remoteModel);
         }
 
         public Config withSelect(Selection.Mode mode) {
-            return new Config(model, dataset, options, limit, out, restart, summaryEvery, onError, mode);
+            return new Config(model, dataset, options, limit, out, restart, summaryEvery, onError, mode, remoteModel);
         }
     }
 
@@ -126,8 +134,9 @@ public final class EvalRunner {
             throw new EvalException(out + ": exists and is not a folder (--out names the results folder)");
         Instant now = clock.instant();
         List<Integer> order = Selection.order(dataset.examples(), config.select(), config.options().seed());
-        RunManifest requested = RunManifest.create(config.model(), config.dataset(), dataset, config.options(), config.limit(),
-                config.select(), now);
+        RunManifest requested = config.remoteModel() != null
+                ? RunManifest.createRemote(config.remoteModel(), config.dataset(), dataset, config.options(), config.limit(), config.select(), now)
+                : RunManifest.create(config.model(), config.dataset(), dataset, config.options(), config.limit(), config.select(), now);
         int selected = requested.selected();
         List<Integer> chosen = List.copyOf(order.subList(0, selected));
         checkAgainstDataset(dataset, chosen);

@@ -28,8 +28,8 @@ import java.util.stream.Stream;
  * fingerprint, and the options; the limit may change between sessions (results are keyed by example index).
  *
  * @param format             file format version
- * @param model              absolute model folder
- * @param modelFingerprint   SHA-256 of config.json and the total size of the weight files
+ * @param model              absolute model folder, or a remote model's id ({@code openai:URL#MODEL (chat)})
+ * @param modelFingerprint   SHA-256 of config.json and the total size of the weight files (null for a remote model)
  * @param dataset            {@code KIND:ABSOLUTE_PATH}
  * @param datasetFingerprint size, modification time and SHA-256 of the dataset file (or of each file of a folder);
  *                           only size and hash are compared
@@ -84,6 +84,15 @@ public record RunManifest(int format, String model, Fingerprint modelFingerprint
     /** {@link #selection()}, reading an older run.json's missing value as what that version did. */
     public Selection.Mode selectionMode() {
         return selection == null ? Selection.Mode.FIRST : Selection.Mode.parse(selection);
+    }
+
+    /** A run of a model behind an API: {@code model} is its id ({@link RemoteEvaluator.Spec#id()}), no fingerprint. */
+    public static RunManifest createRemote(String model, String datasetSpec, Dataset dataset, EvalOptions options, Integer limit,
+                                           Selection.Mode selection, Instant now) {
+        int selected = limit == null ? dataset.size() : Math.min(limit, dataset.size());
+        return new RunManifest(FORMAT, model, null, normalizeSpec(datasetSpec), fileFingerprint(dataset.path()), options, dataset.size(),
+                dataset.skipped().size(), limit, selected, now.toString(), List.of(), ENGINE, Runtime.version().toString(),
+                selection.cliName());
     }
 
     /** The same run, resumed now with {@code limit} (and its selection). */

@@ -1,0 +1,198 @@
+"""A client for rationale-engine's service (`./rationale serve`), standard library only.
+
+    from rationale_client import RationaleClient
+    client = RationaleClient("http://127.0.0.1:8000")          # token="..." when the server has --token-file
+    result = client.attribute("Once upon a time there was a", methods=["input_x_gradient", "attnlrp"])
+    for word in result["methods"]["attnlrp"]["words"]:
+        print(word["text"], word["score"])
+
+Every method returns the JSON the service answers (the same objects `rationale attribute --json` and the Java API
+produce; see docs/service.md). Errors raise RationaleError with the HTTP status and the server's one-line message.
+One client may be shared by threads: each thread keeps its own keep-alive connection, and concurrent requests are
+batched by the server.
+"""
+
+import http.client
+import json
+import threading
+import urllib.parse
+
+__all__ = ["RationaleClient", "RationaleError", "top_words"]
+
+
+class RationaleError(Exception):
+    """An error answer of the service: `status` (HTTP), `type` and `message` (one line)."""
+
+    def __init__(self, status, type_, message):
+        super().__init__("%d %s: %s" % (status, type_, message))
+        self.status = status
+        self.type = type_
+        self.message = message
+
+
+class RationaleClient:
+    """The service's endpoints as methods; `base_url` is `http://HOST:PORT` of `./rationale serve`."""
+
+    def __init__(self, base_url="http://127.0.0.1:8000", token=None, timeout=300.0):
+        url = urllib.parse.urlsplit(base_url)
+        if url.scheme != "http" or not url.hostname:
+            raise ValueError("base_url must look like http://HOST:PORT, got %r" % base_url)
+        self.host = url.hostname
+        self.port = url.port or 80
+        self.token = token
+        self.timeout = timeout
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open = set()          # every thread's connection, so close() closes them all
+
+    # ------------------------------------------------------------------ transport
+
+    def _connection(self, fresh=False):
+        c = getattr(self._local, "conn", None)
+        if c is None or fresh:
+            if c is not None:
+                self._drop(c)
+            c = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            self._local.conn = c
+            with self._lock:
+                self._open.add(c)
+        return c
+
+    def _drop(self, conn):
+        conn.close()
+        with self._lock:
+            self._open.discard(conn)
+        if getattr(self._local, "conn", None) is conn:
+            self._local.conn = None
+
+    def request(self, method, path, body=None):
+        """Sends one request; returns the parsed JSON answer or raises RationaleError."""
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        if self.token:
+            headers["Authorization"] = "Bearer " + self.token
+        for attempt in (0, 1):
+            conn = self._connection(fresh=attempt > 0)
+            try:
+                conn.request(method, path, body=data, headers=headers)
+                resp = conn.getresponse()
+                raw = resp.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # a kept-alive connection the server closed meanwhile: once more on a new one
+                self._drop(conn)
+                if attempt == 1:
+                    raise
+                continue
+            if resp.getheader("Connection", "").lower() == "close":
+                self._drop(conn)
+            answer = json.loads(raw.decode("utf-8")) if raw else None
+            if resp.status >= 400:
+                err = (answer or {}).get("error", {}) if isinstance(answer, dict) else {}
+                raise RationaleError(resp.status, err.get("type", "error"), err.get("message", raw.decode("utf-8", "replace")))
+            return answer
+
+    def close(self):
+        """Closes the connections of every thread."""
+        with self._lock:
+            conns, self._open = list(self._open), set()
+        for c in conns:
+            c.close()
+        self._local = threading.local()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------------ endpoints
+
+    def health(self):
+        """{"status": "ok", "model", "device", "queued", "working", ...}"""
+        return self.request("GET", "/health")
+
+    def models(self):
+        """The served model ids."""
+        return [m["id"] for m in self.request("GET", "/v1/models")["data"]]
+
+    def tokenize(self, text, add_special_tokens=True):
+        """Token ids of a text (BOS added when the tokenizer adds one and add_special_tokens)."""
+        return self.request("POST", "/tokenize", {"prompt": text, "add_special_tokens": add_special_tokens})["tokens"]
+
+    def detokenize(self, ids):
+        return self.request("POST", "/detokenize", {"tokens": list(ids)})["prompt"]
+
+    def logits(self, text=None, ids=None):
+        """One forward pass: {"ids", "logits_last", "argmax_per_position", "argmax_last", ...}."""
+        return self.request("POST", "/v1/logits", _input(text, ids))
+
+    def generate(self, text=None, ids=None, max_new_tokens=64, temperature=0.0, top_p=1.0, seed=0):
+        """A continuation: {"ids", "text", "prompt_tokens", "new_tokens", "stop_reason", ...}."""
+        body = _input(text, ids)
+        body.update(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
+        return self.request("POST", "/v1/generate", body)
+
+    def attribute(self, text=None, ids=None, methods=("input_x_gradient",), **options):
+        """Attribution of one input; options are those of `rationale attribute` in snake_case (target_text,
+        target_id, target_kind, foil_text, foil_id, aggregate, steps, baseline_token, study_start, study_end, chat,
+        system, seed, ...). Returns the object `rationale attribute --json` prints."""
+        body = _input(text, ids)
+        body["methods"] = list(methods) if not isinstance(methods, str) else [methods]
+        body.update({k: v for k, v in options.items() if v is not None})
+        return self.request("POST", "/v1/attributions", body)
+
+    def attribute_many(self, inputs, methods=("input_x_gradient",), **options):
+        """Attributions of many inputs in one request (the server batches them); each input is a text or a dict
+        with per-input fields (text or ids, target_text, ...). Returns one result per input, in order."""
+        body = {"inputs": list(inputs), "methods": list(methods) if not isinstance(methods, str) else [methods]}
+        body.update({k: v for k, v in options.items() if v is not None})
+        return self.request("POST", "/v1/attributions", body)["results"]
+
+    def flip_evaluation(self, labels, fields, rationales=None, methods=None, kind=None, label=None, rationale=None, **options):
+        """Classifies one example by label words and tests rationales by masking, as `rationale eval` does.
+
+        labels: the label set; fields: {name: text} (in prompt order) or [{"name", "text"}]; rationales: {name:
+        ranking} or [{"method", "ranking", "k"}], rankings being word indices over all fields, most important first;
+        methods: rationale methods to compute (e.g. ["input_x_gradient", "prompt_guided"]); rationale: a human
+        rationale (word indices) for alignment. Returns one line of eval's examples.jsonl."""
+        if isinstance(fields, dict):
+            fields = [{"name": k, "text": v} for k, v in fields.items()]
+        if isinstance(rationales, dict):
+            rationales = [{"method": k, "ranking": list(v)} for k, v in rationales.items()]
+        body = {"labels": list(labels), "fields": fields, "rationales": rationales, "methods": methods, "kind": kind,
+                "label": label, "rationale": rationale}
+        body.update(options)
+        return self.request("POST", "/v1/flip-evaluation", {k: v for k, v in body.items() if v is not None})
+
+    def completions(self, prompt, **params):
+        """OpenAI-compatible /v1/completions (max_tokens, temperature, top_p, seed, logprobs, echo, stop)."""
+        body = {"prompt": prompt}
+        body.update(params)
+        return self.request("POST", "/v1/completions", body)
+
+    def chat(self, messages, **params):
+        """OpenAI-compatible /v1/chat/completions through the model's chat template."""
+        body = {"messages": messages}
+        body.update(params)
+        return self.request("POST", "/v1/chat/completions", body)
+
+
+def top_words(result, method=None, k=5):
+    """The k highest-scoring words of an attribution result (of `method` in a several-method result)."""
+    if "methods" in result:
+        if method is None:
+            method = next(iter(result["methods"]))
+        words = result["methods"][method]["words"]
+    else:
+        words = result["words"]
+    scored = [w for w in words if w["score"] is not None]
+    scored.sort(key=lambda w: (-w["score"], w["index"]))
+    return [w["text"] for w in scored[:k]]
+
+
+def _input(text, ids):
+    if (text is None) == (ids is None):
+        raise ValueError("give text or ids (exactly one)")
+    return {"text": text} if text is not None else {"ids": list(ids)}

@@ -1,0 +1,129 @@
+package io.rationale.cli;
+
+import io.rationale.api.Rationale;
+import io.rationale.api.RationaleJson;
+import io.rationale.service.LoadTest;
+import io.rationale.service.Server;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code load-test}: {@code /v1/attributions} under load over loopback, on a server it starts for {@code --model}
+ * (or on {@code --url}). Rounds of one client sending requests back to back, then {@code --clients} clients doing
+ * the same, side by side; every answer is checked against the answer its text got alone. Prints requests/s and
+ * p50/p99 latency per phase and the concurrent/sequential throughput ratio (median over rounds); exit 1 on any lost
+ * or wrong answer.
+ */
+@Command(name = "load-test", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Load-test /v1/attributions over loopback: 1 client vs N concurrent clients, side by side;",
+                "requests/s, p50/p99 latency, the throughput ratio; fails on any lost or wrong answer."})
+public final class LoadTestCommand implements Callable<Integer> {
+    @Option(names = "--model", paramLabel = "DIR", description = "Checkpoint folder to serve in-process (or --url).")
+    Path model;
+
+    @Option(names = "--url", paramLabel = "URL", description = "An already running server (http://127.0.0.1:PORT) instead of --model.")
+    URI url;
+
+    @Mixin
+    DeviceOption device;
+
+    @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "CPU threads of the in-process engine (0 = all).")
+    int threads;
+
+    @Option(names = "--methods", split = ",", defaultValue = "input_x_gradient", paramLabel = "LIST", description = "Attribution methods of every request (default: ${DEFAULT-VALUE}).")
+    List<String> methods;
+
+    @Option(names = "--text-words", defaultValue = "0", paramLabel = "N", description = "Cut each of the 8 request texts to its first N words (0: whole; short inputs).")
+    int textWords;
+
+    @Option(names = "--clients", defaultValue = "8", paramLabel = "N", description = "Concurrent clients (default: ${DEFAULT-VALUE}).")
+    int clients;
+
+    @Option(names = "--requests", defaultValue = "64", paramLabel = "N", description = "Requests per phase (default: ${DEFAULT-VALUE}).")
+    int requests;
+
+    @Option(names = "--rounds", defaultValue = "3", paramLabel = "N", description = "Sequential/concurrent rounds (default: ${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Option(names = "--time-limit", defaultValue = "120", paramLabel = "S", description = "No request starts after this many seconds of a phase (default: ${DEFAULT-VALUE}).")
+    int timeLimit;
+
+    @Option(names = "--json", description = "Print one JSON object at the end.")
+    boolean json;
+
+    @Option(names = "--out", paramLabel = "FILE", description = "Also write the JSON object to FILE.")
+    Path out;
+
+    @Override
+    public Integer call() throws Exception {
+        if ((model == null) == (url == null)) throw new IllegalArgumentException("give --model (served in-process) or --url, not both");
+        if (clients < 1 || requests < 1 || rounds < 1 || timeLimit < 1)
+            throw new IllegalArgumentException("--clients, --requests, --rounds and --time-limit must be >= 1");
+        Rationale api = null;
+        Server server = null;
+        try {
+            URI base = url;
+            String device = "remote server " + url;
+            if (model != null) {
+                api = Rationale.open(model, Rationale.Config.defaults().withDevice(this.device.parse()).withThreads(threads));
+                server = Server.start(api, Server.Config.loopback(0));
+                base = server.uri();
+                device = api.deviceDescription();
+            }
+            List<String> texts = new ArrayList<>();
+            for (String t : LoadTest.TEXTS) {
+                String[] w = t.split(" ");
+                texts.add(textWords > 0 && textWords < w.length ? String.join(" ", java.util.Arrays.copyOf(w, textWords)) : t);
+            }
+            LoadTest.Target target = new LoadTest.Target(base, null, texts, methods);
+            LoadTest.compare(target, clients, Math.min(requests, 16), 1, Duration.ofSeconds(timeLimit));        // warm-up round
+            List<LoadTest.Report[]> results = LoadTest.compare(target, clients, requests, rounds, Duration.ofSeconds(timeLimit));
+            boolean clean = true;
+            List<Map<String, Object>> rows = new ArrayList<>();
+            for (int r = 0; r < results.size(); r++) {
+                for (LoadTest.Report rep : results.get(r)) {
+                    if (!json) System.out.println("round " + (r + 1) + ", " + rep.line());
+                    for (String p : rep.problems()) System.err.println("  " + p);
+                    clean &= rep.clean();
+                    rows.add(Map.of("round", r + 1, "report", rep));
+                }
+            }
+            double ratio = LoadTest.medianRatio(results);
+            Map<String, Object> summary = new LinkedHashMap<>();
+            summary.put("device", device);
+            summary.put("methods", methods);
+            summary.put("texts", texts);
+            summary.put("clients", clients);
+            summary.put("requests_per_phase", requests);
+            summary.put("rounds", rows);
+            summary.put("throughput_ratio_median", ratio);
+            if (api != null) summary.put("engine_batches", api.batchStats());
+            summary.put("clean", clean);
+            String line = String.format(Locale.ROOT, "throughput ratio (%d concurrent / 1 sequential client), median of %d rounds: %.2f×; %s",
+                    clients, rounds, ratio, device);
+            if (json) System.out.println(RationaleJson.write(summary));
+            else System.out.println(line);
+            if (out != null) Files.writeString(out, RationaleJson.write(summary) + "\n");
+            if (!clean) {
+                System.err.println("rationale: lost or wrong answers under load (see above)");
+                return 1;
+            }
+            return 0;
+        } finally {
+            if (server != null) server.shutdown(Duration.ofSeconds(10));
+            if (api != null) api.close();
+        }
+    }
+}

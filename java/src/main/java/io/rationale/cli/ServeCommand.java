@@ -1,0 +1,132 @@
+package io.rationale.cli;
+
+import io.rationale.api.Rationale;
+import io.rationale.service.HttpServer;
+import io.rationale.service.Server;
+import io.rationale.service.Service;
+import io.rationale.service.StdioServer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code serve}: the model as a local service (docs/service.md): OpenAI-compatible completions and chat, the
+ * tokenizer endpoints, and the native attribution and flip-evaluation endpoints with the command line's JSON; over
+ * HTTP on 127.0.0.1 (another address needs {@code --token-file}) or as JSON lines on stdin/stdout
+ * ({@code --stdio}). SIGTERM or SIGINT shuts down gracefully: requests in flight are answered, then it exits 0.
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Serve the model: OpenAI-compatible /v1/completions, /v1/chat/completions, /v1/models; /tokenize, /detokenize;",
+                "/v1/attributions and /v1/flip-evaluation with the command line's JSON; /health. HTTP or JSON lines (--stdio)."})
+public final class ServeCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Checkpoint folder (config.json, safetensors, tokenizer.json).")
+    Path model;
+
+    @Mixin
+    DeviceOption device;
+
+    @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "CPU threads (0 = all available processors).")
+    int threads;
+
+    @Option(names = "--host", defaultValue = "127.0.0.1", paramLabel = "ADDR", description = "Address to bind (default: ${DEFAULT-VALUE}; another needs --token-file).")
+    String host;
+
+    @Option(names = "--port", defaultValue = "8000", paramLabel = "P", description = "Port (0: any free port; the line on stdout says which; default: ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--stdio", description = "JSON lines on stdin/stdout instead of HTTP: {\"id\", \"path\", \"body\"} in, {\"id\", \"status\", \"body\"} out.")
+    boolean stdio;
+
+    @Option(names = "--token-file", paramLabel = "FILE", description = "File holding a bearer token; every request must then send 'Authorization: Bearer <token>'.")
+    Path tokenFile;
+
+    @Option(names = "--model-name", paramLabel = "NAME", description = "The model's id in /v1/models and results (default: the folder's name).")
+    String modelName;
+
+    @Option(names = "--max-input-tokens", defaultValue = "0", paramLabel = "N", description = "Longest input, prompt plus generated tokens (0 = the model's context, never more).")
+    int maxInputTokens;
+
+    @Option(names = "--max-body-bytes", defaultValue = "8388608", paramLabel = "N", description = "Largest request body (default: ${DEFAULT-VALUE}).")
+    long maxBodyBytes;
+
+    @Option(names = "--max-concurrent", defaultValue = "16", paramLabel = "N", description = "Requests the engine works on at once: one batch plus the generations in progress (default: ${DEFAULT-VALUE}).")
+    int maxConcurrent;
+
+    @Option(names = "--max-queue", defaultValue = "256", paramLabel = "N", description = "Requests that may wait beyond those; more get 503 (default: ${DEFAULT-VALUE}).")
+    int maxQueue;
+
+    @Option(names = "--max-connections", defaultValue = "1024", paramLabel = "N", description = "Open HTTP connections (default: ${DEFAULT-VALUE}).")
+    int maxConnections;
+
+    @Option(names = "--batch-window-ms", defaultValue = "10", paramLabel = "MS", description = "How long a batch waits at most for requests already arriving (default: ${DEFAULT-VALUE}).")
+    long batchWindowMs;
+
+    @Option(names = "--shutdown-grace", defaultValue = "30", paramLabel = "S", description = "Seconds requests in flight get to finish at shutdown (default: ${DEFAULT-VALUE}).")
+    int graceSeconds;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!Files.isDirectory(model)) throw new IllegalArgumentException(model + ": not a folder");
+        if (maxBodyBytes < 1) throw new IllegalArgumentException("--max-body-bytes must be >= 1, got " + maxBodyBytes);
+        if (maxConnections < 1) throw new IllegalArgumentException("--max-connections must be >= 1, got " + maxConnections);
+        if (batchWindowMs < 0) throw new IllegalArgumentException("--batch-window-ms must be >= 0, got " + batchWindowMs);
+        String token = readToken();
+        InetAddress address = InetAddress.getByName(host);
+        if (!stdio && !address.isLoopbackAddress() && token == null)
+            throw new IllegalArgumentException("--host " + host + " is not a loopback address: give --token-file (every request must then send "
+                    + "'Authorization: Bearer <token>')");
+        Rationale.Config config = new Rationale.Config(device.parse(), threads, Duration.ofMillis(batchWindowMs), maxConcurrent, maxQueue,
+                maxInputTokens, modelName);
+        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+        Rationale api = Rationale.open(model, config);
+        if (stdio) {
+            System.err.println("rationale serve: JSON lines on stdin/stdout (model " + api.modelName() + ", " + api.deviceDescription() + ")");
+            int n = StdioServer.run(new Service(api, Service.Settings.defaults()), System.in, out, maxBodyBytes);
+            api.close();
+            System.err.println("rationale serve: end of input after " + n + " requests");
+            return 0;
+        }
+        HttpServer.Limits limits = new HttpServer.Limits(16 * 1024, maxBodyBytes, Duration.ofSeconds(60), Duration.ofSeconds(30), maxConnections);
+        Server server;
+        try {
+            server = Server.start(api, new Server.Config(address, port, token, limits, Service.Settings.defaults()));
+        } catch (IOException | RuntimeException e) {
+            api.close();
+            if (e instanceof java.net.BindException) throw new IllegalArgumentException("cannot bind " + host + ":" + port + ": " + e.getMessage(), e);
+            throw e;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            System.err.println("rationale serve: shutting down (answering " + server.inFlight() + " requests in flight)");
+            boolean clean = server.shutdown(Duration.ofSeconds(graceSeconds));
+            boolean drained = api.shutdown(Duration.ofSeconds(Math.max(1, graceSeconds)));
+            System.err.println("rationale serve: stopped" + (clean && drained ? "" : " (the grace period ended with requests unanswered)"));
+            System.err.flush();
+            stopped.countDown();
+            Runtime.getRuntime().halt(clean && drained ? 0 : 1);
+        }, "rationale-serve-shutdown"));
+        out.println("rationale serve: listening on " + server.uri() + " (model " + api.modelName() + ", " + api.deviceDescription()
+                + (token != null ? ", bearer token required" : "") + ")");
+        stopped.await();
+        return 0;
+    }
+
+    private String readToken() throws IOException {
+        if (tokenFile == null) return null;
+        if (!Files.isRegularFile(tokenFile)) throw new IllegalArgumentException(tokenFile + ": no such file (--token-file)");
+        String t = Files.readString(tokenFile, StandardCharsets.UTF_8).strip();
+        if (t.isEmpty()) throw new IllegalArgumentException(tokenFile + ": the token file is empty");
+        if (t.chars().anyMatch(c -> c < 0x21 || c > 0x7e)) throw new IllegalArgumentException(tokenFile + ": the token must be one line of printable ASCII without spaces");
+        return t;
+    }
+}

@@ -1,0 +1,634 @@
+package io.rationale.service;
+
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.exc.InvalidFormatException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rationale.api.AttributionRequest;
+import io.rationale.api.AttributionResult;
+import io.rationale.api.BusyException;
+import io.rationale.api.Completion;
+import io.rationale.api.EngineException;
+import io.rationale.api.FlipRequest;
+import io.rationale.api.GenerationResult;
+import io.rationale.api.Input;
+import io.rationale.api.LogitsResult;
+import io.rationale.api.Rationale;
+import io.rationale.api.RationaleJson;
+import io.rationale.engine.SamplingParams;
+import io.rationale.eval.ExampleResult;
+import io.rationale.openai.ChatRequest;
+import io.rationale.openai.ChatResponse;
+import io.rationale.openai.CompletionRequest;
+import io.rationale.openai.CompletionResponse;
+import io.rationale.openai.ErrorResponse;
+import io.rationale.openai.ModelList;
+import io.rationale.tokenizer.ChatMessage;
+import io.rationale.tokenizer.ChatTemplate;
+import io.rationale.tokenizer.Tokenizer;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The service's endpoints over one {@link Rationale}: OpenAI-compatible ({@code /v1/completions},
+ * {@code /v1/chat/completions}, {@code /v1/models}), tokenizer ({@code /tokenize}, {@code /detokenize},
+ * {@code /tokenizer_info}, as vLLM and lm-evaluation-harness's remote tokenizer name them), native with the
+ * command line's JSON ({@code /v1/attributions}, {@code /v1/flip-evaluation}, {@code /v1/logits},
+ * {@code /v1/generate}) and {@code /health}. The same routes serve HTTP ({@link HttpServer}) and JSON lines
+ * ({@link StdioServer}). Every error is {@code {"error": {"message", "type", "param", "code"}}} with a 4xx/5xx
+ * status; docs/service.md lists them.
+ */
+public final class Service implements HttpServer.Handler {
+
+    /**
+     * @param token       bearer token every request must carry (null: none)
+     * @param maxLogprobs most alternatives a request may ask for per token
+     */
+    public record Settings(String token, int maxLogprobs) {
+        public static Settings defaults() { return new Settings(null, 20); }
+    }
+
+    private record Route(String method, Endpoint endpoint, boolean engine) {}
+
+    @FunctionalInterface
+    private interface Endpoint {
+        Object answer(Call call) throws Exception;
+    }
+
+    /** One request being answered: its body, its arrival ticket, its connection. */
+    private static final class Call {
+        final HttpServer.Request request;
+        final HttpServer.Exchange exchange;
+        final AutoCloseable ticket;
+
+        Call(HttpServer.Request request, HttpServer.Exchange exchange, AutoCloseable ticket) {
+            this.request = request;
+            this.exchange = exchange;
+            this.ticket = ticket;
+        }
+
+        /** The JSON body (an object). */
+        JsonNode body() {
+            if (request.body().length == 0) throw ApiError.badRequest("the request has no body (a JSON object is expected)");
+            JsonNode n;
+            try {
+                n = RationaleJson.MAPPER.readTree(request.body());
+            } catch (JsonProcessingException e) {
+                throw ApiError.badRequest("malformed JSON: " + describe(e));
+            } catch (java.io.IOException e) {
+                throw ApiError.badRequest("malformed JSON: " + e.getMessage());
+            }
+            if (n == null || !n.isObject()) throw ApiError.badRequest("the body must be a JSON object");
+            return n;
+        }
+
+        /** Submitted: the engine may start the batch without waiting for this request any longer. */
+        void submitted() {
+            try {
+                ticket.close();
+            } catch (Exception ignored) {
+                // a ticket's close does not fail
+            }
+        }
+
+        /** Waits for the futures; a disconnect cancels them all. */
+        <T> List<T> await(List<CompletableFuture<T>> fs) {
+            submitted();
+            exchange.onDisconnect(() -> fs.forEach(f -> f.cancel(true)));
+            List<T> out = new ArrayList<>(fs.size());
+            for (CompletableFuture<T> f : fs) out.add(Rationale.join(f));
+            return out;
+        }
+
+        <T> T await(CompletableFuture<T> f) { return await(List.of(f)).getFirst(); }
+    }
+
+    private static final AutoCloseable NO_TICKET = () -> { };
+
+    private final Rationale api;
+    private final Settings settings;
+    private final Map<String, Route> routes = new LinkedHashMap<>();
+    private final long created = System.currentTimeMillis() / 1000;
+    private final AtomicLong counter = new AtomicLong();
+
+    public Service(Rationale api, Settings settings) {
+        this.api = api;
+        this.settings = settings;
+        routes.put("/health", new Route("GET", this::health, false));
+        routes.put("/v1/models", new Route("GET", c -> models(), false));
+        routes.put("/tokenizer_info", new Route("GET", c -> tokenizerInfo(), false));
+        routes.put("/tokenize", new Route("POST", this::tokenize, false));
+        routes.put("/detokenize", new Route("POST", this::detokenize, false));
+        routes.put("/v1/completions", new Route("POST", this::completions, true));
+        routes.put("/v1/chat/completions", new Route("POST", this::chat, true));
+        routes.put("/v1/attributions", new Route("POST", this::attributions, true));
+        routes.put("/v1/flip-evaluation", new Route("POST", this::flipEvaluation, true));
+        routes.put("/v1/logits", new Route("POST", this::logits, true));
+        routes.put("/v1/generate", new Route("POST", this::generate, true));
+    }
+
+    public Rationale api() { return api; }
+
+    /** The paths served. */
+    public List<String> paths() { return List.copyOf(routes.keySet()); }
+
+    @Override
+    public HttpServer.Response handle(HttpServer.Request req, HttpServer.Exchange exchange) {
+        if (settings.token() != null && !authorized(req)) {
+            close(exchange.arrival());
+            return error(401, "missing or wrong bearer token: send the header 'Authorization: Bearer <token>' (the token of --token-file)")
+                    .withHeader("WWW-Authenticate", "Bearer");
+        }
+        Route route = routes.get(req.path());
+        if (route == null) {
+            close(exchange.arrival());
+            return error(404, "unknown endpoint " + req.method() + " " + req.path() + " (endpoints: " + String.join(", ", routes.keySet()) + ")");
+        }
+        if (!route.method().equals(req.method()) && !(req.method().equals("HEAD") && route.method().equals("GET"))) {
+            close(exchange.arrival());
+            return error(405, req.path() + " takes " + route.method() + ", not " + req.method()).withHeader("Allow", route.method());
+        }
+        // the engine counts a request from its first byte (the HTTP server's arrival ticket): a batch about to start
+        // waits for it; a request that runs no pass lets go at once
+        AutoCloseable ticket = exchange.arrival();
+        if (!route.engine()) close(ticket);
+        Call call = new Call(req, exchange, route.engine() ? ticket : NO_TICKET);
+        try {
+            return HttpServer.Response.json(200, RationaleJson.write(route.endpoint().answer(call)));
+        } catch (ApiError e) {
+            return error(e.status, e.getMessage());
+        } catch (BusyException e) {
+            return error(503, "server busy: " + e.getMessage()).withHeader("Retry-After", "1");
+        } catch (EngineException e) {
+            return error(500, e.getMessage());
+        } catch (IllegalArgumentException | UnsupportedOperationException e) {
+            return error(400, oneLine(e.getMessage()));
+        } catch (CancellationException e) {
+            return error(499, "the request was cancelled (the client disconnected)");
+        } catch (Exception e) {
+            return error(500, "internal error: " + oneLine(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
+        } finally {
+            call.submitted();
+        }
+    }
+
+    private static void close(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // tickets do not fail
+        }
+    }
+
+    /** An error response in OpenAI's shape. */
+    public static HttpServer.Response error(int status, String message) {
+        return HttpServer.Response.json(status, RationaleJson.write(ErrorResponse.of(status, ApiError.type(status), message)));
+    }
+
+    private boolean authorized(HttpServer.Request req) {
+        String h = req.header("authorization");
+        if (h == null || !h.regionMatches(true, 0, "Bearer ", 0, 7)) return false;
+        byte[] given = h.substring(7).trim().getBytes(StandardCharsets.UTF_8);
+        return MessageDigest.isEqual(given, settings.token().getBytes(StandardCharsets.UTF_8));
+    }
+
+    // ------------------------------------------------------------------ small endpoints
+
+    private Object health(Call c) {
+        int[] load = api.load();
+        long[] b = api.batchStats();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("status", "ok");
+        m.put("model", api.modelName());
+        m.put("device", api.device());
+        m.put("queued", load[0]);
+        m.put("working", load[1]);
+        m.put("batches", b[0]);
+        m.put("batched_requests", b[1]);
+        m.put("decode_steps", b[2]);
+        m.put("generations", b[3]);
+        return m;
+    }
+
+    private ModelList models() {
+        return new ModelList("list", List.of(new ModelList.Model(api.modelName(), "model", created, "rationale-engine", api.contextLength())));
+    }
+
+    private Object tokenizerInfo() {
+        Tokenizer tok = api.tokenizer();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("eos_token", tok.eosId() >= 0 ? tok.piece(tok.eosId()) : null);
+        m.put("bos_token", tok.bosId() >= 0 ? tok.piece(tok.bosId()) : null);
+        m.put("pad_token", null);
+        m.put("add_bos_token", tok.addsBos());
+        m.put("chat_template", tok.chatTemplate().map(ChatTemplate::template).orElse(null));
+        m.put("model_max_length", api.contextLength());
+        m.put("vocab_size", tok.vocabSize());
+        return m;
+    }
+
+    private Object tokenize(Call c) {
+        JsonNode b = c.body();
+        boolean special = !b.has("add_special_tokens") || b.get("add_special_tokens").asBoolean(true);
+        int[] ids;
+        if (b.has("messages")) ids = api.ids(Input.messages(messages(b.get("messages"))));
+        else {
+            JsonNode p = b.has("prompt") ? b.get("prompt") : b.get("text");
+            if (p == null || !p.isTextual()) throw ApiError.badRequest("give 'prompt' (a string) or 'messages'");
+            ids = api.tokenize(p.asText(), special);
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("count", ids.length);
+        m.put("max_model_len", api.contextLength());
+        m.put("tokens", ids);
+        return m;
+    }
+
+    private Object detokenize(Call c) {
+        JsonNode t = c.body().get("tokens");
+        int[] ids = intArray(t, "tokens");
+        return Map.of("prompt", api.detokenize(ids, false));
+    }
+
+    // ------------------------------------------------------------------ native endpoints
+
+    /** {@code /v1/logits}: {@code text}, {@code ids} or {@code messages} → the JSON of {@code logits --json}. */
+    private LogitsResult logits(Call c) {
+        JsonNode b = c.body();
+        known(b, "/v1/logits", "text", "ids", "messages", "chat", "system");
+        return c.await(api.logitsAsync(input(b)));
+    }
+
+    /** {@code /v1/generate}: the options of {@code generate} → the JSON of {@code generate --json}. */
+    private GenerationResult generate(Call c) {
+        JsonNode b = c.body();
+        known(b, "/v1/generate", "text", "ids", "messages", "chat", "system", "max_new_tokens", "temperature", "top_p", "seed");
+        int max = b.has("max_new_tokens") ? intValue(b.get("max_new_tokens"), "max_new_tokens") : 64;
+        SamplingParams s = new SamplingParams(num(b, "temperature", 0), num(b, "top_p", 1), b.has("seed") ? b.get("seed").asLong() : 0);
+        return c.await(api.generateAsync(input(b), max, s));
+    }
+
+    /**
+     * {@code /v1/attributions}: one input (the fields of {@link AttributionRequest}) → one object, the JSON of
+     * {@code attribute --json}; or {@code inputs}: a list of texts or objects with per-input fields (they override the
+     * top-level ones) → {@code {"results": [...]}}, one per input in order.
+     */
+    private Object attributions(Call c) {
+        JsonNode b = c.body();
+        if (!b.has("inputs")) {
+            AttributionRequest r = parse(b, AttributionRequest.class);
+            return c.await(api.attributeAsync(r));
+        }
+        JsonNode inputs = b.get("inputs");
+        if (!inputs.isArray() || inputs.isEmpty()) throw ApiError.badRequest("inputs must be a non-empty list");
+        ObjectNode common = ((ObjectNode) b).deepCopy();
+        common.remove("inputs");
+        List<CompletableFuture<AttributionResult>> fs = new ArrayList<>();
+        try {
+            int i = 0;
+            for (JsonNode item : inputs) {
+                ObjectNode one = common.deepCopy();
+                one.remove(List.of("text", "ids"));
+                if (item.isTextual()) one.put("text", item.asText());
+                else if (item.isObject()) one.setAll((ObjectNode) item);
+                else throw ApiError.badRequest("inputs[" + i + "] must be a text or an object");
+                try {
+                    fs.add(api.attributeAsync(parse(one, AttributionRequest.class)));
+                } catch (IllegalArgumentException | ApiError e) {
+                    throw ApiError.badRequest("inputs[" + i + "]: " + e.getMessage());
+                }
+                i++;
+            }
+        } catch (RuntimeException e) {
+            fs.forEach(f -> f.cancel(true));
+            throw e;
+        }
+        return Map.of("results", c.await(fs));
+    }
+
+    /** {@code /v1/flip-evaluation}: a {@link FlipRequest} → one line of eval's examples.jsonl. */
+    private ExampleResult flipEvaluation(Call c) {
+        return c.await(api.flipEvaluationAsync(parse(c.body(), FlipRequest.class)));
+    }
+
+    private Input input(JsonNode b) {
+        int given = (b.has("text") ? 1 : 0) + (b.has("ids") ? 1 : 0) + (b.has("messages") ? 1 : 0);
+        if (given != 1) throw ApiError.badRequest("give exactly one of text, ids or messages");
+        if (b.has("ids")) return Input.ids(intArray(b.get("ids"), "ids"));
+        if (b.has("messages")) return Input.messages(messages(b.get("messages")));
+        JsonNode t = b.get("text");
+        if (!t.isTextual()) throw ApiError.badRequest("text must be a string");
+        if (b.has("chat") && b.get("chat").asBoolean())
+            return Input.chat(t.asText(), b.has("system") ? b.get("system").asText() : null);
+        return Input.text(t.asText());
+    }
+
+    // ------------------------------------------------------------------ OpenAI completions
+
+    private CompletionResponse completions(Call c) {
+        CompletionRequest r = parse(c.body(), CompletionRequest.class);
+        checkModel(r.model());
+        if (Boolean.TRUE.equals(r.stream())) throw ApiError.badRequest("stream is not supported");
+        if (r.n() != null && r.n() != 1) throw ApiError.badRequest("n must be 1, got " + r.n());
+        if (r.bestOf() != null && r.bestOf() != 1) throw ApiError.badRequest("best_of must be 1, got " + r.bestOf());
+        if (r.suffix() != null) throw ApiError.badRequest("suffix is not supported");
+        zero(r.presencePenalty(), "presence_penalty");
+        zero(r.frequencyPenalty(), "frequency_penalty");
+        if (r.logitBias() != null && !r.logitBias().isNull() && !r.logitBias().isEmpty()) throw ApiError.badRequest("logit_bias is not supported");
+        if (r.prompt() == null || r.prompt().isNull()) throw ApiError.badRequest("prompt is missing");
+        int maxTokens = r.maxTokens() == null ? 16 : r.maxTokens();
+        if (maxTokens < 0) throw ApiError.badRequest("max_tokens must be >= 0, got " + maxTokens);
+        Integer lp = r.logprobs();
+        if (lp != null && (lp < 0 || lp > settings.maxLogprobs()))
+            throw ApiError.badRequest("logprobs must be in [0, " + settings.maxLogprobs() + "], got " + lp);
+        boolean echo = Boolean.TRUE.equals(r.echo());
+        SamplingParams sampling = sampling(r.temperature(), r.topP(), r.seed());
+        List<String> stops = stops(r.stop());
+        List<Prompt> prompts = prompts(r.prompt());
+        List<CompletableFuture<Completion>> fs = new ArrayList<>();
+        try {
+            for (int i = 0; i < prompts.size(); i++) {
+                Prompt p = prompts.get(i);
+                int[] ids = p.ids != null ? p.ids : api.ids(Input.text(p.text));
+                try {
+                    fs.add(api.completeAsync(new Completion.Spec(ids, maxTokens, sampling, api.stopTokens(), stops, lp != null,
+                            lp == null ? 0 : lp, echo && lp != null)));
+                } catch (IllegalArgumentException e) {
+                    throw ApiError.badRequest((prompts.size() > 1 ? "prompt " + i + ": " : "") + e.getMessage());
+                }
+            }
+        } catch (RuntimeException e) {
+            fs.forEach(f -> f.cancel(true));
+            throw e;
+        }
+        List<Completion> done = c.await(fs);
+        Tokenizer tok = api.tokenizer();
+        List<CompletionResponse.Choice> choices = new ArrayList<>();
+        int promptTokens = 0, completionTokens = 0;
+        for (int i = 0; i < done.size(); i++) {
+            Completion x = done.get(i);
+            Prompt p = prompts.get(i);
+            promptTokens += x.prompt().length;
+            completionTokens += x.generated().length;
+            String text = generatedText(x);
+            if (echo) text = (p.text != null ? p.text : tok.decode(x.prompt(), false)) + text;
+            CompletionResponse.Logprobs logprobs = null;
+            if (lp != null) {
+                List<String> tokens = new ArrayList<>();
+                List<Double> tokenLogprobs = new ArrayList<>();
+                List<Map<String, Double>> top = new ArrayList<>();
+                if (echo) {
+                    for (int t = 0; t < x.prompt().length; t++) {
+                        tokens.add(tok.displayText(x.prompt()[t]));
+                        Completion.TokenLogprob l = x.promptLogprobs().get(t);
+                        tokenLogprobs.add(l == null ? null : l.logprob());
+                        top.add(l == null ? null : topMap(l, tok));
+                    }
+                }
+                for (int t = 0; t < x.generated().length; t++) {
+                    Completion.TokenLogprob l = x.logprobs().get(t);
+                    tokens.add(tok.displayText(l.id()));
+                    tokenLogprobs.add(l.logprob());
+                    top.add(topMap(l, tok));
+                }
+                List<Integer> offsets = new ArrayList<>();
+                int off = 0;
+                for (String t : tokens) {
+                    offsets.add(off);
+                    off += t.length();
+                }
+                logprobs = new CompletionResponse.Logprobs(tokens, tokenLogprobs, top, offsets);
+            }
+            choices.add(new CompletionResponse.Choice(text, i, logprobs, finish(x)));
+        }
+        return new CompletionResponse("cmpl-" + counter.incrementAndGet(), "text_completion", now(), api.modelName(), choices,
+                new CompletionResponse.Usage(promptTokens, completionTokens, promptTokens + completionTokens));
+    }
+
+    /** A prompt as text or ids. */
+    private record Prompt(String text, int[] ids) {}
+
+    private static List<Prompt> prompts(JsonNode p) {
+        if (p.isTextual()) return List.of(new Prompt(p.asText(), null));
+        if (!p.isArray() || p.isEmpty()) throw ApiError.badRequest("prompt must be a string, a list of strings, a list of token ids or a list of token-id lists");
+        if (p.get(0).isInt()) return List.of(new Prompt(null, intArray(p, "prompt")));
+        List<Prompt> out = new ArrayList<>();
+        for (int i = 0; i < p.size(); i++) {
+            JsonNode x = p.get(i);
+            if (x.isTextual()) out.add(new Prompt(x.asText(), null));
+            else if (x.isArray()) out.add(new Prompt(null, intArray(x, "prompt[" + i + "]")));
+            else throw ApiError.badRequest("prompt[" + i + "] must be a string or a list of token ids");
+        }
+        return out;
+    }
+
+    private String generatedText(Completion x) {
+        if (x.stopText() != null) return x.stopText();
+        int[] g = x.generated();
+        if (x.finishReason() == Completion.FinishReason.STOP_TOKEN) g = java.util.Arrays.copyOf(g, g.length - 1);
+        return api.tokenizer().decode(g, true);
+    }
+
+    private static String finish(Completion x) {
+        return x.finishReason() == Completion.FinishReason.LENGTH ? "length" : "stop";
+    }
+
+    /** The alternatives, plus the chosen token (OpenAI returns up to logprobs + 1 entries). */
+    private static Map<String, Double> topMap(Completion.TokenLogprob l, Tokenizer tok) {
+        Map<String, Double> m = new LinkedHashMap<>();
+        for (int k = 0; k < l.topIds().length; k++) m.putIfAbsent(tok.displayText(l.topIds()[k]), l.topLogprobs()[k]);
+        m.putIfAbsent(tok.displayText(l.id()), l.logprob());
+        return m;
+    }
+
+    // ------------------------------------------------------------------ OpenAI chat
+
+    private ChatResponse chat(Call c) {
+        ChatRequest r = parse(c.body(), ChatRequest.class);
+        checkModel(r.model());
+        if (Boolean.TRUE.equals(r.stream())) throw ApiError.badRequest("stream is not supported");
+        if (r.n() != null && r.n() != 1) throw ApiError.badRequest("n must be 1, got " + r.n());
+        if (r.messages() == null || r.messages().isEmpty()) throw ApiError.badRequest("messages is missing or empty");
+        List<ChatMessage> messages = new ArrayList<>();
+        for (int i = 0; i < r.messages().size(); i++) {
+            ChatRequest.Message m = r.messages().get(i);
+            if (m == null || m.role() == null) throw ApiError.badRequest("messages[" + i + "] has no role");
+            messages.add(new ChatMessage(m.role(), content(m.content(), i)));
+        }
+        if (api.tokenizer().chatTemplate().isEmpty())
+            throw ApiError.badRequest("this model's tokenizer has no chat template (tokenizer_config.json has no chat_template); use /v1/completions");
+        int[] ids = api.ids(Input.messages(messages));
+        Integer mt = r.maxCompletionTokens() != null ? r.maxCompletionTokens() : r.maxTokens();
+        int max = mt != null ? mt : Math.max(0, api.maxInputTokens() - ids.length);
+        if (max < 0) throw ApiError.badRequest("max_tokens must be >= 0, got " + max);
+        boolean logprobs = Boolean.TRUE.equals(r.logprobs());
+        int top = r.topLogprobs() == null ? 0 : r.topLogprobs();
+        if (top < 0 || top > settings.maxLogprobs()) throw ApiError.badRequest("top_logprobs must be in [0, " + settings.maxLogprobs() + "], got " + top);
+        if (r.topLogprobs() != null && !logprobs) throw ApiError.badRequest("top_logprobs needs logprobs: true");
+        Completion x = c.await(api.completeAsync(new Completion.Spec(ids, max, sampling(r.temperature(), r.topP(), r.seed()), api.stopTokens(),
+                stops(r.stop()), logprobs, top, false)));
+        Tokenizer tok = api.tokenizer();
+        ChatResponse.Logprobs lps = null;
+        if (logprobs) {
+            List<ChatResponse.TokenLogprob> content = new ArrayList<>();
+            for (Completion.TokenLogprob l : x.logprobs()) {
+                List<ChatResponse.TopLogprob> alts = new ArrayList<>();
+                for (int k = 0; k < l.topIds().length; k++) {
+                    String t = tok.displayText(l.topIds()[k]);
+                    alts.add(new ChatResponse.TopLogprob(t, l.topLogprobs()[k], bytes(t)));
+                }
+                String t = tok.displayText(l.id());
+                content.add(new ChatResponse.TokenLogprob(t, l.logprob(), bytes(t), alts));
+            }
+            lps = new ChatResponse.Logprobs(content);
+        }
+        ChatResponse.Choice choice = new ChatResponse.Choice(0, new ChatResponse.AssistantMessage("assistant", generatedText(x)), lps, finish(x));
+        return new ChatResponse("chatcmpl-" + counter.incrementAndGet(), "chat.completion", now(), api.modelName(), List.of(choice),
+                new CompletionResponse.Usage(ids.length, x.generated().length, ids.length + x.generated().length));
+    }
+
+    private static int[] bytes(String s) {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        int[] out = new int[b.length];
+        for (int i = 0; i < b.length; i++) out[i] = b[i] & 0xff;
+        return out;
+    }
+
+    private static String content(JsonNode c, int i) {
+        if (c == null || c.isNull()) return "";
+        if (c.isTextual()) return c.asText();
+        if (c.isArray()) {
+            StringBuilder sb = new StringBuilder();
+            for (JsonNode part : c) {
+                if (!part.isObject() || !"text".equals(part.path("type").asText()) || !part.path("text").isTextual())
+                    throw ApiError.badRequest("messages[" + i + "].content: only text parts ({\"type\": \"text\", \"text\": ...}) are supported");
+                sb.append(part.get("text").asText());
+            }
+            return sb.toString();
+        }
+        throw ApiError.badRequest("messages[" + i + "].content must be a string or a list of text parts");
+    }
+
+    private static List<ChatMessage> messages(JsonNode m) {
+        if (m == null || !m.isArray() || m.isEmpty()) throw ApiError.badRequest("messages must be a non-empty list");
+        List<ChatMessage> out = new ArrayList<>();
+        for (int i = 0; i < m.size(); i++) {
+            JsonNode x = m.get(i);
+            if (!x.isObject() || !x.path("role").isTextual()) throw ApiError.badRequest("messages[" + i + "] needs a role and a content");
+            out.add(new ChatMessage(x.get("role").asText(), content(x.get("content"), i)));
+        }
+        return out;
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private void checkModel(String model) {
+        if (model != null && !model.equals(api.modelName()))
+            throw ApiError.notFound("model '" + model + "' is not served here (this server serves '" + api.modelName() + "')");
+    }
+
+    private static void zero(Double v, String name) {
+        if (v != null && v != 0) throw ApiError.badRequest(name + " is not supported (only 0)");
+    }
+
+    private static SamplingParams sampling(Double temperature, Double topP, Long seed) {
+        return new SamplingParams(temperature == null ? 1.0 : temperature, topP == null ? 1.0 : topP, seed == null ? 0 : seed);
+    }
+
+    private static List<String> stops(JsonNode stop) {
+        if (stop == null || stop.isNull()) return List.of();
+        List<String> out = new ArrayList<>();
+        if (stop.isTextual()) out.add(stop.asText());
+        else if (stop.isArray()) for (JsonNode s : stop) {
+            if (!s.isTextual()) throw ApiError.badRequest("stop must be a string or a list of strings");
+            out.add(s.asText());
+        }
+        else throw ApiError.badRequest("stop must be a string or a list of strings");
+        if (out.size() > 4) throw ApiError.badRequest("stop takes at most 4 strings, got " + out.size());
+        out.removeIf(String::isEmpty);
+        return out;
+    }
+
+    private static double num(JsonNode b, String name, double dflt) {
+        if (!b.has(name) || b.get(name).isNull()) return dflt;
+        if (!b.get(name).isNumber()) throw ApiError.badRequest(name + " must be a number");
+        return b.get(name).asDouble();
+    }
+
+    private static int intValue(JsonNode n, String name) {
+        if (!n.canConvertToInt() || !n.isIntegralNumber()) throw ApiError.badRequest(name + " must be an integer");
+        return n.asInt();
+    }
+
+    private static int[] intArray(JsonNode n, String name) {
+        if (n == null || !n.isArray()) throw ApiError.badRequest(name + " must be a list of token ids");
+        int[] out = new int[n.size()];
+        for (int i = 0; i < out.length; i++) {
+            JsonNode x = n.get(i);
+            if (!x.isIntegralNumber() || !x.canConvertToInt()) throw ApiError.badRequest(name + "[" + i + "] is not a token id");
+            out[i] = x.asInt();
+        }
+        return out;
+    }
+
+    private static void known(JsonNode b, String where, String... names) {
+        List<String> ok = List.of(names);
+        for (var it = b.fieldNames(); it.hasNext(); ) {
+            String f = it.next();
+            if (!ok.contains(f)) throw ApiError.badRequest("unknown field '" + f + "' for " + where + " (known: " + String.join(", ", ok) + ")");
+        }
+    }
+
+    private static <T> T parse(JsonNode n, Class<T> type) {
+        try {
+            return RationaleJson.MAPPER.treeToValue(n, type);
+        } catch (JsonProcessingException e) {
+            throw ApiError.badRequest(describe(e));
+        }
+    }
+
+    /** One line for a JSON problem: the field and what is wrong, or where the syntax breaks. */
+    static String describe(JsonProcessingException e) {
+        if (e instanceof UnrecognizedPropertyException u) {
+            List<String> known = new ArrayList<>();
+            if (u.getKnownPropertyIds() != null) for (Object o : u.getKnownPropertyIds()) known.add(String.valueOf(o));
+            java.util.Collections.sort(known);
+            return "unknown field '" + u.getPropertyName() + "'" + (known.isEmpty() ? "" : " (known: " + String.join(", ", known) + ")");
+        }
+        if (e instanceof InvalidFormatException f)
+            return "field '" + path(f) + "': " + oneLine(f.getOriginalMessage());
+        if (e instanceof MismatchedInputException m && !m.getPath().isEmpty())
+            return "field '" + path(m) + "' has the wrong type (" + oneLine(m.getOriginalMessage()) + ")";
+        JsonLocation loc = e.getLocation();
+        String where = loc == null ? "" : " at line " + loc.getLineNr() + ", column " + loc.getColumnNr();
+        return oneLine(e.getOriginalMessage()) + where;
+    }
+
+    private static String path(MismatchedInputException m) {
+        StringBuilder sb = new StringBuilder();
+        for (var r : m.getPath()) {
+            if (r.getFieldName() != null) sb.append(sb.isEmpty() ? "" : ".").append(r.getFieldName());
+            else sb.append('[').append(r.getIndex()).append(']');
+        }
+        return sb.toString();
+    }
+
+    static String oneLine(String s) {
+        if (s == null) return "";
+        int nl = s.indexOf('\n');
+        return (nl < 0 ? s : s.substring(0, nl)).replace('\r', ' ');
+    }
+
+    private static long now() { return System.currentTimeMillis() / 1000; }
+}
