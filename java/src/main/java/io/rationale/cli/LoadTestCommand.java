@@ -27,8 +27,8 @@ import java.util.concurrent.Callable;
  * or wrong answer.
  */
 @Command(name = "load-test", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Load-test /v1/attributions over loopback: 1 client vs N concurrent clients, side by side;",
-                "requests/s, p50/p99 latency, the throughput ratio; fails on any lost or wrong answer."})
+        description = {"Load-test /v1/attributions over loopback: 1 client against N concurrent clients, side by side.",
+                "Reports requests/s, p50/p99 latency and the throughput ratio; fails on any lost or wrong answer."})
 public final class LoadTestCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "Checkpoint folder to serve in-process (or --url).")
     Path model;

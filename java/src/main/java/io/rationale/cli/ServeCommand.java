@@ -26,8 +26,9 @@ import java.util.concurrent.Callable;
  * ({@code --stdio}). SIGTERM or SIGINT shuts down gracefully: requests in flight are answered, then it exits 0.
  */
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Serve the model: OpenAI-compatible /v1/completions, /v1/chat/completions, /v1/models; /tokenize, /detokenize;",
-                "/v1/attributions and /v1/flip-evaluation with the command line's JSON; /health. HTTP or JSON lines (--stdio)."})
+        description = {"Serve the model to many clients over HTTP or JSON lines (--stdio).",
+                "OpenAI-compatible /v1/completions, /v1/chat/completions, /v1/models; /tokenize, /detokenize; /v1/attributions and "
+                        + "/v1/flip-evaluation with the command line's JSON; /health."})
 public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Checkpoint folder (config.json, safetensors, tokenizer.json).")
     Path model;

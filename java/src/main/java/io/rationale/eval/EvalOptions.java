@@ -82,9 +82,16 @@ public record EvalOptions(List<String> methods, String k, String mask, String an
      * method (not the prompting methods, as {@code attribute --method all}), {@code random} dropped (the baseline is
      * always added), duplicates refused.
      *
-     * @throws IllegalArgumentException naming an unknown method and the valid ones, or a repeated one
+     * @throws IllegalArgumentException naming an unknown method and the valid ones, a repeated one, or none at all
      */
     public static List<String> canonicalMethods(List<String> given) {
+        List<String> out = canonical(given);
+        if (out.isEmpty()) throw new IllegalArgumentException("no method given (the random baseline is always added; valid: " + validMethodNames() + ")");
+        return out;
+    }
+
+    /** {@link #canonicalMethods}, where no method is allowed (an evaluator of rationales given by the caller). */
+    static List<String> canonical(List<String> given) {
         LinkedHashSet<String> out = new LinkedHashSet<>();
         boolean all = given.stream().anyMatch(m -> m.trim().equalsIgnoreCase("all"));   // then repeats are expected
         for (String m : given) {
@@ -106,7 +113,6 @@ public record EvalOptions(List<String> methods, String k, String mask, String an
                 if (!out.add(x) && !all) throw new IllegalArgumentException("method '" + x + "' given twice");
             }
         }
-        if (out.isEmpty()) throw new IllegalArgumentException("no method given (the random baseline is always added; valid: " + validMethodNames() + ")");
         return List.copyOf(out);
     }
 

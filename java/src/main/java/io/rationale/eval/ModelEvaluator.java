@@ -200,7 +200,7 @@ public final class ModelEvaluator implements Evaluator {
         this.flip = new FlipEvaluation(backend, labelWords, parseMask(options.mask()), settings.maxBatchTokens());
         LinkedHashSet<Method> attr = new LinkedHashSet<>();
         LinkedHashSet<String> prompting = new LinkedHashSet<>();
-        for (String n : EvalOptions.canonicalMethods(options.methods())) {
+        for (String n : EvalOptions.canonical(options.methods())) {
             if (EvalOptions.PROMPTING.contains(n)) prompting.add(n);
             else attr.addAll(Method.parse(n));
         }

@@ -320,7 +320,9 @@ class RationaleTest {
             AttributionResult after = r.attribute(AttributionRequest.of(TEXTS[2], "saliency"));
             AttributionSet ref = new Attributor(backend).run(AttributionInput.of(tok.encode(TEXTS[2])), TargetSpec.argmaxLogit(),
                     List.of(Method.SALIENCY), Options.defaults());
-            assertArrayEquals(ref.get(Method.SALIENCY).scores(), after.scores(), "the model is not poisoned");
+            double[] want = ref.get(Method.SALIENCY).scores();
+            double scale = java.util.Arrays.stream(want).map(Math::abs).max().orElse(1);
+            assertArrayEquals(want, after.scores(), Rationale.SCORE_TOLERANCE * scale, "the model is not poisoned (equal within float rounding)");
         }
     }
 
