@@ -2,6 +2,7 @@ package io.rationale.attribution;
 
 import io.rationale.dataset.Word;
 import io.rationale.engine.Backend;
+import io.rationale.engine.BackendMemoryException;
 import io.rationale.engine.ForwardRecord;
 import io.rationale.engine.KvCache;
 import io.rationale.engine.Logits;
@@ -33,10 +34,13 @@ import java.util.SplittableRandom;
  *   <li>attnlrp, cplrp: one backward each over the same record, with their rule.</li>
  *   <li>attention, attention_rollout: the recorded probabilities of that forward, no further pass.</li>
  *   <li>integrated_gradients: one unrecorded {@code forwardEmbeddings} of the baseline (for f(b)), then one of all
- *       k interpolated inputs packed together, recorded, and one backward over it; when that record would not fit
- *       half the free heap (or {@link Options#maxBatchTokens()} says so) the steps are split into several batches
- *       of full records, and only when not even one step's full record fits are records checkpointed
- *       ({@code Activations.recompute}; extras {@code batches}, {@code recompute}).</li>
+ *       k interpolated inputs packed together, recorded, and one backward over it
+ *       ({@link Backend#integratedGradientsBatch}: a device backend builds the inputs and sums the gradients on its
+ *       device); when that record would not fit the backend's memory budget (or {@link Options#maxBatchTokens()}
+ *       says so) the steps are split into several batches of full records, and only when not even one step's full
+ *       record fits are records checkpointed (extras {@code batches}, {@code recompute}); a batch that runs out of
+ *       backend memory all the same is split and run again, down to checkpointed single steps (extra
+ *       {@code out_of_memory_retries}).</li>
  *   <li>occlusion: the input's forward keeps its KV cache; each leave-one-word-out variant runs only its tokens from
  *       the removed word on, after a fork of that cache's prefix, all variants in one batched forward (chunked by
  *       {@link Options#maxForwardTokens()}).</li>
@@ -105,6 +109,7 @@ public final class Attributor {
             return run(in, target, todo, o, rec, cache, f0, t0);
         } finally {
             if (cache != null) cache.close();
+            if (rec != null) rec.close();                 // a device backend's record is device memory
         }
     }
 
@@ -223,31 +228,23 @@ public final class Attributor {
         double fBaseline = run.target.spec().value(backend.forwardEmbeddings(List.of(b), LogitsMode.LAST, null).last(0));
         BatchPlan plan = plan(t, k, run.o);
         int perBatch = plan.sequences();
+        boolean recompute = plan.recompute();
         double[] avg = new double[t * h];          // Σ_s w_s g_s
-        int batches = 0;
-        List<Target> targets = new ArrayList<>();
-        for (int from = 0; from < k; from += perBatch) {
+        int batches = 0, splits = 0;
+        Target target = run.target.spec().toEngine();
+        for (int from = 0; from < k; ) {
             int to = Math.min(k, from + perBatch);
-            List<float[]> inputs = new ArrayList<>(to - from);
-            targets.clear();
-            for (int s = from; s < to; s++) {
-                double a = alpha[s];
-                float[] x = new float[t * h];
-                for (int j = 0; j < x.length; j++) x[j] = (float) (b[j] + a * (e[j] - b[j]));
-                inputs.add(x);
-                targets.add(run.target.spec().toEngine());
+            try {
+                backend.integratedGradientsBatch(e, b, alpha, weight, from, to, target, recompute, avg);
+            } catch (BackendMemoryException x) {  // the plan was too optimistic: the same steps in smaller batches
+                if (perBatch > 1) perBatch = Math.max(1, perBatch / 2);
+                else if (!recompute) recompute = true;
+                else throw x;
+                splits++;
+                continue;
             }
-            ForwardRecord rec = backend.newRecord(false, plan.recompute());
-            backend.forwardEmbeddings(inputs, LogitsMode.LAST, rec);
-            inputs.clear();                        // the record holds what the backward needs
-            float[][] g = backend.backward(rec, targets, RuleMode.GRADIENT);
-            rec = null;
             batches++;
-            for (int s = from; s < to; s++) {
-                double w = weight[s];
-                float[] gs = g[s - from];
-                for (int j = 0; j < avg.length; j++) avg[j] += w * gs[j];
-            }
+            from = to;
         }
         double[] scores = new double[t];
         for (int i = 0; i < t; i++) {
@@ -274,7 +271,8 @@ public final class Attributor {
                             ? "; with the zero baseline RMSNorm makes f jump near the baseline (see the package doc): use --baseline-token"
                             : "; use more --steps"));
         extras.put("batches", batches);
-        extras.put("recompute", plan.recompute());
+        extras.put("recompute", recompute);
+        if (splits > 0) extras.put("out_of_memory_retries", splits);
         return scores;
     }
 

@@ -167,12 +167,12 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized Logits forward(List<int[]> tokens, List<KvCache> cacheList, ForwardOptions options) {
-        return (Logits) pass(tokens, null, cacheList, options, null);
+        return (Logits) pass(tokens, null, null, cacheList, options, null);
     }
 
     @Override
     public synchronized Logits forwardEmbeddings(List<float[]> embeddings, ForwardOptions options) {
-        return (Logits) pass(null, embeddings, null, options, null);
+        return (Logits) pass(null, embeddings, null, null, options, null);
     }
 
     /** Picks each sequence's next token on the device ({@code argmax_rows}, {@code sample_rows}); only the ids come back. */
@@ -180,18 +180,25 @@ public final class CudaBackend implements Backend {
     public synchronized int[] forwardAndSample(List<int[]> tokens, List<KvCache> caches, AttentionIntervention intervention,
                                                SamplingParams params, double[] draws) {
         if (draws.length != tokens.size()) throw new IllegalArgumentException(tokens.size() + " sequences but " + draws.length + " draws");
-        return (int[]) pass(tokens, null, caches, ForwardOptions.of(LogitsMode.LAST).withIntervention(intervention), new Sampling(params, draws));
+        return (int[]) pass(tokens, null, null, caches, ForwardOptions.of(LogitsMode.LAST).withIntervention(intervention), new Sampling(params, draws));
     }
 
     /** What {@link #forwardAndSample} asks of a pass. */
     private record Sampling(SamplingParams params, double[] draws) {}
 
-    /** One forward; returns {@link Logits}, or the sampled ids when {@code sampling} is given. */
-    private Object pass(List<int[]> tokens, List<float[]> embeddings, List<KvCache> cacheList, ForwardOptions options, Sampling sampling) {
+    /** Input embeddings already on the device: sequences of {@code lengths} tokens packed at {@code x} ({@code [n, H]} f32). */
+    private record DeviceInput(DevicePointer x, int[] lengths) {}
+
+    /**
+     * One forward from token ids, host embeddings or device embeddings (one of the three); returns {@link Logits}, or
+     * the sampled ids when {@code sampling} is given.
+     */
+    private Object pass(List<int[]> tokens, List<float[]> embeddings, DeviceInput deviceInput, List<KvCache> cacheList,
+                        ForwardOptions options, Sampling sampling) {
         check();
         freeGarbage();
         ModelConfig c = model.config();
-        int seqs = tokens != null ? tokens.size() : embeddings.size(), H = c.hiddenSize();
+        int seqs = tokens != null ? tokens.size() : embeddings != null ? embeddings.size() : deviceInput.lengths().length, H = c.hiddenSize();
         if (seqs == 0) throw new IllegalArgumentException("no sequences");
         if (cacheList != null && cacheList.size() != seqs)
             throw new IllegalArgumentException(seqs + " sequences but " + cacheList.size() + " caches");
@@ -207,6 +214,8 @@ public final class CudaBackend implements Backend {
                 for (int id : tk)
                     if (id < 0 || id >= c.vocabSize()) throw new IllegalArgumentException("sequence " + s + ": token id " + id + " outside [0, " + c.vocabSize() + ")");
                 len = tk.length;
+            } else if (deviceInput != null) {
+                len = deviceInput.lengths()[s];
             } else {
                 float[] e = embeddings.get(s);
                 if (e == null || e.length == 0 || e.length % H != 0)
@@ -229,7 +238,7 @@ public final class CudaBackend implements Backend {
         if (iv != null) iv.check(c, seqs);
         try {
             for (int s = 0; s < seqs; s++) caches[s].reserve(past[s] + seqStart[s + 1] - seqStart[s]);
-            Object out = run(tokens, embeddings, seqStart, past, caches, options.logits(), rec, iv, sampling);
+            Object out = run(tokens, embeddings, deviceInput, seqStart, past, caches, options.logits(), rec, iv, sampling);
             for (int s = 0; s < seqs; s++) caches[s].setLength(past[s] + seqStart[s + 1] - seqStart[s]);
             return out;
         } catch (DeviceOutOfMemoryException e) {
@@ -412,8 +421,8 @@ public final class CudaBackend implements Backend {
         kernels.residualAdd(x, H, proj, H, w.downBias(), n, H);
     }
 
-    private Object run(List<int[]> tokens, List<float[]> embeddings, int[] seqStart, int[] past, CudaKvCache[] caches,
-                       LogitsMode mode, CudaRecord rec, AttentionIntervention iv, Sampling sampling) {
+    private Object run(List<int[]> tokens, List<float[]> embeddings, DeviceInput deviceInput, int[] seqStart, int[] past,
+                       CudaKvCache[] caches, LogitsMode mode, CudaRecord rec, AttentionIntervention iv, Sampling sampling) {
         ModelConfig c = model.config();
         int seqs = caches.length, n = seqStart[seqs];
         int H = c.hiddenSize(), Q = c.qDim(), K = c.kvDim(), I = c.intermediateSize(), V = c.vocabSize(), heads = c.numHeads();
@@ -467,6 +476,8 @@ public final class CudaBackend implements Backend {
         DevicePointer x = ws.get("x", 4L * n * H);
         if (tokens != null) {
             kernels.embedding(weights.embed.type(), x, weights.embed.ptr(), p.at(aIds), n, H);
+        } else if (deviceInput != null) {
+            device.copy(x, deviceInput.x(), 4L * n * H);
         } else {
             float[] all = new float[n * H];
             for (int s = 0; s < seqs; s++) System.arraycopy(embeddings.get(s), 0, all, seqStart[s] * H, embeddings.get(s).length);
@@ -561,7 +572,21 @@ public final class CudaBackend implements Backend {
         if (!rec.fromStart)
             throw new IllegalArgumentException("a sequence of the record did not start at position 0: backward needs whole sequences from position 0 (fresh caches)");
         int[] kind = new int[seqs], token = new int[seqs], foil = new int[seqs];
-        for (int s = 0; s < seqs; s++) {
+        targetArrays(targets, V, kind, token, foil);
+        try {
+            DevicePointer dx = backwardPass(rec, mode.rules(), kind, token, foil);
+            float[] all = download(dx, (long) n * H);
+            float[][] out = new float[seqs][];
+            for (int s = 0; s < seqs; s++) out[s] = Arrays.copyOfRange(all, rec.seqStart[s] * H, rec.seqStart[s + 1] * H);
+            return out;
+        } catch (DeviceOutOfMemoryException e) {
+            throw new BackendMemoryException(e.getMessage() + " (a backward pass of " + n + " tokens in " + seqs + " sequences)", e);
+        }
+    }
+
+    /** The target kinds, ids and foils of {@code target_grad}; ids checked against the vocabulary. */
+    private static void targetArrays(List<Target> targets, int V, int[] kind, int[] token, int[] foil) {
+        for (int s = 0; s < targets.size(); s++) {
             Target t = targets.get(s);
             switch (t) {
                 case null -> throw new IllegalArgumentException("sequence " + s + " has no target");
@@ -582,14 +607,53 @@ public final class CudaBackend implements Backend {
             if (token[s] >= V || foil[s] >= V)
                 throw new IllegalArgumentException("sequence " + s + ": token id " + Math.max(token[s], foil[s]) + " outside [0, " + V + ")");
         }
-        try {
-            return backwardPass(rec, mode.rules(), kind, token, foil);
-        } catch (DeviceOutOfMemoryException e) {
-            throw new BackendMemoryException(e.getMessage() + " (a backward pass of " + n + " tokens in " + seqs + " sequences)", e);
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>On the device: e, b and acc go up once; {@code ig_interpolate} builds the batch's inputs, a recorded forward
+     * from them and one backward run as {@link #forwardEmbeddings} and {@link #backward} do, {@code ig_accumulate}
+     * adds the weighted gradients to acc in the host's order and arithmetic, and only acc comes back.
+     */
+    @Override
+    public synchronized void integratedGradientsBatch(float[] e, float[] b, double[] alpha, double[] weight, int from, int to,
+                                                      Target target, boolean recompute, double[] acc) {
+        check();
+        freeGarbage();
+        ModelConfig c = model.config();
+        int H = c.hiddenSize(), steps = to - from;
+        if (from < 0 || to > alpha.length || to > weight.length || steps <= 0)
+            throw new IllegalArgumentException("steps [" + from + ", " + to + ") of " + alpha.length);
+        if (e.length == 0 || e.length % H != 0 || b.length != e.length || acc.length != e.length)
+            throw new IllegalArgumentException("input, baseline and sum must be the same non-empty multiple of hidden size " + H);
+        long len = e.length;
+        int[] kind = new int[steps], token = new int[steps], foil = new int[steps], lengths = new int[steps];
+        targetArrays(java.util.Collections.nCopies(steps, target), c.vocabSize(), kind, token, foil);
+        Arrays.fill(lengths, e.length / H);
+        try (CudaRecord rec = new CudaRecord(this, false, recompute)) {
+            Workspace.Args args = new Workspace.Args();
+            int aAlpha = args.doubles(Arrays.copyOfRange(alpha, from, to)), aWeight = args.doubles(Arrays.copyOfRange(weight, from, to));
+            byte[] packed = args.bytes();
+            DevicePointer base = ws.get("ig.args", packed.length);
+            device.copyToDevice(base, packed);
+            DevicePointer de = ws.get("ig.e", 4 * len), db = ws.get("ig.b", 4 * len), dacc = ws.get("ig.acc", 8 * len);
+            DevicePointer x = ws.get("ig.x", 4 * len * steps);
+            device.copyToDevice(de, e);
+            device.copyToDevice(db, b);
+            device.copyToDevice(dacc, acc);
+            kernels.igInterpolate(x, de, db, base.plus(aAlpha), steps, len);
+            pass(null, null, new DeviceInput(x, lengths), null, ForwardOptions.of(LogitsMode.LAST).withRecord(rec), null);
+            DevicePointer g = backwardPass(rec, RuleMode.GRADIENT.rules(), kind, token, foil);
+            kernels.igAccumulate(dacc, g, len, base.plus(aWeight), steps, len);
+            device.copyToHost(acc, dacc);
+        } catch (DeviceOutOfMemoryException x) {
+            throw new BackendMemoryException(x.getMessage() + " (integrated gradients: " + steps + " steps of " + e.length / H + " tokens)", x);
         }
     }
 
-    private float[][] backwardPass(CudaRecord rec, LrpRules rules, int[] kind, int[] token, int[] foil) {
+    /** The backward pass (see {@link #backward}); returns dx, the gradient of the input embeddings {@code [n, H]} (a work buffer). */
+    private DevicePointer backwardPass(CudaRecord rec, LrpRules rules, int[] kind, int[] token, int[] foil) {
         ModelConfig c = model.config();
         int seqs = rec.numSequences(), n = rec.numTokens(), H = c.hiddenSize(), V = c.vocabSize(), Q = c.qDim(), K = c.kvDim();
         int I = c.intermediateSize(), QKV = Q + 2 * K, heads = c.numHeads(), hd = c.headDim(), half = hd / 2;
@@ -659,10 +723,7 @@ public final class CudaBackend implements Backend {
                 kernels.rmsnormBackward(dx, dxn, lr.input(), w.inputNorm(), lr.inv1(), n, H, rules.constantRms(), true);
             }
         }
-        float[] all = download(dx, (long) n * H);
-        float[][] out = new float[seqs][];
-        for (int s = 0; s < seqs; s++) out[s] = Arrays.copyOfRange(all, seqStart[s] * H, seqStart[s + 1] * H);
-        return out;
+        return dx;
     }
 
     /**

@@ -189,6 +189,44 @@ public interface Backend extends AutoCloseable {
     float[][] backward(ForwardRecord record, List<Target> targets, RuleMode mode);
 
     /**
+     * One batch of integrated gradients' steps on one input of len tokens ({@code e}, {@code b}: the input's and the
+     * baseline's embeddings, {@code [len·hidden]}): the interpolated inputs {@code x_s = b + alpha[s]·(e − b)} for s in
+     * [from, to), computed as {@code (float) (b + alpha[s] * (e − b))} with {@code e − b} in float, run as ONE packed
+     * recorded forward ({@link #forwardEmbeddings}), one backward of {@code target} at each ({@link RuleMode#GRADIENT}),
+     * and {@code acc[j] += weight[s]·g_s[j]} in double, s in order (so that equal gradients give equal sums on every
+     * backend). The default runs this on the host arrays; a device backend builds the inputs and sums the gradients
+     * on its device, and only the sums come back.
+     *
+     * @param recompute checkpointed records ({@link #newRecord})
+     * @param acc       {@code [len·hidden]}, added to
+     * @throws BackendMemoryException when the batch does not fit (acc is then unchanged)
+     */
+    default void integratedGradientsBatch(float[] e, float[] b, double[] alpha, double[] weight, int from, int to, Target target,
+                                          boolean recompute, double[] acc) {
+        if (from < 0 || to > alpha.length || from >= to) throw new IllegalArgumentException("steps [" + from + ", " + to + ") of " + alpha.length);
+        List<float[]> inputs = new ArrayList<>(to - from);
+        List<Target> targets = new ArrayList<>(to - from);
+        for (int s = from; s < to; s++) {
+            double a = alpha[s];
+            float[] x = new float[e.length];
+            for (int j = 0; j < x.length; j++) x[j] = (float) (b[j] + a * (e[j] - b[j]));
+            inputs.add(x);
+            targets.add(target);
+        }
+        float[][] g;
+        try (ForwardRecord rec = newRecord(false, recompute)) {
+            forwardEmbeddings(inputs, LogitsMode.LAST, rec);
+            inputs.clear();                        // the record holds what the backward needs
+            g = backward(rec, targets, RuleMode.GRADIENT);
+        }
+        for (int s = from; s < to; s++) {
+            double w = weight[s];
+            float[] gs = g[s - from];
+            for (int j = 0; j < acc.length; j++) acc[j] += w * gs[j];
+        }
+    }
+
+    /**
      * New tokens per batched forward that this backend runs well and that bound its working memory: the default
      * chunk of batched continuations ({@link #forwardContinuations}, flip evaluation, occlusion).
      */

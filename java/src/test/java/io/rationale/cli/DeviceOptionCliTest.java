@@ -69,6 +69,38 @@ class DeviceOptionCliTest {
     }
 
     /**
+     * attribute --method all on the emulated device: every method (the backward ones included) gives the CPU's target
+     * and token scores on stories260K (f32) within 1e-4 of each method's largest |score| (see DeviceAttributionTest).
+     */
+    @Test
+    void attributeAllOnTheEmulatedDeviceEqualsTheCpu() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(TestBackends.emulatedDeviceBuilt(), "the emulated device is not in this build");
+        ObjectMapper om = new ObjectMapper();
+        java.util.Map<String, JsonNode> runs = new java.util.LinkedHashMap<>();
+        for (String device : new String[]{"cpu", "cuda-emu"}) {
+            CliRun r = CliRun.of("attribute", "--model", STORIES, "--text", "Once upon a time there was a little girl", "--method", "all",
+                    "--steps", "8", "--baseline-token", "0", "--device", device, "--json");
+            assertEquals(0, r.exitCode(), r.err());
+            runs.put(device, om.readTree(r.out()));
+        }
+        JsonNode cpu = runs.get("cpu"), gpu = runs.get("cuda-emu");
+        assertTrue(gpu.get("device").asText().startsWith("cuda-emu"), gpu.get("device").asText());
+        assertEquals(cpu.get("target_id"), gpu.get("target_id"));
+        java.util.Iterator<String> names = cpu.get("methods").fieldNames();
+        int methods = 0;
+        while (names.hasNext()) {
+            String m = names.next();
+            JsonNode a = cpu.at("/methods/" + m + "/scores"), b = gpu.at("/methods/" + m + "/scores");
+            assertEquals(a.size(), b.size(), m);
+            double max = 0;
+            for (JsonNode x : a) max = Math.max(max, Math.abs(x.asDouble()));
+            for (int i = 0; i < a.size(); i++) assertEquals(a.get(i).asDouble(), b.get(i).asDouble(), 1e-4 * Math.max(1, max), m + " token " + i);
+            methods++;
+        }
+        assertEquals(io.rationale.attribution.Method.values().length, methods);
+    }
+
+    /**
      * eval with the forward-only attribution methods and a prompting method on the emulated device: the built-in job
      * (an f32 model) gives the CPU's predictions, word scores (1e-4) and prompting answers.
      */
