@@ -244,6 +244,7 @@ public final class CudaBackend implements Backend {
         } catch (DeviceOutOfMemoryException e) {
             for (int s = 0; s < seqs; s++) if (!throwaway[s]) caches[s].truncate(past[s]);
             if (rec != null) rec.close();
+            ws.close();                                     // the work buffers grown for this batch: a smaller retry starts clean
             throw new BackendMemoryException(e.getMessage() + " (a forward of " + seqStart[seqs] + " tokens in " + seqs + " sequences"
                     + (rec != null ? ", recorded" : "") + ")", e);
         } finally {
@@ -580,6 +581,7 @@ public final class CudaBackend implements Backend {
             for (int s = 0; s < seqs; s++) out[s] = Arrays.copyOfRange(all, rec.seqStart[s] * H, rec.seqStart[s + 1] * H);
             return out;
         } catch (DeviceOutOfMemoryException e) {
+            ws.close();
             throw new BackendMemoryException(e.getMessage() + " (a backward pass of " + n + " tokens in " + seqs + " sequences)", e);
         }
     }
@@ -648,6 +650,7 @@ public final class CudaBackend implements Backend {
             kernels.igAccumulate(dacc, g, len, base.plus(aWeight), steps, len);
             device.copyToHost(acc, dacc);
         } catch (DeviceOutOfMemoryException x) {
+            ws.close();
             throw new BackendMemoryException(x.getMessage() + " (integrated gradients: " + steps + " steps of " + e.length / H + " tokens)", x);
         }
     }
