@@ -728,11 +728,13 @@ extern "C" __global__ void attn_bwd_delta(float* delta, const float* o, int ldo,
 #define ATTNB_ARGS                                                                                               \
     attnb::Args{dq, dk, dv, ldd, q, k, v, ldqkv, dout, lddo, stats, delta, tiles, seq_start, heads, kv_heads, hd, \
                 window, scale, qk_scale, v_scale, stop_qk}
-extern "C" __global__ void __launch_bounds__(128) attn_bwd_dkdv_d32(ATTNB_PARAMS) { attnb::attn_bwd_dkdv<32>(ATTNB_ARGS); }
-extern "C" __global__ void __launch_bounds__(128) attn_bwd_dkdv_d64(ATTNB_PARAMS) { attnb::attn_bwd_dkdv<64>(ATTNB_ARGS); }
-extern "C" __global__ void __launch_bounds__(128) attn_bwd_dkdv_d128(ATTNB_PARAMS) { attnb::attn_bwd_dkdv<128>(ATTNB_ARGS); }
-extern "C" __global__ void __launch_bounds__(128) attn_bwd_dkdv_d256(ATTNB_PARAMS) { attnb::attn_bwd_dkdv<256>(ATTNB_ARGS); }
-extern "C" __global__ void __launch_bounds__(128) attn_bwd_dq_d32(ATTNB_PARAMS) { attnb::attn_bwd_dq<32>(ATTNB_ARGS); }
-extern "C" __global__ void __launch_bounds__(128) attn_bwd_dq_d64(ATTNB_PARAMS) { attnb::attn_bwd_dq<64>(ATTNB_ARGS); }
-extern "C" __global__ void __launch_bounds__(128) attn_bwd_dq_d128(ATTNB_PARAMS) { attnb::attn_bwd_dq<128>(ATTNB_ARGS); }
-extern "C" __global__ void __launch_bounds__(128) attn_bwd_dq_d256(ATTNB_PARAMS) { attnb::attn_bwd_dq<256>(ATTNB_ARGS); }
+// Register caps (ptxas, sm_90): (128, 2) leaves up to 255 registers (used: 128–164, no spills); with (128) alone
+// ptxas spilled a few bytes in d32 and d64.
+extern "C" __global__ void __launch_bounds__(128, 2) attn_bwd_dkdv_d32(ATTNB_PARAMS) { attnb::attn_bwd_dkdv<32>(ATTNB_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 2) attn_bwd_dkdv_d64(ATTNB_PARAMS) { attnb::attn_bwd_dkdv<64>(ATTNB_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 2) attn_bwd_dkdv_d128(ATTNB_PARAMS) { attnb::attn_bwd_dkdv<128>(ATTNB_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 2) attn_bwd_dkdv_d256(ATTNB_PARAMS) { attnb::attn_bwd_dkdv<256>(ATTNB_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 2) attn_bwd_dq_d32(ATTNB_PARAMS) { attnb::attn_bwd_dq<32>(ATTNB_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 2) attn_bwd_dq_d64(ATTNB_PARAMS) { attnb::attn_bwd_dq<64>(ATTNB_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 2) attn_bwd_dq_d128(ATTNB_PARAMS) { attnb::attn_bwd_dq<128>(ATTNB_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 2) attn_bwd_dq_d256(ATTNB_PARAMS) { attnb::attn_bwd_dq<256>(ATTNB_ARGS); }

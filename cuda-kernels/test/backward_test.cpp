@@ -1,6 +1,6 @@
-// Correctness tests of the backward kernels (and the device-side attribution kernels) on the emulated device,
-// against plain double-precision C++ references, through the emulated driver as the Java backend reaches them (see
-// harness.h). Every test runs under three warp schedules (in order, reversed, a seeded permutation): a missing
+// Correctness tests of the backward kernels (and the device-side attribution and flip-evaluation kernels) on the
+// emulated device, against plain double-precision C++ references, through the emulated driver as the Java backend
+// reaches them (see harness.h). Every test runs under three warp schedules (in order, reversed, a seeded permutation): a missing
 // barrier changes the result.
 //
 // Usage: backward_test <libcuda.so.1> [--fatbin kernels.fatbin] [filter]
@@ -371,6 +371,41 @@ static void test_rope_inverse() {
     free_all();
 }
 
+// ---------------------------------------------------------------- label logits (the flip evaluation's scores)
+
+static void test_label_logits() {
+    const int rows = 37, V = 500, labels = 4;
+    const long long ld = V + 5;
+    std::vector<float> logits = randv((size_t)rows * ld, -5, 5);
+    std::vector<int> start = {0, 3, 4, 8, 10}, ids = {7, 100, 3, 499, 0, 1, 2, 5, 42, 43};
+    for (int r = 0; r < rows; r++) {
+        if (r % 3 == 0) logits[(size_t)r * ld + 100] = logits[(size_t)r * ld + 7];          // a tie inside a label: the first id wins
+        if (r % 5 == 0) logits[(size_t)r * ld + 42] = logits[(size_t)r * ld + 499] = 9.f;  // a tie between labels: the first label
+    }
+    dptr dl = up(logits), ds = up(start), di = up(ids);
+    dptr ol = dalloc((size_t)rows * labels * 4), ot = dalloc((size_t)rows * labels * 4), op = dalloc((size_t)rows * 4);
+    launch_smem("label_logits", {1}, 128, 0, P(ol), P(ot), P(op), P(dl), ld, P(ds), P(di), rows, labels);
+    auto gl = down<float>(ol, (size_t)rows * labels);
+    auto gt = down<int>(ot, (size_t)rows * labels);
+    auto gp = down<int>(op, rows);
+    int bad = 0;
+    for (int r = 0; r < rows; r++) {
+        const float* l = &logits[(size_t)r * ld];
+        int pred = 0;
+        std::vector<float> lv(labels);
+        for (int g = 0; g < labels; g++) {
+            int b = ids[start[g]];
+            for (int e = start[g]; e < start[g + 1]; e++) if (l[ids[e]] > l[b]) b = ids[e];
+            lv[g] = l[b];
+            bad += gt[(size_t)r * labels + g] != b || gl[(size_t)r * labels + g] != l[b];
+            if (lv[g] > lv[pred]) pred = g;
+        }
+        bad += gp[r] != pred;
+    }
+    CHECK(bad == 0, "%d label values differ", bad);
+    free_all();
+}
+
 // ---------------------------------------------------------------- main
 
 int main(int argc, char** argv) {
@@ -388,7 +423,7 @@ int main(int argc, char** argv) {
     struct T { const char* name; void (*fn)(); };
     T tests[] = {{"attention_backward", test_attention_backward}, {"rmsnorm_backward", test_rmsnorm_backward},
                  {"swiglu_backward", test_swiglu_backward}, {"gemv_t", test_gemv_t}, {"target_grad", test_target_grad},
-                 {"ig", test_ig}, {"rope_inverse", test_rope_inverse}};
+                 {"ig", test_ig}, {"rope_inverse", test_rope_inverse}, {"label_logits", test_label_logits}};
     auto t0 = std::chrono::steady_clock::now();
     for (int sched : {0, 1, 7}) {
         if (!drv::cuemu_set_schedule && sched != 0) break;        // a real GPU: one run

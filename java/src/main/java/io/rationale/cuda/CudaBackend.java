@@ -183,8 +183,32 @@ public final class CudaBackend implements Backend {
         return (int[]) pass(tokens, null, null, caches, ForwardOptions.of(LogitsMode.LAST).withIntervention(intervention), new Sampling(params, draws));
     }
 
-    /** What {@link #forwardAndSample} asks of a pass. */
-    private record Sampling(SamplingParams params, double[] draws) {}
+    /** What a pass returns instead of the logits: picked on the device, only the picks come back. */
+    private sealed interface Pick permits Sampling, Labels {}
+
+    /** {@link #forwardAndSample}: each sequence's next token. */
+    private record Sampling(SamplingParams params, double[] draws) implements Pick {}
+
+    /** {@link #forwardLabelLogits}: each sequence's last logits reduced to label groups ({@code label_logits}). */
+    private record Labels(int[][] labelTokens) implements Pick {}
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>On the device: each batch's last logits stay there; {@code label_logits} reduces them to the labels and only
+     * the per-label logits, tokens and predictions come back.
+     */
+    @Override
+    public int forwardLabelLogits(KvCache base, int[] prefixLengths, List<int[]> rests, int maxTokens, int[][] labelTokens,
+                                  java.util.function.ObjIntConsumer<io.rationale.engine.LabelLogits> labels) {
+        io.rationale.engine.LabelLogits.check(labelTokens, model.config().vocabSize());
+        Labels pick = new Labels(labelTokens);
+        return io.rationale.engine.Continuations.run(this, base, prefixLengths, rests, maxTokens, (batch, caches) -> {
+            synchronized (this) {
+                return (io.rationale.engine.LabelLogits[]) pass(batch, null, null, caches, ForwardOptions.of(LogitsMode.LAST), pick);
+            }
+        }, labels);
+    }
 
     /** Input embeddings already on the device: sequences of {@code lengths} tokens packed at {@code x} ({@code [n, H]} f32). */
     private record DeviceInput(DevicePointer x, int[] lengths) {}
@@ -194,7 +218,7 @@ public final class CudaBackend implements Backend {
      * the sampled ids when {@code sampling} is given.
      */
     private Object pass(List<int[]> tokens, List<float[]> embeddings, DeviceInput deviceInput, List<KvCache> cacheList,
-                        ForwardOptions options, Sampling sampling) {
+                        ForwardOptions options, Pick pick) {
         check();
         freeGarbage();
         ModelConfig c = model.config();
@@ -238,7 +262,7 @@ public final class CudaBackend implements Backend {
         if (iv != null) iv.check(c, seqs);
         try {
             for (int s = 0; s < seqs; s++) caches[s].reserve(past[s] + seqStart[s + 1] - seqStart[s]);
-            Object out = run(tokens, embeddings, deviceInput, seqStart, past, caches, options.logits(), rec, iv, sampling);
+            Object out = run(tokens, embeddings, deviceInput, seqStart, past, caches, options.logits(), rec, iv, pick);
             for (int s = 0; s < seqs; s++) caches[s].setLength(past[s] + seqStart[s + 1] - seqStart[s]);
             return out;
         } catch (DeviceOutOfMemoryException e) {
@@ -423,7 +447,7 @@ public final class CudaBackend implements Backend {
     }
 
     private Object run(List<int[]> tokens, List<float[]> embeddings, DeviceInput deviceInput, int[] seqStart, int[] past,
-                       CudaKvCache[] caches, LogitsMode mode, CudaRecord rec, AttentionIntervention iv, Sampling sampling) {
+                       CudaKvCache[] caches, LogitsMode mode, CudaRecord rec, AttentionIntervention iv, Pick pick) {
         ModelConfig c = model.config();
         int seqs = caches.length, n = seqStart[seqs];
         int H = c.hiddenSize(), Q = c.qDim(), K = c.kvDim(), I = c.intermediateSize(), V = c.vocabSize(), heads = c.numHeads();
@@ -452,7 +476,8 @@ public final class CudaBackend implements Backend {
             if (probsOff[seqs] > Integer.MAX_VALUE) throw new IllegalArgumentException("the attention probabilities of this batch exceed 2^31 floats");
             aProbsOff = args.longs(probsOff);
         }
-        int aDraws = -1, aTemp = -1, aTopP = -1;
+        int aDraws = -1, aTemp = -1, aTopP = -1, aLabelStart = -1, aLabelIds = -1;
+        Sampling sampling = pick instanceof Sampling x ? x : null;
         if (sampling != null && !sampling.params().isGreedy()) {
             double[] t = new double[seqs], tp = new double[seqs];
             Arrays.fill(t, sampling.params().temperature());
@@ -460,6 +485,16 @@ public final class CudaBackend implements Backend {
             aDraws = args.doubles(sampling.draws());
             aTemp = args.doubles(t);
             aTopP = args.doubles(tp);
+        }
+        Labels labelPick = pick instanceof Labels x ? x : null;
+        if (labelPick != null) {
+            int[][] lt = labelPick.labelTokens();
+            int[] start = new int[lt.length + 1];
+            for (int g = 0; g < lt.length; g++) start[g + 1] = start[g] + lt[g].length;
+            int[] ids = new int[start[lt.length]];
+            for (int g = 0; g < lt.length; g++) System.arraycopy(lt[g], 0, ids, start[g], lt[g].length);
+            aLabelStart = args.ints(start);
+            aLabelIds = args.ints(ids);
         }
         p.upload(args, "args");
 
@@ -511,6 +546,23 @@ public final class CudaBackend implements Backend {
             int[] ids = new int[seqs];
             device.copyToHost(ids, picked);
             return ids;
+        }
+        if (labelPick != null) {
+            int labels = labelPick.labelTokens().length;
+            DevicePointer lLogit = ws.get("l.logit", 4L * m * labels), lToken = ws.get("l.token", 4L * m * labels), lPred = ws.get("l.pred", 4L * m);
+            kernels.labelLogits(lLogit, lToken, lPred, logits, V, p.at(aLabelStart), p.at(aLabelIds), m, labels);
+            float[] lv = new float[m * labels];
+            int[] lt = new int[m * labels], lp = new int[m];
+            device.copyToHost(lv, lLogit);
+            device.copyToHost(lt, lToken);
+            device.copyToHost(lp, lPred);
+            io.rationale.engine.LabelLogits[] out = new io.rationale.engine.LabelLogits[seqs];
+            for (int s = 0; s < seqs; s++) {
+                int row = firstRow[s + 1] - 1;
+                out[s] = new io.rationale.engine.LabelLogits(Arrays.copyOfRange(lv, row * labels, (row + 1) * labels),
+                        Arrays.copyOfRange(lt, row * labels, (row + 1) * labels), lp[row]);
+            }
+            return out;
         }
         float[] host = new float[m * V];
         device.copyToHost(host, logits);

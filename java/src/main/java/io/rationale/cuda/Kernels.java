@@ -27,11 +27,19 @@ final class Kernels {
 
     private static Dim3 block(int x) { return new Dim3(x, 1, 1); }
 
+    /**
+     * Threads of a block whose threads stride over {@code work} elements of a row: {@code work} rounded up to a warp,
+     * at least one warp, at most {@code max}. A small model's rows then do not leave most of a 256-thread block idle
+     * (what matters on the emulated device, where every thread of a block runs as a fiber; on a GPU it saves idle
+     * warps and changes nothing for rows of {@code max} elements or more).
+     */
+    static int threads(long work, int max) { return (int) Math.max(32, Math.min(max, (work + 31) / 32 * 32)); }
+
     // ------------------------------------------------------------------ embedding.cu
 
     /** out[t] = table[ids[t]] widened to f32: out {@code [n, hidden]}. */
     void embedding(DataType table, DevicePointer out, DevicePointer tableRows, DevicePointer ids, int n, int hidden) {
-        device.launch("embedding_" + suffix(table), grid(n), block(256), 0, out, tableRows, ids, n, hidden);
+        device.launch("embedding_" + suffix(table), grid(n), block(threads(hidden, 256)), 0, out, tableRows, ids, n, hidden);
     }
 
     // ------------------------------------------------------------------ rmsnorm.cu
@@ -39,7 +47,7 @@ final class Kernels {
     /** y = w·(x·inv) per row, y in {@code out} type; {@code rows}: NULL or the x row of each y row; invRms: NULL or [n]. */
     void rmsnorm(DataType out, DevicePointer y, DevicePointer x, DevicePointer w, DevicePointer rows, DevicePointer invRms,
                  int n, int dim, float eps) {
-        device.launch("rmsnorm_" + suffix(out), grid(n), block(256), 32 * 4, y, x, w, rows, invRms, n, dim, eps);
+        device.launch("rmsnorm_" + suffix(out), grid(n), block(threads(dim / 4, 256)), 32 * 4, y, x, w, rows, invRms, n, dim, eps);
     }
 
     /**
@@ -48,14 +56,14 @@ final class Kernels {
      */
     void rmsnormBackward(DevicePointer dx, DevicePointer dy, DevicePointer x, DevicePointer w, DevicePointer invRms, int n, int dim,
                          boolean constantRms, boolean accumulate) {
-        device.launch("rmsnorm_backward", grid(n), block(256), 32 * 4, dx, dy, x, w, invRms, n, dim, constantRms ? 1 : 0, accumulate ? 1 : 0);
+        device.launch("rmsnorm_backward", grid(n), block(threads(dim / 4, 256)), 32 * 4, dx, dy, x, w, invRms, n, dim, constantRms ? 1 : 0, accumulate ? 1 : 0);
     }
 
     // ------------------------------------------------------------------ rope.cu
 
     /** Rotates q's heads·hd and k's kvHeads·hd columns of rows of stride ld with the tables {@code [n, hd/2]}. */
     void rope(DevicePointer q, DevicePointer k, DevicePointer cos, DevicePointer sin, int n, int heads, int kvHeads, int hd, int ld) {
-        device.launch("rope", grid(n), block(128), 0, q, k, cos, sin, n, heads, kvHeads, hd, ld);
+        device.launch("rope", grid(n), block(threads((long) (heads + (k.address() == 0 ? 0 : kvHeads)) * (hd / 2), 128)), 0, q, k, cos, sin, n, heads, kvHeads, hd, ld);
     }
 
     /** The backward of {@link #rope} (the inverse rotation): the same kernel with the table {@code negSin} = −sin. */
@@ -68,7 +76,7 @@ final class Kernels {
     /** Writes each token's k and v (rows of stride ld) into its sequence's block at its position. */
     void kvAppend(DevicePointer k, DevicePointer v, int ld, DevicePointer tokSeq, DevicePointer tokPos, DevicePointer blockPtrs,
                   DevicePointer seqTable, long kOff, long vOff, int n, int kvHeads, int hd) {
-        device.launch("kv_append", grid(n), block(128), 0, k, v, ld, tokSeq, tokPos, blockPtrs, seqTable, kOff, vOff, n, kvHeads, hd);
+        device.launch("kv_append", grid(n), block(threads((long) kvHeads * hd, 128)), 0, k, v, ld, tokSeq, tokPos, blockPtrs, seqTable, kOff, vOff, n, kvHeads, hd);
     }
 
     // ------------------------------------------------------------------ attention.cu
@@ -192,7 +200,8 @@ final class Kernels {
     /** act = silu(gate + bg)·(up + bu) from the fused gate|up rows {@code [n, ldg]}, act in {@code out} type. */
     void swiglu(DataType out, DevicePointer act, int lda, DevicePointer gu, int ldg, DevicePointer biasGate, DevicePointer biasUp,
                 int n, int inter) {
-        device.launch("swiglu_" + suffix(out), new Dim3((inter + 255) / 256, Math.min(n, MAX_GRID_Y), 1), block(256), 0,
+        int t = threads(inter, 256);
+        device.launch("swiglu_" + suffix(out), new Dim3((inter + t - 1) / t, Math.min(n, MAX_GRID_Y), 1), block(t), 0,
                 act, lda, gu, ldg, biasGate, biasUp, n, inter);
     }
 
@@ -202,38 +211,44 @@ final class Kernels {
      */
     void swigluBackward(DevicePointer dgu, int ldd, DevicePointer dact, int lda, DevicePointer gu, int ldg, DevicePointer biasGate,
                         DevicePointer biasUp, int n, int inter, float share, boolean siluIdentity, boolean stopGate) {
-        device.launch("swiglu_backward", new Dim3((inter + 255) / 256, Math.min(n, MAX_GRID_Y), 1), block(256), 0,
+        int t = threads(inter, 256);
+        device.launch("swiglu_backward", new Dim3((inter + t - 1) / t, Math.min(n, MAX_GRID_Y), 1), block(t), 0,
                 dgu, ldd, dact, lda, gu, ldg, biasGate, biasUp, n, inter, share, siluIdentity ? 1 : 0, stopGate ? 1 : 0);
     }
 
     // ------------------------------------------------------------------ elementwise.cu
 
-    private static Dim3 rowsGrid(int rows, int cols) { return new Dim3(Math.min((cols + 255) / 256, 1024), Math.min(rows, MAX_GRID_Y), 1); }
+    private static Dim3 rowsGrid(int rows, int cols) {
+        int t = threads(cols, 256);
+        return new Dim3(Math.min((cols + t - 1) / t, 1024), Math.min(rows, MAX_GRID_Y), 1);
+    }
+
+    private static Dim3 rowsBlock(int cols) { return block(threads(cols, 256)); }
 
     /** x += y (+ b): the residual stream. */
     void residualAdd(DevicePointer x, int ldx, DevicePointer y, int ldy, DevicePointer bias, int rows, int cols) {
-        device.launch("residual_add", rowsGrid(rows, cols), block(256), 0, x, ldx, y, ldy, bias, rows, cols);
+        device.launch("residual_add", rowsGrid(rows, cols), rowsBlock(cols), 0, x, ldx, y, ldy, bias, rows, cols);
     }
 
     /** y += b on every row. */
     void biasAdd(DevicePointer y, int ld, DevicePointer bias, int rows, int cols) {
-        device.launch("bias_add", rowsGrid(rows, cols), block(256), 0, y, ld, bias, rows, cols);
+        device.launch("bias_add", rowsGrid(rows, cols), rowsBlock(cols), 0, y, ld, bias, rows, cols);
     }
 
     /** out[r] = in[idx[r]]. */
     void gatherRows(DevicePointer out, int ldo, DevicePointer in, int ldi, DevicePointer idx, int rows, int cols) {
-        device.launch("gather_rows", rowsGrid(rows, cols), block(256), 0, out, ldo, in, ldi, idx, rows, cols);
+        device.launch("gather_rows", rowsGrid(rows, cols), rowsBlock(cols), 0, out, ldo, in, ldi, idx, rows, cols);
     }
 
     /** out[idx[r]] = in[r] (idx distinct). */
     void scatterRows(DevicePointer out, int ldo, DevicePointer in, int ldi, DevicePointer idx, int rows, int cols) {
-        device.launch("scatter_rows", rowsGrid(rows, cols), block(256), 0, out, ldo, in, ldi, idx, rows, cols);
+        device.launch("scatter_rows", rowsGrid(rows, cols), rowsBlock(cols), 0, out, ldo, in, ldi, idx, rows, cols);
     }
 
     /** out = in rounded to nearest even in {@code out} type (bf16 or f16): an f32 matrix as a 16-bit GEMM input. */
     void convert(DataType out, DevicePointer o, int ldo, DevicePointer in, int ldi, int rows, int cols) {
         if (out == DataType.F32) throw new IllegalArgumentException("convert_* writes bf16 or f16, not f32");
-        device.launch("convert_" + suffix(out), rowsGrid(rows, cols), block(256), 0, o, ldo, in, ldi, rows, cols);
+        device.launch("convert_" + suffix(out), rowsGrid(rows, cols), rowsBlock(cols), 0, o, ldo, in, ldi, rows, cols);
     }
 
     // ------------------------------------------------------------------ gemv.cu
@@ -277,6 +292,17 @@ final class Kernels {
     /** acc[j] += Σ_s weight[s]·g[s·ldg + j] in step order (double). */
     void igAccumulate(DevicePointer acc, DevicePointer g, long ldg, DevicePointer weight, int steps, long len) {
         device.launch("ig_accumulate", grid(Math.min(4096, (len + 255) / 256)), block(256), 0, acc, g, ldg, weight, steps, len);
+    }
+
+    // ------------------------------------------------------------------ labels.cu
+
+    /**
+     * Per row of logits {@code [rows, ld]}: per label (ids {@code ids[start[l] .. start[l+1])}) the largest logit and the
+     * first id that has it ({@code [rows, labels]} each), and the predicted label ({@code [rows]}).
+     */
+    void labelLogits(DevicePointer logit, DevicePointer token, DevicePointer pred, DevicePointer logits, long ld, DevicePointer start,
+                     DevicePointer ids, int rows, int labels) {
+        device.launch("label_logits", grid((rows + 127) / 128), block(128), 0, logit, token, pred, logits, ld, start, ids, rows, labels);
     }
 
     // ------------------------------------------------------------------ sampling.cu

@@ -98,31 +98,28 @@ public interface Backend extends AutoCloseable {
      */
     default int forwardContinuations(KvCache base, int[] prefixLengths, List<int[]> rests, int maxTokens,
                                      java.util.function.ObjIntConsumer<float[]> lastLogits) {
-        if (maxTokens < 0) throw new IllegalArgumentException("max tokens must be >= 0, got " + maxTokens);
-        int max = maxTokens == 0 ? forwardBatchTokens() : maxTokens;
-        if (prefixLengths != null && prefixLengths.length != rests.size())
-            throw new IllegalArgumentException(rests.size() + " continuations but " + prefixLengths.length + " prefix lengths");
-        int forwards = 0;
-        for (int i = 0; i < rests.size(); ) {
-            int j = i, tokens = 0;
-            while (j < rests.size() && (j == i || tokens + rests.get(j).length <= max)) tokens += rests.get(j++).length;
-            List<KvCache> caches = new ArrayList<>(j - i);
-            Logits l;
-            try {
-                for (int c = i; c < j; c++) caches.add(base.forkPrefix(prefixLengths == null ? base.length() : prefixLengths[c]));
-                l = forward(rests.subList(i, j), caches, ForwardOptions.of(LogitsMode.LAST));
-            } catch (BackendMemoryException e) {
-                if (j - i == 1) throw e;
-                max = Math.max(1, tokens / 2);              // out of memory: the same continuations in smaller batches
-                continue;
-            } finally {
-                for (KvCache c : caches) c.close();
-            }
-            forwards++;
-            for (int c = i; c < j; c++) lastLogits.accept(l.last(c - i), c);
-            i = j;
-        }
-        return forwards;
+        return Continuations.run(this, base, prefixLengths, rests, maxTokens, (batch, caches) -> {
+            Logits l = forward(batch, caches, ForwardOptions.of(LogitsMode.LAST));
+            float[][] out = new float[batch.size()][];
+            for (int i = 0; i < out.length; i++) out[i] = l.last(i);
+            return out;
+        }, lastLogits);
+    }
+
+    /**
+     * {@link #forwardContinuations} with each continuation's last logits reduced to label groups
+     * ({@link LabelLogits#of}): the same batches, forks and retries. The default reduces the logits rows on the host;
+     * a device backend reduces them on its device and copies back only the per-label values (a few floats per
+     * continuation instead of a vocabulary row).
+     *
+     * @param labelTokens per label, its token ids (at least one each)
+     * @param labels      receives each continuation's index and label logits, in order
+     * @return the forward passes run
+     */
+    default int forwardLabelLogits(KvCache base, int[] prefixLengths, List<int[]> rests, int maxTokens, int[][] labelTokens,
+                                   java.util.function.ObjIntConsumer<LabelLogits> labels) {
+        LabelLogits.check(labelTokens, model().config().vocabSize());
+        return forwardContinuations(base, prefixLengths, rests, maxTokens, (last, i) -> labels.accept(LabelLogits.of(last, labelTokens), i));
     }
 
     /**

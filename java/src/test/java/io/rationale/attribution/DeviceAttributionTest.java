@@ -126,8 +126,8 @@ class DeviceAttributionTest {
                     assertTrue(Math.abs(w[i] - g[i]) <= tol, () -> device + " " + modelName + " " + m.cliName() + " token " + idx + ": " + g[idx]
                             + ", CPU " + w[idx] + " (tolerance " + tol + ")");
                 }
-                System.out.printf("[attribution] %s %s %s: worst |diff| %.3g (%.3g of the largest |score| %.3g)%n", device, modelName, m.cliName(),
-                        worst, max == 0 ? 0 : worst / max, max);
+                System.out.printf("[attribution] %s %s %s: worst |diff| %.3g (%.3g of the largest |score| %.3g), %.3f s%n", device, modelName,
+                        m.cliName(), worst, max == 0 ? 0 : worst / max, max, got.get(m).seconds());
             }
             // integrated gradients on this device: completeness, and batching changes nothing
             if (!modelName.equals("stories260K")) {
