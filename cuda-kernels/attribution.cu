@@ -43,3 +43,28 @@ extern "C" __global__ void ig_accumulate(double* acc, const float* g, long long 
         acc[j] = a;
     }
 }
+
+// The reduction over the hidden dimension of a backward pass's result, per token of [n, hidden] rows:
+// out[t][0] = Σ_d e·g (input × gradient; with the LRP rules, the token relevance), out[t][1] = sqrt(Σ_d g²) (saliency),
+// in double. The host (Attributor) sums left to right; here each thread sums a strided part and a tree adds them: the
+// two differ by a few double ulps. out [n][2] f64; e, g [n, hidden] f32.
+// grid (n) [rows grid-strided], block (multiple of 32, <= 1024), dynamic shared memory 256 bytes.
+extern "C" __global__ void token_scores(double* out, const float* e, const float* g, int n, int hidden) {
+    EXTERN_SHARED(double, ts_red);                    // 32 doubles
+    for (int t = blockIdx.x; t < n; t += gridDim.x) {
+        const float* er = e + (long long)t * hidden;
+        const float* gr = g + (long long)t * hidden;
+        double dot = 0.0, sq = 0.0;
+        for (int d = threadIdx.x; d < hidden; d += blockDim.x) {
+            const double gd = gr[d];
+            dot += (double)er[d] * gd;
+            sq += gd * gd;
+        }
+        dot = ku::block_sum(dot, ts_red);
+        sq = ku::block_sum(sq, ts_red);
+        if (threadIdx.x == 0) {
+            out[2LL * t] = dot;
+            out[2LL * t + 1] = sqrt(sq);
+        }
+    }
+}

@@ -340,6 +340,32 @@ static void test_ig() {
     free_all();
 }
 
+// ---------------------------------------------------------------- token scores (the reduction over the hidden dimension)
+
+static void test_token_scores() {
+    for (int hidden : {64, 300, 4096}) {
+        const int n = 9;
+        std::vector<float> e = randv((size_t)n * hidden, -2, 2), g = randv((size_t)n * hidden, -1e-3f, 1e-3f);
+        dptr de = up(e), dg = up(g), dout = dalloc((size_t)n * 16);
+        launch_smem("token_scores", {4}, hidden >= 1024 ? 256 : 64, 256, P(dout), P(de), P(dg), n, hidden);
+        auto got = down<double>(dout, (size_t)n * 2);
+        int bad = 0;
+        for (int t = 0; t < n; t++) {
+            double dot = 0, sq = 0, mag = 0;
+            for (int d = 0; d < hidden; d++) {
+                double a = (double)e[(size_t)t * hidden + d] * g[(size_t)t * hidden + d];
+                dot += a;
+                mag += std::fabs(a);
+                sq += (double)g[(size_t)t * hidden + d] * g[(size_t)t * hidden + d];
+            }
+            // double sums in another order: a few ulps of the magnitudes
+            bad += !(std::fabs(got[2 * t] - dot) <= 1e-14 * mag) + !(std::fabs(got[2 * t + 1] - std::sqrt(sq)) <= 1e-14 * std::sqrt(sq));
+        }
+        CHECK(bad == 0, "hidden %d: %d values off", hidden, bad);
+        free_all();
+    }
+}
+
 // ---------------------------------------------------------------- RoPE backward: the forward kernel with −sin
 
 static void test_rope_inverse() {
@@ -423,7 +449,8 @@ int main(int argc, char** argv) {
     struct T { const char* name; void (*fn)(); };
     T tests[] = {{"attention_backward", test_attention_backward}, {"rmsnorm_backward", test_rmsnorm_backward},
                  {"swiglu_backward", test_swiglu_backward}, {"gemv_t", test_gemv_t}, {"target_grad", test_target_grad},
-                 {"ig", test_ig}, {"rope_inverse", test_rope_inverse}, {"label_logits", test_label_logits}};
+                 {"ig", test_ig}, {"rope_inverse", test_rope_inverse}, {"label_logits", test_label_logits},
+                 {"token_scores", test_token_scores}};
     auto t0 = std::chrono::steady_clock::now();
     for (int sched : {0, 1, 7}) {
         if (!drv::cuemu_set_schedule && sched != 0) break;        // a real GPU: one run

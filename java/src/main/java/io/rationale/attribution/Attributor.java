@@ -30,7 +30,8 @@ import java.util.SplittableRandom;
  *       it (saliency, input_x_gradient, attnlrp, cplrp, attention, attention_rollout), with attention
  *       probabilities when attention or attention_rollout is asked for. It gives the target (the argmax when none
  *       is given), f(x) and the input embeddings, for every method.</li>
- *   <li>saliency and input_x_gradient: ONE plain-gradient backward over that record, read by both.</li>
+ *   <li>saliency and input_x_gradient: ONE plain-gradient backward over that record, read by both (reduced per
+ *       token by {@link Backend#backwardTokenScores}: on a device backend the reduction runs on the device).</li>
  *   <li>attnlrp, cplrp: one backward each over the same record, with their rule.</li>
  *   <li>attention, attention_rollout: the recorded probabilities of that forward, no further pass.</li>
  *   <li>integrated_gradients: one unrecorded {@code forwardEmbeddings} of the baseline (for f(b)), then one of all
@@ -138,18 +139,17 @@ public final class Attributor {
                 case SALIENCY, INPUT_X_GRADIENT -> {
                     if (run.gradient == null) {
                         long g0 = System.nanoTime();
-                        run.gradient = backend.backward(rec, List.of(spec.toEngine()), RuleMode.GRADIENT)[0];
+                        run.gradient = backend.backwardTokenScores(rec, List.of(spec.toEngine()), RuleMode.GRADIENT)[0];
                         gradientSeconds = secondsSince(g0);
                         m0 = System.nanoTime();
                     }
                     gradientUsers.add(m);
-                    scores = m == Method.SALIENCY ? l2Norms(run.gradient, c.hiddenSize()) : dot(rec.embeddings(0), run.gradient, c.hiddenSize());
+                    scores = (m == Method.SALIENCY ? run.gradient[1] : run.gradient[0]).clone();
                     extras.put("gradient", "plain, shared by saliency and input_x_gradient");
                 }
                 case ATTNLRP, CPLRP -> {
                     RuleMode rule = m == Method.ATTNLRP ? RuleMode.ATTNLRP : RuleMode.CPLRP;
-                    float[] g = backend.backward(rec, List.of(spec.toEngine()), rule)[0];
-                    scores = dot(rec.embeddings(0), g, c.hiddenSize());
+                    scores = backend.backwardTokenScores(rec, List.of(spec.toEngine()), rule)[0][0];
                     extras.put("rule", rule.cliName());
                     extras.put("relevance_sum", sum(scores));
                 }
@@ -194,7 +194,7 @@ public final class Attributor {
         final Options o;
         final ForwardRecord rec;
         final KvCache cache;      // the input's keys and values, when occlusion runs
-        float[] gradient;
+        double[][] gradient;      // the plain gradient's token scores: input × gradient, ‖gradient‖
 
         Run(AttributionInput in, Attribution.ResolvedTarget target, Options o, ForwardRecord rec, KvCache cache) {
             this.in = in;
@@ -398,27 +398,6 @@ public final class Attributor {
         for (Word w : in.words())
             out.add(new Attribution.WordScore(w.index(), w.text(), w.start(), w.end(), scores[w.index()], in.wordTokens(w.index())));
         return List.copyOf(out);
-    }
-
-    static double[] l2Norms(float[] g, int h) {
-        double[] out = new double[g.length / h];
-        for (int i = 0; i < out.length; i++) {
-            double s = 0;
-            for (int d = 0; d < h; d++) s += (double) g[i * h + d] * g[i * h + d];
-            out[i] = Math.sqrt(s);
-        }
-        return out;
-    }
-
-    static double[] dot(float[] e, float[] g, int h) {
-        if (e.length != g.length) throw new IllegalStateException("embeddings hold " + e.length + " floats, gradient " + g.length);
-        double[] out = new double[g.length / h];
-        for (int i = 0; i < out.length; i++) {
-            double s = 0;
-            for (int d = 0; d < h; d++) s += (double) e[i * h + d] * g[i * h + d];
-            out[i] = s;
-        }
-        return out;
     }
 
     static double sum(double[] x) {

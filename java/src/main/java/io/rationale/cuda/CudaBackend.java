@@ -614,16 +614,8 @@ public final class CudaBackend implements Backend {
     public synchronized float[][] backward(ForwardRecord record, List<Target> targets, RuleMode mode) {
         check();
         freeGarbage();
-        ModelConfig c = model.config();
-        CudaRecord rec = record(record);
-        if (rec == null || !rec.filled()) throw new IllegalArgumentException("the record was not filled by a forward pass (or is closed)");
-        if (mode == null) throw new IllegalArgumentException("no rule mode");
-        int seqs = rec.numSequences(), n = rec.numTokens(), H = c.hiddenSize(), V = c.vocabSize();
-        if (rec.layers != model.numLayers() || rec.hidden != H) throw new IllegalArgumentException("the record does not come from this model");
-        if (rec.lastLogits == null) throw new IllegalArgumentException("the record has no logits: record with LogitsMode.LAST or ALL");
-        if (targets.size() != seqs) throw new IllegalArgumentException(seqs + " sequences but " + targets.size() + " targets");
-        if (!rec.fromStart)
-            throw new IllegalArgumentException("a sequence of the record did not start at position 0: backward needs whole sequences from position 0 (fresh caches)");
+        CudaRecord rec = checkedRecord(record, targets, mode);
+        int seqs = rec.numSequences(), n = rec.numTokens(), H = model.config().hiddenSize(), V = model.config().vocabSize();
         int[] kind = new int[seqs], token = new int[seqs], foil = new int[seqs];
         targetArrays(targets, V, kind, token, foil);
         try {
@@ -636,6 +628,58 @@ public final class CudaBackend implements Backend {
             ws.close();
             throw new BackendMemoryException(e.getMessage() + " (a backward pass of " + n + " tokens in " + seqs + " sequences)", e);
         }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>On the device: the backward of {@link #backward}, then {@code token_scores} over its dx and the record's
+     * embeddings; only two doubles per token come back.
+     */
+    @Override
+    public synchronized double[][][] backwardTokenScores(ForwardRecord record, List<Target> targets, RuleMode mode) {
+        check();
+        freeGarbage();
+        CudaRecord rec = checkedRecord(record, targets, mode);
+        int seqs = rec.numSequences(), n = rec.numTokens(), H = model.config().hiddenSize();
+        int[] kind = new int[seqs], token = new int[seqs], foil = new int[seqs];
+        targetArrays(targets, model.config().vocabSize(), kind, token, foil);
+        try {
+            DevicePointer dx = backwardPass(rec, mode.rules(), kind, token, foil);
+            DevicePointer scores = ws.get("b.scores", 16L * n);
+            kernels.tokenScores(scores, rec.layer[0].input(), dx, n, H);
+            double[] all = new double[2 * n];
+            device.copyToHost(all, scores);
+            double[][][] out = new double[seqs][2][];
+            for (int s = 0; s < seqs; s++) {
+                int a = rec.seqStart[s], len = rec.seqStart[s + 1] - a;
+                out[s][0] = new double[len];
+                out[s][1] = new double[len];
+                for (int i = 0; i < len; i++) {
+                    out[s][0][i] = all[2 * (a + i)];
+                    out[s][1][i] = all[2 * (a + i) + 1];
+                }
+            }
+            return out;
+        } catch (DeviceOutOfMemoryException e) {
+            ws.close();
+            throw new BackendMemoryException(e.getMessage() + " (a backward pass of " + n + " tokens in " + seqs + " sequences)", e);
+        }
+    }
+
+    /** The record as {@link #backward} requires it (filled by this backend, with logits, sequences from position 0). */
+    private CudaRecord checkedRecord(ForwardRecord record, List<Target> targets, RuleMode mode) {
+        CudaRecord rec = record(record);
+        if (rec == null || !rec.filled()) throw new IllegalArgumentException("the record was not filled by a forward pass (or is closed)");
+        if (mode == null) throw new IllegalArgumentException("no rule mode");
+        if (rec.layers != model.numLayers() || rec.hidden != model.config().hiddenSize())
+            throw new IllegalArgumentException("the record does not come from this model");
+        if (rec.lastLogits == null) throw new IllegalArgumentException("the record has no logits: record with LogitsMode.LAST or ALL");
+        if (targets.size() != rec.numSequences())
+            throw new IllegalArgumentException(rec.numSequences() + " sequences but " + targets.size() + " targets");
+        if (!rec.fromStart)
+            throw new IllegalArgumentException("a sequence of the record did not start at position 0: backward needs whole sequences from position 0 (fresh caches)");
+        return rec;
     }
 
     /** The target kinds, ids and foils of {@code target_grad}; ids checked against the vocabulary. */

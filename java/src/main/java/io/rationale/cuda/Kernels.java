@@ -294,6 +294,11 @@ final class Kernels {
         device.launch("ig_accumulate", grid(Math.min(4096, (len + 255) / 256)), block(256), 0, acc, g, ldg, weight, steps, len);
     }
 
+    /** out[t] = (Σ_d e·g, sqrt(Σ_d g²)) per token of {@code [n, hidden]} rows, in double ({@code out [n][2]}). */
+    void tokenScores(DevicePointer out, DevicePointer e, DevicePointer g, int n, int hidden) {
+        device.launch("token_scores", grid(n), block(threads(hidden / 4, 256)), 256, out, e, g, n, hidden);
+    }
+
     // ------------------------------------------------------------------ labels.cu
 
     /**

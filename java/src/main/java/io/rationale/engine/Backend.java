@@ -186,6 +186,38 @@ public interface Backend extends AutoCloseable {
     float[][] backward(ForwardRecord record, List<Target> targets, RuleMode mode);
 
     /**
+     * Per-token scores of one backward pass ({@link #backward} with the same arguments), reduced over the hidden
+     * dimension in double: for each sequence, {@code [0][i] = Σ_d e_{i,d}·g_{i,d}} (input × gradient; with the LRP
+     * rules, the token relevance) and {@code [1][i] = ‖g_i‖₂} (saliency), e the record's embeddings. The default
+     * reduces {@link #backward}'s gradients on the host (left to right); a device backend reduces them on its device
+     * and copies back only these two numbers per token.
+     *
+     * @return per sequence, {@code [2][len]}
+     */
+    default double[][][] backwardTokenScores(ForwardRecord record, List<Target> targets, RuleMode mode) {
+        float[][] g = backward(record, targets, mode);
+        int h = model().config().hiddenSize();
+        double[][][] out = new double[g.length][][];
+        for (int s = 0; s < g.length; s++) {
+            float[] e = record.embeddings(s), gs = g[s];
+            if (e.length != gs.length) throw new IllegalStateException("embeddings hold " + e.length + " floats, gradient " + gs.length);
+            int len = gs.length / h;
+            double[] dot = new double[len], norm = new double[len];
+            for (int i = 0; i < len; i++) {
+                double a = 0, b = 0;
+                for (int d = 0; d < h; d++) {
+                    a += (double) e[i * h + d] * gs[i * h + d];
+                    b += (double) gs[i * h + d] * gs[i * h + d];
+                }
+                dot[i] = a;
+                norm[i] = Math.sqrt(b);
+            }
+            out[s] = new double[][]{dot, norm};
+        }
+        return out;
+    }
+
+    /**
      * One batch of integrated gradients' steps on one input of len tokens ({@code e}, {@code b}: the input's and the
      * baseline's embeddings, {@code [len·hidden]}): the interpolated inputs {@code x_s = b + alpha[s]·(e − b)} for s in
      * [from, to), computed as {@code (float) (b + alpha[s] * (e − b))} with {@code e − b} in float, run as ONE packed
