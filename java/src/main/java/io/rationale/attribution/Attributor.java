@@ -28,7 +28,9 @@ import java.util.SplittableRandom;
  * <ol>
  *   <li>ONE forward of the input ({@code forward(List.of(ids), null, LAST, record)}), recorded when a method needs
  *       it (saliency, input_x_gradient, attnlrp, cplrp, attention, attention_rollout), with attention
- *       probabilities when attention or attention_rollout is asked for. It gives the target (the argmax when none
+ *       probabilities when attention or attention_rollout is asked for. The record is checkpointed (each layer's
+ *       input only, the backward recomputes the rest; extra {@code checkpointed_record}) when a full one would not fit
+ *       the backend's memory budget, or did not fit its memory. It gives the target (the argmax when none
  *       is given), f(x) and the input embeddings, for every method.</li>
  *   <li>saliency and input_x_gradient: ONE plain-gradient backward over that record, read by both (reduced per
  *       token by {@link Backend#backwardTokenScores}: on a device backend the reduction runs on the device).</li>
@@ -103,16 +105,33 @@ public final class Attributor {
                             + " backend does not have yet; run it with --device cpu");
         boolean record = todo.stream().anyMatch(Method::needsRecord);
         boolean probs = todo.stream().anyMatch(Method::needsAttentionProbs);
-        ForwardRecord rec = record ? backend.newRecord(probs) : null;
+        // a checkpointed record (each layer's input only; the backward recomputes the rest) when a full one would not
+        // fit the backend's memory budget: long inputs
+        boolean recompute = record && backend.bytesPerRecordedSequence(ids.length, false) > budget();
+        ForwardRecord rec = record ? backend.newRecord(probs, recompute) : null;
         long f0 = System.nanoTime();
         KvCache cache = todo.contains(Method.OCCLUSION) ? backend.newCache() : null;   // occlusion's variants fork it
         try {
-            return run(in, target, todo, o, rec, cache, f0, t0);
+            try {
+                return run(in, target, todo, o, rec, cache, f0, t0);
+            } catch (BackendMemoryException e) {
+                if (rec == null || rec.recomputes()) throw e;
+                rec.close();                              // the full record did not fit after all: checkpointed, from the start
+                rec = backend.newRecord(probs, true);
+                if (cache != null) {
+                    cache.close();
+                    cache = backend.newCache();
+                }
+                return run(in, target, todo, o, rec, cache, System.nanoTime(), t0);
+            }
         } finally {
             if (cache != null) cache.close();
             if (rec != null) rec.close();                 // a device backend's record is device memory
         }
     }
+
+    /** The memory budget of records: the fixed one of the tests, or the backend's. */
+    private long budget() { return memoryBudget >= 0 ? memoryBudget : backend.memoryBudget(); }
 
     private AttributionSet run(AttributionInput in, TargetSpec target, List<Method> todo, Options o, ForwardRecord rec, KvCache cache,
                                long f0, long t0) {
@@ -146,11 +165,13 @@ public final class Attributor {
                     gradientUsers.add(m);
                     scores = (m == Method.SALIENCY ? run.gradient[1] : run.gradient[0]).clone();
                     extras.put("gradient", "plain, shared by saliency and input_x_gradient");
+                    if (rec.recomputes()) extras.put("checkpointed_record", true);
                 }
                 case ATTNLRP, CPLRP -> {
                     RuleMode rule = m == Method.ATTNLRP ? RuleMode.ATTNLRP : RuleMode.CPLRP;
                     scores = backend.backwardTokenScores(rec, List.of(spec.toEngine()), rule)[0][0];
                     extras.put("rule", rule.cliName());
+                    if (rec.recomputes()) extras.put("checkpointed_record", true);
                     extras.put("relevance_sum", sum(scores));
                 }
                 case INTEGRATED_GRADIENTS -> scores = integratedGradients(run, extras);
@@ -286,7 +307,7 @@ public final class Attributor {
      */
     private BatchPlan plan(int t, int total, Options o) {
         if (o.maxBatchTokens() > 0) return new BatchPlan(Math.max(1, Math.min(total, o.maxBatchTokens() / t)), false);
-        return plan(backend, t, total, memoryBudget >= 0 ? memoryBudget : backend.memoryBudget());
+        return plan(backend, t, total, budget());
     }
 
     /**

@@ -23,7 +23,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * integrated gradients steps are batched to fit the device's free memory, a plan that is too optimistic for the
  * device is split and retried, checkpointed records take over when not even one full record fits, and the scores are
  * the uncapped run's (within 1e-5 of the largest |score|: the GEMMs see other row counts; measured 0 on the emulated
- * device, whose GEMM sums do not depend on the row count). With no memory for even one checkpointed record, one clear
+ * device, whose GEMM sums do not depend on the row count). Likewise attnlrp of an input whose full record does not
+ * fit: from a checkpointed record, the same relevance. With no memory for even one checkpointed record, one clear
  * line ({@link BackendMemoryException}) and a backend that still works. Never a crash or a wrong number. Also: a
  * device record never holds more than {@link Backend#bytesPerRecordedSequence} says.
  */
@@ -72,9 +73,18 @@ class CappedDeviceMemoryTest {
                 }
             }
         }
+        Attribution lrpUncapped;
+        try (Backend b = TestBackends.open(model, "cuda-emu")) {
+            lrpUncapped = new Attributor(b).attribute(in, TargetSpec.argmaxLogit(), Method.ATTNLRP, o);
+            assertEquals(null, lrpUncapped.extras().get("checkpointed_record"));
+        }
         long limit = EmulatedDevice.memoryLimit();
         try (Backend b = TestBackends.open(model, "cuda-emu")) {
             long full = b.bytesPerRecordedSequence(t, false), light = b.bytesPerRecordedSequence(t, true);
+            // a long input (here: a budget below one full record): attnlrp from a checkpointed record, the same relevance
+            Attribution lrp = new Attributor(b, full - 1).attribute(in, TargetSpec.argmaxLogit(), Method.ATTNLRP, o);
+            assertEquals(true, lrp.extras().get("checkpointed_record"), lrp.extras().toString());
+            assertSameScores(lrpUncapped, lrp, "attnlrp, checkpointed record");
             // room for about 8 sequences' records and buffers: the planner's budget (half the free memory) takes 4 a batch
             EmulatedDevice.setMemoryLimit(EmulatedDevice.liveBytes() + 8 * full);
             Attribution planned = new Attributor(b).attribute(in, TargetSpec.argmaxLogit(), Method.INTEGRATED_GRADIENTS, o);
@@ -94,6 +104,9 @@ class CappedDeviceMemoryTest {
                 Attribution checkpointed = new Attributor(fresh).attribute(in, TargetSpec.argmaxLogit(), Method.INTEGRATED_GRADIENTS, o);
                 assertEquals(true, checkpointed.extras().get("recompute"), checkpointed.extras().toString());
                 assertSameScores(uncapped, checkpointed, "checkpointed records");
+                Attribution lrpCapped = new Attributor(fresh).attribute(in, TargetSpec.argmaxLogit(), Method.ATTNLRP, o);
+                assertEquals(true, lrpCapped.extras().get("checkpointed_record"), lrpCapped.extras().toString());
+                assertSameScores(lrpUncapped, lrpCapped, "attnlrp under capped memory");
 
                 // no memory beyond what the backend holds (its work buffers, sized for the last batch, stay usable), so not
                 // even one checkpointed record: one clear line, and the backend works on
