@@ -3,9 +3,11 @@ package io.rationale.cuda;
 import io.rationale.engine.AttentionIntervention;
 import io.rationale.engine.Backend;
 import io.rationale.engine.BackendMemoryException;
+import io.rationale.engine.Continuations;
 import io.rationale.engine.ForwardOptions;
 import io.rationale.engine.ForwardRecord;
 import io.rationale.engine.KvCache;
+import io.rationale.engine.LabelLogits;
 import io.rationale.engine.Logits;
 import io.rationale.engine.LogitsMode;
 import io.rationale.engine.LrpRules;
@@ -19,8 +21,10 @@ import io.rationale.model.ModelConfig;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.function.ObjIntConsumer;
 
 /**
  * The forward and backward passes on a CUDA device (or the emulated one): Java orchestration of the kernels in
@@ -200,12 +204,12 @@ public final class CudaBackend implements Backend {
      */
     @Override
     public int forwardLabelLogits(KvCache base, int[] prefixLengths, List<int[]> rests, int maxTokens, int[][] labelTokens,
-                                  java.util.function.ObjIntConsumer<io.rationale.engine.LabelLogits> labels) {
-        io.rationale.engine.LabelLogits.check(labelTokens, model.config().vocabSize());
+                                  ObjIntConsumer<LabelLogits> labels) {
+        LabelLogits.check(labelTokens, model.config().vocabSize());
         Labels pick = new Labels(labelTokens);
-        return io.rationale.engine.Continuations.run(this, base, prefixLengths, rests, maxTokens, (batch, caches) -> {
+        return Continuations.run(this, base, prefixLengths, rests, maxTokens, (batch, caches) -> {
             synchronized (this) {
-                return (io.rationale.engine.LabelLogits[]) pass(batch, null, null, caches, ForwardOptions.of(LogitsMode.LAST), pick);
+                return (LabelLogits[]) pass(batch, null, null, caches, ForwardOptions.of(LogitsMode.LAST), pick);
             }
         }, labels);
     }
@@ -556,10 +560,10 @@ public final class CudaBackend implements Backend {
             device.copyToHost(lv, lLogit);
             device.copyToHost(lt, lToken);
             device.copyToHost(lp, lPred);
-            io.rationale.engine.LabelLogits[] out = new io.rationale.engine.LabelLogits[seqs];
+            LabelLogits[] out = new LabelLogits[seqs];
             for (int s = 0; s < seqs; s++) {
                 int row = firstRow[s + 1] - 1;
-                out[s] = new io.rationale.engine.LabelLogits(Arrays.copyOfRange(lv, row * labels, (row + 1) * labels),
+                out[s] = new LabelLogits(Arrays.copyOfRange(lv, row * labels, (row + 1) * labels),
                         Arrays.copyOfRange(lt, row * labels, (row + 1) * labels), lp[row]);
             }
             return out;
@@ -727,7 +731,7 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("input, baseline and sum must be the same non-empty multiple of hidden size " + H);
         long len = e.length;
         int[] kind = new int[steps], token = new int[steps], foil = new int[steps], lengths = new int[steps];
-        targetArrays(java.util.Collections.nCopies(steps, target), c.vocabSize(), kind, token, foil);
+        targetArrays(Collections.nCopies(steps, target), c.vocabSize(), kind, token, foil);
         Arrays.fill(lengths, e.length / H);
         try (CudaRecord rec = new CudaRecord(this, false, recompute)) {
             Workspace.Args args = new Workspace.Args();
@@ -952,13 +956,6 @@ public final class CudaBackend implements Backend {
             if (m == null) return;
             releaseNow(m);
         }
-    }
-
-    /** Device bytes held by live records. */
-    synchronized long recordBytes() {
-        long b = 0;
-        for (CudaRecord.Memory m : records) b += m.bytes;
-        return b;
     }
 
     /** An intervention packed into a pass's arguments (offsets into them). */
