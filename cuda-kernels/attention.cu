@@ -500,3 +500,252 @@ extern "C" __global__ void attn_probs(float* probs, const long long* probs_off, 
         }
     }
 }
+
+// ---------------------------------------------------------------- backward (flash style)
+//
+// The gradient of one layer's attention over whole sequences from position 0 (a recorded forward), as
+// cpu/Attention.java#backward: from dO [n, heads·hd] to dq [n, heads·hd] and dk, dv [n, kv_heads·hd] (q and k after
+// RoPE, as the forward read them), each scaled by the rules of engine/LrpRules passed in (qk_scale on dq and dk,
+// v_scale on dv, stop_qk: no gradient through the scores, dq = dk = 0). No T×T matrix: per tile the probabilities
+// are recomputed from q, k and the forward's row statistics (stats [n, heads, 2] = row max M, row sum L, as
+// attn_probs: p = exp(s·scale − M)/L with the forward's score order), and with dp_j = dO·v_j and
+// Delta = rowsum(O∘dO) (attn_bwd_delta, once per row):
+//   ds_j = p_j·(dp_j − Delta)·scale,   dv_j += p_j·dO,   dk_j += ds_j·q,   dq += ds_j·k.
+//   attn_bwd_dkdv_d<D>: grid (tiles, kv_heads): a block owns the BT keys of one tile of one sequence and KV head (K
+//     and V resident in shared memory) and walks every query tile that sees them, for every query head of the group
+//     (GQA: the group's heads add into the same dk, dv registers; no two blocks write one place, no atomics).
+//   attn_bwd_dq_d<D>:   grid (tiles, heads): a block owns the BT queries of one tile and one head (q and dO resident)
+//     and walks the key tiles they see.
+// Tiles never cross sequences: tiles [T][2] = (first packed token, sequence), BT-aligned within each sequence
+// (token t of sequence s is at position t − seq_start[s]); BT = 32 (16 for D = 256). The causal mask and the sliding
+// window are those of the forward (visible()); the intervention is not differentiated (records never carry one).
+namespace attnb {
+
+constexpr int BTH = 128;                              // threads per block
+
+template <int D> struct Cfg {
+    static constexpr int BT = D >= 256 ? 16 : 32;     // rows of every tile: the keys (dk/dv) or queries (dq) of a block
+    static constexpr int LD = D + 4;                  // tile row stride
+    static constexpr int TPR = BTH / BT;              // threads per accumulated row
+    static constexpr int DPT = D / TPR;               // accumulated dimensions per thread
+    static constexpr int PPT = BT * BT / BTH;         // (query, key) pairs scored per thread
+};
+
+template <int D> struct Smem {
+    float res0[Cfg<D>::BT][Cfg<D>::LD];               // resident: K (dk/dv) or q (dq)
+    float res1[Cfg<D>::BT][Cfg<D>::LD];               // resident: V or dO
+    float str0[Cfg<D>::BT][Cfg<D>::LD];               // streamed: q or K
+    float str1[Cfg<D>::BT][Cfg<D>::LD];               // streamed: dO or V
+    float p[Cfg<D>::BT][Cfg<D>::BT + 1];              // [query][key] probabilities
+    float ds[Cfg<D>::BT][Cfg<D>::BT + 1];             // [query][key] score gradients (times scale)
+    float m[Cfg<D>::BT], l[Cfg<D>::BT], delta[Cfg<D>::BT];   // per query row of the current query tile
+};
+// Dynamic shared memory of attn_bwd_dkdv_d<D> and attn_bwd_dq_d<D> (the launch's sharedMemBytes): the contract.
+static_assert(sizeof(Smem<32>) == 27264 && sizeof(Smem<64>) == 43648 && sizeof(Smem<128>) == 76416
+              && sizeof(Smem<256>) == 68928, "attention backward shared memory sizes are part of the kernel contract");
+
+struct Args {
+    float* dq; float* dk; float* dv; int ldd;
+    const float* q; const float* k; const float* v; int ldqkv;
+    const float* dout; int lddo;
+    const float* stats; const float* delta;
+    const int* tiles; const int* seq_start;
+    int heads, kv_heads, hd, window; float scale, qk_scale, v_scale; int stop_qk;
+};
+
+// Rows [t0, t0 + cnt) of src (row stride ld), columns [col, col + hd), into dst; the rest of the BT × D tile is zero.
+template <int D>
+__device__ __forceinline__ void load_rows(float (*dst)[Cfg<D>::LD], const float* src, int ld, int t0, int cnt, int col, int hd) {
+    for (int e = threadIdx.x; e < Cfg<D>::BT * D; e += BTH) {
+        int r = e / D, c = e - r * D;
+        dst[r][c] = r < cnt && c < hd ? src[(long long)(t0 + r) * ld + col + c] : 0.f;
+    }
+}
+
+// Row statistics of the query tile (tokens t0 .. t0 + cnt − 1, head h) into sm.m, sm.l, sm.delta; padding rows 0, 1, 0.
+template <int D>
+__device__ __forceinline__ void load_row_stats(Smem<D>& sm, const Args& a, int t0, int cnt, int h) {
+    for (int r = threadIdx.x; r < Cfg<D>::BT; r += BTH) {
+        long long row = (long long)(t0 + r) * a.heads + h;
+        sm.m[r] = r < cnt ? a.stats[row * 2] : 0.f;
+        sm.l[r] = r < cnt ? a.stats[row * 2 + 1] : 1.f;
+        sm.delta[r] = r < cnt ? a.delta[row] : 0.f;
+    }
+}
+
+// p and ds of every (query i, key j) pair of a query tile (rows qt, dO rows ot; positions qp0 + i, i < qn) and a key
+// tile (rows kt, values vt; positions kp0 + j, j < kn). Scores in the forward's order (fmaf over d, 4 at a time).
+template <int D>
+__device__ __forceinline__ void tile_p_ds(Smem<D>& sm, const float (*qt)[Cfg<D>::LD], const float (*kt)[Cfg<D>::LD],
+                                          const float (*ot)[Cfg<D>::LD], const float (*vt)[Cfg<D>::LD], int qp0, int qn,
+                                          int kp0, int kn, const Args& a) {
+    using C = Cfg<D>;
+    const int j = threadIdx.x % C::BT, i0 = threadIdx.x / C::BT, hd4 = (a.hd + 3) & ~3;
+KU_UNROLL
+    for (int r = 0; r < C::PPT; r++) {
+        const int i = i0 + (BTH / C::BT) * r;
+        float s = 0.f, dp = 0.f;
+        for (int d = 0; d < hd4; d += 4) {
+            float4 kk = *reinterpret_cast<const float4*>(&kt[j][d]);
+            float4 qq = *reinterpret_cast<const float4*>(&qt[i][d]);
+            s = fmaf(qq.x, kk.x, s);
+            s = fmaf(qq.y, kk.y, s);
+            s = fmaf(qq.z, kk.z, s);
+            s = fmaf(qq.w, kk.w, s);
+            float4 vv = *reinterpret_cast<const float4*>(&vt[j][d]);
+            float4 oo = *reinterpret_cast<const float4*>(&ot[i][d]);
+            dp = fmaf(oo.x, vv.x, dp);
+            dp = fmaf(oo.y, vv.y, dp);
+            dp = fmaf(oo.z, vv.z, dp);
+            dp = fmaf(oo.w, vv.w, dp);
+        }
+        float p = 0.f, g = 0.f;
+        if (i < qn && j < kn && attn::visible(kp0 + j, qp0 + i, a.window)) {
+            p = expf(s * a.scale - sm.m[i]) / sm.l[i];
+            g = p * (dp - sm.delta[i]) * a.scale;
+        }
+        sm.p[i][j] = p;
+        sm.ds[i][j] = g;
+    }
+}
+
+template <int D>
+__device__ void attn_bwd_dkdv(const Args& a) {
+    using C = Cfg<D>;
+    EXTERN_SHARED(unsigned char, smem_raw);
+    Smem<D>& sm = *reinterpret_cast<Smem<D>*>(smem_raw);
+    const int G = a.heads / a.kv_heads, g = blockIdx.y, hd = a.hd, W = a.window;
+    const int t0 = a.tiles[2 * blockIdx.x], s = a.tiles[2 * blockIdx.x + 1];
+    const int s0 = a.seq_start[s], len = a.seq_start[s + 1] - s0;
+    const int kp0 = t0 - s0, kn = min(C::BT, len - kp0);
+    const int jr = threadIdx.x / C::TPR, sub = threadIdx.x % C::TPR;
+    const bool scores = a.stop_qk == 0;
+    float dk[C::DPT], dv[C::DPT];
+KU_UNROLL
+    for (int x = 0; x < C::DPT; x++) dk[x] = dv[x] = 0.f;
+    load_rows<D>(sm.res0, a.k, a.ldqkv, t0, kn, g * hd, hd);
+    load_rows<D>(sm.res1, a.v, a.ldqkv, t0, kn, g * hd, hd);
+    int qlast = len - 1;                                  // the last query that sees one of these keys
+    if (W > 0) qlast = min(qlast, kp0 + kn - 1 + W - 1);
+    for (int hh = 0; hh < G; hh++) {
+        const int h = g * G + hh;
+        for (int qp0 = kp0; qp0 <= qlast; qp0 += C::BT) {
+            const int qn = min(C::BT, len - qp0);
+            __syncthreads();                              // the previous query tile is consumed
+            load_rows<D>(sm.str0, a.q, a.ldqkv, s0 + qp0, qn, h * hd, hd);
+            load_rows<D>(sm.str1, a.dout, a.lddo, s0 + qp0, qn, h * hd, hd);
+            load_row_stats<D>(sm, a, s0 + qp0, qn, h);
+            __syncthreads();
+            tile_p_ds<D>(sm, sm.str0, sm.res0, sm.str1, sm.res1, qp0, qn, kp0, kn, a);
+            __syncthreads();
+            for (int i = 0; i < qn; i++) {
+                const float p = sm.p[i][jr], gs = sm.ds[i][jr];
+KU_UNROLL
+                for (int x = 0; x < C::DPT; x++) {
+                    const int d = sub + C::TPR * x;
+                    dv[x] = fmaf(p, sm.str1[i][d], dv[x]);
+                    if (scores) dk[x] = fmaf(gs, sm.str0[i][d], dk[x]);
+                }
+            }
+        }
+    }
+    if (jr < kn) {
+        const long long row = (long long)(t0 + jr) * a.ldd + (long long)g * hd;
+KU_UNROLL
+        for (int x = 0; x < C::DPT; x++) {
+            const int d = sub + C::TPR * x;
+            if (d < hd) {
+                a.dk[row + d] = scores ? dk[x] * a.qk_scale : 0.f;
+                a.dv[row + d] = dv[x] * a.v_scale;
+            }
+        }
+    }
+}
+
+template <int D>
+__device__ void attn_bwd_dq(const Args& a) {
+    using C = Cfg<D>;
+    EXTERN_SHARED(unsigned char, smem_raw);
+    Smem<D>& sm = *reinterpret_cast<Smem<D>*>(smem_raw);
+    const int G = a.heads / a.kv_heads, h = blockIdx.y, g = h / G, hd = a.hd, W = a.window;
+    const int t0 = a.tiles[2 * blockIdx.x], s = a.tiles[2 * blockIdx.x + 1];
+    const int s0 = a.seq_start[s], len = a.seq_start[s + 1] - s0;
+    const int qp0 = t0 - s0, qn = min(C::BT, len - qp0);
+    const int ir = threadIdx.x / C::TPR, sub = threadIdx.x % C::TPR;
+    float dq[C::DPT];
+KU_UNROLL
+    for (int x = 0; x < C::DPT; x++) dq[x] = 0.f;
+    if (a.stop_qk == 0) {
+        load_rows<D>(sm.res0, a.q, a.ldqkv, t0, qn, h * hd, hd);
+        load_rows<D>(sm.res1, a.dout, a.lddo, t0, qn, h * hd, hd);
+        load_row_stats<D>(sm, a, t0, qn, h);
+        const int kfirst = (W > 0 ? max(0, qp0 - W + 1) : 0) / C::BT * C::BT, klast = qp0 + qn - 1;
+        for (int kp0 = kfirst; kp0 <= klast; kp0 += C::BT) {
+            const int kn = min(C::BT, len - kp0);
+            __syncthreads();                              // the previous key tile is consumed (and the resident rows written)
+            load_rows<D>(sm.str0, a.k, a.ldqkv, s0 + kp0, kn, g * hd, hd);
+            load_rows<D>(sm.str1, a.v, a.ldqkv, s0 + kp0, kn, g * hd, hd);
+            __syncthreads();
+            tile_p_ds<D>(sm, sm.res0, sm.str0, sm.res1, sm.str1, qp0, qn, kp0, kn, a);
+            __syncthreads();
+            for (int j = 0; j < kn; j++) {
+                const float gs = sm.ds[ir][j];
+KU_UNROLL
+                for (int x = 0; x < C::DPT; x++) dq[x] = fmaf(gs, sm.str0[j][sub + C::TPR * x], dq[x]);
+            }
+        }
+    }
+    if (ir < qn) {
+        const long long row = (long long)(t0 + ir) * a.ldd + (long long)h * hd;
+KU_UNROLL
+        for (int x = 0; x < C::DPT; x++) {
+            const int d = sub + C::TPR * x;
+            if (d < hd) a.dq[row + d] = a.stop_qk ? 0.f : dq[x] * a.qk_scale;
+        }
+    }
+}
+
+} // namespace attnb
+
+// Delta = rowsum(O∘dO) per (token, head): delta [n, heads]; o [n, ldo] f32 (the forward's attention output), dout
+// [n, lddo]. grid (n) [rows grid-strided], block (multiple of 32; 128), no shared memory.
+extern "C" __global__ void attn_bwd_delta(float* delta, const float* o, int ldo, const float* dout, int lddo, int n,
+                                          int heads, int hd) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    for (int t = blockIdx.x; t < n; t += gridDim.x) {
+        for (int h = warp; h < heads; h += nw) {
+            const float* orow = o + (long long)t * ldo + (long long)h * hd;
+            const float* drow = dout + (long long)t * lddo + (long long)h * hd;
+            float acc = 0.f;
+            for (int d = lane; d < hd; d += 32) acc = fmaf(orow[d], drow[d], acc);
+            acc = ku::warp_sum(acc);
+            if (lane == 0) delta[(long long)t * heads + h] = acc;
+        }
+    }
+}
+
+// Parameters of attn_bwd_dkdv_d<D> and attn_bwd_dq_d<D>:
+//   dq, dk, dv [n, ldd] outputs (head h of dq at column h·hd, KV head g of dk/dv at g·hd; dkdv writes dk and dv, dq
+//   writes dq); q, k, v [n, ldqkv] f32 after RoPE (the forward's fused qkv rows: q, k = q + Q, v = q + Q + K);
+//   dout [n, lddo]; stats [n, heads, 2] from the forward's attention call; delta [n, heads] (attn_bwd_delta);
+//   tiles [T][2], seq_start [S+1]; window (<= 0: none); scale 1/sqrt(hd); qk_scale, v_scale, stop_qk: the rules.
+// grid (T, kv_heads) for dkdv, (T, heads) for dq; block (128); dynamic shared memory sizeof(attnb::Smem<D>):
+// 27264, 43648, 76416, 68928 bytes for D = 32, 64, 128, 256 (the last two above 48 KiB: opt in).
+#define ATTNB_PARAMS                                                                                             \
+    float *dq, float *dk, float *dv, int ldd, const float *q, const float *k, const float *v, int ldqkv,         \
+        const float *dout, int lddo, const float *stats, const float *delta, const int *tiles,                   \
+        const int *seq_start, int heads, int kv_heads, int hd, int window, float scale, float qk_scale,          \
+        float v_scale, int stop_qk
+#define ATTNB_ARGS                                                                                               \
+    attnb::Args{dq, dk, dv, ldd, q, k, v, ldqkv, dout, lddo, stats, delta, tiles, seq_start, heads, kv_heads, hd, \
+                window, scale, qk_scale, v_scale, stop_qk}
+// Register caps (ptxas, sm_90): (128, 2) leaves up to 255 registers (used: 128–164, no spills); with (128) alone
+// ptxas spilled a few bytes in d32 and d64.
+extern "C" __global__ void __launch_bounds__(128, 2) attn_bwd_dkdv_d32(ATTNB_PARAMS) { attnb::attn_bwd_dkdv<32>(ATTNB_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 2) attn_bwd_dkdv_d64(ATTNB_PARAMS) { attnb::attn_bwd_dkdv<64>(ATTNB_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 2) attn_bwd_dkdv_d128(ATTNB_PARAMS) { attnb::attn_bwd_dkdv<128>(ATTNB_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 2) attn_bwd_dkdv_d256(ATTNB_PARAMS) { attnb::attn_bwd_dkdv<256>(ATTNB_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 2) attn_bwd_dq_d32(ATTNB_PARAMS) { attnb::attn_bwd_dq<32>(ATTNB_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 2) attn_bwd_dq_d64(ATTNB_PARAMS) { attnb::attn_bwd_dq<64>(ATTNB_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 2) attn_bwd_dq_d128(ATTNB_PARAMS) { attnb::attn_bwd_dq<128>(ATTNB_ARGS); }
+extern "C" __global__ void __launch_bounds__(128, 2) attn_bwd_dq_d256(ATTNB_PARAMS) { attnb::attn_bwd_dq<256>(ATTNB_ARGS); }

@@ -144,3 +144,53 @@ extern "C" __global__ void __launch_bounds__(128) gemv_f16_m1(float* y, int ldy,
 extern "C" __global__ void __launch_bounds__(128) gemv_f16_m2(float* y, int ldy, const float* x, int ldx, const __half* W, const float* bias, int m, int out, int in) { gemvk::gemv_impl<__half, 2>(y, ldy, x, ldx, W, bias, m, out, in); }
 extern "C" __global__ void __launch_bounds__(128) gemv_f16_m4(float* y, int ldy, const float* x, int ldx, const __half* W, const float* bias, int m, int out, int in) { gemvk::gemv_impl<__half, 4>(y, ldy, x, ldx, W, bias, m, out, in); }
 extern "C" __global__ void __launch_bounds__(128) gemv_f16_m8(float* y, int ldy, const float* x, int ldx, const __half* W, const float* bias, int m, int out, int in) { gemvk::gemv_impl<__half, 8>(y, ldy, x, ldx, W, bias, m, out, in); }
+
+// ---------------------------------------------------------------- backward: dx = dy·W for a few rows
+
+// The input gradient of y = x·Wᵀ (cpu/LinearBackward.java) for m <= 8 rows, all in f32 (the backward's counterpart
+// of gemv: a pass of at most 8 rows keeps its activations in f32, wider ones go through cuBLAS with the gradient
+// rounded to the weights' dtype): dx[m, in] (+)= dy[m, out] · W[out, in]. A block of 128 threads owns 128 input
+// columns (thread = column, so each weight row segment is one coalesced read) and walks every output row, with dy
+// staged through shared memory 128 rows at a time; each thread keeps m sums, accumulated in output-row order.
+namespace gemvk {
+constexpr int GT_COLS = 128;
+constexpr int GT_M = 8;
+
+template <class T>
+__device__ void gemv_t_impl(float* __restrict__ dx, int ldx, const float* __restrict__ dy, int ldy, const T* __restrict__ W,
+                            int m, int out, int in, int accumulate) {
+    EXTERN_SHARED(float, sdy);                        // [GT_M][GT_COLS] floats (4 KiB)
+    const int c = blockIdx.x * GT_COLS + threadIdx.x;
+    float acc[GT_M];
+KU_UNROLL
+    for (int i = 0; i < GT_M; i++) acc[i] = 0.f;
+    for (int o0 = 0; o0 < out; o0 += GT_COLS) {
+        const int cnt = min(GT_COLS, out - o0);
+        __syncthreads();                              // the previous chunk is consumed
+        for (int e = threadIdx.x; e < GT_M * GT_COLS; e += blockDim.x) {
+            int mi = e / GT_COLS, o = e - mi * GT_COLS;
+            sdy[e] = mi < m && o < cnt ? dy[(long long)mi * ldy + o0 + o] : 0.f;
+        }
+        __syncthreads();
+        if (c < in) {
+            const T* wc = W + (long long)o0 * in + c;
+            for (int o = 0; o < cnt; o++) {
+                const float w = ku::to_f32(wc[(long long)o * in]);
+KU_UNROLL
+                for (int i = 0; i < GT_M; i++) acc[i] = fmaf(sdy[i * GT_COLS + o], w, acc[i]);
+            }
+        }
+    }
+    if (c < in)
+        for (int i = 0; i < m; i++) {
+            float* p = dx + (long long)i * ldx + c;
+            *p = accumulate ? *p + acc[i] : acc[i];
+        }
+}
+} // namespace gemvk
+
+// dx [m, ldx] f32; dy [m, ldy] f32; W [out, in] row-major (f32 / bf16 / f16 by suffix); m <= 8; accumulate: add into dx.
+// grid (ceil(in / 128)), block (128); dynamic shared memory 4096 bytes.
+extern "C" __global__ void __launch_bounds__(128) gemv_t_f32(float* dx, int ldx, const float* dy, int ldy, const float* W, int m, int out, int in, int accumulate) { gemvk::gemv_t_impl<float>(dx, ldx, dy, ldy, W, m, out, in, accumulate); }
+extern "C" __global__ void __launch_bounds__(128) gemv_t_bf16(float* dx, int ldx, const float* dy, int ldy, const __nv_bfloat16* W, int m, int out, int in, int accumulate) { gemvk::gemv_t_impl<__nv_bfloat16>(dx, ldx, dy, ldy, W, m, out, in, accumulate); }
+extern "C" __global__ void __launch_bounds__(128) gemv_t_f16(float* dx, int ldx, const float* dy, int ldy, const __half* W, int m, int out, int in, int accumulate) { gemvk::gemv_t_impl<__half>(dx, ldx, dy, ldy, W, m, out, in, accumulate); }

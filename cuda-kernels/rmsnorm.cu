@@ -34,3 +34,33 @@ extern "C" __global__ void rmsnorm_f16(__half* y, const float* x, const float* w
                                        int n, int dim, float eps) {
     rmsnorm_impl(y, x, w, rows, inv_rms, n, dim, eps);
 }
+
+// ---------------------------------------------------------------- backward
+
+// dx (+)= the input gradient of rmsnorm (cpu/RmsNorm.java#backward) from dy, the forward input x and its inv:
+//   plain:                       dx = (w⊙dy)·inv + x·c,  c = −Σ(w⊙dy⊙x)·inv³/dim   (inv depends on x)
+//   constant_rms (the LRP modes, engine/LrpRules#constantRms): dx = (w⊙dy)·inv   (1/rms held constant)
+// dx, dy, x [n, dim] f32; w [dim]; inv_rms [n] (what the forward wrote); accumulate: add into dx (a residual branch).
+// grid (n) [rows grid-strided], block (multiple of 32, <= 1024; 256), dynamic shared memory 128 bytes.
+extern "C" __global__ void rmsnorm_backward(float* dx, const float* dy, const float* x, const float* w, const float* inv_rms,
+                                            int n, int dim, int constant_rms, int accumulate) {
+    EXTERN_SHARED(float, red);                        // 32 floats
+    for (int r = blockIdx.x; r < n; r += gridDim.x) {
+        const float* xr = x + (long long)r * dim;
+        const float* dyr = dy + (long long)r * dim;
+        float* dxr = dx + (long long)r * dim;
+        const float inv = inv_rms[r];
+        float c = 0.f;
+        if (!constant_rms) {
+            float dot = 0.f;
+            for (int i = threadIdx.x; i < dim; i += blockDim.x) dot = fmaf(w[i] * dyr[i], xr[i], dot);
+            dot = ku::block_sum(dot, red);
+            c = -dot * inv * inv * inv / (float)dim;
+        }
+        for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+            float g = w[i] * dyr[i] * inv;
+            if (!constant_rms) g += xr[i] * c;
+            dxr[i] = accumulate ? dxr[i] + g : g;
+        }
+    }
+}

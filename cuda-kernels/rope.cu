@@ -1,6 +1,8 @@
 // Rotary position embedding, HF rotate-half (cpu/Rope.java#apply), in place on the q and k slices of the fused
 // qkv buffer: for each head and i < hd/2, (x[i], x[i+hd/2]) <- (x[i]·c − x[i+hd/2]·s, x[i+hd/2]·c + x[i]·s) with
 // c = cos[t, i], s = sin[t, i] from host tables [n, hd/2]. Products and sums rounded separately (no FMA) as in Java.
+// The backward (cpu/Rope.java#applyInverse, every rule mode: cos and sin are constants) is the inverse rotation,
+// (d1, d2) <- (d1·c + d2·s, d2·c − d1·s): this kernel with the table −sin (bit for bit: x·(−s) = −(x·s)).
 #include "kutil.cuh"
 
 __device__ __forceinline__ float mul_rn(float a, float b) {

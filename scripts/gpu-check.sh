@@ -5,11 +5,21 @@
 #                                      Java 25 runtime, a slim jar with only JCuda's driver native, the test classes,
 #                                      the JUnit console, the kernels' C++ check, stories260K) and prints the command
 #   scripts/gpu-check.sh run [--emu]   on the GPU machine (no Java, no Maven; the bundle carried beside the checkout):
-#                                      1. the kernels' C++ checks on the real driver and fatbin (cuda-kernels/test);
-#                                      2. the parity tests (engine tests and per-kernel parity, CPU vs CUDA);
-#                                      3. the timings of the speed targets (GpuCheck: bandwidth, cuBLAS on the
-#                                         prefill's shapes, prefill and decode of a Llama-3.1-8B-shaped bf16 model);
-#                                      4. a PyTorch peer when torch and a GPU are there (scripts/gpu_peer.py);
+#                                      1. the kernels' C++ checks on the real driver and fatbin (cuda-kernels/test:
+#                                         forward kernels, then backward and attribution kernels);
+#                                      2. the parity tests (engine tests, backward included, and per-kernel parity,
+#                                         backward kernels included; attribution.DeviceAttributionTest needs the
+#                                         tokenizer's native library, which the slim jar leaves out);
+#                                      3. the timings of the forward's speed targets (GpuCheck: bandwidth, cuBLAS on
+#                                         the prefill's shapes, prefill and decode of a Llama-3.1-8B-shaped bf16 model);
+#                                      4. the timings of part 2's targets (GpuCheckAttribution: input_x_gradient and
+#                                         attnlrp against one forward, IG against k input_x_gradient, a 10-variant
+#                                         flip evaluation against one forward; Llama-3.2-1B and -3.1-8B shapes, 128
+#                                         and 1,024 tokens; sizes from GPU_CHECK_PRESETS, GPU_CHECK_LENGTHS);
+#                                      5. a PyTorch peer when torch and a GPU are there (scripts/gpu_peer.py);
+#                                      6. the PyTorch + transformers + LXT AttnLRP peer on the same weights and
+#                                         inputs (benchmarks/peers/lxt_attnlrp_peer.py; LXT's source and
+#                                         transformers carried for the run: LXT_PATH, PEER_SITE; else "skipped");
 #                                      and writes $OUT/gpu-check-record.md with device, driver, commit, command,
 #                                      errors and timings (copy it to benchmarks/results/).
 #                                      --emu runs the same steps on the emulated device with a small model (a dry run).
@@ -31,7 +41,8 @@ bundle() {
   mvn -B -q -ntp -pl java -am package -DskipTests >&2 || { echo "gpu-check: build failed" >&2; exit 1; }
   [ -f java/target/classes/io/rationale/cuda/kernels.fatbin ] || { echo "gpu-check: no fatbin was built" >&2; exit 1; }
   make -s -C cuda-kernels OUT="$root/java/target/classes/io/rationale/cuda" OBJ="$root/java/target/cuda-obj" \
-    "$root/java/target/cuda-obj/test/kernels_test" >&2 || { echo "gpu-check: kernels_test did not build" >&2; exit 1; }
+    "$root/java/target/cuda-obj/test/kernels_test" "$root/java/target/cuda-obj/test/backward_test" >&2 \
+    || { echo "gpu-check: kernels_test / backward_test did not build" >&2; exit 1; }
   rm -rf "$bundle_dir"; mkdir -p "$bundle_dir/b"
   local b="$bundle_dir/b"
   # slim jar: the engine without the tokenizer's native libraries (the check runs ids, not text) and other platforms
@@ -41,7 +52,7 @@ bundle() {
   mvn -B -q -ntp dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:$junit_version \
     -DoutputDirectory="$b" >&2 || { echo "gpu-check: cannot fetch the JUnit console" >&2; exit 1; }
   mv "$b/junit-platform-console-standalone-$junit_version.jar" "$b/junit-console.jar"
-  cp java/target/classes/io/rationale/cuda/kernels.fatbin java/target/cuda-obj/test/kernels_test "$b/"
+  cp java/target/classes/io/rationale/cuda/kernels.fatbin java/target/cuda-obj/test/kernels_test java/target/cuda-obj/test/backward_test "$b/"
   cp java/target/classes/io/rationale/cuda/emu/libcuda.so.1 "$b/libcuda-emu.so.1"
   mkdir -p "$b/shared/data/models" && cp -r "$root/../shared/data/models/stories260K-hf" "$b/shared/data/models/"
   # what the engine, JCuda, Jackson and the JUnit console use (jdeps on the fat jars also lists optional modules of
@@ -65,31 +76,43 @@ run() {
   local w; w=$(mktemp -d); tar xzf "$bundle_dir/bundle.tgz" -C "$w"
   local java="$w/jre/bin/java" jopts=(--add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx64g)
   local device=cuda preset=llama-3.1-8b tokens=512 decode=64 libcuda
+  local presets="${GPU_CHECK_PRESETS:-llama-3.2-1b,llama-3.1-8b}" lengths="${GPU_CHECK_LENGTHS:-128,1024}" steps=32
+  local models="$w/models"                         # the generated models, shared by steps 3, 4 and 6 (not under $OUT)
   local started; started=$(date -u +%FT%TZ)
   if [ $emu = 1 ]; then
     device=cuda-emu; preset=tiny; tokens=64; decode=8; libcuda="$w/libcuda-emu.so.1"; jopts+=(-Xmx8g)
+    presets=tiny; lengths=32,64; steps=4
   else
     libcuda=$(ldconfig -p 2>/dev/null | awk '/libcuda\.so\.1 /{print $NF; exit}')
     local cublas; cublas=$(find / -name 'libcublas.so.13*' -o -name 'libcublas.so.12*' 2>/dev/null | grep -v Lt | head -1)
     [ -n "$cublas" ] && { export RATIONALE_CUBLAS="$cublas"; export LD_LIBRARY_PATH="$(dirname "$cublas"):${LD_LIBRARY_PATH:-}"; }
     nvidia-smi > "$out/nvidia-smi.txt" 2>&1
   fi
-  echo "gpu-check: 1/4 kernels' C++ checks ($libcuda)" >&2
-  local kargs=("$libcuda"); [ $emu = 0 ] && kargs+=(--fatbin "$w/kernels.fatbin" --bench)
+  echo "gpu-check: 1/6 kernels' C++ checks ($libcuda)" >&2
+  local kargs=("$libcuda"); [ $emu = 0 ] && kargs+=(--fatbin "$w/kernels.fatbin")
+  local bargs=("${kargs[@]}"); [ $emu = 0 ] && kargs+=(--bench)
   timeout 300 "$w/kernels_test" "${kargs[@]}" > "$out/kernels_test.txt" 2>&1; local k_rc=$?
-  echo "gpu-check: 2/4 parity tests on cpu and $device" >&2
+  timeout 120 "$w/backward_test" "${bargs[@]}" > "$out/backward_test.txt" 2>&1 || k_rc=$?
+  echo "gpu-check: 2/6 parity tests on cpu and $device" >&2
   local sel=(--select-package io.rationale.engine --select-package io.rationale.cuda --include-classname "$tests")
   timeout 420 "$java" "${jopts[@]}" -Drationale.test.devices="cpu,$device" -Drationale.test.cuda=$([ $emu = 1 ] && echo emu || echo real) \
     -Drationale.shared="$w/shared" -jar "$w/junit-console.jar" execute --class-path "$w/rationale.jar:$w/tests.jar" \
     "${sel[@]}" --reports-dir "$out/junit" --details=summary --disable-banner --fail-if-no-tests > "$out/junit.txt" 2>&1; local j_rc=$?
-  echo "gpu-check: 3/4 timings ($preset, $tokens tokens, $decode decoded)" >&2
+  echo "gpu-check: 3/6 timings ($preset, $tokens tokens, $decode decoded)" >&2
   timeout 540 "$java" "${jopts[@]}" -cp "$w/rationale.jar" io.rationale.cuda.GpuCheck --device "$device" --preset "$preset" \
-    --tokens "$tokens" --decode "$decode" --out "$out/timings.json" > "$out/timings.txt" 2>&1; local t_rc=$?
-  local p_rc=skipped
+    --tokens "$tokens" --decode "$decode" --models "$models" --out "$out/timings.json" > "$out/timings.txt" 2>&1; local t_rc=$?
+  echo "gpu-check: 4/6 attribution timings ($presets; $lengths tokens; IG $steps steps)" >&2
+  timeout 540 "$java" "${jopts[@]}" -cp "$w/rationale.jar" io.rationale.cuda.GpuCheckAttribution --device "$device" \
+    --presets "$presets" --lengths "$lengths" --steps "$steps" --models "$models" --out "$out/attribution.json" \
+    > "$out/attribution.txt" 2>&1; local a_rc=$?
+  local p_rc=skipped l_rc=skipped
   if [ $emu = 0 ] && python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
-    echo "gpu-check: 4/4 PyTorch peer" >&2
+    echo "gpu-check: 5/6 PyTorch peer" >&2
     timeout 300 python3 "$root/scripts/gpu_peer.py" --stories "$w/shared/data/models/stories260K-hf" --tokens "$tokens" \
       --decode "$decode" --out "$out/peer.json" > "$out/peer.txt" 2>&1; p_rc=$?
+    echo "gpu-check: 6/6 PyTorch + transformers + LXT AttnLRP peer" >&2
+    timeout 420 python3 "$root/benchmarks/peers/lxt_attnlrp_peer.py" --models "$models" --out "$out/lxt-peer.json" \
+      > "$out/lxt-peer.txt" 2>&1; l_rc=$?
   fi
   {
     echo "# GPU check, $started"
@@ -100,18 +123,22 @@ run() {
     echo "- command: \`bash scripts/gpu-check.sh run${1:+ $1}\` (bundle from \`scripts/gpu-check.sh bundle\`)"
     echo "- cuBLAS: ${RATIONALE_CUBLAS:-emulated}"
     echo
-    echo "## 1. Kernel checks (cuda-kernels/test/kernels_test, exit $k_rc)"
-    echo; echo '```'; tail -25 "$out/kernels_test.txt"; echo '```'
+    echo "## 1. Kernel checks (cuda-kernels/test/kernels_test and backward_test, exit $k_rc)"
+    echo; echo '```'; tail -25 "$out/kernels_test.txt"; tail -12 "$out/backward_test.txt"; echo '```'
     echo "## 2. Parity tests (exit $j_rc)"
     echo; echo '```'; grep -E 'tests (successful|failed|skipped|found)|containers failed' "$out/junit.txt"; grep -A3 -E '✘|MethodSource|=> ' "$out/junit.txt" | head -40; echo '```'
     echo "## 3. Timings (exit $t_rc)"
     echo; echo '```'; cat "$out/timings.json" 2>/dev/null || tail -20 "$out/timings.txt"; echo '```'
-    echo "## 4. PyTorch peer (exit $p_rc)"
+    echo "## 4. Attribution timings (exit $a_rc)"
+    echo; echo '```'; cat "$out/attribution.json" 2>/dev/null || tail -20 "$out/attribution.txt"; echo '```'
+    echo "## 5. PyTorch peer (exit $p_rc)"
     echo; echo '```'; cat "$out/peer.json" 2>/dev/null || tail -20 "$out/peer.txt" 2>/dev/null; echo '```'
+    echo "## 6. PyTorch + transformers + LXT AttnLRP peer (exit $l_rc)"
+    echo; echo '```'; cat "$out/lxt-peer.json" 2>/dev/null || tail -20 "$out/lxt-peer.txt" 2>/dev/null; echo '```'
   } > "$out/gpu-check-record.md"
   rm -rf "$w"
-  echo "gpu-check: record in $out/gpu-check-record.md (kernels $k_rc, parity $j_rc, timings $t_rc, peer $p_rc)" >&2
-  [ $k_rc = 0 ] && [ $j_rc = 0 ] && [ $t_rc = 0 ]
+  echo "gpu-check: record in $out/gpu-check-record.md (kernels $k_rc, parity $j_rc, timings $t_rc, attribution $a_rc, peer $p_rc, LXT peer $l_rc)" >&2
+  [ $k_rc = 0 ] && [ $j_rc = 0 ] && [ $t_rc = 0 ] && [ $a_rc = 0 ]
 }
 
 case "${1:-}" in

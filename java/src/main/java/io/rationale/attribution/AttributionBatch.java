@@ -148,7 +148,7 @@ public final class AttributionBatch {
 
         List<Map<Method, Attribution>> results = new ArrayList<>(n);
         for (int s = 0; s < n; s++) results.add(new LinkedHashMap<>());
-        float[][] gradient = null;
+        double[][][] gradient = null;          // per sequence: input × gradient and ‖g‖ per token
         double gradientSeconds = 0;
         List<Method> gradientUsers = new ArrayList<>();
         for (Method m : todo) {
@@ -160,21 +160,21 @@ public final class AttributionBatch {
                 case SALIENCY, INPUT_X_GRADIENT -> {
                     if (gradient == null) {
                         long g0 = System.nanoTime();
-                        gradient = backend.backward(rec, targets, RuleMode.GRADIENT);
+                        gradient = backend.backwardTokenScores(rec, targets, RuleMode.GRADIENT);
                         gradientSeconds = secondsSince(g0);
                         m0 = System.nanoTime();
                     }
                     gradientUsers.add(m);
                     for (int s = 0; s < n; s++) {
-                        scores[s] = m == Method.SALIENCY ? Attributor.l2Norms(gradient[s], h) : Attributor.dot(rec.embeddings(s), gradient[s], h);
+                        scores[s] = (m == Method.SALIENCY ? gradient[s][1] : gradient[s][0]).clone();
                         extras.get(s).put("gradient", "plain, shared by saliency and input_x_gradient");
                     }
                 }
                 case ATTNLRP, CPLRP -> {
                     RuleMode rule = m == Method.ATTNLRP ? RuleMode.ATTNLRP : RuleMode.CPLRP;
-                    float[][] g = backend.backward(rec, targets, rule);
+                    double[][][] g = backend.backwardTokenScores(rec, targets, rule);
                     for (int s = 0; s < n; s++) {
-                        scores[s] = Attributor.dot(rec.embeddings(s), g[s], h);
+                        scores[s] = g[s][0];
                         extras.get(s).put("rule", rule.cliName());
                         extras.get(s).put("relevance_sum", Attributor.sum(scores[s]));
                     }

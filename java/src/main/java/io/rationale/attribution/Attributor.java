@@ -2,6 +2,7 @@ package io.rationale.attribution;
 
 import io.rationale.dataset.Word;
 import io.rationale.engine.Backend;
+import io.rationale.engine.BackendMemoryException;
 import io.rationale.engine.ForwardRecord;
 import io.rationale.engine.KvCache;
 import io.rationale.engine.Logits;
@@ -28,17 +29,23 @@ import java.util.SplittableRandom;
  * <ol>
  *   <li>ONE forward of the input ({@code forward(List.of(ids), null, LAST, record)}), recorded when a method needs
  *       it (saliency, input_x_gradient, attnlrp, cplrp, pe_lrp, attention, attention_rollout), with attention
- *       probabilities when attention or attention_rollout is asked for. It gives the target (the argmax when none
+ *       probabilities when attention or attention_rollout is asked for. The record is checkpointed (each layer's
+ *       input only, the backward recomputes the rest; extra {@code checkpointed_record}) when a full one would not fit
+ *       the backend's memory budget, or did not fit its memory. It gives the target (the argmax when none
  *       is given), f(x) and the input embeddings, for every method.</li>
- *   <li>saliency and input_x_gradient: ONE plain-gradient backward over that record, read by both.</li>
- *   <li>attnlrp, cplrp, pe_lrp: one backward each over the same record, with their rule (pe_lrp's also returns the
- *       relevance of RoPE's cos and sin factors).</li>
+ *   <li>saliency and input_x_gradient: ONE plain-gradient backward over that record, read by both (reduced per
+ *       token by {@link Backend#backwardTokenScores}: on a device backend the reduction runs on the device).</li>
+ *   <li>attnlrp, cplrp: one backward each over the same record, with their rule; pe_lrp: one backward with its rule
+ *       that also returns the relevance of RoPE's cos and sin factors (the CPU only).</li>
  *   <li>attention, attention_rollout: the recorded probabilities of that forward, no further pass.</li>
  *   <li>integrated_gradients: one unrecorded {@code forwardEmbeddings} of the baseline (for f(b)), then one of all
- *       k interpolated inputs packed together, recorded, and one backward over it; when that record would not fit
- *       half the free heap (or {@link Options#maxBatchTokens()} says so) the steps are split into several batches
- *       of full records, and only when not even one step's full record fits are records checkpointed
- *       ({@code Activations.recompute}; extras {@code batches}, {@code recompute}).</li>
+ *       k interpolated inputs packed together, recorded, and one backward over it
+ *       ({@link Backend#integratedGradientsBatch}: a device backend builds the inputs and sums the gradients on its
+ *       device); when that record would not fit the backend's memory budget (or {@link Options#maxBatchTokens()}
+ *       says so) the steps are split into several batches of full records, and only when not even one step's full
+ *       record fits are records checkpointed (extras {@code batches}, {@code recompute}); a batch that runs out of
+ *       backend memory all the same is split and run again, down to checkpointed single steps (extra
+ *       {@code out_of_memory_retries}).</li>
  *   <li>occlusion: the input's forward keeps its KV cache; each leave-one-word-out variant runs only its tokens from
  *       the removed word on, after a fork of that cache's prefix, all variants in one batched forward (chunked by
  *       {@link Options#maxForwardTokens()}).</li>
@@ -103,15 +110,33 @@ public final class Attributor {
                     + backend.device() + " backend does not give; run it with --device cpu");
         boolean record = todo.stream().anyMatch(Method::needsRecord);
         boolean probs = todo.stream().anyMatch(Method::needsAttentionProbs);
-        ForwardRecord rec = record ? backend.newRecord(probs) : null;
+        // a checkpointed record (each layer's input only; the backward recomputes the rest) when a full one would not
+        // fit the backend's memory budget: long inputs
+        boolean recompute = record && backend.bytesPerRecordedSequence(ids.length, false) > budget();
+        ForwardRecord rec = record ? backend.newRecord(probs, recompute) : null;
         long f0 = System.nanoTime();
         KvCache cache = todo.contains(Method.OCCLUSION) ? backend.newCache() : null;   // occlusion's variants fork it
         try {
-            return run(in, target, todo, o, rec, cache, f0, t0);
+            try {
+                return run(in, target, todo, o, rec, cache, f0, t0);
+            } catch (BackendMemoryException e) {
+                if (rec == null || rec.recomputes()) throw e;
+                rec.close();                              // the full record did not fit after all: checkpointed, from the start
+                rec = backend.newRecord(probs, true);
+                if (cache != null) {
+                    cache.close();
+                    cache = backend.newCache();
+                }
+                return run(in, target, todo, o, rec, cache, System.nanoTime(), t0);
+            }
         } finally {
             if (cache != null) cache.close();
+            if (rec != null) rec.close();                 // a device backend's record is device memory
         }
     }
+
+    /** The memory budget of records: the fixed one of the tests, or the backend's. */
+    private long budget() { return memoryBudget >= 0 ? memoryBudget : backend.memoryBudget(); }
 
     private AttributionSet run(AttributionInput in, TargetSpec target, List<Method> todo, Options o, ForwardRecord rec, KvCache cache,
                                long f0, long t0) {
@@ -138,24 +163,25 @@ public final class Attributor {
                 case SALIENCY, INPUT_X_GRADIENT -> {
                     if (run.gradient == null) {
                         long g0 = System.nanoTime();
-                        run.gradient = backend.backward(rec, List.of(spec.toEngine()), RuleMode.GRADIENT)[0];
+                        run.gradient = backend.backwardTokenScores(rec, List.of(spec.toEngine()), RuleMode.GRADIENT)[0];
                         gradientSeconds = secondsSince(g0);
                         m0 = System.nanoTime();
                     }
                     gradientUsers.add(m);
-                    scores = m == Method.SALIENCY ? l2Norms(run.gradient, c.hiddenSize()) : dot(rec.embeddings(0), run.gradient, c.hiddenSize());
+                    scores = (m == Method.SALIENCY ? run.gradient[1] : run.gradient[0]).clone();
                     extras.put("gradient", "plain, shared by saliency and input_x_gradient");
+                    if (rec.recomputes()) extras.put("checkpointed_record", true);
                 }
                 case ATTNLRP, CPLRP -> {
                     RuleMode rule = m == Method.ATTNLRP ? RuleMode.ATTNLRP : RuleMode.CPLRP;
-                    float[] g = backend.backward(rec, List.of(spec.toEngine()), rule)[0];
-                    scores = dot(rec.embeddings(0), g, c.hiddenSize());
+                    scores = backend.backwardTokenScores(rec, List.of(spec.toEngine()), rule)[0][0];
                     extras.put("rule", rule.cliName());
+                    if (rec.recomputes()) extras.put("checkpointed_record", true);
                     extras.put("relevance_sum", sum(scores));
                 }
                 case PE_LRP -> {
                     PositionalBackward pb = backend.backwardWithPositions(rec, List.of(spec.toEngine()), RuleMode.PE_LRP);
-                    double[] token = dot(rec.embeddings(0), pb.gradients()[0], c.hiddenSize());
+                    double[] token = inputTimesGradient(rec.embeddings(0), pb.gradients()[0], c.hiddenSize());
                     double[] positional = pb.positionalScores(0);
                     scores = new double[token.length];
                     for (int i = 0; i < scores.length; i++) scores[i] = token[i] + positional[i];
@@ -206,7 +232,7 @@ public final class Attributor {
         final Options o;
         final ForwardRecord rec;
         final KvCache cache;      // the input's keys and values, when occlusion runs
-        float[] gradient;
+        double[][] gradient;      // the plain gradient's token scores: input × gradient, ‖gradient‖
 
         Run(AttributionInput in, Attribution.ResolvedTarget target, Options o, ForwardRecord rec, KvCache cache) {
             this.in = in;
@@ -240,31 +266,23 @@ public final class Attributor {
         double fBaseline = run.target.spec().value(backend.forwardEmbeddings(List.of(b), LogitsMode.LAST, null).last(0));
         BatchPlan plan = plan(t, k, run.o);
         int perBatch = plan.sequences();
+        boolean recompute = plan.recompute();
         double[] avg = new double[t * h];          // Σ_s w_s g_s
-        int batches = 0;
-        List<Target> targets = new ArrayList<>();
-        for (int from = 0; from < k; from += perBatch) {
+        int batches = 0, splits = 0;
+        Target target = run.target.spec().toEngine();
+        for (int from = 0; from < k; ) {
             int to = Math.min(k, from + perBatch);
-            List<float[]> inputs = new ArrayList<>(to - from);
-            targets.clear();
-            for (int s = from; s < to; s++) {
-                double a = alpha[s];
-                float[] x = new float[t * h];
-                for (int j = 0; j < x.length; j++) x[j] = (float) (b[j] + a * (e[j] - b[j]));
-                inputs.add(x);
-                targets.add(run.target.spec().toEngine());
+            try {
+                backend.integratedGradientsBatch(e, b, alpha, weight, from, to, target, recompute, avg);
+            } catch (BackendMemoryException x) {  // the plan was too optimistic: the same steps in smaller batches
+                if (perBatch > 1) perBatch = Math.max(1, perBatch / 2);
+                else if (!recompute) recompute = true;
+                else throw x;
+                splits++;
+                continue;
             }
-            ForwardRecord rec = backend.newRecord(false, plan.recompute());
-            backend.forwardEmbeddings(inputs, LogitsMode.LAST, rec);
-            inputs.clear();                        // the record holds what the backward needs
-            float[][] g = backend.backward(rec, targets, RuleMode.GRADIENT);
-            rec = null;
             batches++;
-            for (int s = from; s < to; s++) {
-                double w = weight[s];
-                float[] gs = g[s - from];
-                for (int j = 0; j < avg.length; j++) avg[j] += w * gs[j];
-            }
+            from = to;
         }
         double[] scores = new double[t];
         for (int i = 0; i < t; i++) {
@@ -291,7 +309,8 @@ public final class Attributor {
                             ? "; with the zero baseline RMSNorm makes f jump near the baseline (see the package doc): use --baseline-token"
                             : "; use more --steps"));
         extras.put("batches", batches);
-        extras.put("recompute", plan.recompute());
+        extras.put("recompute", recompute);
+        if (splits > 0) extras.put("out_of_memory_retries", splits);
         return scores;
     }
 
@@ -305,7 +324,7 @@ public final class Attributor {
      */
     private BatchPlan plan(int t, int total, Options o) {
         if (o.maxBatchTokens() > 0) return new BatchPlan(Math.max(1, Math.min(total, o.maxBatchTokens() / t)), false);
-        return plan(backend, t, total, memoryBudget >= 0 ? memoryBudget : backend.memoryBudget());
+        return plan(backend, t, total, budget());
     }
 
     /**
@@ -419,17 +438,8 @@ public final class Attributor {
         return List.copyOf(out);
     }
 
-    static double[] l2Norms(float[] g, int h) {
-        double[] out = new double[g.length / h];
-        for (int i = 0; i < out.length; i++) {
-            double s = 0;
-            for (int d = 0; d < h; d++) s += (double) g[i * h + d] * g[i * h + d];
-            out[i] = Math.sqrt(s);
-        }
-        return out;
-    }
-
-    static double[] dot(float[] e, float[] g, int h) {
+    /** {@code Σ_d e·g} per token ({@code [tokens·hidden]} arrays). */
+    static double[] inputTimesGradient(float[] e, float[] g, int h) {
         if (e.length != g.length) throw new IllegalStateException("embeddings hold " + e.length + " floats, gradient " + g.length);
         double[] out = new double[g.length / h];
         for (int i = 0; i < out.length; i++) {

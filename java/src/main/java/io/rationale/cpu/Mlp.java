@@ -84,9 +84,9 @@ public final class Mlp {
      * Backward of act = silu(g)·u with the rules of {@link LrpRules}; {@code m} = {@link LrpRules#gateProductShare}:
      * {@code dU = m·dAct·silu(g)} and, unless the gate branch is stopped (then dG is not written),
      * {@code dG = m·dAct·u·s(g)} with {@code s(g) = silu'(g) = σ(g)·(1 + g·(1 − σ(g)))} (plain) or
-     * {@code s(g) = silu(g)/(g + ε)} (identity rule). dU may be dAct (in place).
+     * {@code s(g) = silu(g)/(g + ε)} (identity rule). dU may be dAct (in place). Public for the CUDA kernels' parity tests.
      */
-    static void swigluBackward(LrpRules rules, float[] gate, float[] up, float[] dAct, float[] dG, float[] dU, int from, int to) {
+    public static void swigluBackward(LrpRules rules, float[] gate, float[] up, float[] dAct, float[] dG, float[] dU, int from, int to) {
         float m = rules.gateProductShare();
         boolean gateGrad = !rules.stopGradientGate(), identity = rules.siluIdentity();
         float eps = LrpRules.SILU_IDENTITY_EPS;

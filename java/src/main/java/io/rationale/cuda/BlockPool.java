@@ -23,11 +23,14 @@ final class BlockPool implements AutoCloseable {
     private long live;                   // blocks handed out
     private boolean closed;
 
-    BlockPool(CudaDevice device, ModelConfig c) {
+    BlockPool(CudaDevice device, ModelConfig c) { this(device, c.numLayers(), c.numKvHeads(), c.headDim()); }
+
+    /** Blocks of {@code layers} layers (a backward pass's recomputation uses one-layer blocks). */
+    BlockPool(CudaDevice device, int layers, int kvHeads, int headDim) {
         this.device = device;
-        this.layers = c.numLayers();
-        this.kvHeads = c.numKvHeads();
-        this.headDim = c.headDim();
+        this.layers = layers;
+        this.kvHeads = kvHeads;
+        this.headDim = headDim;
         this.layerFloats = (long) kvHeads * BLOCK * headDim;
     }
 

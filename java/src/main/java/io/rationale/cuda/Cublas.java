@@ -159,6 +159,22 @@ public final class Cublas implements AutoCloseable {
         gemmEx(OP_T, OP_N, out, rows, in, 1.0f, w, type, in, x, type, in, 0.0f, y, DataType.F32, out);
     }
 
+    /**
+     * Row-major {@code dX[rows, in] (+)= dY[rows, out] · W[out, in]}: the input gradient of {@link #matmulTransposed}
+     * (dY and W of {@code type}, dX f32; {@code accumulate}: beta = 1).
+     *
+     * <p>Mapping: dX is the column-major {@code in × rows} matrix {@code dXᵀ = Wᵀ · dYᵀ}; W's memory is the column-major
+     * {@code in × out} matrix {@code Wᵀ} (ld = in), op N; dY's memory the column-major {@code out × rows} matrix
+     * {@code dYᵀ} (ld = out), op N: {@code gemmEx(N, N, m = in, n = rows, k = out, A = W, lda = in, B = dY, ldb = out,
+     * C = dX, ldc = in)}.
+     */
+    public void matmulBackward(DevicePointer dx, DevicePointer dy, DevicePointer w, DataType type, int rows, int in, int out,
+                               boolean accumulate) {
+        if (rows <= 0 || in <= 0 || out <= 0)
+            throw new IllegalArgumentException("matmulBackward: rows, in, out must be positive: " + rows + ", " + in + ", " + out);
+        gemmEx(OP_N, OP_N, in, rows, out, 1.0f, w, type, in, dy, type, out, accumulate ? 1.0f : 0.0f, dx, DataType.F32, in);
+    }
+
     @Override
     public synchronized void close() {
         if (closed) return;

@@ -3,11 +3,14 @@ package io.rationale.cuda;
 import io.rationale.engine.AttentionIntervention;
 import io.rationale.engine.Backend;
 import io.rationale.engine.BackendMemoryException;
+import io.rationale.engine.Continuations;
 import io.rationale.engine.ForwardOptions;
 import io.rationale.engine.ForwardRecord;
 import io.rationale.engine.KvCache;
+import io.rationale.engine.LabelLogits;
 import io.rationale.engine.Logits;
 import io.rationale.engine.LogitsMode;
+import io.rationale.engine.LrpRules;
 import io.rationale.engine.Model;
 import io.rationale.engine.RopeTables;
 import io.rationale.engine.RuleMode;
@@ -15,16 +18,20 @@ import io.rationale.engine.SamplingParams;
 import io.rationale.engine.Target;
 import io.rationale.model.ModelConfig;
 
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.function.ObjIntConsumer;
 
 /**
- * The forward pass on a CUDA device (or the emulated one): Java orchestration of the kernels in
+ * The forward and backward passes on a CUDA device (or the emulated one): Java orchestration of the kernels in
  * {@code cuda-kernels/} through JCuda ({@link Kernels}) and of cuBLAS GEMMs ({@link Cublas}), over weights in device
  * memory in their checkpoint dtype ({@link CudaWeights}) and KV caches of device blocks ({@link CudaKvCache}). For a
  * batch, all new tokens are packed into one {@code [tokens, hidden]} f32 residual stream x, then per layer, as
- * {@code CpuBackend} does:
+ * {@code CpuBackend} does ({@link #layerForward}):
  * <pre>
  *   xn    = RmsNorm(x)                        rmsnorm.cu
  *   qkv   = xn·[Wq|Wk|Wv]ᵀ (+ bias)            one GEMM (cuBLAS), or gemv.cu for a few rows
@@ -41,8 +48,9 @@ import java.util.List;
  * {@link Kernels#GEMV_MAX_ROWS} rows (decode) keeps every activation in f32 and reads the weights with the
  * bandwidth-bound {@code gemv} kernels instead.
  *
- * <p>Records keep what the forward-only attribution methods need (see {@link CudaRecord}); the backward pass is not
- * written yet ({@link #supportsBackward()} is false). Thread-safe: calls take turns on the device.
+ * <p>{@link #backward} mirrors the forward over one record ({@link CudaRecord}, device memory), layer by layer in
+ * reverse, each step the backward kernel beside its forward; see its comment. Thread-safe: calls take turns on the
+ * device.
  */
 public final class CudaBackend implements Backend {
     private final Model model;
@@ -54,6 +62,9 @@ public final class CudaBackend implements Backend {
     private final Workspace ws;
     private final RopeTables rope;
     private final int multiprocessors;
+    private BlockPool recomputePool;               // one-layer KV blocks for checkpointed records' backward passes
+    private final List<CudaRecord.Memory> records = new ArrayList<>();          // live record allocations
+    private final ArrayDeque<CudaRecord.Memory> garbage = new ArrayDeque<>();   // of records the collector found
     private boolean closed;
 
     /** Uploads {@code model}'s weights to {@code device}; the backend owns the device from then on (closes it). */
@@ -108,7 +119,7 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public ForwardRecord newRecord(boolean keepAttentionProbs, boolean recompute) { return new CudaRecord(keepAttentionProbs, recompute); }
+    public ForwardRecord newRecord(boolean keepAttentionProbs, boolean recompute) { return new CudaRecord(this, keepAttentionProbs, recompute); }
 
     /** New tokens per batched forward: up to 4096, fewer when a pass's buffers would take more than a quarter of free memory. */
     @Override
@@ -122,38 +133,50 @@ public final class CudaBackend implements Backend {
     @Override
     public long memoryBudget() { return device.memoryInfo().free() / 2; }
 
-    /** A pass's buffers for t tokens and the host record's embeddings and last logits. */
+    /**
+     * One sequence of t tokens in a recorded batch: its device record ({@link CudaRecord}: full, or only each layer's
+     * input with {@code recompute}), the forward's and the backward's work buffers per token
+     * ({@link #workBytesPerToken}, {@link #backwardBytesPerToken}; with {@code recompute} also one layer's recomputed
+     * internals and its one-layer KV blocks), and per sequence its logits, seed and last rows.
+     */
     @Override
     public long bytesPerRecordedSequence(int tokens, boolean recompute) {
         ModelConfig c = model.config();
-        return (long) tokens * (workBytesPerToken() + 4L * c.hiddenSize()) + 4L * c.vocabSize();
+        long t = tokens, H = c.hiddenSize(), Q = c.qDim(), K = c.kvDim(), I = c.intermediateSize(), heads = c.numHeads(), V = c.vocabSize();
+        long layerFull = 4L * (2 * H + Q + 2 * K + Q + 2 * heads + 2 * I + 2);
+        long record = recompute ? 4L * c.numLayers() * H : c.numLayers() * layerFull;
+        long recomputeWork = recompute ? layerFull + 4L * H + 8L * K : 0;
+        long perSequence = 4L * (3 * V + 6 * H) + 3 * 256L * (c.numLayers() + 4);
+        return t * (record + workBytesPerToken() + backwardBytesPerToken() + recomputeWork) + perSequence;
     }
 
-    /** Bytes of the work buffers per packed token (x, xn, qkv, attention output, projection, gate|up, act). */
+    /** Bytes of the forward's work buffers per packed token (x, xn, qkv, attention output, projection, gate|up, act). */
     private long workBytesPerToken() {
         ModelConfig c = model.config();
         long H = c.hiddenSize(), Q = c.qDim(), K = c.kvDim(), I = c.intermediateSize();
         return 4L * (3 * H + Q + 2 * K + Q + 3 * I) + 64;
     }
 
-    @Override
-    public boolean supportsBackward() { return false; }
-
-    @Override
-    public float[][] backward(ForwardRecord record, List<Target> targets, RuleMode mode) {
-        throw new UnsupportedOperationException("the CUDA backward pass is not implemented yet (" + device() + "): run gradient and LRP methods with --device cpu");
+    /**
+     * Bytes of the backward's work buffers per packed token: dx, d normed, d attention output, d q|k|v, d act,
+     * d gate|up, Delta (f32), and the 16-bit copy of a GEMM's gradient input.
+     */
+    private long backwardBytesPerToken() {
+        ModelConfig c = model.config();
+        long H = c.hiddenSize(), Q = c.qDim(), K = c.kvDim(), I = c.intermediateSize();
+        return 4L * (2 * H + Q + (Q + 2 * K) + I + 2 * I + c.numHeads()) + 2L * Math.max(Math.max(Q + 2 * K, 2 * I), H) + 64;
     }
 
     // ------------------------------------------------------------------ forward
 
     @Override
     public synchronized Logits forward(List<int[]> tokens, List<KvCache> cacheList, ForwardOptions options) {
-        return (Logits) pass(tokens, null, cacheList, options, null);
+        return (Logits) pass(tokens, null, null, cacheList, options, null);
     }
 
     @Override
     public synchronized Logits forwardEmbeddings(List<float[]> embeddings, ForwardOptions options) {
-        return (Logits) pass(null, embeddings, null, options, null);
+        return (Logits) pass(null, embeddings, null, null, options, null);
     }
 
     /** Picks each sequence's next token on the device ({@code argmax_rows}, {@code sample_rows}); only the ids come back. */
@@ -161,17 +184,49 @@ public final class CudaBackend implements Backend {
     public synchronized int[] forwardAndSample(List<int[]> tokens, List<KvCache> caches, AttentionIntervention intervention,
                                                SamplingParams params, double[] draws) {
         if (draws.length != tokens.size()) throw new IllegalArgumentException(tokens.size() + " sequences but " + draws.length + " draws");
-        return (int[]) pass(tokens, null, caches, ForwardOptions.of(LogitsMode.LAST).withIntervention(intervention), new Sampling(params, draws));
+        return (int[]) pass(tokens, null, null, caches, ForwardOptions.of(LogitsMode.LAST).withIntervention(intervention), new Sampling(params, draws));
     }
 
-    /** What {@link #forwardAndSample} asks of a pass. */
-    private record Sampling(SamplingParams params, double[] draws) {}
+    /** What a pass returns instead of the logits: picked on the device, only the picks come back. */
+    private sealed interface Pick permits Sampling, Labels {}
 
-    /** One forward; returns {@link Logits}, or the sampled ids when {@code sampling} is given. */
-    private Object pass(List<int[]> tokens, List<float[]> embeddings, List<KvCache> cacheList, ForwardOptions options, Sampling sampling) {
+    /** {@link #forwardAndSample}: each sequence's next token. */
+    private record Sampling(SamplingParams params, double[] draws) implements Pick {}
+
+    /** {@link #forwardLabelLogits}: each sequence's last logits reduced to label groups ({@code label_logits}). */
+    private record Labels(int[][] labelTokens) implements Pick {}
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>On the device: each batch's last logits stay there; {@code label_logits} reduces them to the labels and only
+     * the per-label logits, tokens and predictions come back.
+     */
+    @Override
+    public int forwardLabelLogits(KvCache base, int[] prefixLengths, List<int[]> rests, int maxTokens, int[][] labelTokens,
+                                  ObjIntConsumer<LabelLogits> labels) {
+        LabelLogits.check(labelTokens, model.config().vocabSize());
+        Labels pick = new Labels(labelTokens);
+        return Continuations.run(this, base, prefixLengths, rests, maxTokens, (batch, caches) -> {
+            synchronized (this) {
+                return (LabelLogits[]) pass(batch, null, null, caches, ForwardOptions.of(LogitsMode.LAST), pick);
+            }
+        }, labels);
+    }
+
+    /** Input embeddings already on the device: sequences of {@code lengths} tokens packed at {@code x} ({@code [n, H]} f32). */
+    private record DeviceInput(DevicePointer x, int[] lengths) {}
+
+    /**
+     * One forward from token ids, host embeddings or device embeddings (one of the three); returns {@link Logits}, or
+     * the sampled ids when {@code sampling} is given.
+     */
+    private Object pass(List<int[]> tokens, List<float[]> embeddings, DeviceInput deviceInput, List<KvCache> cacheList,
+                        ForwardOptions options, Pick pick) {
         check();
+        freeGarbage();
         ModelConfig c = model.config();
-        int seqs = tokens != null ? tokens.size() : embeddings.size(), H = c.hiddenSize();
+        int seqs = tokens != null ? tokens.size() : embeddings != null ? embeddings.size() : deviceInput.lengths().length, H = c.hiddenSize();
         if (seqs == 0) throw new IllegalArgumentException("no sequences");
         if (cacheList != null && cacheList.size() != seqs)
             throw new IllegalArgumentException(seqs + " sequences but " + cacheList.size() + " caches");
@@ -187,6 +242,8 @@ public final class CudaBackend implements Backend {
                 for (int id : tk)
                     if (id < 0 || id >= c.vocabSize()) throw new IllegalArgumentException("sequence " + s + ": token id " + id + " outside [0, " + c.vocabSize() + ")");
                 len = tk.length;
+            } else if (deviceInput != null) {
+                len = deviceInput.lengths()[s];
             } else {
                 float[] e = embeddings.get(s);
                 if (e == null || e.length == 0 || e.length % H != 0)
@@ -209,20 +266,23 @@ public final class CudaBackend implements Backend {
         if (iv != null) iv.check(c, seqs);
         try {
             for (int s = 0; s < seqs; s++) caches[s].reserve(past[s] + seqStart[s + 1] - seqStart[s]);
-            Object out = run(tokens, embeddings, seqStart, past, caches, options.logits(), rec, iv, sampling);
+            Object out = run(tokens, embeddings, deviceInput, seqStart, past, caches, options.logits(), rec, iv, pick);
             for (int s = 0; s < seqs; s++) caches[s].setLength(past[s] + seqStart[s + 1] - seqStart[s]);
             return out;
         } catch (DeviceOutOfMemoryException e) {
             for (int s = 0; s < seqs; s++) if (!throwaway[s]) caches[s].truncate(past[s]);
-            throw new BackendMemoryException(e.getMessage() + " (a forward of " + seqStart[seqs] + " tokens in " + seqs + " sequences)", e);
+            if (rec != null) rec.close();
+            ws.close();                                     // the work buffers grown for this batch: a smaller retry starts clean
+            throw new BackendMemoryException(e.getMessage() + " (a forward of " + seqStart[seqs] + " tokens in " + seqs + " sequences"
+                    + (rec != null ? ", recorded" : "") + ")", e);
         } finally {
             for (int s = 0; s < seqs; s++) if (throwaway[s]) caches[s].close();
         }
     }
 
-    private static CudaRecord record(ForwardRecord r) {
+    private CudaRecord record(ForwardRecord r) {
         if (r == null) return null;
-        if (!(r instanceof CudaRecord cr))
+        if (!(r instanceof CudaRecord cr) || cr.owner != this)
             throw new IllegalArgumentException("the record belongs to another backend (" + r.getClass().getSimpleName() + "): make it with this backend's newRecord");
         return cr;
     }
@@ -242,34 +302,165 @@ public final class CudaBackend implements Backend {
         if (bias.address() != 0) kernels.biasAdd(y, w.rows(), bias, rows, w.rows());
     }
 
-    private Object run(List<int[]> tokens, List<float[]> embeddings, int[] seqStart, int[] past, CudaKvCache[] caches,
-                       LogitsMode mode, CudaRecord rec, AttentionIntervention iv, Sampling sampling) {
+    /**
+     * The shapes and the packed little arrays of one pass over a batch (sequence s: rows [seqStart[s], seqStart[s+1])
+     * at positions past[s] + i), on the device at {@link #base} once {@link #upload}ed: token → sequence and position,
+     * contexts, block tables, RoPE tables; and the launch decisions every layer shares.
+     */
+    private final class Pass {
+        final int seqs, n;
+        final int[] seqStart, past, seqCtx;
+        final boolean decode;
+        final int splits;
+        final AttentionIntervention iv;
+        private final int aTokSeq, aTokPos, aSeqCtx, aSeqTable, aBlocks, aCos, aSin;
+        private final Steering st;
+        DevicePointer base;
+
+        /** Adds the pass's arrays to {@code args}; {@code recorded}: one split (the row statistics are kept). */
+        Pass(Workspace.Args args, int[] seqStart, int[] past, CudaKvCache[] caches, AttentionIntervention iv, boolean recorded) {
+            ModelConfig c = model.config();
+            this.seqs = caches.length;
+            this.n = seqStart[seqs];
+            this.seqStart = seqStart;
+            this.past = past;
+            this.iv = iv;
+            int half = c.headDim() / 2;
+            int[] tokSeq = new int[n], tokPos = new int[n], seqTable = new int[seqs];
+            seqCtx = new int[seqs];
+            long[][] tables = new long[seqs][];
+            int tableLen = 0;
+            for (int s = 0; s < seqs; s++) {
+                for (int t = seqStart[s]; t < seqStart[s + 1]; t++) {
+                    tokSeq[t] = s;
+                    tokPos[t] = past[s] + t - seqStart[s];
+                }
+                seqCtx[s] = past[s] + seqStart[s + 1] - seqStart[s];
+                tables[s] = caches[s].blockAddresses();
+                seqTable[s] = tableLen;
+                tableLen += tables[s].length;
+            }
+            long[] blockPtrs = new long[Math.max(1, tableLen)];
+            for (int s = 0; s < seqs; s++) System.arraycopy(tables[s], 0, blockPtrs, seqTable[s], tables[s].length);
+            float[] cos = new float[n * half], sin = new float[n * half];
+            rope.tables(tokPos, cos, sin);
+            aTokSeq = args.ints(tokSeq);
+            aTokPos = args.ints(tokPos);
+            aSeqCtx = args.ints(seqCtx);
+            aSeqTable = args.ints(seqTable);
+            aBlocks = args.longs(blockPtrs);
+            aCos = args.floats(cos);
+            aSin = args.floats(sin);
+            st = iv == null ? null : Steering.pack(iv, args, seqs, seqCtx, c.numHeads());
+            decode = n == seqs;
+            int maxCtx = 0;
+            for (int x : seqCtx) maxCtx = Math.max(maxCtx, x);
+            splits = decode && !recorded
+                    ? Kernels.decodeSplits(Kernels.decodeBlocks(n, c.numHeads(), c.numKvHeads(), c.headDim()), multiprocessors, maxCtx) : 1;
+        }
+
+        /** Copies the packed arguments to the device buffer {@code name}. */
+        void upload(Workspace.Args args, String name) {
+            byte[] packed = args.bytes();
+            base = ws.get(name, packed.length);
+            device.copyToDevice(base, packed);
+        }
+
+        DevicePointer at(int offset) { return base.plus(offset); }
+
+        /** The attention call of layer l (cache offsets kOff, vOff), output {@code out} with row stride ldo. */
+        Kernels.Attention attention(int l, DevicePointer out, int ldo, DevicePointer qkv, long kOff, long vOff, DevicePointer stats) {
+            ModelConfig c = model.config();
+            int QKV = c.qDim() + 2 * c.kvDim();
+            boolean steer = st != null && iv.atLayer(l);
+            return new Kernels.Attention(out, ldo, qkv, QKV, at(aBlocks), at(aSeqTable), kOff, vOff, at(aTokSeq), at(aTokPos), at(aSeqCtx),
+                    n, c.numHeads(), c.numKvHeads(), c.headDim(), c.slidingWindow(), (float) (1.0 / Math.sqrt(c.headDim())), stats,
+                    steer ? st.mode : 0, steer ? st.causal : 1, steer ? at(st.start) : DevicePointer.NULL,
+                    steer ? at(st.pos) : DevicePointer.NULL, steer ? at(st.bias) : DevicePointer.NULL,
+                    steer && st.heads >= 0 ? at(st.heads) : DevicePointer.NULL, steer ? at(st.from) : DevicePointer.NULL);
+        }
+    }
+
+    /**
+     * Work buffers for one layer's internals (no record, or a checkpointed one): q|k|v and gate|up always; with
+     * {@code internals} also the norms' 1/rms, the f32 attention output and the row statistics (NULL otherwise).
+     */
+    private CudaRecord.Layer workLayer(int n, boolean internals) {
+        ModelConfig c = model.config();
+        int Q = c.qDim(), K = c.kvDim(), I = c.intermediateSize();
+        DevicePointer N = DevicePointer.NULL;
+        return new CudaRecord.Layer(N, internals ? ws.get("inv1", 4L * n) : N, ws.get("qkv", 4L * n * (Q + 2 * K)),
+                internals ? ws.get("o", 4L * n * Q) : N, internals ? ws.get("stats", 8L * n * c.numHeads()) : N, N,
+                internals ? ws.get("inv2", 4L * n) : N, ws.get("gu", 4L * n * 2 * I));
+    }
+
+    /** Where a pass puts the attention probabilities it keeps (per layer and sequence, host copies). */
+    private record Probs(DevicePointer device, DevicePointer offsets, DevicePointer seqStart, long[] hostOffsets, float[][][] host) {}
+
+    /**
+     * One decoder layer's forward on the packed residual stream x, in place, writing its internals where {@code out}
+     * says: {@code input} (a copy of x before the layer; NULL: none), the norms' 1/rms, q|k|v, the f32 attention output
+     * O (NULL: the attention writes its GEMM input type directly), the row statistics, {@code mid} (a copy of x after
+     * the attention block; NULL or x itself: none) and gate|up. {@code mlp} false stops after gate|up (a backward's
+     * recomputation: all it needs). Keys and values go to the caches of {@code p} at layer offsets kOff, vOff.
+     * {@code probs}: null, or where the probabilities go (they need the row statistics).
+     */
+    private void layerForward(int l, Pass p, DevicePointer x, CudaRecord.Layer out, long kOff, long vOff, boolean mlp, Probs probs) {
+        ModelConfig c = model.config();
+        int n = p.n, H = c.hiddenSize(), Q = c.qDim(), K = c.kvDim(), I = c.intermediateSize(), QKV = Q + 2 * K;
+        float eps = (float) c.rmsNormEps();
+        CudaWeights.Layer w = weights.layers.get(l);
+        DevicePointer xn = ws.get("xn", 4L * n * Math.max(H, I)), attn = ws.get("attn", 4L * n * Q), proj = ws.get("proj", 4L * n * H);
+        if (out.input().address() != 0 && out.input().address() != x.address()) device.copy(out.input(), x, 4L * n * H);
+        // attention block
+        kernels.rmsnorm(actType(n, w.qkv()), xn, x, w.inputNorm(), DevicePointer.NULL, out.inv1(), n, H, eps);
+        linear(out.qkv(), xn, n, w.qkv(), w.qkvBias());
+        DevicePointer k = out.qkv().plus(4L * Q), v = out.qkv().plus(4L * (Q + K));
+        kernels.rope(out.qkv(), k, p.at(p.aCos), p.at(p.aSin), n, c.numHeads(), c.numKvHeads(), c.headDim(), QKV);
+        kernels.kvAppend(k, v, QKV, p.at(p.aTokSeq), p.at(p.aTokPos), p.at(p.aBlocks), p.at(p.aSeqTable), kOff, vOff, n, c.numKvHeads(), c.headDim());
+        DataType oType = actType(n, w.o());
+        boolean f32Out = out.o().address() != 0;
+        Kernels.Attention a = p.attention(l, f32Out ? out.o() : attn, Q, out.qkv(), kOff, vOff, out.stats());
+        int splits = p.splits;
+        DevicePointer partO = splits > 1 ? ws.get("partO", 4L * splits * n * Q) : DevicePointer.NULL;
+        DevicePointer partMl = splits > 1 ? ws.get("partMl", 8L * splits * n * c.numHeads()) : DevicePointer.NULL;
+        kernels.attention(f32Out ? DataType.F32 : oType, p.decode, splits, partO, partMl, a);
+        if (probs != null) {
+            kernels.attentionProbs(probs.device(), probs.offsets(), probs.seqStart(), a);
+            long[] off = probs.hostOffsets();
+            float[] host = new float[(int) off[p.seqs]];
+            device.copyToHost(host, probs.device());
+            for (int s = 0; s < p.seqs; s++) probs.host()[l][s] = Arrays.copyOfRange(host, (int) off[s], (int) off[s + 1]);
+        }
+        DevicePointer oIn = attn;
+        if (f32Out) {
+            if (oType == DataType.F32) oIn = out.o();
+            else kernels.convert(oType, attn, Q, out.o(), Q, n, Q);   // the rounding the kernel's own bf16/f16 output does
+        }
+        linear(proj, oIn, n, w.o(), DevicePointer.NULL);
+        kernels.residualAdd(x, H, proj, H, w.oBias(), n, H);
+        if (out.mid().address() != 0 && out.mid().address() != x.address()) device.copy(out.mid(), x, 4L * n * H);
+        // MLP block
+        kernels.rmsnorm(actType(n, w.gateUp()), xn, x, w.postNorm(), DevicePointer.NULL, out.inv2(), n, H, eps);
+        linear(out.gu(), xn, n, w.gateUp(), DevicePointer.NULL);
+        if (!mlp) return;
+        DevicePointer act = ws.get("act", 4L * n * I);
+        kernels.swiglu(actType(n, w.down()), act, I, out.gu(), 2 * I, w.gateBias(), w.upBias(), n, I);
+        linear(proj, act, n, w.down(), DevicePointer.NULL);
+        kernels.residualAdd(x, H, proj, H, w.downBias(), n, H);
+    }
+
+    private Object run(List<int[]> tokens, List<float[]> embeddings, DeviceInput deviceInput, int[] seqStart, int[] past,
+                       CudaKvCache[] caches, LogitsMode mode, CudaRecord rec, AttentionIntervention iv, Pick pick) {
         ModelConfig c = model.config();
         int seqs = caches.length, n = seqStart[seqs];
-        int H = c.hiddenSize(), Q = c.qDim(), K = c.kvDim(), I = c.intermediateSize(), V = c.vocabSize(), hd = c.headDim(), half = hd / 2;
-        int heads = c.numHeads(), kvHeads = c.numKvHeads(), QKV = Q + 2 * K;
+        int H = c.hiddenSize(), Q = c.qDim(), K = c.kvDim(), I = c.intermediateSize(), V = c.vocabSize(), heads = c.numHeads();
+        int L = c.numLayers();
 
         // the little arrays of this pass, one copy to the device
         Workspace.Args args = new Workspace.Args();
-        int[] tokSeq = new int[n], tokPos = new int[n], seqCtx = new int[seqs], seqTable = new int[seqs];
-        long[][] tables = new long[seqs][];
-        int tableLen = 0;
-        for (int s = 0; s < seqs; s++) {
-            for (int t = seqStart[s]; t < seqStart[s + 1]; t++) {
-                tokSeq[t] = s;
-                tokPos[t] = past[s] + t - seqStart[s];
-            }
-            seqCtx[s] = past[s] + seqStart[s + 1] - seqStart[s];
-            tables[s] = caches[s].blockAddresses();
-            seqTable[s] = tableLen;
-            tableLen += tables[s].length;
-        }
-        long[] blockPtrs = new long[Math.max(1, tableLen)];
-        for (int s = 0; s < seqs; s++) System.arraycopy(tables[s], 0, blockPtrs, seqTable[s], tables[s].length);
-        float[] cos = new float[n * half], sin = new float[n * half];
-        rope.tables(tokPos, cos, sin);
-        int aTokSeq = args.ints(tokSeq), aTokPos = args.ints(tokPos), aSeqCtx = args.ints(seqCtx), aSeqTable = args.ints(seqTable);
-        int aSeqStart = args.ints(seqStart), aBlocks = args.longs(blockPtrs), aCos = args.floats(cos), aSin = args.floats(sin);
+        Pass p = new Pass(args, seqStart, past, caches, iv, rec != null);
+        int aSeqStart = args.ints(seqStart);
         int aIds = -1;
         if (tokens != null) {
             int[] ids = new int[n];
@@ -277,133 +468,494 @@ public final class CudaBackend implements Backend {
             aIds = args.ints(ids);
         }
         int m = mode == LogitsMode.NONE ? 0 : mode == LogitsMode.LAST ? seqs : n;
-        int aRows = -1;
-        if (mode == LogitsMode.LAST) {
-            int[] last = new int[seqs];
-            for (int s = 0; s < seqs; s++) last[s] = seqStart[s + 1] - 1;
-            aRows = args.ints(last);
-        }
-        Steering st = iv == null ? null : Steering.pack(iv, args, seqs, seqCtx, heads);
+        int[] last = new int[seqs];
+        for (int s = 0; s < seqs; s++) last[s] = seqStart[s + 1] - 1;
+        int aLast = args.ints(last);
         long[] probsOff = null;
         int aProbsOff = -1;
-        long probsFloats = 0;
         boolean keepProbs = rec != null && rec.keepsAttentionProbs();
         if (keepProbs) {
-            probsOff = new long[seqs];
-            for (int s = 0; s < seqs; s++) {
-                probsOff[s] = probsFloats;
-                probsFloats += (long) heads * (seqStart[s + 1] - seqStart[s]) * seqCtx[s];
-            }
+            probsOff = new long[seqs + 1];
+            for (int s = 0; s < seqs; s++) probsOff[s + 1] = probsOff[s] + (long) heads * (seqStart[s + 1] - seqStart[s]) * p.seqCtx[s];
+            if (probsOff[seqs] > Integer.MAX_VALUE) throw new IllegalArgumentException("the attention probabilities of this batch exceed 2^31 floats");
             aProbsOff = args.longs(probsOff);
         }
-        int aDraws = -1, aTemp = -1, aTopP = -1;
+        int aDraws = -1, aTemp = -1, aTopP = -1, aLabelStart = -1, aLabelIds = -1;
+        Sampling sampling = pick instanceof Sampling x ? x : null;
         if (sampling != null && !sampling.params().isGreedy()) {
-            double[] t = new double[seqs], p = new double[seqs];
+            double[] t = new double[seqs], tp = new double[seqs];
             Arrays.fill(t, sampling.params().temperature());
-            Arrays.fill(p, sampling.params().topP());
+            Arrays.fill(tp, sampling.params().topP());
             aDraws = args.doubles(sampling.draws());
             aTemp = args.doubles(t);
-            aTopP = args.doubles(p);
+            aTopP = args.doubles(tp);
         }
-        byte[] packed = args.bytes();
-        DevicePointer base = ws.get("args", packed.length);
-        device.copyToDevice(base, packed);
+        Labels labelPick = pick instanceof Labels x ? x : null;
+        if (labelPick != null) {
+            int[][] lt = labelPick.labelTokens();
+            int[] start = new int[lt.length + 1];
+            for (int g = 0; g < lt.length; g++) start[g + 1] = start[g] + lt[g].length;
+            int[] ids = new int[start[lt.length]];
+            for (int g = 0; g < lt.length; g++) System.arraycopy(lt[g], 0, ids, start[g], lt[g].length);
+            aLabelStart = args.ints(start);
+            aLabelIds = args.ints(ids);
+        }
+        p.upload(args, "args");
 
-        DevicePointer x = ws.get("x", 4L * n * H), xn = ws.get("xn", 4L * n * Math.max(H, I));
-        DevicePointer qkv = ws.get("qkv", 4L * n * QKV), attn = ws.get("attn", 4L * n * Q), proj = ws.get("proj", 4L * n * H);
-        DevicePointer gu = ws.get("gu", 4L * n * 2 * I), act = ws.get("act", 4L * n * I);
-        DevicePointer stats = keepProbs ? ws.get("stats", 8L * n * heads) : DevicePointer.NULL;
-        DevicePointer probs = keepProbs ? ws.get("probs", 4 * probsFloats) : DevicePointer.NULL;
-
+        if (rec != null) {
+            rec.close();                                    // a refilled record gives its previous memory back first
+            rec.attach(allocRecord(CudaRecord.deviceBytes(rec.recomputes(), n, seqs, L, H, Q, K, I, heads, V)), n, seqs, L, H, Q, K, I, heads, V);
+            rec.seqStart = seqStart.clone();
+            rec.layers = L;
+            rec.probs = keepProbs ? new float[L][seqs][] : null;
+            rec.lastLogits = null;
+            boolean fromStart = true;
+            for (int x : past) fromStart &= x == 0;
+            rec.fromStart = fromStart;
+        }
+        DevicePointer x = ws.get("x", 4L * n * H);
         if (tokens != null) {
-            kernels.embedding(weights.embed.type(), x, weights.embed.ptr(), base.plus(aIds), n, H);
+            kernels.embedding(weights.embed.type(), x, weights.embed.ptr(), p.at(aIds), n, H);
+        } else if (deviceInput != null) {
+            device.copy(x, deviceInput.x(), 4L * n * H);
         } else {
             float[] all = new float[n * H];
             for (int s = 0; s < seqs; s++) System.arraycopy(embeddings.get(s), 0, all, seqStart[s] * H, embeddings.get(s).length);
             device.copyToDevice(x, all);
         }
-        if (rec != null) {
-            float[] all = new float[n * H];
-            device.copyToHost(all, x);
-            rec.lengths = new int[seqs];
-            rec.embeddings = new float[seqs][];
-            for (int s = 0; s < seqs; s++) {
-                rec.lengths[s] = seqStart[s + 1] - seqStart[s];
-                rec.embeddings[s] = Arrays.copyOfRange(all, seqStart[s] * H, seqStart[s + 1] * H);
-            }
-            rec.layers = c.numLayers();
-            rec.probs = keepProbs ? new float[c.numLayers()][seqs][] : null;
-            rec.lastLogits = null;
+        Probs probs = keepProbs ? new Probs(ws.get("probs", 4 * probsOff[seqs]), p.at(aProbsOff), p.at(aSeqStart), probsOff, rec.probs) : null;
+        boolean full = rec != null && !rec.recomputes();
+        CudaRecord.Layer work = full ? null : workLayer(n, keepProbs);
+        for (int l = 0; l < L; l++) {
+            CudaRecord.Layer out = full ? rec.layer[l] : work;
+            if (rec != null && !full)                       // checkpointed: only the layer's input is kept
+                out = new CudaRecord.Layer(rec.layer[l].input(), out.inv1(), out.qkv(), out.o(), out.stats(), out.mid(), out.inv2(), out.gu());
+            layerForward(l, p, x, out, pool.keyOffset(l), pool.valueOffset(l), true, probs);
         }
-
-        DevicePointer tokSeqP = base.plus(aTokSeq), tokPosP = base.plus(aTokPos), seqCtxP = base.plus(aSeqCtx);
-        DevicePointer seqTableP = base.plus(aSeqTable), blocksP = base.plus(aBlocks);
-        boolean decode = n == seqs;
-        int maxCtx = 0;
-        for (int x2 : seqCtx) maxCtx = Math.max(maxCtx, x2);
-        int splits = decode && !keepProbs ? Kernels.decodeSplits(Kernels.decodeBlocks(n, heads, kvHeads, hd), multiprocessors, maxCtx) : 1;
-        DevicePointer partO = splits > 1 ? ws.get("partO", 4L * splits * n * heads * hd) : DevicePointer.NULL;
-        DevicePointer partMl = splits > 1 ? ws.get("partMl", 8L * splits * n * heads) : DevicePointer.NULL;
-        float scale = (float) (1.0 / Math.sqrt(hd));
-        float eps = (float) c.rmsNormEps();
-        for (int l = 0; l < c.numLayers(); l++) {
-            CudaWeights.Layer w = weights.layers.get(l);
-            // attention block
-            kernels.rmsnorm(actType(n, w.qkv()), xn, x, w.inputNorm(), DevicePointer.NULL, DevicePointer.NULL, n, H, eps);
-            linear(qkv, xn, n, w.qkv(), w.qkvBias());
-            DevicePointer k = qkv.plus(4L * Q), v = qkv.plus(4L * (Q + K));
-            kernels.rope(qkv, k, base.plus(aCos), base.plus(aSin), n, heads, kvHeads, hd, QKV);
-            kernels.kvAppend(k, v, QKV, tokSeqP, tokPosP, blocksP, seqTableP, pool.keyOffset(l), pool.valueOffset(l), n, kvHeads, hd);
-            boolean steer = st != null && iv.atLayer(l);
-            Kernels.Attention a = new Kernels.Attention(attn, Q, qkv, QKV, blocksP, seqTableP, pool.keyOffset(l), pool.valueOffset(l),
-                    tokSeqP, tokPosP, seqCtxP, n, heads, kvHeads, hd, c.slidingWindow(), scale, stats,
-                    steer ? st.mode : 0, steer ? st.causal : 1, steer ? base.plus(st.start) : DevicePointer.NULL,
-                    steer ? base.plus(st.pos) : DevicePointer.NULL, steer ? base.plus(st.bias) : DevicePointer.NULL,
-                    steer && st.heads >= 0 ? base.plus(st.heads) : DevicePointer.NULL, steer ? base.plus(st.from) : DevicePointer.NULL);
-            kernels.attention(actType(n, w.o()), decode, splits, partO, partMl, a);
-            if (keepProbs) {
-                kernels.attentionProbs(probs, base.plus(aProbsOff), base.plus(aSeqStart), a);
-                float[] host = new float[(int) probsFloats];
-                device.copyToHost(host, probs);
-                for (int s = 0; s < seqs; s++) {
-                    long size = (long) heads * (seqStart[s + 1] - seqStart[s]) * seqCtx[s];
-                    rec.probs[l][s] = Arrays.copyOfRange(host, (int) probsOff[s], (int) (probsOff[s] + size));
-                }
-            }
-            linear(proj, attn, n, w.o(), DevicePointer.NULL);
-            kernels.residualAdd(x, H, proj, H, w.oBias(), n, H);
-            // MLP block
-            kernels.rmsnorm(actType(n, w.gateUp()), xn, x, w.postNorm(), DevicePointer.NULL, DevicePointer.NULL, n, H, eps);
-            linear(gu, xn, n, w.gateUp(), DevicePointer.NULL);
-            kernels.swiglu(actType(n, w.down()), act, I, gu, 2 * I, w.gateBias(), w.upBias(), n, I);
-            linear(proj, act, n, w.down(), DevicePointer.NULL);
-            kernels.residualAdd(x, H, proj, H, w.downBias(), n, H);
-        }
+        if (rec != null) kernels.gatherRows(rec.finalX, H, x, H, p.at(aLast), seqs, H);
 
         // final norm and LM head on the rows that get logits
         int[] firstRow = new int[seqs + 1];
         if (mode == LogitsMode.LAST) for (int s = 0; s < seqs; s++) firstRow[s + 1] = s + 1;
         else if (mode == LogitsMode.ALL) System.arraycopy(seqStart, 0, firstRow, 0, seqs + 1);
         if (m == 0) return new Logits(V, new float[0], firstRow);
-        DevicePointer logits = ws.get("logits", 4L * m * V);
-        kernels.rmsnorm(actType(m, weights.lmHead), xn, x, weights.finalNorm, aRows < 0 ? DevicePointer.NULL : base.plus(aRows),
-                DevicePointer.NULL, m, H, eps);
+        DevicePointer logits = ws.get("logits", 4L * m * V), xn = ws.get("xn", 4L * n * Math.max(H, I));
+        kernels.rmsnorm(actType(m, weights.lmHead), xn, x, weights.finalNorm, mode == LogitsMode.LAST ? p.at(aLast) : DevicePointer.NULL,
+                DevicePointer.NULL, m, H, (float) c.rmsNormEps());
         linear(logits, xn, m, weights.lmHead, DevicePointer.NULL);
         if (sampling != null) {
             DevicePointer picked = ws.get("picked", 4L * seqs);
             if (sampling.params().isGreedy()) kernels.argmax(picked, logits, V, seqs, V);
-            else kernels.sample(picked, logits, V, seqs, V, base.plus(aDraws), base.plus(aTemp), base.plus(aTopP));
+            else kernels.sample(picked, logits, V, seqs, V, p.at(aDraws), p.at(aTemp), p.at(aTopP));
             int[] ids = new int[seqs];
             device.copyToHost(ids, picked);
             return ids;
         }
+        if (labelPick != null) {
+            int labels = labelPick.labelTokens().length;
+            DevicePointer lLogit = ws.get("l.logit", 4L * m * labels), lToken = ws.get("l.token", 4L * m * labels), lPred = ws.get("l.pred", 4L * m);
+            kernels.labelLogits(lLogit, lToken, lPred, logits, V, p.at(aLabelStart), p.at(aLabelIds), m, labels);
+            float[] lv = new float[m * labels];
+            int[] lt = new int[m * labels], lp = new int[m];
+            device.copyToHost(lv, lLogit);
+            device.copyToHost(lt, lToken);
+            device.copyToHost(lp, lPred);
+            LabelLogits[] out = new LabelLogits[seqs];
+            for (int s = 0; s < seqs; s++) {
+                int row = firstRow[s + 1] - 1;
+                out[s] = new LabelLogits(Arrays.copyOfRange(lv, row * labels, (row + 1) * labels),
+                        Arrays.copyOfRange(lt, row * labels, (row + 1) * labels), lp[row]);
+            }
+            return out;
+        }
         float[] host = new float[m * V];
         device.copyToHost(host, logits);
         if (rec != null) {
+            if (mode == LogitsMode.LAST) device.copy(rec.logits, logits, 4L * seqs * V);
+            else kernels.gatherRows(rec.logits, V, logits, V, p.at(aLast), seqs, V);
             rec.lastLogits = new float[seqs][];
             for (int s = 0; s < seqs; s++) rec.lastLogits[s] = Arrays.copyOfRange(host, (firstRow[s + 1] - 1) * V, firstRow[s + 1] * V);
         }
         return new Logits(V, host, firstRow);
+    }
+
+    // ------------------------------------------------------------------ backward
+
+    @Override
+    public boolean supportsBackward() { return true; }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>The forward in reverse over one record, each step the backward kernel beside its forward (llm.c's
+     * {@code gpt2_backward} style): the seed {@code d target / d logits} of each sequence's last row on the device
+     * ({@code target_grad}), {@code dy·W} through the LM head ({@link #linearBackward}), the final norm's backward on
+     * the last rows scattered into a zero dx, then per layer from the last:
+     * <pre>
+     *   d act     = dx·Wdown                          linear backward (gemv_t, or cuBLAS dy·W)
+     *   d g|u     = swiglu backward (rules)           swiglu.cu
+     *   d xn      = d g|u·[Wgate|Wup]                 one GEMM over the fused weights
+     *   dx       += rmsnorm backward (post norm)       rmsnorm.cu (plain, or 1/rms constant)
+     *   d a       = dx·Wo
+     *   Delta     = rowsum(O∘d a)                      attention.cu
+     *   dq|dk|dv  = flash attention backward (rules)   attention.cu (dk, dv per key tile; dq per query tile)
+     *   dq, dk    = RoPE⁻¹                            rope.cu with −sin
+     *   d xn      = dq|dk|dv·[Wq|Wk|Wv]                one GEMM
+     *   dx       += rmsnorm backward (input norm)
+     * </pre>
+     * Every rule decision comes from {@link LrpRules} and reaches the kernels as parameters. A checkpointed record
+     * recomputes each layer's internals first ({@link #layerForward} without the MLP's down projection, into one-layer
+     * KV blocks): the same kernels and launch decisions as the recorded forward, so the same bits.
+     *
+     * <p>Precision: f32 throughout, except that a GEMM of more than {@link Kernels#GEMV_MAX_ROWS} rows against 16-bit
+     * weights rounds its gradient input to the weights' dtype (cuBLAS takes one type for both; PyTorch's backward of a
+     * bf16 model does the same); a pass of at most that many rows keeps f32 ({@code gemv_t}).
+     *
+     * <p>Memory besides the record: the work buffers of {@link #backwardBytesPerToken} per token, the seed
+     * {@code 4·S·V}, and with a checkpointed record one layer's internals plus its one-layer KV blocks.
+     */
+    @Override
+    public synchronized float[][] backward(ForwardRecord record, List<Target> targets, RuleMode mode) {
+        check();
+        freeGarbage();
+        CudaRecord rec = checkedRecord(record, targets, mode);
+        int seqs = rec.numSequences(), n = rec.numTokens(), H = model.config().hiddenSize(), V = model.config().vocabSize();
+        int[] kind = new int[seqs], token = new int[seqs], foil = new int[seqs];
+        targetArrays(targets, V, kind, token, foil);
+        try {
+            DevicePointer dx = backwardPass(rec, mode.rules(), kind, token, foil);
+            float[] all = download(dx, (long) n * H);
+            float[][] out = new float[seqs][];
+            for (int s = 0; s < seqs; s++) out[s] = Arrays.copyOfRange(all, rec.seqStart[s] * H, rec.seqStart[s + 1] * H);
+            return out;
+        } catch (DeviceOutOfMemoryException e) {
+            ws.close();
+            throw new BackendMemoryException(e.getMessage() + " (a backward pass of " + n + " tokens in " + seqs + " sequences)", e);
+        }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>On the device: the backward of {@link #backward}, then {@code token_scores} over its dx and the record's
+     * embeddings; only two doubles per token come back.
+     */
+    @Override
+    public synchronized double[][][] backwardTokenScores(ForwardRecord record, List<Target> targets, RuleMode mode) {
+        check();
+        freeGarbage();
+        CudaRecord rec = checkedRecord(record, targets, mode);
+        int seqs = rec.numSequences(), n = rec.numTokens(), H = model.config().hiddenSize();
+        int[] kind = new int[seqs], token = new int[seqs], foil = new int[seqs];
+        targetArrays(targets, model.config().vocabSize(), kind, token, foil);
+        try {
+            DevicePointer dx = backwardPass(rec, mode.rules(), kind, token, foil);
+            DevicePointer scores = ws.get("b.scores", 16L * n);
+            kernels.tokenScores(scores, rec.layer[0].input(), dx, n, H);
+            double[] all = new double[2 * n];
+            device.copyToHost(all, scores);
+            double[][][] out = new double[seqs][2][];
+            for (int s = 0; s < seqs; s++) {
+                int a = rec.seqStart[s], len = rec.seqStart[s + 1] - a;
+                out[s][0] = new double[len];
+                out[s][1] = new double[len];
+                for (int i = 0; i < len; i++) {
+                    out[s][0][i] = all[2 * (a + i)];
+                    out[s][1][i] = all[2 * (a + i) + 1];
+                }
+            }
+            return out;
+        } catch (DeviceOutOfMemoryException e) {
+            ws.close();
+            throw new BackendMemoryException(e.getMessage() + " (a backward pass of " + n + " tokens in " + seqs + " sequences)", e);
+        }
+    }
+
+    /** The record as {@link #backward} requires it (filled by this backend, with logits, sequences from position 0). */
+    private CudaRecord checkedRecord(ForwardRecord record, List<Target> targets, RuleMode mode) {
+        CudaRecord rec = record(record);
+        if (rec == null || !rec.filled()) throw new IllegalArgumentException("the record was not filled by a forward pass (or is closed)");
+        if (mode == null) throw new IllegalArgumentException("no rule mode");
+        if (rec.layers != model.numLayers() || rec.hidden != model.config().hiddenSize())
+            throw new IllegalArgumentException("the record does not come from this model");
+        if (rec.lastLogits == null) throw new IllegalArgumentException("the record has no logits: record with LogitsMode.LAST or ALL");
+        if (targets.size() != rec.numSequences())
+            throw new IllegalArgumentException(rec.numSequences() + " sequences but " + targets.size() + " targets");
+        if (!rec.fromStart)
+            throw new IllegalArgumentException("a sequence of the record did not start at position 0: backward needs whole sequences from position 0 (fresh caches)");
+        return rec;
+    }
+
+    /** The target kinds, ids and foils of {@code target_grad}; ids checked against the vocabulary. */
+    private static void targetArrays(List<Target> targets, int V, int[] kind, int[] token, int[] foil) {
+        for (int s = 0; s < targets.size(); s++) {
+            Target t = targets.get(s);
+            switch (t) {
+                case null -> throw new IllegalArgumentException("sequence " + s + " has no target");
+                case Target.Logit x -> {
+                    kind[s] = Kernels.TARGET_LOGIT;
+                    token[s] = x.tokenId();
+                }
+                case Target.LogProb x -> {
+                    kind[s] = Kernels.TARGET_LOGPROB;
+                    token[s] = x.tokenId();
+                }
+                case Target.Contrast x -> {
+                    kind[s] = Kernels.TARGET_CONTRAST;
+                    token[s] = x.tokenId();
+                    foil[s] = x.foilId();
+                }
+            }
+            if (token[s] >= V || foil[s] >= V)
+                throw new IllegalArgumentException("sequence " + s + ": token id " + Math.max(token[s], foil[s]) + " outside [0, " + V + ")");
+        }
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>On the device: e, b and acc go up once; {@code ig_interpolate} builds the batch's inputs, a recorded forward
+     * from them and one backward run as {@link #forwardEmbeddings} and {@link #backward} do, {@code ig_accumulate}
+     * adds the weighted gradients to acc in the host's order and arithmetic, and only acc comes back.
+     */
+    @Override
+    public synchronized void integratedGradientsBatch(float[] e, float[] b, double[] alpha, double[] weight, int from, int to,
+                                                      Target target, boolean recompute, double[] acc) {
+        check();
+        freeGarbage();
+        ModelConfig c = model.config();
+        int H = c.hiddenSize(), steps = to - from;
+        if (from < 0 || to > alpha.length || to > weight.length || steps <= 0)
+            throw new IllegalArgumentException("steps [" + from + ", " + to + ") of " + alpha.length);
+        if (e.length == 0 || e.length % H != 0 || b.length != e.length || acc.length != e.length)
+            throw new IllegalArgumentException("input, baseline and sum must be the same non-empty multiple of hidden size " + H);
+        long len = e.length;
+        int[] kind = new int[steps], token = new int[steps], foil = new int[steps], lengths = new int[steps];
+        targetArrays(Collections.nCopies(steps, target), c.vocabSize(), kind, token, foil);
+        Arrays.fill(lengths, e.length / H);
+        try (CudaRecord rec = new CudaRecord(this, false, recompute)) {
+            Workspace.Args args = new Workspace.Args();
+            int aAlpha = args.doubles(Arrays.copyOfRange(alpha, from, to)), aWeight = args.doubles(Arrays.copyOfRange(weight, from, to));
+            byte[] packed = args.bytes();
+            DevicePointer base = ws.get("ig.args", packed.length);
+            device.copyToDevice(base, packed);
+            DevicePointer de = ws.get("ig.e", 4 * len), db = ws.get("ig.b", 4 * len), dacc = ws.get("ig.acc", 8 * len);
+            DevicePointer x = ws.get("ig.x", 4 * len * steps);
+            device.copyToDevice(de, e);
+            device.copyToDevice(db, b);
+            device.copyToDevice(dacc, acc);
+            kernels.igInterpolate(x, de, db, base.plus(aAlpha), steps, len);
+            pass(null, null, new DeviceInput(x, lengths), null, ForwardOptions.of(LogitsMode.LAST).withRecord(rec), null);
+            DevicePointer g = backwardPass(rec, RuleMode.GRADIENT.rules(), kind, token, foil);
+            kernels.igAccumulate(dacc, g, len, base.plus(aWeight), steps, len);
+            device.copyToHost(acc, dacc);
+        } catch (DeviceOutOfMemoryException x) {
+            ws.close();
+            throw new BackendMemoryException(x.getMessage() + " (integrated gradients: " + steps + " steps of " + e.length / H + " tokens)", x);
+        }
+    }
+
+    /** The backward pass (see {@link #backward}); returns dx, the gradient of the input embeddings {@code [n, H]} (a work buffer). */
+    private DevicePointer backwardPass(CudaRecord rec, LrpRules rules, int[] kind, int[] token, int[] foil) {
+        ModelConfig c = model.config();
+        int seqs = rec.numSequences(), n = rec.numTokens(), H = c.hiddenSize(), V = c.vocabSize(), Q = c.qDim(), K = c.kvDim();
+        int I = c.intermediateSize(), QKV = Q + 2 * K, heads = c.numHeads(), hd = c.headDim(), half = hd / 2;
+        int[] seqStart = rec.seqStart;
+
+        // the backward's little arrays: targets, last rows, tiles, RoPE tables with −sin
+        Workspace.Args args = new Workspace.Args();
+        int aKind = args.ints(kind), aToken = args.ints(token), aFoil = args.ints(foil), aSeqStart = args.ints(seqStart);
+        int[] last = new int[seqs], pos = new int[n];
+        for (int s = 0; s < seqs; s++) {
+            last[s] = seqStart[s + 1] - 1;
+            for (int t = seqStart[s]; t < seqStart[s + 1]; t++) pos[t] = t - seqStart[s];
+        }
+        int aLast = args.ints(last);
+        int bt = Kernels.attentionBackwardTile(Kernels.attentionVariant(hd));
+        List<Integer> tileList = new ArrayList<>();
+        for (int s = 0; s < seqs; s++)
+            for (int t = seqStart[s]; t < seqStart[s + 1]; t += bt) {
+                tileList.add(t);
+                tileList.add(s);
+            }
+        int[] tiles = tileList.stream().mapToInt(Integer::intValue).toArray();
+        int aTiles = args.ints(tiles);
+        float[] cos = new float[n * half], negSin = new float[n * half];
+        rope.tables(pos, cos, negSin);
+        for (int i = 0; i < negSin.length; i++) negSin[i] = -negSin[i];
+        int aCos = args.floats(cos), aNegSin = args.floats(negSin);
+        byte[] packed = args.bytes();
+        DevicePointer base = ws.get("bargs", packed.length);
+        device.copyToDevice(base, packed);
+
+        DevicePointer dlogits = ws.get("b.dlogits", 4L * seqs * V), dnormed = ws.get("b.dnormed", 4L * seqs * H);
+        DevicePointer rowsTmp = ws.get("b.rows", 4L * seqs * H), inv = ws.get("b.inv", 4L * seqs), dlast = ws.get("b.dlast", 4L * seqs * H);
+        DevicePointer dx = ws.get("b.dx", 4L * n * H), dxn = ws.get("b.dxn", 4L * n * H), dattn = ws.get("b.dattn", 4L * n * Q);
+        DevicePointer dqkv = ws.get("b.dqkv", 4L * n * QKV), dact = ws.get("b.dact", 4L * n * I), dgu = ws.get("b.dgu", 4L * n * 2 * I);
+        DevicePointer delta = ws.get("b.delta", 4L * n * heads);
+
+        // the LM head and the final norm, on each sequence's last row
+        kernels.targetGradient(dlogits, V, rec.logits, V, base.plus(aKind), base.plus(aToken), base.plus(aFoil), seqs, V);
+        linearBackward(dnormed, dlogits, seqs, weights.lmHead, false);
+        float eps = (float) c.rmsNormEps();
+        kernels.rmsnorm(DataType.F32, rowsTmp, rec.finalX, weights.finalNorm, DevicePointer.NULL, inv, seqs, H, eps);   // the forward's 1/rms
+        kernels.rmsnormBackward(dlast, dnormed, rec.finalX, weights.finalNorm, inv, seqs, H, rules.constantRms(), false);
+        device.memset(dx, (byte) 0, 4L * n * H);
+        kernels.scatterRows(dx, H, dlast, H, base.plus(aLast), seqs, H);
+
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        try (Recompute re = rec.recomputes() ? new Recompute(rec) : null) {
+            for (int l = c.numLayers() - 1; l >= 0; l--) {
+                CudaWeights.Layer w = weights.layers.get(l);
+                CudaRecord.Layer lr = re == null ? rec.layer[l] : re.layer(l);
+                // x_out = mid + down(swiglu(gate|up(norm(mid))))
+                linearBackward(dact, dx, n, w.down(), false);
+                kernels.swigluBackward(dgu, 2 * I, dact, I, lr.gu(), 2 * I, w.gateBias(), w.upBias(), n, I, rules.gateProductShare(),
+                        rules.siluIdentity(), rules.stopGradientGate());
+                linearBackward(dxn, dgu, n, w.gateUp(), false);
+                kernels.rmsnormBackward(dx, dxn, lr.mid(), w.postNorm(), lr.inv2(), n, H, rules.constantRms(), true);
+                // mid = input + o(attention(rope(q), rope(k), v)) with q|k|v projections of norm(input)
+                linearBackward(dattn, dx, n, w.o(), false);
+                kernels.attentionBackwardDelta(delta, lr.o(), Q, dattn, Q, n, heads, hd);
+                kernels.attentionBackward(new Kernels.AttentionBackward(dqkv, dqkv.plus(4L * Q), dqkv.plus(4L * (Q + K)), QKV,
+                        lr.qkv(), lr.qkv().plus(4L * Q), lr.qkv().plus(4L * (Q + K)), QKV, dattn, Q, lr.stats(), delta,
+                        base.plus(aTiles), tiles.length / 2, base.plus(aSeqStart), n, heads, c.numKvHeads(), hd, c.slidingWindow(), scale,
+                        rules.qkGradientScale(), rules.vGradientScale(), rules.stopGradientQK()));
+                kernels.ropeInverse(dqkv, dqkv.plus(4L * Q), base.plus(aCos), base.plus(aNegSin), n, heads, c.numKvHeads(), hd, QKV);
+                linearBackward(dxn, dqkv, n, w.qkv(), false);
+                kernels.rmsnormBackward(dx, dxn, lr.input(), w.inputNorm(), lr.inv1(), n, H, rules.constantRms(), true);
+            }
+        }
+        return dx;
+    }
+
+    /**
+     * dx[rows, in] (+)= dy[rows, out]·W ({@code W [out, in]}): {@code gemv_t} in f32 for at most
+     * {@link Kernels#GEMV_MAX_ROWS} rows, else cuBLAS with dy rounded to W's dtype (when it is 16-bit).
+     */
+    private void linearBackward(DevicePointer dx, DevicePointer dy, int rows, CudaWeights.Matrix w, boolean accumulate) {
+        if (rows <= Kernels.GEMV_MAX_ROWS) {
+            kernels.gemvTransposed(w.type(), dx, w.cols(), dy, w.rows(), w.ptr(), rows, w.rows(), w.cols(), accumulate);
+            return;
+        }
+        DevicePointer in = dy;
+        if (w.type() != DataType.F32) {
+            in = ws.get("b.conv", (long) w.type().bytes * rows * w.rows());
+            kernels.convert(w.type(), in, w.rows(), dy, w.rows(), rows, w.rows());
+        }
+        cublas.matmulBackward(dx, in, w.ptr(), w.type(), rows, w.cols(), w.rows(), accumulate);
+    }
+
+    /** A checkpointed record's layers, recomputed one at a time from their recorded inputs (see {@link #backward}). */
+    private final class Recompute implements AutoCloseable {
+        final CudaRecord rec;
+        final Pass p;
+        final CudaKvCache[] caches;
+        final DevicePointer x;
+        final CudaRecord.Layer work;
+
+        Recompute(CudaRecord rec) {
+            this.rec = rec;
+            ModelConfig c = model.config();
+            int seqs = rec.numSequences(), n = rec.numTokens();
+            if (recomputePool == null) recomputePool = new BlockPool(device, 1, c.numKvHeads(), c.headDim());
+            caches = new CudaKvCache[seqs];
+            try {
+                for (int s = 0; s < seqs; s++) {
+                    caches[s] = new CudaKvCache(recomputePool);
+                    caches[s].reserve(rec.sequenceLength(s));
+                }
+                Workspace.Args args = new Workspace.Args();
+                p = new Pass(args, rec.seqStart, new int[seqs], caches, null, true);
+                p.upload(args, "rargs");
+            } catch (RuntimeException e) {
+                close();
+                throw e;
+            }
+            x = ws.get("r.x", 4L * n * c.hiddenSize());
+            CudaRecord.Layer wl = workLayer(n, true);
+            work = new CudaRecord.Layer(DevicePointer.NULL, wl.inv1(), wl.qkv(), wl.o(), wl.stats(), x, wl.inv2(), wl.gu());
+        }
+
+        /** Layer l's internals, in buffers the next call reuses; mid is the work copy of x. */
+        CudaRecord.Layer layer(int l) {
+            device.copy(x, rec.layer[l].input(), 4L * p.n * model.config().hiddenSize());
+            layerForward(l, p, x, work, recomputePool.keyOffset(0), recomputePool.valueOffset(0), false, null);
+            return new CudaRecord.Layer(rec.layer[l].input(), work.inv1(), work.qkv(), work.o(), work.stats(), x, work.inv2(), work.gu());
+        }
+
+        @Override
+        public void close() {
+            for (CudaKvCache k : caches) if (k != null) k.close();
+        }
+    }
+
+    // ------------------------------------------------------------------ device memory of records
+
+    /** Copies {@code count} floats from the device. */
+    synchronized float[] download(DevicePointer src, long count) {
+        check();
+        if (count > Integer.MAX_VALUE) throw new IllegalArgumentException(count + " floats do not fit a Java array");
+        float[] out = new float[(int) count];
+        device.copyToHost(out, src);
+        return out;
+    }
+
+    /**
+     * A record's device allocation. When the device is out of memory, records that became garbage are collected
+     * and freed first, then it is tried once more.
+     */
+    private CudaRecord.Memory allocRecord(long bytes) {
+        DevicePointer ptr;
+        try {
+            ptr = device.alloc(bytes);
+        } catch (DeviceOutOfMemoryException e) {
+            if (!reclaimGarbage()) throw e;
+            ptr = device.alloc(bytes);
+        }
+        CudaRecord.Memory m = new CudaRecord.Memory(this, ptr, bytes);
+        records.add(m);
+        return m;
+    }
+
+    /** Runs the collector and frees the records it finds unreachable; true when it freed any. */
+    private boolean reclaimGarbage() {
+        int before = records.size();
+        System.gc();
+        long until = System.nanoTime() + 200_000_000L;
+        do {
+            synchronized (garbage) {
+                if (!garbage.isEmpty()) break;
+            }
+            Thread.onSpinWait();
+        } while (System.nanoTime() < until);
+        freeGarbage();
+        return records.size() < before;
+    }
+
+    /** The cleaner's path (any thread): queued, freed at the backend's next call. */
+    void releaseLater(CudaRecord.Memory m) {
+        synchronized (garbage) {
+            garbage.add(m);
+        }
+    }
+
+    /** {@link CudaRecord#close}: freed now. */
+    synchronized void releaseNow(CudaRecord.Memory m) {
+        if (!m.release()) return;
+        records.remove(m);
+        if (!closed) device.free(m.ptr);
+    }
+
+    private synchronized void freeGarbage() {
+        while (true) {
+            CudaRecord.Memory m;
+            synchronized (garbage) {
+                m = garbage.poll();
+            }
+            if (m == null) return;
+            releaseNow(m);
+        }
     }
 
     /** An intervention packed into a pass's arguments (offsets into them). */
@@ -449,9 +1001,12 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized void close() {
         if (closed) return;
+        for (CudaRecord.Memory m : records) if (m.release()) device.free(m.ptr);
+        records.clear();
         closed = true;
         ws.close();
         pool.close();
+        if (recomputePool != null) recomputePool.close();
         weights.close();
         cublas.close();
         device.close();

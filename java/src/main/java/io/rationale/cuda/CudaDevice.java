@@ -233,10 +233,12 @@ public final class CudaDevice implements AutoCloseable {
     public void copyToDevice(DevicePointer dst, int[] src) { h2d(dst, Pointer.to(src), 4L * src.length); }
     public void copyToDevice(DevicePointer dst, short[] src) { h2d(dst, Pointer.to(src), 2L * src.length); }
     public void copyToDevice(DevicePointer dst, byte[] src) { h2d(dst, Pointer.to(src), src.length); }
+    public void copyToDevice(DevicePointer dst, double[] src) { h2d(dst, Pointer.to(src), 8L * src.length); }
     public void copyToHost(float[] dst, DevicePointer src) { d2h(Pointer.to(dst), src, 4L * dst.length); }
     public void copyToHost(int[] dst, DevicePointer src) { d2h(Pointer.to(dst), src, 4L * dst.length); }
     public void copyToHost(short[] dst, DevicePointer src) { d2h(Pointer.to(dst), src, 2L * dst.length); }
     public void copyToHost(byte[] dst, DevicePointer src) { d2h(Pointer.to(dst), src, dst.length); }
+    public void copyToHost(double[] dst, DevicePointer src) { d2h(Pointer.to(dst), src, 8L * dst.length); }
 
     /**
      * Copies all of {@code src} to the device. A native segment (memory-mapped weights, arena memory) is copied

@@ -35,14 +35,16 @@ import java.util.stream.Stream;
  *     bandwidth (target ≤ 1.3), and the layer GEMMs' cuBLAS time over the whole prefill time, i.e. the prefill's
  *     throughput as a fraction of cuBLAS's on the same shapes (target ≥ 0.5).</li>
  * </ul>
- * Usage: {@code GpuCheck --device cuda|cuda-emu --preset llama-3.1-8b --tokens 512 --decode 64 --out FILE.json}.
+ * Usage: {@code GpuCheck --device cuda|cuda-emu --preset llama-3.1-8b --tokens 512 --decode 64 [--models DIR] --out FILE.json}
+ * ({@code --models}: write the model to DIR/PRESET, or reuse it from there, and keep it for the attribution timings of
+ * {@link GpuCheckAttribution}). The model is bf16 whatever the preset's own dtype.
  */
 public final class GpuCheck {
     private GpuCheck() {}
 
     public static void main(String[] argv) throws IOException {
         Map<String, String> a = new LinkedHashMap<>(Map.of("--device", "cuda", "--preset", "llama-3.1-8b", "--tokens", "512",
-                "--decode", "64", "--repeat", "5", "--out", "gpu-check.json"));
+                "--decode", "64", "--repeat", "5", "--models", "", "--out", "gpu-check.json"));
         for (int i = 0; i + 1 < argv.length; i += 2) {
             if (!a.containsKey(argv[i])) throw new IllegalArgumentException("unknown option " + argv[i] + " (known: " + a.keySet() + ")");
             a.put(argv[i], argv[i + 1]);
@@ -53,10 +55,15 @@ public final class GpuCheck {
         out.put("tokens", tokens);
         out.put("decode_tokens", decode);
 
-        Path dir = Files.createTempDirectory("gpu-check-model-");
+        boolean shared = !a.get("--models").isBlank();      // a folder of models kept for the next steps (GpuCheckAttribution)
+        Path dir = shared ? Path.of(a.get("--models")).resolve(a.get("--preset")) : Files.createTempDirectory("gpu-check-model-");
         try {
             long t0 = System.nanoTime();
-            TinyModel.write(Presets.get(a.get("--preset")), 0, dir, 0, Runtime.getRuntime().availableProcessors(), null);
+            if (!Files.exists(dir.resolve("config.json"))) {
+                var spec = Presets.get(a.get("--preset"));
+                spec.dtype = io.rationale.tools.DType.BF16;
+                TinyModel.write(spec, 0, dir, 0, Runtime.getRuntime().availableProcessors(), null);
+            }
             out.put("model_write_s", (System.nanoTime() - t0) / 1e9);
             try (Model model = Model.load(dir)) {
                 t0 = System.nanoTime();
@@ -69,7 +76,7 @@ public final class GpuCheck {
                 }
             }
         } finally {
-            try (Stream<Path> s = Files.walk(dir)) {
+            if (!shared) try (Stream<Path> s = Files.walk(dir)) {
                 s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
         }

@@ -40,6 +40,7 @@ final class Workspace implements AutoCloseable {
         return b;
     }
 
+    /** Frees every buffer; the workspace stays usable (buffers are allocated again on demand). */
     @Override
     public void close() {
         for (DevicePointer p : buffers.values()) device.free(p);

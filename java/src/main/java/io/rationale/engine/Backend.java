@@ -98,31 +98,28 @@ public interface Backend extends AutoCloseable {
      */
     default int forwardContinuations(KvCache base, int[] prefixLengths, List<int[]> rests, int maxTokens,
                                      java.util.function.ObjIntConsumer<float[]> lastLogits) {
-        if (maxTokens < 0) throw new IllegalArgumentException("max tokens must be >= 0, got " + maxTokens);
-        int max = maxTokens == 0 ? forwardBatchTokens() : maxTokens;
-        if (prefixLengths != null && prefixLengths.length != rests.size())
-            throw new IllegalArgumentException(rests.size() + " continuations but " + prefixLengths.length + " prefix lengths");
-        int forwards = 0;
-        for (int i = 0; i < rests.size(); ) {
-            int j = i, tokens = 0;
-            while (j < rests.size() && (j == i || tokens + rests.get(j).length <= max)) tokens += rests.get(j++).length;
-            List<KvCache> caches = new ArrayList<>(j - i);
-            Logits l;
-            try {
-                for (int c = i; c < j; c++) caches.add(base.forkPrefix(prefixLengths == null ? base.length() : prefixLengths[c]));
-                l = forward(rests.subList(i, j), caches, ForwardOptions.of(LogitsMode.LAST));
-            } catch (BackendMemoryException e) {
-                if (j - i == 1) throw e;
-                max = Math.max(1, tokens / 2);              // out of memory: the same continuations in smaller batches
-                continue;
-            } finally {
-                for (KvCache c : caches) c.close();
-            }
-            forwards++;
-            for (int c = i; c < j; c++) lastLogits.accept(l.last(c - i), c);
-            i = j;
-        }
-        return forwards;
+        return Continuations.run(this, base, prefixLengths, rests, maxTokens, (batch, caches) -> {
+            Logits l = forward(batch, caches, ForwardOptions.of(LogitsMode.LAST));
+            float[][] out = new float[batch.size()][];
+            for (int i = 0; i < out.length; i++) out[i] = l.last(i);
+            return out;
+        }, lastLogits);
+    }
+
+    /**
+     * {@link #forwardContinuations} with each continuation's last logits reduced to label groups
+     * ({@link LabelLogits#of}): the same batches, forks and retries. The default reduces the logits rows on the host;
+     * a device backend reduces them on its device and copies back only the per-label values (a few floats per
+     * continuation instead of a vocabulary row).
+     *
+     * @param labelTokens per label, its token ids (at least one each)
+     * @param labels      receives each continuation's index and label logits, in order
+     * @return the forward passes run
+     */
+    default int forwardLabelLogits(KvCache base, int[] prefixLengths, List<int[]> rests, int maxTokens, int[][] labelTokens,
+                                   java.util.function.ObjIntConsumer<LabelLogits> labels) {
+        LabelLogits.check(labelTokens, model().config().vocabSize());
+        return forwardContinuations(base, prefixLengths, rests, maxTokens, (last, i) -> labels.accept(LabelLogits.of(last, labelTokens), i));
     }
 
     /**
@@ -202,6 +199,76 @@ public interface Backend extends AutoCloseable {
     default PositionalBackward backwardWithPositions(ForwardRecord record, List<Target> targets, RuleMode mode) {
         throw new UnsupportedOperationException("positional relevance (pe_lrp) needs a backward pass that returns the relevance of RoPE's"
                 + " cos and sin factors, which the " + device() + " backend does not have; run it with --device cpu");
+    }
+
+    /**
+     * Per-token scores of one backward pass ({@link #backward} with the same arguments), reduced over the hidden
+     * dimension in double: for each sequence, {@code [0][i] = Σ_d e_{i,d}·g_{i,d}} (input × gradient; with the LRP
+     * rules, the token relevance) and {@code [1][i] = ‖g_i‖₂} (saliency), e the record's embeddings. The default
+     * reduces {@link #backward}'s gradients on the host (left to right); a device backend reduces them on its device
+     * and copies back only these two numbers per token.
+     *
+     * @return per sequence, {@code [2][len]}
+     */
+    default double[][][] backwardTokenScores(ForwardRecord record, List<Target> targets, RuleMode mode) {
+        float[][] g = backward(record, targets, mode);
+        int h = model().config().hiddenSize();
+        double[][][] out = new double[g.length][][];
+        for (int s = 0; s < g.length; s++) {
+            float[] e = record.embeddings(s), gs = g[s];
+            if (e.length != gs.length) throw new IllegalStateException("embeddings hold " + e.length + " floats, gradient " + gs.length);
+            int len = gs.length / h;
+            double[] dot = new double[len], norm = new double[len];
+            for (int i = 0; i < len; i++) {
+                double a = 0, b = 0;
+                for (int d = 0; d < h; d++) {
+                    a += (double) e[i * h + d] * gs[i * h + d];
+                    b += (double) gs[i * h + d] * gs[i * h + d];
+                }
+                dot[i] = a;
+                norm[i] = Math.sqrt(b);
+            }
+            out[s] = new double[][]{dot, norm};
+        }
+        return out;
+    }
+
+    /**
+     * One batch of integrated gradients' steps on one input of len tokens ({@code e}, {@code b}: the input's and the
+     * baseline's embeddings, {@code [len·hidden]}): the interpolated inputs {@code x_s = b + alpha[s]·(e − b)} for s in
+     * [from, to), computed as {@code (float) (b + alpha[s] * (e − b))} with {@code e − b} in float, run as ONE packed
+     * recorded forward ({@link #forwardEmbeddings}), one backward of {@code target} at each ({@link RuleMode#GRADIENT}),
+     * and {@code acc[j] += weight[s]·g_s[j]} in double, s in order (so that equal gradients give equal sums on every
+     * backend). The default runs this on the host arrays; a device backend builds the inputs and sums the gradients
+     * on its device, and only the sums come back.
+     *
+     * @param recompute checkpointed records ({@link #newRecord})
+     * @param acc       {@code [len·hidden]}, added to
+     * @throws BackendMemoryException when the batch does not fit (acc is then unchanged)
+     */
+    default void integratedGradientsBatch(float[] e, float[] b, double[] alpha, double[] weight, int from, int to, Target target,
+                                          boolean recompute, double[] acc) {
+        if (from < 0 || to > alpha.length || from >= to) throw new IllegalArgumentException("steps [" + from + ", " + to + ") of " + alpha.length);
+        List<float[]> inputs = new ArrayList<>(to - from);
+        List<Target> targets = new ArrayList<>(to - from);
+        for (int s = from; s < to; s++) {
+            double a = alpha[s];
+            float[] x = new float[e.length];
+            for (int j = 0; j < x.length; j++) x[j] = (float) (b[j] + a * (e[j] - b[j]));
+            inputs.add(x);
+            targets.add(target);
+        }
+        float[][] g;
+        try (ForwardRecord rec = newRecord(false, recompute)) {
+            forwardEmbeddings(inputs, LogitsMode.LAST, rec);
+            inputs.clear();                        // the record holds what the backward needs
+            g = backward(rec, targets, RuleMode.GRADIENT);
+        }
+        for (int s = from; s < to; s++) {
+            double w = weight[s];
+            float[] gs = g[s - from];
+            for (int j = 0; j < acc.length; j++) acc[j] += w * gs[j];
+        }
     }
 
     /**

@@ -4,8 +4,12 @@ package io.rationale.engine;
  * What a recorded forward pass keeps for a later {@link Backend#backward} (gradients, LRP), as far as code above
  * the engine may read it. The record is made by the backend that fills it ({@link Backend#newRecord}); its layout
  * (host arrays, device buffers) is the backend's own. Sequences are those of the recorded batch, in order.
+ *
+ * <p>{@link #close} releases what the record holds outside the Java heap (a device backend's record is device
+ * memory); a record that is never closed is released when it becomes garbage, but only then. A closed record must
+ * not be used. Records of the CPU backend hold only heap arrays: closing them does nothing.
  */
-public interface ForwardRecord {
+public interface ForwardRecord extends AutoCloseable {
 
     /** Whether the forward kept every layer's attention probabilities ({@link #attentionProbs}). */
     boolean keepsAttentionProbs();
@@ -58,4 +62,8 @@ public interface ForwardRecord {
 
     /** Bytes the record holds (host or device memory). */
     long bytes();
+
+    /** Releases the record's device memory, if any (idempotent). */
+    @Override
+    default void close() {}
 }

@@ -35,7 +35,9 @@ import java.util.TreeSet;
  * The prompt prefix (instructions, demonstrations, start of the input; see {@link PromptBuilder}) is the same for
  * every variant. It is prefilled ONCE into a KV cache ({@link #prefill}); each variant gets a {@link KvCache#fork()}
  * of it (full blocks shared, the partial block copied) and only its rest tokens (text under study + question) are
- * run, all variants packed into one batched forward with logits at the last position only. The batch is cut into
+ * run, all variants packed into one batched forward with logits at the last position only, reduced to the label
+ * logits where the logits are ({@link Backend#forwardLabelLogits}: on a device backend only a few numbers per variant
+ * come back to the host; the label probabilities and the metrics are then computed here, in double). The batch is cut into
  * chunks of at most {@code maxBatchTokens} rest tokens (the backend's {@link Backend#forwardBatchTokens()} by default;
  * at least one variant per chunk) to bound memory; caches of a chunk are closed after it.
  * {@link Strategy#ONE_BY_ONE} is the reference: each variant's complete prompt (the same
@@ -138,7 +140,7 @@ public final class FlipEvaluation {
             checkLength(prefix.length() + r.length);
             stats[1] += r.length;
         }
-        stats[0] += backend.forwardContinuations(prefix, null, rests, maxBatchTokens, (last, i) -> out.set(i, labelWords.score(last)));
+        stats[0] += backend.forwardLabelLogits(prefix, null, rests, maxBatchTokens, labelWords.labelTokens(), (ll, i) -> out.set(i, labelWords.score(ll)));
         return out;
     }
 

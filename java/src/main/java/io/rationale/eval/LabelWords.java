@@ -1,5 +1,6 @@
 package io.rationale.eval;
 
+import io.rationale.engine.LabelLogits;
 import io.rationale.tokenizer.Encoding;
 import io.rationale.tokenizer.Token;
 import io.rationale.tokenizer.Tokenizer;
@@ -239,22 +240,26 @@ public final class LabelWords {
         return s;
     }
 
+    /** Per label, its token ids (the groups of {@link LabelLogits}). */
+    public int[][] labelTokens() {
+        int[][] out = new int[entries.size()][];
+        for (int i = 0; i < out.length; i++) out[i] = entries.get(i).tokenIds();
+        return out;
+    }
+
     /** Label logits, probabilities and prediction from one row of vocabulary logits. */
-    public Scores score(float[] logits) {
+    public Scores score(float[] logits) { return score(LabelLogits.of(logits, labelTokens())); }
+
+    /**
+     * Label logits, probabilities and prediction from the row's label logits ({@link LabelLogits#of}, computed here or
+     * on a device): the probabilities are the softmax of the label logits in double.
+     */
+    public Scores score(LabelLogits ll) {
         int n = entries.size();
+        if (ll.logits().length != n) throw new IllegalArgumentException(ll.logits().length + " label logits for " + n + " labels");
         double[] l = new double[n];
-        int[] best = new int[n];
-        for (int i = 0; i < n; i++) {
-            int[] ids = entries.get(i).tokenIds();
-            int b = ids[0];
-            for (int id : ids) if (logits[id] > logits[b]) b = id;
-            best[i] = b;
-            l[i] = logits[b];
-        }
-        double[] p = softmax(l);
-        int pred = 0;
-        for (int i = 1; i < n; i++) if (l[i] > l[pred]) pred = i;
-        return new Scores(l, p, pred, best);
+        for (int i = 0; i < n; i++) l[i] = ll.logits()[i];
+        return new Scores(l, softmax(l), ll.predicted(), ll.tokens().clone());
     }
 
     /** Softmax in double precision (max-shifted). */

@@ -32,6 +32,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  *     as mixtures, see {@link ReferenceLlama#surrogate}), for every target kind, on a subset of coordinates (every
  *     token, 6 dimensions each, plus the whole last token). Tolerance: every coordinate within
  *     1e-3·max|g| + 1e-5 of the FD value, max over the engine's whole gradient.</li>
+ * <li>Every backend against the CPU engine on the same models, inputs and rule modes ({@link #everyBackendEqualsTheCpu}).</li>
  * <li>Batches: the packed backward equals per-sequence backward passes (within 1e-5·max|g|: the matmul kernels
  *     differ with the token count); LAST and ALL records give the same gradient (same bound); recompute and full
  *     records give the same gradients, and forwardEmbeddings with the token embeddings the same logits and gradients
@@ -161,6 +162,42 @@ class BackwardTest {
                 yield l[x.tokenId()] - max - Math.log(s);
             }
         };
+    }
+
+    /**
+     * Every backend against the CPU engine on the same model and input, every rule mode, a packed batch of three
+     * sequences (one over 8 tokens, so the device's wide-pass path runs too): the gradient (or modified gradient) of
+     * the input embeddings within 1e-4·max|g| for f32 weights (measured on the emulated device: 8.3e-7) and 3e-2·max|g|
+     * for bf16 (the device rounds a wide GEMM's input to bf16 as PyTorch does, the CPU stays f32; measured 8.3e-3).
+     */
+    @ParameterizedTest(name = "{0}: {1}")
+    @MethodSource("devicesAndModes")
+    void everyBackendEqualsTheCpu(String device, RuleMode mode) {
+        for (Case m : MODELS) {
+            ModelConfig c = TestModels.config(m.json);
+            Model model = Model.of(c, TestModels.random(c, m.dt, 12, false));
+            List<int[]> seqs = List.of(ids(m.tokens, c.vocabSize(), 21), ids(13, c.vocabSize(), 22), ids(2, c.vocabSize(), 23));
+            List<Target> targets = List.of(new Target.Logit(1), new Target.LogProb(2), new Target.Contrast(3, 4));
+            float[][] want, got;
+            try (Backend cpu = TestBackends.open(model, "cpu")) {
+                ForwardRecord r = cpu.newRecord(false);
+                cpu.forward(seqs, null, LogitsMode.LAST, r);
+                want = cpu.backward(r, targets, mode);
+            }
+            try (Backend b = openWithBackward(model, device)) {
+                ForwardRecord r = b.newRecord(false);
+                b.forward(seqs, null, LogitsMode.LAST, r);
+                got = b.backward(r, targets, mode);
+                r.close();
+            }
+            double worst = 0;
+            for (int s = 0; s < seqs.size(); s++) {
+                assertNear(want[s], got[s], m.dt == DType.F32 ? 1e-4 : 3e-2, device + " " + m + " " + mode + " sequence " + s);
+                float max = maxAbs(want[s]);
+                for (int i = 0; i < want[s].length; i++) worst = Math.max(worst, Math.abs(want[s][i] - got[s][i]) / max);
+            }
+            System.out.printf("[backward vs cpu] %s %s %s: worst |diff| %.2g of max|g|%n", device, m, mode, worst);
+        }
     }
 
     // ---------------------------------------------------------------- batches, records, embeddings

@@ -1,0 +1,41 @@
+package io.rationale.engine;
+
+/**
+ * One row of logits reduced to label groups (a classification read off the next-token logits): per label, the largest
+ * logit among its token ids and the first id in the group's order that has it, and the label with the largest one
+ * (the first on ties). {@link #of} is the reduction; {@link Backend#forwardLabelLogits} hands these out instead of
+ * whole vocabulary rows, so that a device backend copies back only them.
+ *
+ * @param logits    per label, the max over its tokens' logits
+ * @param tokens    per label, the token id that gave it
+ * @param predicted the label with the largest logit (the first on ties)
+ */
+public record LabelLogits(float[] logits, int[] tokens, int predicted) {
+
+    /** The reduction of one row of vocabulary logits, {@code labelTokens[l]} the ids of label l (at least one each). */
+    public static LabelLogits of(float[] vocabLogits, int[][] labelTokens) {
+        int n = labelTokens.length;
+        float[] l = new float[n];
+        int[] best = new int[n];
+        for (int i = 0; i < n; i++) {
+            int[] ids = labelTokens[i];
+            int b = ids[0];
+            for (int id : ids) if (vocabLogits[id] > vocabLogits[b]) b = id;
+            best[i] = b;
+            l[i] = vocabLogits[b];
+        }
+        int pred = 0;
+        for (int i = 1; i < n; i++) if (l[i] > l[pred]) pred = i;
+        return new LabelLogits(l, best, pred);
+    }
+
+    /** Checks a label table against a vocabulary. */
+    public static void check(int[][] labelTokens, int vocab) {
+        if (labelTokens.length == 0) throw new IllegalArgumentException("no labels");
+        for (int l = 0; l < labelTokens.length; l++) {
+            if (labelTokens[l].length == 0) throw new IllegalArgumentException("label " + l + " has no token ids");
+            for (int id : labelTokens[l])
+                if (id < 0 || id >= vocab) throw new IllegalArgumentException("label " + l + ": token id " + id + " outside [0, " + vocab + ")");
+        }
+    }
+}
