@@ -2,6 +2,8 @@ package io.rationale.attribution;
 
 import io.rationale.dataset.Word;
 import io.rationale.engine.Backend;
+import io.rationale.engine.Backends;
+import io.rationale.engine.Device;
 import io.rationale.engine.BackendMemoryException;
 import io.rationale.engine.ForwardRecord;
 import io.rationale.engine.KvCache;
@@ -85,9 +87,39 @@ public final class Attributor {
      * @throws IllegalArgumentException for ids or a target outside the vocabulary, or no methods
      */
     public AttributionSet run(AttributionInput in, TargetSpec target, List<Method> methods, Options o) {
-        long t0 = System.nanoTime();
         List<Method> todo = List.copyOf(new LinkedHashSet<>(methods));
         if (todo.isEmpty()) throw new IllegalArgumentException("no attribution method given (valid: " + Method.validNames() + ")");
+        if (todo.contains(Method.PE_LRP) && backend.supportsBackward() && !backend.supportsPositionalRelevance())
+            return withPeLrpOnTheCpu(in, target, todo, o);
+        return runHere(in, target, todo, o);
+    }
+
+    /**
+     * pe_lrp on a backend that has a backward pass but not RoPE's positional relevance (the CUDA backend today): the
+     * other methods run here, pe_lrp on a CPU backend of the same model (opened for it, closed after) for the same
+     * target token; its extras say so ({@code computed_on}).
+     */
+    private AttributionSet withPeLrpOnTheCpu(AttributionInput in, TargetSpec target, List<Method> todo, Options o) {
+        long t0 = System.nanoTime();
+        List<Method> here = todo.stream().filter(m -> m != Method.PE_LRP).toList();
+        AttributionSet main = here.isEmpty() ? null : runHere(in, target, here, o);
+        TargetSpec resolved = main == null || !target.isArgmax() ? target : target.withToken(main.target().spec().tokenId());
+        Attribution pe;
+        try (Backend cpu = Backends.open(backend.model(), Device.CPU).backend()) {
+            AttributionSet set = new Attributor(cpu, memoryBudget).runHere(in, resolved, List.of(Method.PE_LRP), o);
+            pe = set.get(Method.PE_LRP);
+            if (main == null) main = set;
+            Map<String, Object> extras = new LinkedHashMap<>(pe.extras());
+            extras.put("computed_on", cpu.device() + " (the " + backend.device() + " backend has no positional relevance)");
+            pe = new Attribution(pe.method(), pe.ids(), pe.tokens(), main.target(), pe.scores(), pe.words(), pe.aggregate(), pe.seconds(), extras);
+        }
+        Map<Method, Attribution> out = new LinkedHashMap<>();
+        for (Method m : todo) out.put(m, m == Method.PE_LRP ? pe : main.get(m));
+        return new AttributionSet(in, main.target(), out, main.shared(), secondsSince(t0));
+    }
+
+    private AttributionSet runHere(AttributionInput in, TargetSpec target, List<Method> todo, Options o) {
+        long t0 = System.nanoTime();
         ModelConfig c = backend.model().config();
         int[] ids = in.ids();
         for (int i = 0; i < ids.length; i++)
@@ -105,9 +137,6 @@ public final class Attributor {
                 if (m.needsBackward())
                     throw new UnsupportedOperationException(m.cliName() + " needs a backward pass, which the " + backend.device()
                             + " backend does not have yet; run it with --device cpu");
-        if (todo.contains(Method.PE_LRP) && !backend.supportsPositionalRelevance())
-            throw new UnsupportedOperationException("pe_lrp needs the relevance of RoPE's cos and sin factors from the backward pass, which the "
-                    + backend.device() + " backend does not give; run it with --device cpu");
         boolean record = todo.stream().anyMatch(Method::needsRecord);
         boolean probs = todo.stream().anyMatch(Method::needsAttentionProbs);
         // a checkpointed record (each layer's input only; the backward recomputes the rest) when a full one would not

@@ -820,7 +820,8 @@ public final class CudaBackend implements Backend {
                 kernels.attentionBackward(new Kernels.AttentionBackward(dqkv, dqkv.plus(4L * Q), dqkv.plus(4L * (Q + K)), QKV,
                         lr.qkv(), lr.qkv().plus(4L * Q), lr.qkv().plus(4L * (Q + K)), QKV, dattn, Q, lr.stats(), delta,
                         base.plus(aTiles), tiles.length / 2, base.plus(aSeqStart), n, heads, c.numKvHeads(), hd, c.slidingWindow(), scale,
-                        rules.qkGradientScale(), rules.vGradientScale(), rules.stopGradientQK()));
+                        // RoPE's backward is linear: PE-LRP's share of its products scales dq and dk with AttnLRP's factor
+                        rules.qkGradientScale() * rules.ropeProductShare(), rules.vGradientScale(), rules.stopGradientQK()));
                 kernels.ropeInverse(dqkv, dqkv.plus(4L * Q), base.plus(aCos), base.plus(aNegSin), n, heads, c.numKvHeads(), hd, QKV);
                 linearBackward(dxn, dqkv, n, w.qkv(), false);
                 kernels.rmsnormBackward(dx, dxn, lr.input(), w.inputNorm(), lr.inv1(), n, H, rules.constantRms(), true);

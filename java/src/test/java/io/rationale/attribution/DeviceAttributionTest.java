@@ -104,6 +104,9 @@ class DeviceAttributionTest {
         try (Backend b = TestBackends.open(cpu.model(), device)) {
             AttributionSet got = new Attributor(b).run(in, TargetSpec.argmaxLogit(), List.of(Method.values()), o);
             assertEquals(want.target().spec(), got.target().spec(), "target");
+            // pe_lrp needs RoPE's positional relevance, which only the CPU backward gives: it ran on a CPU backend, and says so
+            assertEquals(b.supportsPositionalRelevance(), !got.get(Method.PE_LRP).extras().containsKey("computed_on"),
+                    got.get(Method.PE_LRP).extras().toString());
             for (Method m : Method.values()) {
                 double[] w = want.get(m).scores(), g = got.get(m).scores();
                 assertEquals(w.length, g.length, m.cliName());
