@@ -13,6 +13,7 @@ import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -189,44 +190,9 @@ public final class FlipEvaluation {
     public Outcome evaluate(Example ex, PromptBuilder.Layout layout, List<Ranked> methods, Strategy strategy, KvCache prefix,
                             LabelWords.Scores original) {
         long t0 = System.nanoTime();
-        int n = ex.totalWords();
-        List<String> originalFields = ex.fields().stream().map(TextField::text).toList();
 
-        // requests, de-duplicated by masked field texts
-        Map<List<String>, Integer> index = new LinkedHashMap<>();
-        List<List<String>> fieldsOf = new ArrayList<>();
-        List<List<String>> uses = new ArrayList<>();
-        int[] requested = {0};
-        java.util.function.BiFunction<List<String>, String, Integer> request = (fields, use) -> {
-            requested[0]++;
-            Integer v = index.get(fields);
-            if (v == null) {
-                v = fieldsOf.size();
-                index.put(fields, v);
-                fieldsOf.add(fields);
-                uses.add(new ArrayList<>());
-            }
-            uses.get(v).add(use);
-            return v;
-        };
-        request.apply(originalFields, "original");
-        int[] aopcSizes = Faithfulness.aopcSizes(n);
-        Map<String, List<Req>> reqs = new LinkedHashMap<>();
-        for (Ranked m : methods) {
-            for (int w : m.ranking()) if (w < 0 || w >= n) throw new IllegalArgumentException(m.method() + ": word " + w + " outside [0, " + n + ")");
-            List<Integer> sizes = new ArrayList<>();
-            sizes.add(m.k());
-            if (m.fractions()) for (int s : aopcSizes) sizes.add(Math.min(s, m.ranking().length));
-            List<Req> rs = new ArrayList<>();
-            for (int s : sizes) {
-                TreeSet<Integer> top = new TreeSet<>();
-                for (int r = 0; r < s; r++) top.add(m.ranking()[r]);
-                int rem = request.apply(mask(ex, top, false), m.method() + "/remove/" + s);
-                int keep = request.apply(mask(ex, top, true), m.method() + "/keep/" + s);
-                rs.add(new Req(m.method(), s, rem, keep));
-            }
-            if (reqs.put(m.method(), rs) != null) throw new IllegalArgumentException("method " + m.method() + " given twice");
-        }
+        Plan plan = new Plan(ex, methods, mode);
+        List<List<String>> fieldsOf = plan.fields;
 
         // tokens of every distinct variant
         List<int[]> rests = new ArrayList<>(fieldsOf.size());
@@ -269,45 +235,120 @@ public final class FlipEvaluation {
         }
 
         List<Variant> variants = new ArrayList<>(fieldsOf.size());
-        for (int v = 0; v < fieldsOf.size(); v++) variants.add(new Variant(fieldsOf.get(v), rests.get(v), scores.get(v), List.copyOf(uses.get(v))));
+        for (int v = 0; v < fieldsOf.size(); v++) variants.add(new Variant(fieldsOf.get(v), rests.get(v), scores.get(v), List.copyOf(plan.uses.get(v))));
         LabelWords.Scores orig = scores.get(0);
         int y = orig.predicted();
-        double py = orig.probs()[y];
+        List<String> labels = labelWords.labels();
+        Map<String, ExampleResult.Faithfulness> out = faithfulness(plan, methods, y, labels.get(y), new VariantScores() {
+            public String label(int v) { return labels.get(scores.get(v).predicted()); }
+
+            public double p(int v, int label) { return scores.get(v).probs()[label]; }
+        });
+        return new Outcome(orig, out, List.copyOf(variants), plan.requested, stats[0], stats[1],
+                (System.nanoTime() - t0) / 1e9);
+    }
+
+    /**
+     * Every distinct masked variant the metrics of some methods need (identical masked field texts requested once),
+     * the unmasked input first (variant 0), and per method and size the indices of its remove and keep-only variants.
+     * Shared by the local evaluation and the remote-model one, which score the variants differently.
+     */
+    static final class Plan {
+        /** The distinct variants' masked field texts; 0 is the unmasked input. */
+        final List<List<String>> fields = new ArrayList<>();
+        /** Per variant, the requests it answers: "original", or "method/remove|keep/size". */
+        final List<List<String>> uses = new ArrayList<>();
+        /** Per method: its main size first, then (ranked methods) one per AOPC size. */
+        final Map<String, List<Req>> reqs = new LinkedHashMap<>();
+        final int[] aopcSizes;
+        /** Variants asked for before de-duplication (the unmasked input included). */
+        int requested;
+        private final Map<List<String>, Integer> index = new HashMap<>();
+
+        Plan(Example ex, List<Ranked> methods, Masking.Mode mode) {
+            int n = ex.totalWords();
+            aopcSizes = Faithfulness.aopcSizes(n);
+            request(ex.fields().stream().map(TextField::text).toList(), "original");
+            for (Ranked m : methods) {
+                for (int w : m.ranking()) if (w < 0 || w >= n) throw new IllegalArgumentException(m.method() + ": word " + w + " outside [0, " + n + ")");
+                List<Integer> sizes = new ArrayList<>();
+                sizes.add(m.k());
+                if (m.fractions()) for (int s : aopcSizes) sizes.add(Math.min(s, m.ranking().length));
+                List<Req> rs = new ArrayList<>();
+                for (int s : sizes) {
+                    TreeSet<Integer> top = new TreeSet<>();
+                    for (int r = 0; r < s; r++) top.add(m.ranking()[r]);
+                    int rem = request(mask(ex, top, false, mode), m.method() + "/remove/" + s);
+                    int keep = request(mask(ex, top, true, mode), m.method() + "/keep/" + s);
+                    rs.add(new Req(s, rem, keep));
+                }
+                if (reqs.put(m.method(), rs) != null) throw new IllegalArgumentException("method " + m.method() + " given twice");
+            }
+        }
+
+        private int request(List<String> f, String use) {
+            requested++;
+            Integer v = index.get(f);
+            if (v == null) {
+                v = fields.size();
+                index.put(f, v);
+                fields.add(f);
+                uses.add(new ArrayList<>());
+            }
+            uses.get(v).add(use);
+            return v;
+        }
+    }
+
+    /** One size of one method: the indices of its remove and keep-only variants. */
+    record Req(int size, int remove, int keep) {}
+
+    /** What each variant of a {@link Plan} scored. */
+    interface VariantScores {
+        /** The label predicted on variant {@code v} (any non-label string when the model named none). */
+        String label(int v);
+
+        /** The probability of label index {@code label} on variant {@code v}. */
+        double p(int v, int label);
+    }
+
+    /** The metrics of every method from its variants' scores; y = the label predicted on the unmasked input (variant 0). */
+    static Map<String, ExampleResult.Faithfulness> faithfulness(Plan plan, List<Ranked> methods, int y, String before, VariantScores s) {
+        double py = s.p(0, y);
+        java.util.function.Function<Req, ExampleResult.Masked> masked = r -> {
+            String after = s.label(r.remove());
+            return new ExampleResult.Masked(r.size(), after, Faithfulness.flipped(before, after),
+                    Faithfulness.comprehensiveness(py, s.p(r.remove(), y)), Faithfulness.sufficiency(py, s.p(r.keep(), y)));
+        };
+        int[] aopcSizes = plan.aopcSizes;
         Map<String, ExampleResult.Faithfulness> out = new LinkedHashMap<>();
         for (Ranked m : methods) {
-            List<Req> rs = reqs.get(m.method());
-            ExampleResult.Masked main = masked(rs.get(0), scores, y, py);
+            List<Req> rs = plan.reqs.get(m.method());
             Map<String, ExampleResult.Masked> byFraction = new LinkedHashMap<>();
             double aopcC = Double.NaN, aopcS = Double.NaN;
             if (m.fractions()) {
                 double[] pRemoved = new double[aopcSizes.length], pKept = new double[aopcSizes.length];
                 for (int b = 0; b < aopcSizes.length; b++) {
                     Req r = rs.get(b + 1);
-                    byFraction.put(fractionKey(Faithfulness.AOPC_FRACTIONS[b]), masked(r, scores, y, py));
-                    pRemoved[b] = scores.get(r.remove()).probs()[y];
-                    pKept[b] = scores.get(r.keep()).probs()[y];
+                    byFraction.put(fractionKey(Faithfulness.AOPC_FRACTIONS[b]), masked.apply(r));
+                    pRemoved[b] = s.p(r.remove(), y);
+                    pKept[b] = s.p(r.keep(), y);
                 }
                 aopcC = Faithfulness.aopc(py, pRemoved);
                 aopcS = Faithfulness.aopc(py, pKept);
             }
-            out.put(m.method(), new ExampleResult.Faithfulness(main, Collections.unmodifiableMap(byFraction), aopcC, aopcS));
+            out.put(m.method(), new ExampleResult.Faithfulness(masked.apply(rs.getFirst()), Collections.unmodifiableMap(byFraction), aopcC, aopcS));
         }
-        return new Outcome(orig, Collections.unmodifiableMap(out), List.copyOf(variants), requested[0], stats[0], stats[1],
-                (System.nanoTime() - t0) / 1e9);
-    }
-
-    /** One size of one method: the indices of its remove and keep-only variants. */
-    private record Req(String method, int size, int remove, int keep) {}
-
-    private ExampleResult.Masked masked(Req r, List<LabelWords.Scores> scores, int y, double py) {
-        LabelWords.Scores without = scores.get(r.remove()), only = scores.get(r.keep());
-        String before = labelWords.labels().get(y), after = labelWords.labels().get(without.predicted());
-        return new ExampleResult.Masked(r.size(), after, Faithfulness.flipped(before, after),
-                Faithfulness.comprehensiveness(py, without.probs()[y]), Faithfulness.sufficiency(py, only.probs()[y]));
+        return Collections.unmodifiableMap(out);
     }
 
     /** The example's field texts with the global word set {@code words} removed ({@code keep}: kept alone). */
     List<String> mask(Example ex, TreeSet<Integer> words, boolean keep) {
+        return mask(ex, words, keep, mode);
+    }
+
+    /** The example's field texts with the global word set {@code words} removed ({@code keep}: kept alone), masked by {@code mode}. */
+    static List<String> mask(Example ex, TreeSet<Integer> words, boolean keep, Masking.Mode mode) {
         List<String> out = new ArrayList<>(ex.fields().size());
         for (int f = 0; f < ex.fields().size(); f++) {
             TextField field = ex.fields().get(f);

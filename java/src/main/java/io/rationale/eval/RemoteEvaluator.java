@@ -7,7 +7,6 @@ import io.rationale.dataset.Aggregation;
 import io.rationale.dataset.Dataset;
 import io.rationale.dataset.Example;
 import io.rationale.dataset.TextField;
-import io.rationale.metrics.Faithfulness;
 import io.rationale.metrics.Masking;
 import io.rationale.openai.ChatRequest;
 import io.rationale.openai.ChatResponse;
@@ -28,7 +27,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.SortedSet;
-import java.util.TreeSet;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -299,72 +297,18 @@ public final class RemoteEvaluator implements Evaluator {
         return new ExampleResult(index, ex.id(), null, words, ex.label(), predicted, probs, humanList, methods, secondsSince(t0));
     }
 
-    /** Every masked variant re-queried (deduplicated, {@code concurrency} at a time), then FlipEvaluation's metrics. */
+    /** Every distinct masked variant of {@link FlipEvaluation.Plan} re-queried ({@code concurrency} at a time), then its metrics. */
     private Map<String, ExampleResult.Faithfulness> flip(Example ex, String head, List<String> names, Scores orig, List<FlipEvaluation.Ranked> methods) {
-        int n = ex.totalWords();
-        int[] aopcSizes = Faithfulness.aopcSizes(n);
-        Map<List<String>, Integer> index = new LinkedHashMap<>();
-        List<List<String>> variants = new ArrayList<>();
-        record Req(int size, int remove, int keep) {}
-        Map<String, List<Req>> reqs = new LinkedHashMap<>();
-        java.util.function.Function<List<String>, Integer> request = f -> index.computeIfAbsent(f, x -> {
-            variants.add(x);
-            return variants.size() - 1;
-        });
-        for (FlipEvaluation.Ranked m : methods) {
-            List<Integer> sizes = new ArrayList<>();
-            sizes.add(m.k());
-            if (m.fractions()) for (int s : aopcSizes) sizes.add(Math.min(s, m.ranking().length));
-            List<Req> rs = new ArrayList<>();
-            for (int s : sizes) {
-                TreeSet<Integer> top = new TreeSet<>();
-                for (int r = 0; r < s; r++) top.add(m.ranking()[r]);
-                rs.add(new Req(s, request.apply(mask(ex, top, false)), request.apply(mask(ex, top, true))));
-            }
-            reqs.put(m.method(), rs);
-        }
-        List<Scores> scores = classifyAll(head, names, variants);
+        FlipEvaluation.Plan plan = new FlipEvaluation.Plan(ex, methods, mask);
+        List<Scores> scores = new ArrayList<>();
+        scores.add(orig);
+        scores.addAll(classifyAll(head, names, plan.fields.subList(1, plan.fields.size())));
         int y = orig.predicted();
-        double py = orig.p(y);
-        String before = labels.get(y);
-        Map<String, ExampleResult.Faithfulness> out = new LinkedHashMap<>();
-        for (FlipEvaluation.Ranked m : methods) {
-            List<Req> rs = reqs.get(m.method());
-            java.util.function.Function<Req, ExampleResult.Masked> masked = r -> {
-                Scores without = scores.get(r.remove()), only = scores.get(r.keep());
-                String after = without.label(labels);
-                return new ExampleResult.Masked(r.size(), after, Faithfulness.flipped(before, after),
-                        Faithfulness.comprehensiveness(py, without.p(y)), Faithfulness.sufficiency(py, only.p(y)));
-            };
-            Map<String, ExampleResult.Masked> byFraction = new LinkedHashMap<>();
-            double aopcC = Double.NaN, aopcS = Double.NaN;
-            if (m.fractions()) {
-                double[] pRemoved = new double[aopcSizes.length], pKept = new double[aopcSizes.length];
-                for (int b = 0; b < aopcSizes.length; b++) {
-                    Req r = rs.get(b + 1);
-                    byFraction.put(FlipEvaluation.fractionKey(Faithfulness.AOPC_FRACTIONS[b]), masked.apply(r));
-                    pRemoved[b] = scores.get(r.remove()).p(y);
-                    pKept[b] = scores.get(r.keep()).p(y);
-                }
-                aopcC = Faithfulness.aopc(py, pRemoved);
-                aopcS = Faithfulness.aopc(py, pKept);
-            }
-            out.put(m.method(), new ExampleResult.Faithfulness(masked.apply(rs.getFirst()), Collections.unmodifiableMap(byFraction), aopcC, aopcS));
-        }
-        return out;
-    }
+        return FlipEvaluation.faithfulness(plan, methods, y, labels.get(y), new FlipEvaluation.VariantScores() {
+            public String label(int v) { return scores.get(v).label(labels); }
 
-    /** The example's field texts with {@code words} removed ({@code keep}: kept alone), field by field. */
-    private List<String> mask(Example ex, TreeSet<Integer> words, boolean keep) {
-        List<String> out = new ArrayList<>(ex.fields().size());
-        for (int f = 0; f < ex.fields().size(); f++) {
-            TextField field = ex.fields().get(f);
-            int off = ex.wordOffset(f), cnt = field.wordCount();
-            TreeSet<Integer> local = new TreeSet<>();
-            for (int w : words.subSet(off, off + cnt)) local.add(w - off);
-            out.add((keep ? Masking.keepOnly(field.text(), local, mask) : Masking.remove(field.text(), local, mask)).text());
-        }
-        return out;
+            public double p(int v, int label) { return scores.get(v).p(label); }
+        });
     }
 
     private List<Scores> classifyAll(String head, List<String> names, List<List<String>> variants) {
