@@ -1,6 +1,7 @@
 package io.rationale.cli;
 
 import io.rationale.dataset.Aggregation;
+import io.rationale.eval.DistributedEval;
 import io.rationale.eval.EvalOptions;
 import io.rationale.eval.EvalRunner;
 import io.rationale.eval.EvaluatorFactory;
@@ -137,6 +138,16 @@ public final class EvalCommand implements Callable<Integer> {
             description = "An example whose evaluation fails stops the run (resumable; default) or is recorded as skipped.")
     String onError;
 
+    @Option(names = "--spark", paramLabel = "MASTER",
+            description = "Run the examples as an Apache Spark job on MASTER (local[2], spark://HOST:PORT, yarn, k8s://...): the model "
+                    + "is loaded once per executor JVM, on the GPU Spark assigns a task, else on --device; same results folder "
+                    + "(docs/spark.md). Needs the spark module: ./rationale adds it.")
+    String spark;
+
+    @Option(names = "--spark-partitions", paramLabel = "N",
+            description = "With --spark: split the pending examples into N tasks (default: Spark's default parallelism).")
+    Integer sparkPartitions;
+
     @Option(names = "--builtin", description = "The embedded default: the tiny generated model (weights-tools preset tiny, seed 0) and "
             + "six built-in NLI examples with human rationales, into ./" + BUILTIN_OUT + " unless --out is given; always starts fresh.")
     boolean builtin;
@@ -165,6 +176,9 @@ public final class EvalCommand implements Callable<Integer> {
         if (igSteps < 1 || igSteps > 4096) throw Usage.error(spec, "--ig-steps must be in [1, 4096], got " + igSteps);
         if (limit != null && limit < 1) throw Usage.error(spec, "--limit must be >= 1, got " + limit);
         if (summaryEvery < 0) throw Usage.error(spec, "--summary-every must be >= 0, got " + summaryEvery);
+        if (sparkPartitions != null && spark == null) throw Usage.error(spec, "--spark-partitions goes with --spark");
+        if (sparkPartitions != null && sparkPartitions < 1) throw Usage.error(spec, "--spark-partitions must be >= 1, got " + sparkPartitions);
+        if (spark != null && remote) throw Usage.error(spec, "--spark runs a model folder on the cluster; a model behind an API (--model openai:...) is not one");
         EvalRunner.OnError errors = switch (onError.toLowerCase(Locale.ROOT)) {
             case "stop" -> EvalRunner.OnError.STOP;
             case "skip" -> EvalRunner.OnError.SKIP;
@@ -210,7 +224,14 @@ public final class EvalCommand implements Callable<Integer> {
         } else if (factory == null) {
             factory = (m, ds, opts) -> ModelEvaluator.open(m, ds, opts, d);
         }
-        EvalRunner.Outcome o = new EvalRunner(config, factory, printer).run();
+        EvalRunner.Outcome o;
+        if (spark != null) {
+            try (DistributedEval cluster = DistributedEval.open(spark, d, sparkPartitions)) {
+                o = new EvalRunner(config, evaluatorFactory != null ? evaluatorFactory : cluster.factory(), printer).distributed(cluster).run();
+            }
+        } else {
+            o = new EvalRunner(config, factory, printer).run();
+        }
         print(o);
         Summary.Counts c = o.summary().counts();
         if (c.remaining() == 0 && c.selected() > 0 && c.evaluated() == 0) {

@@ -113,6 +113,42 @@ public final class EvalRunner {
     private final EvaluatorFactory factory;
     private final Progress progress;
     private final Clock clock;
+    private Distributed distributed;
+
+    /**
+     * Evaluates a run's pending examples somewhere else than the runner's own loop: a Spark job (the rationale-spark
+     * module, {@code eval --spark}). The runner does everything else as for a local run: the dataset, run.json and
+     * resume checks, opening the evaluator once on this machine (the model, methods and label words are checked
+     * before any work is sent out), the checks of every result against the dataset, examples.jsonl, and the summary
+     * and report from examples.jsonl ({@link #writeOutputs}): one code path for both.
+     */
+    public interface Distributed {
+        /**
+         * Evaluates {@code job.pending()} with {@link #evaluateExample} on each and hands each result to {@code sink}
+         * (any order, each index once). Results handed over before a failure are kept in examples.jsonl, so the same
+         * command resumes after them.
+         */
+        void evaluate(Job job, java.util.function.Consumer<ExampleResult> sink) throws IOException;
+
+        /** What ran the examples, in words, for the summary (null: the evaluator this runner opened). */
+        default String device() { return null; }
+    }
+
+    /**
+     * The examples a {@link Distributed} evaluation is asked for.
+     *
+     * @param config   the run (model folder, dataset spec, options, results folder, error handling)
+     * @param dataset  the dataset as this runner loaded it
+     * @param manifest the run's run.json (its {@code started} time names the run across resumes)
+     * @param pending  dataset indices still to evaluate, in the run's order
+     */
+    public record Job(Config config, Dataset dataset, RunManifest manifest, List<Integer> pending) {}
+
+    /** Sends the pending examples to {@code d} instead of evaluating them here (null: here). */
+    public EvalRunner distributed(Distributed d) {
+        this.distributed = d;
+        return this;
+    }
 
     public EvalRunner(Config config, EvaluatorFactory factory, Progress progress) {
         this(config, factory, progress, Clock.systemUTC());
@@ -168,7 +204,8 @@ public final class EvalRunner {
                 RunManifest.MAPPER.convertValue(manifest, new TypeReference<Map<String, Object>>() {}),
                 labelOrder(dataset), config.options().methods(), dataset.size(), selected, dataset.skipReasons(),
                 new java.util.HashSet<>(chosen), selection, config.options().hasAttribution() ? config.options().targetOrLegacy() : null,
-                evaluator[0] == null ? null : evaluator[0].device(), evaluator[0] == null ? Map.of() : evaluator[0].resolved());
+                distributed != null && distributed.device() != null ? distributed.device() : evaluator[0] == null ? null : evaluator[0].device(),
+                evaluator[0] == null ? Map.of() : evaluator[0].resolved());
         int resumed, evaluated = 0;
         long truncated;
         try (ExamplesLog log = ExamplesLog.open(out.resolve(EXAMPLES))) {
@@ -192,23 +229,27 @@ public final class EvalRunner {
                 progress.start(selected, resumed);
                 try {
                     if (evaluator[0] == null) evaluator[0] = open(dataset);
-                    int done = resumed, sinceSummary = 0;
-                    long lastSummary = System.nanoTime();
-                    for (int i : chosen) {
-                        if (log.isDone(i)) continue;
-                        Example ex = examples.get(i);
-                        long t0 = System.nanoTime();
-                        ExampleResult r = evaluate(evaluator[0], i, ex);
-                        log.append(r);
-                        done++;
-                        evaluated++;
-                        sinceSummary++;
-                        progress.example(done, selected, ex.id(), (System.nanoTime() - t0) / 1e9, r.skipped());
-                        boolean due = config.summaryEvery() > 0 && sinceSummary >= config.summaryEvery();
-                        if ((due || System.nanoTime() - lastSummary > SUMMARY_SECONDS * 1_000_000_000L) && done < selected) {
-                            writeOutputs(out, ctx.get(), log);
-                            sinceSummary = 0;
-                            lastSummary = System.nanoTime();
+                    if (distributed != null) {
+                        evaluated = runDistributed(dataset, manifest, chosen, log, resumed);
+                    } else {
+                        int done = resumed, sinceSummary = 0;
+                        long lastSummary = System.nanoTime();
+                        for (int i : chosen) {
+                            if (log.isDone(i)) continue;
+                            Example ex = examples.get(i);
+                            long t0 = System.nanoTime();
+                            ExampleResult r = evaluate(evaluator[0], i, ex);
+                            log.append(r);
+                            done++;
+                            evaluated++;
+                            sinceSummary++;
+                            progress.example(done, selected, ex.id(), (System.nanoTime() - t0) / 1e9, r.skipped());
+                            boolean due = config.summaryEvery() > 0 && sinceSummary >= config.summaryEvery();
+                            if ((due || System.nanoTime() - lastSummary > SUMMARY_SECONDS * 1_000_000_000L) && done < selected) {
+                                writeOutputs(out, ctx.get(), log);
+                                sinceSummary = 0;
+                                lastSummary = System.nanoTime();
+                            }
                         }
                     }
                 } catch (RuntimeException | Error e) {
@@ -302,12 +343,55 @@ public final class EvalRunner {
         }
     }
 
+    /**
+     * The pending examples through {@link #distributed}: each result is checked (asked for, not seen before, the
+     * dataset's id at its index) and appended to examples.jsonl as it arrives; an example without a result stops
+     * the run (resumable).
+     *
+     * @return the results added
+     */
+    private int runDistributed(Dataset dataset, RunManifest manifest, List<Integer> chosen, ExamplesLog log, int resumed) throws IOException {
+        List<Example> examples = dataset.examples();
+        List<Integer> pending = chosen.stream().filter(i -> !log.isDone(i)).toList();
+        java.util.Set<Integer> open = new java.util.HashSet<>(pending);
+        int[] added = {0};
+        distributed.evaluate(new Job(config, dataset, manifest, pending), r -> {
+            if (r == null) throw new IllegalStateException("the distributed evaluation returned a null result");
+            if (!open.remove(r.index())) {
+                throw new IllegalStateException("the distributed evaluation returned example " + r.index() + " (" + r.id() + ") "
+                        + (pending.contains(r.index()) ? "twice" : "which was not asked for"));
+            }
+            Example ex = examples.get(r.index());
+            if (!ex.id().equals(r.id())) {
+                throw new IllegalStateException("the distributed evaluation returned '" + r.id() + "' for example " + r.index()
+                        + " ('" + ex.id() + "' in the dataset)");
+            }
+            log.append(r);
+            added[0]++;
+            progress.example(resumed + added[0], chosen.size(), r.id(), r.seconds(), r.skipped());
+        });
+        if (!open.isEmpty()) {
+            throw new EvalException(open.size() + " of " + pending.size() + " examples came back without a result (first: "
+                    + open.stream().sorted().findFirst().orElseThrow() + "); the results so far are kept, run the same command again to resume");
+        }
+        return added[0];
+    }
+
     private ExampleResult evaluate(Evaluator evaluator, int i, Example ex) {
+        return evaluateExample(evaluator, i, ex, config.onError());
+    }
+
+    /**
+     * One example, the way every run evaluates it (the local loop and each Spark task): the evaluator's result,
+     * checked to be that example's; an exception stops the run ({@link OnError#STOP}, an {@link EvalException}) or
+     * becomes a skipped result ({@link OnError#SKIP}).
+     */
+    public static ExampleResult evaluateExample(Evaluator evaluator, int i, Example ex, OnError onError) {
         ExampleResult r;
         try {
             r = evaluator.evaluate(i, ex);
         } catch (RuntimeException e) {
-            if (config.onError() == OnError.STOP) {
+            if (onError == OnError.STOP) {
                 throw new EvalException("example " + i + " (" + ex.id() + "): " + (e.getMessage() == null ? e.toString() : e.getMessage())
                         + "; the results so far are kept, run the same command again to resume", e);
             }

@@ -1,0 +1,352 @@
+package io.rationale.spark;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import io.rationale.dataset.Dataset;
+import io.rationale.dataset.DatasetLoader;
+import io.rationale.engine.Device;
+import io.rationale.eval.DistributedEval;
+import io.rationale.eval.EvalOptions;
+import io.rationale.eval.EvalRunner;
+import io.rationale.eval.EvaluatorFactory;
+import io.rationale.eval.ExampleResult;
+import io.rationale.eval.ExamplesLog;
+import io.rationale.eval.ModelEvaluator;
+import org.apache.spark.SparkConf;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.resource.ResourceInformation;
+import org.apache.spark.sql.SparkSession;
+
+import java.io.IOException;
+import java.io.Serializable;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+/**
+ * An evaluation's pending examples as a Spark job ({@code eval --spark MASTER}).
+ *
+ * <p>The driver ({@link EvalRunner}) loads the dataset, writes run.json and opens its evaluator through
+ * {@link #factory()} (the JVM's shared one, {@link EngineHolder}). This class splits the pending example indices into
+ * partitions; each task opens (once per executor JVM and device) the same {@link ModelEvaluator} the local run uses,
+ * on the GPU Spark assigned it ({@code spark.task.resource.gpu.amount}; the first address {@code N} becomes
+ * {@code cuda:N}) or else on the fallback device ({@code --device}), evaluates its examples with
+ * {@link EvalRunner#evaluateExample} and writes them as examples.jsonl lines into
+ * {@code OUT/spark-parts/RUN/part-NNNNN.jsonl}, named by its partition id, all at once (a temporary file, fsync,
+ * rename): a retried task replaces its partition's file, a failed one leaves none. The driver then hands every
+ * line to the runner, which appends them to examples.jsonl and writes summary and report exactly as for a local run.
+ *
+ * <p>After a failed job the driver still hands over the partitions that completed (so the results folder resumes
+ * after them); a driver killed before that leaves part files that the next run of the same command takes in before
+ * it starts its job, and a task whose part file already exists returns at once.
+ */
+public final class SparkEval implements DistributedEval {
+    /** Folder of the part files under the results folder. */
+    public static final String PARTS = "spark-parts";
+
+    private final SparkSession spark;
+    private final boolean ownSession;
+    private final String master;
+    private final Device device;
+    private final Integer partitions;
+    private volatile String devices;
+    private int failPartition = -1, failAttempts;
+
+    /**
+     * @param spark      the session the job runs in
+     * @param device     the device of tasks without an assigned GPU, and of the driver's evaluator
+     * @param partitions tasks (null: the context's default parallelism); never more than the pending examples
+     */
+    public SparkEval(SparkSession spark, Device device, Integer partitions) {
+        this(spark, false, device, partitions);
+    }
+
+    private SparkEval(SparkSession spark, boolean ownSession, Device device, Integer partitions) {
+        if (partitions != null && partitions < 1) throw new IllegalArgumentException("partitions must be >= 1, got " + partitions);
+        this.spark = spark;
+        this.ownSession = ownSession;
+        this.master = spark.sparkContext().master();
+        this.device = device == null ? Device.AUTO : device;
+        this.partitions = partitions;
+    }
+
+    /**
+     * Test hook: the first {@code attempts} attempts of partition {@code partition}'s task fail on purpose after
+     * evaluating one example (before their part file is written).
+     */
+    SparkEval failAttempts(int partition, int attempts) {
+        this.failPartition = partition;
+        this.failAttempts = attempts;
+        return this;
+    }
+
+    /**
+     * The session for {@code master} with what this engine needs: in local mode the driver binds to 127.0.0.1 and
+     * Spark's console progress bar is off (the runner prints its own); settings given as {@code spark.*} system
+     * properties (spark-submit's {@code --conf}) are kept.
+     */
+    public static SparkSession session(String master) {
+        SparkConf conf = new SparkConf().setMaster(master).setAppName("rationale eval");
+        if (master.startsWith("local")) {
+            conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
+            conf.setIfMissing("spark.driver.host", "127.0.0.1");
+        }
+        conf.setIfMissing("spark.ui.showConsoleProgress", "false");
+        return SparkSession.builder().config(conf).getOrCreate();
+    }
+
+    @Override
+    public EvaluatorFactory factory() {
+        return (modelDir, dataset, options) -> EngineHolder.get(key(modelDir.toString(), dataset, options, device.toString()),
+                () -> ModelEvaluator.open(modelDir, dataset, options, device));
+    }
+
+    @Override
+    public String device() { return devices; }
+
+    @Override
+    public void evaluate(EvalRunner.Job job, Consumer<ExampleResult> sink) throws IOException {
+        EvalRunner.Config c = job.config();
+        Path parts = c.out().toAbsolutePath().normalize().resolve(PARTS);
+        Path root = parts.resolve(hash("run|" + job.manifest().started()));
+        // the part files of runs this folder no longer holds (--restart) are dropped; those of this run that an
+        // earlier, killed driver left are done examples
+        if (Files.isDirectory(parts)) {
+            try (Stream<Path> s = Files.list(parts)) {
+                for (Path other : s.filter(x -> !x.equals(root)).toList()) deleteTree(other);
+            }
+        }
+        Set<Integer> pending = new LinkedHashSet<>(job.pending());
+        for (ExampleResult r : leftovers(root, job.dataset())) if (pending.remove(r.index())) sink.accept(r);
+        if (pending.isEmpty()) {
+            deleteTree(parts);
+            return;
+        }
+        List<Integer> todo = List.copyOf(pending);
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        int n = Math.min(todo.size(), partitions != null ? partitions : Math.max(1, jsc.defaultParallelism()));
+        Path dir = root.resolve(hash("job|" + n + "|" + todo));
+        Files.createDirectories(dir);
+        Task task = new Task(c.model().toAbsolutePath().normalize().toString(), c.dataset(), json(c.options()), c.onError().name(),
+                dir.toString(), device.toString(), failPartition, failAttempts);
+        JavaRDD<Integer> indices = jsc.parallelize(todo, n);
+        List<TaskReport> reports;
+        try {
+            reports = indices.mapPartitions((FlatMapFunction<Iterator<Integer>, TaskReport>) it -> runTask(task, it)).collect();
+        } catch (Exception e) {   // SparkException, which Scala throws undeclared
+            int kept = hand(dir, n, job.dataset(), sink);
+            throw new EvalRunner.EvalException("the Spark job failed (" + firstLine(e) + "); the " + kept + " examples of its completed tasks "
+                    + "are kept, run the same command again to resume", e);
+        }
+        hand(dir, n, job.dataset(), sink);
+        Set<String> used = new LinkedHashSet<>();
+        for (TaskReport r : reports) if (r.device() != null) used.add(r.device());
+        devices = "spark " + master + ", " + n + " tasks: " + String.join("; ", used);
+        deleteTree(parts);
+    }
+
+    /** Hands the lines of every part file of {@code dir} to {@code sink}; returns how many. */
+    private static int hand(Path dir, int n, Dataset dataset, Consumer<ExampleResult> sink) throws IOException {
+        int count = 0;
+        for (int p = 0; p < n; p++) {
+            Path part = dir.resolve(partName(p));
+            if (!Files.exists(part)) continue;
+            for (ExampleResult r : read(part, dataset)) {
+                sink.accept(r);
+                count++;
+            }
+        }
+        return count;
+    }
+
+    /** The results in every part file under {@code root} (earlier jobs of this results folder). */
+    private static List<ExampleResult> leftovers(Path root, Dataset dataset) throws IOException {
+        List<ExampleResult> out = new ArrayList<>();
+        if (!Files.isDirectory(root)) return out;
+        try (Stream<Path> files = Files.walk(root)) {
+            for (Path f : files.filter(f -> f.getFileName().toString().matches("part-\\d{5}\\.jsonl")).sorted().toList()) {
+                out.addAll(read(f, dataset));
+            }
+        }
+        return out;
+    }
+
+    private static List<ExampleResult> read(Path part, Dataset dataset) throws IOException {
+        List<ExampleResult> out = new ArrayList<>();
+        int line = 0;
+        for (String l : Files.readAllLines(part, StandardCharsets.UTF_8)) {
+            line++;
+            if (l.isBlank()) continue;
+            ExampleResult r;
+            try {
+                r = ExamplesLog.MAPPER.readValue(l, ExampleResult.class);
+            } catch (JsonProcessingException e) {
+                throw new IOException(part + ":" + line + ": not a result line (" + e.getOriginalMessage() + ")", e);
+            }
+            if (r.index() < 0 || r.index() >= dataset.size()) throw new IOException(part + ":" + line + ": example " + r.index() + " is not in the dataset");
+            out.add(r);
+        }
+        return out;
+    }
+
+    /** A folder name for {@code what} (a run: run.json's start; a job: its partitions and examples). */
+    static String hash(String what) {
+        try {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            return what.substring(0, what.indexOf('|')) + "-"
+                    + HexFormat.of().formatHex(md.digest(what.getBytes(StandardCharsets.UTF_8))).substring(0, 16);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static String partName(int partition) { return String.format(Locale.ROOT, "part-%05d.jsonl", partition); }
+
+    /** What a task needs, serialised to the executors. */
+    record Task(String model, String dataset, String options, String onError, String dir, String fallbackDevice,
+                int failPartition, int failAttempts) implements Serializable {}
+
+    /** What a task did: its partition, the examples it wrote (-1: its part file was there already), its device. */
+    record TaskReport(int partition, int examples, String device) implements Serializable {}
+
+    private static final Map<String, Dataset> DATASETS = new ConcurrentHashMap<>();
+
+    /** One partition, on an executor. */
+    static Iterator<TaskReport> runTask(Task t, Iterator<Integer> indices) throws IOException {
+        TaskContext tc = TaskContext.get();
+        int p = tc.partitionId();
+        Path dir = Path.of(t.dir());
+        Path part = dir.resolve(partName(p));
+        if (Files.exists(part)) return List.of(new TaskReport(p, -1, null)).iterator();
+        String device = taskDevice(tc, t.fallbackDevice());
+        Dataset dataset = DATASETS.computeIfAbsent(t.dataset(), DatasetLoader::load);
+        EvalOptions options = options(t.options());
+        Device d = Device.parse(device);
+        EngineHolder.Shared evaluator = EngineHolder.get(key(t.model(), dataset, options, device),
+                () -> ModelEvaluator.open(Path.of(t.model()), dataset, options, d));
+        EvalRunner.OnError onError = EvalRunner.OnError.valueOf(t.onError());
+        StringBuilder lines = new StringBuilder();
+        int count = 0;
+        while (indices.hasNext()) {
+            int i = indices.next();
+            if (i < 0 || i >= dataset.size()) throw new IllegalStateException("example " + i + " is not in " + t.dataset() + " on this executor");
+            ExampleResult r = EvalRunner.evaluateExample(evaluator, i, dataset.examples().get(i), onError);
+            lines.append(ExamplesLog.MAPPER.writeValueAsString(r)).append('\n');
+            count++;
+            if (p == t.failPartition() && tc.attemptNumber() < t.failAttempts()) failOnPurpose(tc, dir);
+        }
+        writeAtomically(dir, part, lines.toString().getBytes(StandardCharsets.UTF_8), tc.attemptNumber());
+        return List.of(new TaskReport(p, count, evaluator.device())).iterator();
+    }
+
+    /**
+     * The test hook's failure: once the job's other partitions are written (so what a failed job keeps is known), or
+     * after two minutes.
+     */
+    private static void failOnPurpose(TaskContext tc, Path dir) {
+        int others = tc.numPartitions() - 1;
+        long until = System.nanoTime() + 120_000_000_000L;
+        try {
+            while (System.nanoTime() < until) {
+                try (Stream<Path> s = Files.list(dir)) {
+                    if (s.filter(f -> f.getFileName().toString().startsWith("part-")).count() >= others) break;
+                }
+                Thread.sleep(50);
+            }
+        } catch (IOException | InterruptedException e) {
+            // fail now
+        }
+        throw new IllegalStateException("test hook: attempt " + tc.attemptNumber() + " of partition " + tc.partitionId() + " fails on purpose");
+    }
+
+    /** The task's GPU ({@code cuda:N} for its first assigned address) or the fallback device. */
+    static String taskDevice(TaskContext tc, String fallback) {
+        ResourceInformation gpu = tc.resourcesJMap().get("gpu");
+        if (gpu == null || gpu.addresses().length == 0) return fallback;
+        String a = gpu.addresses()[0].trim();
+        if (!a.matches("\\d+")) throw new IllegalStateException("GPU address '" + a + "' from Spark is not a CUDA device number (the discovery script's addresses)");
+        return "cuda:" + a;
+    }
+
+    /** Writes {@code part} so that no reader sees it half written; a retried attempt's file replaces an earlier one. */
+    static void writeAtomically(Path dir, Path part, byte[] bytes, int attempt) throws IOException {
+        Path tmp = dir.resolve("." + part.getFileName() + ".attempt-" + attempt + ".tmp");
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            var buf = java.nio.ByteBuffer.wrap(bytes);
+            while (buf.hasRemaining()) ch.write(buf);
+            ch.force(true);
+        }
+        try {
+            Files.move(tmp, part, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(tmp, part, StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    static EngineHolder.Key key(String model, Dataset dataset, EvalOptions options, String device) {
+        return new EngineHolder.Key(Path.of(model).toAbsolutePath().normalize().toString(),
+                dataset.kind() + ":" + dataset.path().toAbsolutePath().normalize(), json(options), device);
+    }
+
+    static String json(EvalOptions o) {
+        try {
+            return ExamplesLog.MAPPER.writeValueAsString(o);
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static EvalOptions options(String json) {
+        try {
+            return ExamplesLog.MAPPER.readValue(json, EvalOptions.class);
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) return;
+        try (Stream<Path> s = Files.walk(root)) {
+            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        }
+    }
+
+    private static String firstLine(Throwable e) {
+        String m = e.getMessage() == null ? e.toString() : e.getMessage();
+        int nl = m.indexOf('\n');
+        return nl < 0 ? m : m.substring(0, nl);
+    }
+
+    @Override
+    public void close() {
+        if (ownSession) spark.stop();
+    }
+
+    /** {@code eval --spark MASTER}: a session of its own, stopped at the end. */
+    public static final class Provider implements DistributedEval.Provider {
+        @Override
+        public DistributedEval open(String master, Device device, Integer partitions) {
+            return new SparkEval(session(master), true, device, partitions);
+        }
+    }
+}

@@ -1,0 +1,170 @@
+package io.rationale.spark;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.rationale.cli.Main;
+import io.rationale.engine.Device;
+import io.rationale.eval.EvalOptions;
+import io.rationale.eval.EvalRunner;
+import io.rationale.eval.ModelEvaluator;
+import io.rationale.eval.Progress;
+import io.rationale.eval.Selection;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * The Spark evaluation against the local one: stories260K on 40 MedicalBios examples with two attribution methods
+ * (and the random baseline). The expected values are the local {@code eval}'s own results in the same JVM; numbers
+ * must agree within {@link #TOLERANCE} (the same code on the same CPU gives the same bits; the tolerance only allows
+ * for a different summation order should the engine ever split work differently), everything else exactly, except
+ * wall times, the results folder's path and start time, and the device line.
+ */
+class SparkEvalTest {
+    static final double TOLERANCE = 1e-5;
+    static final Path SHARED = Path.of(System.getProperty("rationale.shared", "../../shared"));
+    static final Path MODEL = SHARED.resolve("data/models/stories260K-hf");
+    static final String DATASET = "medicalbios:" + SHARED.resolve("data/datasets/medicalbios/standard_biosbias_rationales.jsonl");
+    static final String METHODS = "input_x_gradient,attention";
+    static final int LIMIT = 40;
+    /** Keys whose values legitimately differ between two runs of the same evaluation. */
+    static final Set<String> VARYING = Set.of("seconds", "run", "device", "mean_seconds", "summarized_at");
+
+    static final ObjectMapper JSON = new ObjectMapper();
+    static Path local;
+
+    @BeforeAll
+    static void localEval(@TempDir Path dir) {
+        local = dir.resolve("local");
+        int rc = Main.run("eval", "--model", MODEL.toString(), "--dataset", DATASET, "--methods", METHODS, "--limit", "" + LIMIT,
+                "--device", "cpu", "--out", local.toString(), "--progress", "none");
+        assertEquals(0, rc, "local eval");
+    }
+
+    @Test
+    void sparkEvalFromTheCommandLineEqualsTheLocalEvalAndLoadsTheModelOnce(@TempDir Path dir) throws IOException {
+        Path out = dir.resolve("spark");
+        int loads = EngineHolder.loads();
+        int rc = Main.run("eval", "--model", MODEL.toString(), "--dataset", DATASET, "--methods", METHODS, "--limit", "" + LIMIT,
+                "--device", "cpu", "--out", out.toString(), "--progress", "none", "--spark", "local[2]");
+        assertEquals(0, rc, "spark eval");
+        // the driver's own evaluator and both tasks (2 partitions on 2 threads of this JVM) share one load
+        assertEquals(1, EngineHolder.loads() - loads, "model loads in this JVM");
+        JsonNode summary = JSON.readTree(out.resolve("summary.json").toFile());
+        assertTrue(summary.get("device").asText().contains("2 tasks"), summary.get("device").asText());
+        assertSameResults(local, out);
+        assertFalse(Files.exists(out.resolve(SparkEval.PARTS)), "part files removed after a complete job");
+    }
+
+    @Test
+    void aTaskThatFailsOnceIsRetriedWithNoExampleLostOrRepeated(@TempDir Path dir) throws IOException {
+        SparkSession spark = SparkEval.session("local[2,2]");   // 2 threads, a task may fail once
+        try {
+            Path out = dir.resolve("retried");
+            SparkEval cluster = new SparkEval(spark, Device.CPU, 2).failAttempts(1, 1);
+            new EvalRunner(config(out), cluster.factory(), Progress.NONE).distributed(cluster).run();
+            assertSameResults(local, out);
+        } finally {
+            spark.stop();
+        }
+    }
+
+    @Test
+    void aFailedJobKeepsItsCompletedTasksAndTheRerunDoesTheRest(@TempDir Path dir) throws IOException {
+        SparkSession spark = SparkEval.session("local[2,1]");   // no retries: partition 1 fails the job
+        try {
+            Path out = dir.resolve("rerun");
+            SparkEval failing = new SparkEval(spark, Device.CPU, 2).failAttempts(1, 1);
+            EvalRunner.EvalException e = assertThrows(EvalRunner.EvalException.class,
+                    () -> new EvalRunner(config(out), failing.factory(), Progress.NONE).distributed(failing).run());
+            assertTrue(e.getMessage().contains("the Spark job failed") && e.getMessage().contains("fails on purpose"), e.getMessage());
+            List<JsonNode> kept = lines(out.resolve("examples.jsonl"));
+            assertEquals(LIMIT / 2, kept.size(), "partition 0's examples are kept: " + kept.size());
+
+            SparkEval again = new SparkEval(spark, Device.CPU, 2);
+            EvalRunner.Outcome o = new EvalRunner(config(out), again.factory(), Progress.NONE).distributed(again).run();
+            assertEquals(LIMIT / 2, o.resumed());
+            assertEquals(LIMIT / 2, o.evaluated());
+            assertSameResults(local, out);
+        } finally {
+            spark.stop();
+        }
+    }
+
+    /** The command line's run ({@code --select stratified}, the default there) through the API. */
+    static EvalRunner.Config config(Path out) {
+        EvalOptions o = EvalOptions.defaults(List.of(METHODS.split(",")));
+        return new EvalRunner.Config(MODEL, DATASET, o, LIMIT, out, false, 10, EvalRunner.OnError.STOP, Selection.Mode.STRATIFIED);
+    }
+
+    /** Same examples (each once) with the same results, and the same summary. */
+    static void assertSameResults(Path expectedDir, Path actualDir) throws IOException {
+        Map<Integer, JsonNode> expected = byIndex(lines(expectedDir.resolve("examples.jsonl")));
+        List<JsonNode> actualLines = lines(actualDir.resolve("examples.jsonl"));
+        Map<Integer, JsonNode> actual = byIndex(actualLines);
+        assertEquals(actualLines.size(), actual.size(), "each example once");
+        assertEquals(LIMIT, expected.size());
+        assertEquals(expected.keySet(), actual.keySet(), "the same examples");
+        for (int i : expected.keySet()) assertSame("examples.jsonl[" + i + "]", expected.get(i), actual.get(i));
+        assertSame("summary.json", JSON.readTree(expectedDir.resolve("summary.json").toFile()),
+                JSON.readTree(actualDir.resolve("summary.json").toFile()));
+        assertTrue(Files.size(actualDir.resolve("report.html")) > 0 && Files.exists(actualDir.resolve("summary.csv")));
+    }
+
+    static List<JsonNode> lines(Path file) throws IOException {
+        List<JsonNode> out = new ArrayList<>();
+        for (String l : Files.readAllLines(file)) if (!l.isBlank()) out.add(JSON.readTree(l));
+        return out;
+    }
+
+    static Map<Integer, JsonNode> byIndex(List<JsonNode> lines) {
+        Map<Integer, JsonNode> m = new TreeMap<>();
+        for (JsonNode n : lines) m.put(n.get("index").asInt(), n);
+        return m;
+    }
+
+    /** Structural equality, numbers within {@link #TOLERANCE}, {@link #VARYING} keys skipped. */
+    static void assertSame(String where, JsonNode e, JsonNode a) {
+        if (e.isNumber() && a.isNumber()) {
+            double x = e.asDouble(), y = a.asDouble();
+            if (!(Math.abs(x - y) <= TOLERANCE || Double.compare(x, y) == 0)) fail(where + ": " + x + " vs " + y);
+            return;
+        }
+        if (e.getNodeType() != a.getNodeType()) fail(where + ": " + e + " vs " + a);
+        if (e.isObject()) {
+            assertEquals(names(e), names(a), where + " keys");
+            for (Iterator<String> it = e.fieldNames(); it.hasNext(); ) {
+                String k = it.next();
+                if (!VARYING.contains(k)) assertSame(where + "." + k, e.get(k), a.get(k));
+            }
+        } else if (e.isArray()) {
+            assertEquals(e.size(), a.size(), where + " length");
+            for (int i = 0; i < e.size(); i++) assertSame(where + "[" + i + "]", e.get(i), a.get(i));
+        } else {
+            assertEquals(e, a, where);
+        }
+    }
+
+    static List<String> names(JsonNode n) {
+        List<String> l = new ArrayList<>();
+        n.fieldNames().forEachRemaining(l::add);
+        return l;
+    }
+}
