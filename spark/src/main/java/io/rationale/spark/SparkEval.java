@@ -11,6 +11,7 @@ import io.rationale.eval.EvaluatorFactory;
 import io.rationale.eval.ExampleResult;
 import io.rationale.eval.ExamplesLog;
 import io.rationale.eval.ModelEvaluator;
+import io.rationale.eval.RunManifest;
 import org.apache.spark.SparkConf;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
@@ -147,7 +148,8 @@ public final class SparkEval implements DistributedEval {
         int n = Math.min(todo.size(), partitions != null ? partitions : Math.max(1, jsc.defaultParallelism()));
         Path dir = root.resolve(hash("job|" + n + "|" + todo));
         Files.createDirectories(dir);
-        Task task = new Task(c.model().toAbsolutePath().normalize().toString(), c.dataset(), json(c.options()), c.onError().name(),
+        // absolute paths: an executor's working folder is not the driver's
+        Task task = new Task(c.model().toAbsolutePath().normalize().toString(), RunManifest.normalizeSpec(c.dataset()), json(c.options()), c.onError().name(),
                 dir.toString(), device.toString(), failPartition, failAttempts);
         JavaRDD<Integer> indices = jsc.parallelize(todo, n);
         List<TaskReport> reports;
@@ -281,7 +283,12 @@ public final class SparkEval implements DistributedEval {
 
     /** The task's GPU ({@code cuda:N} for its first assigned address) or the fallback device. */
     static String taskDevice(TaskContext tc, String fallback) {
-        ResourceInformation gpu = tc.resourcesJMap().get("gpu");
+        return taskDevice(tc.resourcesJMap(), fallback);
+    }
+
+    /** {@link #taskDevice(TaskContext, String)} from the task's resources. */
+    static String taskDevice(Map<String, ResourceInformation> resources, String fallback) {
+        ResourceInformation gpu = resources.get("gpu");
         if (gpu == null || gpu.addresses().length == 0) return fallback;
         String a = gpu.addresses()[0].trim();
         if (!a.matches("\\d+")) throw new IllegalStateException("GPU address '" + a + "' from Spark is not a CUDA device number (the discovery script's addresses)");

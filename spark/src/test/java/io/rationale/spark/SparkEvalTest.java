@@ -2,11 +2,11 @@ package io.rationale.spark;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rationale.cli.Main;
 import io.rationale.engine.Device;
 import io.rationale.eval.EvalOptions;
 import io.rationale.eval.EvalRunner;
-import io.rationale.eval.ModelEvaluator;
 import io.rationale.eval.Progress;
 import io.rationale.eval.Selection;
 import org.apache.spark.sql.SparkSession;
@@ -48,6 +48,7 @@ class SparkEvalTest {
     static final Set<String> VARYING = Set.of("seconds", "run", "device", "mean_seconds", "summarized_at");
 
     static final ObjectMapper JSON = new ObjectMapper();
+    static final double MARK = 12345.0;
     static Path local;
 
     @BeforeAll
@@ -87,7 +88,7 @@ class SparkEvalTest {
     }
 
     @Test
-    void aFailedJobKeepsItsCompletedTasksAndTheRerunDoesTheRest(@TempDir Path dir) throws IOException {
+    void aFailedJobKeepsItsCompletedTasksAndTheRerunTakesInWhatADriverLeft(@TempDir Path dir) throws IOException {
         SparkSession spark = SparkEval.session("local[2,1]");   // no retries: partition 1 fails the job
         try {
             Path out = dir.resolve("rerun");
@@ -98,11 +99,26 @@ class SparkEvalTest {
             List<JsonNode> kept = lines(out.resolve("examples.jsonl"));
             assertEquals(LIMIT / 2, kept.size(), "partition 0's examples are kept: " + kept.size());
 
+            // now as if the driver had been killed before it handed partition 0 over: examples.jsonl empty, the part
+            // file there, its lines marked (a wall time no run takes) to tell them from a new evaluation
+            List<Path> parts;
+            try (var files = Files.walk(out.resolve(SparkEval.PARTS))) {
+                parts = files.filter(f -> f.getFileName().toString().equals("part-00000.jsonl")).toList();
+            }
+            assertEquals(1, parts.size(), parts.toString());
+            List<String> marked = new ArrayList<>();
+            for (JsonNode n : lines(parts.get(0))) marked.add(JSON.writeValueAsString(((ObjectNode) n).put("seconds", MARK)));
+            Files.write(parts.get(0), marked);
+            Files.write(out.resolve("examples.jsonl"), new byte[0]);
+
             SparkEval again = new SparkEval(spark, Device.CPU, 2);
             EvalRunner.Outcome o = new EvalRunner(config(out), again.factory(), Progress.NONE).distributed(again).run();
-            assertEquals(LIMIT / 2, o.resumed());
-            assertEquals(LIMIT / 2, o.evaluated());
+            assertEquals(0, o.resumed());
+            assertEquals(LIMIT, o.evaluated());
+            long taken = lines(out.resolve("examples.jsonl")).stream().filter(n -> n.get("seconds").asDouble() == MARK).count();
+            assertEquals(LIMIT / 2, taken, "the left part file's examples are taken in, not evaluated again");
             assertSameResults(local, out);
+            assertFalse(Files.exists(out.resolve(SparkEval.PARTS)), "part files removed after a complete job");
         } finally {
             spark.stop();
         }
