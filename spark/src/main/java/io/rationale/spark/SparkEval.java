@@ -18,6 +18,9 @@ import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.resource.ResourceInformation;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
+import org.apache.spark.scheduler.TaskInfo;
 import org.apache.spark.sql.SparkSession;
 
 import java.io.IOException;
@@ -54,8 +57,9 @@ import java.util.stream.Stream;
  * {@code cuda:N}) or else on the fallback device ({@code --device}), evaluates its examples with
  * {@link EvalRunner#evaluateExample} and writes them as examples.jsonl lines into
  * {@code OUT/spark-parts/RUN/part-NNNNN.jsonl}, named by its partition id, all at once (a temporary file, fsync,
- * rename): a retried task replaces its partition's file, a failed one leaves none. The driver then hands every
- * line to the runner, which appends them to examples.jsonl and writes summary and report exactly as for a local run.
+ * rename): a retried task replaces its partition's file, a failed one leaves none. The driver hands each
+ * partition's lines to the runner as its task ends ({@link Handover}), which appends them to examples.jsonl, and
+ * the runner writes summary and report exactly as for a local run.
  *
  * <p>After a failed job the driver still hands over the partitions that completed (so the results folder resumes
  * after them); a driver killed before that leaves part files that the next run of the same command takes in before
@@ -153,32 +157,86 @@ public final class SparkEval implements DistributedEval {
                 dir.toString(), device.toString(), failPartition, failAttempts);
         JavaRDD<Integer> indices = jsc.parallelize(todo, n);
         List<TaskReport> reports;
+        Handover handover = new Handover(dir, n, job.dataset(), sink);
+        spark.sparkContext().addSparkListener(handover);
         try {
-            reports = indices.mapPartitions((FlatMapFunction<Iterator<Integer>, TaskReport>) it -> runTask(task, it)).collect();
-        } catch (Exception e) {   // SparkException, which Scala throws undeclared
-            int kept = hand(dir, n, job.dataset(), sink);
-            throw new EvalRunner.EvalException("the Spark job failed (" + firstLine(e) + "); the " + kept + " examples of its completed tasks "
-                    + "are kept, run the same command again to resume", e);
+            try {
+                reports = indices.mapPartitions((FlatMapFunction<Iterator<Integer>, TaskReport>) it -> runTask(task, it)).collect();
+            } catch (Exception e) {   // SparkException, which Scala throws undeclared
+                int kept = handover.finish();
+                throw new EvalRunner.EvalException("the Spark job failed (" + firstLine(e) + "); the " + kept + " examples of its completed tasks "
+                        + "are kept, run the same command again to resume", e);
+            }
+            handover.finish();
+        } finally {
+            spark.sparkContext().removeSparkListener(handover);
         }
-        hand(dir, n, job.dataset(), sink);
         Set<String> used = new LinkedHashSet<>();
         for (TaskReport r : reports) if (r.device() != null) used.add(r.device());
         devices = "spark " + master + ", " + n + " tasks: " + String.join("; ", used);
         deleteTree(parts);
     }
 
-    /** Hands the lines of every part file of {@code dir} to {@code sink}; returns how many. */
-    private static int hand(Path dir, int n, Dataset dataset, Consumer<ExampleResult> sink) throws IOException {
-        int count = 0;
-        for (int p = 0; p < n; p++) {
+    /**
+     * Hands each partition's part file to the sink once: as its task ends (a listener on Spark's event thread, so the
+     * runner reports progress and keeps the results while the job runs) and, for the rest, at the job's end on the
+     * driver's thread. One lock around every hand-over; nothing after {@link #finish}.
+     */
+    private static final class Handover extends SparkListener {
+        private final Path dir;
+        private final int n;
+        private final Dataset dataset;
+        private final Consumer<ExampleResult> sink;
+        private final boolean[] handed;
+        private int count;
+        private boolean finished;
+        private Exception failure;
+
+        Handover(Path dir, int n, Dataset dataset, Consumer<ExampleResult> sink) {
+            this.dir = dir;
+            this.n = n;
+            this.dataset = dataset;
+            this.sink = sink;
+            this.handed = new boolean[n];
+        }
+
+        @Override
+        public void onTaskEnd(SparkListenerTaskEnd end) {
+            TaskInfo info = end.taskInfo();
+            if (info == null || !info.successful()) return;
+            synchronized (this) {
+                if (failure != null) return;
+                try {
+                    hand(info.partitionId());
+                } catch (IOException | RuntimeException e) {
+                    failure = e;   // reported by finish(), on the driver's thread
+                }
+            }
+        }
+
+        private synchronized void hand(int p) throws IOException {
+            if (finished || p < 0 || p >= n || handed[p]) return;
             Path part = dir.resolve(partName(p));
-            if (!Files.exists(part)) continue;
-            for (ExampleResult r : read(part, dataset)) {
+            if (!Files.exists(part)) return;   // another job's task, or this partition's file not yet renamed
+            List<ExampleResult> results = read(part, dataset);
+            handed[p] = true;
+            for (ExampleResult r : results) {
                 sink.accept(r);
                 count++;
             }
         }
-        return count;
+
+        /** Hands over the partitions not yet handed over and returns the examples handed over in all. */
+        synchronized int finish() throws IOException {
+            try {
+                if (failure instanceof IOException e) throw e;
+                if (failure instanceof RuntimeException e) throw e;
+                for (int p = 0; p < n; p++) hand(p);
+                return count;
+            } finally {
+                finished = true;
+            }
+        }
     }
 
     /** The results in every part file under {@code root} (earlier jobs of this results folder). */
