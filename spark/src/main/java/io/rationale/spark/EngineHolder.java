@@ -14,7 +14,8 @@ import java.util.function.Supplier;
  * The evaluators of this JVM, opened lazily on first use and kept for the JVM's life: every Spark task of an
  * executor (and, in local mode, the driver's own checks) shares one model load per {@link Key}. The engine's
  * evaluator is not thread-safe, so the tasks that share one take turns example by example; the engine itself uses
- * every core of the executor for each example (docs/spark.md: one task per executor JVM, or per GPU).
+ * every core of the executor for each example (docs/spark.md: one task per executor JVM, or per GPU). The evaluators
+ * stay open until the JVM ends (an executor's life, or the command's).
  */
 public final class EngineHolder {
     /**
@@ -48,12 +49,6 @@ public final class EngineHolder {
     /** Evaluators opened in this JVM so far (the tests' count of model loads). */
     public static int loads() { return LOADS.get(); }
 
-    /** Closes every evaluator of this JVM and forgets them (tests; a JVM's end does the same). */
-    public static synchronized void closeAll() {
-        for (Shared s : OPEN.values()) s.closeNow();
-        OPEN.clear();
-    }
-
     /**
      * One evaluator shared by the threads of a JVM: each {@link #evaluate} holds it alone; {@link #close} leaves it
      * open for the next task.
@@ -75,7 +70,5 @@ public final class EngineHolder {
         /** Does nothing: the evaluator stays open for the JVM's next task. */
         @Override
         public void close() {}
-
-        synchronized void closeNow() { evaluator.close(); }
     }
 }
