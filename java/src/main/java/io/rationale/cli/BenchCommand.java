@@ -58,12 +58,14 @@ import java.util.stream.Stream;
  * The JMH benchmarks in {@code benchmarks/} measure the same things with JMH's rigour and the Jlama peer.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+        subcommands = {BenchCompareCommand.class, BenchMachineCommand.class},
         description = {"Time prefill, decode and (optionally) attribution methods on a model or a generated preset.",
                 "Each measurement warms up until its times settle, then reports the median of --repeat runs; prints tokens/s "
                         + "and the attribution cost ratios."})
 public final class BenchCommand implements java.util.concurrent.Callable<Integer> {
 
-    @ArgGroup(exclusive = true, multiplicity = "1")
+    // optional for picocli, so that the subcommands (compare, machine) run without it; call() requires one
+    @ArgGroup(exclusive = true, multiplicity = "0..1")
     Source source;
 
     static final class Source {
@@ -134,6 +136,8 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
 
     @Override
     public Integer call() throws IOException {
+        if (source == null)
+            throw Usage.error(spec, "Missing required argument (specify one of these): (--model=DIR | --preset=NAME)");
         Usage.check(spec, this::validateArguments);   // the options alone: exit 2
         device.parse();
         var preset = source.preset == null ? null : Usage.check(spec, () -> Presets.get(source.preset));
