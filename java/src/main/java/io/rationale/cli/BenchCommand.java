@@ -58,7 +58,7 @@ import java.util.stream.Stream;
  * The JMH benchmarks in {@code benchmarks/} measure the same things with JMH's rigour and the Jlama peer.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
-        subcommands = {BenchCompareCommand.class, BenchMachineCommand.class},
+        subcommands = {BenchMatrixCommand.class, BenchCompareCommand.class, BenchMachineCommand.class},
         description = {"Time prefill, decode and (optionally) attribution methods on a model or a generated preset.",
                 "Each measurement warms up until its times settle, then reports the median of --repeat runs; prints tokens/s "
                         + "and the attribution cost ratios."})
@@ -378,7 +378,7 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
         }
     }
 
-    private static void deleteTree(Path dir) {
+    static void deleteTree(Path dir) {
         try (Stream<Path> s = Files.walk(dir)) {
             for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
         } catch (IOException e) {
