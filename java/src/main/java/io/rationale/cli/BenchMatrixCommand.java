@@ -226,7 +226,7 @@ public final class BenchMatrixCommand implements Callable<Integer> {
     private Map<String, Object> modelId(Path dir, Model model) {
         ModelConfig c = model.config();
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("source", source.preset != null ? "preset:" + source.preset : dir.toAbsolutePath().normalize().toString());
+        m.put("source", sourceId());
         m.put("architecture", c.architecture());
         m.put("weights", model.weightDtype().toString());
         m.put("layers", c.numLayers());
@@ -260,7 +260,15 @@ public final class BenchMatrixCommand implements Callable<Integer> {
             @SuppressWarnings("unchecked") Map<String, Object> cal = m.convertValue(e.getValue(), LinkedHashMap.class);
             calibration.put(e.getKey(), cal);
         });
-        System.err.printf("bench matrix: resuming %s: %d cell(s) already measured%n", out, cells.size());
+        Object src = ((Map<?, ?>) results.get("resumed_model")).get("source");
+        String want = sourceId();
+        if (!want.equals(src))
+            throw new IllegalArgumentException(out + " holds results of another model (" + src + "), not " + want + "; use another --out");
+    }
+
+    /** The {@code source} of the model identity: {@code preset:NAME} or the folder's absolute path. */
+    private String sourceId() {
+        return source.preset != null ? "preset:" + source.preset : source.model.toAbsolutePath().normalize().toString();
     }
 
     private void run(Path dir, List<Op> opList, List<Device> devs) {
@@ -271,6 +279,7 @@ public final class BenchMatrixCommand implements Callable<Integer> {
             if (previous != null && !previous.equals(id))
                 throw new IllegalArgumentException(out + " holds results of another model (" + previous + "), not " + id + "; use another --out");
             results.put("model", id);
+            if (previous != null) System.err.printf("bench matrix: resuming %s: %d cell(s) already measured%n", out, cells.size());
             results.put("machine", MachineInfo.machine());
             results.put("commit", MachineInfo.commit());
             results.put("settings", Map.of("repeat", repeat, "warmup", "at least " + warmup + ", until two runs agree within "
