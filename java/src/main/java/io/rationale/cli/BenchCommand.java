@@ -55,13 +55,18 @@ import java.util.stream.Stream;
  * </ul>
  * Results are printed as they are measured ({@code --json}: progress on stderr, one JSON object on stdout at the end);
  * {@code --out FILE} rewrites that JSON object after every measurement, so an interrupted run keeps what it measured.
- * The JMH benchmarks in {@code benchmarks/} measure the same things with JMH's rigour and the Jlama peer.
+ * The JMH benchmarks in {@code benchmarks/} measure the same things with JMH's rigour and the Jlama peer. Subcommands:
+ * {@link BenchMatrixCommand} ({@code bench matrix}: devices × operations × lengths × batches with a cost model and
+ * calibrated peaks), {@link BenchCompareCommand} ({@code bench compare}: the JMH regression gate) and
+ * {@link BenchMachineCommand} ({@code bench machine}).
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
         subcommands = {BenchMatrixCommand.class, BenchCompareCommand.class, BenchMachineCommand.class},
         description = {"Time prefill, decode and (optionally) attribution methods on a model or a generated preset.",
                 "Each measurement warms up until its times settle, then reports the median of --repeat runs; prints tokens/s "
-                        + "and the attribution cost ratios."})
+                        + "and the attribution cost ratios.",
+                "Subcommands: matrix (every operation over devices, lengths and batches, with FLOPs, bytes and % of the "
+                        + "calibrated peaks), compare (regression gate on two JMH result files), machine (this machine's facts)."})
 public final class BenchCommand implements java.util.concurrent.Callable<Integer> {
 
     // optional for picocli, so that the subcommands (compare, machine) run without it; call() requires one

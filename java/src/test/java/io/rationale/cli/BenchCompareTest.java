@@ -160,6 +160,9 @@ class BenchCompareTest {
         double p = 2 * (1 - new org.apache.commons.math3.distribution.NormalDistribution().cumulativeProbability(z));
         assertEquals(p, JmhComparison.minP(3, 3), 1e-12);
         assertTrue(r.out().contains("| no significant change |"), r.out());
+        // benchmarks/README.md: at alpha 0.01 the test needs at least 5 + 5 samples (and 4 + 5 is not enough)
+        assertTrue(JmhComparison.minP(5, 5) < 0.01 && JmhComparison.minP(4, 5) >= 0.01 && JmhComparison.minP(4, 4) >= 0.01,
+                JmhComparison.minP(5, 5) + " " + JmhComparison.minP(4, 5));
         // with a looser alpha the same data is a regression: the warning is about alpha, not the data
         CliRun loose = CliRun.of("bench", "compare", b.toString(), c.toString(), "--alpha", "0.1");
         assertEquals(BenchCompareCommand.EXIT_REGRESSION, loose.exitCode(), loose.out() + loose.err());
