@@ -20,9 +20,14 @@ import java.util.List;
  *       {@code 4·T²·d} of a dense (non-causal) count, because the engine skips the masked keys;</li>
  *   <li>LM head: {@code h·V} per logits row (one per sequence for the last-position logits the benchmarks ask for).</li>
  * </ul>
+ * The count is of the work the requested logits NEED: when only each sequence's last position gets logits, the last
+ * layer computes keys and values for every new row (the cache keeps them) but queries, attention, o_proj and the MLP
+ * for the last row only — what the CPU backend does. A backend that runs the whole last layer (the CUDA backend
+ * today) does more than counted, so its fractions of the peaks are of the needed work.
  * <b>Backward</b> (attribution: the gradient with respect to the input embeddings only, no weight gradients — so
  * not the training rule "backward ≈ 2× forward"): projections and MLP 1× their forward ({@code dx = dy·W}), attention
- * 2× (dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dO, dP = dO·Vᵀ), the LM head only the target's row ({@code h}).
+ * 2× (dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dO, dP = dO·Vᵀ), the LM head only the target's row ({@code h}); in the last
+ * layer, as in its forward, only the target row's query, attention, o_proj and MLP, and every row's keys and values.
  *
  * <p><b>Bytes</b> are the compulsory traffic, a lower bound: each pass (one batched forward, one backward) reads every
  * layer weight and the LM head once ({@code weightBytes} per element, the checkpoint dtype); each sequence reads its
@@ -54,22 +59,40 @@ public final class CostModel {
     public record Seq(int past, int tokens, int logitsRows) {}
 
     /** Multiply-adds of the projections and the MLP for one token, all layers. */
-    public long linearMacsPerToken() {
-        long h = c.hiddenSize(), q = c.qDim(), kv = c.kvDim(), i = c.intermediateSize();
-        return c.numLayers() * (h * q + 2 * h * kv + q * h + 3 * h * i);
+    public long linearMacsPerToken() { return c.numLayers() * (kvMacs() + restMacs()); }
+
+    /** Per layer and token: the k and v projections. */
+    private long kvMacs() { return 2L * c.hiddenSize() * c.kvDim(); }
+
+    /** Per layer and token: the q and o projections and the MLP. */
+    private long restMacs() {
+        long h = c.hiddenSize(), q = c.qDim(), i = c.intermediateSize();
+        return h * q + q * h + 3 * h * i;
+    }
+
+    /** Attention multiply-adds of ONE layer for the queries at positions [past, past + tokens). */
+    private long layerAttentionMacs(int past, int tokens) {
+        long keys = 0;
+        for (long p = past; p < (long) past + tokens; p++) keys += keys(p);
+        return (long) c.qDim() * 2 * keys;
+    }
+
+    /**
+     * Multiply-adds of one sequence's forward: every layer but the last on all new rows; the last layer's keys and
+     * values on all new rows and the rest on the rows that get logits (all of them when every row does).
+     */
+    private double forwardMacs(Seq s) {
+        int L = c.numLayers();
+        int full = s.logitsRows() >= s.tokens() ? s.tokens() : s.logitsRows();
+        double macs = (double) s.tokens() * (L - 1) * (kvMacs() + restMacs()) + (double) (L - 1) * layerAttentionMacs(s.past(), s.tokens());
+        macs += (double) s.tokens() * kvMacs() + (double) full * restMacs() + layerAttentionMacs(s.past() + s.tokens() - full, full);
+        return macs + (double) s.logitsRows() * c.hiddenSize() * c.vocabSize();
     }
 
     /** Keys a query at position {@code pos} attends to. */
     public long keys(long pos) {
         long n = pos + 1;
         return c.slidingWindow() > 0 ? Math.min(n, c.slidingWindow()) : n;
-    }
-
-    /** Multiply-adds of attention (Q·Kᵀ and P·V) for the queries at positions [past, past + tokens), all layers and heads. */
-    public long attentionMacs(int past, int tokens) {
-        long keys = 0;
-        for (long p = past; p < (long) past + tokens; p++) keys += keys(p);
-        return (long) c.numLayers() * c.qDim() * 2 * keys;
     }
 
     /** Elements of the weights one pass reads: every layer's matrices and the LM head (norm vectors and biases ignored). */
@@ -82,8 +105,7 @@ public final class CostModel {
         double macs = 0, bytes = (double) weightElementsPerPass() * weightBytes;
         long kvBytesPerPosition = 2L * c.kvDim() * 4 * c.numLayers();
         for (Seq s : seqs) {
-            macs += (double) s.tokens() * linearMacsPerToken() + attentionMacs(s.past(), s.tokens())
-                    + (double) s.logitsRows() * c.hiddenSize() * c.vocabSize();
+            macs += forwardMacs(s);
             bytes += (double) s.tokens() * c.hiddenSize() * weightBytes;                     // embedding rows
             bytes += (double) (s.past() + s.tokens()) * kvBytesPerPosition;                  // keys and values read
             bytes += (double) s.tokens() * kvBytesPerPosition;                               // new keys and values written
@@ -102,8 +124,10 @@ public final class CostModel {
      */
     public Cost backward(int batch, int tokens) {
         double macs = 0;
+        int L = c.numLayers();
         for (int b = 0; b < batch; b++)
-            macs += (double) tokens * linearMacsPerToken() + 2.0 * attentionMacs(0, tokens) + c.hiddenSize();
+            macs += (double) tokens * (L - 1) * (kvMacs() + restMacs()) + 2.0 * (L - 1) * layerAttentionMacs(0, tokens)
+                    + (double) tokens * kvMacs() + restMacs() + 2.0 * layerAttentionMacs(tokens - 1, 1) + c.hiddenSize();
         long h = c.hiddenSize(), q = c.qDim(), kv = c.kvDim(), i = c.intermediateSize();
         double record = 4.0 * c.numLayers() * (2 * h + 2 * q + 2 * kv + 2 * i) * tokens * batch;
         double kv2 = (double) batch * tokens * 2L * kv * 4 * c.numLayers();

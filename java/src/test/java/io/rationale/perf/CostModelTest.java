@@ -62,16 +62,21 @@ class CostModelTest {
             return y;
         }
 
-        /** Runs new tokens after what the caches hold; logits of the last one. */
+        /**
+         * Runs new tokens after what the caches hold; logits of the last one. Computes only what those logits and the
+         * caches need: in the last layer, a row other than the last only adds its keys and values.
+         */
         double[] forward(int[] tokens) {
             int hd = c.headDim(), group = c.numHeads() / c.numKvHeads();
             double[] x = null;
-            for (int tok : tokens) {
-                x = emb[tok].clone();
+            for (int t = 0; t < tokens.length; t++) {
+                x = emb[tokens[t]].clone();
                 for (int l = 0; l < c.numLayers(); l++) {
-                    double[] qv = matvec(wq[l], x), kv = matvec(wk[l], x), vv = matvec(wv[l], x);
+                    double[] kv = matvec(wk[l], x), vv = matvec(wv[l], x);
                     keys.get(l).add(kv);
                     values.get(l).add(vv);
+                    if (l == c.numLayers() - 1 && t < tokens.length - 1) break;   // nothing reads this row's output
+                    double[] qv = matvec(wq[l], x);
                     int pos = keys.get(l).size() - 1;
                     int first = c.slidingWindow() > 0 ? Math.max(0, pos - c.slidingWindow() + 1) : 0;
                     double[] att = new double[c.qDim()];
@@ -138,18 +143,23 @@ class CostModelTest {
 
     @Test
     void handDerivedOneLayerModel() {
-        // h = 4, q = kv = 4 (1 head of dim 4), I = 6, V = 10, 1 layer, 3 tokens from position 0, last-position logits:
-        // projections per token 4·4 + 2·4·4 + 4·4 = 64, MLP 3·4·6 = 72 → 136 per token, 408 for 3 tokens;
-        // attention: keys 1 + 2 + 3 = 6, two products of dim 4 each → 48; LM head 4·10 = 40. Sum 496 MACs = 992 FLOPs.
+        // h = 4, q = kv = 4 (1 head of dim 4), I = 6, V = 10, 1 layer (the last), 3 tokens from position 0, last-position
+        // logits: k and v for 3 rows 3·2·4·4 = 96; q and o for the last row 2·4·4 = 32, its MLP 3·4·6 = 72; its attention
+        // over 3 keys, two products of dim 4: 24; LM head 4·10 = 40. Sum 264 MACs = 528 FLOPs.
         ModelConfig c = config(4, 6, 1, 1, 1, 4, 10, 0);
         CostModel m = new CostModel(c, 4);
-        assertEquals(992, m.forward(1, 3).flops(), 0);
-        // backward (input gradients): 408 (dx = dy·W) + 2·48 (attention) + 4 (the target row) = 508 MACs
-        assertEquals(1016, m.backward(1, 3).flops(), 0);
+        assertEquals(528, m.forward(1, 3).flops(), 0);
+        // backward (input gradients): k, v for 3 rows 96; q, o, MLP of the last row 104; attention 2·24; target row 4: 252 MACs
+        assertEquals(504, m.backward(1, 3).flops(), 0);
         // bytes of that forward: weights (136 + 40 elements) · 4 + embeddings 3·4·4 + KV read 3 positions and written 3:
         // each 2·4·4 bytes per layer → 704 + 48 + 96 + 96 = 944
         assertEquals(944, m.forward(1, 3).bytes(), 0);
         // integrated gradients k = 2 in one batch: 2 forwards + 2 steps forward and backward
-        assertEquals(2 * 992 + 2 * 992 + 2 * 1016, m.integratedGradients(3, 2, 1).flops(), 0);
+        assertEquals(2 * 528 + 2 * 528 + 2 * 504, m.integratedGradients(3, 2, 1).flops(), 0);
+        // two layers: the first is whole (136 per row, attention 48; its backward the same and 2·48), the second as above:
+        // forward 408 + 48 + 264 = 720 MACs, backward 408 + 96 + 252 = 756 MACs
+        CostModel two = new CostModel(config(4, 6, 2, 1, 1, 4, 10, 0), 4);
+        assertEquals(1440, two.forward(1, 3).flops(), 0);
+        assertEquals(1512, two.backward(1, 3).flops(), 0);
     }
 }
