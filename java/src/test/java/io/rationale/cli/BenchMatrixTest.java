@@ -115,6 +115,58 @@ class BenchMatrixTest {
         assertOneLineError(CliRun.of(a), 1, "another model");
     }
 
+    /**
+     * A real kill: a separate JVM runs a matrix and is killed (SIGKILL) once it has written a cell; the file it
+     * leaves is complete JSON, and the rerun keeps those cells as measured and measures each other cell once.
+     */
+    @Test
+    void resumesAfterAKill(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("k.json");
+        String[] a = args(out, "--ops", "prefill,decode", "--lengths", "6,8,10,12,14,16,18,20,22,24");
+        a[List.of(a).indexOf("--repeat") + 1] = "15";          // cells long enough to kill the run in the middle
+        List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx1g", "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(List.of(a));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve("child.log").toFile()).start();
+        int before = 0;
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        try {
+            while (System.nanoTime() < deadline && p.isAlive()) {
+                if (Files.isRegularFile(out)) {
+                    try {
+                        before = M.readTree(out.toFile()).get("cells").size();
+                    } catch (java.io.IOException e) {
+                        fail("the file a running matrix writes is always complete JSON: " + e.getMessage());
+                    }
+                    if (before >= 1) break;
+                }
+                Thread.sleep(2);
+            }
+            assertTrue(p.isAlive(), "the child was still running when killed (exit " + (p.isAlive() ? "-" : p.exitValue()) + ", " + cmd + "): "
+                    + Files.readString(tmp.resolve("child.log")));
+        } finally {
+            p.destroyForcibly();
+            p.waitFor();
+        }
+        JsonNode killed = M.readTree(out.toFile());
+        int kept = killed.get("cells").size();
+        assertTrue(kept >= 1 && kept < 20, "killed mid-run after " + kept + " cells");
+        CliRun resumed = CliRun.of(a);
+        assertEquals(0, resumed.exitCode(), resumed.err());
+        assertTrue(resumed.err().contains((20 - kept) + " cell(s) measured, " + kept + " resumed"), resumed.err());
+        JsonNode after = M.readTree(out.toFile());
+        assertEquals(20, after.get("cells").size());
+        Set<String> keys = new HashSet<>();
+        for (JsonNode c : after.get("cells")) assertTrue(keys.add(c.get("key").asText()), "once: " + c.get("key"));
+        for (int i = 0; i < kept; i++) {
+            JsonNode k = killed.at("/cells/" + i), r = after.at("/cells/" + i);
+            assertEquals(k.get("key"), r.get("key"));
+            assertEquals(k.get("runs_s"), r.get("runs_s"), "kept as measured before the kill");
+        }
+        assertEquals(killed.get("calibration"), after.get("calibration"));
+    }
+
     @Test
     void calibrationGivesPositiveFinitePeaks() {
         CpuCalibration.Peaks p = CpuCalibration.measure(1, 8L << 20);
