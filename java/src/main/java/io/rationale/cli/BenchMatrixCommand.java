@@ -303,7 +303,7 @@ public final class BenchMatrixCommand implements Callable<Integer> {
             }
             results.put("process_peak_rss_bytes", vmHwm());
             save();
-            System.err.printf("bench matrix: %d cell(s) measured, %d resumed from %s%n", measured, skipped, out);
+            System.err.printf("bench matrix: %d cell(s) measured%s%n", measured, out == null ? "" : ", " + skipped + " resumed from " + out);
             if (json) System.out.println(Json.write(results));
             else System.out.print(MatrixReport.table(cells));
         }

@@ -5,13 +5,13 @@ import io.rationale.engine.DeviceProbe;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.SplittableRandom;
 
 /**
  * {@link DeviceProbe} of {@link CudaBackend}: peaks measured on the backend's own device, through its driver and
  * cuBLAS library. GEMM: square {@code n × n × n} {@code cublasGemmEx} in the checkpoint's weight type (bf16 or
- * f32 inputs, f32 accumulation: what the backend's projections run), n doubled from 256 (64 on the emulated device)
- * until one GEMM takes about 20 ms, best of several, FLOPs = 2n³. Bandwidth: device-to-device copies of a buffer
+ * f32 inputs, f32 accumulation: what the backend's projections run; inputs filled on the device with a constant),
+ * n doubled from 256 (64 on the emulated device, at most 16384 / 1024) until one GEMM takes a twentieth of the
+ * calibration time, best of three timed GEMMs per size, FLOPs = 2n³. Bandwidth: device-to-device copies of a buffer
  * (256 MiB on a GPU, 32 MiB emulated), bytes = 2 × size (read and write). On {@code cuda-emu} the numbers are the
  * emulator's on the host CPU and say so ({@code kind: cuda-emu}).
  */
@@ -52,8 +52,8 @@ public final class CudaDeviceProbe implements DeviceProbe {
                 long elems = (long) n * n;
                 DevicePointer a = d.alloc(elems * type.bytes), b = d.alloc(elems * type.bytes), c = d.alloc(elems * 4);
                 try {
-                    fill(d, a, elems, type, 1);
-                    fill(d, b, elems, type, 2);
+                    d.memset(a, (byte) 0x3C, elems * type.bytes);     // every element ≈ 0.0115 (bf16 0x3C3C, f32 0x3C3C3C3C)
+                    d.memset(b, (byte) 0x3C, elems * type.bytes);
                     double t = 0;
                     for (int rep = 0; rep < 4; rep++) {
                         d.synchronize();
@@ -80,19 +80,6 @@ public final class CudaDeviceProbe implements DeviceProbe {
             return new double[]{best, bestN};
         } finally {
             blas.close();
-        }
-    }
-
-    private static void fill(CudaDevice d, DevicePointer p, long elems, DataType type, long seed) {
-        SplittableRandom r = new SplittableRandom(seed);
-        if (type == DataType.F32) {
-            float[] x = new float[(int) elems];
-            for (int i = 0; i < x.length; i++) x[i] = (float) (r.nextDouble() - 0.5);
-            d.copyToDevice(p, x);
-        } else {
-            short[] x = new short[(int) elems];
-            for (int i = 0; i < x.length; i++) x[i] = (short) (Float.floatToRawIntBits((float) (r.nextDouble() - 0.5)) >>> 16);
-            d.copyToDevice(p, x);
         }
     }
 
