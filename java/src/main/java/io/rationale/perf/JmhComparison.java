@@ -24,7 +24,7 @@ import java.util.SplittableRandom;
  *
  * <ul>
  *   <li>Results are matched by benchmark name, mode and parameters ({@link JmhResults.Key}); one on only one side is
- *       a warning.</li>
+ *       a warning. A key that occurs several times in one file (runs concatenated) pools its samples.</li>
  *   <li>Which direction is better comes from the mode: {@code thrpt} (operations per time) higher; {@code avgt},
  *       {@code sample}, {@code ss} (time per operation) lower. Scores in different units of the same kind
  *       ({@code ms/op} against {@code us/op}) are converted to the baseline's.</li>
@@ -197,10 +197,7 @@ public final class JmhComparison {
 
     /** Compares parsed results (no machine sidecars). */
     public static Report compare(List<JmhResults.Result> baseline, List<JmhResults.Result> candidate, Options o) {
-        Map<JmhResults.Key, JmhResults.Result> cand = new LinkedHashMap<>();
-        for (JmhResults.Result r : candidate) cand.put(r.key(), r);
-        Map<JmhResults.Key, JmhResults.Result> base = new LinkedHashMap<>();
-        for (JmhResults.Result r : baseline) base.put(r.key(), r);
+        Map<JmhResults.Key, JmhResults.Result> cand = merged(candidate), base = merged(baseline);
         List<Row> rows = new ArrayList<>();
         List<String> warnings = new ArrayList<>();
         List<JmhResults.Key> onlyB = new ArrayList<>(), onlyC = new ArrayList<>();
@@ -229,6 +226,23 @@ public final class JmhComparison {
         for (String d : jvmDiffs) all.add("different JVMs: " + d);
         all.addAll(warnings);
         return new Report(o, rows, all, onlyB, onlyC);
+    }
+
+    /**
+     * Results by key; a key that occurs several times (files of several runs concatenated, e.g. {@code jq -s add},
+     * to interleave baseline and candidate runs) pools its samples, in order.
+     */
+    static Map<JmhResults.Key, JmhResults.Result> merged(List<JmhResults.Result> results) {
+        Map<JmhResults.Key, JmhResults.Result> m = new LinkedHashMap<>();
+        for (JmhResults.Result r : results)
+            m.merge(r.key(), r, (a, b) -> {
+                if (!a.unit().equals(b.unit()))
+                    throw new IllegalArgumentException(a.key() + " occurs with units " + a.unit() + " and " + b.unit() + " in one file");
+                double[] x = Arrays.copyOf(a.samples(), a.samples().length + b.samples().length);
+                System.arraycopy(b.samples(), 0, x, a.samples().length, b.samples().length);
+                return new JmhResults.Result(a.key(), a.unit(), a.threads(), a.forks() + b.forks(), a.jvm(), x);
+            });
+        return m;
     }
 
     private static String text(Object v) { return v == null ? "(not recorded)" : v.toString(); }

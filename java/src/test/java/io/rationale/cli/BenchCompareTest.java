@@ -192,6 +192,22 @@ class BenchCompareTest {
     }
 
     @Test
+    void concatenatedRunsPoolTheirSamples(@TempDir Path tmp) throws Exception {
+        // two runs of 4 iterations each per side, concatenated into one array (jq -s add): 8 + 8 samples, enough to
+        // call a 30% slowdown (4 + 4 alone could not reach alpha 0.01)
+        Path b = write(tmp, "base.json", List.of(result(EB, "thrpt", "ops/s", RATIONALE, 100, 0.02, 1, 4, 21, "25"),
+                result(EB, "thrpt", "ops/s", RATIONALE, 100, 0.02, 1, 4, 22, "25")));
+        Path c = write(tmp, "cand.json", List.of(result(EB, "thrpt", "ops/s", RATIONALE, 70, 0.02, 1, 4, 23, "25"),
+                result(EB, "thrpt", "ops/s", RATIONALE, 70, 0.02, 1, 4, 24, "25")));
+        CliRun r = CliRun.of("bench", "compare", b.toString(), c.toString(), "--json");
+        assertEquals(BenchCompareCommand.EXIT_REGRESSION, r.exitCode(), r.err());
+        JsonNode row = M.readTree(r.out()).at("/benchmarks/0");
+        assertEquals(8, row.get("n_baseline").asInt());
+        assertEquals(8, row.get("n_candidate").asInt());
+        assertEquals(1, M.readTree(r.out()).get("benchmarks").size());
+    }
+
+    @Test
     void unitsOfOneKindAreConverted(@TempDir Path tmp) throws Exception {
         // 40 ms/op against 40000 us/op: the same time
         Path b = write(tmp, "base.json", List.of(result(AB, "avgt", "ms/op", Map.of(), 40, 0.02, 1, 10, 11, "25+36-LTS")));
