@@ -73,6 +73,33 @@ class BenchMatrixTest {
         assertTrue(r.err().contains("[########################] " + expected + "/" + expected), "progress bar on stderr: " + r.err());
     }
 
+    @Test
+    void batchesScaleTheWorkAndShareTheWeights(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("b.json"), csv = tmp.resolve("b.csv");
+        CliRun r = CliRun.of(args(out, "--ops", "prefill,decode,saliency,attention", "--lengths", "8", "--batch", "1,2", "--csv", csv.toString()));
+        assertEquals(0, r.exitCode(), r.err());
+        JsonNode cells = M.readTree(out.toFile()).get("cells");
+        assertEquals(8, cells.size());
+        java.util.Map<String, JsonNode> byKey = new java.util.HashMap<>();
+        for (JsonNode c : cells) byKey.put(c.get("key").asText(), c);
+        for (String op : List.of("prefill", "decode", "saliency", "attention")) {
+            JsonNode one = byKey.get("cpu|" + op + "|T=8|B=1"), two = byKey.get("cpu|" + op + "|T=8|B=2");
+            // two sequences do twice the arithmetic, but one batched pass reads the weights once: less than twice the bytes
+            assertEquals(2 * one.get("flops_per_call").asDouble(), two.get("flops_per_call").asDouble(), 0, op);
+            assertTrue(two.get("bytes_per_call").asDouble() < 2 * one.get("bytes_per_call").asDouble(), op);
+            double tokensPerRun = op.equals("decode") ? 2 * 2 : 2 * 8;       // B × decode steps, or B × T
+            assertEquals(tokensPerRun / two.get("median_s").asDouble(), two.get("tokens_per_s").asDouble(),
+                    1e-9 * two.get("tokens_per_s").asDouble(), op + ": tokens per run / median");
+        }
+        // the CSV holds the JSON's numbers
+        List<String> lines = Files.readAllLines(csv);
+        List<String> header = List.of(lines.get(0).split(","));
+        String[] first = lines.get(1).split(",");
+        assertEquals(cells.get(0).get("key").asText(), first[header.indexOf("key")]);
+        assertEquals(cells.get(0).get("seconds_per_call").asDouble(), Double.parseDouble(first[header.indexOf("seconds_per_call")]), 0);
+        assertEquals(cells.get(0).get("flops_per_call").asDouble(), Double.parseDouble(first[header.indexOf("flops_per_call")]), 0);
+    }
+
     private static int count(String s, String what) {
         int n = 0;
         for (int i = s.indexOf(what); i >= 0; i = s.indexOf(what, i + 1)) n++;
