@@ -8,7 +8,7 @@ import java.nio.file.Path;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** {@code finetune}'s usage errors: one line, exit 2, before anything is read (the training itself: FineTuneTest). */
+/** {@code finetune}'s and {@code eval-compare}'s errors: one line, exit 2 for usage (the work itself: FineTuneTest, ComparisonTest). */
 class FinetuneCliTest {
     @TempDir
     Path tmp;
@@ -38,5 +38,16 @@ class FinetuneCliTest {
         assertEquals(1, r.exitCode(), r.err());
         assertTrue(r.err().contains("none.jsonl: not found"), r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());
+    }
+
+    @Test
+    void evalCompareErrorsAreOneLine() {
+        CliRun r = CliRun.of("eval-compare", tmp.resolve("a").toString(), tmp.resolve("b").toString());
+        assertEquals(1, r.exitCode(), r.err());
+        assertTrue(r.err().contains("run.json: no such file (not an eval results folder)"), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        CliRun u = CliRun.of("eval-compare", "--names", "one", tmp.resolve("a").toString(), tmp.resolve("b").toString());
+        assertEquals(2, u.exitCode(), u.err());
+        assertTrue(u.err().contains("--names needs two names"), u.err());
     }
 }
