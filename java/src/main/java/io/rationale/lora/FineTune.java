@@ -543,20 +543,26 @@ public final class FineTune {
 
     private static final int VAL_BATCH = 16;
 
+    /** Eval's reading of each item's answer position: the label logits of one forward of its prompt. */
+    static LabelWords.Scores[] scores(Backend backend, LabelWords words, List<Item> items) {
+        LabelWords.Scores[] out = new LabelWords.Scores[items.size()];
+        for (int from = 0; from < items.size(); from += VAL_BATCH) {
+            List<Item> batch = items.subList(from, Math.min(items.size(), from + VAL_BATCH));
+            Logits l = backend.forward(batch.stream().map(Item::ids).toList(), LogitsMode.LAST);
+            for (int s = 0; s < batch.size(); s++) out[from + s] = words.score(l.last(s));
+        }
+        return out;
+    }
+
     private Validation validate(Backend backend, LabelWords words, List<Item> val, long step, int epoch, double lr, double trainLoss) {
         int correct = 0;
         double loss = 0;
         int[] pred = new int[words.size()];
-        for (int from = 0; from < val.size(); from += VAL_BATCH) {
-            List<Item> batch = val.subList(from, Math.min(val.size(), from + VAL_BATCH));
-            List<int[]> seqs = batch.stream().map(Item::ids).toList();
-            Logits l = backend.forward(seqs, LogitsMode.LAST);
-            for (int s = 0; s < batch.size(); s++) {
-                LabelWords.Scores sc = words.score(l.last(s));
-                pred[sc.predicted()]++;
-                if (sc.predicted() == batch.get(s).label()) correct++;
-                loss += -Math.log(Math.max(sc.probs()[batch.get(s).label()], Double.MIN_NORMAL));
-            }
+        LabelWords.Scores[] sc = scores(backend, words, val);
+        for (int i = 0; i < val.size(); i++) {
+            pred[sc[i].predicted()]++;
+            if (sc[i].predicted() == val.get(i).label()) correct++;
+            loss += -Math.log(Math.max(sc[i].probs()[val.get(i).label()], Double.MIN_NORMAL));
         }
         return new Validation(step, epoch, lr, trainLoss, loss / val.size(), (double) correct / val.size(), pred);
     }

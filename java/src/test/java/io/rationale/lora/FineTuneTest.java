@@ -50,7 +50,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *       (its history before the stop bit for bit) and ends where an uninterrupted run ends, within 2e-3 of the
  *       largest weight (not bit for bit: the CPU engine's float results vary in the last bits from run to run, see
  *       {@link FineTune}); starting it again with another option is refused in one line naming it;</li>
- *   <li>the examples with human rationales are held out (MedicalBios' default hold-out).</li>
+ *   <li>the examples with human rationales are held out (MedicalBios' default hold-out);</li>
+ *   <li>finetune reads the answer as eval does: the same predictions as {@code ModelEvaluator} on validation
+ *       examples of both predicted labels, label probabilities within 1e-4.</li>
  * </ul>
  */
 class FineTuneTest {
@@ -248,6 +250,37 @@ class FineTuneTest {
                 FineTune.parseTargets("q_proj"), 1e-3, 1, 8, 0.2, 0, FineTune.Schedule.CONSTANT, 0, 1, 0, 3, 0, List.of(), 2, 0, false);
         try (Tokenizer tok = Tokenizer.load(STORIES)) {
             assertEquals(0, new FineTune(none, new PrintStream(bytes, true, StandardCharsets.UTF_8)).setup(tok, ModelConfig.load(STORIES)).data().heldOut());
+        }
+    }
+
+    @Test
+    void classifiesAsEvalDoes() {
+        // the validation examples of a run, read by finetune's scoring and by eval's ModelEvaluator on the same model:
+        // the same prediction each (eval prefills the prompt's prefix and runs the rest after it; finetune runs the
+        // whole prompt: the same tokens), label probabilities within 1e-4
+        FineTune.Config c = config(tmp.resolve("as-eval"), 80, 1, 4, 0, 0.003);
+        Dataset ds = io.rationale.dataset.DatasetLoader.load("jsonl:" + data);
+        Map<String, Example> byId = new LinkedHashMap<>();
+        for (Example e : ds.examples()) byId.put(e.id(), e);
+        try (Tokenizer tok = Tokenizer.load(STORIES); Model m = Model.load(STORIES); Backend b = Backends.open(m, Device.CPU, 2).backend()) {
+            FineTune.Setup s = new FineTune(c, new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)).setup(tok, ModelConfig.load(STORIES));
+            List<FineTune.Item> val = s.data().val();
+            var mine = FineTune.scores(b, s.words(), val);
+            var eval = new io.rationale.eval.ModelEvaluator(b, tok, ds, io.rationale.eval.EvalOptions.defaults(List.of()));
+            // eval's full evaluation (masking included) is slow: three examples of each predicted label
+            Map<Integer, Integer> taken = new java.util.HashMap<>();
+            java.util.Set<String> predicted = new java.util.HashSet<>();
+            for (int i = 0; i < val.size(); i++) {
+                if (taken.merge(mine[i].predicted(), 1, Integer::sum) > 3) continue;
+                io.rationale.eval.ExampleResult r = eval.evaluate(i, byId.get(val.get(i).id()));
+                assertEquals(null, r.skipped());
+                String want = r.predicted(), got = s.words().labels().get(mine[i].predicted());
+                assertEquals(want, got, val.get(i).id());
+                predicted.add(got);
+                for (int l = 0; l < s.words().size(); l++)
+                    assertEquals(r.labelProbs().get(s.words().labels().get(l)), mine[i].probs()[l], 1e-4, val.get(i).id());
+            }
+            assertEquals(2, predicted.size(), "the base model predicts both labels on these examples");
         }
     }
 }
