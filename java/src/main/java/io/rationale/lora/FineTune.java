@@ -355,10 +355,10 @@ public final class FineTune {
         Config c = config;
         if (!Files.isDirectory(c.modelDir())) throw new IllegalArgumentException(c.modelDir() + ": not a folder (--model)");
         Path stateFile = c.out().resolve(STATE);
-        prepareOut(stateFile);
         try (Tokenizer tok = Tokenizer.load(c.modelDir())) {
             ModelConfig mc = ModelConfig.load(c.modelDir());
             Setup setup = setup(tok, mc);
+            prepareOut(stateFile);                 // after every input was read: a failed command leaves no folder
             LabelWords words = setup.words();
             PromptBuilder prompts = setup.prompts();
             Data data = setup.data();

@@ -38,6 +38,7 @@ class FinetuneCliTest {
         assertEquals(1, r.exitCode(), r.err());
         assertTrue(r.err().contains("none.jsonl: not found"), r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(!java.nio.file.Files.exists(tmp.resolve("o")), "a failed finetune created its --out folder");
     }
 
     @Test
