@@ -122,6 +122,9 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
     @picocli.CommandLine.Mixin
     DeviceOption device;
 
+    @picocli.CommandLine.Mixin
+    AdapterOption adapter;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -195,7 +198,7 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
     }
 
     private void run(Path dir) {
-        try (Model model = Model.load(dir);
+        try (Model model = adapter.load(dir);
              Backend backend = device.open(model, threads == null ? 0 : threads).backend()) {
             ModelConfig c = model.config();
             checkLengths(c.maxPositionEmbeddings());

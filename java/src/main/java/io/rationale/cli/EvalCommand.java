@@ -57,6 +57,9 @@ public final class EvalCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     DeviceOption device;
 
+    @picocli.CommandLine.Mixin
+    AdapterOption adapter;
+
     @Spec
     CommandSpec spec;
 
@@ -172,6 +175,9 @@ public final class EvalCommand implements Callable<Integer> {
         };
         ProgressPrinter.Mode progressMode = Usage.check(spec, () -> ProgressPrinter.mode(progress));
         var d = device.parse();
+        io.rationale.lora.Adapters adapters = adapter.parse();
+        if (!adapters.isEmpty() && (remote || builtin)) throw Usage.error(spec, "--adapter needs a model folder (--model DIR), not "
+                + (builtin ? "--builtin" : "a remote model"));
 
         if (builtin) {
             outDir = out != null ? out : Path.of(BUILTIN_OUT);
@@ -201,14 +207,14 @@ public final class EvalCommand implements Callable<Integer> {
             remoteSpec = RemoteEvaluator.resolve(RemoteEvaluator.Spec.parse(model, RemoteEvaluator.Api.parse(remoteApi)), apiKey);
         }
         EvalRunner.Config config = new EvalRunner.Config(modelDir, datasetSpec, options, limit, outDir, fresh, summaryEvery, errors, selectMode,
-                remoteSpec == null ? null : remoteSpec.id());
+                remoteSpec == null ? null : remoteSpec.id(), adapters);
         if (builtin) System.out.println("model: weights-tools tiny preset, seed 0 (random weights) at " + modelDir.toAbsolutePath().normalize());
         EvaluatorFactory factory = evaluatorFactory;
         if (factory == null && remoteSpec != null) {
             RemoteEvaluator.Spec rs = remoteSpec;
             factory = (m, ds, opts) -> RemoteEvaluator.open(rs, ds, opts, apiKey, remoteConcurrency);
         } else if (factory == null) {
-            factory = (m, ds, opts) -> ModelEvaluator.open(m, ds, opts, d);
+            factory = (m, ds, opts) -> ModelEvaluator.open(m, ds, opts, d, adapters);
         }
         EvalRunner.Outcome o = new EvalRunner(config, factory, printer).run();
         print(o);

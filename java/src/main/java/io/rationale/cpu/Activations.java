@@ -129,7 +129,7 @@ public final class Activations implements ForwardRecord {
         for (Layer l : layers) {
             b += size(seen, l.rows) + size(seen, l.input) + size(seen, l.attnInvRms) + size(seen, l.q) + size(seen, l.k)
                     + size(seen, l.v) + size(seen, l.ropeCos) + size(seen, l.ropeSin) + size(seen, l.mid)
-                    + size(seen, l.mlpInvRms) + size(seen, l.gate) + size(seen, l.up);
+                    + size(seen, l.mlpInvRms) + size(seen, l.gate) + size(seen, l.up) + size(seen, l.attn);
             if (l.attnProbs != null) for (float[] p : l.attnProbs) b += size(seen, p);
         }
         return b;
@@ -169,5 +169,11 @@ public final class Activations implements ForwardRecord {
         public float[] mlpInvRms;
         /** gate_proj and up_proj outputs, {@code [tokens, intermediate]}. */
         public float[] gate, up;
+        /**
+         * The attention output (o_proj's input), {@code [tokens, heads·dim]} ({@code [rows, heads·dim]} with
+         * {@link #rows}): kept only when the model's unmerged LoRA adapter has a module on this layer's o_proj (its
+         * weight gradient reads it), else null. Adds {@code 4·n·Q} bytes per such layer.
+         */
+        public float[] attn;
     }
 }

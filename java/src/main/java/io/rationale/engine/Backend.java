@@ -185,6 +185,26 @@ public interface Backend extends AutoCloseable {
      */
     float[][] backward(ForwardRecord record, List<Target> targets, RuleMode mode);
 
+    /** Whether {@link #backwardLora} is implemented on this backend. */
+    default boolean supportsLoraGradients() { return false; }
+
+    /**
+     * The gradients of a loss with respect to the weights of the model's unmerged LoRA adapter ({@link Model#lora()}):
+     * one plain-gradient pass ({@link RuleMode#GRADIENT}) over a recorded forward (the record requirements of
+     * {@link #backward}), seeded at each sequence's last position with {@code logitGradients.get(s)} (d loss / d that
+     * position's logits, {@code [vocab]}). At every targeted projection, with x its input {@code [n, in]} and dy the
+     * gradient of its output {@code [n, out]} over the batch's n tokens, each module m adds
+     * {@code dB += scale·dyᵀ·(x·Aᵀ)} and {@code dA += scale·(dy·B)ᵀ·x} into {@code grads} (accumulated, not
+     * overwritten: several batches may add into the same buffers).
+     *
+     * @throws UnsupportedOperationException when {@link #supportsLoraGradients()} is false
+     * @throws IllegalArgumentException      when the model has no unmerged adapter or the record does not fit
+     */
+    default void backwardLora(ForwardRecord record, List<float[]> logitGradients, Lora.Gradients grads) {
+        throw new UnsupportedOperationException("LoRA weight gradients need a backward pass that keeps each projection's input, which the "
+                + device() + " backend does not have; fine-tune with --device cpu");
+    }
+
     /** Whether {@link #backwardWithPositions} is implemented on this backend. */
     default boolean supportsPositionalRelevance() { return false; }
 

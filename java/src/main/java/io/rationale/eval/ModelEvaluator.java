@@ -146,12 +146,17 @@ public final class ModelEvaluator implements Evaluator {
      * runs it (the runner reports it with the results). Closes them on {@link #close()}.
      */
     public static ModelEvaluator open(Path modelDir, Dataset dataset, EvalOptions options, Device device) {
+        return open(modelDir, dataset, options, device, io.rationale.lora.Adapters.NONE);
+    }
+
+    /** {@link #open(Path, Dataset, EvalOptions, Device)} with LoRA adapters on top of the model ({@code --adapter}). */
+    public static ModelEvaluator open(Path modelDir, Dataset dataset, EvalOptions options, Device device, io.rationale.lora.Adapters adapters) {
         if (!java.nio.file.Files.isDirectory(modelDir)) throw new IllegalArgumentException(modelDir + ": not a folder (--model)");
         Tokenizer tok = Tokenizer.load(modelDir);
         Model model = null;
         Backend backend = null;
         try {
-            model = Model.load(modelDir);
+            model = adapters.load(modelDir);
             Backends.Opened opened = Backends.open(model, device);
             backend = opened.backend();
             return new ModelEvaluator(backend, tok, dataset.kind(), dataset.labels(), dataset.examples(), options, Settings.defaults(),
