@@ -72,6 +72,20 @@ class FlipEvaluationTest {
         FlipEvaluation.Outcome single = flip.evaluate(ex, layout, methods(n), FlipEvaluation.Strategy.ONE_BY_ONE);
 
         assertEquals(single.variants().size(), batched.variants().size());
+        // the token-level path (Backend#flipEvaluation, the host default here) is the host path bit for bit
+        assertTrue(batched.tokenLevel(), "built from the token-level description: " + batched.hostReason());
+        assertFalse(single.tokenLevel());
+        FlipEvaluation.Outcome host = new FlipEvaluation(backend, lw, mode, 200).tokenLevel(false)
+                .evaluate(ex, layout, methods(n), FlipEvaluation.Strategy.PREFIX_BATCHED);
+        assertFalse(host.tokenLevel());
+        assertEquals(host.faithfulness(), batched.faithfulness(), "the same metrics, exactly");
+        assertEquals(host.forwards(), batched.forwards());
+        assertEquals(host.tokens(), batched.tokens());
+        for (int v = 0; v < host.variants().size(); v++) {
+            assertArrayEquals(host.variants().get(v).restIds(), batched.variants().get(v).restIds());
+            assertArrayEquals(host.variants().get(v).scores().probs(), batched.variants().get(v).scores().probs(), 0);
+            assertArrayEquals(host.variants().get(v).scores().logits(), batched.variants().get(v).scores().logits(), 0);
+        }
         assertTrue(batched.forwards() > 2, "chunked into several forwards: " + batched.forwards());
         assertEquals(single.variants().size(), single.forwards());
         for (int v = 0; v < batched.variants().size(); v++) {
