@@ -133,8 +133,8 @@ public interface Backend extends AutoCloseable {
      * <p>The default builds the variants on the host ({@link FlipBatch#tokens}), runs them through
      * {@link #forwardLabelLogits} and computes the probabilities and metrics in double ({@link FlipScores#of}). A
      * device backend builds the variants from the rankings on its device, keeps the logits there and computes the
-     * probabilities and metrics there (float), so only the per-variant label values and the per-request numbers come
-     * back.
+     * probabilities and metrics there (in double, the same operations), so only the per-variant label values and the
+     * per-request numbers come back.
      *
      * @param labelTokens per label, its token ids (at least one each)
      * @param original    the unmasked input's scores when the caller has them (variant 0 is then not run), or null

@@ -23,7 +23,7 @@ public record FlipScores(float[][] labelLogits, int[][] bestTokens, double[][] p
 
     /**
      * The requests' metrics in double from the variants' probabilities and predictions (the host's arithmetic; a
-     * device computes the same in float).
+     * device computes the same on the device).
      */
     public static FlipScores of(FlipBatch batch, float[][] labelLogits, int[][] bestTokens, double[][] probs, int[] predicted,
                                 int forwards, int tokens) {

@@ -48,7 +48,6 @@ final class TokenMasking {
 
     /** Most distinct line-break separators of one example (contexts beyond {@link FlipBatch#BREAK}). */
     static final int MAX_BREAKS = 8;
-    static boolean DEBUG = false;
 
     /**
      * @param prompts per variant of the plan, its classification prompt (the masked field texts of
@@ -246,7 +245,7 @@ final class TokenMasking {
         for (int s = 0; s < cut.length; s++) {
             if (s > 0 && cut[s] < cut[s - 1]) throw new IllegalStateException(where + ": cuts go backwards");
             while (j < size && toks.get(j).start() < cut[s]) j++;
-            if (j > 0 && maxEnd[j - 1] > cut[s]) throw new Refused(where + ": a token crosses a cut" + (DEBUG ? " " + s + "/" + cut.length + " at " + cut[s] + " " + toks.get(j - 1) : ""));
+            if (j > 0 && maxEnd[j - 1] > cut[s]) throw new Refused(where + ": a token crosses a cut (at char " + cut[s] + ": '" + toks.get(j - 1).text() + "')");
             at[s] = j;
         }
         List<int[]> out = new ArrayList<>(cut.length - 1);

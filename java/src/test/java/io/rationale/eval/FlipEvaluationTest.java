@@ -72,20 +72,18 @@ class FlipEvaluationTest {
         FlipEvaluation.Outcome single = flip.evaluate(ex, layout, methods(n), FlipEvaluation.Strategy.ONE_BY_ONE);
 
         assertEquals(single.variants().size(), batched.variants().size());
-        // the token-level path (Backend#flipEvaluation, the host default here) is the host path bit for bit
+        // the token-level path (Backend#flipEvaluation, the host default here) is the host path: the same token rows
+        // in the same batches, the same predictions and flips; the numbers within 1e-6 (not bit for bit: the CPU
+        // engine's vector reductions round differently before and after the JIT compiles them, ~1e-7 here, and the
+        // first run of this class is cold)
         assertTrue(batched.tokenLevel(), "built from the token-level description: " + batched.hostReason());
         assertFalse(single.tokenLevel());
         FlipEvaluation.Outcome host = new FlipEvaluation(backend, lw, mode, 200).tokenLevel(false)
                 .evaluate(ex, layout, methods(n), FlipEvaluation.Strategy.PREFIX_BATCHED);
         assertFalse(host.tokenLevel());
-        assertEquals(host.faithfulness(), batched.faithfulness(), "the same metrics, exactly");
         assertEquals(host.forwards(), batched.forwards());
         assertEquals(host.tokens(), batched.tokens());
-        for (int v = 0; v < host.variants().size(); v++) {
-            assertArrayEquals(host.variants().get(v).restIds(), batched.variants().get(v).restIds());
-            assertArrayEquals(host.variants().get(v).scores().probs(), batched.variants().get(v).scores().probs(), 0);
-            assertArrayEquals(host.variants().get(v).scores().logits(), batched.variants().get(v).scores().logits(), 0);
-        }
+        FlipDeviceTest.same(host, batched, 1e-6, false, "token level vs host path");
         assertTrue(batched.forwards() > 2, "chunked into several forwards: " + batched.forwards());
         assertEquals(single.variants().size(), single.forwards());
         for (int v = 0; v < batched.variants().size(); v++) {
