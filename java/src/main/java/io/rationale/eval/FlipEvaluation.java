@@ -46,8 +46,8 @@ import java.util.TreeSet;
  * The variants are normally not sent as token rows: their token-level description ({@link TokenMasking}, derived
  * from and checked against every variant's tokenized masked text) goes to {@link Backend#flipEvaluation}, which
  * builds the rows from the rankings (on a device backend: on the device, with the probabilities and the metrics
- * computed there too; the CPU's default builds them on the host and computes the same in double, its results the
- * rows' path bit for bit); an example whose description is refused is scored from its token rows as above
+ * computed there too; the CPU's default builds them on the host and computes the same in double: the same rows
+ * in the same batches as the path below); an example whose description is refused is scored from its token rows as above
  * ({@link Outcome#hostReason}). Both share this plan and the metric definitions ({@link #faithfulness}).
  * {@link Strategy#ONE_BY_ONE} is the reference: each variant's complete prompt (the same
  * prefix + rest tokens) in its own full forward from position 0.
