@@ -60,7 +60,7 @@ class TokenMaskingTest {
                 for (Masking.Mode mode : modes) {
                     int ok = 0, no = 0;
                     Map<String, Integer> reasons = new LinkedHashMap<>();
-                    int limit = Math.min(ds.examples().size(), 25);
+                    int limit = Math.min(ds.examples().size(), 15);
                     for (int e = 0; e < limit; e++) {
                         Example ex = ds.examples().get(e);
                         PromptBuilder.Layout layout = pb.layout(ex, List.of());
