@@ -6,8 +6,8 @@ import java.util.Arrays;
  * The masked variants of one input for a flip evaluation, at the token level: everything a backend needs to build
  * every variant's tokens from word rankings ({@link Backend#flipEvaluation}: on its device, or on the host with
  * {@link #tokens}) and to compute the faithfulness metrics of each request. Backend-neutral: plain arrays, built
- * by the evaluation from one tokenization of the input (see {@code eval.TokenMasking} for how the words, their
- * contexts and their forms are derived from the tokenizer).
+ * by the evaluation (see {@code eval.TokenMasking} for how the forms are derived from, and checked against, the
+ * tokenized masked texts).
  *
  * <h2>Tokens and words</h2>
  * The input's {@code rest} (its T tokens after a cached prompt prefix) holds F fields of words; field f's words are
