@@ -167,6 +167,32 @@ class FlipEvaluationTest {
         assertEquals(Map.of(), Map.of());
     }
 
+    /**
+     * An example whose token-level description is refused (byte-level BPE joins "teeth." to the line break after it in
+     * one token, so no cut between the two words exists): counted, scored the host way, the same outcome as a run with
+     * the token level switched off; the other example of the same evaluator goes the token level.
+     */
+    @Test
+    void anExampleTheTokenLevelDoesNotFitGoesTheHostPath() {
+        Tokenizer tok = Fixtures.tinyTokenizer();
+        TaskTemplate t = TaskTemplate.medicalBios(Fixtures.BIOS);
+        LabelWords lw = LabelWords.resolve(tok, Fixtures.BIOS, t.labelWordCandidates());
+        PromptBuilder b = PromptBuilder.forTokenizer(tok, t, lw);
+        FlipEvaluation flip = new FlipEvaluation(Fixtures.tinyBackend(), lw, Masking.DELETE, 200);
+        Example joined = Fixtures.bio("j", "He cleans and fixes teeth.\nShe trusts him with her smile.", "dentist");
+        Example plain = Fixtures.bio("p", "He cleans and fixes teeth every day for the whole town.", "dentist");
+        FlipEvaluation.Outcome a = flip.evaluate(joined, b.layout(joined, List.of()), methods(joined.totalWords()), FlipEvaluation.Strategy.PREFIX_BATCHED);
+        assertFalse(a.tokenLevel());
+        assertTrue(a.hostReason().contains("crosses a cut"), a.hostReason());
+        FlipEvaluation.Outcome c = flip.evaluate(plain, b.layout(plain, List.of()), methods(plain.totalWords()), FlipEvaluation.Strategy.PREFIX_BATCHED);
+        assertTrue(c.tokenLevel(), c.hostReason());
+        assertEquals(1, flip.hostExamples());
+        assertEquals(1, flip.tokenLevelExamples());
+        FlipEvaluation.Outcome off = new FlipEvaluation(Fixtures.tinyBackend(), lw, Masking.DELETE, 200).tokenLevel(false)
+                .evaluate(joined, b.layout(joined, List.of()), methods(joined.totalWords()), FlipEvaluation.Strategy.PREFIX_BATCHED);
+        FlipDeviceTest.same(off, a, 1e-6, false, "host path");
+    }
+
     @Test
     void tooLongPromptsAreRefused() {
         Tokenizer tok = Fixtures.storiesTokenizer();
