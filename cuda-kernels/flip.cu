@@ -6,9 +6,9 @@
 // flip_build: variant v masks the top size[v] words of ranking rank_of[v] (keep[v]: every other word). Its FORMS
 // (FlipBatch#select): per field, a word that stays (unmasked, or masked when `replace`) is a unit; its left context is
 // FIRST (1) for the field's first unit, else BREAK + break_before[j] (2 + k) when the first word j after the previous
-// unit with a line-break gap (next_break) comes at or before it (j < w), else OWN (0); its form index is
-// ((w·2 + masked)·contexts + context)·2 + (w is the field's last unit). A field with words but no unit is its empty
-// form. The tokens (FlipBatch#tokens): for t = 0..T−1, for every word w with word_start[w] == t in order, the empty
+// unit with a line-break gap (next_break) comes before it (j < w), else OWN (0); its right context LAST (1) for the
+// field's last unit, else BREAK + break_before[j] when that j comes at or before the next unit, else 0; its form index
+// is ((w·2 + masked)·contexts + left)·contexts + right. A field with words but no unit is its empty form. The tokens (FlipBatch#tokens): for t = 0..T−1, for every word w with word_start[w] == t in order, the empty
 // form of w's field when w is its first word and the field has no unit, then w's form when w is a unit; then rest[t]
 // when glue[t]. Form c's tokens are forms[form_start[c] .. + form_len[c]) (form_start −1: w's own rest tokens
 // [word_start[w], word_end[w]); −2: absent, an error); the host checked every variant's length against its tokens.
@@ -45,24 +45,26 @@ extern "C" __global__ void flip_build(int* out, const int* out_off, int* out_len
             if (keep[v]) for (int w = 0; w < words; w++) form[w] = 1 - form[w];
         }
         for (int f = 0; f < fields; f++) {
-            int last = -1, prev = -1;
-            for (int w = field_words[f]; w < field_words[f + 1]; w++) if (!form[w] || replace) last = w;
-            empty[f] = last < 0 && field_words[f + 1] > field_words[f] ? 1 : 0;
+            int prev = -1, prev_left = 0, prev_masked = 0;
             for (int w = field_words[f]; w < field_words[f + 1]; w++) {
                 const int masked = form[w];
                 if (masked && !replace) {
                     form[w] = -1;
                     continue;
                 }
-                int ctx;
-                if (prev < 0) ctx = 1;
+                int left;
+                if (prev < 0) left = 1;
                 else {
                     const int j = next_break[prev + 1];
-                    ctx = j < w ? 2 + break_before[j] : 0;
+                    left = j < w ? 2 + break_before[j] : 0;
+                    form[prev] = ((prev * 2 + prev_masked) * contexts + prev_left) * contexts + (j <= w ? 2 + break_before[j] : 0);
                 }
-                form[w] = ((w * 2 + masked) * contexts + ctx) * 2 + (w == last ? 1 : 0);
                 prev = w;
+                prev_left = left;
+                prev_masked = masked;
             }
+            if (prev >= 0) form[prev] = ((prev * 2 + prev_masked) * contexts + prev_left) * contexts + 1;
+            empty[f] = prev < 0 && field_words[f + 1] > field_words[f] ? 1 : 0;
         }
         int* o = out + out_off[b];
         int n = 0, w = 0, f = 0;

@@ -186,7 +186,7 @@ public final class GpuCheckAttribution {
             none[i] = -1;
             next[i] = rest;
         }
-        int[] formStart = new int[rest * 4 * FlipBatch.BREAK], formLen = new int[formStart.length];
+        int[] formStart = new int[rest * 2 * FlipBatch.BREAK * FlipBatch.BREAK], formLen = new int[formStart.length];
         Arrays.fill(formStart, FlipBatch.IDENTITY);
         int[][] rankings = new int[10][];
         int[] vr = new int[11], vs = new int[11], reqs = new int[10];

@@ -26,9 +26,12 @@ import java.util.Arrays;
  *       in (a, b) whose gap holds a line break ({@code breakBefore[j] = k >= 0}, found with {@code nextBreak}: the
  *       smallest such j at or after a word, within its field, or n) gives {@code BREAK k} (2 + k); otherwise
  *       {@code OWN} (0);</li>
- *   <li>right context: whether b is f's last unit ({@code last}).</li>
+ *   <li>right context: {@code LAST} (1) when b is f's last unit; else, with c the next unit, {@code BREAK k} (2 + k)
+ *       when the separator between b and c holds a line break (the first word j in (b, c] with
+ *       {@code breakBefore[j] = k >= 0}), otherwise 0 (a tokenizer may join a word's last character to a line break
+ *       after it, as byte-level BPE does with a period and a newline).</li>
  * </ul>
- * Form index {@code c = ((b·2 + masked)·contexts + context)·2 + last}; {@code formStart[c]} is where its tokens start
+ * Form index {@code c = ((b·2 + masked)·contexts + left)·contexts + right}; {@code formStart[c]} is where its tokens start
  * in {@code forms} ({@code formLen[c]} of them), or {@link #IDENTITY} (b's own tokens from the rest), or
  * {@link #ABSENT} (not prepared: a variant that needs it is refused). A field with words but no unit in a variant is
  * written as its empty form ({@code emptyStart[f]}, {@code emptyLen[f]}) at its first word's place.
@@ -115,7 +118,7 @@ public record FlipBatch(int[] rest, boolean[] glue, int[] fieldWords, int[] word
                 if (nextBreak[w] != expect) throw new IllegalArgumentException("nextBreak[" + w + "] is " + nextBreak[w] + ", expected " + expect);
             }
         }
-        int forms4 = n * 4 * contexts;
+        int forms4 = n * 2 * contexts * contexts;
         if (formStart.length != forms4 || formLen.length != forms4) throw new IllegalArgumentException("form tables must have " + forms4 + " entries");
         for (int c = 0; c < forms4; c++) {
             if (formStart[c] == IDENTITY || formStart[c] == ABSENT) continue;
@@ -157,10 +160,17 @@ public record FlipBatch(int[] rest, boolean[] glue, int[] fieldWords, int[] word
 
     public int requests() { return requestRemove.length; }
 
-    /** Form index of word w, masked or not, in left context ctx, last unit of its field or not. */
-    public int formIndex(int w, boolean masked, int ctx, boolean last) {
-        return (((w * 2 + (masked ? 1 : 0)) * contexts + ctx) * 2) + (last ? 1 : 0);
+    /** Form index of word w, masked or not, in left context {@code left} and right context {@code right}. */
+    public int formIndex(int w, boolean masked, int left, int right) {
+        return formIndex(w, masked, left, right, contexts);
     }
+
+    private static int formIndex(int w, boolean masked, int left, int right, int contexts) {
+        return ((w * 2 + (masked ? 1 : 0)) * contexts + left) * contexts + right;
+    }
+
+    /** Right context of a unit that is its field's last. */
+    public static final int LAST = 1;
 
     /** Per word, whether variant v masks it. */
     public boolean[] maskedWords(int v) {
@@ -187,23 +197,24 @@ public record FlipBatch(int[] rest, boolean[] glue, int[] fieldWords, int[] word
         int n = masked.length, fields = fieldWords.length - 1;
         int[] form = new int[n], empty = new int[fields];
         for (int f = 0; f < fields; f++) {
-            int prev = -1, last = -1;
-            for (int w = fieldWords[f]; w < fieldWords[f + 1]; w++) if (!masked[w] || replace) last = w;
-            if (last < 0 && fieldWords[f + 1] > fieldWords[f]) empty[f] = 1;
+            int prev = -1, prevLeft = 0;
             for (int w = fieldWords[f]; w < fieldWords[f + 1]; w++) {
                 if (masked[w] && !replace) {
                     form[w] = -1;
                     continue;
                 }
-                int ctx;
-                if (prev < 0) ctx = FIRST;
+                int left;
+                if (prev < 0) left = FIRST;
                 else {
                     int j = nextBreak[prev + 1];
-                    ctx = j < w ? BREAK + breakBefore[j] : OWN;
+                    left = j < w ? BREAK + breakBefore[j] : OWN;
+                    form[prev] = formIndex(prev, masked[prev], prevLeft, j <= w ? BREAK + breakBefore[j] : 0, contexts);
                 }
-                form[w] = (((w * 2 + (masked[w] ? 1 : 0)) * contexts + ctx) * 2) + (w == last ? 1 : 0);
                 prev = w;
+                prevLeft = left;
             }
+            if (prev >= 0) form[prev] = formIndex(prev, masked[prev], prevLeft, LAST, contexts);
+            else if (fieldWords[f + 1] > fieldWords[f]) empty[f] = 1;
         }
         return new int[][]{form, empty};
     }

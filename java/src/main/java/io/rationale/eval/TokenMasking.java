@@ -21,16 +21,18 @@ import java.util.TreeSet;
  * the masked texts, or the example keeps the host path.
  *
  * <h2>Regions and forms</h2>
- * A field's REGION is its characters widened by the template characters its tokens share in the unmasked prompt
- * (a sentencepiece "▁" of the space before it, a byte-level newline merged into its last word); outside the regions
- * are the GLUE tokens (template, question), the same in every variant. Inside a region, a variant's text is
- * {@link Masking}'s masked field: its units (kept words, and masked words replaced by the mask token) separated by
- * whitespace. The region is cut at the end of each unit's word: unit i's tokens are those starting in
- * {@code [end of unit i−1's word (or the region start), end of unit i's word (or the region end for the last))},
- * that is its separator, its word and, for the first and last unit, the field's leading and trailing text. Their key
- * is the unit's FORM: the word, whether it is masked, its left context (first unit of the field, its own gap, or the
- * kind of line break that {@link Masking}'s separator carries) and whether it is the field's last unit
- * ({@link FlipBatch#select}, the device's arithmetic). A field without units is one EMPTY form.
+ * A field's REGION is its characters widened by the template's whitespace on either side and then to whole tokens
+ * of the unmasked prompt (a sentencepiece "▁" of the space before it, a byte-level newline merged into its last
+ * word); outside the regions are the GLUE tokens (template, question), the same in every variant. Inside a region,
+ * a variant's text is {@link Masking}'s masked field: its units (kept words, and masked words replaced by the mask
+ * token) and the separators between them. The region is cut between each two units at the first position that no
+ * token crosses from the end of the first one's word (or, when the separator holds a line break, from after its last
+ * line break) to the start of the next one's word; unit i's tokens are those from its cut to the next (for the first
+ * and last unit, the region's edges: the field's leading and trailing text). Their key is the unit's FORM: the word,
+ * whether it is masked, its left context (first unit of the field, its own gap, or the kind of line break that
+ * {@link Masking}'s separator carries), its right context (last unit of the field, or the kind of line break in the
+ * separator after it, or none) ({@link FlipBatch#select}, the device's arithmetic). A field without units is one
+ * EMPTY form.
  *
  * <h2>Derivation and check</h2>
  * Every planned variant's masked text is tokenized (as the host path does); each one's region tokens are cut into
@@ -147,7 +149,7 @@ final class TokenMasking {
             variantSize[i] = s[1];
             variantKeep[i] = s[2] == 1;
         }
-        int forms4 = n * 4 * contexts;
+        int forms4 = n * 2 * contexts * contexts;
         int[][] form = new int[forms4][];
         int[][] empty = new int[fields][];
         for (int i = 0; i < v; i++) {
@@ -155,6 +157,7 @@ final class TokenMasking {
             int[][] sel = FlipBatch.select(fieldWords, breakBefore, nextBreak, contexts, replace, masked);
             Prompt p = prompts.get(i);
             List<Token> toks = p.tokens().subList(p.prefixIds().length, p.tokens().size());
+            Bounds bounds = Bounds.of(toks);
             for (int f = 0; f < fields; f++) {
                 TextField field = ex.fields().get(f);
                 TreeSet<Integer> local = new TreeSet<>();
@@ -168,7 +171,18 @@ final class TokenMasking {
                 int units = m.words().size();
                 int[] cut = new int[units + 1];
                 cut[0] = rs;
-                for (int u = 1; u < units; u++) cut[u] = fs + m.words().get(u - 1).end();
+                for (int u = 1; u < units; u++) {
+                    // after the separator's last line break, if it has one (the break then goes with the unit before,
+                    // whatever that unit's last character, so the next unit's tokens do not depend on it)
+                    int from = fs + m.words().get(u - 1).end(), to = fs + m.words().get(u).start();
+                    for (int x = to - 1; x >= from; x--) {
+                        if (isLineBreak(p.text().charAt(x))) {
+                            from = x + 1;
+                            break;
+                        }
+                    }
+                    cut[u] = firstBoundary(bounds, from, to, "variant " + i + " field " + f);
+                }
                 cut[units] = re;
                 if (units == 0) cut = new int[]{rs, re};
                 List<int[]> seg = segments(toks, cut, "variant " + i + " field " + f);
@@ -257,16 +271,54 @@ final class TokenMasking {
         return out;
     }
 
+    /**
+     * The smallest position in {@code [from, to]} that no token crosses (the cut between two units: at the end of
+     * the first one's word unless a token joins its last character to the separator, as byte-level BPE joins a
+     * period to a newline; the separator's tokens after the cut go with the next unit).
+     *
+     * @throws Refused when every position of the separator is inside a token
+     */
+    private static int firstBoundary(Bounds bounds, int from, int to, String where) {
+        for (int c = from; c <= to; c++) if (!bounds.crossed(c)) return c;
+        throw new Refused(where + ": a token crosses every position between two words (at char " + from + ")");
+    }
+
+    /** Token spans in text order, for "does a token cross position c" in O(log n). */
+    private record Bounds(int[] start, int[] maxEnd) {
+        static Bounds of(List<Token> toks) {
+            int n = toks.size();
+            int[] start = new int[n], maxEnd = new int[n];
+            for (int k = 0; k < n; k++) {
+                start[k] = toks.get(k).start();
+                maxEnd[k] = Math.max(k > 0 ? maxEnd[k - 1] : Integer.MIN_VALUE, toks.get(k).end());
+            }
+            return new Bounds(start, maxEnd);
+        }
+
+        /** Whether a token starts before c and ends after it. */
+        boolean crossed(int c) {
+            int lo = 0, hi = start.length;                  // tokens starting before c: [0, lo)
+            while (lo < hi) {
+                int mid = (lo + hi) >>> 1;
+                if (start[mid] < c) lo = mid + 1;
+                else hi = mid;
+            }
+            return lo > 0 && maxEnd[lo - 1] > c;
+        }
+    }
+
     private static int[] record(int[] had, int[] ids, String what) {
-        if (had != null && !Arrays.equals(had, ids)) throw new Refused(what + " has two token sequences");
+        if (had != null && !Arrays.equals(had, ids)) throw new Refused(what + " has two token sequences (" + Arrays.toString(had) + ", " + Arrays.toString(ids) + ")");
         return ids;
     }
 
     private static boolean hasLineBreak(String s) {
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c == '\n' || c == '\r' || c == '\u000B' || c == '\f' || c == '\u0085' || c == '\u2028' || c == '\u2029') return true;
-        }
+        for (int i = 0; i < s.length(); i++) if (isLineBreak(s.charAt(i))) return true;
         return false;
+    }
+
+    /** {@link Masking}'s line breaks. */
+    private static boolean isLineBreak(char c) {
+        return c == '\n' || c == '\r' || c == '\u000B' || c == '\f' || c == '\u0085' || c == '\u2028' || c == '\u2029';
     }
 }

@@ -168,9 +168,9 @@ class FlipEvaluationTest {
     }
 
     /**
-     * An example whose token-level description is refused (byte-level BPE joins "teeth." to the line break after it in
-     * one token, so no cut between the two words exists): counted, scored the host way, the same outcome as a run with
-     * the token level switched off; the other example of the same evaluator goes the token level.
+     * An example whose token-level description is refused (more kinds of line break between its words than
+     * {@link TokenMasking#MAX_BREAKS}): counted, scored the host way, the same outcome as a run with the token level
+     * switched off; the other example of the same evaluator goes the token level.
      */
     @Test
     void anExampleTheTokenLevelDoesNotFitGoesTheHostPath() {
@@ -179,11 +179,13 @@ class FlipEvaluationTest {
         LabelWords lw = LabelWords.resolve(tok, Fixtures.BIOS, t.labelWordCandidates());
         PromptBuilder b = PromptBuilder.forTokenizer(tok, t, lw);
         FlipEvaluation flip = new FlipEvaluation(Fixtures.tinyBackend(), lw, Masking.DELETE, 200);
-        Example joined = Fixtures.bio("j", "He cleans and fixes teeth.\nShe trusts him with her smile.", "dentist");
+        StringBuilder lines = new StringBuilder("He");
+        for (int k = 1; k <= TokenMasking.MAX_BREAKS + 1; k++) lines.append("\n".repeat(k)).append("w").append(k);
+        Example joined = Fixtures.bio("j", lines.toString(), "dentist");
         Example plain = Fixtures.bio("p", "He cleans and fixes teeth every day for the whole town.", "dentist");
         FlipEvaluation.Outcome a = flip.evaluate(joined, b.layout(joined, List.of()), methods(joined.totalWords()), FlipEvaluation.Strategy.PREFIX_BATCHED);
         assertFalse(a.tokenLevel());
-        assertTrue(a.hostReason().contains("crosses a cut"), a.hostReason());
+        assertTrue(a.hostReason().contains("kinds of line break"), a.hostReason());
         FlipEvaluation.Outcome c = flip.evaluate(plain, b.layout(plain, List.of()), methods(plain.totalWords()), FlipEvaluation.Strategy.PREFIX_BATCHED);
         assertTrue(c.tokenLevel(), c.hostReason());
         assertEquals(1, flip.hostExamples());

@@ -96,7 +96,9 @@ class TokenMaskingTest {
         System.out.print("[token masking]\n" + report);
         System.out.printf("[token masking] %d examples at the token level (%d variants checked), %d on the host path%n", accepted, variants, refused);
         assertTrue(variants > 1000, "variants checked: " + variants);
-        assertTrue(refused <= 0.1 * (accepted + refused), "at most 10% of the examples go the host path: " + refused + " of " + (accepted + refused));
+        // measured: none of the 300 (before line breaks went with the unit before them, byte-level BPE's period + newline
+        // tokens sent 18 FEVER examples to the host path)
+        assertTrue(refused <= 0.02 * (accepted + refused), "at most 2% of the examples go the host path: " + refused + " of " + (accepted + refused));
     }
 
     /** What the eval asks for: four ranked methods (one the random baseline), a prompting method's partial ranking, an empty one. */
