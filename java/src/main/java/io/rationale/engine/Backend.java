@@ -123,6 +123,51 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * The flip evaluation of one input's masked variants ({@link FlipBatch}): each variant's tokens run after a fork
+     * of {@code prefix} (the cached prompt prefix, unchanged), in batched forwards of at most {@code maxTokens} new
+     * tokens (0: {@link #forwardBatchTokens()}), with the same batches, forks and retries on
+     * {@link BackendMemoryException} as {@link #forwardLabelLogits}; each variant's last logits reduced to the label
+     * logits ({@link LabelLogits#of}), its label probabilities ({@link LabelLogits#probabilities}) and prediction, and
+     * every request's flip, comprehensiveness and sufficiency ({@link FlipScores}).
+     *
+     * <p>The default builds the variants on the host ({@link FlipBatch#tokens}), runs them through
+     * {@link #forwardLabelLogits} and computes the probabilities and metrics in double ({@link FlipScores#of}). A
+     * device backend builds the variants from the rankings on its device, keeps the logits there and computes the
+     * probabilities and metrics there (in double, the same operations), so only the per-variant label values and the
+     * per-request numbers come back.
+     *
+     * @param labelTokens per label, its token ids (at least one each)
+     * @param original    the unmasked input's scores when the caller has them (variant 0 is then not run), or null
+     */
+    default FlipScores flipEvaluation(KvCache prefix, FlipBatch batch, int[][] labelTokens, int maxTokens, FlipBatch.Original original) {
+        LabelLogits.check(labelTokens, model().config().vocabSize());
+        if (original != null && original.probs().length != labelTokens.length)
+            throw new IllegalArgumentException("the original's " + original.probs().length + " probabilities for " + labelTokens.length + " labels");
+        int v = batch.variants(), first = original == null ? 0 : 1, tokens = 0;
+        List<int[]> rests = new ArrayList<>(v - first);
+        for (int i = first; i < v; i++) {
+            int[] t = batch.tokens(i);
+            rests.add(t);
+            tokens += t.length;
+        }
+        float[][] logits = new float[v][];
+        int[][] best = new int[v][];
+        double[][] probs = new double[v][];
+        int[] predicted = new int[v];
+        if (original != null) {
+            probs[0] = original.probs();
+            predicted[0] = original.predicted();
+        }
+        int forwards = rests.isEmpty() ? 0 : forwardLabelLogits(prefix, null, rests, maxTokens, labelTokens, (l, i) -> {
+            logits[i + first] = l.logits();
+            best[i + first] = l.tokens();
+            probs[i + first] = l.probabilities();
+            predicted[i + first] = l.predicted();
+        });
+        return FlipScores.of(batch, logits, best, probs, predicted, forwards, tokens);
+    }
+
+    /**
      * Hugging Face style padded batch: {@code ids[b][t]} with {@code attentionMask[b][t]} (1 = token, 0 = padding;
      * left or right padding, or any gaps). Masked tokens are dropped and each row is packed, so the positions of
      * the kept tokens are the cumulative sum of the mask minus one (what HF generate uses with left padding).

@@ -259,6 +259,10 @@ public final class ModelEvaluator implements Evaluator {
             m.put("ig_baseline", igBaselineDescription);
             m.put("ig_steps", attributionOptions.steps());
         }
+        // the flip evaluation's examples (of this process): variants built from their token-level description by the
+        // backend (on the device for CUDA), or tokenized and scored one by one on the host (the description refused)
+        m.put("flip_token_level_examples", flip.tokenLevelExamples());
+        m.put("flip_host_path_examples", flip.hostExamples());
         return m;
     }
 
