@@ -140,6 +140,10 @@ public final class EvalCommand implements Callable<Integer> {
             description = "An example whose evaluation fails stops the run (resumable; default) or is recorded as skipped.")
     String onError;
 
+    @Option(names = "--no-prefix-cache", description = "Attribution records and back-propagates the whole prompt instead of only the rows "
+            + "after the cached instructions and demonstrations (same word scores, slower; a check of the faster default).")
+    boolean noPrefixCache;
+
     @Option(names = "--builtin", description = "The embedded default: the tiny generated model (weights-tools preset tiny, seed 0) and "
             + "six built-in NLI examples with human rationales, into ./" + BUILTIN_OUT + " unless --out is given; always starts fresh.")
     boolean builtin;
@@ -214,7 +218,8 @@ public final class EvalCommand implements Callable<Integer> {
             RemoteEvaluator.Spec rs = remoteSpec;
             factory = (m, ds, opts) -> RemoteEvaluator.open(rs, ds, opts, apiKey, remoteConcurrency);
         } else if (factory == null) {
-            factory = (m, ds, opts) -> ModelEvaluator.open(m, ds, opts, d, adapters);
+            ModelEvaluator.Settings settings = ModelEvaluator.Settings.defaults().withPrefixAttribution(!noPrefixCache);
+            factory = (m, ds, opts) -> ModelEvaluator.open(m, ds, opts, d, adapters, settings);
         }
         EvalRunner.Outcome o = new EvalRunner(config, factory, printer).run();
         print(o);

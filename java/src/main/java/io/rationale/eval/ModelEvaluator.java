@@ -109,9 +109,22 @@ public final class ModelEvaluator implements Evaluator {
      * @param guidedBaseTokens    prompt_guided budget: this many new tokens ...
      * @param guidedTokensPerWord ... plus this many per requested word
      * @param unboundMaxTokens    prompt_unbound budget
+     * @param prefixAttribution   attribution runs after the prompt prefix's cache (the one the label scores use):
+     *                            only the rows from the first example token on are recorded and back-propagated
+     *                            ({@link Attributor#run(AttributionInput, TargetSpec, List, Options, KvCache)}; the
+     *                            word scores are the same); false: the whole prompt is recorded
+     *                            ({@code --no-prefix-cache})
      */
-    public record Settings(int maxBatchTokens, int guidedBaseTokens, int guidedTokensPerWord, int unboundMaxTokens) {
+    public record Settings(int maxBatchTokens, int guidedBaseTokens, int guidedTokensPerWord, int unboundMaxTokens, boolean prefixAttribution) {
+        public Settings(int maxBatchTokens, int guidedBaseTokens, int guidedTokensPerWord, int unboundMaxTokens) {
+            this(maxBatchTokens, guidedBaseTokens, guidedTokensPerWord, unboundMaxTokens, true);
+        }
+
         public static Settings defaults() { return new Settings(0, 16, 4, 64); }
+
+        public Settings withPrefixAttribution(boolean on) {
+            return new Settings(maxBatchTokens, guidedBaseTokens, guidedTokensPerWord, unboundMaxTokens, on);
+        }
     }
 
     private final Backend backend;
@@ -151,6 +164,12 @@ public final class ModelEvaluator implements Evaluator {
 
     /** {@link #open(Path, Dataset, EvalOptions, Device)} with LoRA adapters on top of the model ({@code --adapter}). */
     public static ModelEvaluator open(Path modelDir, Dataset dataset, EvalOptions options, Device device, io.rationale.lora.Adapters adapters) {
+        return open(modelDir, dataset, options, device, adapters, Settings.defaults());
+    }
+
+    /** {@link #open(Path, Dataset, EvalOptions, Device, io.rationale.lora.Adapters)} with engine settings. */
+    public static ModelEvaluator open(Path modelDir, Dataset dataset, EvalOptions options, Device device, io.rationale.lora.Adapters adapters,
+                                      Settings settings) {
         if (!java.nio.file.Files.isDirectory(modelDir)) throw new IllegalArgumentException(modelDir + ": not a folder (--model)");
         Tokenizer tok = Tokenizer.load(modelDir);
         Model model = null;
@@ -159,7 +178,7 @@ public final class ModelEvaluator implements Evaluator {
             model = adapters.load(modelDir);
             Backends.Opened opened = Backends.open(model, device);
             backend = opened.backend();
-            return new ModelEvaluator(backend, tok, dataset.kind(), dataset.labels(), dataset.examples(), options, Settings.defaults(),
+            return new ModelEvaluator(backend, tok, dataset.kind(), dataset.labels(), dataset.examples(), options, settings,
                     new AutoCloseable[]{backend, model, tok}, opened.describe().substring("device: ".length()));
         } catch (RuntimeException e) {
             if (backend != null) backend.close();
@@ -373,7 +392,7 @@ public final class ModelEvaluator implements Evaluator {
                     spec = TargetSpec.logit(orig.predictedToken());
                     explained = new ExampleResult.AttributionTarget(ExampleResult.AttributionTarget.PREDICTED, predicted, null);
                 }
-                AttributionSet set = attributor.run(in, spec, attributionMethods, attributionOptions);
+                AttributionSet set = attributor.run(in, spec, attributionMethods, attributionOptions, settings.prefixAttribution() ? prefix : null);
                 for (Method m : attributionMethods) {
                     Attribution a = set.get(m);
                     double[] s = wordScores(ex, cls, a);
