@@ -118,8 +118,8 @@ public class PrefixAttributionBench {
                     "../shared/data/datasets/medicalbios/standard_biosbias_rationales.jsonl")));
             EvalOptions o = new EvalOptions(METHODS.stream().map(Method::cliName).toList(), "human", "delete", "majority", shots, 0, 8);
             ModelEvaluator.Settings s = ModelEvaluator.Settings.defaults();
-            withPrefix = new ModelEvaluator(backend, tok, d.kind(), d.labels(), d.examples(), o, s.withPrefixAttribution(true));
-            whole = new ModelEvaluator(backend, tok, d.kind(), d.labels(), d.examples(), o, s.withPrefixAttribution(false));
+            withPrefix = new ModelEvaluator(backend, tok, d.kind(), d.labels(), d.examples(), o, s.withPrefixCache(true));
+            whole = new ModelEvaluator(backend, tok, d.kind(), d.labels(), d.examples(), o, s.withPrefixCache(false));
             FewShot fewShot = new FewShot(d.examples(), shots, 0);
             int max = model.config().maxPositionEmbeddings();
             for (Example ex : d.examples()) {

@@ -140,8 +140,9 @@ public final class EvalCommand implements Callable<Integer> {
             description = "An example whose evaluation fails stops the run (resumable; default) or is recorded as skipped.")
     String onError;
 
-    @Option(names = "--no-prefix-cache", description = "Attribution records and back-propagates the whole prompt instead of only the rows "
-            + "after the cached instructions and demonstrations (same word scores, slower; a check of the faster default).")
+    @Option(names = "--no-prefix-cache", description = "Prefill each example's prompt prefix anew and attribute over the whole prompt, "
+            + "instead of keeping the shared instructions and demonstrations cached and recording only the rows after them "
+            + "(the same results, slower; a check of the default).")
     boolean noPrefixCache;
 
     @Option(names = "--builtin", description = "The embedded default: the tiny generated model (weights-tools preset tiny, seed 0) and "
@@ -218,7 +219,7 @@ public final class EvalCommand implements Callable<Integer> {
             RemoteEvaluator.Spec rs = remoteSpec;
             factory = (m, ds, opts) -> RemoteEvaluator.open(rs, ds, opts, apiKey, remoteConcurrency);
         } else if (factory == null) {
-            ModelEvaluator.Settings settings = ModelEvaluator.Settings.defaults().withPrefixAttribution(!noPrefixCache);
+            ModelEvaluator.Settings settings = ModelEvaluator.Settings.defaults().withPrefixCache(!noPrefixCache);
             factory = (m, ds, opts) -> ModelEvaluator.open(m, ds, opts, d, adapters, settings);
         }
         EvalRunner.Outcome o = new EvalRunner(config, factory, printer).run();
