@@ -140,6 +140,11 @@ public final class EvalCommand implements Callable<Integer> {
             description = "An example whose evaluation fails stops the run (resumable; default) or is recorded as skipped.")
     String onError;
 
+    @Option(names = "--no-prefix-cache", description = "Prefill each example's prompt prefix anew and attribute over the whole prompt, "
+            + "instead of keeping the shared instructions and demonstrations cached and recording only the rows after them "
+            + "(the same results, slower; a check of the default).")
+    boolean noPrefixCache;
+
     @Option(names = "--builtin", description = "The embedded default: the tiny generated model (weights-tools preset tiny, seed 0) and "
             + "six built-in NLI examples with human rationales, into ./" + BUILTIN_OUT + " unless --out is given; always starts fresh.")
     boolean builtin;
@@ -214,7 +219,8 @@ public final class EvalCommand implements Callable<Integer> {
             RemoteEvaluator.Spec rs = remoteSpec;
             factory = (m, ds, opts) -> RemoteEvaluator.open(rs, ds, opts, apiKey, remoteConcurrency);
         } else if (factory == null) {
-            factory = (m, ds, opts) -> ModelEvaluator.open(m, ds, opts, d, adapters);
+            ModelEvaluator.Settings settings = ModelEvaluator.Settings.defaults().withPrefixCache(!noPrefixCache);
+            factory = (m, ds, opts) -> ModelEvaluator.open(m, ds, opts, d, adapters, settings);
         }
         EvalRunner.Outcome o = new EvalRunner(config, factory, printer).run();
         print(o);

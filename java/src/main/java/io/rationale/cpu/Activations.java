@@ -43,6 +43,13 @@ public final class Activations implements ForwardRecord {
     public int[] seqStart;
     /** Position of each packed token (its index in its sequence, counting cached positions). */
     public int[] positions;
+    /**
+     * Per sequence, null when it started at position 0, else a fork of its cache holding the positions before its
+     * recorded tokens (the cached prefix, {@link ForwardRecord#prefixLength}): the backward pass reads the prefix's
+     * keys and values as constants (and a checkpointed record's recomputation attends to them). Forks share the
+     * cache's full blocks, so only a partly filled last block is copied ({@link #bytes()} counts neither).
+     */
+    public CpuKvCache[] prefix;
     /** Token ids, packed; null after {@link Backend#forwardEmbeddings}. */
     public int[] tokens;
     /** Embedding rows: the residual stream entering layer 0, {@code [tokens, hidden]}. */
@@ -87,6 +94,9 @@ public final class Activations implements ForwardRecord {
 
     @Override
     public int numLayers() { return layers.size(); }
+
+    @Override
+    public int prefixLength(int seq) { return prefix == null || prefix[seq] == null ? 0 : prefix[seq].length(); }
 
     @Override
     public float[] embeddings(int seq) {

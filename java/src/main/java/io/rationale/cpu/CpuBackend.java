@@ -214,6 +214,12 @@ public final class CpuBackend implements Backend {
             rec.tokens = ids == null ? null : ids.clone();
             rec.embeddings = x.clone();
             rec.layers.clear();
+            rec.prefix = null;
+            for (int s = 0; s < seqs; s++)
+                if (past[s] > 0) {                            // the cached prefix: constants of the backward
+                    if (rec.prefix == null) rec.prefix = new CpuKvCache[seqs];
+                    rec.prefix[s] = caches[s].forkPrefix(past[s]);
+                }
         }
 
         Work work = new Work(c, n);
@@ -433,6 +439,17 @@ public final class CpuBackend implements Backend {
         return backward(record, targets, mode, null, null);
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>The record keeps a fork of each sequence's cache at its prefix ({@link Activations#prefix}); the backward is
+     * the same pass with the prefix's length as each sequence's {@code past}: RoPE at the recorded positions, and
+     * {@link Attention#backward} over the prefix's keys and values (from the fork's blocks, constants) and the
+     * recorded ones; a checkpointed record's recomputation attends to the same prefix.
+     */
+    @Override
+    public boolean supportsPrefixRecord() { return true; }
+
     @Override
     public boolean supportsPositionalRelevance() { return true; }
 
@@ -500,9 +517,9 @@ public final class CpuBackend implements Backend {
         if (rec.lastLogits == null) throw new IllegalArgumentException("the record has no logits: record with LogitsMode.LAST or ALL");
         if (seeds != seqs) throw new IllegalArgumentException(seqs + " sequences but " + seeds + " targets");
         for (int s = 0; s < seqs; s++)
-            if (rec.positions[rec.seqStart[s]] != 0)
-                throw new IllegalArgumentException("sequence " + s + " starts at position " + rec.positions[rec.seqStart[s]]
-                        + ": backward needs whole sequences from position 0 (fresh caches)");
+            if (rec.positions[rec.seqStart[s]] != rec.prefixLength(s))
+                throw new IllegalStateException("sequence " + s + " starts at position " + rec.positions[rec.seqStart[s]]
+                        + " but its recorded prefix holds " + rec.prefixLength(s));
         return rec;
     }
 
@@ -558,7 +575,7 @@ public final class CpuBackend implements Backend {
             LayerWeights w = model.layer(l);
             Activations.Layer lr = re == null ? rec.layers.get(l) : re.layer(l);
             if (lr.rows != null) {
-                lastLayerBackward(l, w, mode, lr, seqStart, dx, dXn, dAttn, dq, dk, dv, dAct, dGate,
+                lastLayerBackward(l, w, mode, lr, rec.prefix, seqStart, dx, dXn, dAttn, dq, dk, dv, dAct, dGate,
                         posCos == null ? null : posCos[l], posSin == null ? null : posSin[l], grads);
                 continue;
             }
@@ -570,7 +587,7 @@ public final class CpuBackend implements Backend {
             // mid = input + o(attention(rope(q), rope(k), v)) with q, k, v projections of norm(input)
             LinearBackward.inputGrad(par, dAttn, n, Q, false, new LinearBackward.Term(w.o(), dx));
             if (lora != null) loraBranch(lora.modules(l, Lora.Projection.O), lr.attn, dx, n, dAttn, grads);
-            Attention.backward(par, shape, mode, lr.q, lr.k, lr.v, seqStart, dAttn, dq, dk, dv);
+            Attention.backward(par, shape, mode, lr.q, lr.k, lr.v, seqStart, rec.prefix, l, null, dAttn, dq, dk, dv);
             ropeBackward(mode, lr, n, dq, dk, posCos == null ? null : posCos[l], posSin == null ? null : posSin[l]);
             if (mode.rules().stopGradientQK())              // dq and dk are zero
                 LinearBackward.inputGrad(par, dXn, n, H, false, new LinearBackward.Term(w.v(), dv));
@@ -598,7 +615,7 @@ public final class CpuBackend implements Backend {
      * {@code lr.rows}) becomes the gradient of its input. The MLP, post-attention norm, o_proj and q_proj backward
      * run on those rows; attention on their queries; k_proj, v_proj and the input norm on every row.
      */
-    private void lastLayerBackward(int l, LayerWeights w, RuleMode mode, Activations.Layer lr, int[] seqStart, float[] dx, float[] dXn,
+    private void lastLayerBackward(int l, LayerWeights w, RuleMode mode, Activations.Layer lr, CpuKvCache[] prefix, int[] seqStart, float[] dx, float[] dXn,
                                    float[] dAttn, float[] dq, float[] dk, float[] dv, float[] dAct, float[] dGate,
                                    double[] posCos, double[] posSin, Lora.Gradients grads) {
         ModelConfig c = model.config();
@@ -619,7 +636,7 @@ public final class CpuBackend implements Backend {
             System.arraycopy(da, r * Q, dAttn, rows[r] * Q, Q);
             from[r] = rows[r] - seqStart[r];
         }
-        Attention.backward(par, shape(), mode, lr.q, lr.k, lr.v, seqStart, from, dAttn, dq, dk, dv);
+        Attention.backward(par, shape(), mode, lr.q, lr.k, lr.v, seqStart, prefix, l, from, dAttn, dq, dk, dv);
         ropeBackward(mode, lr, n, dq, dk, posCos, posSin);   // rows without a query have q and dq zero
         LinearBackward.inputGrad(par, dXn, n, H, false, new LinearBackward.Term(w.k(), dk), new LinearBackward.Term(w.v(), dv));
         float[] xn = lora != null && grads != null && (lora.has(l, Lora.Projection.Q) || lora.has(l, Lora.Projection.K) || lora.has(l, Lora.Projection.V))
@@ -683,7 +700,10 @@ public final class CpuBackend implements Backend {
         return out;
     }
 
-    /** Recomputes one layer's internals at a time from its recorded input (checkpointed records). */
+    /**
+     * Recomputes one layer's internals at a time from its recorded input (checkpointed records): single-layer
+     * throwaway caches, holding the layer's keys and values of the recorded prefix when there is one.
+     */
     private final class Recompute {
         final Activations rec;
         final Work work;
@@ -700,6 +720,8 @@ public final class CpuBackend implements Backend {
             caches = new CpuKvCache[seqs];
             past = new int[seqs];
             for (int s = 0; s < seqs; s++) {
+                past[s] = rec.prefixLength(s);
+                if (past[s] > 0) continue;                    // per layer, see layer(l)
                 caches[s] = new CpuKvCache(1, c.numKvHeads(), c.headDim());
                 caches[s].reserve(rec.seqStart[s + 1] - rec.seqStart[s]);
             }
@@ -708,6 +730,11 @@ public final class CpuBackend implements Backend {
         /** Layer l's internals, in arrays reused by the next call. */
         Activations.Layer layer(int l) {
             Activations.Layer saved = rec.layers.get(l), lr = new Activations.Layer();
+            for (int s = 0; s < caches.length; s++)
+                if (past[s] > 0) {
+                    caches[s] = rec.prefix[s].forkLayer(l);
+                    caches[s].reserve(past[s] + rec.seqStart[s + 1] - rec.seqStart[s]);
+                }
             System.arraycopy(saved.input, 0, x, 0, x.length);
             lr.input = saved.input;
             lr.ropeCos = saved.ropeCos;

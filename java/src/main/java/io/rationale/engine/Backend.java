@@ -220,7 +220,12 @@ public interface Backend extends AutoCloseable {
      * packed batch.
      *
      * <p>The record must come from this backend's {@link #forward} or {@link #forwardEmbeddings} of the same batch
-     * with {@link LogitsMode#LAST} or {@link LogitsMode#ALL}, every sequence starting at position 0 (fresh caches).
+     * with {@link LogitsMode#LAST} or {@link LogitsMode#ALL}, every sequence starting at position 0 (fresh caches) —
+     * or, on a backend that {@link #supportsPrefixRecord supports prefix records}, after what its cache held (a
+     * cached prompt prefix; {@link ForwardRecord#prefixLength}): then the gradients are those of the recorded tokens
+     * only, {@code [new_s*hidden]}, with the prefix's keys and values held constant. In causal attention nothing of
+     * the prefix depends on a later token, so these rows equal the same rows of a whole-sequence record's backward
+     * (in every rule mode: the rules are local to each operation).
      * The record is only read: several targets on one input are several calls on the same record. Token relevance
      * is then {@code Σ_d e·g} with e = {@link ForwardRecord#embeddings}.
      *
@@ -229,6 +234,13 @@ public interface Backend extends AutoCloseable {
      * @throws UnsupportedOperationException when {@link #supportsBackward()} is false
      */
     float[][] backward(ForwardRecord record, List<Target> targets, RuleMode mode);
+
+    /**
+     * Whether {@link #backward} (and {@link #backwardTokenScores}, {@link #backwardWithPositions}) reads records of a
+     * forward that ran after a non-empty cache ({@link ForwardRecord#prefixLength}); when false, callers record the
+     * whole sequence from position 0.
+     */
+    default boolean supportsPrefixRecord() { return false; }
 
     /** Whether {@link #backwardLora} is implemented on this backend. */
     default boolean supportsLoraGradients() { return false; }
