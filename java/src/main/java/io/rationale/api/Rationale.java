@@ -152,12 +152,20 @@ public final class Rationale implements AutoCloseable {
      * opens it on {@code config.device()}.
      */
     public static Rationale open(Path dir, Config config) {
+        return open(dir, config, io.rationale.lora.Adapters.NONE);
+    }
+
+    /**
+     * {@link #open(Path, Config)} with LoRA adapters (Hugging Face PEFT folders) on top of the checkpoint, merged into
+     * the weights or run beside them ({@link io.rationale.lora.Adapters}).
+     */
+    public static Rationale open(Path dir, Config config, io.rationale.lora.Adapters adapters) {
         if (!Files.isDirectory(dir)) throw new IllegalArgumentException(dir + ": not a folder");
         Tokenizer tok = Tokenizer.load(dir);
         Model model = null;
         Backend backend = null;
         try {
-            model = Model.load(dir);
+            model = adapters.load(dir);
             Backends.Opened opened = Backends.open(model, config.device(), config.threads());
             backend = opened.backend();
             String name = config.modelName() != null ? config.modelName() : dir.toAbsolutePath().normalize().getFileName().toString();

@@ -55,6 +55,23 @@ import java.util.SplittableRandom;
  * </ol>
  * {@link AttributionSet#shared()} lists the shared steps with their time and users.
  *
+ * <h2>After a cached prefix</h2>
+ * {@link #run(AttributionInput, TargetSpec, List, Options, KvCache)} takes a cache holding the input's first tokens
+ * (an eval prompt's instructions and demonstrations, prefilled once for its label scores). When the backend
+ * {@link Backend#supportsPrefixRecord records after a prefix} and every method allows it, the shared forward runs
+ * only the tokens from the first study token on (after a fork of the cache, cut there), and the backward passes
+ * give those rows only: the prefix's keys and values are constants, which does not change the gradient or
+ * relevance of a later row (causal attention: nothing of the prefix depends on it). Exactly equal, up to f32
+ * rounding, for saliency, input_x_gradient, attnlrp, cplrp, pe_lrp (token and positional relevance of the study
+ * rows). Tokens before the cut get score 0 (not computed; extra
+ * {@code cached_prefix_tokens}), so a sum over all tokens ({@code relevance_sum}) covers the computed rows only.
+ * integrated_gradients keeps its definition, the interpolation of every token's embedding: it runs on the whole
+ * input as without a prefix (interpolating only the rows after the prefix would be another method). attention and
+ * attention_rollout read every row's probabilities: with either, the whole input is recorded as without a prefix.
+ * occlusion, a difference of two forwards' logits, runs its variants after one more (unrecorded) forward of the whole
+ * input, as without a prefix: keys and values the prefill computed in another batch round differently in the last
+ * bits, which moves small occlusion scores by more than 1e-5 of their largest.
+ *
  * <p>Not thread-safe (a backend runs one pass at a time).
  */
 public final class Attributor {
@@ -87,11 +104,36 @@ public final class Attributor {
      * @throws IllegalArgumentException for ids or a target outside the vocabulary, or no methods
      */
     public AttributionSet run(AttributionInput in, TargetSpec target, List<Method> methods, Options o) {
+        return run(in, target, methods, o, null);
+    }
+
+    /**
+     * {@link #run(AttributionInput, TargetSpec, List, Options)} with the input's first {@code prefix.length()} tokens
+     * already in {@code prefix} (a cache of this backend holding exactly those ids; forked, not modified): see the
+     * class comment. Without support (the backend's, or a method's), or with no study token after the prefix's
+     * start, the input runs whole as without a prefix.
+     *
+     * @param prefix null, or the cache of the input's leading tokens
+     */
+    public AttributionSet run(AttributionInput in, TargetSpec target, List<Method> methods, Options o, KvCache prefix) {
         List<Method> todo = List.copyOf(new LinkedHashSet<>(methods));
         if (todo.isEmpty()) throw new IllegalArgumentException("no attribution method given (valid: " + Method.validNames() + ")");
         if (todo.contains(Method.PE_LRP) && backend.supportsBackward() && !backend.supportsPositionalRelevance())
             return withPeLrpOnTheCpu(in, target, todo, o);
-        return runHere(in, target, todo, o);
+        return runHere(in, target, todo, o, prefixCut(in, todo, prefix), prefix);
+    }
+
+    /**
+     * How many leading tokens run from {@code prefix} instead of the shared forward: up to the first study token
+     * (never all tokens), 0 when the backend or a method needs the whole input recorded.
+     */
+    private int prefixCut(AttributionInput in, List<Method> todo, KvCache prefix) {
+        if (prefix == null || prefix.length() == 0 || !backend.supportsPrefixRecord()) return 0;
+        if (todo.contains(Method.ATTENTION) || todo.contains(Method.ATTENTION_ROLLOUT)) return 0;
+        if (prefix.length() > in.size()) throw new IllegalArgumentException("the prefix cache holds " + prefix.length() + " positions, the input " + in.size() + " tokens");
+        int first = 0;
+        while (first < in.size() && !in.inStudy(first)) first++;
+        return Math.min(Math.min(prefix.length(), first), in.size() - 1);
     }
 
     /**
@@ -102,11 +144,11 @@ public final class Attributor {
     private AttributionSet withPeLrpOnTheCpu(AttributionInput in, TargetSpec target, List<Method> todo, Options o) {
         long t0 = System.nanoTime();
         List<Method> here = todo.stream().filter(m -> m != Method.PE_LRP).toList();
-        AttributionSet main = here.isEmpty() ? null : runHere(in, target, here, o);
+        AttributionSet main = here.isEmpty() ? null : runHere(in, target, here, o, 0, null);
         TargetSpec resolved = main == null || !target.isArgmax() ? target : target.withToken(main.target().spec().tokenId());
         Attribution pe;
         try (Backend cpu = Backends.open(backend.model(), Device.CPU).backend()) {
-            AttributionSet set = new Attributor(cpu, memoryBudget).runHere(in, resolved, List.of(Method.PE_LRP), o);
+            AttributionSet set = new Attributor(cpu, memoryBudget).runHere(in, resolved, List.of(Method.PE_LRP), o, 0, null);
             pe = set.get(Method.PE_LRP);
             if (main == null) main = set;
             Map<String, Object> extras = new LinkedHashMap<>(pe.extras());
@@ -118,7 +160,8 @@ public final class Attributor {
         return new AttributionSet(in, main.target(), out, main.shared(), secondsSince(t0));
     }
 
-    private AttributionSet runHere(AttributionInput in, TargetSpec target, List<Method> todo, Options o) {
+    /** The methods on this backend; the first {@code cut} tokens from {@code prefix} (0: none, the whole input recorded). */
+    private AttributionSet runHere(AttributionInput in, TargetSpec target, List<Method> todo, Options o, int cut, KvCache prefix) {
         long t0 = System.nanoTime();
         ModelConfig c = backend.model().config();
         int[] ids = in.ids();
@@ -141,22 +184,23 @@ public final class Attributor {
         boolean probs = todo.stream().anyMatch(Method::needsAttentionProbs);
         // a checkpointed record (each layer's input only; the backward recomputes the rest) when a full one would not
         // fit the backend's memory budget: long inputs
-        boolean recompute = record && backend.bytesPerRecordedSequence(ids.length, false) > budget();
+        boolean recompute = record && backend.bytesPerRecordedSequence(ids.length - cut, false) > budget();
         ForwardRecord rec = record ? backend.newRecord(probs, recompute) : null;
         long f0 = System.nanoTime();
-        KvCache cache = todo.contains(Method.OCCLUSION) ? backend.newCache() : null;   // occlusion's variants fork it
+        // the forward's cache: the prefix's first cut positions, or a fresh one that occlusion's variants fork
+        KvCache cache = cut > 0 ? prefix.forkPrefix(cut) : todo.contains(Method.OCCLUSION) ? backend.newCache() : null;
         try {
             try {
-                return run(in, target, todo, o, rec, cache, f0, t0);
+                return run(in, target, todo, o, rec, cache, cut, f0, t0);
             } catch (BackendMemoryException e) {
                 if (rec == null || rec.recomputes()) throw e;
                 rec.close();                              // the full record did not fit after all: checkpointed, from the start
                 rec = backend.newRecord(probs, true);
                 if (cache != null) {
                     cache.close();
-                    cache = backend.newCache();
+                    cache = cut > 0 ? prefix.forkPrefix(cut) : backend.newCache();
                 }
-                return run(in, target, todo, o, rec, cache, System.nanoTime(), t0);
+                return run(in, target, todo, o, rec, cache, cut, System.nanoTime(), t0);
             }
         } finally {
             if (cache != null) cache.close();
@@ -168,10 +212,10 @@ public final class Attributor {
     private long budget() { return memoryBudget >= 0 ? memoryBudget : backend.memoryBudget(); }
 
     private AttributionSet run(AttributionInput in, TargetSpec target, List<Method> todo, Options o, ForwardRecord rec, KvCache cache,
-                               long f0, long t0) {
+                               int cut, long f0, long t0) {
         ModelConfig c = backend.model().config();
         int[] ids = in.ids();
-        Logits logits = backend.forward(List.of(ids), Arrays.asList(cache), LogitsMode.LAST, rec);
+        Logits logits = backend.forward(List.of(cut == 0 ? ids : Arrays.copyOfRange(ids, cut, ids.length)), Arrays.asList(cache), LogitsMode.LAST, rec);
         double forwardSeconds = secondsSince(f0);
         float[] last = logits.last(0);
         int argmax = logits.argmax(0, 0);
@@ -179,7 +223,7 @@ public final class Attributor {
         // whether the explained token IS the model's argmax, however it was named (default, --target-id, --target-text)
         Attribution.ResolvedTarget rt = new Attribution.ResolvedTarget(spec, last[spec.tokenId()], spec.value(last), last[spec.tokenId()] >= last[argmax]);
 
-        Run run = new Run(in, rt, o, rec, cache);
+        Run run = new Run(in, rt, o, rec, cache, cut);
         Map<Method, Attribution> out = new LinkedHashMap<>();
         double gradientSeconds = 0;
         List<Method> gradientUsers = new ArrayList<>();
@@ -192,7 +236,8 @@ public final class Attributor {
                 case SALIENCY, INPUT_X_GRADIENT -> {
                     if (run.gradient == null) {
                         long g0 = System.nanoTime();
-                        run.gradient = backend.backwardTokenScores(rec, List.of(spec.toEngine()), RuleMode.GRADIENT)[0];
+                        double[][] g = backend.backwardTokenScores(rec, List.of(spec.toEngine()), RuleMode.GRADIENT)[0];
+                        run.gradient = new double[][]{afterCut(g[0], cut), afterCut(g[1], cut)};
                         gradientSeconds = secondsSince(g0);
                         m0 = System.nanoTime();
                     }
@@ -203,15 +248,15 @@ public final class Attributor {
                 }
                 case ATTNLRP, CPLRP -> {
                     RuleMode rule = m == Method.ATTNLRP ? RuleMode.ATTNLRP : RuleMode.CPLRP;
-                    scores = backend.backwardTokenScores(rec, List.of(spec.toEngine()), rule)[0][0];
+                    scores = afterCut(backend.backwardTokenScores(rec, List.of(spec.toEngine()), rule)[0][0], cut);
                     extras.put("rule", rule.cliName());
                     if (rec.recomputes()) extras.put("checkpointed_record", true);
                     extras.put("relevance_sum", sum(scores));
                 }
                 case PE_LRP -> {
                     PositionalBackward pb = backend.backwardWithPositions(rec, List.of(spec.toEngine()), RuleMode.PE_LRP);
-                    double[] token = inputTimesGradient(rec.embeddings(0), pb.gradients()[0], c.hiddenSize());
-                    double[] positional = pb.positionalScores(0);
+                    double[] token = afterCut(inputTimesGradient(rec.embeddings(0), pb.gradients()[0], c.hiddenSize()), cut);
+                    double[] positional = afterCut(pb.positionalScores(0), cut);
                     scores = new double[token.length];
                     for (int i = 0; i < scores.length; i++) scores[i] = token[i] + positional[i];
                     extras.put("rule", RuleMode.PE_LRP.cliName());
@@ -243,6 +288,7 @@ public final class Attributor {
                 }
                 default -> throw new IllegalStateException("unhandled method " + m);
             }
+            if (cut > 0 && m.needsRecord()) extras.put("cached_prefix_tokens", cut);
             if (wordScores == null) wordScores = in.aggregate(scores, o.aggregate());
             double seconds = todo.size() == 1 ? secondsSince(t0) : secondsSince(m0);
             out.put(m, new Attribution(m, ids, tokenInfos(in), rt, scores, wordScores(in, wordScores), o.aggregate(), seconds, extras));
@@ -260,16 +306,26 @@ public final class Attributor {
         final Attribution.ResolvedTarget target;
         final Options o;
         final ForwardRecord rec;
-        final KvCache cache;      // the input's keys and values, when occlusion runs
+        final KvCache cache;      // the input's keys and values, when occlusion runs or after a prefix
+        final int cut;            // leading tokens that came from a cached prefix (not in the record)
         double[][] gradient;      // the plain gradient's token scores: input × gradient, ‖gradient‖
 
-        Run(AttributionInput in, Attribution.ResolvedTarget target, Options o, ForwardRecord rec, KvCache cache) {
+        Run(AttributionInput in, Attribution.ResolvedTarget target, Options o, ForwardRecord rec, KvCache cache, int cut) {
             this.in = in;
             this.target = target;
             this.o = o;
             this.rec = rec;
             this.cache = cache;
+            this.cut = cut;
         }
+    }
+
+    /** Scores of the rows after the first {@code cut} tokens, as scores of every token (0 for the cut ones). */
+    private static double[] afterCut(double[] rows, int cut) {
+        if (cut == 0) return rows;
+        double[] out = new double[cut + rows.length];
+        System.arraycopy(rows, 0, out, cut, rows.length);
+        return out;
     }
 
     // ------------------------------------------------------------------ integrated gradients
@@ -279,7 +335,7 @@ public final class Attributor {
         int h = c.hiddenSize();
         int[] ids = run.in.ids();
         int t = ids.length;
-        float[] e = run.rec != null ? run.rec.embeddings(0) : embed(ids);
+        float[] e = run.rec != null && run.cut == 0 ? run.rec.embeddings(0) : embed(ids);   // every token: IG interpolates them all
         float[] b = new float[t * h];
         if (run.o.baselineToken() >= 0) {
             float[] row = embed(new int[]{run.o.baselineToken()});
@@ -424,8 +480,19 @@ public final class Attributor {
             tokens += n;
         }
         double fx = run.target.value();
-        int batches = backend.forwardContinuations(run.cache, prefixes.stream().mapToInt(Integer::intValue).toArray(), rests,
-                run.o.maxForwardTokens(), (last, v) -> scores[variantWord.get(v)] = fx - run.target.spec().value(last));
+        KvCache whole = run.cache;
+        if (run.cut > 0) {         // as without a prefix: the variants after the whole input's own keys and values, f(x) from it
+            whole = backend.newCache();
+            fx = run.target.spec().value(backend.forward(ids, whole, LogitsMode.LAST).last(0));
+        }
+        double f = fx;
+        int batches;
+        try {
+            batches = backend.forwardContinuations(whole, prefixes.stream().mapToInt(Integer::intValue).toArray(), rests,
+                    run.o.maxForwardTokens(), (last, v) -> scores[variantWord.get(v)] = f - run.target.spec().value(last));
+        } finally {
+            if (whole != run.cache) whole.close();
+        }
         extras.put("word_level", true);
         extras.put("token_scores", "each token carries the score of its word (of largest |score| when in several); tokens in no word 0");
         extras.put("masking", "deletion");

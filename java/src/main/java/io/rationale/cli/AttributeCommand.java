@@ -41,6 +41,9 @@ public final class AttributeCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device;
 
+    @Mixin
+    AdapterOption adapter;
+
     @Option(names = "--method", required = true, paramLabel = "M",
             description = "saliency, input_x_gradient, integrated_gradients, attnlrp, cplrp, pe_lrp, attention, attention_rollout, occlusion, random, or all.")
     String method;
@@ -98,6 +101,7 @@ public final class AttributeCommand implements Callable<Integer> {
         // the options alone: a usage error (exit 2) before any file is read
         input.checkUsage();
         device.parse();
+        adapter.parse();
         boolean fromIds = input.source.ids != null;
         List<Method> methods = Usage.check(input.spec, () -> Method.parse(method));
         Options options = Usage.check(input.spec, () -> Options.defaults().withSteps(steps).withIgRule(Options.IgRule.parse(igRule))
@@ -118,7 +122,7 @@ public final class AttributeCommand implements Callable<Integer> {
         });
 
         Path dir = input.modelDir();
-        try (Model model = Model.load(dir)) {
+        try (Model model = adapter.load(dir)) {
             Tokenizer tok = null;
             String noTokenizer = null;
             if (fromIds) {

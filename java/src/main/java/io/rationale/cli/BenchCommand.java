@@ -55,15 +55,22 @@ import java.util.stream.Stream;
  * </ul>
  * Results are printed as they are measured ({@code --json}: progress on stderr, one JSON object on stdout at the end);
  * {@code --out FILE} rewrites that JSON object after every measurement, so an interrupted run keeps what it measured.
- * The JMH benchmarks in {@code benchmarks/} measure the same things with JMH's rigour and the Jlama peer.
+ * The JMH benchmarks in {@code benchmarks/} measure the same things with JMH's rigour and the Jlama peer. Subcommands:
+ * {@link BenchMatrixCommand} ({@code bench matrix}: devices × operations × lengths × batches with a cost model and
+ * calibrated peaks), {@link BenchCompareCommand} ({@code bench compare}: the JMH regression gate) and
+ * {@link BenchMachineCommand} ({@code bench machine}).
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+        subcommands = {BenchMatrixCommand.class, BenchCompareCommand.class, BenchMachineCommand.class},
         description = {"Time prefill, decode and (optionally) attribution methods on a model or a generated preset.",
                 "Each measurement warms up until its times settle, then reports the median of --repeat runs; prints tokens/s "
-                        + "and the attribution cost ratios."})
+                        + "and the attribution cost ratios.",
+                "Subcommands: matrix (every operation over devices, lengths and batches, with FLOPs, bytes and % of the "
+                        + "calibrated peaks), compare (regression gate on two JMH result files), machine (this machine's facts)."})
 public final class BenchCommand implements java.util.concurrent.Callable<Integer> {
 
-    @ArgGroup(exclusive = true, multiplicity = "1")
+    // optional for picocli, so that the subcommands (compare, machine) run without it; call() requires one
+    @ArgGroup(exclusive = true, multiplicity = "0..1")
     Source source;
 
     static final class Source {
@@ -115,6 +122,9 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
     @picocli.CommandLine.Mixin
     DeviceOption device;
 
+    @picocli.CommandLine.Mixin
+    AdapterOption adapter;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -134,6 +144,8 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
 
     @Override
     public Integer call() throws IOException {
+        if (source == null)
+            throw Usage.error(spec, "Missing required argument (specify one of these): (--model=DIR | --preset=NAME)");
         Usage.check(spec, this::validateArguments);   // the options alone: exit 2
         device.parse();
         var preset = source.preset == null ? null : Usage.check(spec, () -> Presets.get(source.preset));
@@ -186,7 +198,7 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
     }
 
     private void run(Path dir) {
-        try (Model model = Model.load(dir);
+        try (Model model = adapter.load(dir);
              Backend backend = device.open(model, threads == null ? 0 : threads).backend()) {
             ModelConfig c = model.config();
             checkLengths(c.maxPositionEmbeddings());
@@ -374,7 +386,7 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
         }
     }
 
-    private static void deleteTree(Path dir) {
+    static void deleteTree(Path dir) {
         try (Stream<Path> s = Files.walk(dir)) {
             for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
         } catch (IOException e) {

@@ -58,6 +58,9 @@ public final class EvalCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     DeviceOption device;
 
+    @picocli.CommandLine.Mixin
+    AdapterOption adapter;
+
     @Spec
     CommandSpec spec;
 
@@ -138,6 +141,11 @@ public final class EvalCommand implements Callable<Integer> {
             description = "An example whose evaluation fails stops the run (resumable; default) or is recorded as skipped.")
     String onError;
 
+    @Option(names = "--no-prefix-cache", description = "Prefill each example's prompt prefix anew and attribute over the whole prompt, "
+            + "instead of keeping the shared instructions and demonstrations cached and recording only the rows after them "
+            + "(the same results, slower; a check of the default).")
+    boolean noPrefixCache;
+
     @Option(names = "--spark", paramLabel = "MASTER",
             description = "Run the examples as an Apache Spark job on MASTER (local[2], spark://HOST:PORT, yarn, k8s://...): the model "
                     + "is loaded once per executor JVM, on the GPU Spark assigns a task, else on --device; same results folder "
@@ -186,6 +194,9 @@ public final class EvalCommand implements Callable<Integer> {
         };
         ProgressPrinter.Mode progressMode = Usage.check(spec, () -> ProgressPrinter.mode(progress));
         var d = device.parse();
+        io.rationale.lora.Adapters adapters = adapter.parse();
+        if (!adapters.isEmpty() && (remote || builtin)) throw Usage.error(spec, "--adapter needs a model folder (--model DIR), not "
+                + (builtin ? "--builtin" : "a remote model"));
 
         if (builtin) {
             outDir = out != null ? out : Path.of(BUILTIN_OUT);
@@ -215,19 +226,20 @@ public final class EvalCommand implements Callable<Integer> {
             remoteSpec = RemoteEvaluator.resolve(RemoteEvaluator.Spec.parse(model, RemoteEvaluator.Api.parse(remoteApi)), apiKey);
         }
         EvalRunner.Config config = new EvalRunner.Config(modelDir, datasetSpec, options, limit, outDir, fresh, summaryEvery, errors, selectMode,
-                remoteSpec == null ? null : remoteSpec.id());
+                remoteSpec == null ? null : remoteSpec.id(), adapters);
         if (builtin) System.out.println("model: weights-tools tiny preset, seed 0 (random weights) at " + modelDir.toAbsolutePath().normalize());
         EvaluatorFactory factory = evaluatorFactory;
+        ModelEvaluator.Settings settings = ModelEvaluator.Settings.defaults().withPrefixCache(!noPrefixCache);
         if (factory == null && remoteSpec != null) {
             RemoteEvaluator.Spec rs = remoteSpec;
             factory = (m, ds, opts) -> RemoteEvaluator.open(rs, ds, opts, apiKey, remoteConcurrency);
         } else if (factory == null) {
-            factory = (m, ds, opts) -> ModelEvaluator.open(m, ds, opts, d);
+            factory = (m, ds, opts) -> ModelEvaluator.open(m, ds, opts, d, adapters, settings);
         }
         EvalRunner.Outcome o;
         if (spark != null) {
-            try (DistributedEval cluster = DistributedEval.open(spark, d, sparkPartitions)) {
-                o = new EvalRunner(config, evaluatorFactory != null ? evaluatorFactory : cluster.factory(), printer).distributed(cluster).run();
+            try (DistributedEval cluster = DistributedEval.open(spark, d, sparkPartitions, settings)) {
+                o = new EvalRunner(config, evaluatorFactory != null ? evaluatorFactory : cluster.factory(adapters), printer).distributed(cluster).run();
             }
         } else {
             o = new EvalRunner(config, factory, printer).run();
@@ -306,6 +318,10 @@ public final class EvalCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "results: %s (%d of %d examples done: %d now, %d resumed)%n",
                 o.out().toAbsolutePath().normalize(), c.done(), c.selected(), o.evaluated(), o.resumed());
         if (s.device() != null) System.out.println("device: " + s.device());
+        if (s.resolved().get("flip_token_level_examples") instanceof Number t && s.resolved().get("flip_host_path_examples") instanceof Number h
+                && t.intValue() + h.intValue() > 0)
+            System.out.printf(Locale.ROOT, "flip evaluation: %d examples' variants built from their tokens by the backend, %d tokenized on the host%n",
+                    t.intValue(), h.intValue());
         if (s.selection() != null && s.selection().get("description") != null) System.out.println("examples: " + s.selection().get("description"));
         if (s.attributionTarget() != null) System.out.println("target: " + s.attributionTarget().description());
         Summary.Labels l = s.labels();

@@ -43,6 +43,9 @@ public final class GenerateCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device;
 
+    @Mixin
+    AdapterOption adapter;
+
     @Option(names = "--max-new-tokens", defaultValue = "64", description = "Tokens to generate at most (default: ${DEFAULT-VALUE}).")
     int maxNewTokens;
 
@@ -89,11 +92,12 @@ public final class GenerateCommand implements Callable<Integer> {
     public Integer call() {
         input.checkUsage();
         device.parse();
+        adapter.parse();
         if (maxNewTokens < 0) throw Usage.error(input.spec, "--max-new-tokens must be >= 0, got " + maxNewTokens);
         SamplingParams sampling = Usage.check(input.spec, () -> new SamplingParams(temperature, topP, seed));
         if (stream && json) throw Usage.error(input.spec, "--stream prints text as it comes and --json one object at the end: give one of them");
         boolean streaming = stream || (!json && System.console() != null && System.console().isTerminal());
-        try (Model model = Model.load(input.modelDir());
+        try (Model model = adapter.load(input.modelDir());
              Tokenizer tok = Tokenizer.load(input.model)) {
             int[] prompt = input.ids(tok, model.config().vocabSize());
             ModelInput.checkPositions(prompt.length, model.config());

@@ -39,6 +39,9 @@ public final class LoadTestCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device;
 
+    @Mixin
+    AdapterOption adapter;
+
     @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "CPU threads of the in-process engine (0 = all).")
     int threads;
 
@@ -77,7 +80,7 @@ public final class LoadTestCommand implements Callable<Integer> {
             URI base = url;
             String device = "remote server " + url;
             if (model != null) {
-                api = Rationale.open(model, Rationale.Config.defaults().withDevice(this.device.parse()).withThreads(threads));
+                api = Rationale.open(model, Rationale.Config.defaults().withDevice(this.device.parse()).withThreads(threads), adapter.parse());
                 server = Server.start(api, Server.Config.loopback(0));
                 base = server.uri();
                 device = api.deviceDescription();

@@ -26,6 +26,9 @@ public final class LogitsCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device;
 
+    @Mixin
+    AdapterOption adapter;
+
     @Option(names = "--json", description = "Print one JSON object: ids, logits_last, argmax_per_position, ...")
     boolean json;
 
@@ -36,8 +39,9 @@ public final class LogitsCommand implements Callable<Integer> {
     public Integer call() {
         input.checkUsage();
         device.parse();
+        adapter.parse();
         if (top < 0) throw Usage.error(input.spec, "--top must be >= 0, got " + top);
-        try (Model model = Model.load(input.modelDir());
+        try (Model model = adapter.load(input.modelDir());
              Tokenizer tok = Tokenizer.load(input.model)) {
             int[] ids = input.ids(tok, model.config().vocabSize());
             ModelInput.checkPositions(ids.length, model.config());

@@ -12,7 +12,8 @@ import picocli.CommandLine.Option;
 @Command(name = "rationale", mixinStandardHelpOptions = true, version = "rationale-engine 0.1.0",
         description = "A Llama-family inference engine that explains its decisions.",
         subcommands = {EvalCommand.class, SerumCommand.class, AttributeCommand.class, LogitsCommand.class, GenerateCommand.class, InspectCommand.class,
-                WeightsToolsCommand.class, DemoCommand.class, BenchCommand.class, ServeCommand.class, LoadTestCommand.class})
+                WeightsToolsCommand.class, DemoCommand.class, BenchCommand.class, ServeCommand.class, LoadTestCommand.class,
+                FinetuneCommand.class, EvalCompareCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--verbose", description = "Print stack traces with errors.", scope = CommandLine.ScopeType.INHERIT)
     boolean verbose;

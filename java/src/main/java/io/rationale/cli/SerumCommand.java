@@ -36,6 +36,9 @@ public final class SerumCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device;
 
+    @Mixin
+    AdapterOption adapter;
+
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Model folder (config.json, safetensors, tokenizer).")
     Path model;
 
@@ -133,7 +136,8 @@ public final class SerumCommand implements Callable<Integer> {
             default -> throw new IllegalArgumentException("--on-error must be stop or skip, got '" + onError + "'");
         };
         ProgressPrinter printer = new ProgressPrinter(System.err, ProgressPrinter.mode(progress));
-        SerumRunner.Config config = new SerumRunner.Config(model, questions, o, overrides, limit, out, restart, summaryEvery, errors, device.parse(), 0);
+        SerumRunner.Config config = new SerumRunner.Config(model, questions, o, overrides, limit, out, restart, summaryEvery, errors, device.parse(), 0,
+                adapter.parse());
         SerumRunner.Outcome r = new SerumRunner(config, printer).run();
         print(r);
         return 0;

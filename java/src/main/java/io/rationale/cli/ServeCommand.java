@@ -36,6 +36,9 @@ public final class ServeCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device;
 
+    @Mixin
+    AdapterOption adapter;
+
     @Option(names = "--threads", defaultValue = "0", paramLabel = "N", description = "CPU threads (0 = all available processors).")
     int threads;
 
@@ -89,7 +92,7 @@ public final class ServeCommand implements Callable<Integer> {
         Rationale.Config config = new Rationale.Config(device.parse(), threads, Duration.ofMillis(batchWindowMs), maxConcurrent, maxQueue,
                 maxInputTokens, modelName);
         PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
-        Rationale api = Rationale.open(model, config);
+        Rationale api = Rationale.open(model, config, adapter.parse());
         if (stdio) {
             System.err.println("rationale serve: JSON lines on stdin/stdout (model " + api.modelName() + ", " + api.deviceDescription() + ")");
             int n = StdioServer.run(new Service(api, Service.Settings.defaults()), System.in, out, maxBodyBytes);

@@ -43,6 +43,13 @@ public final class Activations implements ForwardRecord {
     public int[] seqStart;
     /** Position of each packed token (its index in its sequence, counting cached positions). */
     public int[] positions;
+    /**
+     * Per sequence, null when it started at position 0, else a fork of its cache holding the positions before its
+     * recorded tokens (the cached prefix, {@link ForwardRecord#prefixLength}): the backward pass reads the prefix's
+     * keys and values as constants (and a checkpointed record's recomputation attends to them). Forks share the
+     * cache's full blocks, so only a partly filled last block is copied ({@link #bytes()} counts neither).
+     */
+    public CpuKvCache[] prefix;
     /** Token ids, packed; null after {@link Backend#forwardEmbeddings}. */
     public int[] tokens;
     /** Embedding rows: the residual stream entering layer 0, {@code [tokens, hidden]}. */
@@ -89,6 +96,9 @@ public final class Activations implements ForwardRecord {
     public int numLayers() { return layers.size(); }
 
     @Override
+    public int prefixLength(int seq) { return prefix == null || prefix[seq] == null ? 0 : prefix[seq].length(); }
+
+    @Override
     public float[] embeddings(int seq) {
         int h = embeddings.length / numTokens();
         return java.util.Arrays.copyOfRange(embeddings, seqStart[seq] * h, seqStart[seq + 1] * h);
@@ -129,7 +139,7 @@ public final class Activations implements ForwardRecord {
         for (Layer l : layers) {
             b += size(seen, l.rows) + size(seen, l.input) + size(seen, l.attnInvRms) + size(seen, l.q) + size(seen, l.k)
                     + size(seen, l.v) + size(seen, l.ropeCos) + size(seen, l.ropeSin) + size(seen, l.mid)
-                    + size(seen, l.mlpInvRms) + size(seen, l.gate) + size(seen, l.up);
+                    + size(seen, l.mlpInvRms) + size(seen, l.gate) + size(seen, l.up) + size(seen, l.attn);
             if (l.attnProbs != null) for (float[] p : l.attnProbs) b += size(seen, p);
         }
         return b;
@@ -169,5 +179,11 @@ public final class Activations implements ForwardRecord {
         public float[] mlpInvRms;
         /** gate_proj and up_proj outputs, {@code [tokens, intermediate]}. */
         public float[] gate, up;
+        /**
+         * The attention output (o_proj's input), {@code [tokens, heads·dim]} ({@code [rows, heads·dim]} with
+         * {@link #rows}): kept only when the model's unmerged LoRA adapter has a module on this layer's o_proj (its
+         * weight gradient reads it), else null. Adds {@code 4·n·Q} bytes per such layer.
+         */
+        public float[] attn;
     }
 }

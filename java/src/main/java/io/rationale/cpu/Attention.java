@@ -286,21 +286,28 @@ public final class Attention {
      */
     public static void backward(Parallel par, Shape sh, RuleMode mode, float[] q, float[] k, float[] v, int[] seqStart,
                                 float[] dOut, float[] dq, float[] dk, float[] dv) {
-        backward(par, sh, mode, q, k, v, seqStart, null, dOut, dq, dk, dv);
+        backward(par, sh, mode, q, k, v, seqStart, null, 0, null, dOut, dq, dk, dv);
     }
 
     /**
-     * As above, with only the queries from row {@code queryFrom[s]} of each sequence s on (null: all): the other
-     * rows' q and dOut are not read and their dq is zero; keys and values get the gradient of the queries that ran.
+     * As above, for sequences that may run after a cached prefix, and with only some queries.
+     *
+     * @param prefix    null, or per sequence null or the cache holding its first {@code prefix[s].length()}
+     *                  positions (the rows of q, k, v then sit at positions {@code prefix[s].length() + i}): their
+     *                  keys and values of layer {@code layer} are constants the queries also attend to, so dq sums
+     *                  over prefix and new keys while dk and dv exist for the new keys only
+     * @param queryFrom null (all), or per sequence the first row whose query ran: the other rows' q and dOut are not
+     *                  read and their dq is zero; keys and values get the gradient of the queries that ran
      */
     public static void backward(Parallel par, Shape sh, RuleMode mode, float[] q, float[] k, float[] v, int[] seqStart,
-                                int[] queryFrom, float[] dOut, float[] dq, float[] dk, float[] dv) {
+                                CpuKvCache[] prefix, int layer, int[] queryFrom, float[] dOut, float[] dq, float[] dk, float[] dv) {
         int seqs = seqStart.length - 1;
         LrpRules rules = mode.rules();
         boolean throughScores = !rules.stopGradientQK();
         par.forEach(seqs * sh.kvHeads, task -> {
             int s = task / sh.kvHeads, g = task % sh.kvHeads;
-            backwardGroup(sh, throughScores, q, k, v, seqStart[s], seqStart[s + 1], queryFrom == null ? 0 : queryFrom[s], g, dOut, dq, dk, dv);
+            backwardGroup(sh, throughScores, q, k, v, prefix == null ? null : prefix[s], layer, seqStart[s], seqStart[s + 1],
+                    queryFrom == null ? 0 : queryFrom[s], g, dOut, dq, dk, dv);
         });
         applyRules(rules, dq, dk, dv, seqStart[seqs], sh);
     }
@@ -324,7 +331,7 @@ public final class Attention {
     /** Query rows per block: each key's dk and dv are updated once per block (not once per query). */
     static final int BQ = 16;
 
-    private static final ThreadLocal<float[][]> BACK = ThreadLocal.withInitial(() -> new float[4][0]);
+    private static final ThreadLocal<float[][]> BACK = ThreadLocal.withInitial(() -> new float[5][0]);
 
     private static float[] scratch(float[][] buf, int slot, int size) {
         if (buf[slot].length < size) buf[slot] = new float[size];
@@ -332,53 +339,68 @@ public final class Attention {
     }
 
     /**
-     * Rows [t0, t1) of one sequence (queries from row t0 + from on), KV head g and the query heads that read it. Keys and values are transposed
-     * once ({@code [dim][keys]}) so that a query's scores and {@code dp_j = dO·v_j} are vector FMAs over keys; per
-     * block of {@link #BQ} queries the probabilities and score gradients are kept as rows, dq is a register sum
-     * over keys, and dk, dv are register sums over the block's queries.
+     * Rows [t0, t1) of one sequence (queries from row t0 + from on), after the P cached positions of {@code pc} (null:
+     * none), KV head g and the query heads that read it. Keys and values of the context (the prefix's, then the
+     * rows') are transposed once ({@code [dim][keys]}) so that a query's scores and {@code dp_j = dO·v_j} are vector
+     * FMAs over keys; per block of {@link #BQ} queries the probabilities and score gradients are kept as rows, dq is
+     * a register sum over keys, and dk, dv are register sums over the block's queries (new keys only: the prefix's
+     * are constants). Indices j are context positions, query row i sits at position P + i.
      */
-    private static void backwardGroup(Shape sh, boolean throughScores, float[] q, float[] k, float[] v, int t0, int t1, int from,
-                                      int g, float[] dOut, float[] dq, float[] dk, float[] dv) {
+    private static void backwardGroup(Shape sh, boolean throughScores, float[] q, float[] k, float[] v, CpuKvCache pc, int layer,
+                                      int t0, int t1, int from, int g, float[] dOut, float[] dq, float[] dk, float[] dv) {
         int hd = sh.headDim, n = t1 - t0, Q = sh.qDim(), K = sh.kvDim(), group = sh.heads / sh.kvHeads, W = sh.slidingWindow;
-        int np = (n + L - 1) / L * L;
+        int past = pc == null ? 0 : pc.length(), ctx = past + n;
+        int np = (ctx + L - 1) / L * L;
         float scale = (float) (1.0 / Math.sqrt(hd));
         float[][] buf = BACK.get();
         float[] kt = scratch(buf, 0, hd * np), vt = scratch(buf, 1, hd * np);
-        float[] P = scratch(buf, 2, BQ * np), D = scratch(buf, 3, BQ * np);
+        float[] P = scratch(buf, 2, BQ * np), D = scratch(buf, 3, BQ * np), kr = scratch(buf, 4, ctx * hd);
         for (int d = 0; d < hd; d++) {
-            java.util.Arrays.fill(kt, d * np + n, (d + 1) * np, 0f);
-            java.util.Arrays.fill(vt, d * np + n, (d + 1) * np, 0f);
+            java.util.Arrays.fill(kt, d * np + ctx, (d + 1) * np, 0f);
+            java.util.Arrays.fill(vt, d * np + ctx, (d + 1) * np, 0f);
+        }
+        for (int b0 = 0; b0 < past; b0 += CpuKvCache.BLOCK) {        // the prefix's keys and values, from its cache blocks
+            int len = Math.min(CpuKvCache.BLOCK, past - b0);
+            float[] kb = pc.keyBlock(layer, b0 / CpuKvCache.BLOCK), vb = pc.valueBlock(layer, b0 / CpuKvCache.BLOCK);
+            for (int d = 0; d < hd; d++) System.arraycopy(kb, pc.keyIndex(b0, g, d), kt, d * np + b0, len);
+            for (int j = b0; j < b0 + len; j++) {
+                int vo = pc.valueIndex(j, g, 0);
+                for (int d = 0; d < hd; d++) {
+                    vt[d * np + j] = vb[vo + d];
+                    kr[j * hd + d] = kt[d * np + j];
+                }
+            }
         }
         for (int j = 0; j < n; j++) {
-            int ko = (t0 + j) * K + g * hd;
+            int ko = (t0 + j) * K + g * hd, c = past + j;
             for (int d = 0; d < hd; d++) {
-                kt[d * np + j] = k[ko + d];
-                vt[d * np + j] = v[ko + d];
+                kt[d * np + c] = k[ko + d];
+                vt[d * np + c] = v[ko + d];
             }
+            System.arraycopy(k, ko, kr, c * hd, hd);
             java.util.Arrays.fill(dk, ko, ko + hd, 0f);
             java.util.Arrays.fill(dv, ko, ko + hd, 0f);
             java.util.Arrays.fill(dq, (t0 + j) * Q + g * group * hd, (t0 + j) * Q + (g + 1) * group * hd, 0f);
         }
-        int kBase = t0 * K + g * hd;
         for (int h = g * group; h < (g + 1) * group; h++) {
             for (int i0 = from; i0 < n; i0 += BQ) {
-                int i1 = Math.min(n, i0 + BQ), rows = i1 - i0;
-                int jLo = W > 0 ? Math.max(0, i0 - W + 1) : 0;
-                int jStart = jLo / L * L, jEnd = Math.min(np, (i1 - 1) / L * L + L);
+                int i1 = Math.min(n, i0 + BQ), rows = i1 - i0, c0 = past + i0, c1 = past + i1;   // context positions of the block
+                int jLo = W > 0 ? Math.max(0, c0 - W + 1) : 0;
+                int jStart = jLo / L * L, jEnd = Math.min(np, (c1 - 1) / L * L + L);
                 for (int r = 0; r < rows; r++) {
-                    int i = i0 + r, lo = W > 0 ? Math.max(0, i - W + 1) : 0;
-                    int qo = (t0 + i) * Q + h * hd, po = r * np;
-                    scoresAndDp(q, dOut, qo, kt, vt, np, hd, scale, Math.max(jStart, lo / L * L), Math.min(jEnd, i / L * L + L), P, D, po);
-                    softmax(P, po + lo, po + i + 1);
+                    int c = c0 + r, lo = W > 0 ? Math.max(0, c - W + 1) : 0;
+                    int qo = (t0 + i0 + r) * Q + h * hd, po = r * np;
+                    scoresAndDp(q, dOut, qo, kt, vt, np, hd, scale, Math.max(jStart, lo / L * L), Math.min(jEnd, c / L * L + L), P, D, po);
+                    softmax(P, po + lo, po + c + 1);
                     if (!throughScores) continue;
-                    softmaxBackward(P, D, po + lo, po + i + 1);            // D: d scores
-                    for (int j = lo; j <= i; j++) D[po + j] *= scale;       // through the 1/√dim scaling
-                    weightedRows(D, po, lo, i + 1, k, kBase, K, dq, qo, hd);  // dq_i = Σ_j ds_j·k_j
+                    softmaxBackward(P, D, po + lo, po + c + 1);            // D: d scores
+                    for (int j = lo; j <= c; j++) D[po + j] *= scale;       // through the 1/√dim scaling
+                    weightedRows(D, po, lo, c + 1, kr, 0, hd, dq, qo, hd);  // dq_i = Σ_j ds_j·k_j
                 }
-                for (int j = jLo; j < i1; j++) {                          // dk_j += Σ_i ds_ij·q_i, dv_j += Σ_i p_ij·dO_i
-                    int r0 = Math.max(0, j - i0), r1 = W > 0 ? Math.min(rows, j + W - i0) : rows;
+                for (int j = Math.max(jLo, past); j < c1; j++) {          // dk_j += Σ_i ds_ij·q_i, dv_j += Σ_i p_ij·dO_i (new keys)
+                    int r0 = Math.max(0, j - c0), r1 = W > 0 ? Math.min(rows, j + W - c0) : rows;
                     if (r0 >= r1) continue;
-                    int ko = (t0 + j) * K + g * hd, mo = (t0 + i0) * Q + h * hd;
+                    int ko = (t0 + j - past) * K + g * hd, mo = (t0 + i0) * Q + h * hd;
                     weightedRowsAdd(P, r0 * np + j, np, r1 - r0, dOut, mo + r0 * Q, Q, dv, ko, hd);
                     if (throughScores) weightedRowsAdd(D, r0 * np + j, np, r1 - r0, q, mo + r0 * Q, Q, dk, ko, hd);
                 }

@@ -8,6 +8,7 @@ import io.rationale.engine.KvCache;
 import io.rationale.engine.LayerWeights;
 import io.rationale.engine.Logits;
 import io.rationale.engine.LogitsMode;
+import io.rationale.engine.Lora;
 import io.rationale.engine.Model;
 import io.rationale.engine.PositionalBackward;
 import io.rationale.engine.RopeTables;
@@ -213,6 +214,12 @@ public final class CpuBackend implements Backend {
             rec.tokens = ids == null ? null : ids.clone();
             rec.embeddings = x.clone();
             rec.layers.clear();
+            rec.prefix = null;
+            for (int s = 0; s < seqs; s++)
+                if (past[s] > 0) {                            // the cached prefix: constants of the backward
+                    if (rec.prefix == null) rec.prefix = new CpuKvCache[seqs];
+                    rec.prefix[s] = caches[s].forkPrefix(past[s]);
+                }
         }
 
         Work work = new Work(c, n);
@@ -236,9 +243,9 @@ public final class CpuBackend implements Backend {
             boolean top = l == model.numLayers() - 1 && (mode == LogitsMode.NONE && rec == null || mode == LogitsMode.LAST && n > seqs);
             Attention.Steering st = steering != null && iv.atLayer(l) ? steering : null;
             if (top && (rec == null || !rec.keepAttentionProbs))
-                lastLayer(model.layer(l), l, caches, past, seqStart, x, cos, sin, work, mode == LogitsMode.LAST, rec == null || rec.recompute ? null : lr, st);
+                lastLayer(l, model.layer(l), l, caches, past, seqStart, x, cos, sin, work, mode == LogitsMode.LAST, rec == null || rec.recompute ? null : lr, st);
             else
-                layer(model.layer(l), l, caches, past, seqStart, x, cos, sin, work, probs, rec == null || rec.recompute ? null : lr, false, st);
+                layer(l, model.layer(l), l, caches, past, seqStart, x, cos, sin, work, probs, rec == null || rec.recompute ? null : lr, false, st);
             if (rec != null) rec.layers.add(lr);
         }
         for (int s = 0; s < seqs; s++) caches[s].setLength(past[s] + seqStart[s + 1] - seqStart[s]);
@@ -287,7 +294,7 @@ public final class CpuBackend implements Backend {
      * internals (copies, except with {@code recomputing}, which keeps the work arrays themselves and stops after the
      * gate and up projections: all a backward pass needs; x then holds the mid residual stream).
      */
-    private void layer(LayerWeights w, int cacheLayer, CpuKvCache[] caches, int[] past, int[] seqStart, float[] x,
+    private void layer(int l, LayerWeights w, int cacheLayer, CpuKvCache[] caches, int[] past, int[] seqStart, float[] x,
                        float[] cos, float[] sin, Work b, float[][] probs, Activations.Layer lr, boolean recomputing,
                        Attention.Steering steer) {
         ModelConfig c = model.config();
@@ -295,6 +302,12 @@ public final class CpuBackend implements Backend {
         float[] inv = RmsNorm.forward(x, n, hidden, w.inputNorm(), c.rmsNormEps(), b.xn);
         MatMul.linear(par, b.xn, n, hidden,
                 new MatMul.Out(w.q(), w.qBias(), b.q), new MatMul.Out(w.k(), w.kBias(), b.k), new MatMul.Out(w.v(), w.vBias(), b.v));
+        Lora lora = model.lora();
+        if (lora != null) {
+            LoraBranch.forward(par, lora.modules(l, Lora.Projection.Q), b.xn, n, b.q);
+            LoraBranch.forward(par, lora.modules(l, Lora.Projection.K), b.xn, n, b.k);
+            LoraBranch.forward(par, lora.modules(l, Lora.Projection.V), b.xn, n, b.v);
+        }
         Rope.apply(b.q, n, c.numHeads(), c.headDim(), cos, sin);
         Rope.apply(b.k, n, c.numKvHeads(), c.headDim(), cos, sin);
         Attention.Shape shape = shape();
@@ -305,8 +318,10 @@ public final class CpuBackend implements Backend {
             lr.q = recomputing ? b.q : b.q.clone();
             lr.k = recomputing ? b.k : b.k.clone();
             lr.v = recomputing ? b.v : b.v.clone();
+            if (lora != null && lora.has(l, Lora.Projection.O)) lr.attn = recomputing ? b.attn : b.attn.clone();
         }
         MatMul.linear(par, b.attn, n, c.qDim(), new MatMul.Out(w.o(), w.oBias(), b.proj));
+        if (lora != null) LoraBranch.forward(par, lora.modules(l, Lora.Projection.O), b.attn, n, b.proj);
         add(x, b.proj, n * hidden);
         if (lr != null) lr.mid = recomputing ? x : x.clone();
 
@@ -317,9 +332,13 @@ public final class CpuBackend implements Backend {
             lr.gate = new float[n * inter];
             lr.up = new float[n * inter];
             MatMul.linear(par, b.xn, n, hidden, new MatMul.Out(w.gate(), w.gateBias(), lr.gate), new MatMul.Out(w.up(), w.upBias(), lr.up));
+            if (lora != null) {
+                LoraBranch.forward(par, lora.modules(l, Lora.Projection.GATE), b.xn, n, lr.gate);
+                LoraBranch.forward(par, lora.modules(l, Lora.Projection.UP), b.xn, n, lr.up);
+            }
             return;
         }
-        Mlp.Saved mlp = Mlp.forward(par, b.xn, n, hidden, w, b.proj);
+        Mlp.Saved mlp = Mlp.forward(par, b.xn, n, hidden, w, lora, l, b.proj);
         add(x, b.proj, n * hidden);
         if (lr != null) {
             lr.mlpInvRms = inv;
@@ -334,12 +353,17 @@ public final class CpuBackend implements Backend {
      * o_proj and MLP run on the last rows only. The other rows of x keep the layer's input. {@code lr}: null, or
      * where to keep what the backward needs ({@link Activations.Layer#rows}; not with recomputation or probabilities).
      */
-    private void lastLayer(LayerWeights w, int cacheLayer, CpuKvCache[] caches, int[] past, int[] seqStart, float[] x,
+    private void lastLayer(int l, LayerWeights w, int cacheLayer, CpuKvCache[] caches, int[] past, int[] seqStart, float[] x,
                            float[] cos, float[] sin, Work b, boolean lastRows, Activations.Layer lr, Attention.Steering steer) {
         ModelConfig c = model.config();
         int seqs = caches.length, n = seqStart[seqs], hidden = c.hiddenSize(), half = c.headDim() / 2, Q = c.qDim();
         float[] inv = RmsNorm.forward(x, n, hidden, w.inputNorm(), c.rmsNormEps(), b.xn);
         MatMul.linear(par, b.xn, n, hidden, new MatMul.Out(w.k(), w.kBias(), b.k), new MatMul.Out(w.v(), w.vBias(), b.v));
+        Lora lora = model.lora();
+        if (lora != null) {
+            LoraBranch.forward(par, lora.modules(l, Lora.Projection.K), b.xn, n, b.k);
+            LoraBranch.forward(par, lora.modules(l, Lora.Projection.V), b.xn, n, b.v);
+        }
         Rope.apply(b.k, n, c.numKvHeads(), c.headDim(), cos, sin);
         Attention.Shape shape = shape();
         Attention.append(cacheLayer, shape, b.k, b.v, seqStart, caches, past);
@@ -359,6 +383,7 @@ public final class CpuBackend implements Backend {
             at[s] = past[s] + t - seqStart[s];
         }
         MatMul.linear(par, xn, seqs, hidden, new MatMul.Out(w.q(), w.qBias(), b.q));
+        if (lora != null) LoraBranch.forward(par, lora.modules(l, Lora.Projection.Q), xn, seqs, b.q);
         Rope.apply(b.q, seqs, c.numHeads(), c.headDim(), cs, sn);
         Attention.forward(par, cacheLayer, shape, b.q, one, caches, at, b.attn, null, steer);
         if (lr != null) {
@@ -370,10 +395,14 @@ public final class CpuBackend implements Backend {
             for (int s = 0; s < seqs; s++) System.arraycopy(b.q, s * Q, lr.q, rows[s] * Q, Q);
         }
         MatMul.linear(par, b.attn, seqs, Q, new MatMul.Out(w.o(), w.oBias(), b.proj));
+        if (lora != null) {
+            LoraBranch.forward(par, lora.modules(l, Lora.Projection.O), b.attn, seqs, b.proj);
+            if (lr != null && lora.has(l, Lora.Projection.O)) lr.attn = java.util.Arrays.copyOf(b.attn, seqs * Q);
+        }
         add(xs, b.proj, seqs * hidden);
         if (lr != null) lr.mid = xs.clone();
         inv = RmsNorm.forward(xs, seqs, hidden, w.postAttentionNorm(), c.rmsNormEps(), xn);
-        Mlp.Saved mlp = Mlp.forward(par, xn, seqs, hidden, w, b.proj);
+        Mlp.Saved mlp = Mlp.forward(par, xn, seqs, hidden, w, lora, l, b.proj);
         add(xs, b.proj, seqs * hidden);
         for (int s = 0; s < seqs; s++) System.arraycopy(xs, s * hidden, x, rows[s] * hidden, hidden);
         if (lr != null) {
@@ -410,6 +439,17 @@ public final class CpuBackend implements Backend {
         return backward(record, targets, mode, null, null);
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>The record keeps a fork of each sequence's cache at its prefix ({@link Activations#prefix}); the backward is
+     * the same pass with the prefix's length as each sequence's {@code past}: RoPE at the recorded positions, and
+     * {@link Attention#backward} over the prefix's keys and values (from the fork's blocks, constants) and the
+     * recorded ones; a checkpointed record's recomputation attends to the same prefix.
+     */
+    @Override
+    public boolean supportsPrefixRecord() { return true; }
+
     @Override
     public boolean supportsPositionalRelevance() { return true; }
 
@@ -440,30 +480,74 @@ public final class CpuBackend implements Backend {
         return new PositionalBackward(g, cs, ss);
     }
 
-    /** The backward pass; {@code posCos, posSin}: null, or {@code [layers][tokens]} that receive positional relevance. */
-    private float[][] backward(ForwardRecord record, List<Target> targets, RuleMode mode, double[][] posCos, double[][] posSin) {
+    @Override
+    public boolean supportsLoraGradients() { return true; }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>The pass of {@link #backward(ForwardRecord, List, RuleMode)} under {@link RuleMode#GRADIENT}; at each targeted
+     * projection {@link LoraBranch#weightGrad} reads the projection's input (q, k, v, gate, up: the norm of the recorded
+     * residual stream, recomputed; o: the recorded attention output {@link Activations.Layer#attn}; down: silu(gate)·up,
+     * recomputed) and its output gradient as the pass computes it.
+     */
+    @Override
+    public void backwardLora(ForwardRecord record, List<float[]> logitGradients, Lora.Gradients grads) {
+        if (model.lora() == null) throw new IllegalArgumentException("the model has no unmerged LoRA adapter");
+        if (grads == null) throw new IllegalArgumentException("no gradient buffers");
+        Activations rec = checked(record, logitGradients.size());
+        int seqs = rec.numSequences(), V = model.config().vocabSize();
+        float[] dLogits = new float[seqs * V];
+        for (int s = 0; s < seqs; s++) {
+            float[] g = logitGradients.get(s);
+            if (g == null || g.length != V) throw new IllegalArgumentException("sequence " + s + ": the logit gradient must hold " + V + " values");
+            System.arraycopy(g, 0, dLogits, s * V, V);
+        }
+        backward(rec, dLogits, RuleMode.GRADIENT, null, null, grads);
+    }
+
+    /** A record this model's backward can read, for {@code seqs} seeds. */
+    private Activations checked(ForwardRecord record, int seeds) {
         ModelConfig c = model.config();
         Activations rec = record(record);
         if (rec == null || rec.seqStart == null) throw new IllegalArgumentException("the record was not filled by a forward pass");
-        if (mode == null) throw new IllegalArgumentException("no rule mode");
-        int seqs = rec.numSequences(), n = rec.numTokens(), H = c.hiddenSize(), V = c.vocabSize();
+        int seqs = rec.numSequences(), n = rec.numTokens(), H = c.hiddenSize();
         if (rec.layers.size() != model.numLayers() || rec.embeddings.length != n * H)
             throw new IllegalArgumentException("the record does not come from this model");
         if (rec.lastLogits == null) throw new IllegalArgumentException("the record has no logits: record with LogitsMode.LAST or ALL");
-        if (targets.size() != seqs) throw new IllegalArgumentException(seqs + " sequences but " + targets.size() + " targets");
+        if (seeds != seqs) throw new IllegalArgumentException(seqs + " sequences but " + seeds + " targets");
         for (int s = 0; s < seqs; s++)
-            if (rec.positions[rec.seqStart[s]] != 0)
-                throw new IllegalArgumentException("sequence " + s + " starts at position " + rec.positions[rec.seqStart[s]]
-                        + ": backward needs whole sequences from position 0 (fresh caches)");
-        int[] seqStart = rec.seqStart;
+            if (rec.positions[rec.seqStart[s]] != rec.prefixLength(s))
+                throw new IllegalStateException("sequence " + s + " starts at position " + rec.positions[rec.seqStart[s]]
+                        + " but its recorded prefix holds " + rec.prefixLength(s));
+        return rec;
+    }
 
-        // LM head and final norm: seeds at each sequence's last row
+    /** The backward pass; {@code posCos, posSin}: null, or {@code [layers][tokens]} that receive positional relevance. */
+    private float[][] backward(ForwardRecord record, List<Target> targets, RuleMode mode, double[][] posCos, double[][] posSin) {
+        if (mode == null) throw new IllegalArgumentException("no rule mode");
+        Activations rec = checked(record, targets.size());
+        int seqs = rec.numSequences(), V = model.config().vocabSize();
         float[] dLogits = new float[seqs * V];
         for (int s = 0; s < seqs; s++) {
             Target t = targets.get(s);
             if (t == null) throw new IllegalArgumentException("sequence " + s + " has no target");
             System.arraycopy(t.gradient(rec.lastLogits[s]), 0, dLogits, s * V, V);
         }
+        return backward(rec, dLogits, mode, posCos, posSin, null);
+    }
+
+    /**
+     * The backward pass from the gradients of each sequence's last logits ({@code [seqs·vocab]}); {@code grads}: null,
+     * or where the unmerged adapter's weight gradients go.
+     */
+    private float[][] backward(Activations rec, float[] dLogits, RuleMode mode, double[][] posCos, double[][] posSin, Lora.Gradients grads) {
+        ModelConfig c = model.config();
+        int seqs = rec.numSequences(), n = rec.numTokens(), H = c.hiddenSize();
+        int[] seqStart = rec.seqStart;
+        Lora lora = model.lora();
+
+        // LM head and final norm: seeds at each sequence's last row
         float[] dNormed = new float[seqs * H];
         LinearBackward.inputGrad(par, dNormed, seqs, H, false, new LinearBackward.Term(model.lmHead(), dLogits));
         int[] lastRow = new int[seqs];                       // row of rec.finalNormInput holding each sequence's last token
@@ -491,22 +575,34 @@ public final class CpuBackend implements Backend {
             LayerWeights w = model.layer(l);
             Activations.Layer lr = re == null ? rec.layers.get(l) : re.layer(l);
             if (lr.rows != null) {
-                lastLayerBackward(w, mode, lr, seqStart, dx, dXn, dAttn, dq, dk, dv, dAct, dGate,
-                        posCos == null ? null : posCos[l], posSin == null ? null : posSin[l]);
+                lastLayerBackward(l, w, mode, lr, rec.prefix, seqStart, dx, dXn, dAttn, dq, dk, dv, dAct, dGate,
+                        posCos == null ? null : posCos[l], posSin == null ? null : posSin[l], grads);
                 continue;
             }
             // x_out = mid + mlp(norm(mid))
-            Mlp.backward(par, mode, w, lr.gate, lr.up, n, H, dx, dAct, dGate, dXn);
+            float[] xnMlp = grads != null && (lora.has(l, Lora.Projection.GATE) || lora.has(l, Lora.Projection.UP))
+                    ? normed(lr.mid, n, w.postAttentionNorm()) : null;
+            Mlp.backward(par, mode, w, lora, l, grads, xnMlp, lr.gate, lr.up, n, H, dx, dAct, dGate, dXn);
             RmsNorm.backward(mode, lr.mid, lr.mlpInvRms, n, H, w.postAttentionNorm(), dXn, dx, true);
             // mid = input + o(attention(rope(q), rope(k), v)) with q, k, v projections of norm(input)
             LinearBackward.inputGrad(par, dAttn, n, Q, false, new LinearBackward.Term(w.o(), dx));
-            Attention.backward(par, shape, mode, lr.q, lr.k, lr.v, seqStart, dAttn, dq, dk, dv);
+            if (lora != null) loraBranch(lora.modules(l, Lora.Projection.O), lr.attn, dx, n, dAttn, grads);
+            Attention.backward(par, shape, mode, lr.q, lr.k, lr.v, seqStart, rec.prefix, l, null, dAttn, dq, dk, dv);
             ropeBackward(mode, lr, n, dq, dk, posCos == null ? null : posCos[l], posSin == null ? null : posSin[l]);
             if (mode.rules().stopGradientQK())              // dq and dk are zero
                 LinearBackward.inputGrad(par, dXn, n, H, false, new LinearBackward.Term(w.v(), dv));
             else
                 LinearBackward.inputGrad(par, dXn, n, H, false, new LinearBackward.Term(w.q(), dq),
                         new LinearBackward.Term(w.k(), dk), new LinearBackward.Term(w.v(), dv));
+            if (lora != null) {
+                float[] xn = grads != null && (lora.has(l, Lora.Projection.Q) || lora.has(l, Lora.Projection.K) || lora.has(l, Lora.Projection.V))
+                        ? normed(lr.input, n, w.inputNorm()) : null;
+                if (!mode.rules().stopGradientQK()) {
+                    loraBranch(lora.modules(l, Lora.Projection.Q), xn, dq, n, dXn, grads);
+                    loraBranch(lora.modules(l, Lora.Projection.K), xn, dk, n, dXn, grads);
+                }
+                loraBranch(lora.modules(l, Lora.Projection.V), xn, dv, n, dXn, grads);
+            }
             RmsNorm.backward(mode, lr.input, lr.attnInvRms, n, H, w.inputNorm(), dXn, dx, true);
         }
         float[][] out = new float[seqs][];
@@ -519,29 +615,47 @@ public final class CpuBackend implements Backend {
      * {@code lr.rows}) becomes the gradient of its input. The MLP, post-attention norm, o_proj and q_proj backward
      * run on those rows; attention on their queries; k_proj, v_proj and the input norm on every row.
      */
-    private void lastLayerBackward(LayerWeights w, RuleMode mode, Activations.Layer lr, int[] seqStart, float[] dx, float[] dXn,
+    private void lastLayerBackward(int l, LayerWeights w, RuleMode mode, Activations.Layer lr, CpuKvCache[] prefix, int[] seqStart, float[] dx, float[] dXn,
                                    float[] dAttn, float[] dq, float[] dk, float[] dv, float[] dAct, float[] dGate,
-                                   double[] posCos, double[] posSin) {
+                                   double[] posCos, double[] posSin, Lora.Gradients grads) {
         ModelConfig c = model.config();
+        Lora lora = model.lora();
         int[] rows = lr.rows;
         int m = rows.length, n = seqStart[seqStart.length - 1], H = c.hiddenSize(), Q = c.qDim();
         float[] dm = new float[m * H], dn = new float[m * H], da = new float[m * Q];
         for (int r = 0; r < m; r++) System.arraycopy(dx, rows[r] * H, dm, r * H, H);
-        Mlp.backward(par, mode, w, lr.gate, lr.up, m, H, dm, dAct, dGate, dn);
+        float[] xnMlp = grads != null && (lora.has(l, Lora.Projection.GATE) || lora.has(l, Lora.Projection.UP))
+                ? normed(lr.mid, m, w.postAttentionNorm()) : null;
+        Mlp.backward(par, mode, w, lora, l, grads, xnMlp, lr.gate, lr.up, m, H, dm, dAct, dGate, dn);
         RmsNorm.backward(mode, lr.mid, lr.mlpInvRms, m, H, w.postAttentionNorm(), dn, dm, true);
         LinearBackward.inputGrad(par, da, m, Q, false, new LinearBackward.Term(w.o(), dm));
+        if (lora != null) loraBranch(lora.modules(l, Lora.Projection.O), lr.attn, dm, m, da, grads);
         java.util.Arrays.fill(dAttn, 0, n * Q, 0f);
         int[] from = new int[rows.length];
         for (int r = 0; r < m; r++) {
             System.arraycopy(da, r * Q, dAttn, rows[r] * Q, Q);
             from[r] = rows[r] - seqStart[r];
         }
-        Attention.backward(par, shape(), mode, lr.q, lr.k, lr.v, seqStart, from, dAttn, dq, dk, dv);
+        Attention.backward(par, shape(), mode, lr.q, lr.k, lr.v, seqStart, prefix, l, from, dAttn, dq, dk, dv);
         ropeBackward(mode, lr, n, dq, dk, posCos, posSin);   // rows without a query have q and dq zero
         LinearBackward.inputGrad(par, dXn, n, H, false, new LinearBackward.Term(w.k(), dk), new LinearBackward.Term(w.v(), dv));
+        float[] xn = lora != null && grads != null && (lora.has(l, Lora.Projection.Q) || lora.has(l, Lora.Projection.K) || lora.has(l, Lora.Projection.V))
+                ? normed(lr.input, n, w.inputNorm()) : null;
+        if (lora != null) {
+            if (!mode.rules().stopGradientQK()) loraBranch(lora.modules(l, Lora.Projection.K), xn, dk, n, dXn, grads);
+            loraBranch(lora.modules(l, Lora.Projection.V), xn, dv, n, dXn, grads);
+        }
         if (!mode.rules().stopGradientQK()) {                // else dq is zero
             for (int r = 0; r < m; r++) System.arraycopy(dq, rows[r] * Q, da, r * Q, Q);
             LinearBackward.inputGrad(par, dn, m, H, false, new LinearBackward.Term(w.q(), da));
+            if (lora != null) {
+                float[] xq = null;
+                if (xn != null) {
+                    xq = new float[m * H];
+                    for (int r = 0; r < m; r++) System.arraycopy(xn, rows[r] * H, xq, r * H, H);
+                }
+                loraBranch(lora.modules(l, Lora.Projection.Q), xq, da, m, dn, grads);
+            }
             for (int r = 0; r < m; r++) for (int d = 0; d < H; d++) dXn[rows[r] * H + d] += dn[r * H + d];
         }
         // the residual: d input = d mid at the last rows (zero elsewhere), plus the input norm's backward
@@ -565,7 +679,31 @@ public final class CpuBackend implements Backend {
         Rope.backward(share, dk, n, c.numKvHeads(), c.headDim(), lr.ropeCos, lr.ropeSin);
     }
 
-    /** Recomputes one layer's internals at a time from its recorded input (checkpointed records). */
+    /**
+     * The LoRA modules of one projection in the backward pass: their input gradient {@code dx += Σ scale·(dy·B)·A};
+     * with {@code grads}, their weight gradients from the projection's input x (which must then be given).
+     */
+    private void loraBranch(List<Lora.Module> mods, float[] x, float[] dy, int n, float[] dx, Lora.Gradients grads) {
+        if (mods.isEmpty()) return;
+        LoraBranch.inputGrad(par, mods, dy, n, dx);
+        if (grads != null) {
+            if (x == null) throw new IllegalStateException("the record lacks the input of " + mods.get(0).name());
+            LoraBranch.weightGrad(par, mods, x, dy, n, grads);
+        }
+    }
+
+    /** RmsNorm of n rows of x with weight w, as the forward computed it. */
+    private float[] normed(float[] x, int n, float[] w) {
+        ModelConfig c = model.config();
+        float[] out = new float[n * c.hiddenSize()];
+        RmsNorm.forward(x, n, c.hiddenSize(), w, c.rmsNormEps(), out);
+        return out;
+    }
+
+    /**
+     * Recomputes one layer's internals at a time from its recorded input (checkpointed records): single-layer
+     * throwaway caches, holding the layer's keys and values of the recorded prefix when there is one.
+     */
     private final class Recompute {
         final Activations rec;
         final Work work;
@@ -582,6 +720,8 @@ public final class CpuBackend implements Backend {
             caches = new CpuKvCache[seqs];
             past = new int[seqs];
             for (int s = 0; s < seqs; s++) {
+                past[s] = rec.prefixLength(s);
+                if (past[s] > 0) continue;                    // per layer, see layer(l)
                 caches[s] = new CpuKvCache(1, c.numKvHeads(), c.headDim());
                 caches[s].reserve(rec.seqStart[s + 1] - rec.seqStart[s]);
             }
@@ -590,11 +730,16 @@ public final class CpuBackend implements Backend {
         /** Layer l's internals, in arrays reused by the next call. */
         Activations.Layer layer(int l) {
             Activations.Layer saved = rec.layers.get(l), lr = new Activations.Layer();
+            for (int s = 0; s < caches.length; s++)
+                if (past[s] > 0) {
+                    caches[s] = rec.prefix[s].forkLayer(l);
+                    caches[s].reserve(past[s] + rec.seqStart[s + 1] - rec.seqStart[s]);
+                }
             System.arraycopy(saved.input, 0, x, 0, x.length);
             lr.input = saved.input;
             lr.ropeCos = saved.ropeCos;
             lr.ropeSin = saved.ropeSin;
-            CpuBackend.this.layer(model.layer(l), 0, caches, past, rec.seqStart, x, saved.ropeCos, saved.ropeSin, work, null, lr, true, null);
+            CpuBackend.this.layer(l, model.layer(l), 0, caches, past, rec.seqStart, x, saved.ropeCos, saved.ropeSin, work, null, lr, true, null);
             return lr;
         }
     }

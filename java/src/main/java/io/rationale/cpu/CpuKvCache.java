@@ -75,6 +75,21 @@ public final class CpuKvCache implements KvCache {
         return c;
     }
 
+    /**
+     * A single-layer cache holding this cache's positions of layer {@code layer} (full blocks shared, the partly
+     * filled one copied): what recomputing one layer after a cached prefix attends to.
+     */
+    public CpuKvCache forkLayer(int layer) {
+        CpuKvCache c = new CpuKvCache(1, kvHeads, headDim);
+        int full = length / BLOCK;
+        for (int b = 0; b < keys.get(layer).size() && b * BLOCK < length; b++) {
+            c.keys.get(0).add(b < full ? keys.get(layer).get(b) : keys.get(layer).get(b).clone());
+            c.values.get(0).add(b < full ? values.get(layer).get(b) : values.get(layer).get(b).clone());
+        }
+        c.length = length;
+        return c;
+    }
+
     @Override
     public void truncate(int n) {
         if (n < 0 || n > length) throw new IllegalArgumentException("length " + n + " outside [0, " + length + "]");

@@ -15,6 +15,9 @@ public final class CpuProvider implements BackendProvider {
     public int autoPriority() { return 0; }
 
     @Override
+    public boolean supportsUnmergedLora() { return true; }
+
+    @Override
     public Backend open(Model model, Device device, int threads) {
         return threads == 0 ? new CpuBackend(model) : new CpuBackend(model, threads);
     }

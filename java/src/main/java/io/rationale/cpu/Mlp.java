@@ -1,10 +1,13 @@
 package io.rationale.cpu;
 
 import io.rationale.engine.LayerWeights;
+import io.rationale.engine.Lora;
 import io.rationale.engine.LrpRules;
 import io.rationale.engine.RuleMode;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
+
+import java.util.List;
 
 import static io.rationale.cpu.Vec.F;
 import static io.rationale.cpu.Vec.L;
@@ -26,14 +29,27 @@ public final class Mlp {
      * @return the intermediate arrays (fresh each call)
      */
     public static Saved forward(Parallel par, float[] x, int n, int hidden, LayerWeights w, float[] out) {
+        return forward(par, x, n, hidden, w, null, -1, out);
+    }
+
+    /**
+     * {@link #forward(Parallel, float[], int, int, LayerWeights, float[])} with the unmerged LoRA modules of layer l
+     * beside gate, up and down ({@link LoraBranch}; {@code lora} null for none).
+     */
+    public static Saved forward(Parallel par, float[] x, int n, int hidden, LayerWeights w, Lora lora, int l, float[] out) {
         int inter = w.gate().rows();
         float[] gate = new float[n * inter], up = new float[n * inter];
         MatMul.linear(par, x, n, hidden, new MatMul.Out(w.gate(), w.gateBias(), gate), new MatMul.Out(w.up(), w.upBias(), up));
+        if (lora != null) {
+            LoraBranch.forward(par, lora.modules(l, Lora.Projection.GATE), x, n, gate);
+            LoraBranch.forward(par, lora.modules(l, Lora.Projection.UP), x, n, up);
+        }
         float[] act = new float[n * inter];
         int chunk = 64 * 1024;
         int tasks = (n * inter + chunk - 1) / chunk;
         par.forEach(tasks, c -> swiglu(gate, up, act, c * chunk, Math.min(n * inter, (c + 1) * chunk)));
         MatMul.linear(par, act, n, inter, new MatMul.Out(w.down(), w.downBias(), out));
+        if (lora != null) LoraBranch.forward(par, lora.modules(l, Lora.Projection.DOWN), act, n, out);
         return new Saved(gate, up, act);
     }
 
@@ -64,9 +80,29 @@ public final class Mlp {
      */
     public static void backward(Parallel par, RuleMode mode, LayerWeights w, float[] gate, float[] up, int n, int hidden,
                                 float[] dOut, float[] dAct, float[] dGate, float[] dx) {
+        backward(par, mode, w, null, -1, null, null, gate, up, n, hidden, dOut, dAct, dGate, dx);
+    }
+
+    /**
+     * {@link #backward(Parallel, RuleMode, LayerWeights, float[], float[], int, int, float[], float[], float[], float[])}
+     * through the unmerged LoRA modules of layer l as well ({@code lora} null for none): their input gradients join
+     * dAct and dx; with {@code grads}, their weights' gradients are added there, from the inputs
+     * {@code xn} (the block's input, for gate and up) and silu(gate)·up (recomputed, for down).
+     */
+    public static void backward(Parallel par, RuleMode mode, LayerWeights w, Lora lora, int l, Lora.Gradients grads, float[] xn,
+                                float[] gate, float[] up, int n, int hidden, float[] dOut, float[] dAct, float[] dGate, float[] dx) {
         int inter = w.gate().rows();
         LrpRules rules = mode.rules();
         LinearBackward.inputGrad(par, dAct, n, inter, false, new LinearBackward.Term(w.down(), dOut));
+        if (lora != null) {
+            List<Lora.Module> down = lora.modules(l, Lora.Projection.DOWN);
+            LoraBranch.inputGrad(par, down, dOut, n, dAct);
+            if (grads != null && !down.isEmpty()) {
+                float[] act = new float[n * inter];
+                swiglu(gate, up, act, 0, n * inter);
+                LoraBranch.weightGrad(par, down, act, dOut, n, grads);
+            }
+        }
         int chunk = 64 * 1024, total = n * inter;
         int tasks = (total + chunk - 1) / chunk;
         par.forEach(tasks, c -> {                            // dUp is written over dAct
@@ -78,6 +114,16 @@ public final class Mlp {
         else
             LinearBackward.inputGrad(par, dx, n, hidden, false,
                     new LinearBackward.Term(w.gate(), dGate), new LinearBackward.Term(w.up(), dAct));
+        if (lora != null) {
+            List<Lora.Module> g = rules.stopGradientGate() ? List.of() : lora.modules(l, Lora.Projection.GATE);
+            List<Lora.Module> u = lora.modules(l, Lora.Projection.UP);
+            LoraBranch.inputGrad(par, g, dGate, n, dx);
+            LoraBranch.inputGrad(par, u, dAct, n, dx);
+            if (grads != null) {
+                LoraBranch.weightGrad(par, g, xn, dGate, n, grads);
+                LoraBranch.weightGrad(par, u, xn, dAct, n, grads);
+            }
+        }
     }
 
     /**

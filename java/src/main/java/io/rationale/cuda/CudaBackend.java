@@ -4,6 +4,8 @@ import io.rationale.engine.AttentionIntervention;
 import io.rationale.engine.Backend;
 import io.rationale.engine.BackendMemoryException;
 import io.rationale.engine.Continuations;
+import io.rationale.engine.FlipBatch;
+import io.rationale.engine.FlipScores;
 import io.rationale.engine.ForwardOptions;
 import io.rationale.engine.ForwardRecord;
 import io.rationale.engine.KvCache;
@@ -188,7 +190,7 @@ public final class CudaBackend implements Backend {
     }
 
     /** What a pass returns instead of the logits: picked on the device, only the picks come back. */
-    private sealed interface Pick permits Sampling, Labels {}
+    private sealed interface Pick permits Sampling, Labels, Flip {}
 
     /** {@link #forwardAndSample}: each sequence's next token. */
     private record Sampling(SamplingParams params, double[] draws) implements Pick {}
@@ -214,8 +216,177 @@ public final class CudaBackend implements Backend {
         }, labels);
     }
 
-    /** Input embeddings already on the device: sequences of {@code lengths} tokens packed at {@code x} ({@code [n, H]} f32). */
-    private record DeviceInput(DevicePointer x, int[] lengths) {}
+    /**
+     * {@link #flipEvaluation}: each sequence's last logits reduced to label groups ({@code label_logits}) into device
+     * rows that stay there ({@code logit}, {@code token}, {@code pred} point at the batch's first variant's row).
+     */
+    private record Flip(int[][] labelTokens, DevicePointer logit, DevicePointer token, DevicePointer pred) implements Pick {}
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>On the device: the batch's tables go up once; per batched forward, {@code flip_build} writes the variants'
+     * tokens from the rankings into a device buffer that the embedding reads, and {@code label_logits} reduces their
+     * last logits into label rows that stay on the device; at the end {@code flip_scores} computes the probabilities
+     * (double, the host's softmax operation for operation), predictions, flips, comprehensiveness and sufficiency.
+     * Only those numbers (and each batch's built lengths, checked against the planned ones) come back. The batches,
+     * forks and out-of-memory retries are {@link Continuations}'s.
+     */
+    @Override
+    public FlipScores flipEvaluation(KvCache prefix, FlipBatch batch, int[][] labelTokens, int maxTokens, FlipBatch.Original original) {
+        ModelConfig c = model.config();
+        LabelLogits.check(labelTokens, c.vocabSize());
+        int L = labelTokens.length, V = batch.variants(), R = batch.requests(), first = original == null ? 0 : 1;
+        if (original != null && original.probs().length != L)
+            throw new IllegalArgumentException("the original's " + original.probs().length + " probabilities for " + L + " labels");
+        for (int id : batch.rest()) if (id < 0 || id >= c.vocabSize()) throw new IllegalArgumentException("token id " + id + " outside the vocabulary");
+        for (int id : batch.forms()) if (id < 0 || id >= c.vocabSize()) throw new IllegalArgumentException("token id " + id + " outside the vocabulary");
+        List<int[]> rows = new ArrayList<>(V - first);
+        IdentityHashMap<int[], Integer> variantOf = new IdentityHashMap<>();
+        int tokens = 0;
+        for (int v = first; v < V; v++) {
+            int len = batch.length(v);
+            if (len == 0) throw new IllegalArgumentException("variant " + v + " has no tokens");
+            int[] row = new int[len];                      // only its length is read: the tokens are built on the device
+            rows.add(row);
+            variantOf.put(row, v);
+            tokens += len;
+        }
+        // the tables, one copy up
+        int n = batch.words(), F = batch.fields();
+        int[][] parts = new int[19][];
+        parts[0] = batch.rest();
+        parts[1] = bits(batch.glue());
+        parts[2] = batch.fieldWords();
+        parts[3] = batch.wordStart();
+        parts[4] = batch.wordEnd();
+        parts[5] = batch.breakBefore();
+        parts[6] = batch.nextBreak();
+        parts[7] = batch.forms();
+        parts[8] = batch.formStart();
+        parts[9] = batch.formLen();
+        parts[10] = batch.emptyStart();
+        parts[11] = batch.emptyLen();
+        int[][] rk = batch.rankings();
+        int[] rankStart = new int[rk.length + 1];
+        for (int r = 0; r < rk.length; r++) rankStart[r + 1] = rankStart[r] + rk[r].length;
+        int[] ranks = new int[rankStart[rk.length]];
+        for (int r = 0; r < rk.length; r++) System.arraycopy(rk[r], 0, ranks, rankStart[r], rk[r].length);
+        parts[12] = rankStart;
+        parts[13] = ranks;
+        parts[14] = batch.variantRanking();
+        parts[15] = batch.variantSize();
+        parts[16] = bits(batch.variantKeep());
+        parts[17] = batch.requestRemove();
+        parts[18] = batch.requestKeep();
+        long[] at = new long[parts.length + 1];
+        for (int i = 0; i < parts.length; i++) at[i + 1] = at[i] + Math.max(1, parts[i].length);
+        int[] packed = new int[(int) at[parts.length]];
+        for (int i = 0; i < parts.length; i++) System.arraycopy(parts[i], 0, packed, (int) at[i], parts[i].length);
+        DevicePointer[] mem = new DevicePointer[9];
+        int forwards;
+        float[] logit = new float[V * L];
+        int[] best = new int[V * L], pred = new int[V], flipped = new int[R];
+        double[] probs = new double[V * L], comp = new double[R], suff = new double[R];
+        try {
+            synchronized (this) {
+                check();
+                try {
+                    mem[0] = device.alloc(4L * packed.length);
+                    mem[1] = device.alloc(4L * V * L);            // label logits
+                    mem[2] = device.alloc(4L * V * L);            // label tokens
+                    mem[3] = device.alloc(4L * V);                // predictions
+                    mem[4] = device.alloc(8L * V * L);            // probabilities
+                    mem[5] = device.alloc(4L * Math.max(1, R));   // flipped
+                    mem[6] = device.alloc(8L * Math.max(1, R));   // comprehensiveness
+                    mem[7] = device.alloc(8L * Math.max(1, R));   // sufficiency
+                    mem[8] = device.alloc(8L * L);                // the given original's probabilities
+                } catch (DeviceOutOfMemoryException e) {
+                    throw new BackendMemoryException(e.getMessage() + " (the flip evaluation's tables)", e);
+                }
+                device.copyToDevice(mem[0], packed);
+            }
+            DevicePointer t0 = mem[0];
+            Kernels.FlipTables tables = new Kernels.FlipTables(t0.plus(4 * at[0]), t0.plus(4 * at[1]), batch.rest().length, t0.plus(4 * at[2]), F,
+                    t0.plus(4 * at[3]), t0.plus(4 * at[4]), t0.plus(4 * at[5]), t0.plus(4 * at[6]), n, batch.contexts(), batch.replace(),
+                    t0.plus(4 * at[7]), t0.plus(4 * at[8]), t0.plus(4 * at[9]), t0.plus(4 * at[10]), t0.plus(4 * at[11]), t0.plus(4 * at[12]),
+                    t0.plus(4 * at[13]), t0.plus(4 * at[14]), t0.plus(4 * at[15]), t0.plus(4 * at[16]));
+            forwards = rows.isEmpty() ? 0 : Continuations.run(this, prefix, null, rows, maxTokens, (sub, caches) -> {
+                synchronized (this) {
+                    int v0 = variantOf.get(sub.getFirst()), cnt = sub.size(), total = 0;
+                    int[] small = new int[3 * cnt], lengths = new int[cnt];
+                    for (int b = 0; b < cnt; b++) {
+                        lengths[b] = sub.get(b).length;
+                        small[b] = total;                     // offsets
+                        small[2 * cnt + b] = v0 + b;          // variants
+                        total += lengths[b];
+                    }
+                    try {
+                        DevicePointer ids = ws.get("flip.ids", 4L * total), sm = ws.get("flip.rows", 4L * small.length);
+                        DevicePointer scratch = ws.get("flip.scratch", 4L * cnt * (n + F));
+                        device.copyToDevice(sm, small);
+                        kernels.flipBuild(ids, sm, sm.plus(4L * cnt), sm.plus(8L * cnt), scratch, cnt, tables);
+                        int[] built = new int[cnt];
+                        device.copyToHost(built, sm.plus(4L * cnt));
+                        for (int b = 0; b < cnt; b++)
+                            if (built[b] != lengths[b])
+                                throw new IllegalStateException("variant " + (v0 + b) + ": built " + built[b] + " tokens on the device, planned " + lengths[b]);
+                        pass(null, null, new DeviceInput(ids, lengths, true), caches, ForwardOptions.of(LogitsMode.LAST),
+                                new Flip(labelTokens, mem[1].plus(4L * v0 * L), mem[2].plus(4L * v0 * L), mem[3].plus(4L * v0)));
+                    } catch (DeviceOutOfMemoryException e) {
+                        ws.close();
+                        throw new BackendMemoryException(e.getMessage() + " (building " + cnt + " flip variants of " + total + " tokens)", e);
+                    }
+                    return new Boolean[cnt];
+                }
+            }, (r, i) -> {});
+            synchronized (this) {
+                check();
+                if (original != null) device.copyToDevice(mem[8], original.probs());
+                kernels.flipScores(mem[4], mem[1], mem[3], V, L, original != null, mem[8], original == null ? 0 : original.predicted(),
+                        t0.plus(4 * at[17]), t0.plus(4 * at[18]), R, mem[5], mem[6], mem[7]);
+                device.copyToHost(logit, mem[1]);
+                device.copyToHost(best, mem[2]);
+                device.copyToHost(pred, mem[3]);
+                device.copyToHost(probs, mem[4]);
+                if (R > 0) {
+                    device.copyToHost(flipped, mem[5]);
+                    device.copyToHost(comp, mem[6]);
+                    device.copyToHost(suff, mem[7]);
+                }
+            }
+        } finally {
+            synchronized (this) {
+                for (DevicePointer m : mem) if (m != null) device.free(m);
+            }
+        }
+        float[][] labelLogits = new float[V][];
+        int[][] bestTokens = new int[V][];
+        double[][] p = new double[V][];
+        for (int v = 0; v < V; v++) {
+            p[v] = Arrays.copyOfRange(probs, v * L, (v + 1) * L);
+            if (v < first) continue;
+            labelLogits[v] = Arrays.copyOfRange(logit, v * L, (v + 1) * L);
+            bestTokens[v] = Arrays.copyOfRange(best, v * L, (v + 1) * L);
+        }
+        boolean[] f = new boolean[R];
+        for (int r = 0; r < R; r++) f[r] = flipped[r] != 0;
+        return new FlipScores(labelLogits, bestTokens, p, pred, f, comp, suff, forwards, tokens);
+    }
+
+    private static int[] bits(boolean[] b) {
+        int[] out = new int[b.length];
+        for (int i = 0; i < b.length; i++) out[i] = b[i] ? 1 : 0;
+        return out;
+    }
+
+    /**
+     * Input already on the device: sequences of {@code lengths} tokens packed at {@code x}, as embeddings ({@code [n, H]}
+     * f32) or, with {@code ids}, as token ids ({@code [n]} int, read by the embedding).
+     */
+    private record DeviceInput(DevicePointer x, int[] lengths, boolean ids) {
+        DeviceInput(DevicePointer x, int[] lengths) { this(x, lengths, false); }
+    }
 
     /**
      * One forward from token ids, host embeddings or device embeddings (one of the three); returns {@link Logits}, or
@@ -490,9 +661,10 @@ public final class CudaBackend implements Backend {
             aTemp = args.doubles(t);
             aTopP = args.doubles(tp);
         }
+        int[][] labelTokens = pick instanceof Labels x ? x.labelTokens() : pick instanceof Flip x ? x.labelTokens() : null;
         Labels labelPick = pick instanceof Labels x ? x : null;
-        if (labelPick != null) {
-            int[][] lt = labelPick.labelTokens();
+        if (labelTokens != null) {
+            int[][] lt = labelTokens;
             int[] start = new int[lt.length + 1];
             for (int g = 0; g < lt.length; g++) start[g + 1] = start[g] + lt[g].length;
             int[] ids = new int[start[lt.length]];
@@ -516,6 +688,8 @@ public final class CudaBackend implements Backend {
         DevicePointer x = ws.get("x", 4L * n * H);
         if (tokens != null) {
             kernels.embedding(weights.embed.type(), x, weights.embed.ptr(), p.at(aIds), n, H);
+        } else if (deviceInput != null && deviceInput.ids()) {
+            kernels.embedding(weights.embed.type(), x, weights.embed.ptr(), deviceInput.x(), n, H);
         } else if (deviceInput != null) {
             device.copy(x, deviceInput.x(), 4L * n * H);
         } else {
@@ -550,6 +724,10 @@ public final class CudaBackend implements Backend {
             int[] ids = new int[seqs];
             device.copyToHost(ids, picked);
             return ids;
+        }
+        if (pick instanceof Flip fl) {
+            kernels.labelLogits(fl.logit(), fl.token(), fl.pred(), logits, V, p.at(aLabelStart), p.at(aLabelIds), m, labelTokens.length);
+            return null;
         }
         if (labelPick != null) {
             int labels = labelPick.labelTokens().length;

@@ -63,7 +63,14 @@ final class CudaKvCache implements KvCache {
             pool.retain(x);
             c.blocks.list.add(x);
         }
-        if (n % BlockPool.BLOCK != 0) c.blocks.list.add(pool.copyOf(blocks.list.get(full)));
+        if (n % BlockPool.BLOCK != 0) {
+            try {
+                c.blocks.list.add(pool.copyOf(blocks.list.get(full)));
+            } catch (DeviceOutOfMemoryException e) {
+                c.close();                                  // a batch of forks that does not fit: the caller may split it
+                throw new io.rationale.engine.BackendMemoryException(e.getMessage() + " (forking a KV cache)", e);
+            }
+        }
         c.length = n;
         return c;
     }

@@ -9,6 +9,8 @@ import io.rationale.attribution.Method;
 import io.rationale.attribution.Options;
 import io.rationale.attribution.TargetSpec;
 import io.rationale.engine.Backend;
+import io.rationale.engine.FlipBatch;
+import io.rationale.engine.FlipScores;
 import io.rationale.engine.KvCache;
 import io.rationale.engine.LabelLogits;
 import io.rationale.engine.LogitsMode;
@@ -43,7 +45,8 @@ import java.util.function.Supplier;
  *     first 7/8 of the input, cached once; each variant is the last eighth with a different quarter of it deleted,
  *     run after a fork of the prefix, all in one batch, the label logits picked on the device): target ≤ 2.5 × the
  *     forward, the prefix's prefill not counted (the evaluation has it from scoring the original); with it, reported
- *     too.</li>
+ *     too; and the same variants through the fused {@link Backend#flipEvaluation} (built on the device from
+ *     rankings, probabilities and metrics on the device), with whether its variants and predictions are the same.</li>
  * </ul>
  * With {@code --models DIR} the models are written there (and reused when present) and, per preset and length, the
  * input ids and the engine's attnlrp relevance are written for the PyTorch + LXT peer
@@ -172,6 +175,49 @@ public final class GpuCheckAttribution {
                 return b.forwardLabelLogits(cache, null, variants, 0, labels, (l, i) -> { });
             }
         });
+        // the same 10 variants through the fused path (Backend#flipEvaluation): built on the device from rankings
+        // (the last eighth's tokens as one field of one-token words, each variant deleting its quarter), label
+        // probabilities and metrics on the device
+        int[] fieldWords = {0, rest}, wordStart = new int[rest], wordEnd = new int[rest], none = new int[rest], next = new int[rest];
+        boolean[] glue = new boolean[rest];
+        for (int i = 0; i < rest; i++) {
+            wordStart[i] = i;
+            wordEnd[i] = i + 1;
+            none[i] = -1;
+            next[i] = rest;
+        }
+        int[] formStart = new int[rest * 2 * FlipBatch.BREAK * FlipBatch.BREAK], formLen = new int[formStart.length];
+        Arrays.fill(formStart, FlipBatch.IDENTITY);
+        int[][] rankings = new int[10][];
+        int[] vr = new int[11], vs = new int[11], reqs = new int[10];
+        boolean[] vk = new boolean[11];
+        vr[0] = -1;
+        for (int v = 0; v < 10; v++) {
+            int len = Math.max(1, rest / 4), from = v * (rest - len) / 9;
+            rankings[v] = new int[len];
+            for (int i = 0; i < len; i++) rankings[v][i] = from + i;
+            vr[v + 1] = v;
+            vs[v + 1] = len;
+            reqs[v] = v + 1;
+        }
+        FlipBatch fb = new FlipBatch(Arrays.copyOfRange(ids, p, T), glue, fieldWords, wordStart, wordEnd, none, next, FlipBatch.BREAK, false,
+                new int[0], formStart, formLen, new int[]{FlipBatch.ABSENT}, new int[]{0}, rankings, vr, vs, vk, reqs, reqs);
+        FlipBatch.Original orig = new FlipBatch.Original(new double[]{0.5, 0.25, 0.25}, 0);
+        double fused;
+        boolean samePredictions = true;
+        try (KvCache cache = b.newCache()) {
+            b.forward(prefix, cache, LogitsMode.NONE);
+            LabelLogits[] got = new LabelLogits[variants.size()];
+            b.forwardLabelLogits(cache, null, variants, 0, labels, (l, i) -> got[i] = l);
+            FlipScores[] last = new FlipScores[1];
+            fused = millis(repeat, () -> (last[0] = b.flipEvaluation(cache, fb, labels, 0, orig)).forwards());
+            for (int v = 0; v < 10; v++) {
+                samePredictions &= Arrays.equals(fb.tokens(v + 1), variants.get(v)) && last[0].predicted()[v + 1] == got[v].predicted();
+            }
+        }
+        r.put("flip10_fused_ms", fused);
+        r.put("flip10_fused_over_forward", fused / forward);
+        r.put("flip10_fused_same_predictions", samePredictions);
         r.put("flip10_variant_tokens", variants.stream().mapToInt(x -> x.length).sum());
         r.put("flip10_ms", flip);
         r.put("flip10_with_prefill_ms", flipWithPrefill);

@@ -319,6 +319,29 @@ final class Kernels {
         device.launch("label_logits", grid((rows + 127) / 128), block(128), 0, logit, token, pred, logits, ld, start, ids, rows, labels);
     }
 
+    // ------------------------------------------------------------------ flip.cu
+
+    /** The device pointers of one {@link io.rationale.engine.FlipBatch}'s tables ({@code flip_build}'s arguments). */
+    record FlipTables(DevicePointer rest, DevicePointer glue, int tokens, DevicePointer fieldWords, int fields, DevicePointer wordStart,
+                      DevicePointer wordEnd, DevicePointer breakBefore, DevicePointer nextBreak, int words, int contexts, boolean replace,
+                      DevicePointer forms, DevicePointer formStart, DevicePointer formLen, DevicePointer emptyStart, DevicePointer emptyLen,
+                      DevicePointer rankStart, DevicePointer ranks, DevicePointer rankOf, DevicePointer size, DevicePointer keep) {}
+
+    /** Builds {@code rows} variants' tokens into {@code out} (row b at {@code off[b]}), their lengths into {@code len}. */
+    void flipBuild(DevicePointer out, DevicePointer off, DevicePointer len, DevicePointer vidx, DevicePointer scratch, int rows, FlipTables t) {
+        device.launch("flip_build", grid(rows), block(32), 0, out, off, len, vidx, scratch, rows, t.rest(), t.glue(), t.tokens(), t.fieldWords(),
+                t.fields(), t.wordStart(), t.wordEnd(), t.breakBefore(), t.nextBreak(), t.words(), t.contexts(), t.replace() ? 1 : 0, t.forms(),
+                t.formStart(), t.formLen(), t.emptyStart(), t.emptyLen(), t.rankStart(), t.ranks(), t.rankOf(), t.size(), t.keep());
+    }
+
+    /** Label probabilities (f64) of every variant, and the flip, comprehensiveness and sufficiency of every request. */
+    void flipScores(DevicePointer probs, DevicePointer logit, DevicePointer pred, int variants, int labels, boolean hasOriginal,
+                    DevicePointer origProbs, int origPred, DevicePointer remove, DevicePointer keep, int requests, DevicePointer flipped,
+                    DevicePointer comp, DevicePointer suff) {
+        device.launch("flip_scores", grid(1), block(128), 0, probs, logit, pred, variants, labels, hasOriginal ? 1 : 0, origProbs, origPred,
+                remove, keep, requests, flipped, comp, suff);
+    }
+
     // ------------------------------------------------------------------ sampling.cu
 
     /** out[r] = the argmax of row r of logits {@code [rows, ld]} (lowest id on ties). */

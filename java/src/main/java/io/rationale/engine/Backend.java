@@ -123,6 +123,51 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * The flip evaluation of one input's masked variants ({@link FlipBatch}): each variant's tokens run after a fork
+     * of {@code prefix} (the cached prompt prefix, unchanged), in batched forwards of at most {@code maxTokens} new
+     * tokens (0: {@link #forwardBatchTokens()}), with the same batches, forks and retries on
+     * {@link BackendMemoryException} as {@link #forwardLabelLogits}; each variant's last logits reduced to the label
+     * logits ({@link LabelLogits#of}), its label probabilities ({@link LabelLogits#probabilities}) and prediction, and
+     * every request's flip, comprehensiveness and sufficiency ({@link FlipScores}).
+     *
+     * <p>The default builds the variants on the host ({@link FlipBatch#tokens}), runs them through
+     * {@link #forwardLabelLogits} and computes the probabilities and metrics in double ({@link FlipScores#of}). A
+     * device backend builds the variants from the rankings on its device, keeps the logits there and computes the
+     * probabilities and metrics there (in double, the same operations), so only the per-variant label values and the
+     * per-request numbers come back.
+     *
+     * @param labelTokens per label, its token ids (at least one each)
+     * @param original    the unmasked input's scores when the caller has them (variant 0 is then not run), or null
+     */
+    default FlipScores flipEvaluation(KvCache prefix, FlipBatch batch, int[][] labelTokens, int maxTokens, FlipBatch.Original original) {
+        LabelLogits.check(labelTokens, model().config().vocabSize());
+        if (original != null && original.probs().length != labelTokens.length)
+            throw new IllegalArgumentException("the original's " + original.probs().length + " probabilities for " + labelTokens.length + " labels");
+        int v = batch.variants(), first = original == null ? 0 : 1, tokens = 0;
+        List<int[]> rests = new ArrayList<>(v - first);
+        for (int i = first; i < v; i++) {
+            int[] t = batch.tokens(i);
+            rests.add(t);
+            tokens += t.length;
+        }
+        float[][] logits = new float[v][];
+        int[][] best = new int[v][];
+        double[][] probs = new double[v][];
+        int[] predicted = new int[v];
+        if (original != null) {
+            probs[0] = original.probs();
+            predicted[0] = original.predicted();
+        }
+        int forwards = rests.isEmpty() ? 0 : forwardLabelLogits(prefix, null, rests, maxTokens, labelTokens, (l, i) -> {
+            logits[i + first] = l.logits();
+            best[i + first] = l.tokens();
+            probs[i + first] = l.probabilities();
+            predicted[i + first] = l.predicted();
+        });
+        return FlipScores.of(batch, logits, best, probs, predicted, forwards, tokens);
+    }
+
+    /**
      * Hugging Face style padded batch: {@code ids[b][t]} with {@code attentionMask[b][t]} (1 = token, 0 = padding;
      * left or right padding, or any gaps). Masked tokens are dropped and each row is packed, so the positions of
      * the kept tokens are the cumulative sum of the mask minus one (what HF generate uses with left padding).
@@ -175,7 +220,12 @@ public interface Backend extends AutoCloseable {
      * packed batch.
      *
      * <p>The record must come from this backend's {@link #forward} or {@link #forwardEmbeddings} of the same batch
-     * with {@link LogitsMode#LAST} or {@link LogitsMode#ALL}, every sequence starting at position 0 (fresh caches).
+     * with {@link LogitsMode#LAST} or {@link LogitsMode#ALL}, every sequence starting at position 0 (fresh caches) —
+     * or, on a backend that {@link #supportsPrefixRecord supports prefix records}, after what its cache held (a
+     * cached prompt prefix; {@link ForwardRecord#prefixLength}): then the gradients are those of the recorded tokens
+     * only, {@code [new_s*hidden]}, with the prefix's keys and values held constant. In causal attention nothing of
+     * the prefix depends on a later token, so these rows equal the same rows of a whole-sequence record's backward
+     * (in every rule mode: the rules are local to each operation).
      * The record is only read: several targets on one input are several calls on the same record. Token relevance
      * is then {@code Σ_d e·g} with e = {@link ForwardRecord#embeddings}.
      *
@@ -184,6 +234,33 @@ public interface Backend extends AutoCloseable {
      * @throws UnsupportedOperationException when {@link #supportsBackward()} is false
      */
     float[][] backward(ForwardRecord record, List<Target> targets, RuleMode mode);
+
+    /**
+     * Whether {@link #backward} (and {@link #backwardTokenScores}, {@link #backwardWithPositions}) reads records of a
+     * forward that ran after a non-empty cache ({@link ForwardRecord#prefixLength}); when false, callers record the
+     * whole sequence from position 0.
+     */
+    default boolean supportsPrefixRecord() { return false; }
+
+    /** Whether {@link #backwardLora} is implemented on this backend. */
+    default boolean supportsLoraGradients() { return false; }
+
+    /**
+     * The gradients of a loss with respect to the weights of the model's unmerged LoRA adapter ({@link Model#lora()}):
+     * one plain-gradient pass ({@link RuleMode#GRADIENT}) over a recorded forward (the record requirements of
+     * {@link #backward}), seeded at each sequence's last position with {@code logitGradients.get(s)} (d loss / d that
+     * position's logits, {@code [vocab]}). At every targeted projection, with x its input {@code [n, in]} and dy the
+     * gradient of its output {@code [n, out]} over the batch's n tokens, each module m adds
+     * {@code dB += scale·dyᵀ·(x·Aᵀ)} and {@code dA += scale·(dy·B)ᵀ·x} into {@code grads} (accumulated, not
+     * overwritten: several batches may add into the same buffers).
+     *
+     * @throws UnsupportedOperationException when {@link #supportsLoraGradients()} is false
+     * @throws IllegalArgumentException      when the model has no unmerged adapter or the record does not fit
+     */
+    default void backwardLora(ForwardRecord record, List<float[]> logitGradients, Lora.Gradients grads) {
+        throw new UnsupportedOperationException("LoRA weight gradients need a backward pass that keeps each projection's input, which the "
+                + device() + " backend does not have; fine-tune with --device cpu");
+    }
 
     /** Whether {@link #backwardWithPositions} is implemented on this backend. */
     default boolean supportsPositionalRelevance() { return false; }

@@ -21,6 +21,14 @@ public interface BackendProvider {
      */
     Backend open(Model model, Device device, int threads);
 
+    /**
+     * Whether this provider's backends run a model's unmerged LoRA adapter ({@link Model#lora()}): a low-rank branch
+     * beside each targeted projection in the forward and backward passes. {@link Backends#open} refuses (or, for
+     * {@link Device#AUTO}, skips) a provider that does not when the model has one; merged adapters are plain weights
+     * and run everywhere.
+     */
+    default boolean supportsUnmergedLora() { return false; }
+
     /** Why a requested device cannot be opened on this machine (one line). */
     final class DeviceUnavailableException extends RuntimeException {
         public DeviceUnavailableException(String message) { super(message); }

@@ -32,13 +32,21 @@ public final class Backends {
         if (threads < 0) throw new IllegalArgumentException("threads must be >= 0, got " + threads);
         List<BackendProvider> providers = providers();
         if (device.kind() != Device.Kind.AUTO) {
-            for (BackendProvider p : providers) if (p.handles(device.kind())) return new Opened(p.open(model, device, threads), null);
+            for (BackendProvider p : providers) {
+                if (!p.handles(device.kind())) continue;
+                if (model.lora() != null && !p.supportsUnmergedLora()) throw new BackendProvider.DeviceUnavailableException(unmergedRefusal(device.kind()));
+                return new Opened(p.open(model, device, threads), null);
+            }
             throw new BackendProvider.DeviceUnavailableException("no backend for device " + device + " in this build");
         }
         List<String> skipped = new ArrayList<>();
         for (BackendProvider p : providers) {
             Device.Kind kind = p.handles(Device.Kind.CUDA) ? Device.Kind.CUDA : Device.Kind.CPU;
             if (!p.handles(kind)) continue;
+            if (model.lora() != null && !p.supportsUnmergedLora()) {
+                skipped.add(kind.name().toLowerCase(java.util.Locale.ROOT) + " skipped: " + unmergedRefusal(kind));
+                continue;
+            }
             try {
                 return new Opened(p.open(model, new Device(kind, 0), threads), skipped.isEmpty() ? null : String.join("; ", skipped));
             } catch (BackendProvider.DeviceUnavailableException e) {
@@ -46,6 +54,13 @@ public final class Backends {
             }
         }
         throw new BackendProvider.DeviceUnavailableException("no device could be opened: " + String.join("; ", skipped));
+    }
+
+    /** Why a backend of {@code kind} cannot run a model with an unmerged adapter (one line). */
+    static String unmergedRefusal(Device.Kind kind) {
+        String d = kind.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+        return "the " + d + " backend runs LoRA adapters only merged into the weights (the default); an unmerged adapter"
+                + " (--unmerged) runs on --device cpu";
     }
 
     /** Whether this build has a backend for devices of {@code kind} (it may still be unavailable on this machine). */

@@ -26,6 +26,14 @@ public interface ForwardRecord extends AutoCloseable {
     /** New tokens of sequence {@code seq} in the recorded forward. */
     int sequenceLength(int seq);
 
+    /**
+     * Positions of sequence {@code seq} that its cache held before the recorded forward (a cached prompt prefix,
+     * {@link Backend#supportsPrefixRecord}): its recorded tokens sit at positions {@code prefixLength(seq) + i}, and
+     * the backward's gradients are those of its recorded tokens only, the prefix's keys and values held constant.
+     * 0 for a sequence recorded from position 0.
+     */
+    default int prefixLength(int seq) { return 0; }
+
     /** Decoder layers recorded. */
     int numLayers();
 

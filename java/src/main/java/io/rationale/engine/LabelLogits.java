@@ -29,6 +29,30 @@ public record LabelLogits(float[] logits, int[] tokens, int predicted) {
         return new LabelLogits(l, best, pred);
     }
 
+    /**
+     * The label probabilities: the softmax over the label logits only, in double, max-shifted
+     * ({@code p_l = exp(z_l − max) / Σ exp(z_m − max)}); the rest of the vocabulary is ignored, so they sum to 1.
+     */
+    public double[] probabilities() {
+        double[] z = new double[logits.length];
+        for (int i = 0; i < z.length; i++) z[i] = logits[i];
+        return softmax(z);
+    }
+
+    /** Softmax in double precision (max-shifted). */
+    public static double[] softmax(double[] x) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (double v : x) max = Math.max(max, v);
+        double[] p = new double[x.length];
+        double s = 0;
+        for (int i = 0; i < x.length; i++) {
+            p[i] = Math.exp(x[i] - max);
+            s += p[i];
+        }
+        for (int i = 0; i < x.length; i++) p[i] /= s;
+        return p;
+    }
+
     /** Checks a label table against a vocabulary. */
     public static void check(int[][] labelTokens, int vocab) {
         if (labelTokens.length == 0) throw new IllegalArgumentException("no labels");

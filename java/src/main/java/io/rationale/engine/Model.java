@@ -26,15 +26,22 @@ public final class Model implements AutoCloseable {
     private final float[] finalNorm;
     private final Tensor lmHead;
     private final AutoCloseable owner;
+    private final Lora lora;
 
     private Model(ModelConfig config, Tensor embedTokens, List<LayerWeights> layers, float[] finalNorm, Tensor lmHead,
                   AutoCloseable owner) {
+        this(config, embedTokens, layers, finalNorm, lmHead, owner, null);
+    }
+
+    private Model(ModelConfig config, Tensor embedTokens, List<LayerWeights> layers, float[] finalNorm, Tensor lmHead,
+                  AutoCloseable owner, Lora lora) {
         this.config = config;
         this.embedTokens = embedTokens;
         this.layers = List.copyOf(layers);
         this.finalNorm = finalNorm;
         this.lmHead = lmHead;
         this.owner = owner;
+        this.lora = lora;
     }
 
     /** Reads {@code dir/config.json} and memory-maps the safetensors weights of {@code dir}. */
@@ -118,6 +125,60 @@ public final class Model implements AutoCloseable {
 
     /** The dtype of the big matrices (that of the first layer's q_proj). */
     public DType weightDtype() { return layers.isEmpty() ? embedTokens.dtype() : layers.get(0).q().dtype(); }
+
+    /** The unmerged LoRA adapter the backends run beside the projections ({@link #withLora}), or null. */
+    public Lora lora() { return lora; }
+
+    /**
+     * This model's weights with {@code lora} run beside its projections, unmerged: the base weights are shared (not
+     * copied), and backends that support it ({@link BackendProvider#supportsUnmergedLora}) add each module's branch
+     * in the forward and backward passes, so attributions see the adapter and {@link Backend#backwardLora} gives its
+     * weights' gradients. The returned model owns this one (closing it closes this). Replaces an unmerged adapter
+     * this model has.
+     */
+    public Model withLora(Lora lora) {
+        if (lora == null) throw new IllegalArgumentException("no adapter");
+        if (lora.numLayers() != layers.size())
+            throw new IllegalArgumentException("the adapter is for " + lora.numLayers() + " layers, the model has " + layers.size());
+        return new Model(config, embedTokens, layers, finalNorm, lmHead, this, lora);
+    }
+
+    /**
+     * This model with {@code lora} folded into its weights: each targeted projection becomes
+     * {@code W + Σ_m scale_m·B_m·A_m}, computed in f32 (W widened, each module's {@code B·A} row summed with FMAs over
+     * the rank, then {@code w + scale·delta} per module in order) and stored in W's dtype (bf16 and f16 rounded to
+     * nearest even). Untargeted weights stay views of this model's. The merged matrices live in memory the returned
+     * model owns; it owns this model too. Runs on every backend.
+     */
+    public Model mergeLora(Lora lora) {
+        if (lora == null) throw new IllegalArgumentException("no adapter");
+        if (lora.numLayers() != layers.size())
+            throw new IllegalArgumentException("the adapter is for " + lora.numLayers() + " layers, the model has " + layers.size());
+        java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared();
+        try {
+            List<LayerWeights> merged = new ArrayList<>(layers.size());
+            for (int l = 0; l < layers.size(); l++) {
+                LayerWeights w = layers.get(l);
+                for (Lora.Projection p : Lora.Projection.values()) {
+                    List<Lora.Module> mods = lora.modules(l, p);
+                    if (!mods.isEmpty()) w = w.with(p, LoraMerge.merge(w.projection(p), mods, arena));
+                }
+                merged.add(w);
+            }
+            Model self = this;
+            AutoCloseable both = () -> {
+                try {
+                    arena.close();
+                } finally {
+                    self.close();
+                }
+            };
+            return new Model(config, embedTokens, merged, finalNorm, lmHead, both, this.lora);
+        } catch (RuntimeException | Error e) {
+            arena.close();
+            throw e;
+        }
+    }
 
     @Override
     public void close() {

@@ -12,8 +12,11 @@ import java.util.ServiceLoader;
  * classpath.
  */
 public interface DistributedEval extends EvalRunner.Distributed, AutoCloseable {
-    /** The evaluators of this process, shared with the tasks that run in it (one model load per JVM). */
-    EvaluatorFactory factory();
+    /**
+     * The evaluators of this process, with {@code adapters} on the model (the run's {@link EvalRunner.Config#adapters()}),
+     * shared with the tasks that run in it (one model load per JVM).
+     */
+    EvaluatorFactory factory(io.rationale.lora.Adapters adapters);
 
     /** Ends the session (stops the Spark context it started). */
     @Override
@@ -26,15 +29,16 @@ public interface DistributedEval extends EvalRunner.Distributed, AutoCloseable {
          *               {@code k8s://...})
          * @param device the device of a task the cluster assigns no GPU to, and of this process's evaluator
          * @param partitions tasks to split the pending examples into (null: the cluster's default parallelism)
+         * @param settings the evaluator's settings, on every machine (e.g. {@code --no-prefix-cache})
          */
-        DistributedEval open(String master, Device device, Integer partitions);
+        DistributedEval open(String master, Device device, Integer partitions, ModelEvaluator.Settings settings);
     }
 
     /** The provider on the classpath, opened; a one-line {@link EvalRunner.EvalException} when there is none. */
-    static DistributedEval open(String master, Device device, Integer partitions) {
+    static DistributedEval open(String master, Device device, Integer partitions, ModelEvaluator.Settings settings) {
         Provider p = ServiceLoader.load(Provider.class).findFirst().orElseThrow(() -> new EvalRunner.EvalException(
                 "--spark " + master + ": the Spark module (rationale-spark) is not on the classpath; run through ./rationale, which builds "
                         + "spark/ and adds it with Spark when --spark is given (docs/spark.md), or spark-submit with its jar"));
-        return p.open(master, device, partitions);
+        return p.open(master, device, partitions, settings);
     }
 }

@@ -57,10 +57,15 @@ public final class EvalRunner {
      *                     {@link #SUMMARY_SECONDS} s); 0 = only at the end
      * @param remoteModel  a model behind an API ({@link RemoteEvaluator.Spec#id()}), recorded in run.json instead of
      *                     a folder (then {@code model} is null); null for a model folder
+     * @param adapters     LoRA adapters on top of the model folder, recorded in run.json (the evaluator factory loads
+     *                     them); {@link io.rationale.lora.Adapters#NONE} for none
      */
     public record Config(Path model, String dataset, EvalOptions options, Integer limit, Path out, boolean restart,
-                         int summaryEvery, OnError onError, Selection.Mode select, String remoteModel) {
+                         int summaryEvery, OnError onError, Selection.Mode select, String remoteModel,
+                         io.rationale.lora.Adapters adapters) {
         public Config {
+            if (adapters == null) adapters = io.rationale.lora.Adapters.NONE;
+            if (remoteModel != null && !adapters.isEmpty()) throw new IllegalArgumentException("--adapter needs a model folder, not a remote model");
             if (remoteModel == null) Objects.requireNonNull(model, "model");
             Objects.requireNonNull(dataset, "dataset");
             Objects.requireNonNull(options, "options");
@@ -69,6 +74,12 @@ public final class EvalRunner {
             if (summaryEvery < 0) throw new IllegalArgumentException("--summary-every must be >= 0, got " + summaryEvery);
             if (onError == null) onError = OnError.STOP;
             if (select == null) select = Selection.Mode.FIRST;
+        }
+
+        /** No adapters. */
+        public Config(Path model, String dataset, EvalOptions options, Integer limit, Path out, boolean restart,
+                      int summaryEvery, OnError onError, Selection.Mode select, String remoteModel) {
+            this(model, dataset, options, limit, out, restart, summaryEvery, onError, select, remoteModel, null);
         }
 
         /** A model folder, examples in file order ({@link Selection.Mode#FIRST}). */
@@ -88,11 +99,11 @@ public final class EvalRunner {
         }
 
         public Config withLimit(Integer newLimit) {
-            return new Config(model, dataset, options, newLimit, out, restart, summaryEvery, onError, select, remoteModel);
+            return new Config(model, dataset, options, newLimit, out, restart, summaryEvery, onError, select, remoteModel, adapters);
         }
 
         public Config withSelect(Selection.Mode mode) {
-            return new Config(model, dataset, options, limit, out, restart, summaryEvery, onError, mode, remoteModel);
+            return new Config(model, dataset, options, limit, out, restart, summaryEvery, onError, mode, remoteModel, adapters);
         }
     }
 
@@ -132,6 +143,12 @@ public final class EvalRunner {
 
         /** What ran the examples, in words, for the summary (null: the evaluator this runner opened). */
         default String device() { return null; }
+
+        /**
+         * The summary's resolved settings from those of the evaluator this runner opened: the same, but counts that
+         * the evaluator keeps of the examples it evaluated are the counts of the examples evaluated elsewhere.
+         */
+        default Map<String, Object> resolved(Map<String, Object> evaluator) { return evaluator; }
     }
 
     /**
@@ -172,7 +189,8 @@ public final class EvalRunner {
         List<Integer> order = Selection.order(dataset.examples(), config.select(), config.options().seed());
         RunManifest requested = config.remoteModel() != null
                 ? RunManifest.createRemote(config.remoteModel(), config.dataset(), dataset, config.options(), config.limit(), config.select(), now)
-                : RunManifest.create(config.model(), config.dataset(), dataset, config.options(), config.limit(), config.select(), now);
+                : RunManifest.create(config.model(), config.dataset(), dataset, config.options(), config.limit(), config.select(), now)
+                        .withAdapters(config.adapters());
         int selected = requested.selected();
         List<Integer> chosen = List.copyOf(order.subList(0, selected));
         checkAgainstDataset(dataset, chosen);
@@ -205,7 +223,7 @@ public final class EvalRunner {
                 labelOrder(dataset), config.options().methods(), dataset.size(), selected, dataset.skipReasons(),
                 new java.util.HashSet<>(chosen), selection, config.options().hasAttribution() ? config.options().targetOrLegacy() : null,
                 distributed != null && distributed.device() != null ? distributed.device() : evaluator[0] == null ? null : evaluator[0].device(),
-                evaluator[0] == null ? Map.of() : evaluator[0].resolved());
+                evaluator[0] == null ? Map.of() : distributed != null ? distributed.resolved(evaluator[0].resolved()) : evaluator[0].resolved());
         int resumed, evaluated = 0;
         long truncated;
         try (ExamplesLog log = ExamplesLog.open(out.resolve(EXAMPLES))) {

@@ -3,6 +3,8 @@ package io.rationale.eval;
 import io.rationale.dataset.Example;
 import io.rationale.dataset.TextField;
 import io.rationale.engine.Backend;
+import io.rationale.engine.FlipBatch;
+import io.rationale.engine.FlipScores;
 import io.rationale.engine.KvCache;
 import io.rationale.engine.Logits;
 import io.rationale.engine.LogitsMode;
@@ -41,6 +43,12 @@ import java.util.TreeSet;
  * come back to the host; the label probabilities and the metrics are then computed here, in double). The batch is cut into
  * chunks of at most {@code maxBatchTokens} rest tokens (the backend's {@link Backend#forwardBatchTokens()} by default;
  * at least one variant per chunk) to bound memory; caches of a chunk are closed after it.
+ * The variants are normally not sent as token rows: their token-level description ({@link TokenMasking}, derived
+ * from and checked against every variant's tokenized masked text) goes to {@link Backend#flipEvaluation}, which
+ * builds the rows from the rankings (on a device backend: on the device, with the probabilities and the metrics
+ * computed there too; the CPU's default builds them on the host and computes the same in double: the same rows
+ * in the same batches as the path below); an example whose description is refused is scored from its token rows as above
+ * ({@link Outcome#hostReason}). Both share this plan and the metric definitions ({@link #faithfulness}).
  * {@link Strategy#ONE_BY_ONE} is the reference: each variant's complete prompt (the same
  * prefix + rest tokens) in its own full forward from position 0.
  *
@@ -95,14 +103,21 @@ public final class FlipEvaluation {
      * @param forwards     forward passes run (the prefill counted)
      * @param tokens       tokens run through the model
      * @param seconds      wall time
+     * @param tokenLevel   whether the variants were built and scored by {@link Backend#flipEvaluation} from their
+     *                     token-level description ({@link TokenMasking}; on a device backend: on the device)
+     * @param hostReason   when the description was refused, why (the variants then went the host path); else null
      */
     public record Outcome(LabelWords.Scores original, Map<String, ExampleResult.Faithfulness> faithfulness,
-                          List<Variant> variants, int requested, int forwards, int tokens, double seconds) {}
+                          List<Variant> variants, int requested, int forwards, int tokens, double seconds, boolean tokenLevel,
+                          String hostReason) {}
 
     private final Backend backend;
     private final LabelWords labelWords;
     private final Masking.Mode mode;
     private final int maxBatchTokens;
+    private volatile boolean tokenLevel = true;
+    private final java.util.concurrent.atomic.AtomicInteger tokenLevelExamples = new java.util.concurrent.atomic.AtomicInteger(),
+            hostExamples = new java.util.concurrent.atomic.AtomicInteger();
 
     /** @param maxBatchTokens rest tokens per batched forward; 0 for the backend's {@link Backend#forwardBatchTokens()} */
     public FlipEvaluation(Backend backend, LabelWords labelWords, Masking.Mode mode, int maxBatchTokens) {
@@ -114,6 +129,22 @@ public final class FlipEvaluation {
     }
 
     public Masking.Mode mode() { return mode; }
+
+    /**
+     * Whether {@link Strategy#PREFIX_BATCHED} builds the variants from their token-level description and scores them
+     * with {@link Backend#flipEvaluation} (the default; on a device backend the variants are built, scored and their
+     * metrics computed on the device), or always tokenizes and scores each variant on the host (false).
+     */
+    public FlipEvaluation tokenLevel(boolean on) {
+        tokenLevel = on;
+        return this;
+    }
+
+    /** Examples evaluated so far whose variants were built from their token-level description. */
+    public int tokenLevelExamples() { return tokenLevelExamples.get(); }
+
+    /** Examples evaluated so far whose token-level description was refused (they went the host path). */
+    public int hostExamples() { return hostExamples.get(); }
 
     /** The key of a fraction in {@link ExampleResult.Faithfulness#byFraction()}: "0.01", "0.05", "0.1", "0.2", "0.5". */
     public static String fractionKey(double f) {
@@ -195,9 +226,11 @@ public final class FlipEvaluation {
         List<List<String>> fieldsOf = plan.fields;
 
         // tokens of every distinct variant
+        List<Prompt> prompts = new ArrayList<>(fieldsOf.size());
         List<int[]> rests = new ArrayList<>(fieldsOf.size());
         for (List<String> f : fieldsOf) {
             Prompt p = layout.classify(f);
+            prompts.add(p);
             rests.add(p.restIds());
         }
         int[] stats = new int[2];
@@ -207,6 +240,13 @@ public final class FlipEvaluation {
             scores.add(original);
             todo = rests.subList(1, rests.size());
         }
+        // the token-level description of the variants, for Backend#flipEvaluation (null: the host path)
+        TokenMasking.Result tm = null;
+        if (strategy == Strategy.PREFIX_BATCHED && tokenLevel && !todo.isEmpty()) {
+            tm = TokenMasking.build(ex, plan, methods, mode, prompts);
+            (tm.batch() != null ? tokenLevelExamples : hostExamples).incrementAndGet();
+        }
+        FlipScores device = null;
         if (todo.isEmpty()) {
             // nothing left to score
         } else if (strategy == Strategy.ONE_BY_ONE) {
@@ -228,7 +268,20 @@ public final class FlipEvaluation {
                 throw new IllegalArgumentException("prefix cache holds " + cache.length() + " positions, the prefix has " + layout.prefixIds().length);
             }
             try {
-                scores.addAll(score(cache, todo, stats));
+                if (tm != null && tm.batch() != null) {
+                    for (int[] r : todo) checkLength(cache.length() + r.length);
+                    device = backend.flipEvaluation(cache, tm.batch(), labelWords.labelTokens(), maxBatchTokens,
+                            original == null ? null : new FlipBatch.Original(original.probs(), original.predicted()));
+                    stats[0] += device.forwards();
+                    stats[1] += device.tokens();
+                    for (int v = scores.size(); v < rests.size(); v++) {
+                        double[] l = new double[device.labelLogits()[v].length];
+                        for (int i = 0; i < l.length; i++) l[i] = device.labelLogits()[v][i];
+                        scores.add(new LabelWords.Scores(l, device.probs()[v].clone(), device.predicted()[v], device.bestTokens()[v].clone()));
+                    }
+                } else {
+                    scores.addAll(score(cache, todo, stats));
+                }
             } finally {
                 if (prefix == null) cache.close();
             }
@@ -239,13 +292,27 @@ public final class FlipEvaluation {
         LabelWords.Scores orig = scores.get(0);
         int y = orig.predicted();
         List<String> labels = labelWords.labels();
-        Map<String, ExampleResult.Faithfulness> out = faithfulness(plan, methods, y, labels.get(y), new VariantScores() {
-            public String label(int v) { return labels.get(scores.get(v).predicted()); }
+        Map<String, ExampleResult.Faithfulness> out;
+        if (device != null) {
+            FlipScores d = device;
+            out = faithfulness(plan, methods, new RequestScores() {
+                public String after(Req r) { return labels.get(d.predicted()[r.remove()]); }
 
-            public double p(int v, int label) { return scores.get(v).probs()[label]; }
-        });
+                public boolean flipped(Req r) { return d.flipped()[r.index()]; }
+
+                public double comprehensiveness(Req r) { return d.comprehensiveness()[r.index()]; }
+
+                public double sufficiency(Req r) { return d.sufficiency()[r.index()]; }
+            });
+        } else {
+            out = faithfulness(plan, methods, y, labels.get(y), new VariantScores() {
+                public String label(int v) { return labels.get(scores.get(v).predicted()); }
+
+                public double p(int v, int label) { return scores.get(v).probs()[label]; }
+            });
+        }
         return new Outcome(orig, out, List.copyOf(variants), plan.requested, stats[0], stats[1],
-                (System.nanoTime() - t0) / 1e9);
+                (System.nanoTime() - t0) / 1e9, device != null, tm == null ? null : tm.refused());
     }
 
     /**
@@ -261,15 +328,23 @@ public final class FlipEvaluation {
         /** Per method: its main size first, then (ranked methods) one per AOPC size. */
         final Map<String, List<Req>> reqs = new LinkedHashMap<>();
         final int[] aopcSizes;
+        /**
+         * Per variant, how its first request masks the words: {ranking (the method's index, -1 for the unmasked
+         * input), size, keep (1: the top words kept alone)} ({@link io.rationale.engine.FlipBatch}'s variant).
+         */
+        final List<int[]> spec = new ArrayList<>();
         /** Variants asked for before de-duplication (the unmasked input included). */
         int requested;
+        /** Requests (method sizes) so far: the next {@link Req#index}. */
+        private int requests;
         private final Map<List<String>, Integer> index = new HashMap<>();
 
         Plan(Example ex, List<Ranked> methods, Masking.Mode mode) {
             int n = ex.totalWords();
             aopcSizes = Faithfulness.aopcSizes(n);
-            request(ex.fields().stream().map(TextField::text).toList(), "original");
-            for (Ranked m : methods) {
+            request(ex.fields().stream().map(TextField::text).toList(), "original", new int[]{-1, 0, 0});
+            for (int mi = 0; mi < methods.size(); mi++) {
+                Ranked m = methods.get(mi);
                 for (int w : m.ranking()) if (w < 0 || w >= n) throw new IllegalArgumentException(m.method() + ": word " + w + " outside [0, " + n + ")");
                 List<Integer> sizes = new ArrayList<>();
                 sizes.add(m.k());
@@ -278,21 +353,22 @@ public final class FlipEvaluation {
                 for (int s : sizes) {
                     TreeSet<Integer> top = new TreeSet<>();
                     for (int r = 0; r < s; r++) top.add(m.ranking()[r]);
-                    int rem = request(mask(ex, top, false, mode), m.method() + "/remove/" + s);
-                    int keep = request(mask(ex, top, true, mode), m.method() + "/keep/" + s);
-                    rs.add(new Req(s, rem, keep));
+                    int rem = request(mask(ex, top, false, mode), m.method() + "/remove/" + s, new int[]{mi, s, 0});
+                    int keep = request(mask(ex, top, true, mode), m.method() + "/keep/" + s, new int[]{mi, s, 1});
+                    rs.add(new Req(requests++, s, rem, keep));
                 }
                 if (reqs.put(m.method(), rs) != null) throw new IllegalArgumentException("method " + m.method() + " given twice");
             }
         }
 
-        private int request(List<String> f, String use) {
+        private int request(List<String> f, String use, int[] how) {
             requested++;
             Integer v = index.get(f);
             if (v == null) {
                 v = fields.size();
                 index.put(f, v);
                 fields.add(f);
+                spec.add(how);
                 uses.add(new ArrayList<>());
             }
             uses.get(v).add(use);
@@ -300,8 +376,8 @@ public final class FlipEvaluation {
         }
     }
 
-    /** One size of one method: the indices of its remove and keep-only variants. */
-    record Req(int size, int remove, int keep) {}
+    /** One size of one method (request {@code index} of its plan, in order): the indices of its remove and keep-only variants. */
+    record Req(int index, int size, int remove, int keep) {}
 
     /** What each variant of a {@link Plan} scored. */
     interface VariantScores {
@@ -312,14 +388,39 @@ public final class FlipEvaluation {
         double p(int v, int label);
     }
 
+    /** Each request's numbers (one size of one method, {@link Req}). */
+    interface RequestScores {
+        /** The label predicted without the rationale (any non-label string when the model named none). */
+        String after(Req r);
+
+        boolean flipped(Req r);
+
+        double comprehensiveness(Req r);
+
+        double sufficiency(Req r);
+    }
+
     /** The metrics of every method from its variants' scores; y = the label predicted on the unmasked input (variant 0). */
     static Map<String, ExampleResult.Faithfulness> faithfulness(Plan plan, List<Ranked> methods, int y, String before, VariantScores s) {
         double py = s.p(0, y);
-        java.util.function.Function<Req, ExampleResult.Masked> masked = r -> {
-            String after = s.label(r.remove());
-            return new ExampleResult.Masked(r.size(), after, Faithfulness.flipped(before, after),
-                    Faithfulness.comprehensiveness(py, s.p(r.remove(), y)), Faithfulness.sufficiency(py, s.p(r.keep(), y)));
-        };
+        return faithfulness(plan, methods, new RequestScores() {
+            public String after(Req r) { return s.label(r.remove()); }
+
+            public boolean flipped(Req r) { return Faithfulness.flipped(before, s.label(r.remove())); }
+
+            public double comprehensiveness(Req r) { return Faithfulness.comprehensiveness(py, s.p(r.remove(), y)); }
+
+            public double sufficiency(Req r) { return Faithfulness.sufficiency(py, s.p(r.keep(), y)); }
+        });
+    }
+
+    /**
+     * The metrics of every method from its requests' numbers: per size the flip, comprehensiveness and sufficiency;
+     * AOPC the mean of the AOPC sizes' comprehensiveness (sufficiency) values ({@link Faithfulness#aopc}).
+     */
+    static Map<String, ExampleResult.Faithfulness> faithfulness(Plan plan, List<Ranked> methods, RequestScores s) {
+        java.util.function.Function<Req, ExampleResult.Masked> masked = r ->
+                new ExampleResult.Masked(r.size(), s.after(r), s.flipped(r), s.comprehensiveness(r), s.sufficiency(r));
         int[] aopcSizes = plan.aopcSizes;
         Map<String, ExampleResult.Faithfulness> out = new LinkedHashMap<>();
         for (Ranked m : methods) {
@@ -327,15 +428,16 @@ public final class FlipEvaluation {
             Map<String, ExampleResult.Masked> byFraction = new LinkedHashMap<>();
             double aopcC = Double.NaN, aopcS = Double.NaN;
             if (m.fractions()) {
-                double[] pRemoved = new double[aopcSizes.length], pKept = new double[aopcSizes.length];
+                double[] dRemoved = new double[aopcSizes.length], dKept = new double[aopcSizes.length];
                 for (int b = 0; b < aopcSizes.length; b++) {
                     Req r = rs.get(b + 1);
-                    byFraction.put(fractionKey(Faithfulness.AOPC_FRACTIONS[b]), masked.apply(r));
-                    pRemoved[b] = s.p(r.remove(), y);
-                    pKept[b] = s.p(r.keep(), y);
+                    ExampleResult.Masked x = masked.apply(r);
+                    byFraction.put(fractionKey(Faithfulness.AOPC_FRACTIONS[b]), x);
+                    dRemoved[b] = x.comprehensiveness();
+                    dKept[b] = x.sufficiency();
                 }
-                aopcC = Faithfulness.aopc(py, pRemoved);
-                aopcS = Faithfulness.aopc(py, pKept);
+                aopcC = Faithfulness.aopc(dRemoved);
+                aopcS = Faithfulness.aopc(dKept);
             }
             out.put(m.method(), new ExampleResult.Faithfulness(masked.apply(rs.getFirst()), Collections.unmodifiableMap(byFraction), aopcC, aopcS));
         }

@@ -259,20 +259,9 @@ public final class LabelWords {
         if (ll.logits().length != n) throw new IllegalArgumentException(ll.logits().length + " label logits for " + n + " labels");
         double[] l = new double[n];
         for (int i = 0; i < n; i++) l[i] = ll.logits()[i];
-        return new Scores(l, softmax(l), ll.predicted(), ll.tokens().clone());
+        return new Scores(l, ll.probabilities(), ll.predicted(), ll.tokens().clone());
     }
 
-    /** Softmax in double precision (max-shifted). */
-    public static double[] softmax(double[] x) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (double v : x) max = Math.max(max, v);
-        double[] p = new double[x.length];
-        double s = 0;
-        for (int i = 0; i < x.length; i++) {
-            p[i] = Math.exp(x[i] - max);
-            s += p[i];
-        }
-        for (int i = 0; i < x.length; i++) p[i] /= s;
-        return p;
-    }
+    /** Softmax in double precision (max-shifted): {@link LabelLogits#softmax}. */
+    public static double[] softmax(double[] x) { return LabelLogits.softmax(x); }
 }

@@ -49,7 +49,8 @@ import java.util.TreeSet;
  *   <li><b>Prompt</b> ({@link PromptBuilder}): the dataset kind's {@link TaskTemplate}, the label words
  *       ({@link LabelWords}, resolved once for the whole run), {@code shots} demonstrations ({@link FewShot}); the
  *       chat template when the tokenizer has one, a plain completion prompt otherwise.</li>
- *   <li><b>Prediction</b>: the prompt prefix is prefilled once into a KV cache and the rest run after it;
+ *   <li><b>Prediction</b>: the prompt prefix is prefilled once into a KV cache (kept for the next examples while
+ *       it stays the same, {@link Settings#prefixCache}) and the rest run after it;
  *       predicted = argmax over the label words' logits at the last position, label probabilities = softmax over
  *       those logits only ({@link LabelWords}).</li>
  *   <li><b>k</b> ({@link KSelection}): the human rationale's size (default), else 10% of the words; or a fixed
@@ -65,7 +66,11 @@ import java.util.TreeSet;
  *       each word its span overlaps; sum), with the text under study = the first field's start to the last field's
  *       end; template text between fields (e.g. "Hypothesis:") and outside is in no example word. Ranking:
  *       {@link TopK#ranking} of the SIGNED word scores (higher = more important, lower index first on ties; a NaN
- *       score ranks last); rationale = the top k.</li>
+ *       score ranks last); rationale = the top k. The attribution runs after the prompt prefix's cache (the one the
+ *       label scores used): on a backend that records after a prefix only the rows from the first example token on
+ *       are recorded and back-propagated, the prefix's keys and values held constant, which gives the same word
+ *       scores ({@link Settings#prefixCache}; {@code --no-prefix-cache} records the whole prompt; see
+ *       {@link Attributor} for which methods use it: integrated gradients keeps interpolating the whole prompt).</li>
  *   <li><b>Prompting rationales</b>: {@code prompt_guided} asks for the k most important words,
  *       {@code prompt_unbound} for a free explanation, both after the model's own predicted word
  *       ({@link PromptBuilder.Layout#guided}); greedy generation after a fork of the same prefix cache, at most
@@ -109,9 +114,23 @@ public final class ModelEvaluator implements Evaluator {
      * @param guidedBaseTokens    prompt_guided budget: this many new tokens ...
      * @param guidedTokensPerWord ... plus this many per requested word
      * @param unboundMaxTokens    prompt_unbound budget
+     * @param prefixCache         the prompt prefix (instructions, demonstrations) is prefilled once and kept for the
+     *                            next examples while it stays the same, and attribution runs after it: only the rows
+     *                            from the first example token on are recorded and back-propagated
+     *                            ({@link Attributor#run(AttributionInput, TargetSpec, List, Options, KvCache)}); the
+     *                            same results; false ({@code --no-prefix-cache}): each example prefills its prefix
+     *                            and attribution records the whole prompt
      */
-    public record Settings(int maxBatchTokens, int guidedBaseTokens, int guidedTokensPerWord, int unboundMaxTokens) {
+    public record Settings(int maxBatchTokens, int guidedBaseTokens, int guidedTokensPerWord, int unboundMaxTokens, boolean prefixCache) {
+        public Settings(int maxBatchTokens, int guidedBaseTokens, int guidedTokensPerWord, int unboundMaxTokens) {
+            this(maxBatchTokens, guidedBaseTokens, guidedTokensPerWord, unboundMaxTokens, true);
+        }
+
         public static Settings defaults() { return new Settings(0, 16, 4, 64); }
+
+        public Settings withPrefixCache(boolean on) {
+            return new Settings(maxBatchTokens, guidedBaseTokens, guidedTokensPerWord, unboundMaxTokens, on);
+        }
     }
 
     private final Backend backend;
@@ -135,6 +154,8 @@ public final class ModelEvaluator implements Evaluator {
     private final String target;
     private final int igBaselineToken;
     private final String igBaselineDescription;
+    private KvCache sharedPrefix;          // the last prompt prefix prefilled (Settings.prefixCache), and its ids
+    private int[] sharedPrefixIds;
 
     /** {@link #open(Path, Dataset, EvalOptions, Device)} on the default device ({@link Device#AUTO}). */
     public static ModelEvaluator open(Path modelDir, Dataset dataset, EvalOptions options) {
@@ -146,15 +167,26 @@ public final class ModelEvaluator implements Evaluator {
      * runs it (the runner reports it with the results). Closes them on {@link #close()}.
      */
     public static ModelEvaluator open(Path modelDir, Dataset dataset, EvalOptions options, Device device) {
+        return open(modelDir, dataset, options, device, io.rationale.lora.Adapters.NONE);
+    }
+
+    /** {@link #open(Path, Dataset, EvalOptions, Device)} with LoRA adapters on top of the model ({@code --adapter}). */
+    public static ModelEvaluator open(Path modelDir, Dataset dataset, EvalOptions options, Device device, io.rationale.lora.Adapters adapters) {
+        return open(modelDir, dataset, options, device, adapters, Settings.defaults());
+    }
+
+    /** {@link #open(Path, Dataset, EvalOptions, Device, io.rationale.lora.Adapters)} with engine settings. */
+    public static ModelEvaluator open(Path modelDir, Dataset dataset, EvalOptions options, Device device, io.rationale.lora.Adapters adapters,
+                                      Settings settings) {
         if (!java.nio.file.Files.isDirectory(modelDir)) throw new IllegalArgumentException(modelDir + ": not a folder (--model)");
         Tokenizer tok = Tokenizer.load(modelDir);
         Model model = null;
         Backend backend = null;
         try {
-            model = Model.load(modelDir);
+            model = adapters.load(modelDir);
             Backends.Opened opened = Backends.open(model, device);
             backend = opened.backend();
-            return new ModelEvaluator(backend, tok, dataset.kind(), dataset.labels(), dataset.examples(), options, Settings.defaults(),
+            return new ModelEvaluator(backend, tok, dataset.kind(), dataset.labels(), dataset.examples(), options, settings,
                     new AutoCloseable[]{backend, model, tok}, opened.describe().substring("device: ".length()));
         } catch (RuntimeException e) {
             if (backend != null) backend.close();
@@ -254,6 +286,10 @@ public final class ModelEvaluator implements Evaluator {
             m.put("ig_baseline", igBaselineDescription);
             m.put("ig_steps", attributionOptions.steps());
         }
+        // the flip evaluation's examples (of this process): variants built from their token-level description by the
+        // backend (on the device for CUDA), or tokenized and scored one by one on the host (the description refused)
+        m.put("flip_token_level_examples", flip.tokenLevelExamples());
+        m.put("flip_host_path_examples", flip.hostExamples());
         return m;
     }
 
@@ -327,7 +363,7 @@ public final class ModelEvaluator implements Evaluator {
         if (max > 0 && cls.length() > max)
             return skipped(index, ex, words, "prompt has " + cls.length() + " tokens, the model has " + max + " positions", t0);
 
-        try (KvCache prefix = flip.prefill(cls.prefixIds())) {
+        try (KvCache prefix = settings.prefixCache() ? sharedPrefix(cls.prefixIds()) : flip.prefill(cls.prefixIds())) {
             LabelWords.Scores orig = flip.score(prefix, List.of(cls.restIds())).get(0);
             String predicted = labelWords.labels().get(orig.predicted());
             String predictedWord = labelWords.word(predicted);
@@ -368,7 +404,7 @@ public final class ModelEvaluator implements Evaluator {
                     spec = TargetSpec.logit(orig.predictedToken());
                     explained = new ExampleResult.AttributionTarget(ExampleResult.AttributionTarget.PREDICTED, predicted, null);
                 }
-                AttributionSet set = attributor.run(in, spec, attributionMethods, attributionOptions);
+                AttributionSet set = attributor.run(in, spec, attributionMethods, attributionOptions, settings.prefixCache() ? prefix : null);
                 for (Method m : attributionMethods) {
                     Attribution a = set.get(m);
                     double[] s = wordScores(ex, cls, a);
@@ -428,6 +464,20 @@ public final class ModelEvaluator implements Evaluator {
             List<Integer> humanList = human.map(h -> List.copyOf(new ArrayList<>(h))).orElse(null);
             return new ExampleResult(index, ex.id(), null, words, ex.label(), predicted, probs, humanList, methods, secondsSince(t0), explained);
         }
+    }
+
+    /**
+     * A cache holding the prompt prefix {@code ids}: a fork of the one kept from an earlier example when the ids are the
+     * same (few-shot prompts share their instructions and demonstrations), else a new prefill, kept for the next.
+     */
+    private KvCache sharedPrefix(int[] ids) {
+        if (sharedPrefix == null || !Arrays.equals(ids, sharedPrefixIds)) {
+            if (sharedPrefix != null) sharedPrefix.close();
+            sharedPrefix = null;
+            sharedPrefix = flip.prefill(ids);
+            sharedPrefixIds = ids.clone();
+        }
+        return sharedPrefix.fork();
     }
 
     /** The example's words, global order, with spans within their field. */
@@ -493,6 +543,8 @@ public final class ModelEvaluator implements Evaluator {
 
     @Override
     public void close() {
+        if (sharedPrefix != null) sharedPrefix.close();
+        sharedPrefix = null;
         for (AutoCloseable c : owned) {
             try {
                 c.close();

@@ -44,12 +44,15 @@ import java.util.stream.Stream;
  * @param javaVersion        Java runtime version
  * @param selection          how examples are chosen and ordered ({@link Selection.Mode}, with the options' seed);
  *                           null in files written before it existed, which took the first examples
+ * @param adapters           LoRA adapters on top of the model ({@code --adapter}), each with its absolute folder,
+ *                           scale and fingerprint (of adapter_config.json and adapter_model.safetensors); null for none
+ * @param adapterMode        {@code merged} or {@code unmerged}; null without adapters
  */
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record RunManifest(int format, String model, Fingerprint modelFingerprint, String dataset,
                           Fingerprint datasetFingerprint, EvalOptions options, int datasetSize, int datasetSkipped,
                           Integer limit, int selected, String started, List<String> resumed, String engine, String javaVersion,
-                          String selection) {
+                          String selection, List<AdapterEntry> adapters, String adapterMode) {
     public static final int FORMAT = 1;
     public static final String ENGINE = "rationale-engine 0.1.0";
 
@@ -60,6 +63,47 @@ public record RunManifest(int format, String model, Fingerprint modelFingerprint
 
     public RunManifest {
         resumed = resumed == null ? List.of() : List.copyOf(resumed);
+        adapters = adapters == null || adapters.isEmpty() ? null : List.copyOf(adapters);
+    }
+
+    /** The manifest as it was before adapters existed (none). */
+    public RunManifest(int format, String model, Fingerprint modelFingerprint, String dataset, Fingerprint datasetFingerprint,
+                       EvalOptions options, int datasetSize, int datasetSkipped, Integer limit, int selected, String started,
+                       List<String> resumed, String engine, String javaVersion, String selection) {
+        this(format, model, modelFingerprint, dataset, datasetFingerprint, options, datasetSize, datasetSkipped, limit, selected, started,
+                resumed, engine, javaVersion, selection, null, null);
+    }
+
+    /** One adapter of the run: its absolute folder, the {@code --adapter} scale, its files' fingerprint. */
+    public record AdapterEntry(String dir, double scale, Fingerprint fingerprint) {}
+
+    /** This manifest with the run's adapters (none: unchanged). */
+    public RunManifest withAdapters(io.rationale.lora.Adapters a) {
+        if (a == null || a.isEmpty()) return this;
+        List<AdapterEntry> list = new ArrayList<>();
+        for (io.rationale.lora.AdapterSpec s : a.specs()) list.add(new AdapterEntry(s.dir().toAbsolutePath().normalize().toString(), s.scale(), adapterFingerprint(s.dir())));
+        return new RunManifest(format, model, modelFingerprint, dataset, datasetFingerprint, options, datasetSize, datasetSkipped, limit, selected,
+                started, resumed, engine, javaVersion, selection, list, a.unmerged() ? "unmerged" : "merged");
+    }
+
+    /** SHA-256 over adapter_config.json and adapter_model.safetensors (name, hash), bytes their total size. */
+    static Fingerprint adapterFingerprint(Path dir) {
+        MessageDigest md = digest();
+        long bytes = 0;
+        for (String f : List.of(io.rationale.lora.PeftConfig.FILE, io.rationale.lora.PeftAdapter.WEIGHTS)) {
+            Path p = dir.resolve(f);
+            if (!Files.isRegularFile(p)) {
+                md.update((f + "\0missing\n").getBytes(StandardCharsets.UTF_8));
+                continue;
+            }
+            md.update((f + "\0" + sha256(p) + "\n").getBytes(StandardCharsets.UTF_8));
+            try {
+                bytes += Files.size(p);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read " + p + ": " + e.getMessage(), e);
+            }
+        }
+        return new Fingerprint(bytes, null, HexFormat.of().formatHex(md.digest()));
     }
 
     /**
@@ -100,7 +144,7 @@ public record RunManifest(int format, String model, Fingerprint modelFingerprint
         List<String> r = new ArrayList<>(resumed);
         r.add(now.toString());
         return new RunManifest(format, model, modelFingerprint, dataset, datasetFingerprint, options, datasetSize,
-                datasetSkipped, newLimit, newSelected, started, r, engine, javaVersion, selection);
+                datasetSkipped, newLimit, newSelected, started, r, engine, javaVersion, selection, adapters, adapterMode);
     }
 
     /** What differs between this (the folder's) run and {@code other} (the requested one), one phrase each. */
@@ -139,9 +183,26 @@ public record RunManifest(int format, String model, Fingerprint modelFingerprint
         }
         if ((a.hasAttribution() || b.hasAttribution()) && !ta.equals(tb))
             d.add("target " + a.targetOrLegacy() + " -> " + b.targetOrLegacy());
+        List<AdapterEntry> aa = adapters == null ? List.of() : adapters, ab = other.adapters == null ? List.of() : other.adapters;
+        if (aa.size() != ab.size() || !Objects.equals(adapterMode, other.adapterMode)) {
+            d.add("adapters " + adapterLine(aa, adapterMode) + " -> " + adapterLine(ab, other.adapterMode));
+        } else {
+            for (int i = 0; i < aa.size(); i++) {
+                AdapterEntry x = aa.get(i), y = ab.get(i);
+                if (!x.dir().equals(y.dir()) || x.scale() != y.scale()) d.add("adapters " + adapterLine(aa, adapterMode) + " -> " + adapterLine(ab, other.adapterMode));
+                else if (!sameContent(x.fingerprint(), y.fingerprint())) d.add("adapter files changed (" + x.dir() + ")");
+            }
+        }
         if (selectionMode() != other.selectionMode())
             d.add("select " + selectionMode().cliName() + " -> " + other.selectionMode().cliName());
         return d;
+    }
+
+    private static String adapterLine(List<AdapterEntry> a, String mode) {
+        if (a.isEmpty()) return "none";
+        List<String> s = new ArrayList<>();
+        for (AdapterEntry e : a) s.add(e.dir() + (e.scale() == 1.0 ? "" : ":" + e.scale()));
+        return String.join(",", s) + " (" + mode + ")";
     }
 
     private static boolean sameContent(Fingerprint a, Fingerprint b) {

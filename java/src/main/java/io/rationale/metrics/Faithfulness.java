@@ -39,6 +39,17 @@ public final class Faithfulness {
     }
 
     /** The number of words removed (or kept) per AOPC bin for an input of {@code nWords} words ({@link TopK#kForFraction}). */
+    /**
+     * Mean over bins of the differences {@code pFull − pPerturbed[b]} already taken (comprehensiveness or sufficiency
+     * values): the same sum, in the same order, as {@link #aopc(double, double[])}.
+     */
+    public static double aopc(double[] differences) {
+        if (differences.length == 0) throw new IllegalArgumentException("no AOPC bins");
+        double s = 0;
+        for (double d : differences) s += d;
+        return s / differences.length;
+    }
+
     public static int[] aopcSizes(int nWords) {
         int[] k = new int[AOPC_FRACTIONS.length];
         for (int i = 0; i < k.length; i++) k[i] = TopK.kForFraction(nWords, AOPC_FRACTIONS[i]);

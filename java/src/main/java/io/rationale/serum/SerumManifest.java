@@ -28,7 +28,7 @@ import java.util.Objects;
 public record SerumManifest(int format, String model, Fingerprint modelFingerprint, String questions, Fingerprint questionsFingerprint,
                             Fingerprint judgeFingerprint, SerumOptions options, int questionCount, Integer limit, int selected,
                             String device, String relevanceDevice, String started, List<String> resumed, String engine,
-                            String javaVersion) {
+                            String javaVersion, String adapters) {
     public static final int FORMAT = 1;
 
     static final ObjectMapper MAPPER = new ObjectMapper()
@@ -40,6 +40,19 @@ public record SerumManifest(int format, String model, Fingerprint modelFingerpri
         resumed = resumed == null ? List.of() : List.copyOf(resumed);
     }
 
+    /**
+     * This manifest with the evaluated model's LoRA adapters ({@code --adapter}): each folder, scale and content hash,
+     * and the mode, in one line compared as a whole ({@code adapters}; null for none).
+     */
+    public SerumManifest withAdapters(io.rationale.lora.Adapters a) {
+        if (a == null || a.isEmpty()) return this;
+        List<String> parts = new ArrayList<>();
+        RunManifest m = new RunManifest(0, "", null, "", null, null, 0, 0, null, 0, "", List.of(), "", "", null).withAdapters(a);
+        for (RunManifest.AdapterEntry e : m.adapters()) parts.add(e.dir() + ":" + e.scale() + "#" + e.fingerprint().sha256());
+        return new SerumManifest(format, model, modelFingerprint, questions, questionsFingerprint, judgeFingerprint, options, questionCount,
+                limit, selected, device, relevanceDevice, started, resumed, engine, javaVersion, String.join(",", parts) + " (" + m.adapterMode() + ")");
+    }
+
     public static SerumManifest create(Path model, String questionsSpec, SerumOptions options, int questionCount, Integer limit,
                                        String device, String relevanceDevice, Instant now) {
         int selected = limit == null ? questionCount : Math.min(limit, questionCount);
@@ -48,14 +61,14 @@ public record SerumManifest(int format, String model, Fingerprint modelFingerpri
         return new SerumManifest(FORMAT, model.toAbsolutePath().normalize().toString(), RunManifest.modelFingerprint(model), spec,
                 RunManifest.fileFingerprint(qpath), options.judgeModel() == null ? null : RunManifest.modelFingerprint(Path.of(options.judgeModel())),
                 options, questionCount, limit, selected, device, relevanceDevice, now.toString(), List.of(), RunManifest.ENGINE,
-                Runtime.version().toString());
+                Runtime.version().toString(), null);
     }
 
     public SerumManifest resumedAt(Instant now, Integer newLimit, int newSelected, String newDevice, String newRelevanceDevice) {
         List<String> r = new ArrayList<>(resumed);
         r.add(now.toString());
         return new SerumManifest(format, model, modelFingerprint, questions, questionsFingerprint, judgeFingerprint, options, questionCount,
-                newLimit, newSelected, newDevice, newRelevanceDevice, started, r, engine, javaVersion);
+                newLimit, newSelected, newDevice, newRelevanceDevice, started, r, engine, javaVersion, adapters);
     }
 
     /** What differs between this (the folder's) run and {@code other} (the requested one), one phrase each. */
@@ -66,6 +79,7 @@ public record SerumManifest(int format, String model, Fingerprint modelFingerpri
         if (!questions.equals(other.questions)) d.add("questions " + questions + " -> " + other.questions);
         else if (!same(questionsFingerprint, other.questionsFingerprint)) d.add("questions file changed");
         if (!same(judgeFingerprint, other.judgeFingerprint)) d.add("judge model files changed");
+        if (!Objects.equals(adapters, other.adapters)) d.add("adapters " + (adapters == null ? "none" : adapters) + " -> " + (other.adapters == null ? "none" : other.adapters));
         SerumOptions a = options, b = other.options;
         if (a == null || b == null) {
             if (a != b) d.add("options missing");

@@ -53,8 +53,16 @@ public final class SerumRunner {
      * @param hintOverrides the user's hint texts (null: the defaults); their file's content is in {@code options}
      */
     public record Config(Path model, String questions, SerumOptions options, Map<HintType, Hints.Spec> hintOverrides, Integer limit, Path out,
-                         boolean restart, int summaryEvery, EvalRunner.OnError onError, Device device, int threads) {
+                         boolean restart, int summaryEvery, EvalRunner.OnError onError, Device device, int threads,
+                         io.rationale.lora.Adapters adapters) {
+        /** Without adapters. */
+        public Config(Path model, String questions, SerumOptions options, Map<HintType, Hints.Spec> hintOverrides, Integer limit, Path out,
+                      boolean restart, int summaryEvery, EvalRunner.OnError onError, Device device, int threads) {
+            this(model, questions, options, hintOverrides, limit, out, restart, summaryEvery, onError, device, threads, null);
+        }
+
         public Config {
+            if (adapters == null) adapters = io.rationale.lora.Adapters.NONE;
             Objects.requireNonNull(model, "model");
             Objects.requireNonNull(questions, "questions");
             Objects.requireNonNull(options, "options");
@@ -92,7 +100,7 @@ public final class SerumRunner {
         Instant now = clock.instant();
         int selected = config.limit() == null ? questions.size() : Math.min(config.limit(), questions.size());
 
-        try (Model model = Model.load(config.model()); Tokenizer tok = Tokenizer.load(config.model());
+        try (Model model = config.adapters().load(config.model()); Tokenizer tok = Tokenizer.load(config.model());
              Backend backend = Backends.open(model, config.device(), config.threads()).backend()) {
             boolean lens = o.settings().stream().anyMatch(s -> s.layers() instanceof LayerChoice.LogitLens);
             try (SerumBackends.Lease relevance = SerumBackends.forMethod(backend, method, lens);
@@ -100,7 +108,8 @@ public final class SerumRunner {
                 SerumEvaluator evaluator = new SerumEvaluator(backend, relevance.backend(), tok, o, hints, judge == null ? null : judge.judge);
                 prepareFolder(out);                              // after every check: a refused run leaves the folder alone
                 SerumManifest requested = SerumManifest.create(config.model(), config.questions(), o, questions.size(), config.limit(),
-                        backend.device(), relevance.own() ? relevance.backend().device() : "the generation backend", now);
+                        backend.device(), relevance.own() ? relevance.backend().device() : "the generation backend", now)
+                        .withAdapters(config.adapters());
                 SerumManifest manifest = checkRun(out, requested, now);
                 manifest.write(out.resolve(RUN_JSON));
                 Map<String, Object> runMap = SerumManifest.MAPPER.convertValue(manifest, new TypeReference<>() {});

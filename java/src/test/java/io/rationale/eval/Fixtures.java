@@ -48,6 +48,18 @@ final class Fixtures {
         return storiesTok;
     }
 
+    /** The model of {@link #storiesBackend} (loaded with it). */
+    static synchronized Model storiesModel() {
+        storiesBackend();
+        return storiesModel;
+    }
+
+    /** The model of {@link #tinyBackend} (loaded with it). */
+    static synchronized Model tinyModel() {
+        tinyBackend();
+        return tinyModel;
+    }
+
     static synchronized Backend storiesBackend() {
         if (storiesBackend == null) {
             storiesModel = Model.load(stories());

@@ -72,6 +72,18 @@ class FlipEvaluationTest {
         FlipEvaluation.Outcome single = flip.evaluate(ex, layout, methods(n), FlipEvaluation.Strategy.ONE_BY_ONE);
 
         assertEquals(single.variants().size(), batched.variants().size());
+        // the token-level path (Backend#flipEvaluation, the host default here) is the host path: the same token rows
+        // in the same batches, the same predictions and flips; the numbers within 1e-6 (not bit for bit: the CPU
+        // engine's vector reductions round differently before and after the JIT compiles them, ~1e-7 here, and the
+        // first run of this class is cold)
+        assertTrue(batched.tokenLevel(), "built from the token-level description: " + batched.hostReason());
+        assertFalse(single.tokenLevel());
+        FlipEvaluation.Outcome host = new FlipEvaluation(backend, lw, mode, 200).tokenLevel(false)
+                .evaluate(ex, layout, methods(n), FlipEvaluation.Strategy.PREFIX_BATCHED);
+        assertFalse(host.tokenLevel());
+        assertEquals(host.forwards(), batched.forwards());
+        assertEquals(host.tokens(), batched.tokens());
+        FlipDeviceTest.same(host, batched, 1e-6, false, "token level vs host path");
         assertTrue(batched.forwards() > 2, "chunked into several forwards: " + batched.forwards());
         assertEquals(single.variants().size(), single.forwards());
         for (int v = 0; v < batched.variants().size(); v++) {
@@ -153,6 +165,34 @@ class FlipEvaluationTest {
         FlipEvaluation rep = new FlipEvaluation(Fixtures.storiesBackend(), lw, new Masking.Replacement("[X]"), 100);
         assertEquals(List.of("A [X] sleeps.", "[X] rests now."), rep.mask(e, new TreeSet<>(Set.of(1, 3)), false));
         assertEquals(Map.of(), Map.of());
+    }
+
+    /**
+     * An example whose token-level description is refused (more kinds of line break between its words than
+     * {@link TokenMasking#MAX_BREAKS}): counted, scored the host way, the same outcome as a run with the token level
+     * switched off; the other example of the same evaluator goes the token level.
+     */
+    @Test
+    void anExampleTheTokenLevelDoesNotFitGoesTheHostPath() {
+        Tokenizer tok = Fixtures.tinyTokenizer();
+        TaskTemplate t = TaskTemplate.medicalBios(Fixtures.BIOS);
+        LabelWords lw = LabelWords.resolve(tok, Fixtures.BIOS, t.labelWordCandidates());
+        PromptBuilder b = PromptBuilder.forTokenizer(tok, t, lw);
+        FlipEvaluation flip = new FlipEvaluation(Fixtures.tinyBackend(), lw, Masking.DELETE, 200);
+        StringBuilder lines = new StringBuilder("He");
+        for (int k = 1; k <= TokenMasking.MAX_BREAKS + 1; k++) lines.append("\n".repeat(k)).append("w").append(k);
+        Example joined = Fixtures.bio("j", lines.toString(), "dentist");
+        Example plain = Fixtures.bio("p", "He cleans and fixes teeth every day for the whole town.", "dentist");
+        FlipEvaluation.Outcome a = flip.evaluate(joined, b.layout(joined, List.of()), methods(joined.totalWords()), FlipEvaluation.Strategy.PREFIX_BATCHED);
+        assertFalse(a.tokenLevel());
+        assertTrue(a.hostReason().contains("kinds of line break"), a.hostReason());
+        FlipEvaluation.Outcome c = flip.evaluate(plain, b.layout(plain, List.of()), methods(plain.totalWords()), FlipEvaluation.Strategy.PREFIX_BATCHED);
+        assertTrue(c.tokenLevel(), c.hostReason());
+        assertEquals(1, flip.hostExamples());
+        assertEquals(1, flip.tokenLevelExamples());
+        FlipEvaluation.Outcome off = new FlipEvaluation(Fixtures.tinyBackend(), lw, Masking.DELETE, 200).tokenLevel(false)
+                .evaluate(joined, b.layout(joined, List.of()), methods(joined.totalWords()), FlipEvaluation.Strategy.PREFIX_BATCHED);
+        FlipDeviceTest.same(off, a, 1e-6, false, "host path");
     }
 
     @Test

@@ -20,13 +20,14 @@ import java.util.function.Supplier;
 public final class EngineHolder {
     /**
      * What an evaluator is opened from: the model folder, the dataset spec (the few-shot pool and label set come from
-     * it), the options as JSON and the device.
+     * it), the options as JSON, the adapters and the evaluator's settings (in words), and the device.
      */
-    public record Key(String model, String dataset, String options, String device) implements java.io.Serializable {
+    public record Key(String model, String dataset, String options, String variant, String device) implements java.io.Serializable {
         public Key {
             Objects.requireNonNull(model, "model");
             Objects.requireNonNull(dataset, "dataset");
             Objects.requireNonNull(options, "options");
+            Objects.requireNonNull(variant, "variant");
             Objects.requireNonNull(device, "device");
         }
     }

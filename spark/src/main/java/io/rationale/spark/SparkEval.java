@@ -12,6 +12,7 @@ import io.rationale.eval.ExampleResult;
 import io.rationale.eval.ExamplesLog;
 import io.rationale.eval.ModelEvaluator;
 import io.rationale.eval.RunManifest;
+import io.rationale.lora.Adapters;
 import org.apache.spark.SparkConf;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
@@ -74,7 +75,9 @@ public final class SparkEval implements DistributedEval {
     private final String master;
     private final Device device;
     private final Integer partitions;
+    private final ModelEvaluator.Settings settings;
     private volatile String devices;
+    private final Map<String, Long> counted = new java.util.TreeMap<>();
     private int failPartition = -1, failAttempts;
 
     /**
@@ -83,16 +86,17 @@ public final class SparkEval implements DistributedEval {
      * @param partitions tasks (null: the context's default parallelism); never more than the pending examples
      */
     public SparkEval(SparkSession spark, Device device, Integer partitions) {
-        this(spark, false, device, partitions);
+        this(spark, false, device, partitions, ModelEvaluator.Settings.defaults());
     }
 
-    private SparkEval(SparkSession spark, boolean ownSession, Device device, Integer partitions) {
+    private SparkEval(SparkSession spark, boolean ownSession, Device device, Integer partitions, ModelEvaluator.Settings settings) {
         if (partitions != null && partitions < 1) throw new IllegalArgumentException("partitions must be >= 1, got " + partitions);
         this.spark = spark;
         this.ownSession = ownSession;
         this.master = spark.sparkContext().master();
         this.device = device == null ? Device.AUTO : device;
         this.partitions = partitions;
+        this.settings = settings == null ? ModelEvaluator.Settings.defaults() : settings;
     }
 
     /**
@@ -121,13 +125,24 @@ public final class SparkEval implements DistributedEval {
     }
 
     @Override
-    public EvaluatorFactory factory() {
-        return (modelDir, dataset, options) -> EngineHolder.get(key(modelDir.toString(), dataset, options, device.toString()),
-                () -> ModelEvaluator.open(modelDir, dataset, options, device));
+    public EvaluatorFactory factory(Adapters adapters) {
+        return (modelDir, dataset, options) -> EngineHolder.get(key(modelDir.toString(), dataset, options, adapters, settings, device.toString()),
+                () -> ModelEvaluator.open(modelDir, dataset, options, device, adapters, settings));
     }
 
     @Override
     public String device() { return devices; }
+
+    /**
+     * The driver evaluator's resolved settings, with each count that the tasks' evaluations moved (e.g. the flip
+     * evaluation's {@code flip_token_level_examples}, counted per process) replaced by its total over this job's tasks.
+     */
+    @Override
+    public synchronized Map<String, Object> resolved(Map<String, Object> evaluator) {
+        Map<String, Object> out = new java.util.LinkedHashMap<>(evaluator);
+        for (Map.Entry<String, Long> e : counted.entrySet()) if (out.get(e.getKey()) instanceof Number) out.put(e.getKey(), e.getValue());
+        return out;
+    }
 
     @Override
     public void evaluate(EvalRunner.Job job, Consumer<ExampleResult> sink) throws IOException {
@@ -153,8 +168,9 @@ public final class SparkEval implements DistributedEval {
         Path dir = root.resolve(hash("job|" + n + "|" + todo));
         Files.createDirectories(dir);
         // absolute paths: an executor's working folder is not the driver's
-        Task task = new Task(c.model().toAbsolutePath().normalize().toString(), RunManifest.normalizeSpec(c.dataset()), json(c.options()), c.onError().name(),
-                dir.toString(), device.toString(), failPartition, failAttempts);
+        List<String> adapters = c.adapters().specs().stream().map(a -> a.dir().toAbsolutePath().normalize() + ":" + a.scale()).toList();
+        Task task = new Task(c.model().toAbsolutePath().normalize().toString(), RunManifest.normalizeSpec(c.dataset()), json(c.options()),
+                adapters, c.adapters().unmerged(), json(settings), c.onError().name(), dir.toString(), device.toString(), failPartition, failAttempts);
         JavaRDD<Integer> indices = jsc.parallelize(todo, n);
         List<TaskReport> reports;
         Handover handover = new Handover(dir, n, job.dataset(), sink);
@@ -172,7 +188,13 @@ public final class SparkEval implements DistributedEval {
             spark.sparkContext().removeSparkListener(handover);
         }
         Set<String> used = new LinkedHashSet<>();
-        for (TaskReport r : reports) if (r.device() != null) used.add(r.device());
+        synchronized (this) {
+            counted.clear();
+            for (TaskReport r : reports) {
+                if (r.device() != null) used.add(r.device());
+                if (r.counts() != null) r.counts().forEach((k, v) -> counted.merge(k, v, Long::sum));
+            }
+        }
         devices = "spark " + master + ", " + n + " tasks: " + String.join("; ", used);
         deleteTree(parts);
     }
@@ -283,11 +305,18 @@ public final class SparkEval implements DistributedEval {
     static String partName(int partition) { return String.format(Locale.ROOT, "part-%05d.jsonl", partition); }
 
     /** What a task needs, serialised to the executors. */
-    record Task(String model, String dataset, String options, String onError, String dir, String fallbackDevice,
-                int failPartition, int failAttempts) implements Serializable {}
+    record Task(String model, String dataset, String options, List<String> adapters, boolean unmerged, String settings,
+                String onError, String dir, String fallbackDevice, int failPartition, int failAttempts) implements Serializable {
+        Task {
+            adapters = new ArrayList<>(adapters);   // a serialisable list
+        }
+    }
 
-    /** What a task did: its partition, the examples it wrote (-1: its part file was there already), its device. */
-    record TaskReport(int partition, int examples, String device) implements Serializable {}
+    /**
+     * What a task did: its partition, the examples it wrote (-1: its part file was there already), its device, and by
+     * how much its examples moved the counts in its evaluator's resolved settings.
+     */
+    record TaskReport(int partition, int examples, String device, java.util.HashMap<String, Long> counts) implements Serializable {}
 
     private static final Map<String, Dataset> DATASETS = new ConcurrentHashMap<>();
 
@@ -297,26 +326,47 @@ public final class SparkEval implements DistributedEval {
         int p = tc.partitionId();
         Path dir = Path.of(t.dir());
         Path part = dir.resolve(partName(p));
-        if (Files.exists(part)) return List.of(new TaskReport(p, -1, null)).iterator();
+        if (Files.exists(part)) return List.of(new TaskReport(p, -1, null, null)).iterator();
         String device = taskDevice(tc, t.fallbackDevice());
         Dataset dataset = DATASETS.computeIfAbsent(t.dataset(), DatasetLoader::load);
-        EvalOptions options = options(t.options());
+        EvalOptions options = read(t.options(), EvalOptions.class);
+        Adapters adapters = Adapters.parse(t.adapters(), t.unmerged());
+        ModelEvaluator.Settings settings = read(t.settings(), ModelEvaluator.Settings.class);
         Device d = Device.parse(device);
-        EngineHolder.Shared evaluator = EngineHolder.get(key(t.model(), dataset, options, device),
-                () -> ModelEvaluator.open(Path.of(t.model()), dataset, options, d));
+        EngineHolder.Shared evaluator = EngineHolder.get(key(t.model(), dataset, options, adapters, settings, device),
+                () -> ModelEvaluator.open(Path.of(t.model()), dataset, options, d, adapters, settings));
         EvalRunner.OnError onError = EvalRunner.OnError.valueOf(t.onError());
+        java.util.HashMap<String, Long> counts = new java.util.HashMap<>();
+        io.rationale.eval.Evaluator counting = new io.rationale.eval.Evaluator() {
+            // this task's share of the counts the shared evaluator keeps (the evaluator held alone meanwhile)
+            @Override
+            public ExampleResult evaluate(int index, io.rationale.dataset.Example example) {
+                synchronized (evaluator) {
+                    Map<String, Object> before = evaluator.resolved();
+                    ExampleResult r = evaluator.evaluate(index, example);
+                    evaluator.resolved().forEach((k, v) -> {
+                        if (v instanceof Number after && before.get(k) instanceof Number was && after.longValue() != was.longValue())
+                            counts.merge(k, after.longValue() - was.longValue(), Long::sum);
+                    });
+                    return r;
+                }
+            }
+
+            @Override
+            public void close() {}
+        };
         StringBuilder lines = new StringBuilder();
         int count = 0;
         while (indices.hasNext()) {
             int i = indices.next();
             if (i < 0 || i >= dataset.size()) throw new IllegalStateException("example " + i + " is not in " + t.dataset() + " on this executor");
-            ExampleResult r = EvalRunner.evaluateExample(evaluator, i, dataset.examples().get(i), onError);
+            ExampleResult r = EvalRunner.evaluateExample(counting, i, dataset.examples().get(i), onError);
             lines.append(ExamplesLog.MAPPER.writeValueAsString(r)).append('\n');
             count++;
             if (p == t.failPartition() && tc.attemptNumber() < t.failAttempts()) failOnPurpose(tc, dir);
         }
         writeAtomically(dir, part, lines.toString().getBytes(StandardCharsets.UTF_8), tc.attemptNumber());
-        return List.of(new TaskReport(p, count, evaluator.device())).iterator();
+        return List.of(new TaskReport(p, count, evaluator.device(), counts)).iterator();
     }
 
     /**
@@ -368,12 +418,15 @@ public final class SparkEval implements DistributedEval {
         }
     }
 
-    static EngineHolder.Key key(String model, Dataset dataset, EvalOptions options, String device) {
+    static EngineHolder.Key key(String model, Dataset dataset, EvalOptions options, Adapters adapters, ModelEvaluator.Settings settings,
+                                String device) {
+        String variant = adapters.specs().stream().map(a -> a.dir().toAbsolutePath().normalize() + ":" + a.scale()).toList()
+                + (adapters.unmerged() ? " unmerged" : "") + " " + json(settings);
         return new EngineHolder.Key(Path.of(model).toAbsolutePath().normalize().toString(),
-                dataset.kind() + ":" + dataset.path().toAbsolutePath().normalize(), json(options), device);
+                dataset.kind() + ":" + dataset.path().toAbsolutePath().normalize(), json(options), variant, device);
     }
 
-    static String json(EvalOptions o) {
+    static String json(Object o) {
         try {
             return ExamplesLog.MAPPER.writeValueAsString(o);
         } catch (JsonProcessingException e) {
@@ -381,9 +434,9 @@ public final class SparkEval implements DistributedEval {
         }
     }
 
-    static EvalOptions options(String json) {
+    static <T> T read(String json, Class<T> type) {
         try {
-            return ExamplesLog.MAPPER.readValue(json, EvalOptions.class);
+            return ExamplesLog.MAPPER.readValue(json, type);
         } catch (JsonProcessingException e) {
             throw new UncheckedIOException(e);
         }
@@ -410,8 +463,8 @@ public final class SparkEval implements DistributedEval {
     /** {@code eval --spark MASTER}: a session of its own, stopped at the end. */
     public static final class Provider implements DistributedEval.Provider {
         @Override
-        public DistributedEval open(String master, Device device, Integer partitions) {
-            return new SparkEval(session(master), true, device, partitions);
+        public DistributedEval open(String master, Device device, Integer partitions, ModelEvaluator.Settings settings) {
+            return new SparkEval(session(master), true, device, partitions, settings);
         }
     }
 }

@@ -52,6 +52,7 @@ public final class SafeTensorsWriter {
     private Consumer<String> progress;
     private Map<String, String> metadata = Map.of("format", "pt");
     private boolean sortByName;
+    private boolean durable;
 
     /** Number of worker threads (default: available processors). */
     public SafeTensorsWriter threads(int n) {
@@ -81,6 +82,15 @@ public final class SafeTensorsWriter {
      */
     public SafeTensorsWriter sortByName(boolean sort) {
         this.sortByName = sort;
+        return this;
+    }
+
+    /**
+     * When true, each file's bytes are forced to the storage device before it is renamed into place, so that
+     * after a crash of the machine the file is either the old one or the complete new one. Default false.
+     */
+    public SafeTensorsWriter durable(boolean d) {
+        this.durable = d;
         return this;
     }
 
@@ -297,6 +307,9 @@ public final class SafeTensorsWriter {
                     throw new ToolException("writing " + file + " interrupted");
                 }
                 p.report();
+            }
+            if (durable) {
+                ch.force(true);
             }
             if (ch.size() != pos) {
                 throw new ToolException("writing " + file + ": size " + ch.size() + " != expected " + pos);
