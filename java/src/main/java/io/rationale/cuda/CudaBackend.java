@@ -54,6 +54,13 @@ import java.util.function.ObjIntConsumer;
  * <p>{@link #backward} mirrors the forward over one record ({@link CudaRecord}, device memory), layer by layer in
  * reverse, each step the backward kernel beside its forward; see its comment. Thread-safe: calls take turns on the
  * device.
+ *
+ * <p>A model with an unmerged LoRA adapter ({@link Model#lora()}) runs its low-rank branch beside each targeted
+ * projection wherever the projection runs (prefill, decode, batched and recorded forwards, a checkpointed record's
+ * recomputation: all go through {@link #layerForward}): {@code y += scale·(x·Aᵀ)·Bᵀ} in f32 from the projection's f32
+ * input ({@link CudaLora}); the backward adds the branch's input gradient {@code scale·(dy·B)·A} after each
+ * projection's {@code dy·W} (where the CPU backend does, with the same rule-mode exceptions), and
+ * {@link #backwardLora} its weight gradients.
  */
 public final class CudaBackend implements Backend {
     private final Model model;
