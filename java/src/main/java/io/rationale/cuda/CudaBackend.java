@@ -166,11 +166,15 @@ public final class CudaBackend implements Backend {
         return t * (record + workBytesPerToken() + backwardBytesPerToken() + recomputeWork) + perSequence;
     }
 
-    /** Bytes of the forward's work buffers per packed token (x, xn, qkv, attention output, projection, gate|up, act). */
+    /**
+     * Bytes of the forward's work buffers per packed token (x, xn, qkv, attention output, projection, gate|up, act;
+     * with an unmerged adapter also its f32 inputs and u).
+     */
     private long workBytesPerToken() {
         ModelConfig c = model.config();
         long H = c.hiddenSize(), Q = c.qDim(), K = c.kvDim(), I = c.intermediateSize();
-        return 4L * (3 * H + Q + 2 * K + Q + 3 * I) + 64 + (lora == null ? 0 : 4L * lora.maxRank());
+        return 4L * (3 * H + Q + 2 * K + Q + 3 * I) + 64
+                + (lora == null ? 0 : 4L * (H + Q + I + lora.maxRank()));   // the adapter's f32 inputs (16-bit models) and u
     }
 
     /**

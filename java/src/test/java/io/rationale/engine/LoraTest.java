@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Unmerged LoRA adapters on the CPU backend ({@link Lora}, {@link Model#withLora}, {@link Model#mergeLora},
+ * Unmerged LoRA adapters on the CPU backend and the CUDA backend (cuda-emu here; {@link TestBackends#devices}) ({@link Lora}, {@link Model#withLora}, {@link Model#mergeLora},
  * {@link Backend#backwardLora}) on a small random model with biases, GQA and two modules on one projection:
  * <ul>
  * <li>the weight gradients against central finite differences of {@link ReferenceLlama} (double precision, shares
@@ -33,9 +33,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *     took), and the chain rule of {@code W'(A, B)} turns them into {@code dL/dA = s·Bᵀ·dL/dW'} and
  *     {@code dL/dB = s·dL/dW'·Aᵀ}; the loss is a fixed random combination of the last logits of two packed
  *     sequences; with last-row records, all-row records and checkpointed records. Tolerance: 1e-3·max|g| + 1e-6;</li>
- * <li>merged and unmerged adapters give the same logits (1e-5·max|logit|) and input gradients in every rule mode
- *     (1e-4·max|g|) for f32 weights; the merge rounds to bf16 once, so bf16 weights agree within bf16 rounding
- *     (2e-2·max|logit|);</li>
+ * <li>on every backend, merged and unmerged adapters give the same logits (1e-5·max|logit|) and input gradients in
+ *     every rule mode (1e-4·max|g|) for f32 weights; the merge rounds to bf16 once, so bf16 weights agree within
+ *     bf16 rounding (2e-2·max|logit|);</li>
+ * <li>the device's branch against the CPU's: logits, {@code backwardLora}'s dA and dB, input gradients
+ *     ({@link #theDeviceBranchMatchesTheCpu}, tolerances there);</li>
  * <li>B = 0 (a fresh adapter) leaves the logits exactly as without it.</li>
  * </ul>
  */
@@ -241,10 +243,12 @@ class LoraTest {
      * The CUDA backend's unmerged branch (on the emulated device, or on a GPU under {@code -Drationale.test.devices})
      * against the CPU backend's with the same adapter, f32 and bf16 weights: the logits of a prefill (every row) and
      * of a decode step after it (one row per sequence: the f32 path) within {@link TestBackends#logitTolerance} of
-     * max(1, the row's largest |logit|); for f32 weights, {@link Backend#backwardLora}'s dA and dB with last-row,
-     * all-row and checkpointed records within 1e-4 of each module's largest |value| (both backends sum the same
-     * products in f32, in different orders), and the input gradients with the adapter in every rule mode within
-     * 1e-4 of each sequence's largest |value|.
+     * max(1, the row's largest |logit|); {@link Backend#backwardLora}'s dA and dB with last-row, all-row and
+     * checkpointed records (twice into the same buffers: they accumulate) relative to each module's largest |value|,
+     * and the input gradients with the adapter in every rule mode relative to each sequence's largest |value|: 1e-4
+     * for f32 weights (both backends sum the same products in f32, in different orders; measured 1.4e-6), 5e-2 for
+     * bf16 (the device rounds a GEMM's input, the backward's dy included, to bf16 as PyTorch does, the CPU does not;
+     * about three times the measured 1.4e-2 for dA/dB, 5.9e-3 for input gradients).
      */
     @ParameterizedTest
     @MethodSource("devices")
@@ -267,7 +271,7 @@ class LoraTest {
                 assertRowsClose(cpu.forward(next, kc, LogitsMode.LAST, null), dev.forward(next, kd, LogitsMode.LAST, null), c.vocabSize(), tol, device + " " + dt + " decode");
                 for (KvCache k : kc) k.close();
                 for (KvCache k : kd) k.close();
-                if (dt != DType.F32) continue;
+                double gtol = dt == DType.F32 ? 1e-4 : 5e-2;
 
                 Random r = new Random(9);
                 List<float[]> seeds = new ArrayList<>();
@@ -289,8 +293,8 @@ class LoraTest {
                         dev.backwardLora(rd, seeds, gd);     // accumulates: twice the gradient
                     }
                     for (Lora.Module m : lora.modules()) {
-                        worstW = Math.max(worstW, assertGradientClose(gc.a(m), gd.a(m), 2, device + " " + kind + " " + m.name() + " dA"));
-                        worstW = Math.max(worstW, assertGradientClose(gc.b(m), gd.b(m), 2, device + " " + kind + " " + m.name() + " dB"));
+                        worstW = Math.max(worstW, assertGradientClose(gc.a(m), gd.a(m), 2, gtol, device + " " + kind + " " + m.name() + " dA"));
+                        worstW = Math.max(worstW, assertGradientClose(gc.b(m), gd.b(m), 2, gtol, device + " " + kind + " " + m.name() + " dB"));
                     }
                 }
                 for (RuleMode mode : RuleMode.values()) {
@@ -301,10 +305,10 @@ class LoraTest {
                         dev.forward(seqs, null, LogitsMode.LAST, rd);
                         float[][] g0 = cpu.backward(rc, targets, mode), g1 = dev.backward(rd, targets, mode);
                         for (int s = 0; s < seqs.size(); s++)
-                            worstX = Math.max(worstX, assertGradientClose(g0[s], g1[s], 1, device + " " + mode + " sequence " + s + " input gradient"));
+                            worstX = Math.max(worstX, assertGradientClose(g0[s], g1[s], 1, gtol, device + " " + mode + " sequence " + s + " input gradient"));
                     }
                 }
-                System.out.printf("[lora] %s: worst dA/dB difference %.3g, input gradients %.3g of the largest |value| (tolerance 1e-4)%n", device, worstW, worstX);
+                System.out.printf("[lora] %s %s: worst dA/dB difference %.3g, input gradients %.3g of the largest |value| (tolerance %.3g)%n", device, dt, worstW, worstX, gtol);
             }
         }
     }
@@ -327,8 +331,8 @@ class LoraTest {
         System.out.printf("[lora] %s: worst logit difference %.3g of the row's max (tolerance %.3g)%n", what, worst, tol);
     }
 
-    /** {@code got} within 1e-4 of max|times·want| of {@code times·want} (the CPU's gradient, a nonzero one). */
-    static double assertGradientClose(float[] want, float[] got, int times, String what) {
+    /** {@code got} within tol·max|times·want| of {@code times·want} (the CPU's gradient, a nonzero one); returns |Δ|/max. */
+    static double assertGradientClose(float[] want, float[] got, int times, double tol, String what) {
         assertEquals(want.length, got.length, what);
         double max = 0, diff = 0;
         for (int i = 0; i < want.length; i++) {
@@ -337,7 +341,7 @@ class LoraTest {
         }
         assertTrue(max > 1e-6, what + ": the reference gradient is (almost) zero: " + max);
         double d = diff, m = max;
-        assertTrue(diff <= 1e-4 * max, () -> what + ": differs from the cpu's by " + d + " of max " + m);
+        assertTrue(diff <= tol * max, () -> what + ": differs from the cpu's by " + d + " of max " + m + " (tolerance " + tol + ")");
         return diff / max;
     }
 
