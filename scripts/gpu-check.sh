@@ -20,6 +20,10 @@
 #                                      6. the PyTorch + transformers + LXT AttnLRP peer on the same weights and
 #                                         inputs (benchmarks/peers/lxt_attnlrp_peer.py; LXT's source and
 #                                         transformers carried for the run: LXT_PATH, PEER_SITE; else "skipped");
+#                                      7. LoRA parity: engine.LoraTest on cpu and the device (generated f32 and bf16
+#                                         models with random unmerged adapters: logits against the merged weights
+#                                         and the CPU's, backwardLora's dA/dB and the input gradients against the
+#                                         CPU's; finite differences on the CPU);
 #                                      and writes $OUT/gpu-check-record.md with device, driver, commit, command,
 #                                      errors and timings (copy it to benchmarks/results/).
 #                                      --emu runs the same steps on the emulated device with a small model (a dry run).
@@ -81,7 +85,7 @@ run() {
   local device=cuda preset=llama-3.1-8b tokens=512 decode=64 libcuda
   local presets="${GPU_CHECK_PRESETS:-llama-3.2-1b,llama-3.1-8b}" lengths="${GPU_CHECK_LENGTHS:-128,1024}" steps=32
   local models="${GPU_CHECK_MODELS:-/tmp/gpu-check-models}"   # the generated models, shared by steps 3, 4 and 6 (not under $OUT)
-  local wanted=" ${GPU_CHECK_STEPS:-1 2 3 4 5 6} "
+  local wanted=" ${GPU_CHECK_STEPS:-1 2 3 4 5 6 7} "
   want() { [[ "$wanted" == *" $1 "* ]]; }
   mkdir -p "$models"
   local started; started=$(date -u +%FT%TZ)
@@ -94,40 +98,47 @@ run() {
     [ -n "$cublas" ] && { export RATIONALE_CUBLAS="$cublas"; export LD_LIBRARY_PATH="$(dirname "$cublas"):${LD_LIBRARY_PATH:-}"; }
     nvidia-smi > "$out/nvidia-smi.txt" 2>&1
   fi
-  local k_rc=skipped j_rc=skipped t_rc=skipped a_rc=skipped p_rc=skipped l_rc=skipped
+  local k_rc=skipped j_rc=skipped t_rc=skipped a_rc=skipped p_rc=skipped l_rc=skipped r_rc=skipped
   if want 1; then
-    echo "gpu-check: 1/6 kernels' C++ checks ($libcuda)" >&2
+    echo "gpu-check: 1/7 kernels' C++ checks ($libcuda)" >&2
     local kargs=("$libcuda"); [ $emu = 0 ] && kargs+=(--fatbin "$w/kernels.fatbin")
     local bargs=("${kargs[@]}"); [ $emu = 0 ] && kargs+=(--bench)
     timeout 300 "$w/kernels_test" "${kargs[@]}" > "$out/kernels_test.txt" 2>&1; k_rc=$?
     timeout 120 "$w/backward_test" "${bargs[@]}" > "$out/backward_test.txt" 2>&1 || k_rc=$?
   fi
   if want 2; then
-    echo "gpu-check: 2/6 parity tests on cpu and $device" >&2
+    echo "gpu-check: 2/7 parity tests on cpu and $device" >&2
     local sel=(--select-package io.rationale.engine --select-package io.rationale.cuda --include-classname "$tests")
     timeout 420 "$java" "${jopts[@]}" -Drationale.test.devices="cpu,$device" -Drationale.test.cuda=$([ $emu = 1 ] && echo emu || echo real) \
       -Drationale.shared="$w/shared" -jar "$w/junit-console.jar" execute --class-path "$w/rationale.jar:$w/tests.jar" \
       "${sel[@]}" --reports-dir "$out/junit" --details=summary --disable-banner --fail-if-no-tests > "$out/junit.txt" 2>&1; j_rc=$?
   fi
   if want 3; then
-    echo "gpu-check: 3/6 timings ($preset, $tokens tokens, $decode decoded)" >&2
+    echo "gpu-check: 3/7 timings ($preset, $tokens tokens, $decode decoded)" >&2
     timeout 540 "$java" "${jopts[@]}" -cp "$w/rationale.jar" io.rationale.cuda.GpuCheck --device "$device" --preset "$preset" \
       --tokens "$tokens" --decode "$decode" --models "$models" --out "$out/timings.json" > "$out/timings.txt" 2>&1; t_rc=$?
   fi
   if want 4; then
-    echo "gpu-check: 4/6 attribution timings ($presets; $lengths tokens; IG $steps steps)" >&2
+    echo "gpu-check: 4/7 attribution timings ($presets; $lengths tokens; IG $steps steps)" >&2
     timeout 540 "$java" "${jopts[@]}" -cp "$w/rationale.jar" io.rationale.cuda.GpuCheckAttribution --device "$device" \
       --presets "$presets" --lengths "$lengths" --steps "$steps" --models "$models" --out "$out/attribution.json" \
       > "$out/attribution.txt" 2>&1; a_rc=$?
   fi
+  if want 7; then
+    echo "gpu-check: 7/7 LoRA parity (engine.LoraTest) on cpu and $device" >&2
+    timeout 300 "$java" "${jopts[@]}" -Drationale.test.devices="cpu,$device" -Drationale.test.cuda=$([ $emu = 1 ] && echo emu || echo real) \
+      -Drationale.shared="$w/shared" -jar "$w/junit-console.jar" execute --class-path "$w/rationale.jar:$w/tests.jar" \
+      --select-class io.rationale.engine.LoraTest --reports-dir "$out/junit-lora" --details=summary --disable-banner \
+      --fail-if-no-tests > "$out/lora.txt" 2>&1; r_rc=$?
+  fi
   if [ $emu = 0 ] && python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
     if want 5; then
-      echo "gpu-check: 5/6 PyTorch peer" >&2
+      echo "gpu-check: 5/7 PyTorch peer" >&2
       timeout 300 python3 "$root/scripts/gpu_peer.py" --stories "$w/shared/data/models/stories260K-hf" --tokens "$tokens" \
         --decode "$decode" --out "$out/peer.json" > "$out/peer.txt" 2>&1; p_rc=$?
     fi
     if want 6; then
-      echo "gpu-check: 6/6 PyTorch + transformers + LXT AttnLRP peer" >&2
+      echo "gpu-check: 6/7 PyTorch + transformers + LXT AttnLRP peer" >&2
       timeout 420 python3 "$root/benchmarks/peers/lxt_attnlrp_peer.py" --models "$models" --out "$out/lxt-peer.json" \
         > "$out/lxt-peer.txt" 2>&1; l_rc=$?
     fi
@@ -153,10 +164,12 @@ run() {
     echo; echo '```'; cat "$out/peer.json" 2>/dev/null || tail -20 "$out/peer.txt" 2>/dev/null; echo '```'
     echo "## 6. PyTorch + transformers + LXT AttnLRP peer (exit $l_rc)"
     echo; echo '```'; cat "$out/lxt-peer.json" 2>/dev/null || tail -20 "$out/lxt-peer.txt" 2>/dev/null; echo '```'
+    echo "## 7. LoRA parity (engine.LoraTest, exit $r_rc)"
+    echo; echo '```'; grep -E '^\[lora\]|tests (successful|failed|skipped|found)|containers failed' "$out/lora.txt" 2>/dev/null; grep -A3 -E '✘|=> ' "$out/lora.txt" 2>/dev/null | head -40; echo '```'
   } > "$out/gpu-check-record.md"
   rm -rf "$w"
-  echo "gpu-check: record in $out/gpu-check-record.md (kernels $k_rc, parity $j_rc, timings $t_rc, attribution $a_rc, peer $p_rc, LXT peer $l_rc)" >&2
-  for rc in $k_rc $j_rc $t_rc $a_rc; do [ "$rc" = 0 ] || [ "$rc" = skipped ] || return 1; done
+  echo "gpu-check: record in $out/gpu-check-record.md (kernels $k_rc, parity $j_rc, timings $t_rc, attribution $a_rc, peer $p_rc, LXT peer $l_rc, LoRA parity $r_rc)" >&2
+  for rc in $k_rc $j_rc $t_rc $a_rc $r_rc; do [ "$rc" = 0 ] || [ "$rc" = skipped ] || return 1; done
 }
 
 case "${1:-}" in

@@ -23,6 +23,9 @@ public final class FinetuneCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    @picocli.CommandLine.Mixin
+    DeviceOption device;
+
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Base model folder (config.json, safetensors, tokenizer).")
     Path model;
 
@@ -105,7 +108,7 @@ public final class FinetuneCommand implements Callable<Integer> {
                 FineTune.parseTargets(targets), lr, seed, batchSize, valFraction, warmup, FineTune.Schedule.parse(schedule), weightDecay,
                 maxGradNorm, shots, saveEvery, evalEvery, holdOut == null ? null : holdOut.equals(List.of("none")) ? List.of() : holdOut,
                 threads, stopAfter, fresh));
-        FineTune.Outcome o = new FineTune(config, System.err).run();
+        FineTune.Outcome o = new FineTune(config, System.err).onDevice(device.parse()).run();
         System.out.println(o.stopped() ? "stopped at step " + o.step() + " of " + o.totalSteps() + "; state in " + out
                 : String.format(java.util.Locale.ROOT, "best validation accuracy %.4f at step %d (majority class %.4f); adapter: %s",
                 o.best().valAccuracy(), o.best().step(), o.majority(), out));

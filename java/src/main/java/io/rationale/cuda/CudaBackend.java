@@ -12,6 +12,7 @@ import io.rationale.engine.KvCache;
 import io.rationale.engine.LabelLogits;
 import io.rationale.engine.Logits;
 import io.rationale.engine.LogitsMode;
+import io.rationale.engine.Lora;
 import io.rationale.engine.LrpRules;
 import io.rationale.engine.Model;
 import io.rationale.engine.RopeTables;
@@ -53,6 +54,13 @@ import java.util.function.ObjIntConsumer;
  * <p>{@link #backward} mirrors the forward over one record ({@link CudaRecord}, device memory), layer by layer in
  * reverse, each step the backward kernel beside its forward; see its comment. Thread-safe: calls take turns on the
  * device.
+ *
+ * <p>A model with an unmerged LoRA adapter ({@link Model#lora()}) runs its low-rank branch beside each targeted
+ * projection wherever the projection runs (prefill, decode, batched and recorded forwards, a checkpointed record's
+ * recomputation: all go through {@link #layerForward}): {@code y += scale·(x·Aᵀ)·Bᵀ} in f32 from the projection's f32
+ * input ({@link CudaLora}); the backward adds the branch's input gradient {@code scale·(dy·B)·A} after each
+ * projection's {@code dy·W} (where the CPU backend does, with the same rule-mode exceptions), and
+ * {@link #backwardLora} its weight gradients.
  */
 public final class CudaBackend implements Backend {
     private final Model model;
@@ -64,6 +72,7 @@ public final class CudaBackend implements Backend {
     private final Workspace ws;
     private final RopeTables rope;
     private final int multiprocessors;
+    private final CudaLora lora;                   // the model's unmerged adapter on the device, or null
     private BlockPool recomputePool;               // one-layer KV blocks for checkpointed records' backward passes
     private final List<CudaRecord.Memory> records = new ArrayList<>();          // live record allocations
     private final ArrayDeque<CudaRecord.Memory> garbage = new ArrayDeque<>();   // of records the collector found
@@ -78,18 +87,23 @@ public final class CudaBackend implements Backend {
         this.multiprocessors = device.attribute(16);          // CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT
         Cublas blas = null;
         CudaWeights w = null;
+        CudaLora ad = null;
+        Workspace work = new Workspace(device);
         try {
             blas = Cublas.open(device);
             w = new CudaWeights(device, model);
+            if (model.lora() != null) ad = new CudaLora(device, blas, work, model.lora());
         } catch (RuntimeException e) {
+            if (ad != null) ad.close();
             if (w != null) w.close();
             if (blas != null) blas.close();
             throw e;
         }
         this.cublas = blas;
         this.weights = w;
+        this.lora = ad;
         this.pool = new BlockPool(device, model.config());
-        this.ws = new Workspace(device);
+        this.ws = work;
     }
 
     @Override
@@ -152,11 +166,15 @@ public final class CudaBackend implements Backend {
         return t * (record + workBytesPerToken() + backwardBytesPerToken() + recomputeWork) + perSequence;
     }
 
-    /** Bytes of the forward's work buffers per packed token (x, xn, qkv, attention output, projection, gate|up, act). */
+    /**
+     * Bytes of the forward's work buffers per packed token (x, xn, qkv, attention output, projection, gate|up, act;
+     * with an unmerged adapter also its f32 inputs and u).
+     */
     private long workBytesPerToken() {
         ModelConfig c = model.config();
         long H = c.hiddenSize(), Q = c.qDim(), K = c.kvDim(), I = c.intermediateSize();
-        return 4L * (3 * H + Q + 2 * K + Q + 3 * I) + 64;
+        return 4L * (3 * H + Q + 2 * K + Q + 3 * I) + 64
+                + (lora == null ? 0 : 4L * (H + Q + I + lora.maxRank()));   // the adapter's f32 inputs (16-bit models) and u
     }
 
     /**
@@ -166,7 +184,8 @@ public final class CudaBackend implements Backend {
     private long backwardBytesPerToken() {
         ModelConfig c = model.config();
         long H = c.hiddenSize(), Q = c.qDim(), K = c.kvDim(), I = c.intermediateSize();
-        return 4L * (2 * H + Q + (Q + 2 * K) + I + 2 * I + c.numHeads()) + 2L * Math.max(Math.max(Q + 2 * K, 2 * I), H) + 64;
+        return 4L * (2 * H + Q + (Q + 2 * K) + I + 2 * I + c.numHeads()) + 2L * Math.max(Math.max(Q + 2 * K, 2 * I), H) + 64
+                + (lora == null ? 0 : 4L * (H + I + 2 * lora.maxRank()));   // the adapter's recomputed inputs, u and v
     }
 
     // ------------------------------------------------------------------ forward
@@ -396,6 +415,7 @@ public final class CudaBackend implements Backend {
                         ForwardOptions options, Pick pick) {
         check();
         freeGarbage();
+        if (lora != null) lora.refresh();
         ModelConfig c = model.config();
         int seqs = tokens != null ? tokens.size() : embeddings != null ? embeddings.size() : deviceInput.lengths().length, H = c.hiddenSize();
         if (seqs == 0) throw new IllegalArgumentException("no sequences");
@@ -586,12 +606,21 @@ public final class CudaBackend implements Backend {
         // attention block
         kernels.rmsnorm(actType(n, w.qkv()), xn, x, w.inputNorm(), DevicePointer.NULL, out.inv1(), n, H, eps);
         linear(out.qkv(), xn, n, w.qkv(), w.qkvBias());
+        if (lora != null && (lora.has(l, Lora.Projection.Q) || lora.has(l, Lora.Projection.K) || lora.has(l, Lora.Projection.V))) {
+            DevicePointer lx = loraInput(xn, x, w.inputNorm(), n, actType(n, w.qkv()));   // the adapter's branches (LoraBranch.forward)
+            lora.forward(l, Lora.Projection.Q, lx, H, n, out.qkv(), QKV);
+            lora.forward(l, Lora.Projection.K, lx, H, n, out.qkv().plus(4L * Q), QKV);
+            lora.forward(l, Lora.Projection.V, lx, H, n, out.qkv().plus(4L * (Q + K)), QKV);
+        }
         DevicePointer k = out.qkv().plus(4L * Q), v = out.qkv().plus(4L * (Q + K));
         kernels.rope(out.qkv(), k, p.at(p.aCos), p.at(p.aSin), n, c.numHeads(), c.numKvHeads(), c.headDim(), QKV);
         kernels.kvAppend(k, v, QKV, p.at(p.aTokSeq), p.at(p.aTokPos), p.at(p.aBlocks), p.at(p.aSeqTable), kOff, vOff, n, c.numKvHeads(), c.headDim());
         DataType oType = actType(n, w.o());
-        boolean f32Out = out.o().address() != 0;
-        Kernels.Attention a = p.attention(l, f32Out ? out.o() : attn, Q, out.qkv(), kOff, vOff, out.stats());
+        // O in f32 for the record, or for an adapter on o_proj whose GEMM input is 16-bit (its branch reads f32)
+        DevicePointer o32 = out.o().address() != 0 ? out.o()
+                : lora != null && lora.has(l, Lora.Projection.O) && oType != DataType.F32 ? ws.get("lora.o", 4L * n * Q) : DevicePointer.NULL;
+        boolean f32Out = o32.address() != 0;
+        Kernels.Attention a = p.attention(l, f32Out ? o32 : attn, Q, out.qkv(), kOff, vOff, out.stats());
         int splits = p.splits;
         DevicePointer partO = splits > 1 ? ws.get("partO", 4L * splits * n * Q) : DevicePointer.NULL;
         DevicePointer partMl = splits > 1 ? ws.get("partMl", 8L * splits * n * c.numHeads()) : DevicePointer.NULL;
@@ -605,20 +634,46 @@ public final class CudaBackend implements Backend {
         }
         DevicePointer oIn = attn;
         if (f32Out) {
-            if (oType == DataType.F32) oIn = out.o();
-            else kernels.convert(oType, attn, Q, out.o(), Q, n, Q);   // the rounding the kernel's own bf16/f16 output does
+            if (oType == DataType.F32) oIn = o32;
+            else kernels.convert(oType, attn, Q, o32, Q, n, Q);   // the rounding the kernel's own bf16/f16 output does
         }
         linear(proj, oIn, n, w.o(), DevicePointer.NULL);
+        if (lora != null) lora.forward(l, Lora.Projection.O, f32Out ? o32 : oIn, Q, n, proj, H);
         kernels.residualAdd(x, H, proj, H, w.oBias(), n, H);
         if (out.mid().address() != 0 && out.mid().address() != x.address()) device.copy(out.mid(), x, 4L * n * H);
         // MLP block
         kernels.rmsnorm(actType(n, w.gateUp()), xn, x, w.postNorm(), DevicePointer.NULL, out.inv2(), n, H, eps);
         linear(out.gu(), xn, n, w.gateUp(), DevicePointer.NULL);
+        if (lora != null && (lora.has(l, Lora.Projection.GATE) || lora.has(l, Lora.Projection.UP))) {
+            DevicePointer lx = loraInput(xn, x, w.postNorm(), n, actType(n, w.gateUp()));   // before the MLP biases, which swiglu adds
+            lora.forward(l, Lora.Projection.GATE, lx, H, n, out.gu(), 2 * I);
+            lora.forward(l, Lora.Projection.UP, lx, H, n, out.gu().plus(4L * I), 2 * I);
+        }
         if (!mlp) return;
         DevicePointer act = ws.get("act", 4L * n * I);
         kernels.swiglu(actType(n, w.down()), act, I, out.gu(), 2 * I, w.gateBias(), w.upBias(), n, I);
         linear(proj, act, n, w.down(), DevicePointer.NULL);
+        if (lora != null && lora.has(l, Lora.Projection.DOWN)) {
+            DevicePointer la = act;
+            if (actType(n, w.down()) != DataType.F32) {      // the branch reads silu(gate)·up in f32
+                la = ws.get("lora.act", 4L * n * I);
+                kernels.swiglu(DataType.F32, la, I, out.gu(), 2 * I, w.gateBias(), w.upBias(), n, I);
+            }
+            lora.forward(l, Lora.Projection.DOWN, la, I, n, proj, H);
+        }
         kernels.residualAdd(x, H, proj, H, w.downBias(), n, H);
+    }
+
+    /**
+     * The f32 input of an adapter's branch beside a projection that reads {@code norm(x)}: {@code xn} itself when the
+     * pass's GEMM input is f32, else {@code norm(x)} again in f32 (the branch never reads the 16-bit rounding).
+     */
+    private DevicePointer loraInput(DevicePointer xn, DevicePointer x, DevicePointer norm, int n, DataType gemmInput) {
+        if (gemmInput == DataType.F32) return xn;
+        ModelConfig c = model.config();
+        DevicePointer out = ws.get("lora.x", 4L * n * c.hiddenSize());
+        kernels.rmsnorm(DataType.F32, out, x, norm, DevicePointer.NULL, DevicePointer.NULL, n, c.hiddenSize(), (float) c.rmsNormEps());
+        return out;
     }
 
     private Object run(List<int[]> tokens, List<float[]> embeddings, DeviceInput deviceInput, int[] seqStart, int[] past,
@@ -849,6 +904,43 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    @Override
+    public boolean supportsLoraGradients() { return true; }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>The pass of {@link #backward} under {@link RuleMode#GRADIENT}, seeded with the given logit gradients; at each
+     * targeted projection {@link CudaLora#backward} reads the projection's f32 input (q, k, v, gate, up: the norm of
+     * the recorded residual stream, recomputed; o: the record's f32 attention output; down: silu(gate)·up, recomputed)
+     * and its output gradient as the pass computes it, and accumulates dA and dB in f32 device buffers, which are
+     * added into {@code grads} at the end (as the CPU backend's {@code LoraBranch.weightGrad} does).
+     */
+    @Override
+    public synchronized void backwardLora(ForwardRecord record, List<float[]> logitGradients, Lora.Gradients grads) {
+        check();
+        freeGarbage();
+        if (lora == null) throw new IllegalArgumentException("the model has no unmerged LoRA adapter");
+        if (grads == null) throw new IllegalArgumentException("no gradient buffers");
+        int V = model.config().vocabSize();
+        CudaRecord rec = checkedRecord(record, Collections.nCopies(logitGradients.size(), new Target.Logit(0)), RuleMode.GRADIENT);
+        int seqs = rec.numSequences(), n = rec.numTokens();
+        float[] dLogits = new float[seqs * V];
+        for (int s = 0; s < seqs; s++) {
+            float[] g = logitGradients.get(s);
+            if (g == null || g.length != V) throw new IllegalArgumentException("sequence " + s + ": the logit gradient must hold " + V + " values");
+            System.arraycopy(g, 0, dLogits, s * V, V);
+        }
+        int[] zero = new int[seqs];
+        try {
+            backwardPass(rec, RuleMode.GRADIENT.rules(), zero, zero, zero, dLogits, true);
+            lora.addGradientsTo(grads);
+        } catch (DeviceOutOfMemoryException e) {
+            ws.close();
+            throw new BackendMemoryException(e.getMessage() + " (a LoRA backward pass of " + n + " tokens in " + seqs + " sequences)", e);
+        }
+    }
+
     /** The record as {@link #backward} requires it (filled by this backend, with logits, sequences from position 0). */
     private CudaRecord checkedRecord(ForwardRecord record, List<Target> targets, RuleMode mode) {
         CudaRecord rec = record(record);
@@ -935,6 +1027,20 @@ public final class CudaBackend implements Backend {
 
     /** The backward pass (see {@link #backward}); returns dx, the gradient of the input embeddings {@code [n, H]} (a work buffer). */
     private DevicePointer backwardPass(CudaRecord rec, LrpRules rules, int[] kind, int[] token, int[] foil) {
+        return backwardPass(rec, rules, kind, token, foil, null, false);
+    }
+
+    /**
+     * The backward pass seeded by the targets ({@code kind}, {@code token}, {@code foil}) or, with {@code seedLogits}
+     * ({@code [S·V]}), by those logit gradients; {@code loraGrads}: also the adapter's weight gradients, into its
+     * device buffers (zeroed here).
+     */
+    private DevicePointer backwardPass(CudaRecord rec, LrpRules rules, int[] kind, int[] token, int[] foil, float[] seedLogits,
+                                       boolean loraGrads) {
+        if (lora != null) {
+            lora.refresh();
+            if (loraGrads) lora.zeroGradients();
+        }
         ModelConfig c = model.config();
         int seqs = rec.numSequences(), n = rec.numTokens(), H = c.hiddenSize(), V = c.vocabSize(), Q = c.qDim(), K = c.kvDim();
         int I = c.intermediateSize(), QKV = Q + 2 * K, heads = c.numHeads(), hd = c.headDim(), half = hd / 2;
@@ -973,7 +1079,8 @@ public final class CudaBackend implements Backend {
         DevicePointer delta = ws.get("b.delta", 4L * n * heads);
 
         // the LM head and the final norm, on each sequence's last row
-        kernels.targetGradient(dlogits, V, rec.logits, V, base.plus(aKind), base.plus(aToken), base.plus(aFoil), seqs, V);
+        if (seedLogits != null) device.copyToDevice(dlogits, seedLogits);
+        else kernels.targetGradient(dlogits, V, rec.logits, V, base.plus(aKind), base.plus(aToken), base.plus(aFoil), seqs, V);
         linearBackward(dnormed, dlogits, seqs, weights.lmHead, false);
         float eps = (float) c.rmsNormEps();
         kernels.rmsnorm(DataType.F32, rowsTmp, rec.finalX, weights.finalNorm, DevicePointer.NULL, inv, seqs, H, eps);   // the forward's 1/rms
@@ -988,12 +1095,26 @@ public final class CudaBackend implements Backend {
                 CudaRecord.Layer lr = re == null ? rec.layer[l] : re.layer(l);
                 // x_out = mid + down(swiglu(gate|up(norm(mid))))
                 linearBackward(dact, dx, n, w.down(), false);
+                if (lora != null && lora.has(l, Lora.Projection.DOWN)) {   // input: silu(gate)·up, recomputed in f32
+                    DevicePointer act = DevicePointer.NULL;
+                    if (loraGrads) {
+                        act = ws.get("b.lact", 4L * n * I);
+                        kernels.swiglu(DataType.F32, act, I, lr.gu(), 2 * I, w.gateBias(), w.upBias(), n, I);
+                    }
+                    lora.backward(l, Lora.Projection.DOWN, act, I, dx, H, n, dact, I, loraGrads);
+                }
                 kernels.swigluBackward(dgu, 2 * I, dact, I, lr.gu(), 2 * I, w.gateBias(), w.upBias(), n, I, rules.gateProductShare(),
                         rules.siluIdentity(), rules.stopGradientGate());
                 linearBackward(dxn, dgu, n, w.gateUp(), false);
+                if (lora != null && (lora.has(l, Lora.Projection.GATE) || lora.has(l, Lora.Projection.UP))) {
+                    DevicePointer xn = loraGrads ? normed(lr.mid(), w.postNorm(), n) : DevicePointer.NULL;
+                    if (!rules.stopGradientGate()) lora.backward(l, Lora.Projection.GATE, xn, H, dgu, 2 * I, n, dxn, H, loraGrads);
+                    lora.backward(l, Lora.Projection.UP, xn, H, dgu.plus(4L * I), 2 * I, n, dxn, H, loraGrads);
+                }
                 kernels.rmsnormBackward(dx, dxn, lr.mid(), w.postNorm(), lr.inv2(), n, H, rules.constantRms(), true);
                 // mid = input + o(attention(rope(q), rope(k), v)) with q|k|v projections of norm(input)
                 linearBackward(dattn, dx, n, w.o(), false);
+                if (lora != null) lora.backward(l, Lora.Projection.O, lr.o(), Q, dx, H, n, dattn, Q, loraGrads);   // input: the f32 O
                 kernels.attentionBackwardDelta(delta, lr.o(), Q, dattn, Q, n, heads, hd);
                 kernels.attentionBackward(new Kernels.AttentionBackward(dqkv, dqkv.plus(4L * Q), dqkv.plus(4L * (Q + K)), QKV,
                         lr.qkv(), lr.qkv().plus(4L * Q), lr.qkv().plus(4L * (Q + K)), QKV, dattn, Q, lr.stats(), delta,
@@ -1002,10 +1123,26 @@ public final class CudaBackend implements Backend {
                         rules.qkGradientScale() * rules.ropeProductShare(), rules.vGradientScale(), rules.stopGradientQK()));
                 kernels.ropeInverse(dqkv, dqkv.plus(4L * Q), base.plus(aCos), base.plus(aNegSin), n, heads, c.numKvHeads(), hd, QKV);
                 linearBackward(dxn, dqkv, n, w.qkv(), false);
+                if (lora != null && (lora.has(l, Lora.Projection.Q) || lora.has(l, Lora.Projection.K) || lora.has(l, Lora.Projection.V))) {
+                    DevicePointer xn = loraGrads ? normed(lr.input(), w.inputNorm(), n) : DevicePointer.NULL;
+                    if (!rules.stopGradientQK()) {             // else dq and dk are zero
+                        lora.backward(l, Lora.Projection.Q, xn, H, dqkv, QKV, n, dxn, H, loraGrads);
+                        lora.backward(l, Lora.Projection.K, xn, H, dqkv.plus(4L * Q), QKV, n, dxn, H, loraGrads);
+                    }
+                    lora.backward(l, Lora.Projection.V, xn, H, dqkv.plus(4L * (Q + K)), QKV, n, dxn, H, loraGrads);
+                }
                 kernels.rmsnormBackward(dx, dxn, lr.input(), w.inputNorm(), lr.inv1(), n, H, rules.constantRms(), true);
             }
         }
         return dx;
+    }
+
+    /** RmsNorm of n rows of x with weight w in f32, as the forward computed it before rounding (a work buffer). */
+    private DevicePointer normed(DevicePointer x, DevicePointer w, int n) {
+        ModelConfig c = model.config();
+        DevicePointer out = ws.get("b.lxn", 4L * n * c.hiddenSize());
+        kernels.rmsnorm(DataType.F32, out, x, w, DevicePointer.NULL, DevicePointer.NULL, n, c.hiddenSize(), (float) c.rmsNormEps());
+        return out;
     }
 
     /**
@@ -1186,6 +1323,7 @@ public final class CudaBackend implements Backend {
         ws.close();
         pool.close();
         if (recomputePool != null) recomputePool.close();
+        if (lora != null) lora.close();
         weights.close();
         cublas.close();
         device.close();

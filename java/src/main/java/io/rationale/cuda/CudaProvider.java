@@ -19,6 +19,10 @@ public final class CudaProvider implements BackendProvider {
     @Override
     public int autoPriority() { return 10; }
 
+    /** The low-rank branch runs on the device beside each projection ({@link CudaLora}). */
+    @Override
+    public boolean supportsUnmergedLora() { return true; }
+
     @Override
     public Backend open(Model model, Device device, int threads) {
         CudaDevice d;

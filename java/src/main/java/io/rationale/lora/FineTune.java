@@ -67,7 +67,8 @@ import java.util.Set;
  * <h2>Training</h2>
  * Adapter modules of rank r on the target projections of every layer, scale {@code alpha / r} (or {@code / sqrt(r)}
  * with rsLoRA); A uniform in ±1/sqrt(in) (PEFT's Kaiming-uniform default), B zero, drawn from
- * {@code Random(seed)} module by module. The model runs them unmerged on the CPU backend; each step is one recorded
+ * {@code Random(seed)} module by module. The model runs them unmerged on the CPU backend (or the one of
+ * {@link #onDevice}: the CUDA backend runs the same branch); each step is one recorded
  * forward of a batch, the loss's logit gradients, {@link Backend#backwardLora} (the engine's own backward), global
  * gradient-norm clipping, and {@link AdamW}. Learning rate: linear warmup over {@code round(warmup·total)} steps,
  * then cosine or linear decay to 0 (or constant). Epoch e visits the training split in the order of a Fisher–Yates
@@ -184,10 +185,22 @@ public final class FineTune {
 
     private final Config config;
     private final PrintStream log;
+    private Device device = Device.CPU;
 
     public FineTune(Config config, PrintStream progress) {
         this.config = config;
         this.log = progress;
+    }
+
+    /**
+     * Trains on {@code d} (default {@link Device#CPU}): any backend with {@link Backend#supportsLoraGradients} (the
+     * CPU, and the CUDA backend on a GPU or the emulated device). Not part of the options a resumed run must repeat:
+     * the backends agree within float rounding, not bit for bit.
+     */
+    public FineTune onDevice(Device d) {
+        if (d == null) throw new IllegalArgumentException("no device");
+        this.device = d;
+        return this;
     }
 
     /** A training or validation item: prompt ids and the gold label's index. */
@@ -380,7 +393,7 @@ public final class FineTune {
 
             Model base = Model.load(c.modelDir());
             try (Model model = base.withLora(params.lora);
-                 Backend backend = Backends.open(model, Device.CPU, c.threads()).backend()) {
+                 Backend backend = Backends.open(model, device, c.threads()).backend()) {
                 if (!backend.supportsLoraGradients()) throw new IllegalStateException(backend.device() + " has no LoRA weight gradients");
                 log.printf(Locale.ROOT, "finetune: %s; %d steps (%d epochs of %d), batch %d; %s on %s; %,d trainable parameters%n",
                         backend.device(), total, c.epochs(), spe, c.batchSize(), params.lora.modules().size() + " modules of rank " + c.rank(),

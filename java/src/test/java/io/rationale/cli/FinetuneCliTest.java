@@ -11,7 +11,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * {@code finetune}'s and {@code eval-compare}'s errors: one line, exit 2 for usage (the work itself: FineTuneTest,
  * ComparisonTest); {@code --adapter} on the command line: {@code inspect} lists the modules and the scale, {@code logits}
- * merged and {@code --unmerged} agree within 1e-5 of the largest logit and differ from the base model.
+ * merged and {@code --unmerged} agree within 1e-5 of the largest logit and differ from the base model, and
+ * {@code --unmerged} on {@code --device cuda-emu} agrees with the cpu's within 1e-4 of max(1, the largest logit).
  */
 class FinetuneCliTest {
     @TempDir
@@ -34,6 +35,7 @@ class FinetuneCliTest {
         usage("--rank must be >= 1", "--rank", "0");
         usage("--val-fraction must be in (0, 1)", "--val-fraction", "1");
         usage("--schedule must be cosine, linear or constant", "--schedule", "step");
+        usage("unknown device 'tpu'", "--device", "tpu");
     }
 
     @Test
@@ -96,6 +98,14 @@ class FinetuneCliTest {
         }
         assertTrue(moved > 0.1, "the adapter changes nothing: " + moved);
         assertTrue(diff <= 1e-5 * max, "merged and unmerged differ by " + diff + " of " + max);
+        if (io.rationale.engine.TestBackends.emulatedDeviceBuilt()) {   // the unmerged branch on the CUDA backend: as the cpu's, f32 tolerance 1e-4
+            String[] emu = base.clone();
+            emu[emu.length - 1] = "cuda-emu";
+            double[] dev = last(mapper, CliRun.of(concat(emu, "--adapter", ad.toString(), "--unmerged")));
+            double d = 0;
+            for (int i = 0; i < plain.length; i++) d = Math.max(d, Math.abs(dev[i] - unmerged[i]));
+            assertTrue(d <= 1e-4 * Math.max(1, max), "cuda-emu and cpu unmerged logits differ by " + d + " of " + max);
+        }
 
         CliRun bad = CliRun.of(concat(base, "--unmerged"));
         assertEquals(2, bad.exitCode(), bad.err());
