@@ -21,9 +21,10 @@ import static io.rationale.cpu.Vec.L;
  * <li>few tokens (decode): each weight row is streamed once from memory and dotted with every token row, with
  *     several independent FMA accumulators (memory-bound); 16-bit weights are loaded a full register at a time
  *     (2L values) and widened in two halves;</li>
- * <li>many tokens (prefill): x is transposed once to {@code xt[in][tokens]}; each task widens a block of
- *     weight rows × {@link #KC} inputs to f32 into a thread-local buffer, then register tiles of 6 weight rows ×
- *     4 vectors of tokens (24 accumulators) add up {@code broadcast(w[r][k]) · xt[k][tokens]}, so every widened
+ * <li>many tokens (prefill): x is packed once into panels of {@link #TB} tokens, each panel stored input-major
+ *     ({@code [in][TB]}, contiguous); each task widens a block of weight rows × {@link #KC} inputs to f32 into a
+ *     thread-local buffer, then register tiles of 6 weight rows × 4 vectors of tokens (24 accumulators) add up
+ *     {@code broadcast(w[r][k]) · panel[k][tokens]}, walking each panel in one contiguous stream, so every widened
  *     weight is reused for all tokens from cache (compute-bound).</li>
  * </ul>
  */
@@ -234,30 +235,34 @@ public final class MatMul {
 
     private static void gemmPass(Parallel par, float[] x, int n, int k, Out[] outs) {
         int np = (n + L - 1) / L * L;                     // tokens padded to whole vectors (pads are zero)
-        int ld = leadingDimension(np);
-        float[] xt = new float[k * ld];
+        float[] xp = new float[k * np];                   // panel p (tokens p·TB..): xp[p·TB·k + kk·w + j] = x[p·TB + j][kk], w its width
+        int panels = (np + TB - 1) / TB;
         int kChunks = (k + 63) / 64;
-        par.forEach(kChunks, c -> {                      // xt[kk][t] = x[t][kk]
-            int k0 = c * 64, k1 = Math.min(k, k0 + 64);
-            for (int kk = k0; kk < k1; kk++)
-                for (int t = 0; t < n; t++) xt[kk * ld + t] = x[t * k + kk];
+        par.forEach(panels * kChunks, c -> {
+            int p = c / kChunks, k0 = c % kChunks * 64, k1 = Math.min(k, k0 + 64);
+            int t0 = p * TB, width = Math.min(TB, np - t0), t1 = Math.min(n, t0 + width), base = t0 * k;
+            for (int t = t0; t < t1; t++)
+                for (int kk = k0; kk < k1; kk++) xp[base + kk * width + t - t0] = x[t * k + kk];
         });
+        int ld = leadingDimension(np);
         int[] rowsPerTask = new int[outs.length];
         java.util.Arrays.fill(rowsPerTask, ROWS_PER_TASK);
-        forEachChunk(par, outs, rowsPerTask, (out, r0, r1) -> gemmTask(outs[out], r0, r1, xt, n, np, ld, k));
+        forEachChunk(par, outs, rowsPerTask, (out, r0, r1) -> gemmTask(outs[out], r0, r1, xp, n, np, ld, k));
     }
 
     /**
-     * Row stride of xt and acc for np padded tokens: one more vector when np floats are a multiple of 1 KiB, so that
-     * the tiles' column walks (one row of xt per step) do not keep landing on a quarter or less of the L1 sets: with
-     * 1,024 tokens the stride would be exactly 4 KiB and every xt row would start in the same set. KernelBench on
-     * TinyLlama's layer shapes: without the padding 1,024 tokens cost 17% more per token than 128
+     * Row stride of acc for np padded tokens: one more vector when np floats are a multiple of 1 KiB, so that
+     * the rows of a tile do not all land in the same L1 sets: with 1,024 tokens the stride would be exactly 4 KiB.
+     * KernelBench on TinyLlama's layer shapes: without the padding 1,024 tokens cost 17% more per token than 128
      * (benchmarks/results/2026-11-21-kernels-unpadded.md), with it 5% (2026-11-21-kernels.md, within its noise).
      */
     static int leadingDimension(int np) { return np % 256 == 0 ? np + L : np; }
 
-    /** Rows [r0, r1) of one output for all tokens: accumulates in acc[row][token] (rows ld apart), then writes y[token][row]. */
-    private static void gemmTask(Out o, int r0, int r1, float[] xt, int n, int np, int ld, int k) {
+    /**
+     * Rows [r0, r1) of one output for all tokens: accumulates in acc[row][token] (rows ld apart), then writes
+     * y[token][row]. Per block of {@link #KC} inputs, every panel of tokens is walked contiguously by all row tiles.
+     */
+    private static void gemmTask(Out o, int r0, int r1, float[] xp, int n, int np, int ld, int k) {
         int rows = r1 - r0;
         float[] wf = scratch(0, rows * KC);
         float[] acc = scratch(1, rows * ld);
@@ -266,20 +271,20 @@ public final class MatMul {
             int kc = Math.min(KC, k - k0);
             boolean first = k0 == 0;
             for (int r = 0; r < rows; r++) Vec.toFloat(w.dtype(), w.data(), (long) (r0 + r) * k + k0, wf, r * kc, kc);
-            int xOff = k0 * ld;
             for (int t0 = 0; t0 < np; t0 += TB) {
-                int vecs = Math.min(TB, np - t0) / L;
-                int r = 0;
-                if (vecs == 4) {
-                    for (; r + 6 <= rows; r += 6) tile6x4(wf, r * kc, kc, xt, xOff + t0, ld, acc, r * ld + t0, first);
-                    for (; r + 4 <= rows; r += 4) tile4x4(wf, r * kc, kc, xt, xOff + t0, ld, acc, r * ld + t0, first);
-                    for (; r < rows; r++) tile1x4(wf, r * kc, kc, xt, xOff + t0, ld, acc, r * ld + t0, first);
-                } else {
-                    for (int v = 0; v < vecs; v++) {
-                        int rr = 0;
-                        for (; rr + 4 <= rows; rr += 4) tile4x1(wf, rr * kc, kc, xt, xOff + t0 + v * L, ld, acc, rr * ld + t0 + v * L, first);
-                        for (; rr < rows; rr++) tile1x1(wf, rr * kc, kc, xt, xOff + t0 + v * L, ld, acc, rr * ld + t0 + v * L, first);
-                    }
+                int width = Math.min(TB, np - t0), vecs = width / L;
+                int x0 = t0 * k + k0 * width;             // this panel's rows k0.. (stride width)
+                int v = 0;
+                for (; v + 4 <= vecs; v += 4) {
+                    int r = 0, xv = x0 + v * L, av = t0 + v * L;
+                    for (; r + 6 <= rows; r += 6) tile6x4(wf, r * kc, kc, xp, xv, width, acc, r * ld + av, ld, first);
+                    for (; r + 4 <= rows; r += 4) tile4x4(wf, r * kc, kc, xp, xv, width, acc, r * ld + av, ld, first);
+                    for (; r < rows; r++) tile1x4(wf, r * kc, kc, xp, xv, width, acc, r * ld + av, first);
+                }
+                for (; v < vecs; v++) {
+                    int r = 0, xv = x0 + v * L, av = t0 + v * L;
+                    for (; r + 4 <= rows; r += 4) tile4x1(wf, r * kc, kc, xp, xv, width, acc, r * ld + av, ld, first);
+                    for (; r < rows; r++) tile1x1(wf, r * kc, kc, xp, xv, width, acc, r * ld + av, first);
                 }
             }
         }
@@ -290,9 +295,9 @@ public final class MatMul {
 
     /**
      * acc[4 rows][4 vectors of tokens] += Σ_kk wf[row][kk] · xt[kk][tokens]: 16 accumulators in registers, per
-     * step 4 broadcasts and 4 loads feed 16 FMAs. Row strides: wf {@code kc}, xt and acc {@code ld}.
+     * step 4 broadcasts and 4 loads feed 16 FMAs. Row strides: wf {@code kc}, xt {@code xs}, acc {@code ld}.
      */
-    private static void tile4x4(float[] wf, int w0, int kc, float[] xt, int x0, int ld, float[] acc, int a0, boolean first) {
+    private static void tile4x4(float[] wf, int w0, int kc, float[] xt, int x0, int xs, float[] acc, int a0, int ld, boolean first) {
         FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
         if (first) {
             c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = FloatVector.zero(F);
@@ -309,7 +314,7 @@ public final class MatMul {
         }
         int w1 = w0 + kc, w2 = w1 + kc, w3 = w2 + kc;
         for (int kk = 0; kk < kc; kk++) {
-            int xo = x0 + kk * ld;
+            int xo = x0 + kk * xs;
             FloatVector b0 = FloatVector.fromArray(F, xt, xo), b1 = FloatVector.fromArray(F, xt, xo + L);
             FloatVector b2 = FloatVector.fromArray(F, xt, xo + 2 * L), b3 = FloatVector.fromArray(F, xt, xo + 3 * L);
             FloatVector a = FloatVector.broadcast(F, wf[w0 + kk]);
@@ -330,9 +335,9 @@ public final class MatMul {
 
     /**
      * acc[6 rows][4 vectors of tokens] += Σ_kk wf[row][kk] · xt[kk][tokens]: 24 accumulators in registers; per step
-     * 6 broadcasts and 4 loads feed 24 FMAs. Row strides: wf {@code kc}, xt and acc {@code ld}.
+     * 6 broadcasts and 4 loads feed 24 FMAs. Row strides: wf {@code kc}, xt {@code xs}, acc {@code ld}.
      */
-    private static void tile6x4(float[] wf, int w0, int kc, float[] xt, int x0, int ld, float[] acc, int a0, boolean first) {
+    private static void tile6x4(float[] wf, int w0, int kc, float[] xt, int x0, int xs, float[] acc, int a0, int ld, boolean first) {
         FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23;
         FloatVector c30, c31, c32, c33, c40, c41, c42, c43, c50, c51, c52, c53;
         int a1 = a0 + ld, a2 = a1 + ld, a3 = a2 + ld, a4 = a3 + ld, a5 = a4 + ld;
@@ -355,7 +360,7 @@ public final class MatMul {
         }
         int w1 = w0 + kc, w2 = w1 + kc, w3 = w2 + kc, w4 = w3 + kc, w5 = w4 + kc;
         for (int kk = 0; kk < kc; kk++) {
-            int xo = x0 + kk * ld;
+            int xo = x0 + kk * xs;
             FloatVector b0 = FloatVector.fromArray(F, xt, xo), b1 = FloatVector.fromArray(F, xt, xo + L);
             FloatVector b2 = FloatVector.fromArray(F, xt, xo + 2 * L), b3 = FloatVector.fromArray(F, xt, xo + 3 * L);
             FloatVector m = FloatVector.broadcast(F, wf[w0 + kk]);
@@ -386,7 +391,7 @@ public final class MatMul {
     }
 
     /** One weight row × 4 vectors of tokens (leftover rows). */
-    private static void tile1x4(float[] wf, int w0, int kc, float[] xt, int x0, int ld, float[] acc, int a0, boolean first) {
+    private static void tile1x4(float[] wf, int w0, int kc, float[] xt, int x0, int xs, float[] acc, int a0, boolean first) {
         FloatVector c0, c1, c2, c3;
         if (first) {
             c0 = c1 = c2 = c3 = FloatVector.zero(F);
@@ -395,7 +400,7 @@ public final class MatMul {
             c2 = FloatVector.fromArray(F, acc, a0 + 2 * L); c3 = FloatVector.fromArray(F, acc, a0 + 3 * L);
         }
         for (int kk = 0; kk < kc; kk++) {
-            int xo = x0 + kk * ld;
+            int xo = x0 + kk * xs;
             FloatVector a = FloatVector.broadcast(F, wf[w0 + kk]);
             c0 = FloatVector.fromArray(F, xt, xo).fma(a, c0);
             c1 = FloatVector.fromArray(F, xt, xo + L).fma(a, c1);
@@ -406,7 +411,7 @@ public final class MatMul {
     }
 
     /** 4 weight rows × one vector of tokens (leftover tokens). */
-    private static void tile4x1(float[] wf, int w0, int kc, float[] xt, int x0, int ld, float[] acc, int a0, boolean first) {
+    private static void tile4x1(float[] wf, int w0, int kc, float[] xt, int x0, int xs, float[] acc, int a0, int ld, boolean first) {
         FloatVector c0, c1, c2, c3;
         if (first) {
             c0 = c1 = c2 = c3 = FloatVector.zero(F);
@@ -416,7 +421,7 @@ public final class MatMul {
         }
         int w1 = w0 + kc, w2 = w1 + kc, w3 = w2 + kc;
         for (int kk = 0; kk < kc; kk++) {
-            FloatVector b = FloatVector.fromArray(F, xt, x0 + kk * ld);
+            FloatVector b = FloatVector.fromArray(F, xt, x0 + kk * xs);
             c0 = b.fma(FloatVector.broadcast(F, wf[w0 + kk]), c0);
             c1 = b.fma(FloatVector.broadcast(F, wf[w1 + kk]), c1);
             c2 = b.fma(FloatVector.broadcast(F, wf[w2 + kk]), c2);
@@ -426,9 +431,9 @@ public final class MatMul {
     }
 
     /** One weight row × one vector of tokens (leftover corner). */
-    private static void tile1x1(float[] wf, int w0, int kc, float[] xt, int x0, int ld, float[] acc, int a0, boolean first) {
+    private static void tile1x1(float[] wf, int w0, int kc, float[] xt, int x0, int xs, float[] acc, int a0, boolean first) {
         FloatVector c = first ? FloatVector.zero(F) : FloatVector.fromArray(F, acc, a0);
-        for (int kk = 0; kk < kc; kk++) c = FloatVector.fromArray(F, xt, x0 + kk * ld).fma(FloatVector.broadcast(F, wf[w0 + kk]), c);
+        for (int kk = 0; kk < kc; kk++) c = FloatVector.fromArray(F, xt, x0 + kk * xs).fma(FloatVector.broadcast(F, wf[w0 + kk]), c);
         c.intoArray(acc, a0);
     }
 }
