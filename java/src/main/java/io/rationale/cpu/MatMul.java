@@ -87,60 +87,107 @@ public final class MatMul {
         int[] rowsPerTask = new int[outs.length];
         for (int o = 0; o < outs.length; o++) {
             int tasks = DOT_TASKS_PER_THREAD * par.threads();
-            rowsPerTask[o] = Math.max(16, (outs[o].weight.rows() + tasks - 1) / tasks);
+            rowsPerTask[o] = Math.max(16, (outs[o].weight.rows() + tasks - 1) / tasks + 1 & ~1);   // even: rows go in pairs
         }
         forEachChunk(par, outs, rowsPerTask, (out, r0, r1) -> {
             Out o = outs[out];
             int rows = o.weight.rows();
             DType dt = o.weight.dtype();
             MemorySegment w = o.weight.data();
-            for (int r = r0; r < r1; r++) {
-                long row = (long) r * k;
-                float b = o.bias == null ? 0f : o.bias[r];
+            for (int r = r0; r < r1; r += 2) {
+                int r2 = Math.min(r + 1, r1 - 1);        // an odd last row is paired with itself
+                long row = (long) r * k, row2 = (long) r2 * k;
+                float b = o.bias == null ? 0f : o.bias[r], b2 = o.bias == null ? 0f : o.bias[r2];
                 int tok = 0;
                 if (dt == DType.F32) {
-                    for (; tok + 4 <= n; tok += 4) dot4F32(w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
-                    for (; tok < n; tok++) o.y[tok * rows + r] = dot1F32(w, row, k, x, tok * k) + b;
+                    for (; tok + 4 <= n; tok += 4) {
+                        dot4F32(w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
+                        if (r2 != r) dot4F32(w, row2, k, x, tok * k, o.y, tok * rows + r2, rows, b2);
+                    }
+                    for (; tok < n; tok++) dot2F32(w, row, row2, k, x, tok * k, o.y, tok * rows, r, r2, b, b2);
                 } else if (dt == DType.BF16) {
-                    for (; tok + 4 <= n; tok += 4) dot4Bf16(w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
-                    for (; tok < n; tok++) o.y[tok * rows + r] = dot1Bf16(w, row, k, x, tok * k) + b;
+                    for (; tok + 4 <= n; tok += 4) {
+                        dot4Bf16(w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
+                        if (r2 != r) dot4Bf16(w, row2, k, x, tok * k, o.y, tok * rows + r2, rows, b2);
+                    }
+                    for (; tok < n; tok++) dot2Bf16(w, row, row2, k, x, tok * k, o.y, tok * rows, r, r2, b, b2);
                 } else {
-                    for (; tok + 4 <= n; tok += 4) dot4F16(w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
-                    for (; tok < n; tok++) o.y[tok * rows + r] = dot1F16(w, row, k, x, tok * k) + b;
+                    for (; tok + 4 <= n; tok += 4) {
+                        dot4F16(w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
+                        if (r2 != r) dot4F16(w, row2, k, x, tok * k, o.y, tok * rows + r2, rows, b2);
+                    }
+                    for (; tok < n; tok++) dot2F16(w, row, row2, k, x, tok * k, o.y, tok * rows, r, r2, b, b2);
                 }
             }
         });
     }
 
-    // A small loop body (one weight load per step, two accumulators) streams fastest: C2 unrolls it itself, while a
-    // hand-unrolled body with two loads and four accumulators measured ~30% slower on the mapped checkpoint.
+    // Two weight rows per loop (two loads in flight, each row with its own two accumulators, summed in the same
+    // order as one row alone) read the mapped checkpoint ~30% faster than one row per loop (one stream); a body
+    // much larger than this (four rows) is not kept in registers by C2 and runs several times slower.
 
-    /** One row of bf16 weights · one token row. */
-    private static float dot1Bf16(MemorySegment w, long row, int k, float[] x, int xOff) {
-        FloatVector s0 = FloatVector.zero(F), s1 = s0;
+    /** Two rows of bf16 weights · one token row: {@code y[yOff + r] = w[r]·x + b}, likewise r2 (may equal r). */
+    private static void dot2Bf16(MemorySegment w, long row, long row2, int k, float[] x, int xOff, float[] y, int yOff,
+                                 int r, int r2, float b, float b2) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, t0 = s0, t1 = s0;
         int i = 0;
         for (; i <= k - 2 * L; i += 2 * L) {
-            ShortVector a = Vec.load16(w, (row + i) * 2);
-            s0 = Vec.bf16Part(a, 0).fma(FloatVector.fromArray(F, x, xOff + i), s0);
-            s1 = Vec.bf16Part(a, 1).fma(FloatVector.fromArray(F, x, xOff + i + L), s1);
+            ShortVector a = Vec.load16(w, (row + i) * 2), c = Vec.load16(w, (row2 + i) * 2);
+            FloatVector x0 = FloatVector.fromArray(F, x, xOff + i), x1 = FloatVector.fromArray(F, x, xOff + i + L);
+            s0 = Vec.bf16Part(a, 0).fma(x0, s0);
+            s1 = Vec.bf16Part(a, 1).fma(x1, s1);
+            t0 = Vec.bf16Part(c, 0).fma(x0, t0);
+            t1 = Vec.bf16Part(c, 1).fma(x1, t1);
         }
-        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
-        for (; i < k; i++) s = Math.fma(Vec.get(DType.BF16, w, row + i), x[xOff + i], s);
-        return s;
+        finish2(DType.BF16, w, row, row2, k, x, xOff, i, s0.add(s1), t0.add(t1), y, yOff, r, r2, b, b2);
     }
 
-    /** One row of f16 weights · one token row. */
-    private static float dot1F16(MemorySegment w, long row, int k, float[] x, int xOff) {
-        FloatVector s0 = FloatVector.zero(F), s1 = s0;
+    /** Two rows of f16 weights · one token row. */
+    private static void dot2F16(MemorySegment w, long row, long row2, int k, float[] x, int xOff, float[] y, int yOff,
+                                int r, int r2, float b, float b2) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, t0 = s0, t1 = s0;
         int i = 0;
         for (; i <= k - 2 * L; i += 2 * L) {
-            ShortVector a = Vec.load16(w, (row + i) * 2);
-            s0 = Vec.f16Part(a, 0).fma(FloatVector.fromArray(F, x, xOff + i), s0);
-            s1 = Vec.f16Part(a, 1).fma(FloatVector.fromArray(F, x, xOff + i + L), s1);
+            ShortVector a = Vec.load16(w, (row + i) * 2), c = Vec.load16(w, (row2 + i) * 2);
+            FloatVector x0 = FloatVector.fromArray(F, x, xOff + i), x1 = FloatVector.fromArray(F, x, xOff + i + L);
+            s0 = Vec.f16Part(a, 0).fma(x0, s0);
+            s1 = Vec.f16Part(a, 1).fma(x1, s1);
+            t0 = Vec.f16Part(c, 0).fma(x0, t0);
+            t1 = Vec.f16Part(c, 1).fma(x1, t1);
         }
-        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
-        for (; i < k; i++) s = Math.fma(Vec.get(DType.F16, w, row + i), x[xOff + i], s);
-        return s;
+        finish2(DType.F16, w, row, row2, k, x, xOff, i, s0.add(s1), t0.add(t1), y, yOff, r, r2, b, b2);
+    }
+
+    /** Two rows of f32 weights · one token row. */
+    private static void dot2F32(MemorySegment w, long row, long row2, int k, float[] x, int xOff, float[] y, int yOff,
+                                int r, int r2, float b, float b2) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, t0 = s0, t1 = s0;
+        int i = 0;
+        for (; i <= k - 2 * L; i += 2 * L) {
+            FloatVector x0 = FloatVector.fromArray(F, x, xOff + i), x1 = FloatVector.fromArray(F, x, xOff + i + L);
+            s0 = f32(w, row + i).fma(x0, s0);
+            s1 = f32(w, row + i + L).fma(x1, s1);
+            t0 = f32(w, row2 + i).fma(x0, t0);
+            t1 = f32(w, row2 + i + L).fma(x1, t1);
+        }
+        for (; i <= k - L; i += L) {
+            FloatVector x0 = FloatVector.fromArray(F, x, xOff + i);
+            s0 = f32(w, row + i).fma(x0, s0);
+            t0 = f32(w, row2 + i).fma(x0, t0);
+        }
+        finish2(DType.F32, w, row, row2, k, x, xOff, i, s0.add(s1), t0.add(t1), y, yOff, r, r2, b, b2);
+    }
+
+    /** Reduces two rows' accumulators, adds the scalar tail from input {@code i} on, writes y (+ bias). */
+    private static void finish2(DType dt, MemorySegment w, long row, long row2, int k, float[] x, int xOff, int i,
+                                FloatVector s, FloatVector t, float[] y, int yOff, int r, int r2, float b, float b2) {
+        float p = s.reduceLanes(VectorOperators.ADD), q = t.reduceLanes(VectorOperators.ADD);
+        for (; i < k; i++) {
+            p = Math.fma(Vec.get(dt, w, row + i), x[xOff + i], p);
+            q = Math.fma(Vec.get(dt, w, row2 + i), x[xOff + i], q);
+        }
+        y[yOff + r] = p + b;
+        y[yOff + r2] = q + b2;
     }
 
     /** One row of bf16 weights · four consecutive token rows (each weight widened once for all four). */
@@ -199,20 +246,6 @@ public final class MatMul {
         y[yOff + ldy] = r1 + b;
         y[yOff + 2 * ldy] = r2 + b;
         y[yOff + 3 * ldy] = r3 + b;
-    }
-
-    /** One row of f32 weights · one token row. */
-    private static float dot1F32(MemorySegment w, long row, int k, float[] x, int xOff) {
-        FloatVector s0 = FloatVector.zero(F), s1 = s0;
-        int i = 0;
-        for (; i <= k - 2 * L; i += 2 * L) {
-            s0 = f32(w, row + i).fma(FloatVector.fromArray(F, x, xOff + i), s0);
-            s1 = f32(w, row + i + L).fma(FloatVector.fromArray(F, x, xOff + i + L), s1);
-        }
-        for (; i <= k - L; i += L) s0 = f32(w, row + i).fma(FloatVector.fromArray(F, x, xOff + i), s0);
-        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
-        for (; i < k; i++) s = Math.fma(Vec.get(DType.F32, w, row + i), x[xOff + i], s);
-        return s;
     }
 
     /** One row of f32 weights · four consecutive token rows. */
