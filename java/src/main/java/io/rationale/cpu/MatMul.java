@@ -19,8 +19,9 @@ import static io.rationale.cpu.Vec.L;
  * <p>Two kernels:
  * <ul>
  * <li>few tokens (decode): each weight row is streamed once from memory and dotted with every token row, with
- *     several independent FMA accumulators (memory-bound); 16-bit weights are loaded a full register at a time
- *     (2L values) and widened in two halves;</li>
+ *     several independent FMA accumulators (memory-bound); rows go in pairs, so that two loads from two rows are
+ *     in flight per step; 16-bit weights are loaded a full register at a time (2L values) and widened in two
+ *     halves;</li>
  * <li>many tokens (prefill): x is packed once into panels of {@link #TB} tokens, each panel stored input-major
  *     ({@code [in][TB]}, contiguous); each task widens a block of weight rows × {@link #KC} inputs to f32 into a
  *     thread-local buffer, then register tiles of 6 weight rows × 4 vectors of tokens (24 accumulators) add up
