@@ -124,8 +124,8 @@ public final class MatMul {
     }
 
     // Two weight rows per loop (two loads in flight, each row with its own two accumulators, summed in the same
-    // order as one row alone) read the mapped checkpoint ~30% faster than one row per loop (one stream); a body
-    // much larger than this (four rows) is not kept in registers by C2 and runs several times slower.
+    // order as one row alone) read the mapped checkpoint ~30% faster on one thread than one row per loop; four rows
+    // per loop measured several times slower (benchmarks/results/2026-12-05-cpu-kernels.md).
 
     /** Two rows of bf16 weights · one token row: {@code y[yOff + r] = w[r]·x + b}, likewise r2 (may equal r). */
     private static void dot2Bf16(MemorySegment w, long row, long row2, int k, float[] x, int xOff, float[] y, int yOff,
