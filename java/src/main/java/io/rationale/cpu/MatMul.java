@@ -19,11 +19,13 @@ import static io.rationale.cpu.Vec.L;
  * <p>Two kernels:
  * <ul>
  * <li>few tokens (decode): each weight row is streamed once from memory and dotted with every token row, with
- *     several independent FMA accumulators (memory-bound); 16-bit weights are loaded a full register at a time
- *     (2L values) and widened in two halves;</li>
- * <li>many tokens (prefill): x is transposed once to {@code xt[in][tokens]}; each task widens a block of
- *     weight rows × {@link #KC} inputs to f32 into a thread-local buffer, then register tiles of 6 weight rows ×
- *     4 vectors of tokens (24 accumulators) add up {@code broadcast(w[r][k]) · xt[k][tokens]}, so every widened
+ *     several independent FMA accumulators (memory-bound); rows go in pairs, so that two loads from two rows are
+ *     in flight per step; 16-bit weights are loaded a full register at a time (2L values) and widened in two
+ *     halves;</li>
+ * <li>many tokens (prefill): x is packed once into panels of {@link #TB} tokens, each panel stored input-major
+ *     ({@code [in][TB]}, contiguous); each task widens a block of weight rows × {@link #KC} inputs to f32 into a
+ *     thread-local buffer, then register tiles of 6 weight rows × 4 vectors of tokens (24 accumulators) add up
+ *     {@code broadcast(w[r][k]) · panel[k][tokens]}, walking each panel in one contiguous stream, so every widened
  *     weight is reused for all tokens from cache (compute-bound).</li>
  * </ul>
  */
@@ -86,60 +88,107 @@ public final class MatMul {
         int[] rowsPerTask = new int[outs.length];
         for (int o = 0; o < outs.length; o++) {
             int tasks = DOT_TASKS_PER_THREAD * par.threads();
-            rowsPerTask[o] = Math.max(16, (outs[o].weight.rows() + tasks - 1) / tasks);
+            rowsPerTask[o] = Math.max(16, (outs[o].weight.rows() + tasks - 1) / tasks + 1 & ~1);   // even: rows go in pairs
         }
         forEachChunk(par, outs, rowsPerTask, (out, r0, r1) -> {
             Out o = outs[out];
             int rows = o.weight.rows();
             DType dt = o.weight.dtype();
             MemorySegment w = o.weight.data();
-            for (int r = r0; r < r1; r++) {
-                long row = (long) r * k;
-                float b = o.bias == null ? 0f : o.bias[r];
+            for (int r = r0; r < r1; r += 2) {
+                int r2 = Math.min(r + 1, r1 - 1);        // an odd last row is paired with itself
+                long row = (long) r * k, row2 = (long) r2 * k;
+                float b = o.bias == null ? 0f : o.bias[r], b2 = o.bias == null ? 0f : o.bias[r2];
                 int tok = 0;
                 if (dt == DType.F32) {
-                    for (; tok + 4 <= n; tok += 4) dot4F32(w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
-                    for (; tok < n; tok++) o.y[tok * rows + r] = dot1F32(w, row, k, x, tok * k) + b;
+                    for (; tok + 4 <= n; tok += 4) {
+                        dot4F32(w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
+                        if (r2 != r) dot4F32(w, row2, k, x, tok * k, o.y, tok * rows + r2, rows, b2);
+                    }
+                    for (; tok < n; tok++) dot2F32(w, row, row2, k, x, tok * k, o.y, tok * rows, r, r2, b, b2);
                 } else if (dt == DType.BF16) {
-                    for (; tok + 4 <= n; tok += 4) dot4Bf16(w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
-                    for (; tok < n; tok++) o.y[tok * rows + r] = dot1Bf16(w, row, k, x, tok * k) + b;
+                    for (; tok + 4 <= n; tok += 4) {
+                        dot4Bf16(w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
+                        if (r2 != r) dot4Bf16(w, row2, k, x, tok * k, o.y, tok * rows + r2, rows, b2);
+                    }
+                    for (; tok < n; tok++) dot2Bf16(w, row, row2, k, x, tok * k, o.y, tok * rows, r, r2, b, b2);
                 } else {
-                    for (; tok + 4 <= n; tok += 4) dot4F16(w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
-                    for (; tok < n; tok++) o.y[tok * rows + r] = dot1F16(w, row, k, x, tok * k) + b;
+                    for (; tok + 4 <= n; tok += 4) {
+                        dot4F16(w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
+                        if (r2 != r) dot4F16(w, row2, k, x, tok * k, o.y, tok * rows + r2, rows, b2);
+                    }
+                    for (; tok < n; tok++) dot2F16(w, row, row2, k, x, tok * k, o.y, tok * rows, r, r2, b, b2);
                 }
             }
         });
     }
 
-    // A small loop body (one weight load per step, two accumulators) streams fastest: C2 unrolls it itself, while a
-    // hand-unrolled body with two loads and four accumulators measured ~30% slower on the mapped checkpoint.
+    // Two weight rows per loop (two loads in flight, each row with its own two accumulators, summed in the same
+    // order as one row alone) read the mapped checkpoint ~30% faster on one thread than one row per loop; four rows
+    // per loop measured several times slower (benchmarks/results/2026-12-05-cpu-kernels.md).
 
-    /** One row of bf16 weights · one token row. */
-    private static float dot1Bf16(MemorySegment w, long row, int k, float[] x, int xOff) {
-        FloatVector s0 = FloatVector.zero(F), s1 = s0;
+    /** Two rows of bf16 weights · one token row: {@code y[yOff + r] = w[r]·x + b}, likewise r2 (may equal r). */
+    private static void dot2Bf16(MemorySegment w, long row, long row2, int k, float[] x, int xOff, float[] y, int yOff,
+                                 int r, int r2, float b, float b2) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, t0 = s0, t1 = s0;
         int i = 0;
         for (; i <= k - 2 * L; i += 2 * L) {
-            ShortVector a = Vec.load16(w, (row + i) * 2);
-            s0 = Vec.bf16Part(a, 0).fma(FloatVector.fromArray(F, x, xOff + i), s0);
-            s1 = Vec.bf16Part(a, 1).fma(FloatVector.fromArray(F, x, xOff + i + L), s1);
+            ShortVector a = Vec.load16(w, (row + i) * 2), c = Vec.load16(w, (row2 + i) * 2);
+            FloatVector x0 = FloatVector.fromArray(F, x, xOff + i), x1 = FloatVector.fromArray(F, x, xOff + i + L);
+            s0 = Vec.bf16Part(a, 0).fma(x0, s0);
+            s1 = Vec.bf16Part(a, 1).fma(x1, s1);
+            t0 = Vec.bf16Part(c, 0).fma(x0, t0);
+            t1 = Vec.bf16Part(c, 1).fma(x1, t1);
         }
-        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
-        for (; i < k; i++) s = Math.fma(Vec.get(DType.BF16, w, row + i), x[xOff + i], s);
-        return s;
+        finish2(DType.BF16, w, row, row2, k, x, xOff, i, s0.add(s1), t0.add(t1), y, yOff, r, r2, b, b2);
     }
 
-    /** One row of f16 weights · one token row. */
-    private static float dot1F16(MemorySegment w, long row, int k, float[] x, int xOff) {
-        FloatVector s0 = FloatVector.zero(F), s1 = s0;
+    /** Two rows of f16 weights · one token row. */
+    private static void dot2F16(MemorySegment w, long row, long row2, int k, float[] x, int xOff, float[] y, int yOff,
+                                int r, int r2, float b, float b2) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, t0 = s0, t1 = s0;
         int i = 0;
         for (; i <= k - 2 * L; i += 2 * L) {
-            ShortVector a = Vec.load16(w, (row + i) * 2);
-            s0 = Vec.f16Part(a, 0).fma(FloatVector.fromArray(F, x, xOff + i), s0);
-            s1 = Vec.f16Part(a, 1).fma(FloatVector.fromArray(F, x, xOff + i + L), s1);
+            ShortVector a = Vec.load16(w, (row + i) * 2), c = Vec.load16(w, (row2 + i) * 2);
+            FloatVector x0 = FloatVector.fromArray(F, x, xOff + i), x1 = FloatVector.fromArray(F, x, xOff + i + L);
+            s0 = Vec.f16Part(a, 0).fma(x0, s0);
+            s1 = Vec.f16Part(a, 1).fma(x1, s1);
+            t0 = Vec.f16Part(c, 0).fma(x0, t0);
+            t1 = Vec.f16Part(c, 1).fma(x1, t1);
         }
-        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
-        for (; i < k; i++) s = Math.fma(Vec.get(DType.F16, w, row + i), x[xOff + i], s);
-        return s;
+        finish2(DType.F16, w, row, row2, k, x, xOff, i, s0.add(s1), t0.add(t1), y, yOff, r, r2, b, b2);
+    }
+
+    /** Two rows of f32 weights · one token row. */
+    private static void dot2F32(MemorySegment w, long row, long row2, int k, float[] x, int xOff, float[] y, int yOff,
+                                int r, int r2, float b, float b2) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, t0 = s0, t1 = s0;
+        int i = 0;
+        for (; i <= k - 2 * L; i += 2 * L) {
+            FloatVector x0 = FloatVector.fromArray(F, x, xOff + i), x1 = FloatVector.fromArray(F, x, xOff + i + L);
+            s0 = f32(w, row + i).fma(x0, s0);
+            s1 = f32(w, row + i + L).fma(x1, s1);
+            t0 = f32(w, row2 + i).fma(x0, t0);
+            t1 = f32(w, row2 + i + L).fma(x1, t1);
+        }
+        for (; i <= k - L; i += L) {
+            FloatVector x0 = FloatVector.fromArray(F, x, xOff + i);
+            s0 = f32(w, row + i).fma(x0, s0);
+            t0 = f32(w, row2 + i).fma(x0, t0);
+        }
+        finish2(DType.F32, w, row, row2, k, x, xOff, i, s0.add(s1), t0.add(t1), y, yOff, r, r2, b, b2);
+    }
+
+    /** Reduces two rows' accumulators, adds the scalar tail from input {@code i} on, writes y (+ bias). */
+    private static void finish2(DType dt, MemorySegment w, long row, long row2, int k, float[] x, int xOff, int i,
+                                FloatVector s, FloatVector t, float[] y, int yOff, int r, int r2, float b, float b2) {
+        float p = s.reduceLanes(VectorOperators.ADD), q = t.reduceLanes(VectorOperators.ADD);
+        for (; i < k; i++) {
+            p = Math.fma(Vec.get(dt, w, row + i), x[xOff + i], p);
+            q = Math.fma(Vec.get(dt, w, row2 + i), x[xOff + i], q);
+        }
+        y[yOff + r] = p + b;
+        y[yOff + r2] = q + b2;
     }
 
     /** One row of bf16 weights · four consecutive token rows (each weight widened once for all four). */
@@ -200,20 +249,6 @@ public final class MatMul {
         y[yOff + 3 * ldy] = r3 + b;
     }
 
-    /** One row of f32 weights · one token row. */
-    private static float dot1F32(MemorySegment w, long row, int k, float[] x, int xOff) {
-        FloatVector s0 = FloatVector.zero(F), s1 = s0;
-        int i = 0;
-        for (; i <= k - 2 * L; i += 2 * L) {
-            s0 = f32(w, row + i).fma(FloatVector.fromArray(F, x, xOff + i), s0);
-            s1 = f32(w, row + i + L).fma(FloatVector.fromArray(F, x, xOff + i + L), s1);
-        }
-        for (; i <= k - L; i += L) s0 = f32(w, row + i).fma(FloatVector.fromArray(F, x, xOff + i), s0);
-        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
-        for (; i < k; i++) s = Math.fma(Vec.get(DType.F32, w, row + i), x[xOff + i], s);
-        return s;
-    }
-
     /** One row of f32 weights · four consecutive token rows. */
     private static void dot4F32(MemorySegment w, long row, int k, float[] x, int xOff, float[] y, int yOff, int ldy, float b) {
         FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
@@ -234,30 +269,34 @@ public final class MatMul {
 
     private static void gemmPass(Parallel par, float[] x, int n, int k, Out[] outs) {
         int np = (n + L - 1) / L * L;                     // tokens padded to whole vectors (pads are zero)
-        int ld = leadingDimension(np);
-        float[] xt = new float[k * ld];
+        float[] xp = new float[k * np];                   // panel p (tokens p·TB..): xp[p·TB·k + kk·w + j] = x[p·TB + j][kk], w its width
+        int panels = (np + TB - 1) / TB;
         int kChunks = (k + 63) / 64;
-        par.forEach(kChunks, c -> {                      // xt[kk][t] = x[t][kk]
-            int k0 = c * 64, k1 = Math.min(k, k0 + 64);
-            for (int kk = k0; kk < k1; kk++)
-                for (int t = 0; t < n; t++) xt[kk * ld + t] = x[t * k + kk];
+        par.forEach(panels * kChunks, c -> {
+            int p = c / kChunks, k0 = c % kChunks * 64, k1 = Math.min(k, k0 + 64);
+            int t0 = p * TB, width = Math.min(TB, np - t0), t1 = Math.min(n, t0 + width), base = t0 * k;
+            for (int t = t0; t < t1; t++)
+                for (int kk = k0; kk < k1; kk++) xp[base + kk * width + t - t0] = x[t * k + kk];
         });
+        int ld = leadingDimension(np);
         int[] rowsPerTask = new int[outs.length];
         java.util.Arrays.fill(rowsPerTask, ROWS_PER_TASK);
-        forEachChunk(par, outs, rowsPerTask, (out, r0, r1) -> gemmTask(outs[out], r0, r1, xt, n, np, ld, k));
+        forEachChunk(par, outs, rowsPerTask, (out, r0, r1) -> gemmTask(outs[out], r0, r1, xp, n, np, ld, k));
     }
 
     /**
-     * Row stride of xt and acc for np padded tokens: one more vector when np floats are a multiple of 1 KiB, so that
-     * the tiles' column walks (one row of xt per step) do not keep landing on a quarter or less of the L1 sets: with
-     * 1,024 tokens the stride would be exactly 4 KiB and every xt row would start in the same set. KernelBench on
-     * TinyLlama's layer shapes: without the padding 1,024 tokens cost 17% more per token than 128
+     * Row stride of acc for np padded tokens: one more vector when np floats are a multiple of 1 KiB, so that
+     * the rows of a tile do not all land in the same L1 sets: with 1,024 tokens the stride would be exactly 4 KiB.
+     * KernelBench on TinyLlama's layer shapes: without the padding 1,024 tokens cost 17% more per token than 128
      * (benchmarks/results/2026-11-21-kernels-unpadded.md), with it 5% (2026-11-21-kernels.md, within its noise).
      */
     static int leadingDimension(int np) { return np % 256 == 0 ? np + L : np; }
 
-    /** Rows [r0, r1) of one output for all tokens: accumulates in acc[row][token] (rows ld apart), then writes y[token][row]. */
-    private static void gemmTask(Out o, int r0, int r1, float[] xt, int n, int np, int ld, int k) {
+    /**
+     * Rows [r0, r1) of one output for all tokens: accumulates in acc[row][token] (rows ld apart), then writes
+     * y[token][row]. Per block of {@link #KC} inputs, every panel of tokens is walked contiguously by all row tiles.
+     */
+    private static void gemmTask(Out o, int r0, int r1, float[] xp, int n, int np, int ld, int k) {
         int rows = r1 - r0;
         float[] wf = scratch(0, rows * KC);
         float[] acc = scratch(1, rows * ld);
@@ -266,20 +305,20 @@ public final class MatMul {
             int kc = Math.min(KC, k - k0);
             boolean first = k0 == 0;
             for (int r = 0; r < rows; r++) Vec.toFloat(w.dtype(), w.data(), (long) (r0 + r) * k + k0, wf, r * kc, kc);
-            int xOff = k0 * ld;
             for (int t0 = 0; t0 < np; t0 += TB) {
-                int vecs = Math.min(TB, np - t0) / L;
-                int r = 0;
-                if (vecs == 4) {
-                    for (; r + 6 <= rows; r += 6) tile6x4(wf, r * kc, kc, xt, xOff + t0, ld, acc, r * ld + t0, first);
-                    for (; r + 4 <= rows; r += 4) tile4x4(wf, r * kc, kc, xt, xOff + t0, ld, acc, r * ld + t0, first);
-                    for (; r < rows; r++) tile1x4(wf, r * kc, kc, xt, xOff + t0, ld, acc, r * ld + t0, first);
-                } else {
-                    for (int v = 0; v < vecs; v++) {
-                        int rr = 0;
-                        for (; rr + 4 <= rows; rr += 4) tile4x1(wf, rr * kc, kc, xt, xOff + t0 + v * L, ld, acc, rr * ld + t0 + v * L, first);
-                        for (; rr < rows; rr++) tile1x1(wf, rr * kc, kc, xt, xOff + t0 + v * L, ld, acc, rr * ld + t0 + v * L, first);
-                    }
+                int width = Math.min(TB, np - t0), vecs = width / L;
+                int x0 = t0 * k + k0 * width;             // this panel's rows k0.. (stride width)
+                int v = 0;
+                for (; v + 4 <= vecs; v += 4) {
+                    int r = 0, xv = x0 + v * L, av = t0 + v * L;
+                    for (; r + 6 <= rows; r += 6) tile6x4(wf, r * kc, kc, xp, xv, width, acc, r * ld + av, ld, first);
+                    for (; r + 4 <= rows; r += 4) tile4x4(wf, r * kc, kc, xp, xv, width, acc, r * ld + av, ld, first);
+                    for (; r < rows; r++) tile1x4(wf, r * kc, kc, xp, xv, width, acc, r * ld + av, first);
+                }
+                for (; v < vecs; v++) {
+                    int r = 0, xv = x0 + v * L, av = t0 + v * L;
+                    for (; r + 4 <= rows; r += 4) tile4x1(wf, r * kc, kc, xp, xv, width, acc, r * ld + av, ld, first);
+                    for (; r < rows; r++) tile1x1(wf, r * kc, kc, xp, xv, width, acc, r * ld + av, first);
                 }
             }
         }
@@ -290,9 +329,9 @@ public final class MatMul {
 
     /**
      * acc[4 rows][4 vectors of tokens] += Σ_kk wf[row][kk] · xt[kk][tokens]: 16 accumulators in registers, per
-     * step 4 broadcasts and 4 loads feed 16 FMAs. Row strides: wf {@code kc}, xt and acc {@code ld}.
+     * step 4 broadcasts and 4 loads feed 16 FMAs. Row strides: wf {@code kc}, xt {@code xs}, acc {@code ld}.
      */
-    private static void tile4x4(float[] wf, int w0, int kc, float[] xt, int x0, int ld, float[] acc, int a0, boolean first) {
+    private static void tile4x4(float[] wf, int w0, int kc, float[] xt, int x0, int xs, float[] acc, int a0, int ld, boolean first) {
         FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
         if (first) {
             c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = FloatVector.zero(F);
@@ -309,7 +348,7 @@ public final class MatMul {
         }
         int w1 = w0 + kc, w2 = w1 + kc, w3 = w2 + kc;
         for (int kk = 0; kk < kc; kk++) {
-            int xo = x0 + kk * ld;
+            int xo = x0 + kk * xs;
             FloatVector b0 = FloatVector.fromArray(F, xt, xo), b1 = FloatVector.fromArray(F, xt, xo + L);
             FloatVector b2 = FloatVector.fromArray(F, xt, xo + 2 * L), b3 = FloatVector.fromArray(F, xt, xo + 3 * L);
             FloatVector a = FloatVector.broadcast(F, wf[w0 + kk]);
@@ -330,9 +369,9 @@ public final class MatMul {
 
     /**
      * acc[6 rows][4 vectors of tokens] += Σ_kk wf[row][kk] · xt[kk][tokens]: 24 accumulators in registers; per step
-     * 6 broadcasts and 4 loads feed 24 FMAs. Row strides: wf {@code kc}, xt and acc {@code ld}.
+     * 6 broadcasts and 4 loads feed 24 FMAs. Row strides: wf {@code kc}, xt {@code xs}, acc {@code ld}.
      */
-    private static void tile6x4(float[] wf, int w0, int kc, float[] xt, int x0, int ld, float[] acc, int a0, boolean first) {
+    private static void tile6x4(float[] wf, int w0, int kc, float[] xt, int x0, int xs, float[] acc, int a0, int ld, boolean first) {
         FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23;
         FloatVector c30, c31, c32, c33, c40, c41, c42, c43, c50, c51, c52, c53;
         int a1 = a0 + ld, a2 = a1 + ld, a3 = a2 + ld, a4 = a3 + ld, a5 = a4 + ld;
@@ -355,7 +394,7 @@ public final class MatMul {
         }
         int w1 = w0 + kc, w2 = w1 + kc, w3 = w2 + kc, w4 = w3 + kc, w5 = w4 + kc;
         for (int kk = 0; kk < kc; kk++) {
-            int xo = x0 + kk * ld;
+            int xo = x0 + kk * xs;
             FloatVector b0 = FloatVector.fromArray(F, xt, xo), b1 = FloatVector.fromArray(F, xt, xo + L);
             FloatVector b2 = FloatVector.fromArray(F, xt, xo + 2 * L), b3 = FloatVector.fromArray(F, xt, xo + 3 * L);
             FloatVector m = FloatVector.broadcast(F, wf[w0 + kk]);
@@ -386,7 +425,7 @@ public final class MatMul {
     }
 
     /** One weight row × 4 vectors of tokens (leftover rows). */
-    private static void tile1x4(float[] wf, int w0, int kc, float[] xt, int x0, int ld, float[] acc, int a0, boolean first) {
+    private static void tile1x4(float[] wf, int w0, int kc, float[] xt, int x0, int xs, float[] acc, int a0, boolean first) {
         FloatVector c0, c1, c2, c3;
         if (first) {
             c0 = c1 = c2 = c3 = FloatVector.zero(F);
@@ -395,7 +434,7 @@ public final class MatMul {
             c2 = FloatVector.fromArray(F, acc, a0 + 2 * L); c3 = FloatVector.fromArray(F, acc, a0 + 3 * L);
         }
         for (int kk = 0; kk < kc; kk++) {
-            int xo = x0 + kk * ld;
+            int xo = x0 + kk * xs;
             FloatVector a = FloatVector.broadcast(F, wf[w0 + kk]);
             c0 = FloatVector.fromArray(F, xt, xo).fma(a, c0);
             c1 = FloatVector.fromArray(F, xt, xo + L).fma(a, c1);
@@ -406,7 +445,7 @@ public final class MatMul {
     }
 
     /** 4 weight rows × one vector of tokens (leftover tokens). */
-    private static void tile4x1(float[] wf, int w0, int kc, float[] xt, int x0, int ld, float[] acc, int a0, boolean first) {
+    private static void tile4x1(float[] wf, int w0, int kc, float[] xt, int x0, int xs, float[] acc, int a0, int ld, boolean first) {
         FloatVector c0, c1, c2, c3;
         if (first) {
             c0 = c1 = c2 = c3 = FloatVector.zero(F);
@@ -416,7 +455,7 @@ public final class MatMul {
         }
         int w1 = w0 + kc, w2 = w1 + kc, w3 = w2 + kc;
         for (int kk = 0; kk < kc; kk++) {
-            FloatVector b = FloatVector.fromArray(F, xt, x0 + kk * ld);
+            FloatVector b = FloatVector.fromArray(F, xt, x0 + kk * xs);
             c0 = b.fma(FloatVector.broadcast(F, wf[w0 + kk]), c0);
             c1 = b.fma(FloatVector.broadcast(F, wf[w1 + kk]), c1);
             c2 = b.fma(FloatVector.broadcast(F, wf[w2 + kk]), c2);
@@ -426,9 +465,9 @@ public final class MatMul {
     }
 
     /** One weight row × one vector of tokens (leftover corner). */
-    private static void tile1x1(float[] wf, int w0, int kc, float[] xt, int x0, int ld, float[] acc, int a0, boolean first) {
+    private static void tile1x1(float[] wf, int w0, int kc, float[] xt, int x0, int xs, float[] acc, int a0, boolean first) {
         FloatVector c = first ? FloatVector.zero(F) : FloatVector.fromArray(F, acc, a0);
-        for (int kk = 0; kk < kc; kk++) c = FloatVector.fromArray(F, xt, x0 + kk * ld).fma(FloatVector.broadcast(F, wf[w0 + kk]), c);
+        for (int kk = 0; kk < kc; kk++) c = FloatVector.fromArray(F, xt, x0 + kk * xs).fma(FloatVector.broadcast(F, wf[w0 + kk]), c);
         c.intoArray(acc, a0);
     }
 }
