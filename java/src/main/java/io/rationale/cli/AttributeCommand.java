@@ -13,6 +13,13 @@ import io.rationale.attribution.Options;
 import io.rationale.attribution.TargetSpec;
 import io.rationale.attribution.TargetText;
 import io.rationale.engine.Backend;
+import io.rationale.eval.AttributionRunner;
+import io.rationale.eval.DistributedEval;
+import io.rationale.eval.EvalOptions;
+import io.rationale.eval.EvalRunner;
+import io.rationale.eval.ModelEvaluator;
+import io.rationale.eval.ProgressPrinter;
+import io.rationale.eval.Selection;
 import io.rationale.engine.Backends;
 import io.rationale.engine.Model;
 import io.rationale.tokenizer.Tokenizer;
@@ -31,6 +38,8 @@ import java.util.concurrent.Callable;
  * {@code attribute}: which input tokens and words made the model produce the target at the last position.
  * Prints a table of words and scores, or with {@code --json} one JSON object: {@link AttributionResult}, the shape the
  * Java API and the service share ({@code target_text} and {@code foil_text} when the tokenizer is available).
+ * With {@code --dataset}: every example of a dataset, as eval attributes it, into {@code --out/attributions.jsonl}
+ * ({@link AttributionRunner}; {@code --spark} runs it as a Spark job).
  */
 @Command(name = "attribute", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Attribute the model's next-token decision to the input tokens and words.")
@@ -45,7 +54,7 @@ public final class AttributeCommand implements Callable<Integer> {
     AdapterOption adapter;
 
     @Option(names = "--method", required = true, paramLabel = "M",
-            description = "saliency, input_x_gradient, integrated_gradients, attnlrp, cplrp, pe_lrp, attention, attention_rollout, occlusion, random, or all.")
+            description = "saliency, input_x_gradient, integrated_gradients, attnlrp, cplrp, pe_lrp, attention, attention_rollout, occlusion, random, or all; several comma-separated.")
     String method;
 
     @Option(names = "--target-id", paramLabel = "N", description = "Target token id (default: the model's argmax at the last position).")
@@ -66,13 +75,13 @@ public final class AttributeCommand implements Callable<Integer> {
     @Option(names = "--aggregate", defaultValue = "sum", paramLabel = "A", description = "Token scores to word scores: sum (default) or max_abs.")
     String aggregate;
 
-    @Option(names = "--steps", defaultValue = "32", paramLabel = "K", description = "Integrated gradients steps (default: ${DEFAULT-VALUE}).")
-    int steps;
+    @Option(names = "--steps", paramLabel = "K", description = "Integrated gradients steps (default: 32; with --dataset eval's " + EvalOptions.DEFAULT_IG_STEPS + ").")
+    Integer steps;
 
     @Option(names = "--ig-rule", defaultValue = "gauss-legendre", paramLabel = "R", description = "Integrated gradients nodes: gauss-legendre (default, as Captum) or midpoint.")
     String igRule;
 
-    @Option(names = "--baseline-token", paramLabel = "N", description = "Integrated gradients baseline: this token's embedding at every position (default: zero embedding, which converges badly on RMSNorm models; e.g. the <unk>/pad id is better).")
+    @Option(names = "--baseline-token", paramLabel = "N", description = "Integrated gradients baseline: this token's embedding at every position (default: zero embedding, which converges badly on RMSNorm models; e.g. the <unk>/pad id is better; with --dataset eval's default, the BOS token).")
     Integer baselineToken;
 
     @Option(names = "--ig-keep-special", description = "Integrated gradients: keep special tokens (BOS) at their real embedding instead of interpolating them.")
@@ -96,15 +105,62 @@ public final class AttributeCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object (method, ids, tokens, target_id, target_logit, scores, words, seconds, ...).")
     boolean json;
 
+    @Option(names = "--dataset", paramLabel = "KIND:PATH",
+            description = "Attribute every example of a dataset (as eval reads it: esnli:path.csv, medicalbios:path.jsonl, jsonl:path, ...) "
+                    + "on eval's classification prompt, the text under study = the example, the target = eval's (--target); "
+                    + "writes --out/attributions.jsonl (resumable) and run.json.")
+    String dataset;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "With --dataset: the results folder (created; an existing one is resumed).")
+    Path out;
+
+    @Option(names = "--limit", paramLabel = "N", description = "With --dataset: N examples only, chosen by --select.")
+    Integer limit;
+
+    @Option(names = "--select", defaultValue = "stratified", paramLabel = "stratified|shuffle|first",
+            description = "With --dataset: which examples --limit keeps, as eval (default: ${DEFAULT-VALUE}).")
+    String select;
+
+    @Option(names = "--target", defaultValue = EvalOptions.DEFAULT_TARGET, paramLabel = "auto|predicted|contrast",
+            description = "With --dataset: the explained scalar, as eval: the predicted label's token logit, or gold-vs-foil contrast (auto: contrast on examples with a foil; default: ${DEFAULT-VALUE}).")
+    String target;
+
+    @Option(names = "--shots", defaultValue = "0", paramLabel = "N", description = "With --dataset: few-shot examples in the prompt, as eval (default: ${DEFAULT-VALUE}).")
+    int shots;
+
+    @Option(names = "--restart", description = "With --dataset: discard the attributions already in --out instead of resuming them.")
+    boolean restart;
+
+    @Option(names = "--on-error", defaultValue = "stop", paramLabel = "stop|skip", description = "With --dataset: an example that fails stops the run (resumable) or is recorded as skipped (default: ${DEFAULT-VALUE}).")
+    String onError;
+
+    @Option(names = "--progress", defaultValue = "auto", paramLabel = "auto|bar|lines|none", description = "With --dataset: progress on stderr (default: ${DEFAULT-VALUE}).")
+    String progress;
+
+    @Option(names = "--no-prefix-cache", description = "With --dataset: prefill each example's prompt prefix anew and attribute over the whole prompt, as eval's option.")
+    boolean noPrefixCache;
+
+    @Option(names = "--spark", paramLabel = "MASTER", description = "With --dataset: run the examples as an Apache Spark job (local[N], spark://HOST:PORT, yarn, k8s://...; docs/spark.md).")
+    String spark;
+
+    @Option(names = "--spark-partitions", paramLabel = "N", description = "With --spark: tasks to split the examples into (default: Spark's default parallelism).")
+    Integer sparkPartitions;
+
     @Override
-    public Integer call() {
+    public Integer call() throws java.io.IOException {
+        if (dataset != null) return callDataset();
+        for (String[] o : new String[][]{{"--out", out == null ? null : "x"}, {"--limit", limit == null ? null : "x"}, {"--spark", spark},
+                {"--spark-partitions", sparkPartitions == null ? null : "x"}, {"--restart", restart ? "x" : null},
+                {"--no-prefix-cache", noPrefixCache ? "x" : null}}) {
+            if (o[1] != null) throw Usage.error(input.spec, o[0] + " goes with --dataset");
+        }
         // the options alone: a usage error (exit 2) before any file is read
         input.checkUsage();
         device.parse();
         adapter.parse();
         boolean fromIds = input.source.ids != null;
-        List<Method> methods = Usage.check(input.spec, () -> Method.parse(method));
-        Options options = Usage.check(input.spec, () -> Options.defaults().withSteps(steps).withIgRule(Options.IgRule.parse(igRule))
+        List<Method> methods = Usage.check(input.spec, () -> methods(method));
+        Options options = Usage.check(input.spec, () -> Options.defaults().withSteps(steps == null ? 32 : steps).withIgRule(Options.IgRule.parse(igRule))
                 .withBaselineToken(baselineToken == null ? -1 : baselineToken).withInterpolateSpecial(!igKeepSpecial)
                 .withAggregate(Aggregate.parse(aggregate)).withSeed(seed).withMaxBatchTokens(maxBatchTokens)
                 .withMaxForwardTokens(maxForwardTokens));
@@ -164,6 +220,75 @@ public final class AttributeCommand implements Callable<Integer> {
                 if (tok != null) tok.close();
             }
         }
+    }
+
+    /** {@code --method}: one name, {@code all}, or several comma-separated (each once, in the order given). */
+    static List<Method> methods(String given) {
+        java.util.LinkedHashSet<Method> out = new java.util.LinkedHashSet<>();
+        for (String part : given.split(",", -1)) out.addAll(Method.parse(part));
+        return List.copyOf(out);
+    }
+
+    /**
+     * {@code attribute --dataset}: {@link AttributionRunner} with eval's options (its prompt, target, integrated
+     * gradients defaults), locally or as a Spark job ({@link DistributedEval}); the options of one input refused.
+     */
+    private Integer callDataset() throws java.io.IOException {
+        if (input.source != null) throw Usage.error(input.spec, "--dataset attributes the dataset's examples; leave out --text/--ids");
+        for (String[] o : new String[][]{{"--out", out == null ? null : "x"}}) {
+            if (o[1] == null) throw Usage.error(input.spec, "Missing required option with --dataset: '" + o[0] + "'");
+        }
+        // options that choose the input, the target or how scores are computed one input at a time: eval's choices apply
+        for (String[] o : new String[][]{{"--chat", input.chat ? "x" : null}, {"--system", input.system}, {"--target-id", targetId == null ? null : "x"},
+                {"--target-text", targetText}, {"--foil-id", foilId == null ? null : "x"}, {"--foil-text", foilText},
+                {"--target-kind", targetKind.equals("logit") ? null : "x"}, {"--aggregate", aggregate.equals("sum") ? null : "x"},
+                {"--ig-rule", igRule.equals("gauss-legendre") ? null : "x"}, {"--ig-keep-special", igKeepSpecial ? "x" : null},
+                {"--study-start", studyStart == null ? null : "x"}, {"--study-end", studyEnd == null ? null : "x"},
+                {"--max-batch-tokens", maxBatchTokens == 0 ? null : "x"}, {"--max-forward-tokens", maxForwardTokens == 16384 ? null : "x"},
+                {"--json", json ? "x" : null}}) {
+            if (o[1] != null) throw Usage.error(input.spec, o[0] + " does not go with --dataset (the prompt, target and word scores are eval's; attributions.jsonl holds the JSON)");
+        }
+        List<Method> ms = Usage.check(input.spec, () -> methods(method));
+        if (ms.contains(Method.RANDOM) && !method.toLowerCase(java.util.Locale.ROOT).contains("all"))
+            throw Usage.error(input.spec, "--method random: with --dataset, random is eval's baseline, not an attribution; leave it out");
+        List<String> names = ms.stream().filter(m -> m != Method.RANDOM).map(Method::cliName).toList();
+        int igSteps = steps == null ? EvalOptions.DEFAULT_IG_STEPS : steps;
+        if (igSteps < 1 || igSteps > 4096) throw Usage.error(input.spec, "--steps must be in [1, 4096], got " + igSteps);
+        if (baselineToken != null && baselineToken < 0) throw Usage.error(input.spec, "--baseline-token " + baselineToken + " is negative");
+        if (shots < 0) throw Usage.error(input.spec, "--shots must be >= 0, got " + shots);
+        if (limit != null && limit < 1) throw Usage.error(input.spec, "--limit must be >= 1, got " + limit);
+        if (sparkPartitions != null && spark == null) throw Usage.error(input.spec, "--spark-partitions goes with --spark");
+        if (sparkPartitions != null && sparkPartitions < 1) throw Usage.error(input.spec, "--spark-partitions must be >= 1, got " + sparkPartitions);
+        EvalOptions options = Usage.check(input.spec, () -> new EvalOptions(names, "human", "delete", "majority", shots, seed, igSteps,
+                EvalOptions.checkIgBaseline(baselineToken == null ? EvalOptions.DEFAULT_IG_BASELINE : "token:" + baselineToken), EvalOptions.checkTarget(target)));
+        Selection.Mode selectMode = Usage.check(input.spec, () -> Selection.Mode.parse(select));
+        EvalRunner.OnError errors = switch (onError.toLowerCase(java.util.Locale.ROOT)) {
+            case "stop" -> EvalRunner.OnError.STOP;
+            case "skip" -> EvalRunner.OnError.SKIP;
+            default -> throw Usage.error(input.spec, "--on-error must be stop or skip, got '" + onError + "'");
+        };
+        ProgressPrinter.Mode progressMode = Usage.check(input.spec, () -> ProgressPrinter.mode(progress));
+        var d = device.parse();
+        io.rationale.lora.Adapters adapters = adapter.parse();
+        EvalRunner.Config config = new EvalRunner.Config(input.model, dataset, options, limit, out, restart, 0, errors, selectMode, null, adapters);
+        ModelEvaluator.Settings settings = ModelEvaluator.Settings.defaults().withPrefixCache(!noPrefixCache);
+        ProgressPrinter printer = new ProgressPrinter(System.err, progressMode);
+        AttributionRunner.Outcome o;
+        if (spark != null) {
+            try (DistributedEval cluster = DistributedEval.open(spark, d, sparkPartitions, settings)) {
+                o = new AttributionRunner(config, cluster.factory(adapters), printer).distributed(cluster).run();
+            }
+        } else {
+            o = new AttributionRunner(config, (m, ds, opts) -> ModelEvaluator.open(m, ds, opts, d, adapters, settings), printer).run();
+        }
+        System.out.printf(java.util.Locale.ROOT, "attributions: %s (%d of %d examples: %d now, %d resumed; %d skipped; %d lines)%n",
+                o.out().resolve(AttributionRunner.ATTRIBUTIONS).toAbsolutePath().normalize(), o.resumed() + o.attributed(), o.selected(),
+                o.attributed(), o.resumed(), o.skipped(), o.lines());
+        if (o.selected() > 0 && o.skipped() == o.selected()) {
+            System.err.println("rationale: none of the " + o.selected() + " selected examples could be attributed (attributions.jsonl says why)");
+            return Usage.EXIT_FAILURE;
+        }
+        return 0;
     }
 
     private static Tokenizer need(Tokenizer tok, String why, String option) {

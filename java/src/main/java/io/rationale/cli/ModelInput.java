@@ -21,7 +21,7 @@ final class ModelInput {
     @Option(names = "--model", required = true, description = "Checkpoint folder (config.json, safetensors, tokenizer.json).")
     Path model;
 
-    @ArgGroup(exclusive = true, multiplicity = "1")
+    @ArgGroup(exclusive = true, multiplicity = "0..1")
     Source source;
 
     static final class Source {
@@ -40,6 +40,7 @@ final class ModelInput {
 
     /** The checks of these options alone (a usage error, exit 2, before any file is read). */
     void checkUsage() {
+        if (source == null) throw Usage.error(spec, "Missing required argument (specify one of these): (--text=<text> | --ids=<ids>)");
         if (source.ids != null) {
             if (chat) throw Usage.error(spec, "--chat needs --text, not --ids");
             if (source.ids.length == 0) throw Usage.error(spec, "--ids is empty");

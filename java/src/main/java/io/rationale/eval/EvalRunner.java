@@ -149,6 +149,15 @@ public final class EvalRunner {
          * the evaluator keeps of the examples it evaluated are the counts of the examples evaluated elsewhere.
          */
         default Map<String, Object> resolved(Map<String, Object> evaluator) { return evaluator; }
+
+        /**
+         * {@code attribute --dataset} ({@link AttributionRunner}): runs {@link AttributionRunner#attributeExample} on
+         * each of {@code job.pending()} and hands each example's {@code attributions.jsonl} lines to {@code sink}
+         * together (any order, each index once). As for {@link #evaluate}, lines handed over before a failure are kept.
+         */
+        default void attribute(Job job, java.util.function.Consumer<List<com.fasterxml.jackson.databind.node.ObjectNode>> sink) throws IOException {
+            throw new UnsupportedOperationException(getClass().getSimpleName() + " does not run attributions");
+        }
     }
 
     /**
@@ -330,15 +339,20 @@ public final class EvalRunner {
 
     /** A new run (or a restart) into {@code out}: only an orphaned examples.jsonl stops it. */
     private RunManifest checkFresh(Path out, RunManifest requested) throws IOException {
-        if (!config.restart() && Files.exists(out.resolve(EXAMPLES)) && Files.size(out.resolve(EXAMPLES)) > 0) {
-            throw new EvalException(out.resolve(EXAMPLES) + " exists without run.json, so it cannot be checked against this run; "
+        return checkFresh(out, requested, EXAMPLES);
+    }
+
+    /** A new run (or a restart) into {@code out}: only an orphaned results file ({@code results}) stops it. */
+    RunManifest checkFresh(Path out, RunManifest requested, String results) throws IOException {
+        if (!config.restart() && Files.exists(out.resolve(results)) && Files.size(out.resolve(results)) > 0) {
+            throw new EvalException(out.resolve(results) + " exists without run.json, so it cannot be checked against this run; "
                     + "use --restart to discard it or choose another --out");
         }
         return requested;
     }
 
     /** Resuming: the folder's run.json must describe the same run. */
-    private RunManifest checkResume(Path out, RunManifest requested, Dataset dataset, Instant now) {
+    RunManifest checkResume(Path out, RunManifest requested, Dataset dataset, Instant now) {
         RunManifest existing = RunManifest.read(out.resolve(RUN_JSON));
         boolean foils = dataset.examples().stream().anyMatch(e -> e.foil() != null);
         List<String> diff = existing.differences(requested, foils);
@@ -349,7 +363,7 @@ public final class EvalRunner {
         return existing.resumedAt(now, requested.limit(), requested.selected());
     }
 
-    private Evaluator open(Dataset dataset) {
+    Evaluator open(Dataset dataset) {
         try {
             Evaluator e = factory.open(config.model(), dataset, config.options());
             if (e == null) throw new IllegalStateException("the evaluator factory returned null");

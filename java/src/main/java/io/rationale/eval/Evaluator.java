@@ -16,6 +16,14 @@ public interface Evaluator extends AutoCloseable {
     /** Settings the evaluator resolved for the run (e.g. the integrated-gradients baseline's token), for the summary. */
     default java.util.Map<String, Object> resolved() { return java.util.Map.of(); }
 
+    /**
+     * The attributions the evaluation computes for one example, without scoring them ({@code attribute --dataset}):
+     * {@link ModelEvaluator#attribute}. Evaluators without a model on this machine do not attribute.
+     */
+    default ExampleAttribution attribute(int index, Example example) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " does not attribute examples");
+    }
+
     @Override
     void close();
 }

@@ -394,17 +394,9 @@ public final class ModelEvaluator implements Evaluator {
             ExampleResult.AttributionTarget explained = null;
             Map<String, Double> completeness = new HashMap<>();
             if (!attributionMethods.isEmpty()) {
-                AttributionInput in = AttributionInput.of(cls.text(), cls.tokens(), cls.studyStart(), cls.studyEnd());
-                TargetSpec spec;
-                if (contrast) {
-                    int gold = labelWords.indexOf(ex.label()), foil = labelWords.indexOf(ex.foil());
-                    spec = TargetSpec.contrast(orig.bestTokens()[gold], orig.bestTokens()[foil]);
-                    explained = new ExampleResult.AttributionTarget(ExampleResult.AttributionTarget.CONTRAST, ex.label(), ex.foil());
-                } else {
-                    spec = TargetSpec.logit(orig.predictedToken());
-                    explained = new ExampleResult.AttributionTarget(ExampleResult.AttributionTarget.PREDICTED, predicted, null);
-                }
-                AttributionSet set = attributor.run(in, spec, attributionMethods, attributionOptions, settings.prefixCache() ? prefix : null);
+                Explained e = explain(ex, orig, contrast);
+                explained = e.target();
+                AttributionSet set = attributeClassification(cls, e.spec(), prefix);
                 for (Method m : attributionMethods) {
                     Attribution a = set.get(m);
                     double[] s = wordScores(ex, cls, a);
@@ -463,6 +455,73 @@ public final class ModelEvaluator implements Evaluator {
             for (int i = 0; i < labelWords.size(); i++) probs.put(labelWords.labels().get(i), orig.probs()[i]);
             List<Integer> humanList = human.map(h -> List.copyOf(new ArrayList<>(h))).orElse(null);
             return new ExampleResult(index, ex.id(), null, words, ex.label(), predicted, probs, humanList, methods, secondsSince(t0), explained);
+        }
+    }
+
+    /** The scalar the attribution methods explain on one example, and how the results record it. */
+    private record Explained(TargetSpec spec, ExampleResult.AttributionTarget target) {}
+
+    /**
+     * The explained scalar ({@code EvalOptions.target}): the contrast logit(gold's best token) − logit(foil's best token),
+     * or the logit of the predicted label's best token.
+     */
+    private Explained explain(Example ex, LabelWords.Scores orig, boolean contrast) {
+        if (contrast) {
+            int gold = labelWords.indexOf(ex.label()), foil = labelWords.indexOf(ex.foil());
+            return new Explained(TargetSpec.contrast(orig.bestTokens()[gold], orig.bestTokens()[foil]),
+                    new ExampleResult.AttributionTarget(ExampleResult.AttributionTarget.CONTRAST, ex.label(), ex.foil()));
+        }
+        return new Explained(TargetSpec.logit(orig.predictedToken()),
+                new ExampleResult.AttributionTarget(ExampleResult.AttributionTarget.PREDICTED, labelWords.labels().get(orig.predicted()), null));
+    }
+
+    /** Every attribution method on the classification prompt, the text under study = the example's fields. */
+    private AttributionSet attributeClassification(Prompt cls, TargetSpec spec, KvCache prefix) {
+        AttributionInput in = AttributionInput.of(cls.text(), cls.tokens(), cls.studyStart(), cls.studyEnd());
+        return attributor.run(in, spec, attributionMethods, attributionOptions, settings.prefixCache() ? prefix : null);
+    }
+
+    /**
+     * The attributions {@link #evaluate} computes for an example, alone ({@code attribute --dataset}): the same
+     * classification prompt and prediction (through the same prefix cache), the same explained scalar
+     * ({@link ExampleResult#attributionTarget()}), the same attribution methods and options, run together by
+     * {@link Attributor}; each method's result in the {@code attribute --json} shape, its words those of the text under
+     * study (the example's fields as they stand in the prompt). No prompting methods, baseline, alignment or
+     * faithfulness. An example {@link #evaluate} would skip (label set, missing foil, prompt too long, an error inside)
+     * is skipped with the same reason.
+     *
+     * @throws IllegalStateException when the run has no attribution method
+     */
+    @Override
+    public ExampleAttribution attribute(int index, Example ex) {
+        if (attributionMethods.isEmpty()) throw new IllegalStateException("no attribution method to run (prompting methods and the random baseline attribute nothing)");
+        long t0 = System.nanoTime();
+        List<String> names = attributionMethods.stream().map(Method::cliName).toList();
+        try {
+            if (!new java.util.HashSet<>(ex.labels()).equals(new java.util.HashSet<>(labelWords.labels())))
+                return new ExampleAttribution(index, ex.id(), "label set " + ex.labels() + " differs from the run's " + labelWords.labels(), null, names, null, secondsSince(t0));
+            boolean contrast = target.equals("contrast") || (target.equals("auto") && ex.foil() != null);
+            if (contrast && ex.foil() == null)
+                return new ExampleAttribution(index, ex.id(), "no foil to contrast with (--target contrast)", null, names, null, secondsSince(t0));
+            int max = backend.model().config().maxPositionEmbeddings();
+            Prompt cls = prompts.layout(ex, fewShot.demosFor(ex)).classify(ex.fields().stream().map(TextField::text).toList());
+            if (max > 0 && cls.length() > max)
+                return new ExampleAttribution(index, ex.id(), "prompt has " + cls.length() + " tokens, the model has " + max + " positions", null, names, null, secondsSince(t0));
+            try (KvCache prefix = settings.prefixCache() ? sharedPrefix(cls.prefixIds()) : flip.prefill(cls.prefixIds())) {
+                LabelWords.Scores orig = flip.score(prefix, List.of(cls.restIds())).get(0);
+                Explained e = explain(ex, orig, contrast);
+                AttributionSet set = attributeClassification(cls, e.spec(), prefix);
+                List<io.rationale.api.AttributionResult> results = new ArrayList<>();
+                for (Method m : attributionMethods) {
+                    AttributionSet one = new AttributionSet(set.input(), set.target(), Map.of(m, set.get(m)),
+                            set.shared().stream().filter(st -> st.usedBy().contains(m)).toList(), set.seconds());
+                    results.add(io.rationale.api.AttributionResult.of(one, tok, device));
+                }
+                return new ExampleAttribution(index, ex.id(), null, e.target(), names, results, secondsSince(t0));
+            }
+        } catch (RuntimeException e) {
+            String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            return new ExampleAttribution(index, ex.id(), msg.replace('\n', ' '), null, names, null, secondsSince(t0));
         }
     }
 

@@ -51,7 +51,7 @@ public final class EngineHolder {
     public static int loads() { return LOADS.get(); }
 
     /**
-     * One evaluator shared by the threads of a JVM: each {@link #evaluate} holds it alone; {@link #close} leaves it
+     * One evaluator shared by the threads of a JVM: each {@link #evaluate} (and {@link #attribute}) holds it alone; {@link #close} leaves it
      * open for the next task.
      */
     public static final class Shared implements Evaluator {
@@ -61,6 +61,9 @@ public final class EngineHolder {
 
         @Override
         public synchronized ExampleResult evaluate(int index, Example example) { return evaluator.evaluate(index, example); }
+
+        @Override
+        public synchronized io.rationale.eval.ExampleAttribution attribute(int index, Example example) { return evaluator.attribute(index, example); }
 
         @Override
         public String device() { return evaluator.device(); }

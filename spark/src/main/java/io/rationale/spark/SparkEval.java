@@ -4,6 +4,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import io.rationale.dataset.Dataset;
 import io.rationale.dataset.DatasetLoader;
 import io.rationale.engine.Device;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rationale.eval.AttributionRunner;
 import io.rationale.eval.DistributedEval;
 import io.rationale.eval.EvalOptions;
 import io.rationale.eval.EvalRunner;
@@ -49,7 +51,9 @@ import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
- * An evaluation's pending examples as a Spark job ({@code eval --spark MASTER}).
+ * An evaluation's pending examples as a Spark job ({@code eval --spark MASTER}), and in the same way the attributions
+ * of a dataset's pending examples ({@code attribute --dataset --spark MASTER}, {@link #attribute}: the tasks run
+ * {@link AttributionRunner#attributeExample} and write attributions.jsonl lines; everything else is this job).
  *
  * <p>The driver ({@link EvalRunner}) loads the dataset, writes run.json and opens its evaluator through
  * {@link #factory()} (the JVM's shared one, {@link EngineHolder}). This class splits the pending example indices into
@@ -146,6 +150,38 @@ public final class SparkEval implements DistributedEval {
 
     @Override
     public void evaluate(EvalRunner.Job job, Consumer<ExampleResult> sink) throws IOException {
+        run(job, Work.EVAL, lines -> {
+            if (lines.size() != 1) throw new IllegalStateException(lines.size() + " examples.jsonl lines for one example");
+            sink.accept(read(lines.getFirst(), ExampleResult.class));
+        });
+    }
+
+    /**
+     * {@code attribute --dataset --spark}: the same job as {@link #evaluate}, each task running
+     * {@link AttributionRunner#attributeExample} on its examples and writing their attributions.jsonl lines.
+     */
+    @Override
+    public void attribute(EvalRunner.Job job, Consumer<List<ObjectNode>> sink) throws IOException {
+        run(job, Work.ATTRIBUTE, lines -> {
+            List<ObjectNode> nodes = new ArrayList<>(lines.size());
+            for (String l : lines) nodes.add(read(l, ObjectNode.class));
+            sink.accept(nodes);
+        });
+    }
+
+    /** What a task does with each of its examples. */
+    enum Work {
+        /** {@link EvalRunner#evaluateExample}: one examples.jsonl line. */
+        EVAL,
+        /** {@link AttributionRunner#attributeExample}: one attributions.jsonl line per method. */
+        ATTRIBUTE
+    }
+
+    /**
+     * The job for {@code work}: the pending examples in partitions, each task's lines in its part file, each example's
+     * lines handed to {@code sink} together (the part files' lines of one example, in order).
+     */
+    private void run(EvalRunner.Job job, Work work, Consumer<List<String>> sink) throws IOException {
         EvalRunner.Config c = job.config();
         Path parts = c.out().toAbsolutePath().normalize().resolve(PARTS);
         Path root = parts.resolve(hash("run|" + job.manifest().started()));
@@ -157,7 +193,7 @@ public final class SparkEval implements DistributedEval {
             }
         }
         Set<Integer> pending = new LinkedHashSet<>(job.pending());
-        for (ExampleResult r : leftovers(root, job.dataset())) if (pending.remove(r.index())) sink.accept(r);
+        for (Map.Entry<Integer, List<String>> e : leftovers(root, job.dataset()).entrySet()) if (pending.remove(e.getKey())) sink.accept(e.getValue());
         if (pending.isEmpty()) {
             deleteTree(parts);
             return;
@@ -169,7 +205,7 @@ public final class SparkEval implements DistributedEval {
         Files.createDirectories(dir);
         // absolute paths: an executor's working folder is not the driver's
         List<String> adapters = c.adapters().specs().stream().map(a -> a.dir().toAbsolutePath().normalize() + ":" + a.scale()).toList();
-        Task task = new Task(c.model().toAbsolutePath().normalize().toString(), RunManifest.normalizeSpec(c.dataset()), json(c.options()),
+        Task task = new Task(work, c.model().toAbsolutePath().normalize().toString(), RunManifest.normalizeSpec(c.dataset()), json(c.options()),
                 adapters, c.adapters().unmerged(), json(settings), c.onError().name(), dir.toString(), device.toString(), failPartition, failAttempts);
         JavaRDD<Integer> indices = jsc.parallelize(todo, n);
         List<TaskReport> reports;
@@ -208,13 +244,13 @@ public final class SparkEval implements DistributedEval {
         private final Path dir;
         private final int n;
         private final Dataset dataset;
-        private final Consumer<ExampleResult> sink;
+        private final Consumer<List<String>> sink;
         private final boolean[] handed;
         private int count;
         private boolean finished;
         private Exception failure;
 
-        Handover(Path dir, int n, Dataset dataset, Consumer<ExampleResult> sink) {
+        Handover(Path dir, int n, Dataset dataset, Consumer<List<String>> sink) {
             this.dir = dir;
             this.n = n;
             this.dataset = dataset;
@@ -240,10 +276,10 @@ public final class SparkEval implements DistributedEval {
             if (finished || p < 0 || p >= n || handed[p]) return;
             Path part = dir.resolve(partName(p));
             if (!Files.exists(part)) return;   // another job's task, or this partition's file not yet renamed
-            List<ExampleResult> results = read(part, dataset);
+            Map<Integer, List<String>> results = read(part, dataset);
             handed[p] = true;
-            for (ExampleResult r : results) {
-                sink.accept(r);
+            for (List<String> lines : results.values()) {
+                sink.accept(lines);
                 count++;
             }
         }
@@ -261,32 +297,38 @@ public final class SparkEval implements DistributedEval {
         }
     }
 
-    /** The results in every part file under {@code root} (earlier jobs of this results folder). */
-    private static List<ExampleResult> leftovers(Path root, Dataset dataset) throws IOException {
-        List<ExampleResult> out = new ArrayList<>();
+    /**
+     * The lines in every part file under {@code root} (earlier jobs of this results folder), by example (the first
+     * job's lines of an example when two jobs hold it).
+     */
+    private static Map<Integer, List<String>> leftovers(Path root, Dataset dataset) throws IOException {
+        Map<Integer, List<String>> out = new java.util.LinkedHashMap<>();
         if (!Files.isDirectory(root)) return out;
         try (Stream<Path> files = Files.walk(root)) {
             for (Path f : files.filter(f -> f.getFileName().toString().matches("part-\\d{5}\\.jsonl")).sorted().toList()) {
-                out.addAll(read(f, dataset));
+                read(f, dataset).forEach(out::putIfAbsent);
             }
         }
         return out;
     }
 
-    private static List<ExampleResult> read(Path part, Dataset dataset) throws IOException {
-        List<ExampleResult> out = new ArrayList<>();
+    /** A part file's lines by example index (in file order; an example's lines are consecutive). */
+    private static Map<Integer, List<String>> read(Path part, Dataset dataset) throws IOException {
+        Map<Integer, List<String>> out = new java.util.LinkedHashMap<>();
         int line = 0;
         for (String l : Files.readAllLines(part, StandardCharsets.UTF_8)) {
             line++;
             if (l.isBlank()) continue;
-            ExampleResult r;
+            com.fasterxml.jackson.databind.JsonNode index;
             try {
-                r = ExamplesLog.MAPPER.readValue(l, ExampleResult.class);
+                index = ExamplesLog.MAPPER.readTree(l).get("index");
             } catch (JsonProcessingException e) {
                 throw new IOException(part + ":" + line + ": not a result line (" + e.getOriginalMessage() + ")", e);
             }
-            if (r.index() < 0 || r.index() >= dataset.size()) throw new IOException(part + ":" + line + ": example " + r.index() + " is not in the dataset");
-            out.add(r);
+            if (index == null || !index.isInt()) throw new IOException(part + ":" + line + ": a result line without its example index");
+            int i = index.asInt();
+            if (i < 0 || i >= dataset.size()) throw new IOException(part + ":" + line + ": example " + i + " is not in the dataset");
+            out.computeIfAbsent(i, k -> new ArrayList<>()).add(l);
         }
         return out;
     }
@@ -305,7 +347,7 @@ public final class SparkEval implements DistributedEval {
     static String partName(int partition) { return String.format(Locale.ROOT, "part-%05d.jsonl", partition); }
 
     /** What a task needs, serialised to the executors. */
-    record Task(String model, String dataset, String options, List<String> adapters, boolean unmerged, String settings,
+    record Task(Work work, String model, String dataset, String options, List<String> adapters, boolean unmerged, String settings,
                 String onError, String dir, String fallbackDevice, int failPartition, int failAttempts) implements Serializable {
         Task {
             adapters = new ArrayList<>(adapters);   // a serialisable list
@@ -353,6 +395,11 @@ public final class SparkEval implements DistributedEval {
             }
 
             @Override
+            public io.rationale.eval.ExampleAttribution attribute(int index, io.rationale.dataset.Example example) {
+                return evaluator.attribute(index, example);   // counts nothing the summary reads
+            }
+
+            @Override
             public void close() {}
         };
         StringBuilder lines = new StringBuilder();
@@ -360,8 +407,13 @@ public final class SparkEval implements DistributedEval {
         while (indices.hasNext()) {
             int i = indices.next();
             if (i < 0 || i >= dataset.size()) throw new IllegalStateException("example " + i + " is not in " + t.dataset() + " on this executor");
-            ExampleResult r = EvalRunner.evaluateExample(counting, i, dataset.examples().get(i), onError);
-            lines.append(ExamplesLog.MAPPER.writeValueAsString(r)).append('\n');
+            if (t.work() == Work.EVAL) {
+                ExampleResult r = EvalRunner.evaluateExample(counting, i, dataset.examples().get(i), onError);
+                lines.append(ExamplesLog.MAPPER.writeValueAsString(r)).append('\n');
+            } else {
+                for (ObjectNode l : AttributionRunner.attributeExample(counting, i, dataset.examples().get(i), onError, options).lines())
+                    lines.append(ExamplesLog.MAPPER.writeValueAsString(l)).append('\n');
+            }
             count++;
             if (p == t.failPartition() && tc.attemptNumber() < t.failAttempts()) failOnPurpose(tc, dir);
         }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rationale.cli.Main;
 import io.rationale.engine.Device;
+import io.rationale.eval.AttributionRunner;
 import io.rationale.eval.EvalOptions;
 import io.rationale.eval.EvalRunner;
 import io.rationale.eval.Progress;
@@ -175,6 +176,48 @@ class SparkEvalTest {
         } finally {
             spark.stop();
         }
+    }
+
+    /**
+     * {@code attribute --dataset --spark}: 10 examples × two methods as a Spark job (local[2,2], partition 1's first
+     * attempt failing on purpose after one example) give the local {@code attribute --dataset}'s attributions.jsonl:
+     * every (example, method) once, every line equal (numbers within 1e-5) but for wall times and the device.
+     */
+    @Test
+    void sparkAttributionsEqualTheLocalOnesAndATaskFailingOnceIsRetried(@TempDir Path dir) throws IOException {
+        int n = 10;
+        Path localOut = dir.resolve("local"), sparkOut = dir.resolve("spark");
+        assertEquals(0, Main.run("attribute", "--model", MODEL.toString(), "--dataset", DATASET, "--method", METHODS, "--limit", "" + n,
+                "--device", "cpu", "--out", localOut.toString(), "--progress", "none"), "local attribute --dataset");
+        SparkSession spark = SparkEval.session("local[2,2]");   // 2 threads, a task may fail once
+        try {
+            SparkEval cluster = new SparkEval(spark, Device.CPU, 2).failAttempts(1, 1);
+            EvalOptions o = EvalOptions.defaults(List.of(METHODS.split(",")));
+            EvalRunner.Config c = new EvalRunner.Config(MODEL, DATASET, o, n, sparkOut, false, 0, EvalRunner.OnError.STOP, Selection.Mode.STRATIFIED);
+            AttributionRunner.Outcome out = new AttributionRunner(c, cluster.factory(io.rationale.lora.Adapters.NONE), Progress.NONE)
+                    .distributed(cluster).run();
+            assertEquals(n, out.attributed());
+        } finally {
+            spark.stop();
+        }
+        List<JsonNode> expected = lines(localOut.resolve(AttributionRunner.ATTRIBUTIONS)), actual = lines(sparkOut.resolve(AttributionRunner.ATTRIBUTIONS));
+        assertEquals(2 * n, expected.size());
+        Map<String, JsonNode> e = byKey(expected), a = byKey(actual);
+        assertEquals(actual.size(), a.size(), "each (example, method) once");
+        assertEquals(e.keySet(), a.keySet(), "the same examples and methods");
+        int attributed = 0;
+        for (String k : e.keySet()) {
+            assertSame("attributions.jsonl[" + k + "]", e.get(k), a.get(k));
+            if (!e.get(k).has("skipped")) attributed++;
+        }
+        assertTrue(attributed >= 2 * (n - 1), "lines with scores compared: " + attributed);
+        assertFalse(Files.exists(sparkOut.resolve(SparkEval.PARTS)), "part files removed after a complete job");
+    }
+
+    static Map<String, JsonNode> byKey(List<JsonNode> lines) {
+        Map<String, JsonNode> m = new TreeMap<>();
+        for (JsonNode l : lines) m.put(l.get("index").asInt() + "/" + l.get("method").asText(), l);
+        return m;
     }
 
     /** The command line's run ({@code --select stratified}, the default there) through the API. */
