@@ -30,7 +30,7 @@ import java.util.Random;
  * 0.092 (dv); worst |Δ| 3.2e-6.
  *
  * <p>After a cached prefix ({@link #afterACachedPrefixMatchesTheCpu}): the same comparison with the prefix's keys and
- * values in a paged one-layer cache on both sides (measured: worst |Δ|/tolerance 0.134, dv).
+ * values in a paged one-layer cache on both sides (measured, both tests together: worst |Δ|/tolerance 0.134, dv).
  */
 class AttentionBackwardParityTest {
     static CudaDevice dev;
