@@ -507,9 +507,9 @@ extern "C" __global__ void attn_probs(float* probs, const long long* probs_off, 
 // or after a cached prefix: below), as cpu/Attention.java#backward: from dO [n, heads·hd] to dq [n, heads·hd] and
 // dk, dv [n, kv_heads·hd] (q and k after RoPE, as the forward read them), each scaled by the rules of engine/LrpRules
 // passed in (qk_scale on dq and dk, v_scale on dv, stop_qk: no gradient through the scores, dq = dk = 0). No T×T
-// matrix: per tile the probabilities are recomputed from q, k and the forward's row statistics (stats [n, heads, 2] = row max M, row sum L, as
-// attn_probs: p = exp(s·scale − M)/L with the forward's score order), and with dp_j = dO·v_j and
-// Delta = rowsum(O∘dO) (attn_bwd_delta, once per row):
+// matrix: per tile the probabilities are recomputed from q, k and the forward's row statistics (stats [n, heads, 2]
+// = row max M, row sum L, as attn_probs: p = exp(s·scale − M)/L with the forward's score order), and with
+// dp_j = dO·v_j and Delta = rowsum(O∘dO) (attn_bwd_delta, once per row):
 //   ds_j = p_j·(dp_j − Delta)·scale,   dv_j += p_j·dO,   dk_j += ds_j·q,   dq += ds_j·k.
 //   attn_bwd_dkdv_d<D>: grid (tiles, kv_heads): a block owns the BT keys of one tile of one sequence and KV head (K
 //     and V resident in shared memory) and walks every query tile that sees them, for every query head of the group
