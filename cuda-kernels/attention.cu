@@ -503,13 +503,13 @@ extern "C" __global__ void attn_probs(float* probs, const long long* probs_off, 
 
 // ---------------------------------------------------------------- backward (flash style)
 //
-// The gradient of one layer's attention over whole sequences from position 0 (a recorded forward), as
-// cpu/Attention.java#backward: from dO [n, heads·hd] to dq [n, heads·hd] and dk, dv [n, kv_heads·hd] (q and k after
-// RoPE, as the forward read them), each scaled by the rules of engine/LrpRules passed in (qk_scale on dq and dk,
-// v_scale on dv, stop_qk: no gradient through the scores, dq = dk = 0). No T×T matrix: per tile the probabilities
-// are recomputed from q, k and the forward's row statistics (stats [n, heads, 2] = row max M, row sum L, as
-// attn_probs: p = exp(s·scale − M)/L with the forward's score order), and with dp_j = dO·v_j and
-// Delta = rowsum(O∘dO) (attn_bwd_delta, once per row):
+// The gradient of one layer's attention over the recorded rows of each sequence (a recorded forward, from position 0
+// or after a cached prefix: below), as cpu/Attention.java#backward: from dO [n, heads·hd] to dq [n, heads·hd] and
+// dk, dv [n, kv_heads·hd] (q and k after RoPE, as the forward read them), each scaled by the rules of engine/LrpRules
+// passed in (qk_scale on dq and dk, v_scale on dv, stop_qk: no gradient through the scores, dq = dk = 0). No T×T
+// matrix: per tile the probabilities are recomputed from q, k and the forward's row statistics (stats [n, heads, 2]
+// = row max M, row sum L, as attn_probs: p = exp(s·scale − M)/L with the forward's score order), and with
+// dp_j = dO·v_j and Delta = rowsum(O∘dO) (attn_bwd_delta, once per row):
 //   ds_j = p_j·(dp_j − Delta)·scale,   dv_j += p_j·dO,   dk_j += ds_j·q,   dq += ds_j·k.
 //   attn_bwd_dkdv_d<D>: grid (tiles, kv_heads): a block owns the BT keys of one tile of one sequence and KV head (K
 //     and V resident in shared memory) and walks every query tile that sees them, for every query head of the group
@@ -517,8 +517,14 @@ extern "C" __global__ void attn_probs(float* probs, const long long* probs_off, 
 //   attn_bwd_dq_d<D>:   grid (tiles, heads): a block owns the BT queries of one tile and one head (q and dO resident)
 //     and walks the key tiles they see.
 // Tiles never cross sequences: tiles [T][2] = (first packed token, sequence), BT-aligned within each sequence
-// (token t of sequence s is at position t − seq_start[s]); BT = 32 (16 for D = 256). The causal mask and the sliding
+// (token t of sequence s is row t − seq_start[s]); BT = 32 (16 for D = 256). The causal mask and the sliding
 // window are those of the forward (visible()); the intervention is not differentiated (records never carry one).
+// After a cached prefix (past, per sequence; NULL or 0: a sequence recorded from position 0), row i of sequence s
+// sits at position past[s] + i and its queries also saw the prefix's keys and values, which are constants here:
+// attn_bwd_dq walks key tiles over the whole context (positions from 0, BT-aligned), reading positions < past[s]
+// from the prefix's paged cache (block_ptrs, seq_table, k_off, v_off: the forward's layout, see kv_row) and the
+// others from the recorded rows; attn_bwd_dkdv computes dk, dv for the recorded keys only (the queries that see
+// them are all recorded rows, and visibility depends only on position differences, so it needs no past).
 namespace attnb {
 
 constexpr int BTH = 128;                              // threads per block
@@ -551,7 +557,30 @@ struct Args {
     const float* stats; const float* delta;
     const int* tiles; const int* seq_start;
     int heads, kv_heads, hd, window; float scale, qk_scale, v_scale; int stop_qk;
+    const unsigned long long* block_ptrs; const int* seq_table; long long k_off, v_off; const int* past;
 };
+
+// Rows of context positions [p0, p0 + cnt) of sequence s (first recorded row s0, past positions before it), KV head
+// g, into dst: positions < past from the prefix's cache blocks (layer part at off), the others from the recorded
+// rows of src (row stride ld, columns [g·hd, g·hd + hd)); the rest of the BT × D tile is zero.
+template <int D>
+__device__ __forceinline__ void load_ctx_rows(float (*dst)[Cfg<D>::LD], const Args& a, int s, long long off, const float* src,
+                                              int ld, int s0, int past, int p0, int cnt, int g) {
+    const int hd = a.hd;
+    for (int e = threadIdx.x; e < Cfg<D>::BT * D; e += BTH) {
+        int r = e / D, c = e - r * D, p = p0 + r;
+        float x = 0.f;
+        if (r < cnt && c < hd) {
+            if (p < past) {
+                const float* base = reinterpret_cast<const float*>(a.block_ptrs[a.seq_table[s] + p / KV_BLOCK]);
+                x = base[off + ((long long)g * KV_BLOCK + p % KV_BLOCK) * hd + c];
+            } else {
+                x = src[(long long)(s0 + p - past) * ld + (long long)g * hd + c];
+            }
+        }
+        dst[r][c] = x;
+    }
+}
 
 // Rows [t0, t0 + cnt) of src (row stride ld), columns [col, col + hd), into dst; the rest of the BT × D tile is zero.
 template <int D>
@@ -670,7 +699,8 @@ __device__ void attn_bwd_dq(const Args& a) {
     const int G = a.heads / a.kv_heads, h = blockIdx.y, g = h / G, hd = a.hd, W = a.window;
     const int t0 = a.tiles[2 * blockIdx.x], s = a.tiles[2 * blockIdx.x + 1];
     const int s0 = a.seq_start[s], len = a.seq_start[s + 1] - s0;
-    const int qp0 = t0 - s0, qn = min(C::BT, len - qp0);
+    const int past = a.past ? a.past[s] : 0;             // cached positions before the sequence's rows
+    const int qp0 = past + t0 - s0, qn = min(C::BT, len - (t0 - s0));   // qp0: the first query's position
     const int ir = threadIdx.x / C::TPR, sub = threadIdx.x % C::TPR;
     float dq[C::DPT];
 KU_UNROLL
@@ -681,10 +711,15 @@ KU_UNROLL
         load_row_stats<D>(sm, a, t0, qn, h);
         const int kfirst = (W > 0 ? max(0, qp0 - W + 1) : 0) / C::BT * C::BT, klast = qp0 + qn - 1;
         for (int kp0 = kfirst; kp0 <= klast; kp0 += C::BT) {
-            const int kn = min(C::BT, len - kp0);
+            const int kn = min(C::BT, past + len - kp0);
             __syncthreads();                              // the previous key tile is consumed (and the resident rows written)
-            load_rows<D>(sm.str0, a.k, a.ldqkv, s0 + kp0, kn, g * hd, hd);
-            load_rows<D>(sm.str1, a.v, a.ldqkv, s0 + kp0, kn, g * hd, hd);
+            if (kp0 < past) {                             // the tile holds prefix keys: constants from the cache
+                load_ctx_rows<D>(sm.str0, a, s, a.k_off, a.k, a.ldqkv, s0, past, kp0, kn, g);
+                load_ctx_rows<D>(sm.str1, a, s, a.v_off, a.v, a.ldqkv, s0, past, kp0, kn, g);
+            } else {
+                load_rows<D>(sm.str0, a.k, a.ldqkv, s0 + kp0 - past, kn, g * hd, hd);
+                load_rows<D>(sm.str1, a.v, a.ldqkv, s0 + kp0 - past, kn, g * hd, hd);
+            }
             __syncthreads();
             tile_p_ds<D>(sm, sm.res0, sm.str0, sm.res1, sm.str1, qp0, qn, kp0, kn, a);
             __syncthreads();
@@ -728,17 +763,21 @@ extern "C" __global__ void attn_bwd_delta(float* delta, const float* o, int ldo,
 //   dq, dk, dv [n, ldd] outputs (head h of dq at column h·hd, KV head g of dk/dv at g·hd; dkdv writes dk and dv, dq
 //   writes dq); q, k, v [n, ldqkv] f32 after RoPE (the forward's fused qkv rows: q, k = q + Q, v = q + Q + K);
 //   dout [n, lddo]; stats [n, heads, 2] from the forward's attention call; delta [n, heads] (attn_bwd_delta);
-//   tiles [T][2], seq_start [S+1]; window (<= 0: none); scale 1/sqrt(hd); qk_scale, v_scale, stop_qk: the rules.
+//   tiles [T][2], seq_start [S+1]; window (<= 0: none); scale 1/sqrt(hd); qk_scale, v_scale, stop_qk: the rules;
+//   past [S] (NULL: every sequence from position 0) and, where some past[s] > 0, the prefix caches' block_ptrs,
+//   seq_table [S] (first block of each sequence), k_off, v_off (floats, the layer's keys and values in a block; as
+//   the forward's attention call; only attn_bwd_dq reads them).
 // grid (T, kv_heads) for dkdv, (T, heads) for dq; block (128); dynamic shared memory sizeof(attnb::Smem<D>):
 // 27264, 43648, 76416, 68928 bytes for D = 32, 64, 128, 256 (the last two above 48 KiB: opt in).
 #define ATTNB_PARAMS                                                                                             \
     float *dq, float *dk, float *dv, int ldd, const float *q, const float *k, const float *v, int ldqkv,         \
         const float *dout, int lddo, const float *stats, const float *delta, const int *tiles,                   \
         const int *seq_start, int heads, int kv_heads, int hd, int window, float scale, float qk_scale,          \
-        float v_scale, int stop_qk
+        float v_scale, int stop_qk, const unsigned long long *block_ptrs, const int *seq_table, long long k_off,  \
+        long long v_off, const int *past
 #define ATTNB_ARGS                                                                                               \
     attnb::Args{dq, dk, dv, ldd, q, k, v, ldqkv, dout, lddo, stats, delta, tiles, seq_start, heads, kv_heads, hd, \
-                window, scale, qk_scale, v_scale, stop_qk}
+                window, scale, qk_scale, v_scale, stop_qk, block_ptrs, seq_table, k_off, v_off, past}
 // Register caps (ptxas, sm_90): (128, 2) leaves up to 255 registers (used: 128–164, no spills); with (128) alone
 // ptxas spilled a few bytes in d32 and d64.
 extern "C" __global__ void __launch_bounds__(128, 2) attn_bwd_dkdv_d32(ATTNB_PARAMS) { attnb::attn_bwd_dkdv<32>(ATTNB_ARGS); }

@@ -130,9 +130,11 @@ static void test_attention_backward() {
         dptr gq = dgrad, gk = dgrad + (dptr)Q * 4, gv = dgrad + (dptr)(Q + K) * 4;
         dptr q = dqkv, k = dqkv + (dptr)Q * 4, v = dqkv + (dptr)(Q + K) * 4;
         launch_smem(kd.c_str(), {(unsigned)T, (unsigned)KV}, 128, bwd_smem(D), P(gq), P(gk), P(gv), ldd, P(q), P(k), P(v), ld,
-                    P(ddo), ldo, P(dst), P(ddelta), P(dtl), P(dss), H, KV, hd, c.window, scale, c.qk_scale, c.v_scale, c.stop_qk);
+                    P(ddo), ldo, P(dst), P(ddelta), P(dtl), P(dss), H, KV, hd, c.window, scale, c.qk_scale, c.v_scale, c.stop_qk,
+                    (dptr)0, (dptr)0, 0LL, 0LL, (dptr)0);   // no cached prefix
         launch_smem(kq.c_str(), {(unsigned)T, (unsigned)H}, 128, bwd_smem(D), P(gq), P(gk), P(gv), ldd, P(q), P(k), P(v), ld,
-                    P(ddo), ldo, P(dst), P(ddelta), P(dtl), P(dss), H, KV, hd, c.window, scale, c.qk_scale, c.v_scale, c.stop_qk);
+                    P(ddo), ldo, P(dst), P(ddelta), P(dtl), P(dss), H, KV, hd, c.window, scale, c.qk_scale, c.v_scale, c.stop_qk,
+                    (dptr)0, (dptr)0, 0LL, 0LL, (dptr)0);   // no cached prefix
         auto got = down<float>(dgrad, (size_t)n * ldd);
         int badq = 0, badk = 0, badv = 0, pad = 0;
         double worst = 0;

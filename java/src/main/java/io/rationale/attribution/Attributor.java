@@ -119,7 +119,7 @@ public final class Attributor {
         List<Method> todo = List.copyOf(new LinkedHashSet<>(methods));
         if (todo.isEmpty()) throw new IllegalArgumentException("no attribution method given (valid: " + Method.validNames() + ")");
         if (todo.contains(Method.PE_LRP) && backend.supportsBackward() && !backend.supportsPositionalRelevance())
-            return withPeLrpOnTheCpu(in, target, todo, o);
+            return withPeLrpOnTheCpu(in, target, todo, o, prefix);
         return runHere(in, target, todo, o, prefixCut(in, todo, prefix), prefix);
     }
 
@@ -138,13 +138,14 @@ public final class Attributor {
 
     /**
      * pe_lrp on a backend that has a backward pass but not RoPE's positional relevance (the CUDA backend today): the
-     * other methods run here, pe_lrp on a CPU backend of the same model (opened for it, closed after) for the same
-     * target token; its extras say so ({@code computed_on}).
+     * other methods run here (after {@code prefix} where they allow it), pe_lrp on a CPU backend of the same model
+     * (opened for it, closed after; over the whole input, as this backend's cache cannot serve it) for the same target
+     * token; its extras say so ({@code computed_on}).
      */
-    private AttributionSet withPeLrpOnTheCpu(AttributionInput in, TargetSpec target, List<Method> todo, Options o) {
+    private AttributionSet withPeLrpOnTheCpu(AttributionInput in, TargetSpec target, List<Method> todo, Options o, KvCache prefix) {
         long t0 = System.nanoTime();
         List<Method> here = todo.stream().filter(m -> m != Method.PE_LRP).toList();
-        AttributionSet main = here.isEmpty() ? null : runHere(in, target, here, o, 0, null);
+        AttributionSet main = here.isEmpty() ? null : runHere(in, target, here, o, prefixCut(in, here, prefix), prefix);
         TargetSpec resolved = main == null || !target.isArgmax() ? target : target.withToken(main.target().spec().tokenId());
         Attribution pe;
         try (Backend cpu = Backends.open(backend.model(), Device.CPU).backend()) {

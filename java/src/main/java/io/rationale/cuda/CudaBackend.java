@@ -736,9 +736,17 @@ public final class CudaBackend implements Backend {
             rec.layers = L;
             rec.probs = keepProbs ? new float[L][seqs][] : null;
             rec.lastLogits = null;
-            boolean fromStart = true;
-            for (int x : past) fromStart &= x == 0;
-            rec.fromStart = fromStart;
+            rec.past = past.clone();
+            rec.prefix = new CudaKvCache[seqs];
+            for (int s = 0; s < seqs; s++)
+                if (past[s] > 0) {                          // the cached prefix: constants of the backward
+                    try {
+                        rec.prefix[s] = caches[s].forkPrefix(past[s]);
+                    } catch (BackendMemoryException e) {
+                        if (e.getCause() instanceof DeviceOutOfMemoryException d) throw d;   // the pass's handler undoes the rest
+                        throw e;
+                    }
+                }
         }
         DevicePointer x = ws.get("x", 4L * n * H);
         if (tokens != null) {
@@ -816,6 +824,18 @@ public final class CudaBackend implements Backend {
 
     @Override
     public boolean supportsBackward() { return true; }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>The record keeps a fork of each such sequence's cache at its prefix ({@link CudaRecord#prefix}); the backward
+     * is the same pass with the prefix's length as each sequence's {@code past}: RoPE⁻¹ at the recorded positions, the
+     * attention backward's dq over the prefix's keys and values (read from the fork's blocks, constants) and the
+     * recorded ones, dk and dv for the recorded keys only; a checkpointed record's recomputation attends to the same
+     * prefix (copied, per layer, into its one-layer KV blocks).
+     */
+    @Override
+    public boolean supportsPrefixRecord() { return true; }
 
     /**
      * {@inheritDoc}
@@ -941,7 +961,7 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** The record as {@link #backward} requires it (filled by this backend, with logits, sequences from position 0). */
+    /** The record as {@link #backward} requires it (filled by this backend, with logits). */
     private CudaRecord checkedRecord(ForwardRecord record, List<Target> targets, RuleMode mode) {
         CudaRecord rec = record(record);
         if (rec == null || !rec.filled()) throw new IllegalArgumentException("the record was not filled by a forward pass (or is closed)");
@@ -951,8 +971,6 @@ public final class CudaBackend implements Backend {
         if (rec.lastLogits == null) throw new IllegalArgumentException("the record has no logits: record with LogitsMode.LAST or ALL");
         if (targets.size() != rec.numSequences())
             throw new IllegalArgumentException(rec.numSequences() + " sequences but " + targets.size() + " targets");
-        if (!rec.fromStart)
-            throw new IllegalArgumentException("a sequence of the record did not start at position 0: backward needs whole sequences from position 0 (fresh caches)");
         return rec;
     }
 
@@ -1052,9 +1070,23 @@ public final class CudaBackend implements Backend {
         int[] last = new int[seqs], pos = new int[n];
         for (int s = 0; s < seqs; s++) {
             last[s] = seqStart[s + 1] - 1;
-            for (int t = seqStart[s]; t < seqStart[s + 1]; t++) pos[t] = t - seqStart[s];
+            for (int t = seqStart[s]; t < seqStart[s + 1]; t++) pos[t] = rec.prefixLength(s) + t - seqStart[s];
         }
         int aLast = args.ints(last);
+        // after a cached prefix: each sequence's past and the block table of the record's prefix forks
+        boolean prefixed = rec.hasPrefix();
+        int aPast = -1, aPrefixTable = -1, aPrefixBlocks = -1;
+        if (prefixed) {
+            int[] table = new int[seqs];
+            List<Long> blocks = new ArrayList<>();
+            for (int s = 0; s < seqs; s++) {
+                table[s] = blocks.size();
+                if (rec.prefix[s] != null) for (long b : rec.prefix[s].blockAddresses()) blocks.add(b);
+            }
+            aPast = args.ints(rec.past);
+            aPrefixTable = args.ints(table);
+            aPrefixBlocks = args.longs(blocks.stream().mapToLong(Long::longValue).toArray());
+        }
         int bt = Kernels.attentionBackwardTile(Kernels.attentionVariant(hd));
         List<Integer> tileList = new ArrayList<>();
         for (int s = 0; s < seqs; s++)
@@ -1120,7 +1152,9 @@ public final class CudaBackend implements Backend {
                         lr.qkv(), lr.qkv().plus(4L * Q), lr.qkv().plus(4L * (Q + K)), QKV, dattn, Q, lr.stats(), delta,
                         base.plus(aTiles), tiles.length / 2, base.plus(aSeqStart), n, heads, c.numKvHeads(), hd, c.slidingWindow(), scale,
                         // RoPE's backward is linear: PE-LRP's share of its products scales dq and dk with AttnLRP's factor
-                        rules.qkGradientScale() * rules.ropeProductShare(), rules.vGradientScale(), rules.stopGradientQK()));
+                        rules.qkGradientScale() * rules.ropeProductShare(), rules.vGradientScale(), rules.stopGradientQK(),
+                        prefixed ? base.plus(aPrefixBlocks) : DevicePointer.NULL, prefixed ? base.plus(aPrefixTable) : DevicePointer.NULL,
+                        pool.keyOffset(l), pool.valueOffset(l), prefixed ? base.plus(aPast) : DevicePointer.NULL));
                 kernels.ropeInverse(dqkv, dqkv.plus(4L * Q), base.plus(aCos), base.plus(aNegSin), n, heads, c.numKvHeads(), hd, QKV);
                 linearBackward(dxn, dqkv, n, w.qkv(), false);
                 if (lora != null && (lora.has(l, Lora.Projection.Q) || lora.has(l, Lora.Projection.K) || lora.has(l, Lora.Projection.V))) {
@@ -1162,7 +1196,11 @@ public final class CudaBackend implements Backend {
         cublas.matmulBackward(dx, in, w.ptr(), w.type(), rows, w.cols(), w.rows(), accumulate);
     }
 
-    /** A checkpointed record's layers, recomputed one at a time from their recorded inputs (see {@link #backward}). */
+    /**
+     * A checkpointed record's layers, recomputed one at a time from their recorded inputs (see {@link #backward}), into
+     * one-layer KV blocks; a sequence recorded after a cached prefix gets, per layer, that layer's keys and values of
+     * the prefix copied from the record's fork into its first blocks, so its queries attend to the same context.
+     */
     private final class Recompute implements AutoCloseable {
         final CudaRecord rec;
         final Pass p;
@@ -1177,12 +1215,14 @@ public final class CudaBackend implements Backend {
             if (recomputePool == null) recomputePool = new BlockPool(device, 1, c.numKvHeads(), c.headDim());
             caches = new CudaKvCache[seqs];
             try {
+                int[] past = new int[seqs];
                 for (int s = 0; s < seqs; s++) {
+                    past[s] = rec.prefixLength(s);
                     caches[s] = new CudaKvCache(recomputePool);
-                    caches[s].reserve(rec.sequenceLength(s));
+                    caches[s].reserve(past[s] + rec.sequenceLength(s));
                 }
                 Workspace.Args args = new Workspace.Args();
-                p = new Pass(args, rec.seqStart, new int[seqs], caches, null, true);
+                p = new Pass(args, rec.seqStart, past, caches, null, true);
                 p.upload(args, "rargs");
             } catch (RuntimeException e) {
                 close();
@@ -1195,6 +1235,13 @@ public final class CudaBackend implements Backend {
 
         /** Layer l's internals, in buffers the next call reuses; mid is the work copy of x. */
         CudaRecord.Layer layer(int l) {
+            long layerBytes = 8L * recomputePool.valueOffset(0);   // one layer's keys and values of a block (adjacent)
+            for (int s = 0; s < caches.length; s++) {
+                if (p.past[s] == 0) continue;
+                long[] from = rec.prefix[s].blockAddresses(), to = caches[s].blockAddresses();
+                for (int b = 0; b < (p.past[s] + BlockPool.BLOCK - 1) / BlockPool.BLOCK; b++)
+                    device.copy(DevicePointer.of(to[b]).plus(4 * recomputePool.keyOffset(0)), DevicePointer.of(from[b]).plus(4 * pool.keyOffset(l)), layerBytes);
+            }
             device.copy(x, rec.layer[l].input(), 4L * p.n * model.config().hiddenSize());
             layerForward(l, p, x, work, recomputePool.keyOffset(0), recomputePool.valueOffset(0), false, null);
             return new CudaRecord.Layer(rec.layer[l].input(), work.inv1(), work.qkv(), work.o(), work.stats(), x, work.inv2(), work.gu());

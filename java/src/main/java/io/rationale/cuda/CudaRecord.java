@@ -21,6 +21,11 @@ import java.util.Arrays;
  * Both keep each sequence's last row of the final residual stream {@code [S, H]} and its last logits {@code [S, V]}.
  * Layer 0's input is the input embeddings.
  *
+ * <p><b>After a cached prefix.</b> A sequence whose cache held positions before the recorded forward (a cached prompt
+ * prefix) records only its new rows, at positions {@code past + i}; the record keeps a fork of its cache at the
+ * prefix ({@link #prefix}: the full blocks shared, a partly filled last block copied), whose keys and values the
+ * backward reads as constants ({@link CudaBackend#backward}).
+ *
  * <p><b>Memory bound</b> (bytes; L layers, H hidden, Q = heads·headDim, K = kvHeads·headDim, I intermediate, V vocabulary,
  * n tokens, S sequences, each slice rounded up to 256 bytes): full {@code 4·L·n·(2H + Q + 2K + Q + 2·heads + 2I + 2) +
  * 4·S·(H + V)}; checkpointed {@code 4·L·n·H + 4·S·(H + V)}. Host: the last logits {@code 4·S·V}, kept attention
@@ -74,7 +79,8 @@ final class CudaRecord implements ForwardRecord {
 
     // host: shapes and what the interface hands out
     int[] seqStart;
-    boolean fromStart;                 // every sequence started at position 0 (fresh caches): the backward's precondition
+    int[] past;                        // per sequence, the cached positions before its recorded rows (0: from position 0)
+    CudaKvCache[] prefix;              // per sequence with past > 0, a fork of its cache at the prefix (else null)
     int layers;
     float[][][] probs;                 // [layer][sequence]
     float[][] lastLogits;
@@ -143,6 +149,14 @@ final class CudaRecord implements ForwardRecord {
 
     @Override public int sequenceLength(int seq) { return seqStart[seq + 1] - seqStart[seq]; }
 
+    @Override public int prefixLength(int seq) { return past == null ? 0 : past[seq]; }
+
+    /** Whether some sequence was recorded after a cached prefix. */
+    boolean hasPrefix() {
+        if (past != null) for (int p : past) if (p > 0) return true;
+        return false;
+    }
+
     @Override public int numLayers() { return layers; }
 
     /** From layer 0's input on the device, copied to the host once. */
@@ -161,7 +175,7 @@ final class CudaRecord implements ForwardRecord {
 
     @Override public float[] lastLogits(int seq) { return lastLogits == null ? null : lastLogits[seq]; }
 
-    /** Device bytes plus the host copies. */
+    /** Device bytes plus the host copies (not the prefix forks' blocks, shared with the caches they came from). */
     @Override
     public long bytes() {
         long b = memory == null || memory.released() ? 0 : memory.bytes;
@@ -175,6 +189,9 @@ final class CudaRecord implements ForwardRecord {
     long deviceBytes() { return memory == null || memory.released() ? 0 : memory.bytes; }
 
     private void releaseMemory() {
+        if (prefix != null) for (CudaKvCache k : prefix) if (k != null) k.close();
+        prefix = null;
+        past = null;
         if (memory == null) return;
         cleanable.clean();                 // the cleaner's action: queue for release...
         owner.releaseNow(memory);          // ...and release now (we are on the caller's thread)

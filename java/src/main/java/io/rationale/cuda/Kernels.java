@@ -182,12 +182,25 @@ final class Kernels {
     /**
      * What one attention backward reads and writes: dq, dk, dv (rows of stride ldd), q, k, v after RoPE (rows of
      * stride ldqkv), dO, the forward's stats, Delta, the tile table {@code [tiles][2]} (first token, sequence;
-     * {@link #attentionBackwardTile} rows, aligned within each sequence) and the rules.
+     * {@link #attentionBackwardTile} rows, aligned within each sequence) and the rules; for sequences recorded after a
+     * cached prefix, {@code past [S]} (NULL: all from position 0) and the prefix caches' block table
+     * ({@code blockPtrs}, {@code seqTable}) with the layer's key and value offsets, as the forward's {@link Attention}.
      */
     record AttentionBackward(DevicePointer dq, DevicePointer dk, DevicePointer dv, int ldd, DevicePointer q, DevicePointer k,
                              DevicePointer v, int ldqkv, DevicePointer dout, int lddo, DevicePointer stats, DevicePointer delta,
                              DevicePointer tiles, int numTiles, DevicePointer seqStart, int n, int heads, int kvHeads, int hd,
-                             int window, float scale, float qkScale, float vScale, boolean stopQk) {}
+                             int window, float scale, float qkScale, float vScale, boolean stopQk,
+                             DevicePointer blockPtrs, DevicePointer seqTable, long kOff, long vOff, DevicePointer past) {
+
+        /** Every sequence recorded from position 0 (no prefix). */
+        AttentionBackward(DevicePointer dq, DevicePointer dk, DevicePointer dv, int ldd, DevicePointer q, DevicePointer k,
+                          DevicePointer v, int ldqkv, DevicePointer dout, int lddo, DevicePointer stats, DevicePointer delta,
+                          DevicePointer tiles, int numTiles, DevicePointer seqStart, int n, int heads, int kvHeads, int hd,
+                          int window, float scale, float qkScale, float vScale, boolean stopQk) {
+            this(dq, dk, dv, ldd, q, k, v, ldqkv, dout, lddo, stats, delta, tiles, numTiles, seqStart, n, heads, kvHeads, hd, window,
+                    scale, qkScale, vScale, stopQk, DevicePointer.NULL, DevicePointer.NULL, 0, 0, DevicePointer.NULL);
+        }
+    }
 
     /** Delta = rowsum(O∘dO) per (token, head) into {@code delta [n, heads]}. */
     void attentionBackwardDelta(DevicePointer delta, DevicePointer o, int ldo, DevicePointer dout, int lddo, int n, int heads, int hd) {
@@ -198,7 +211,8 @@ final class Kernels {
     void attentionBackward(AttentionBackward a) {
         int d = attentionVariant(a.hd());
         Object[] args = {a.dq(), a.dk(), a.dv(), a.ldd(), a.q(), a.k(), a.v(), a.ldqkv(), a.dout(), a.lddo(), a.stats(), a.delta(),
-                a.tiles(), a.seqStart(), a.heads(), a.kvHeads(), a.hd(), a.window(), a.scale(), a.qkScale(), a.vScale(), a.stopQk() ? 1 : 0};
+                a.tiles(), a.seqStart(), a.heads(), a.kvHeads(), a.hd(), a.window(), a.scale(), a.qkScale(), a.vScale(), a.stopQk() ? 1 : 0,
+                a.blockPtrs(), a.seqTable(), a.kOff(), a.vOff(), a.past()};
         int smem = attentionBackwardSmem(d);
         device.launch("attn_bwd_dkdv_d" + d, new Dim3(a.numTiles(), a.kvHeads(), 1), block(128), smem, args);
         device.launch("attn_bwd_dq_d" + d, new Dim3(a.numTiles(), a.heads(), 1), block(128), smem, args);

@@ -1,6 +1,9 @@
 package io.rationale.attribution;
 
 import io.rationale.engine.Backend;
+import io.rationale.engine.ForwardOptions;
+import io.rationale.engine.KvCache;
+import io.rationale.engine.LogitsMode;
 import io.rationale.engine.Model;
 import io.rationale.engine.TestBackends;
 import io.rationale.tokenizer.Tokenizer;
@@ -17,6 +20,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -45,6 +49,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Integrated gradients on the device also satisfies completeness on its own (|Σ scores − (f(x) − f(b))| within 2% of
  * |f(x) − f(b)| at 32 steps with a token baseline), and gives the same scores in one batch, in small batches and with
  * checkpointed records.
+ *
+ * <p>After a cached prefix ({@link #afterACachedPrefixEqualsTheCpuOnTheWholeInput}): the gradient and LRP methods
+ * recorded only from the first study token on (the device's prefix records) against the CPU on the whole input,
+ * within the same tolerances.
  */
 class DeviceAttributionTest {
     static final String TEXT = "When the small boat was warm, Tom saw the sea";
@@ -148,6 +156,57 @@ class DeviceAttributionTest {
                 for (int i = 0; i < in.size(); i++) {
                     assertEquals(one.scores()[i], chunked.scores()[i], 1e-5 * max, "chunked token " + i);
                     assertEquals(one.scores()[i], small.scores()[i], 1e-5 * max, "checkpointed token " + i);
+                }
+            }
+        }
+    }
+
+    /**
+     * {@link Attributor#run(AttributionInput, TargetSpec, List, Options, KvCache)} on each device with a prefix cache
+     * prefilled on that device (PrefixAttributionTest's text: instructions, then the study range; the cache holds two
+     * study tokens too, so the cut falls at the first study token): saliency, input_x_gradient, attnlrp and cplrp run
+     * after the prefix (they say so: {@code cached_prefix_tokens}); their scores after the cut equal the CPU's on the
+     * whole input (the independent path) within {@link #everyMethodEqualsTheCpu}'s tolerances (1e-4 of the largest
+     * |score|, 5e-2 with bf16), the tokens before it score 0. Again with checkpointed records (a memory budget of 1
+     * byte: the backward recomputes each layer after the prefix).
+     */
+    @ParameterizedTest(name = "{0}: {1}")
+    @MethodSource("cases")
+    void afterACachedPrefixEqualsTheCpuOnTheWholeInput(String device, String modelName) {
+        Fixtures.Engine cpu = cpu(modelName);
+        boolean bf16 = modelName.endsWith("bf16");
+        String text = PrefixAttributionTest.INSTRUCTIONS + PrefixAttributionTest.STUDY + "\nAnswer:";
+        int from = PrefixAttributionTest.INSTRUCTIONS.length() + 1;
+        AttributionInput in = AttributionInput.of(cpu.tok().encode(text), from, from - 1 + PrefixAttributionTest.STUDY.length());
+        int first = 0;
+        while (!in.inStudy(first)) first++;
+        List<Method> methods = List.of(Method.SALIENCY, Method.INPUT_X_GRADIENT, Method.ATTNLRP, Method.CPLRP);
+        Options o = Options.defaults();
+        AttributionSet want = cpu.attributor().run(in, TargetSpec.argmaxLogit(), methods, o);
+        try (Backend b = TestBackends.open(cpu.model(), device); KvCache prefix = b.newCache()) {
+            assertTrue(b.supportsPrefixRecord(), device + " records after a cached prefix");
+            b.forward(List.of(Arrays.copyOf(in.ids(), first + 2)), List.of(prefix), ForwardOptions.of(LogitsMode.NONE));
+            for (boolean checkpointed : new boolean[]{false, true}) {
+                AttributionSet got = (checkpointed ? new Attributor(b, 1) : new Attributor(b)).run(in, TargetSpec.argmaxLogit(), methods, o, prefix);
+                assertEquals(first + 2, prefix.length(), "the prefix cache is not modified");
+                assertEquals(want.target().spec(), got.target().spec(), "target");
+                for (Method m : methods) {
+                    String what = device + " " + modelName + (checkpointed ? " checkpointed " : " ") + m.cliName();
+                    Attribution a = got.get(m);
+                    assertEquals(first, a.extras().get("cached_prefix_tokens"), what + " ran after the prefix");
+                    if (checkpointed) assertEquals(true, a.extras().get("checkpointed_record"), what + " checkpointed");
+                    double[] w = want.get(m).scores(), g = a.scores();
+                    double max = 0, worst = 0;
+                    for (int i = first; i < w.length; i++) max = Math.max(max, Math.abs(w[i]));
+                    assertTrue(max > 0, what + ": all zero");
+                    double tol = (bf16 ? 5e-2 : 1e-4) * max;
+                    for (int i = 0; i < w.length; i++) {
+                        double expected = i < first ? 0 : w[i];
+                        worst = Math.max(worst, Math.abs(expected - g[i]));
+                        assertTrue(Math.abs(expected - g[i]) <= tol, what + " token " + i + ": " + g[i] + ", CPU " + expected + " (tolerance " + tol + ")");
+                    }
+                    System.out.printf("[attribution after a prefix] %s: worst |diff| %.3g (%.3g of the largest |score| %.3g)%n", what, worst,
+                            worst / max, max);
                 }
             }
         }

@@ -22,7 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * examples.jsonl agree — the same examples, predictions and targets, label probabilities within 1e-5 (the same
  * computation: the Vector API rounds differently before and after the JIT compiles it), and for every method each word
  * score within 1e-5·max|score| of that method and example (f32 rounding of the same computation in different
- * batches; measured ~1e-7), integrated gradients' completeness error within 1e-5.
+ * batches; measured ~1e-7), integrated gradients' completeness error within 1e-5 relative (at least 1e-5 absolute: IG's step batches follow
+ * the free heap, and f32 sums in different batches round differently; seen 7e-5 on an error of 66 under load).
  */
 class PrefixCacheEvalCliTest {
     static final String METHODS = "saliency,input_x_gradient,attnlrp,cplrp,pe_lrp,integrated_gradients";
@@ -59,7 +60,7 @@ class PrefixCacheEvalCliTest {
             }
             double ca = a.get("methods").get("integrated_gradients").get("completenessError").asDouble();
             double cb = b.get("methods").get("integrated_gradients").get("completenessError").asDouble();
-            assertTrue(Math.abs(ca - cb) <= TOL, "completeness " + ca + " vs " + cb);
+            assertTrue(Math.abs(ca - cb) <= TOL * Math.max(1, Math.abs(ca)), "completeness " + ca + " vs " + cb);
             compared++;
         }
         assertTrue(compared >= 2, "compared " + compared + " examples");

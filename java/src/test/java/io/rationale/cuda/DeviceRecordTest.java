@@ -3,7 +3,9 @@ package io.rationale.cuda;
 import io.rationale.engine.Backend;
 import io.rationale.engine.Backends;
 import io.rationale.engine.Device;
+import io.rationale.engine.ForwardOptions;
 import io.rationale.engine.ForwardRecord;
+import io.rationale.engine.KvCache;
 import io.rationale.engine.LogitsMode;
 import io.rationale.engine.Model;
 import io.rationale.engine.RuleMode;
@@ -14,6 +16,7 @@ import io.rationale.weights.DType;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
@@ -27,7 +30,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the stated bound ({@code 4·L·n·(2H + Q + 2K + Q + 2·heads + 2I + 2) + 4·S·(H + V)} full, {@code 4·L·n·H + 4·S·(H + V)}
  * checkpointed, each slice rounded up to 256 bytes), {@link ForwardRecord#close} gives it back at once, a record that
  * is dropped unclosed is collected when the device runs out of memory, closing the backend frees every record, and a
- * closed record cannot be used.
+ * closed record cannot be used. A record after a cached prefix keeps its own fork of the prefix
+ * ({@link #aRecordAfterACachedPrefixKeepsItsOwnForkOfThePrefix}).
  */
 class DeviceRecordTest {
     static final ModelConfig CONFIG = TestModels.config("""
@@ -100,6 +104,43 @@ class DeviceRecordTest {
             again.close();
         } finally {
             EmulatedDevice.setMemoryLimit(limit);
+        }
+    }
+
+    /**
+     * A record after a cached prefix of 70 positions keeps its own fork of it (block 0 shared, the partly filled block
+     * 1 copied): its backward gives the same gradients after the caller closed the caches the forward ran on, and
+     * closing the record gives its blocks back (the KV pool's live blocks: the cache's 2, +1 for the caller's fork's
+     * copy of block 1, +1 for the record's; 2 left with only the record; 0 after it). Full and checkpointed records
+     * (the recomputation's one-layer blocks live in another pool and are given back after each backward).
+     */
+    @Test
+    void aRecordAfterACachedPrefixKeepsItsOwnForkOfThePrefix() {
+        Model model = Model.of(CONFIG, TestModels.random(CONFIG, DType.F32, 7, false));
+        int[] a = ids(81, 3);
+        List<Target> targets = List.of(new Target.Logit(5));
+        try (Backend b = Backends.open(model, Device.parse("cuda-emu")).backend()) {
+            for (boolean recompute : new boolean[] {false, true}) {
+                CudaKvCache cache = (CudaKvCache) b.newCache();
+                BlockPool pool = cache.pool();
+                assertEquals(0, pool.liveBlocks());
+                b.forward(List.of(Arrays.copyOf(a, 70)), List.of(cache), ForwardOptions.of(LogitsMode.NONE));
+                assertEquals(2, pool.liveBlocks(), "the prefix cache");
+                KvCache fork = cache.fork();
+                ForwardRecord rec = b.newRecord(false, recompute);
+                b.forward(List.of(Arrays.copyOfRange(a, 70, 81)), List.of(fork), LogitsMode.LAST, rec);
+                assertEquals(70, rec.prefixLength(0));
+                assertEquals(4, pool.liveBlocks(), "the cache, the fork's copy of block 1, the record's copy");
+                float[] g = b.backward(rec, targets, RuleMode.ATTNLRP)[0];
+                assertEquals(4, pool.liveBlocks(), "after a backward, recompute " + recompute);
+                fork.close();
+                cache.close();
+                assertEquals(2, pool.liveBlocks(), "the record's fork only");
+                assertArrayEquals(g, b.backward(rec, targets, RuleMode.ATTNLRP)[0], "the record does not read the caller's caches");
+                rec.close();
+                assertEquals(0, pool.liveBlocks(), "closed: the record's blocks given back");
+                assertThrows(IllegalArgumentException.class, () -> b.backward(rec, targets, RuleMode.ATTNLRP));
+            }
         }
     }
 }

@@ -10,7 +10,9 @@ import io.rationale.engine.Model;
 import io.rationale.engine.PositionalBackward;
 import io.rationale.engine.RuleMode;
 import io.rationale.engine.Target;
-import org.junit.jupiter.api.Test;
+import io.rationale.engine.TestBackends;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -23,13 +25,27 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The eval's attribution after its prompt-prefix cache ({@link ModelEvaluator.Settings#prefixCache}) is used and
  * changes nothing: on stories260K with 2-shot bios, the recorded forwards of the prefix setting hold only the rows
  * after the prompt prefix (the prefix's length fewer than the prompt's), those of the whole-prompt setting the whole
- * prompt; every method's word scores agree within 1e-5·max|score| (f32 rounding of the same computation).
+ * prompt; every method's word scores agree within 1e-5·max|score| (f32 rounding of the same computation). On every
+ * device of {@link TestBackends} (the CPU, the emulated CUDA device when built: its prefix records; pe_lrp, which needs
+ * RoPE's positional relevance, runs on a CPU backend there, over the whole prompt).
  */
 class PrefixAttributionEvalTest {
     static final List<String> METHODS = List.of("saliency", "input_x_gradient", "attnlrp", "cplrp", "pe_lrp");
 
-    @Test
-    void attributionRecordsOnlyTheRowsAfterThePromptPrefixAndScoresTheSame() {
+    static List<String> devices() { return TestBackends.devices(); }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("devices")
+    void attributionRecordsOnlyTheRowsAfterThePromptPrefixAndScoresTheSame(String device) {
+        Backend backend = device.equals("cpu") ? Fixtures.storiesBackend() : TestBackends.open(Fixtures.storiesModel(), device);
+        try {
+            check(backend);
+        } finally {
+            if (backend != Fixtures.storiesBackend()) backend.close();
+        }
+    }
+
+    static void check(Backend backend) {
         List<Example> pool = List.of(
                 Fixtures.bio("a", "She is a nurse who cares for patients in the ward at night", "nurse", 3),
                 Fixtures.bio("b", "He is a surgeon who operates on the heart and the lungs", "surgeon", 3),
@@ -37,7 +53,7 @@ class PrefixAttributionEvalTest {
                 Fixtures.bio("d", "He is a psychologist who listens to people and their worries", "psychologist", 3));
         EvalOptions o = new EvalOptions(METHODS, "human", "delete", "majority", 2, 0, 8);
         ModelEvaluator.Settings s = ModelEvaluator.Settings.defaults();
-        Recording withRec = new Recording(Fixtures.storiesBackend()), wholeRec = new Recording(Fixtures.storiesBackend());
+        Recording withRec = new Recording(backend), wholeRec = new Recording(backend);
         Example ex = pool.get(0);
         ExampleResult with, whole;
         int promptLength, prefixLength;
@@ -64,7 +80,7 @@ class PrefixAttributionEvalTest {
                 diff = Math.max(diff, Math.abs(x[i] - y[i]));
             }
             assertTrue(max > 0, m);
-            assertTrue(diff <= 1e-5 * max, m + ": max |diff| " + diff + " of max " + max);
+            assertTrue(diff <= 1e-5 * max, backend.device() + " " + m + ": max |diff| " + diff + " of max " + max);
         }
     }
 
