@@ -65,7 +65,7 @@ import java.util.stream.Stream;
         description = {"Time prefill, decode and (optionally) attribution methods on a model or a generated preset.",
                 "Each measurement warms up until its times settle, then reports the median of --repeat runs; prints tokens/s "
                         + "and the attribution cost ratios.",
-                "Subcommands: matrix (every operation over devices, lengths and batches, with FLOPs, bytes and % of the "
+                "Subcommands: matrix (every operation over devices, lengths and batches, with FLOPs, bytes and %% of the "
                         + "calibrated peaks), compare (regression gate on two JMH result files), machine (this machine's facts)."})
 public final class BenchCommand implements java.util.concurrent.Callable<Integer> {
 
@@ -109,7 +109,7 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
     int repeat;
 
     @Option(names = "--warmup", defaultValue = "1", paramLabel = "N",
-            description = "Fewest discarded runs before the timed ones; more run until two in a row agree within 10% (default: ${DEFAULT-VALUE}).")
+            description = "Fewest discarded runs before the timed ones; more run until two in a row agree within 10%% (default: ${DEFAULT-VALUE}).")
     int warmup;
 
     @Option(names = "--max-warmup", defaultValue = "20", paramLabel = "N",

@@ -37,7 +37,7 @@ public final class BenchCompareCommand implements Callable<Integer> {
     Path candidate;
 
     @Option(names = "--threshold", defaultValue = "5%", paramLabel = "T",
-            description = "Smallest relative change of the score that counts, e.g. 5% or 0.05 (default: ${DEFAULT-VALUE}).")
+            description = "Smallest relative change of the score that counts, e.g. 5%% or 0.05 (default: 5%%).")
     String threshold;
 
     @Option(names = "--alpha", defaultValue = "0.01", paramLabel = "A", description = "Significance level (default: ${DEFAULT-VALUE}).")

@@ -35,6 +35,39 @@ class HelpTextTest {
         }
     }
 
+    /**
+     * picocli passes every description through {@code String.format} (after putting in the default value) and, when
+     * that fails, prints a warning on stderr and the raw text: a lone {@code %} (e.g. "within 10%") must be {@code %%}.
+     * Renders every command's help in a child JVM ({@link #main}: picocli's warnings go to the stderr the JVM started
+     * with) and reads its stderr.
+     */
+    @Test
+    void everyHelpRendersWithoutFormatWarnings() throws Exception {
+        String javaBin = java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process p = new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"), HelpTextTest.class.getName())
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        String err = new String(p.getErrorStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), err);
+        assertTrue(err.contains("rendered "), err);
+        assertTrue(!err.contains("Could not format"), err);
+    }
+
+    /** Renders the help of every command and subcommand; prints how many on stderr. */
+    public static void main(String[] args) {
+        int n = render(Main.commandLine());
+        System.err.println("rendered " + n);
+    }
+
+    private static int render(CommandLine cl) {
+        cl.getUsageMessage(CommandLine.Help.Ansi.OFF);
+        int n = 1;
+        for (var e : cl.getSubcommands().entrySet()) {
+            if (e.getValue().getCommandSpec().aliases().length > 0 && !e.getKey().equals(e.getValue().getCommandName())) continue;
+            n += render(e.getValue());
+        }
+        return n;
+    }
+
     private static long count(String s, char c) { return s.chars().filter(x -> x == c).count(); }
 
     @Test
