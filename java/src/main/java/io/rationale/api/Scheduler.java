@@ -33,7 +33,8 @@ import java.util.function.Function;
  * </ol>
  * Before it starts a batch while no generation is running, the engine thread waits up to the batching window for
  * requests that have {@linkplain #arriving() arrived} but not yet been submitted (a server counts a request from
- * its first byte to its submission), so concurrent clients share one pass; a lone request never waits.
+ * its first byte to its submission), and, within one window of the last batch's end, for the jobs of that batch's
+ * clients to come back ({@link #returning}), so concurrent clients share one pass; a lone request never waits.
  *
  * <p>A failed batched pass is run again job by job, so one bad request fails alone; a generation step that fails
  * rolls every cache back to its length before the step first. A cancelled job ({@code future.cancel}) is dropped
@@ -104,6 +105,8 @@ final class Scheduler implements AutoCloseable {
     private int running;                 // jobs of the batch being run (under lock)
     private boolean closed;
     private long batches, batchedJobs, steps, generations;
+    private int expected;                // jobs the next batch waits for: see returning() (under lock)
+    private long lastBatchEnd;           // System.nanoTime() when it ended (under lock)
 
     /**
      * @param windowNanos   how long a batch waits for arriving requests at most
@@ -181,6 +184,18 @@ final class Scheduler implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether the clients of the last batch are likely coming back: the last batch ended less than one window ago, and
+     * fewer jobs are queued than that batch held plus the jobs that were queued when it ended. Clients that send their
+     * next request as soon as they have an answer (an eval harness's workers, a load test) then share the next pass,
+     * instead of the first of them running alone while the others queue behind it (and instead of staying split into
+     * groups that take turns); the wait ends one window after the last batch at the latest, and a lone client (a
+     * batch of one, nothing queued) never waits. Under the lock.
+     */
+    private boolean returning() {
+        return queue.size() < expected && System.nanoTime() - lastBatchEnd < windowNanos;
+    }
+
     private void signal() {
         lock.lock();
         try {
@@ -202,9 +217,9 @@ final class Scheduler implements AutoCloseable {
                     if (closed) return;
                     changed.awaitUninterruptibly();
                 }
-                if (decoding.isEmpty() && windowNanos > 0 && arriving.get() > 0) {
+                if (decoding.isEmpty() && windowNanos > 0 && (arriving.get() > 0 || returning())) {
                     long deadline = System.nanoTime() + windowNanos;
-                    for (long left; arriving.get() > 0 && (left = deadline - System.nanoTime()) > 0; ) {
+                    for (long left; !closed && (arriving.get() > 0 || returning()) && (left = deadline - System.nanoTime()) > 0; ) {
                         try {
                             changed.awaitNanos(left);
                         } catch (InterruptedException e) {
@@ -257,6 +272,10 @@ final class Scheduler implements AutoCloseable {
             } finally {
                 lock.lock();
                 try {
+                    if (!batch.isEmpty()) {
+                        lastBatchEnd = System.nanoTime();
+                        expected = Math.min(maxConcurrent, batch.size() + queue.size());
+                    }
                     running = 0;
                     changed.signalAll();
                 } finally {
