@@ -2,11 +2,8 @@ package io.rationale.cuda;
 
 import io.rationale.cpu.Attention;
 import io.rationale.cpu.CpuKvCache;
-import io.rationale.cpu.Parallel;
 import io.rationale.engine.LrpRules;
 import io.rationale.engine.RuleMode;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.Random;
@@ -32,26 +29,8 @@ import java.util.Random;
  * <p>After a cached prefix ({@link #afterACachedPrefixMatchesTheCpu}): the same comparison with the prefix's keys and
  * values in a paged one-layer cache on both sides (measured, both tests together: worst |Δ|/tolerance 0.134, dv).
  */
-class AttentionBackwardParityTest {
-    static CudaDevice dev;
-    static Kernels kernels;
-    static Parallel par;
-    static final Parity.Report report = new Parity.Report();
+class AttentionBackwardParityTest extends ParityFixture {
     static final int[] MODES = {0, 1, 7};
-
-    @BeforeAll
-    static void open() {
-        dev = Parity.open();
-        kernels = new Kernels(dev);
-        par = new Parallel(2);
-    }
-
-    @AfterAll
-    static void close() {
-        report.print();
-        if (par != null) par.close();
-        if (dev != null) dev.close();
-    }
 
     record Case(int heads, int kvHeads, int hd, int window, int[] lens) {}
 

@@ -2,12 +2,9 @@ package io.rationale.cuda;
 
 import io.rationale.cpu.Attention;
 import io.rationale.cpu.CpuKvCache;
-import io.rationale.cpu.Parallel;
 import io.rationale.engine.AttentionIntervention;
 import io.rationale.engine.AttentionIntervention.KeyBias;
 import io.rationale.engine.AttentionIntervention.Site;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -53,27 +50,9 @@ import java.util.Random;
  * 0.068 of theirs (worst |Δ| 1.8e-7); bf16 and f16 outputs the CPU value rounded except 40 of 237,696 (bf16) and
  * 100 of 183,936 (f16), rounded to its other neighbour.
  */
-class AttentionParityTest {
+class AttentionParityTest extends ParityFixture {
     static final int LAYERS = 2, LAYER = 1, BLOCK = 64;
     static final int[] MODES = {0, 7};
-    static CudaDevice dev;
-    static Kernels kernels;
-    static Parallel par;
-    static final Parity.Report report = new Parity.Report();
-
-    @BeforeAll
-    static void open() {
-        dev = Parity.open();
-        kernels = new Kernels(dev);
-        par = new Parallel(2);
-    }
-
-    @AfterAll
-    static void close() {
-        report.print();
-        if (par != null) par.close();
-        if (dev != null) dev.close();
-    }
 
     /** One sequence of a batch: positions [0, past) cached, [past, past + added) new. */
     record Seq(int past, int added) {

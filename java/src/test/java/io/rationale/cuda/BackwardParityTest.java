@@ -2,7 +2,6 @@ package io.rationale.cuda;
 
 import io.rationale.cpu.LinearBackward;
 import io.rationale.cpu.Mlp;
-import io.rationale.cpu.Parallel;
 import io.rationale.cpu.RmsNorm;
 import io.rationale.cpu.Rope;
 import io.rationale.engine.LrpRules;
@@ -38,29 +37,19 @@ import java.util.Random;
  * Measured on the emulated device (worst |Δ|/tolerance): rmsnorm_backward 0.32 (constant: exact), swiglu_backward
  * 0.39, gemv_t 0 (the same order of sums here), cuBLAS dy·W 0.033, RoPE inverse and target_grad exact.
  */
-class BackwardParityTest {
-    static CudaDevice dev;
-    static Kernels kernels;
+class BackwardParityTest extends ParityFixture {
     static Cublas blas;
-    static Parallel par;
-    static final Parity.Report report = new Parity.Report();
-    static final int[] MODES = {0, 1, 7};
 
     @BeforeAll
-    static void open() {
-        dev = Parity.open();
-        kernels = new Kernels(dev);
-        blas = Cublas.open(dev);
-        par = new Parallel(2);
-    }
+    static void openBlas() { blas = Cublas.open(dev); }
 
     @AfterAll
-    static void close() {
-        report.print();
-        if (par != null) par.close();
+    static void closeBlas() {
         if (blas != null) blas.close();
-        if (dev != null) dev.close();
+        blas = null;
     }
+
+    static final int[] MODES = {0, 1, 7};
 
     @Test
     void rmsnormBackwardMatchesTheCpuInEveryMode() {

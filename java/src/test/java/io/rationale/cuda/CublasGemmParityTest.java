@@ -1,7 +1,6 @@
 package io.rationale.cuda;
 
 import io.rationale.cpu.MatMul;
-import io.rationale.cpu.Parallel;
 import io.rationale.weights.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -29,27 +28,16 @@ import java.util.Random;
  * (worst |Δ| 1.7e-6); against the unrounded activations 0.59 (bf16, worst |Δ| 5.3e-3) and 0.52 (f16, 6.9e-4): the
  * rounding bound is about half used, as expected of worst-case-aligned roundings.
  */
-class CublasGemmParityTest {
-    static CudaDevice dev;
+class CublasGemmParityTest extends ParityFixture {
     static Cublas blas;
-    static Kernels kernels;
-    static Parallel par;
-    static final Parity.Report report = new Parity.Report();
 
     @BeforeAll
-    static void open() {
-        dev = Parity.open();
-        blas = Cublas.open(dev);
-        kernels = new Kernels(dev);
-        par = new Parallel(2);
-    }
+    static void openBlas() { blas = Cublas.open(dev); }
 
     @AfterAll
-    static void close() {
-        report.print();
-        if (par != null) par.close();
+    static void closeBlas() {
         if (blas != null) blas.close();
-        if (dev != null) dev.close();
+        blas = null;
     }
 
     @Test

@@ -1,7 +1,5 @@
 package io.rationale.cuda;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.Random;
@@ -16,23 +14,8 @@ import java.util.Random;
  * usual carry-in of 0x7fff plus the lowest kept bit), so every element must be bit-identical; the conversions are
  * checked on ties, subnormals, overflow to infinity, ±0, ±∞ and NaN (any NaN). Measured: identical.
  */
-class ElementwiseParityTest {
-    static CudaDevice dev;
-    static Kernels kernels;
+class ElementwiseParityTest extends ParityFixture {
     static final int[] MODES = {0, 1, 7};
-    static final Parity.Report report = new Parity.Report();
-
-    @BeforeAll
-    static void open() {
-        dev = Parity.open();
-        kernels = new Kernels(dev);
-    }
-
-    @AfterAll
-    static void close() {
-        report.print();
-        if (dev != null) dev.close();
-    }
 
     /** [rows, ld] with random values everywhere (the padding too). */
     static float[] matrix(Random r, int rows, int ld) { return Parity.gaussian(r, rows * ld, 2.0); }

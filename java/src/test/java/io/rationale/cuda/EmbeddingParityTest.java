@@ -2,8 +2,6 @@ package io.rationale.cuda;
 
 import io.rationale.cpu.Embedding;
 import io.rationale.weights.Tensor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.Random;
@@ -14,22 +12,7 @@ import java.util.Random;
  * <p>Tolerance: none. Both copy rows and widen bf16/f16 to f32, which is exact, so every output must be
  * bit-identical in every dtype (measured: identical).
  */
-class EmbeddingParityTest {
-    static CudaDevice dev;
-    static Kernels kernels;
-    static final Parity.Report report = new Parity.Report();
-
-    @BeforeAll
-    static void open() {
-        dev = Parity.open();
-        kernels = new Kernels(dev);
-    }
-
-    @AfterAll
-    static void close() {
-        report.print();
-        if (dev != null) dev.close();
-    }
+class EmbeddingParityTest extends ParityFixture {
 
     @Test
     void rowsOfEveryTableTypeAreTheCpuRows() {

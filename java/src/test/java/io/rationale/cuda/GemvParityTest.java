@@ -1,10 +1,7 @@
 package io.rationale.cuda;
 
 import io.rationale.cpu.MatMul;
-import io.rationale.cpu.Parallel;
 import io.rationale.weights.Tensor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.Random;
@@ -22,25 +19,7 @@ import java.util.Random;
  * type (the inputs are identical). Measured: worst |Δ|/tolerance 0.032 (in = 64 and 77); worst |Δ| 6.9e-6, at
  * in = 2048 (0.001 of its bound).
  */
-class GemvParityTest {
-    static CudaDevice dev;
-    static Kernels kernels;
-    static Parallel par;
-    static final Parity.Report report = new Parity.Report();
-
-    @BeforeAll
-    static void open() {
-        dev = Parity.open();
-        kernels = new Kernels(dev);
-        par = new Parallel(2);
-    }
-
-    @AfterAll
-    static void close() {
-        report.print();
-        if (par != null) par.close();
-        if (dev != null) dev.close();
-    }
+class GemvParityTest extends ParityFixture {
 
     @Test
     void everyRowCountAndWeightTypeMatchesTheCpuLinear() {

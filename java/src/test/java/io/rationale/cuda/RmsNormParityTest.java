@@ -1,8 +1,6 @@
 package io.rationale.cuda;
 
 import io.rationale.cpu.RmsNorm;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.Random;
@@ -21,22 +19,7 @@ import java.util.Random;
  * Measured: f32 within 0.23 of the bound (worst |Δ| 9.5e-7, |y| up to ~9), inv_rms within 0.09 (one ulp at most);
  * bf16 outputs all the CPU value rounded, f16 all but 3 of 74,505 (rounded to its other neighbour).
  */
-class RmsNormParityTest {
-    static CudaDevice dev;
-    static Kernels kernels;
-    static final Parity.Report report = new Parity.Report();
-
-    @BeforeAll
-    static void open() {
-        dev = Parity.open();
-        kernels = new Kernels(dev);
-    }
-
-    @AfterAll
-    static void close() {
-        report.print();
-        if (dev != null) dev.close();
-    }
+class RmsNormParityTest extends ParityFixture {
 
     @Test
     void everyOutputTypeWithAndWithoutRowIndexMatchesTheCpu() {

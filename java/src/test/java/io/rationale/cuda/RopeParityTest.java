@@ -3,8 +3,6 @@ package io.rationale.cuda;
 import io.rationale.cpu.Rope;
 import io.rationale.engine.RopeTables;
 import io.rationale.model.ModelConfig;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -20,22 +18,7 @@ import java.util.Random;
  * {@code __fmul_rn} on a GPU so that nvcc cannot contract them into FMAs; Java does not fuse), so every element must
  * be bit-identical, and the v columns must stay untouched (measured: identical).
  */
-class RopeParityTest {
-    static CudaDevice dev;
-    static Kernels kernels;
-    static final Parity.Report report = new Parity.Report();
-
-    @BeforeAll
-    static void open() {
-        dev = Parity.open();
-        kernels = new Kernels(dev);
-    }
-
-    @AfterAll
-    static void close() {
-        report.print();
-        if (dev != null) dev.close();
-    }
+class RopeParityTest extends ParityFixture {
 
     static ModelConfig config(int heads, int kvHeads, int hd) {
         return new ModelConfig("LlamaForCausalLM", heads * hd, 4 * heads * hd, 1, heads, kvHeads, hd, 100, 1e-5f, 500000.0,

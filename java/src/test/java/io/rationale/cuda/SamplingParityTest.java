@@ -2,8 +2,6 @@ package io.rationale.cuda;
 
 import io.rationale.engine.Sampler;
 import io.rationale.engine.SamplingParams;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.Random;
@@ -22,22 +20,7 @@ import java.util.Random;
  * token; with top_p 1 that draw would fall in a tail whose mass is below double rounding, where the README says
  * the kernel is approximate). Measured: every token equal.
  */
-class SamplingParityTest {
-    static CudaDevice dev;
-    static Kernels kernels;
-    static final Parity.Report report = new Parity.Report();
-
-    @BeforeAll
-    static void open() {
-        dev = Parity.open();
-        kernels = new Kernels(dev);
-    }
-
-    @AfterAll
-    static void close() {
-        report.print();
-        if (dev != null) dev.close();
-    }
+class SamplingParityTest extends ParityFixture {
 
     /** Row r of kind r % 4: gaussian, a 0.25 grid (ties), wide with −∞ entries, a flat plateau with one peak. */
     static float[] logits(Random r, int rows, int vocab, int ld) {

@@ -1,8 +1,6 @@
 package io.rationale.cuda;
 
 import io.rationale.cpu.Mlp;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.Random;
@@ -22,22 +20,7 @@ import java.util.Random;
  * z), plus half an ulp of the output type for bf16/f16. Measured: f32 within 0.36 of the bound (at most 2 ulp,
  * worst |Δ| 6.0e-8); bf16 and f16 outputs all the CPU value rounded.
  */
-class SwigluParityTest {
-    static CudaDevice dev;
-    static Kernels kernels;
-    static final Parity.Report report = new Parity.Report();
-
-    @BeforeAll
-    static void open() {
-        dev = Parity.open();
-        kernels = new Kernels(dev);
-    }
-
-    @AfterAll
-    static void close() {
-        report.print();
-        if (dev != null) dev.close();
-    }
+class SwigluParityTest extends ParityFixture {
 
     @Test
     void everyOutputTypeWithAndWithoutBiasesMatchesTheCpu() {
