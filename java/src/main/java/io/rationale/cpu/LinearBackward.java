@@ -14,24 +14,31 @@ import static io.rationale.cpu.Vec.L;
  * {@code dx = dy·W} ({@code [tokens, out] · [out, in]}); biases play no part. Several terms that feed the same
  * input (q/k/v, gate/up) are summed into one dx in one parallel pass.
  *
- * <p>The kernel mirrors {@link MatMul}'s prefill kernel with the roles of the axes swapped: each task owns a block
- * of {@link #CB} input columns; per block of {@link #KC} weight rows it widens {@code W[rows][columns]} (bf16/f16/f32)
- * once into a thread-local f32 buffer, then register tiles of 4 tokens × 4 vectors of columns accumulate
- * {@code broadcast(dy[t][o]) · W[o][columns]} (per step 4 loads and 4 broadcasts feed 16 FMAs). dx is row-major like
- * the weights, so no transposition is needed and every widened weight is reused for all tokens from cache.
+ * <p>The kernel mirrors {@link MatMul}'s prefill kernel with the roles of the axes swapped: each task owns a stripe
+ * of up to {@link #STRIPE} input columns; per block of weight rows it widens {@code W[rows][stripe]} (bf16/f16/f32)
+ * once into a thread-local f32 buffer, then register tiles of 6 tokens × 4 vectors ({@link #CB}) of columns
+ * accumulate {@code broadcast(dy[t][o]) · W[o][columns]} (per step 4 loads and 6 broadcasts feed 24 FMAs; 4 tokens,
+ * then single tokens take what is left). dx is row-major like the weights, so no transposition is needed and every
+ * widened weight is reused for all tokens from cache.
  */
 public final class LinearBackward {
     private LinearBackward() {}
 
-    /** Weight rows (outputs of the forward layer) per widened block. */
-    static final int KC = 256;
-    /** Input columns per task: one register tile wide. */
+    /** Input columns per register tile: 4 vectors. */
     static final int CB = 4 * L;
+    /**
+     * Most input columns per task: each task widens runs of up to this many weights from every row it reads.
+     * Reading the mapped checkpoint in runs of 64 columns (one tile) went at 3–4 GB/s on one thread, in runs of 1,024
+     * at 6.5–8 GB/s (WidenProbe on TinyLlama's weights, 2026-12-05); narrower when that leaves too few tasks.
+     */
+    static final int STRIPE = 1024;
+    /** Floats of widened weights per block (256 KiB): rows per block = this / the task's columns. */
+    static final int WF = 64 * 1024;
 
     /** One term {@code dy·W}: the weight {@code [out, in]} and the gradient of its output {@code [tokens, out]}. */
     public record Term(Tensor weight, float[] dy) {}
 
-    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[KC * CB]);
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[WF]);
 
     /**
      * {@code dx = Σ_terms dy·W} (or {@code dx += ...} with {@code accumulate}) for {@code n} tokens; dx is
@@ -46,39 +53,55 @@ public final class LinearBackward {
         }
         if (dx.length < (long) n * in) throw new IllegalArgumentException("input gradient too small for " + n + " tokens");
         if (n == 0) return;
-        int tasks = (in + CB - 1) / CB;
-        par.forEach(tasks, c -> block(c * CB, Math.min(CB, in - c * CB), dx, n, in, accumulate, terms));
+        int stripe = stripe(in, par.threads());
+        int tasks = (in + stripe - 1) / stripe;
+        par.forEach(tasks, c -> block(c * stripe, Math.min(stripe, in - c * stripe), dx, n, in, accumulate, terms));
     }
 
-    /** Columns [c0, c0 + cw) of dx for all tokens. */
+    /**
+     * Columns per task: {@link #STRIPE}, or fewer (a multiple of {@link #CB}) so that every thread gets at least two
+     * tasks. The sums are the same whatever the stripe: every dx element adds its terms in the order of the rows.
+     */
+    static int stripe(int in, int threads) {
+        return Math.max(CB, Math.min(STRIPE, in / (2 * threads) / CB * CB));
+    }
+
+    /**
+     * Columns [c0, c0 + cw) of dx for all tokens: per block of weight rows, widens {@code W[rows][c0, c0 + cw)} into
+     * wf (row stride cw), then walks it in register tiles of {@link #CB} columns.
+     */
     private static void block(int c0, int cw, float[] dx, int n, int in, boolean accumulate, Term[] terms) {
         float[] wf = SCRATCH.get();
+        int rowsPerBlock = Math.max(1, WF / cw);
         boolean first = !accumulate;
-        int vecs = cw / L, tail = vecs * L;
         for (Term term : terms) {
             int out = term.weight.rows();
             DType dt = term.weight.dtype();
             MemorySegment seg = term.weight.data();
             float[] dy = term.dy;
-            for (int o0 = 0; o0 < out; o0 += KC) {
-                int kc = Math.min(KC, out - o0);
-                for (int o = 0; o < kc; o++) Vec.toFloat(dt, seg, (long) (o0 + o) * in + c0, wf, o * CB, cw);
-                int t = 0;
-                if (vecs == 4) {
-                    for (; t + 4 <= n; t += 4) tile4x4(wf, kc, dy, t * out + o0, out, dx, t * in + c0, in, first);
-                    for (; t < n; t++) tile1x4(wf, kc, dy, t * out + o0, dx, t * in + c0, first);
-                } else {
-                    for (int v = 0; v < vecs; v++) {
-                        int tt = 0;
-                        for (; tt + 4 <= n; tt += 4) tile4x1(wf, v * L, kc, dy, tt * out + o0, out, dx, tt * in + c0 + v * L, in, first);
-                        for (; tt < n; tt++) tile1x1(wf, v * L, kc, dy, tt * out + o0, dx, tt * in + c0 + v * L, first);
+            for (int o0 = 0; o0 < out; o0 += rowsPerBlock) {
+                int kc = Math.min(rowsPerBlock, out - o0);
+                for (int o = 0; o < kc; o++) Vec.toFloat(dt, seg, (long) (o0 + o) * in + c0, wf, o * cw, cw);
+                for (int s = 0; s < cw; s += CB) {
+                    int sw = Math.min(CB, cw - s), vecs = sw / L, tail = vecs * L, x0 = c0 + s;
+                    int t = 0;
+                    if (vecs == 4) {
+                        for (; t + 6 <= n; t += 6) tile6x4(wf, s, cw, kc, dy, t * out + o0, out, dx, t * in + x0, in, first);
+                        for (; t + 4 <= n; t += 4) tile4x4(wf, s, cw, kc, dy, t * out + o0, out, dx, t * in + x0, in, first);
+                        for (; t < n; t++) tile1x4(wf, s, cw, kc, dy, t * out + o0, dx, t * in + x0, first);
+                    } else {
+                        for (int v = 0; v < vecs; v++) {
+                            int tt = 0;
+                            for (; tt + 4 <= n; tt += 4) tile4x1(wf, s + v * L, cw, kc, dy, tt * out + o0, out, dx, tt * in + x0 + v * L, in, first);
+                            for (; tt < n; tt++) tile1x1(wf, s + v * L, cw, kc, dy, tt * out + o0, dx, tt * in + x0 + v * L, first);
+                        }
                     }
-                }
-                for (int tt = 0; tt < n && tail < cw; tt++) {           // columns left over after whole vectors
-                    for (int col = tail; col < cw; col++) {
-                        float s = first ? 0f : dx[tt * in + c0 + col];
-                        for (int o = 0; o < kc; o++) s = Math.fma(dy[tt * out + o0 + o], wf[o * CB + col], s);
-                        dx[tt * in + c0 + col] = s;
+                    for (int tt = 0; tt < n && tail < sw; tt++) {          // columns left over after whole vectors
+                        for (int col = tail; col < sw; col++) {
+                            float acc = first ? 0f : dx[tt * in + x0 + col];
+                            for (int o = 0; o < kc; o++) acc = Math.fma(dy[tt * out + o0 + o], wf[o * cw + s + col], acc);
+                            dx[tt * in + x0 + col] = acc;
+                        }
                     }
                 }
                 first = false;
@@ -88,7 +111,7 @@ public final class LinearBackward {
     }
 
     /** dx[4 tokens][4 vectors] (+)= Σ_o dy[token][o] · wf[o][vectors]: 16 accumulators in registers. */
-    private static void tile4x4(float[] wf, int kc, float[] dy, int d0, int ldy, float[] dx, int x0, int ldx, boolean first) {
+    private static void tile4x4(float[] wf, int col0, int ws, int kc, float[] dy, int d0, int ldy, float[] dx, int x0, int ldx, boolean first) {
         FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
         int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx;
         if (first) {
@@ -105,7 +128,7 @@ public final class LinearBackward {
         }
         int d1 = d0 + ldy, d2 = d1 + ldy, d3 = d2 + ldy;
         for (int o = 0; o < kc; o++) {
-            int wo = o * CB;
+            int wo = o * ws + col0;
             FloatVector w0 = FloatVector.fromArray(F, wf, wo), w1 = FloatVector.fromArray(F, wf, wo + L);
             FloatVector w2 = FloatVector.fromArray(F, wf, wo + 2 * L), w3 = FloatVector.fromArray(F, wf, wo + 3 * L);
             FloatVector a = FloatVector.broadcast(F, dy[d0 + o]);
@@ -123,8 +146,49 @@ public final class LinearBackward {
         c30.intoArray(dx, x3); c31.intoArray(dx, x3 + L); c32.intoArray(dx, x3 + 2 * L); c33.intoArray(dx, x3 + 3 * L);
     }
 
+    private static FloatVector ld(float[] a, int i) { return FloatVector.fromArray(F, a, i); }
+    /** dx[6 tokens][4 vectors] (+)= Σ_o dy[token][o] · wf[o][vectors]: 24 accumulators in registers. */
+    private static void tile6x4(float[] wf, int col0, int ws, int kc, float[] dy, int d0, int ldy, float[] dx, int x0, int ldx, boolean first) {
+        FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33, c40, c41, c42, c43, c50, c51, c52, c53;
+        int x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx, x4 = x3 + ldx, x5 = x4 + ldx;
+        if (first) {
+            c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = FloatVector.zero(F);
+            c30 = c31 = c32 = c33 = c40 = c41 = c42 = c43 = c50 = c51 = c52 = c53 = FloatVector.zero(F);
+        } else {
+            c00 = ld(dx, x0); c01 = ld(dx, x0 + L); c02 = ld(dx, x0 + 2 * L); c03 = ld(dx, x0 + 3 * L);
+            c10 = ld(dx, x1); c11 = ld(dx, x1 + L); c12 = ld(dx, x1 + 2 * L); c13 = ld(dx, x1 + 3 * L);
+            c20 = ld(dx, x2); c21 = ld(dx, x2 + L); c22 = ld(dx, x2 + 2 * L); c23 = ld(dx, x2 + 3 * L);
+            c30 = ld(dx, x3); c31 = ld(dx, x3 + L); c32 = ld(dx, x3 + 2 * L); c33 = ld(dx, x3 + 3 * L);
+            c40 = ld(dx, x4); c41 = ld(dx, x4 + L); c42 = ld(dx, x4 + 2 * L); c43 = ld(dx, x4 + 3 * L);
+            c50 = ld(dx, x5); c51 = ld(dx, x5 + L); c52 = ld(dx, x5 + 2 * L); c53 = ld(dx, x5 + 3 * L);
+        }
+        int d1 = d0 + ldy, d2 = d1 + ldy, d3 = d2 + ldy, d4 = d3 + ldy, d5 = d4 + ldy;
+        for (int o = 0; o < kc; o++) {
+            int wo = o * ws + col0;
+            FloatVector w0 = ld(wf, wo), w1 = ld(wf, wo + L), w2 = ld(wf, wo + 2 * L), w3 = ld(wf, wo + 3 * L);
+            FloatVector a = FloatVector.broadcast(F, dy[d0 + o]);
+            c00 = w0.fma(a, c00); c01 = w1.fma(a, c01); c02 = w2.fma(a, c02); c03 = w3.fma(a, c03);
+            a = FloatVector.broadcast(F, dy[d1 + o]);
+            c10 = w0.fma(a, c10); c11 = w1.fma(a, c11); c12 = w2.fma(a, c12); c13 = w3.fma(a, c13);
+            a = FloatVector.broadcast(F, dy[d2 + o]);
+            c20 = w0.fma(a, c20); c21 = w1.fma(a, c21); c22 = w2.fma(a, c22); c23 = w3.fma(a, c23);
+            a = FloatVector.broadcast(F, dy[d3 + o]);
+            c30 = w0.fma(a, c30); c31 = w1.fma(a, c31); c32 = w2.fma(a, c32); c33 = w3.fma(a, c33);
+            a = FloatVector.broadcast(F, dy[d4 + o]);
+            c40 = w0.fma(a, c40); c41 = w1.fma(a, c41); c42 = w2.fma(a, c42); c43 = w3.fma(a, c43);
+            a = FloatVector.broadcast(F, dy[d5 + o]);
+            c50 = w0.fma(a, c50); c51 = w1.fma(a, c51); c52 = w2.fma(a, c52); c53 = w3.fma(a, c53);
+        }
+        c00.intoArray(dx, x0); c01.intoArray(dx, x0 + L); c02.intoArray(dx, x0 + 2 * L); c03.intoArray(dx, x0 + 3 * L);
+        c10.intoArray(dx, x1); c11.intoArray(dx, x1 + L); c12.intoArray(dx, x1 + 2 * L); c13.intoArray(dx, x1 + 3 * L);
+        c20.intoArray(dx, x2); c21.intoArray(dx, x2 + L); c22.intoArray(dx, x2 + 2 * L); c23.intoArray(dx, x2 + 3 * L);
+        c30.intoArray(dx, x3); c31.intoArray(dx, x3 + L); c32.intoArray(dx, x3 + 2 * L); c33.intoArray(dx, x3 + 3 * L);
+        c40.intoArray(dx, x4); c41.intoArray(dx, x4 + L); c42.intoArray(dx, x4 + 2 * L); c43.intoArray(dx, x4 + 3 * L);
+        c50.intoArray(dx, x5); c51.intoArray(dx, x5 + L); c52.intoArray(dx, x5 + 2 * L); c53.intoArray(dx, x5 + 3 * L);
+    }
+
     /** One token × 4 vectors of columns (leftover tokens). */
-    private static void tile1x4(float[] wf, int kc, float[] dy, int d0, float[] dx, int x0, boolean first) {
+    private static void tile1x4(float[] wf, int col0, int ws, int kc, float[] dy, int d0, float[] dx, int x0, boolean first) {
         FloatVector c0, c1, c2, c3;
         if (first) {
             c0 = c1 = c2 = c3 = FloatVector.zero(F);
@@ -133,7 +197,7 @@ public final class LinearBackward {
             c2 = FloatVector.fromArray(F, dx, x0 + 2 * L); c3 = FloatVector.fromArray(F, dx, x0 + 3 * L);
         }
         for (int o = 0; o < kc; o++) {
-            int wo = o * CB;
+            int wo = o * ws + col0;
             FloatVector a = FloatVector.broadcast(F, dy[d0 + o]);
             c0 = FloatVector.fromArray(F, wf, wo).fma(a, c0);
             c1 = FloatVector.fromArray(F, wf, wo + L).fma(a, c1);
@@ -144,7 +208,7 @@ public final class LinearBackward {
     }
 
     /** 4 tokens × one vector of columns starting at column {@code w0} of the block (narrow blocks). */
-    private static void tile4x1(float[] wf, int w0, int kc, float[] dy, int d0, int ldy, float[] dx, int x0, int ldx, boolean first) {
+    private static void tile4x1(float[] wf, int w0, int ws, int kc, float[] dy, int d0, int ldy, float[] dx, int x0, int ldx, boolean first) {
         FloatVector c0, c1, c2, c3;
         if (first) {
             c0 = c1 = c2 = c3 = FloatVector.zero(F);
@@ -153,7 +217,7 @@ public final class LinearBackward {
             c2 = FloatVector.fromArray(F, dx, x0 + 2 * ldx); c3 = FloatVector.fromArray(F, dx, x0 + 3 * ldx);
         }
         for (int o = 0; o < kc; o++) {
-            FloatVector w = FloatVector.fromArray(F, wf, o * CB + w0);
+            FloatVector w = FloatVector.fromArray(F, wf, o * ws + w0);
             c0 = w.fma(FloatVector.broadcast(F, dy[d0 + o]), c0);
             c1 = w.fma(FloatVector.broadcast(F, dy[d0 + ldy + o]), c1);
             c2 = w.fma(FloatVector.broadcast(F, dy[d0 + 2 * ldy + o]), c2);
@@ -163,9 +227,9 @@ public final class LinearBackward {
     }
 
     /** One token × one vector of columns. */
-    private static void tile1x1(float[] wf, int w0, int kc, float[] dy, int d0, float[] dx, int x0, boolean first) {
+    private static void tile1x1(float[] wf, int w0, int ws, int kc, float[] dy, int d0, float[] dx, int x0, boolean first) {
         FloatVector c = first ? FloatVector.zero(F) : FloatVector.fromArray(F, dx, x0);
-        for (int o = 0; o < kc; o++) c = FloatVector.fromArray(F, wf, o * CB + w0).fma(FloatVector.broadcast(F, dy[d0 + o]), c);
+        for (int o = 0; o < kc; o++) c = FloatVector.fromArray(F, wf, o * ws + w0).fma(FloatVector.broadcast(F, dy[d0 + o]), c);
         c.intoArray(dx, x0);
     }
 }

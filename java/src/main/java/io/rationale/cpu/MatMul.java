@@ -315,8 +315,17 @@ public final class MatMul {
                     for (; r + 4 <= rows; r += 4) tile4x4(wf, r * kc, kc, xp, xv, width, acc, r * ld + av, ld, first);
                     for (; r < rows; r++) tile1x4(wf, r * kc, kc, xp, xv, width, acc, r * ld + av, first);
                 }
-                for (; v < vecs; v++) {
+                if (vecs - v == 3) {                      // leftover tokens: tiles as tall as the registers allow
                     int r = 0, xv = x0 + v * L, av = t0 + v * L;
+                    for (; r + 6 <= rows; r += 6) tile6x3(wf, r * kc, kc, xp, xv, width, acc, r * ld + av, ld, first);
+                    for (; r < rows; r++) for (int u = 0; u < 3; u++) tile1x1(wf, r * kc, kc, xp, xv + u * L, width, acc, r * ld + av + u * L, first);
+                } else if (vecs - v == 2) {
+                    int r = 0, xv = x0 + v * L, av = t0 + v * L;
+                    for (; r + 12 <= rows; r += 12) tile12x2(wf, r * kc, kc, xp, xv, width, acc, r * ld + av, ld, first);
+                    for (; r < rows; r++) for (int u = 0; u < 2; u++) tile1x1(wf, r * kc, kc, xp, xv + u * L, width, acc, r * ld + av + u * L, first);
+                } else if (vecs - v == 1) {
+                    int r = 0, xv = x0 + v * L, av = t0 + v * L;
+                    for (; r + 12 <= rows; r += 12) tile12x1(wf, r * kc, kc, xp, xv, width, acc, r * ld + av, ld, first);
                     for (; r + 4 <= rows; r += 4) tile4x1(wf, r * kc, kc, xp, xv, width, acc, r * ld + av, ld, first);
                     for (; r < rows; r++) tile1x1(wf, r * kc, kc, xp, xv, width, acc, r * ld + av, first);
                 }
@@ -423,6 +432,141 @@ public final class MatMul {
         c50.intoArray(acc, a5); c51.intoArray(acc, a5 + L);
         c52.intoArray(acc, a5 + 2 * L); c53.intoArray(acc, a5 + 3 * L);
     }
+
+    /**
+     * acc[6 rows][3 vectors of tokens]: a panel with 3 vectors of tokens left; 18 accumulators, per step 6 broadcasts
+     * and 3 loads feed 18 FMAs.
+     */
+    private static void tile6x3(float[] wf, int w0, int kc, float[] xt, int x0, int xs, float[] acc, int a0, int ld, boolean first) {
+        FloatVector c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32, c40, c41, c42, c50, c51, c52;
+        int a1 = a0 + ld, a2 = a1 + ld, a3 = a2 + ld, a4 = a3 + ld, a5 = a4 + ld;
+        if (first) {
+            c00 = c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = FloatVector.zero(F);
+            c30 = c31 = c32 = c40 = c41 = c42 = c50 = c51 = c52 = FloatVector.zero(F);
+        } else {
+            c00 = ld(acc, a0); c01 = ld(acc, a0 + L); c02 = ld(acc, a0 + 2 * L);
+            c10 = ld(acc, a1); c11 = ld(acc, a1 + L); c12 = ld(acc, a1 + 2 * L);
+            c20 = ld(acc, a2); c21 = ld(acc, a2 + L); c22 = ld(acc, a2 + 2 * L);
+            c30 = ld(acc, a3); c31 = ld(acc, a3 + L); c32 = ld(acc, a3 + 2 * L);
+            c40 = ld(acc, a4); c41 = ld(acc, a4 + L); c42 = ld(acc, a4 + 2 * L);
+            c50 = ld(acc, a5); c51 = ld(acc, a5 + L); c52 = ld(acc, a5 + 2 * L);
+        }
+        int w1 = w0 + kc, w2 = w1 + kc, w3 = w2 + kc, w4 = w3 + kc, w5 = w4 + kc;
+        for (int kk = 0; kk < kc; kk++) {
+            int xo = x0 + kk * xs;
+            FloatVector b0 = ld(xt, xo), b1 = ld(xt, xo + L), b2 = ld(xt, xo + 2 * L);
+            FloatVector m = FloatVector.broadcast(F, wf[w0 + kk]);
+            c00 = b0.fma(m, c00); c01 = b1.fma(m, c01); c02 = b2.fma(m, c02);
+            m = FloatVector.broadcast(F, wf[w1 + kk]);
+            c10 = b0.fma(m, c10); c11 = b1.fma(m, c11); c12 = b2.fma(m, c12);
+            m = FloatVector.broadcast(F, wf[w2 + kk]);
+            c20 = b0.fma(m, c20); c21 = b1.fma(m, c21); c22 = b2.fma(m, c22);
+            m = FloatVector.broadcast(F, wf[w3 + kk]);
+            c30 = b0.fma(m, c30); c31 = b1.fma(m, c31); c32 = b2.fma(m, c32);
+            m = FloatVector.broadcast(F, wf[w4 + kk]);
+            c40 = b0.fma(m, c40); c41 = b1.fma(m, c41); c42 = b2.fma(m, c42);
+            m = FloatVector.broadcast(F, wf[w5 + kk]);
+            c50 = b0.fma(m, c50); c51 = b1.fma(m, c51); c52 = b2.fma(m, c52);
+        }
+        c00.intoArray(acc, a0); c01.intoArray(acc, a0 + L); c02.intoArray(acc, a0 + 2 * L);
+        c10.intoArray(acc, a1); c11.intoArray(acc, a1 + L); c12.intoArray(acc, a1 + 2 * L);
+        c20.intoArray(acc, a2); c21.intoArray(acc, a2 + L); c22.intoArray(acc, a2 + 2 * L);
+        c30.intoArray(acc, a3); c31.intoArray(acc, a3 + L); c32.intoArray(acc, a3 + 2 * L);
+        c40.intoArray(acc, a4); c41.intoArray(acc, a4 + L); c42.intoArray(acc, a4 + 2 * L);
+        c50.intoArray(acc, a5); c51.intoArray(acc, a5 + L); c52.intoArray(acc, a5 + 2 * L);
+    }
+
+    /**
+     * acc[12 rows][2 vectors of tokens]: 2 vectors of tokens left; 24 accumulators, per step 12 broadcasts and 2
+     * loads feed 24 FMAs.
+     */
+    private static void tile12x2(float[] wf, int w0, int kc, float[] xt, int x0, int xs, float[] acc, int a0, int ld, boolean first) {
+        FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+        FloatVector c60, c61, c70, c71, c80, c81, c90, c91, ca0, ca1, cb0, cb1;
+        int a1 = a0 + ld, a2 = a1 + ld, a3 = a2 + ld, a4 = a3 + ld, a5 = a4 + ld;
+        int a6 = a5 + ld, a7 = a6 + ld, a8 = a7 + ld, a9 = a8 + ld, aa = a9 + ld, ab = aa + ld;
+        if (first) {
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = FloatVector.zero(F);
+            c60 = c61 = c70 = c71 = c80 = c81 = c90 = c91 = ca0 = ca1 = cb0 = cb1 = FloatVector.zero(F);
+        } else {
+            c00 = ld(acc, a0); c01 = ld(acc, a0 + L); c10 = ld(acc, a1); c11 = ld(acc, a1 + L);
+            c20 = ld(acc, a2); c21 = ld(acc, a2 + L); c30 = ld(acc, a3); c31 = ld(acc, a3 + L);
+            c40 = ld(acc, a4); c41 = ld(acc, a4 + L); c50 = ld(acc, a5); c51 = ld(acc, a5 + L);
+            c60 = ld(acc, a6); c61 = ld(acc, a6 + L); c70 = ld(acc, a7); c71 = ld(acc, a7 + L);
+            c80 = ld(acc, a8); c81 = ld(acc, a8 + L); c90 = ld(acc, a9); c91 = ld(acc, a9 + L);
+            ca0 = ld(acc, aa); ca1 = ld(acc, aa + L); cb0 = ld(acc, ab); cb1 = ld(acc, ab + L);
+        }
+        for (int kk = 0; kk < kc; kk++) {
+            int xo = x0 + kk * xs, wo = w0 + kk;
+            FloatVector b0 = ld(xt, xo), b1 = ld(xt, xo + L);
+            FloatVector m = FloatVector.broadcast(F, wf[wo]);
+            c00 = b0.fma(m, c00); c01 = b1.fma(m, c01);
+            m = FloatVector.broadcast(F, wf[wo + kc]);
+            c10 = b0.fma(m, c10); c11 = b1.fma(m, c11);
+            m = FloatVector.broadcast(F, wf[wo + 2 * kc]);
+            c20 = b0.fma(m, c20); c21 = b1.fma(m, c21);
+            m = FloatVector.broadcast(F, wf[wo + 3 * kc]);
+            c30 = b0.fma(m, c30); c31 = b1.fma(m, c31);
+            m = FloatVector.broadcast(F, wf[wo + 4 * kc]);
+            c40 = b0.fma(m, c40); c41 = b1.fma(m, c41);
+            m = FloatVector.broadcast(F, wf[wo + 5 * kc]);
+            c50 = b0.fma(m, c50); c51 = b1.fma(m, c51);
+            m = FloatVector.broadcast(F, wf[wo + 6 * kc]);
+            c60 = b0.fma(m, c60); c61 = b1.fma(m, c61);
+            m = FloatVector.broadcast(F, wf[wo + 7 * kc]);
+            c70 = b0.fma(m, c70); c71 = b1.fma(m, c71);
+            m = FloatVector.broadcast(F, wf[wo + 8 * kc]);
+            c80 = b0.fma(m, c80); c81 = b1.fma(m, c81);
+            m = FloatVector.broadcast(F, wf[wo + 9 * kc]);
+            c90 = b0.fma(m, c90); c91 = b1.fma(m, c91);
+            m = FloatVector.broadcast(F, wf[wo + 10 * kc]);
+            ca0 = b0.fma(m, ca0); ca1 = b1.fma(m, ca1);
+            m = FloatVector.broadcast(F, wf[wo + 11 * kc]);
+            cb0 = b0.fma(m, cb0); cb1 = b1.fma(m, cb1);
+        }
+        c00.intoArray(acc, a0); c01.intoArray(acc, a0 + L); c10.intoArray(acc, a1); c11.intoArray(acc, a1 + L);
+        c20.intoArray(acc, a2); c21.intoArray(acc, a2 + L); c30.intoArray(acc, a3); c31.intoArray(acc, a3 + L);
+        c40.intoArray(acc, a4); c41.intoArray(acc, a4 + L); c50.intoArray(acc, a5); c51.intoArray(acc, a5 + L);
+        c60.intoArray(acc, a6); c61.intoArray(acc, a6 + L); c70.intoArray(acc, a7); c71.intoArray(acc, a7 + L);
+        c80.intoArray(acc, a8); c81.intoArray(acc, a8 + L); c90.intoArray(acc, a9); c91.intoArray(acc, a9 + L);
+        ca0.intoArray(acc, aa); ca1.intoArray(acc, aa + L); cb0.intoArray(acc, ab); cb1.intoArray(acc, ab + L);
+    }
+
+    /**
+     * acc[12 rows][1 vector of tokens]: one vector of tokens left (a short prompt has only that); 12 independent
+     * accumulators keep both FMA pipes busy across their latency, where 4 left them idle half the time.
+     */
+    private static void tile12x1(float[] wf, int w0, int kc, float[] xt, int x0, int xs, float[] acc, int a0, int ld, boolean first) {
+        FloatVector c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, ca, cb;
+        if (first) {
+            c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = c8 = c9 = ca = cb = FloatVector.zero(F);
+        } else {
+            c0 = ld(acc, a0); c1 = ld(acc, a0 + ld); c2 = ld(acc, a0 + 2 * ld); c3 = ld(acc, a0 + 3 * ld);
+            c4 = ld(acc, a0 + 4 * ld); c5 = ld(acc, a0 + 5 * ld); c6 = ld(acc, a0 + 6 * ld); c7 = ld(acc, a0 + 7 * ld);
+            c8 = ld(acc, a0 + 8 * ld); c9 = ld(acc, a0 + 9 * ld); ca = ld(acc, a0 + 10 * ld); cb = ld(acc, a0 + 11 * ld);
+        }
+        for (int kk = 0; kk < kc; kk++) {
+            FloatVector b = ld(xt, x0 + kk * xs);
+            int wo = w0 + kk;
+            c0 = b.fma(FloatVector.broadcast(F, wf[wo]), c0);
+            c1 = b.fma(FloatVector.broadcast(F, wf[wo + kc]), c1);
+            c2 = b.fma(FloatVector.broadcast(F, wf[wo + 2 * kc]), c2);
+            c3 = b.fma(FloatVector.broadcast(F, wf[wo + 3 * kc]), c3);
+            c4 = b.fma(FloatVector.broadcast(F, wf[wo + 4 * kc]), c4);
+            c5 = b.fma(FloatVector.broadcast(F, wf[wo + 5 * kc]), c5);
+            c6 = b.fma(FloatVector.broadcast(F, wf[wo + 6 * kc]), c6);
+            c7 = b.fma(FloatVector.broadcast(F, wf[wo + 7 * kc]), c7);
+            c8 = b.fma(FloatVector.broadcast(F, wf[wo + 8 * kc]), c8);
+            c9 = b.fma(FloatVector.broadcast(F, wf[wo + 9 * kc]), c9);
+            ca = b.fma(FloatVector.broadcast(F, wf[wo + 10 * kc]), ca);
+            cb = b.fma(FloatVector.broadcast(F, wf[wo + 11 * kc]), cb);
+        }
+        c0.intoArray(acc, a0); c1.intoArray(acc, a0 + ld); c2.intoArray(acc, a0 + 2 * ld); c3.intoArray(acc, a0 + 3 * ld);
+        c4.intoArray(acc, a0 + 4 * ld); c5.intoArray(acc, a0 + 5 * ld); c6.intoArray(acc, a0 + 6 * ld); c7.intoArray(acc, a0 + 7 * ld);
+        c8.intoArray(acc, a0 + 8 * ld); c9.intoArray(acc, a0 + 9 * ld); ca.intoArray(acc, a0 + 10 * ld); cb.intoArray(acc, a0 + 11 * ld);
+    }
+
+    private static FloatVector ld(float[] a, int i) { return FloatVector.fromArray(F, a, i); }
 
     /** One weight row × 4 vectors of tokens (leftover rows). */
     private static void tile1x4(float[] wf, int w0, int kc, float[] xt, int x0, int xs, float[] acc, int a0, boolean first) {

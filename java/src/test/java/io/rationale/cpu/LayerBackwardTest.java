@@ -22,6 +22,7 @@ import static io.rationale.cpu.Fd.toDouble;
 import static io.rationale.cpu.Fd.toFloat;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Every backward step on its own against central finite differences (step 1e-5) of a double-precision version of
@@ -224,16 +225,36 @@ class LayerBackwardTest {
 
     // ---------------------------------------------------------------- linear: dx = dy·W
 
+    /** Stripes follow the thread count; every dx element still adds its rows in the same order, so bit for bit equal. */
+    @Test
+    void linearInputGradientDoesNotDependOnThreads() {
+        Random r = new Random(9);
+        int in = 2100, out = 700, n = 11;
+        Tensor w = tensor(DType.BF16, out, in, r);
+        float[] dy = toFloat(random(r, n * out, 1));
+        float[][] got = new float[3][];
+        for (int threads = 1; threads <= 3; threads++) {
+            assertTrue(LinearBackward.stripe(in, threads) != LinearBackward.stripe(in, 1) || threads == 1);
+            try (Parallel par = new Parallel(threads)) {
+                got[threads - 1] = new float[n * in];
+                LinearBackward.inputGrad(par, got[threads - 1], n, in, false, new LinearBackward.Term(w, dy));
+            }
+        }
+        assertArrayEquals(got[0], got[1]);
+        assertArrayEquals(got[0], got[2]);
+    }
+
     @ParameterizedTest
     @EnumSource(DType.class)
     void linearInputGradientMatchesFiniteDifferences(DType dt) {
         Random r = new Random(5);
         try (Parallel par = new Parallel(2)) {
-            for (int[] shape : new int[][]{{37, 5}, {48, 300}, {64, 70}, {130, 33}, {200, 260}}) {
+            // {1100, 300}: stripes of 256 columns (2 threads) with a 76-column last one, two blocks of widened rows
+            for (int[] shape : new int[][]{{37, 5}, {48, 300}, {64, 70}, {130, 33}, {200, 260}, {1100, 300}}) {
                 int in = shape[0], out = shape[1];
                 Tensor w1 = tensor(dt, out, in, r), w2 = tensor(dt, out / 2 + 1, in, r);
                 double[] W1 = toDouble(w1.toFloatArray()), W2 = toDouble(w2.toFloatArray());
-                for (int n : new int[]{1, 3, 4, 5, 9}) {
+                for (int n : new int[]{1, 3, 4, 5, 9, 16}) {          // 16: tiles of 6, 6 and 4 tokens
                     float[] dy1 = toFloat(random(r, n * out, 1)), dy2 = toFloat(random(r, n * w2.rows(), 1));
                     float[] dx = toFloat(random(r, n * in, 1)), start = dx.clone();
                     // accumulate: dx += dy1·W1 + dy2·W2
