@@ -83,15 +83,25 @@ public final class BenchModel implements AutoCloseable {
         System.err.printf("bench: written in %.1f s%n", (System.nanoTime() - t0) / 1e9);
     }
 
-    /** Threads for both engines: {@code -Dbench.threads}, default all available processors. */
     /**
      * The backend benchmarks run on: {@code -Drationale.device} (default {@code cpu}; {@code cuda}, {@code cuda-emu},
      * ... as {@code --device} spells them) with {@link #threads()} CPU threads.
      */
     public static io.rationale.engine.Backend open(io.rationale.engine.Model model) {
-        return io.rationale.engine.Backends.open(model, io.rationale.engine.Device.parse(System.getProperty("rationale.device", "cpu")), threads()).backend();
+        return open(model, threads());
     }
 
+    /** {@link #open(io.rationale.engine.Model)} with {@code threads} CPU threads. */
+    public static io.rationale.engine.Backend open(io.rationale.engine.Model model, int threads) {
+        return io.rationale.engine.Backends.open(model, io.rationale.engine.Device.parse(device()), threads).backend();
+    }
+
+    /** {@code -Drationale.device}, default {@code cpu}. */
+    public static String device() {
+        return System.getProperty("rationale.device", "cpu");
+    }
+
+    /** Threads for both engines: {@code -Dbench.threads}, default all available processors. */
     public static int threads() {
         return Integer.getInteger("bench.threads", Runtime.getRuntime().availableProcessors());
     }

@@ -1,9 +1,5 @@
 package io.rationale.bench;
 
-import io.rationale.engine.Backend;
-import io.rationale.engine.KvCache;
-import io.rationale.engine.LogitsMode;
-import io.rationale.engine.Model;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -47,50 +43,38 @@ public class EngineBench {
     public static final int CONTEXT = 64;
     /** Decode steps per invocation. */
     public static final int DECODE_STEPS = 16;
+    /** Seed of the random prompt ids (the same for every engine). */
+    public static final long PROMPT_SEED = 42;
 
-    /** One engine on the benchmark model, for the whole trial. */
+    /** One engine on the benchmark model, for the whole trial ({@link BenchEngine}: the workloads, shared with {@link PeerRun}). */
     @State(Scope.Benchmark)
     public static class Engine {
         @Param({"rationale", "jlama", "jlama-f32"})
         public String engine;
 
         BenchModel folder;
-        Model model;
-        Backend backend;
-        JlamaPeer jlama;
+        BenchEngine eng;
+        int vocab;
         int[] prompt64, prompt512;
 
         @Setup(Level.Trial)
         public void load() {
             folder = BenchModel.fromProperties();
-            int threads = BenchModel.threads();
-            int vocab;
-            if (engine.equals("rationale")) {
-                model = Model.load(folder.dir());
-                backend = BenchModel.open(model);
-                vocab = model.config().vocabSize();
-                System.err.printf("bench: rationale on %s, %s weights, model %s%n", backend.device(), model.weightDtype(),
-                        folder.description());
-            } else {
-                jlama = JlamaPeer.load(folder.dir(), JlamaPeer.Variant.ofParam(engine), threads);
-                vocab = io.rationale.model.ModelConfig.load(folder.dir()).vocabSize();
-                System.err.println("bench: " + jlama.settings() + ", model " + folder.description());
-            }
-            prompt64 = BenchModel.tokens(64, vocab, 42);
-            prompt512 = BenchModel.tokens(512, vocab, 42);
+            eng = BenchEngine.open(engine, folder.dir(), BenchModel.threads());
+            vocab = BenchEngine.vocab(folder.dir());
+            System.err.println("bench: " + eng.settings() + ", model " + folder.description());
+            prompt64 = BenchModel.tokens(64, vocab, PROMPT_SEED);
+            prompt512 = BenchModel.tokens(512, vocab, PROMPT_SEED);
         }
 
         /** Prefill from position 0; returns the argmax after the prompt. */
         int prefill(int[] ids) {
-            if (jlama != null) return jlama.prefill(ids);
-            return backend.forward(ids, backend.newCache(), LogitsMode.LAST).argmax(0, 0);
+            return eng.prefill(ids);
         }
 
         @TearDown(Level.Trial)
         public void close() {
-            if (backend != null) backend.close();
-            if (model != null) model.close();
-            if (jlama != null) jlama.close();
+            if (eng != null) eng.close();
             if (folder != null) folder.close();
         }
     }
@@ -98,28 +82,18 @@ public class EngineBench {
     /** A prefilled decode context, reset before every invocation. */
     @State(Scope.Benchmark)
     public static class Decode {
-        KvCache cache;
-        int first;
+        BenchEngine eng;
 
         @Setup(Level.Trial)
         public void prefill(Engine e) {
-            int[] context = BenchModel.tokens(CONTEXT, vocab(e), 42);
-            if (e.jlama != null) {
-                first = e.jlama.prefill(context);
-            } else {
-                cache = e.backend.newCache();
-                first = e.backend.forward(context, cache, LogitsMode.LAST).argmax(0, 0);
-            }
-        }
-
-        private static int vocab(Engine e) {
-            return e.model != null ? e.model.config().vocabSize() : io.rationale.model.ModelConfig.load(e.folder.dir()).vocabSize();
+            eng = e.eng;
+            eng.prepareDecode(BenchModel.tokens(CONTEXT, e.vocab, PROMPT_SEED));
         }
 
         /** Back to the prefilled context (rationale; Jlama rewrites positions CONTEXT.. in place). */
         @Setup(Level.Invocation)
         public void reset() {
-            if (cache != null) cache.truncate(CONTEXT);
+            eng.resetDecode();
         }
     }
 
@@ -137,13 +111,7 @@ public class EngineBench {
 
     @Benchmark
     @OperationsPerInvocation(DECODE_STEPS)
-    public int decode(Engine e, Decode d) {
-        int tok = d.first;
-        if (e.jlama != null) {
-            for (int s = 0; s < DECODE_STEPS; s++) tok = e.jlama.decode(tok, CONTEXT + s);
-        } else {
-            for (int s = 0; s < DECODE_STEPS; s++) tok = e.backend.forward(new int[]{tok}, d.cache, LogitsMode.LAST).argmax(0, 0);
-        }
-        return tok;
+    public int decode(Decode d) {
+        return d.eng.decode(DECODE_STEPS);
     }
 }

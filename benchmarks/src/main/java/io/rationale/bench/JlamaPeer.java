@@ -59,6 +59,9 @@ public final class JlamaPeer implements AutoCloseable {
         }
     }
 
+    /** The Jlama version this module is built with (the pom's {@code jlama.version}). */
+    public static final String VERSION = version();
+
     private final AbstractModel model;
     private final Variant variant;
     private final KvBufferCache kvCache;
@@ -142,12 +145,22 @@ public final class JlamaPeer implements AutoCloseable {
 
     /** The settings in effect, read back from the loaded model. */
     public String settings() {
-        return String.format("Jlama 0.8.4 %s: loadModel(%s); model dtype %s, working dtype %s, working quantization dtype %s, "
+        return String.format("Jlama %s %s: loadModel(%s); model dtype %s, working dtype %s, working quantization dtype %s, "
                         + "tensor operations %s (%s), %d kernel threads",
-                variant.paramName(),
+                VERSION, variant.paramName(),
                 variant == Variant.DEFAULT ? "dir, F32, I8" : "dir, null, F32, F32, Optional.of(BF16), empty",
                 field("modelDType"), field("workingDType"), field("workingQType"),
                 TensorOperationsProvider.get().name(), MachineSpec.VECTOR_TYPE, PhysicalCoreExecutor.instance.get().getCoreCount());
+    }
+
+    private static String version() {
+        try (var in = JlamaPeer.class.getResourceAsStream("versions.properties")) {
+            var p = new java.util.Properties();
+            if (in != null) p.load(in);
+            return p.getProperty("jlama.version", "unknown");
+        } catch (java.io.IOException e) {
+            return "unknown";
+        }
     }
 
     private Object field(String name) {
