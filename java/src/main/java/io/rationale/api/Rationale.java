@@ -349,14 +349,24 @@ public final class Rationale implements AutoCloseable {
     /** Attribution of one input (see {@link AttributionRequest}); the JSON of {@code rationale attribute --json}. */
     public AttributionResult attribute(AttributionRequest r) { return join(attributeAsync(r)); }
 
-    /** Several inputs at once: submitted together, so they share batched passes. */
+    /**
+     * Several inputs at once: submitted together, so they share batched passes (each is announced as
+     * {@linkplain #arriving() arriving} before the first is submitted, so that the first does not start a pass alone).
+     */
     public List<AttributionResult> attribute(List<AttributionRequest> rs) {
         List<CompletableFuture<AttributionResult>> fs = new ArrayList<>(rs.size());
+        List<AutoCloseable> tickets = new ArrayList<>(rs.size());
         try {
-            for (AttributionRequest r : rs) fs.add(attributeAsync(r));
+            for (int i = 0; i < rs.size(); i++) tickets.add(scheduler.arriving());
+            for (int i = 0; i < rs.size(); i++) {
+                fs.add(attributeAsync(rs.get(i)));
+                closeQuietly(tickets.get(i));
+            }
         } catch (RuntimeException e) {
             for (CompletableFuture<AttributionResult> f : fs) f.cancel(false);
             throw e;
+        } finally {
+            for (AutoCloseable t : tickets) closeQuietly(t);      // closing twice is harmless
         }
         List<AttributionResult> out = new ArrayList<>(fs.size());
         for (CompletableFuture<AttributionResult> f : fs) out.add(join(f));
@@ -512,6 +522,14 @@ public final class Rationale implements AutoCloseable {
     public static Dataset loadDataset(String spec) { return DatasetLoader.load(spec); }
 
     // ------------------------------------------------------------------ lifecycle
+
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
 
     /**
      * Waits for a future of this API, unwrapping its failure: {@link IllegalArgumentException},

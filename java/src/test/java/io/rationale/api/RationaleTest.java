@@ -207,6 +207,21 @@ class RationaleTest {
         }
     }
 
+    /** attribute(List): the inputs are announced before the first is submitted, so none starts a pass alone. */
+    @Test
+    void attributeListRunsAsOneBatch() {
+        try (Rationale r = api(Rationale.Config.defaults().withBatchWindow(Duration.ofSeconds(5)))) {
+            List<AttributionRequest> rs = new ArrayList<>();
+            for (String t : TEXTS) rs.add(AttributionRequest.of(t, "input_x_gradient"));
+            long[] before = r.batchStats();
+            List<AttributionResult> got = r.attribute(rs);
+            long[] after = r.batchStats();
+            assertEquals(TEXTS.length, got.size());
+            assertEquals(1, after[0] - before[0], "one batch");
+            assertEquals(TEXTS.length, after[1] - before[1], "of all requests");
+        }
+    }
+
     /**
      * Clients that send their next request as soon as they have an answer share passes: 4 clients × 12 requests each,
      * no announced arrivals (the engine sees only submissions), a 500 ms window. Without waiting for the last batch's
