@@ -68,11 +68,11 @@ public final class LinearBackward {
 
     /**
      * Columns [c0, c0 + cw) of dx for all tokens: per block of weight rows, widens {@code W[rows][c0, c0 + cw)} into
-     * wf (row stride cw), then walks it in register tiles of {@link #CB} columns.
+     * wf, then walks it in register tiles of {@link #CB} columns.
      */
     private static void block(int c0, int cw, float[] dx, int n, int in, boolean accumulate, Term[] terms) {
         float[] wf = SCRATCH.get();
-        int rowsPerBlock = Math.max(1, WF / cw);
+        int ws = cw + L, rowsPerBlock = Math.max(1, WF / ws);
         boolean first = !accumulate;
         for (Term term : terms) {
             int out = term.weight.rows();
@@ -81,25 +81,27 @@ public final class LinearBackward {
             float[] dy = term.dy;
             for (int o0 = 0; o0 < out; o0 += rowsPerBlock) {
                 int kc = Math.min(rowsPerBlock, out - o0);
-                for (int o = 0; o < kc; o++) Vec.toFloat(dt, seg, (long) (o0 + o) * in + c0, wf, o * cw, cw);
+                // one pass over each row's run of cw weights; rows ws = cw + L apart, not cw: with cw = 1,024 they
+                // would be 4 KiB apart, all in the same few L1 sets, and a tile walking 64 of them would miss L1
+                for (int o = 0; o < kc; o++) Vec.toFloat(dt, seg, (long) (o0 + o) * in + c0, wf, o * ws, cw);
                 for (int s = 0; s < cw; s += CB) {
-                    int sw = Math.min(CB, cw - s), vecs = sw / L, tail = vecs * L, x0 = c0 + s;
+                    int sw = Math.min(CB, cw - s), vecs = sw / L, tail = vecs * L, x0 = c0 + s, w0 = s;
                     int t = 0;
                     if (vecs == 4) {
-                        for (; t + 6 <= n; t += 6) tile6x4(wf, s, cw, kc, dy, t * out + o0, out, dx, t * in + x0, in, first);
-                        for (; t + 4 <= n; t += 4) tile4x4(wf, s, cw, kc, dy, t * out + o0, out, dx, t * in + x0, in, first);
-                        for (; t < n; t++) tile1x4(wf, s, cw, kc, dy, t * out + o0, dx, t * in + x0, first);
+                        for (; t + 6 <= n; t += 6) tile6x4(wf, w0, ws, kc, dy, t * out + o0, out, dx, t * in + x0, in, first);
+                        for (; t + 4 <= n; t += 4) tile4x4(wf, w0, ws, kc, dy, t * out + o0, out, dx, t * in + x0, in, first);
+                        for (; t < n; t++) tile1x4(wf, w0, ws, kc, dy, t * out + o0, dx, t * in + x0, first);
                     } else {
                         for (int v = 0; v < vecs; v++) {
                             int tt = 0;
-                            for (; tt + 4 <= n; tt += 4) tile4x1(wf, s + v * L, cw, kc, dy, tt * out + o0, out, dx, tt * in + x0 + v * L, in, first);
-                            for (; tt < n; tt++) tile1x1(wf, s + v * L, cw, kc, dy, tt * out + o0, dx, tt * in + x0 + v * L, first);
+                            for (; tt + 4 <= n; tt += 4) tile4x1(wf, w0 + v * L, ws, kc, dy, tt * out + o0, out, dx, tt * in + x0 + v * L, in, first);
+                            for (; tt < n; tt++) tile1x1(wf, w0 + v * L, ws, kc, dy, tt * out + o0, dx, tt * in + x0 + v * L, first);
                         }
                     }
                     for (int tt = 0; tt < n && tail < sw; tt++) {          // columns left over after whole vectors
                         for (int col = tail; col < sw; col++) {
                             float acc = first ? 0f : dx[tt * in + x0 + col];
-                            for (int o = 0; o < kc; o++) acc = Math.fma(dy[tt * out + o0 + o], wf[o * cw + s + col], acc);
+                            for (int o = 0; o < kc; o++) acc = Math.fma(dy[tt * out + o0 + o], wf[w0 + o * ws + col], acc);
                             dx[tt * in + x0 + col] = acc;
                         }
                     }
