@@ -60,6 +60,10 @@ public final class LoadTestCommand implements Callable<Integer> {
     @Option(names = "--rounds", defaultValue = "3", paramLabel = "N", description = "Sequential/concurrent rounds (default: ${DEFAULT-VALUE}).")
     int rounds;
 
+    @Option(names = "--max-warmup", defaultValue = "10", paramLabel = "N",
+            description = "Unmeasured rounds before the measured ones: until two in a row agree within 10%% in both phases' requests/s, at most N (default: ${DEFAULT-VALUE}).")
+    int maxWarmup;
+
     @Option(names = "--time-limit", defaultValue = "120", paramLabel = "S", description = "No request starts after this many seconds of a phase (default: ${DEFAULT-VALUE}).")
     int timeLimit;
 
@@ -91,7 +95,9 @@ public final class LoadTestCommand implements Callable<Integer> {
                 texts.add(textWords > 0 && textWords < w.length ? String.join(" ", java.util.Arrays.copyOf(w, textWords)) : t);
             }
             LoadTest.Target target = new LoadTest.Target(base, null, texts, methods);
-            LoadTest.compare(target, clients, Math.min(requests, 16), 1, Duration.ofSeconds(timeLimit));        // warm-up round
+            List<LoadTest.Report[]> warm = LoadTest.warmUp(target, clients, requests, maxWarmup, 0.10, Duration.ofSeconds(timeLimit));
+            if (!json) System.err.printf(Locale.ROOT, "warm-up: %d round(s)%s%n", warm.size(),
+                    LoadTest.settled(warm, 0.10) ? ", the last two within 10%" : ", not settled within --max-warmup");
             List<LoadTest.Report[]> results = LoadTest.compare(target, clients, requests, rounds, Duration.ofSeconds(timeLimit));
             boolean clean = true;
             List<Map<String, Object>> rows = new ArrayList<>();
@@ -110,6 +116,8 @@ public final class LoadTestCommand implements Callable<Integer> {
             summary.put("texts", texts);
             summary.put("clients", clients);
             summary.put("requests_per_phase", requests);
+            summary.put("warmup_rounds", warm.size());
+            summary.put("warmup_settled", LoadTest.settled(warm, 0.10));
             summary.put("rounds", rows);
             summary.put("throughput_ratio_median", ratio);
             if (api != null) summary.put("engine_batches", api.batchStats());

@@ -39,4 +39,22 @@ class ServiceLoadTest {
             assertTrue(conc.p50Ms() > 0 && conc.p99Ms() >= conc.p50Ms());
         }
     }
+
+    /** Warm-up stops when two rounds in a row agree within the tolerance in both phases, not before. */
+    @Test
+    void warmUpSettlesOnTwoAgreeingRounds() {
+        java.util.function.BiFunction<Double, Double, LoadTest.Report[]> round = (seq, conc) -> new LoadTest.Report[]{
+                new LoadTest.Report(1, 10, 10, 0, 0, 1, seq, 1, 1, List.of()),
+                new LoadTest.Report(8, 10, 10, 0, 0, 1, conc, 1, 1, List.of())};
+        List<LoadTest.Report[]> rounds = new java.util.ArrayList<>();
+        rounds.add(round.apply(100.0, 200.0));
+        assertTrue(!LoadTest.settled(rounds, 0.10), "one round is never settled");
+        rounds.add(round.apply(150.0, 210.0));                    // sequential phase 33% apart
+        assertTrue(!LoadTest.settled(rounds, 0.10));
+        rounds.add(round.apply(160.0, 300.0));                    // concurrent phase 30% apart
+        assertTrue(!LoadTest.settled(rounds, 0.10));
+        rounds.add(round.apply(170.0, 290.0));                    // 5.9% and 3.3%
+        assertTrue(LoadTest.settled(rounds, 0.10));
+        assertTrue(!LoadTest.settled(rounds, 0.03));
+    }
 }
