@@ -123,7 +123,12 @@ public final class Attention {
         par.forEach(seqs * sh.heads, task -> {
             int s = task / sh.heads, h = task % sh.heads;
             int n = seqStart[s + 1] - seqStart[s], ctx = past[s] + n;
-            for (int i = 0; i < n; i++) {
+            int i = 0;
+            if (steer == null && sh.slidingWindow == 0 && sh.headDim % L == 0)
+                for (; i + ROWS <= n; i += ROWS)
+                    queryRows(layer, sh, q, seqStart[s] + i, h, caches[s], past[s] + i, out, probs == null ? null : probs[s],
+                            probs == null ? -1 : (h * n + i) * ctx, ctx);
+            for (; i < n; i++) {
                 int probOff = probs == null ? -1 : (h * n + i) * ctx;
                 int pos = past[s] + i;
                 float[] bias = steer == null ? null : steer.row(s, h, pos);
@@ -152,6 +157,113 @@ public final class Attention {
             float[] vb = c.valueBlock(layer, j / B);
             int vo = (g * B + j % B) * hd;
             for (int d = 0; d < hd; d++) out[oo + d] = Math.fma(b, vb[vo + d], out[oo + d]);
+        }
+    }
+
+    /** Query rows scored together by {@link #queryRows}. */
+    private static final int ROWS = 4;
+
+    /**
+     * {@link #query} for {@link #ROWS} consecutive rows t0.. of head h at positions pos0.. (no intervention, no
+     * sliding window, head dim a whole number of vectors): every key and value vector loaded feeds all rows, where
+     * one row at a time loaded each for one FMA. Each row's sums run in the same order as in {@link #query} (a row's
+     * weight is 0 for the keys after its own position), so the results are the same.
+     */
+    private static void queryRows(int layer, Shape sh, float[] q, int t0, int h, CpuKvCache c, int pos0, float[] out,
+                                  float[] probs, int probOff, int probStride) {
+        final int B = CpuKvCache.BLOCK;
+        int hd = sh.headDim, g = h / (sh.heads / sh.kvHeads), qd = sh.qDim();
+        int last = pos0 + ROWS - 1, lastBlock = last / B, width = (lastBlock + 1) * B;
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        float[] sc = scores(ROWS * width);               // row r's scores at r·width
+        int q0 = t0 * qd + h * hd, q1 = q0 + qd, q2 = q1 + qd, q3 = q2 + qd;
+
+        int kBase = g * hd * B;
+        for (int b = 0; b <= lastBlock; b++) {
+            float[] kb = c.keyBlock(layer, b);
+            int end = b == lastBlock ? last % B + 1 : B;
+            for (int j0 = 0; j0 < end; j0 += KEY_GROUP) {
+                FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+                FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+                for (int d = 0; d < hd; d++) {
+                    int ko = kBase + d * B + j0;
+                    FloatVector k0 = FloatVector.fromArray(F, kb, ko), k1 = FloatVector.fromArray(F, kb, ko + L);
+                    FloatVector k2 = FloatVector.fromArray(F, kb, ko + 2 * L), k3 = FloatVector.fromArray(F, kb, ko + 3 * L);
+                    FloatVector m = FloatVector.broadcast(F, q[q0 + d]);
+                    a00 = k0.fma(m, a00); a01 = k1.fma(m, a01); a02 = k2.fma(m, a02); a03 = k3.fma(m, a03);
+                    m = FloatVector.broadcast(F, q[q1 + d]);
+                    a10 = k0.fma(m, a10); a11 = k1.fma(m, a11); a12 = k2.fma(m, a12); a13 = k3.fma(m, a13);
+                    m = FloatVector.broadcast(F, q[q2 + d]);
+                    a20 = k0.fma(m, a20); a21 = k1.fma(m, a21); a22 = k2.fma(m, a22); a23 = k3.fma(m, a23);
+                    m = FloatVector.broadcast(F, q[q3 + d]);
+                    a30 = k0.fma(m, a30); a31 = k1.fma(m, a31); a32 = k2.fma(m, a32); a33 = k3.fma(m, a33);
+                }
+                int so = b * B + j0;
+                a00.mul(scale).intoArray(sc, so); a01.mul(scale).intoArray(sc, so + L);
+                a02.mul(scale).intoArray(sc, so + 2 * L); a03.mul(scale).intoArray(sc, so + 3 * L);
+                so += width;
+                a10.mul(scale).intoArray(sc, so); a11.mul(scale).intoArray(sc, so + L);
+                a12.mul(scale).intoArray(sc, so + 2 * L); a13.mul(scale).intoArray(sc, so + 3 * L);
+                so += width;
+                a20.mul(scale).intoArray(sc, so); a21.mul(scale).intoArray(sc, so + L);
+                a22.mul(scale).intoArray(sc, so + 2 * L); a23.mul(scale).intoArray(sc, so + 3 * L);
+                so += width;
+                a30.mul(scale).intoArray(sc, so); a31.mul(scale).intoArray(sc, so + L);
+                a32.mul(scale).intoArray(sc, so + 2 * L); a33.mul(scale).intoArray(sc, so + 3 * L);
+            }
+        }
+        for (int r = 0; r < ROWS; r++) {
+            int base = r * width, to = pos0 + r + 1;
+            softmax(sc, base, base + to);
+            if (probs != null) System.arraycopy(sc, base, probs, probOff + r * probStride, to);
+            for (int j = to; j <= last; j++) sc[base + j] = 0f;  // keys after this row's position: weight 0
+        }
+
+        // out_r = Σ_j p_rj · v_j, values stored [kvHead][BLOCK][dim]; 4 rows × 4 vectors, then 4 rows × 1 vector
+        int d0 = 0;
+        for (; d0 + 4 * L <= hd; d0 += 4 * L) {
+            FloatVector o00 = FloatVector.zero(F), o01 = o00, o02 = o00, o03 = o00, o10 = o00, o11 = o00, o12 = o00, o13 = o00;
+            FloatVector o20 = o00, o21 = o00, o22 = o00, o23 = o00, o30 = o00, o31 = o00, o32 = o00, o33 = o00;
+            for (int b = 0; b <= lastBlock; b++) {
+                float[] vb = c.valueBlock(layer, b);
+                int j1 = Math.min(last + 1, (b + 1) * B);
+                for (int j = b * B; j < j1; j++) {
+                    int vo = (g * B + j - b * B) * hd + d0;
+                    FloatVector v0 = FloatVector.fromArray(F, vb, vo), v1 = FloatVector.fromArray(F, vb, vo + L);
+                    FloatVector v2 = FloatVector.fromArray(F, vb, vo + 2 * L), v3 = FloatVector.fromArray(F, vb, vo + 3 * L);
+                    FloatVector p = FloatVector.broadcast(F, sc[j]);
+                    o00 = v0.fma(p, o00); o01 = v1.fma(p, o01); o02 = v2.fma(p, o02); o03 = v3.fma(p, o03);
+                    p = FloatVector.broadcast(F, sc[width + j]);
+                    o10 = v0.fma(p, o10); o11 = v1.fma(p, o11); o12 = v2.fma(p, o12); o13 = v3.fma(p, o13);
+                    p = FloatVector.broadcast(F, sc[2 * width + j]);
+                    o20 = v0.fma(p, o20); o21 = v1.fma(p, o21); o22 = v2.fma(p, o22); o23 = v3.fma(p, o23);
+                    p = FloatVector.broadcast(F, sc[3 * width + j]);
+                    o30 = v0.fma(p, o30); o31 = v1.fma(p, o31); o32 = v2.fma(p, o32); o33 = v3.fma(p, o33);
+                }
+            }
+            int oo = q0 + d0;
+            o00.intoArray(out, oo); o01.intoArray(out, oo + L); o02.intoArray(out, oo + 2 * L); o03.intoArray(out, oo + 3 * L);
+            oo += qd;
+            o10.intoArray(out, oo); o11.intoArray(out, oo + L); o12.intoArray(out, oo + 2 * L); o13.intoArray(out, oo + 3 * L);
+            oo += qd;
+            o20.intoArray(out, oo); o21.intoArray(out, oo + L); o22.intoArray(out, oo + 2 * L); o23.intoArray(out, oo + 3 * L);
+            oo += qd;
+            o30.intoArray(out, oo); o31.intoArray(out, oo + L); o32.intoArray(out, oo + 2 * L); o33.intoArray(out, oo + 3 * L);
+        }
+        for (; d0 < hd; d0 += L) {
+            FloatVector o0 = FloatVector.zero(F), o1 = o0, o2 = o0, o3 = o0;
+            for (int b = 0; b <= lastBlock; b++) {
+                float[] vb = c.valueBlock(layer, b);
+                int j1 = Math.min(last + 1, (b + 1) * B);
+                for (int j = b * B; j < j1; j++) {
+                    FloatVector v = FloatVector.fromArray(F, vb, (g * B + j - b * B) * hd + d0);
+                    o0 = v.fma(FloatVector.broadcast(F, sc[j]), o0);
+                    o1 = v.fma(FloatVector.broadcast(F, sc[width + j]), o1);
+                    o2 = v.fma(FloatVector.broadcast(F, sc[2 * width + j]), o2);
+                    o3 = v.fma(FloatVector.broadcast(F, sc[3 * width + j]), o3);
+                }
+            }
+            o0.intoArray(out, q0 + d0); o1.intoArray(out, q1 + d0); o2.intoArray(out, q2 + d0); o3.intoArray(out, q3 + d0);
         }
     }
 
