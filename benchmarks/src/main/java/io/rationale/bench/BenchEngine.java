@@ -76,7 +76,9 @@ public interface BenchEngine extends AutoCloseable {
 
         @Override
         public int prefill(int[] ids) {
-            return backend.forward(ids, backend.newCache(), LogitsMode.LAST).argmax(0, 0);
+            try (KvCache c = backend.newCache()) {
+                return backend.forward(ids, c, LogitsMode.LAST).argmax(0, 0);
+            }
         }
 
         @Override

@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rationale.model.ModelConfig;
 import io.rationale.perf.MachineInfo;
-import org.apache.commons.math3.stat.descriptive.rank.Percentile;
+import io.rationale.perf.Quantiles;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -206,7 +206,7 @@ public final class PeerRun implements Callable<Integer> {
         header.put("type", "header");
         header.put("format", FORMAT);
         header.put("model", dir.toAbsolutePath().normalize().toString());
-        header.set("shape", JSON.valueToTree(shape(config)));
+        header.set("shape", JSON.valueToTree(config.shape()));
         header.put("peer", peer);
         header.put("device", BenchModel.device());
         header.put("threads", nThreads);
@@ -374,20 +374,6 @@ public final class PeerRun implements Callable<Integer> {
         return dir;
     }
 
-    static Map<String, Object> shape(ModelConfig c) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("architecture", c.architecture());
-        m.put("hidden", c.hiddenSize());
-        m.put("intermediate", c.intermediateSize());
-        m.put("layers", c.numLayers());
-        m.put("heads", c.numHeads());
-        m.put("kv_heads", c.numKvHeads());
-        m.put("head_dim", c.headDim());
-        m.put("vocab", c.vocabSize());
-        m.put("tied_embeddings", c.tieWordEmbeddings());
-        return m;
-    }
-
     private static String key(int round, String op) { return round + "\u0000" + op; }
 
     private static String now() { return Instant.now().truncatedTo(ChronoUnit.SECONDS).toString(); }
@@ -479,11 +465,9 @@ public final class PeerRun implements Callable<Integer> {
 
     // ---------------------------------------------------------------- statistics and tables
 
-    /** First quartile, median and third quartile (commons-math3 {@link Percentile}, R-7: linear between order statistics). */
+    /** First quartile, median and third quartile ({@link Quantiles}: R-7, linear between order statistics). */
     static double[] quartiles(double[] values) {
-        Percentile p = new Percentile().withEstimationType(Percentile.EstimationType.R_7);
-        p.setData(values);
-        return new double[]{p.evaluate(25), p.evaluate(50), p.evaluate(75)};
+        return new double[]{Quantiles.quantile(values, 0.25), Quantiles.median(values), Quantiles.quantile(values, 0.75)};
     }
 
     /** One op's summary over its rounds: medians of each engine's tokens/s, quartiles of the per-round ratios. */

@@ -221,9 +221,5 @@ public class PrefixAttributionBench {
         return worst;
     }
 
-    static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    }
+    static double median(double[] v) { return io.rationale.perf.Quantiles.median(v); }
 }

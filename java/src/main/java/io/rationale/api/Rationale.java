@@ -355,18 +355,18 @@ public final class Rationale implements AutoCloseable {
      */
     public List<AttributionResult> attribute(List<AttributionRequest> rs) {
         List<CompletableFuture<AttributionResult>> fs = new ArrayList<>(rs.size());
-        List<AutoCloseable> tickets = new ArrayList<>(rs.size());
+        List<Scheduler.Ticket> tickets = new ArrayList<>(rs.size());
         try {
             for (int i = 0; i < rs.size(); i++) tickets.add(scheduler.arriving());
             for (int i = 0; i < rs.size(); i++) {
                 fs.add(attributeAsync(rs.get(i)));
-                closeQuietly(tickets.get(i));
+                tickets.get(i).close();
             }
         } catch (RuntimeException e) {
             for (CompletableFuture<AttributionResult> f : fs) f.cancel(false);
             throw e;
         } finally {
-            for (AutoCloseable t : tickets) closeQuietly(t);      // closing twice is harmless
+            for (Scheduler.Ticket t : tickets) t.close();        // closing twice is harmless
         }
         List<AttributionResult> out = new ArrayList<>(fs.size());
         for (CompletableFuture<AttributionResult> f : fs) out.add(join(f));
@@ -522,14 +522,6 @@ public final class Rationale implements AutoCloseable {
     public static Dataset loadDataset(String spec) { return DatasetLoader.load(spec); }
 
     // ------------------------------------------------------------------ lifecycle
-
-    private static void closeQuietly(AutoCloseable c) {
-        try {
-            c.close();
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
     /**
      * Waits for a future of this API, unwrapping its failure: {@link IllegalArgumentException},

@@ -131,7 +131,13 @@ final class Scheduler implements AutoCloseable {
      * close the ticket when it has submitted or given up. While tickets are open a new batch waits (up to the
      * window) so that their jobs join it.
      */
-    AutoCloseable arriving() {
+    /** An announcement of {@link #arriving()}: closing it twice is harmless, and closing throws nothing. */
+    interface Ticket extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    Ticket arriving() {
         arriving.incrementAndGet();
         boolean[] closedTicket = {false};
         return () -> {

@@ -129,7 +129,7 @@ public final class Attributor {
      */
     private int prefixCut(AttributionInput in, List<Method> todo, KvCache prefix) {
         if (prefix == null || prefix.length() == 0 || !backend.supportsPrefixRecord()) return 0;
-        if (todo.contains(Method.ATTENTION) || todo.contains(Method.ATTENTION_ROLLOUT)) return 0;
+        if (todo.stream().anyMatch(Method::needsAttentionProbs)) return 0;
         if (prefix.length() > in.size()) throw new IllegalArgumentException("the prefix cache holds " + prefix.length() + " positions, the input " + in.size() + " tokens");
         int first = 0;
         while (first < in.size() && !in.inStudy(first)) first++;

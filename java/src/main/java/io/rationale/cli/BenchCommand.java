@@ -26,7 +26,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -376,11 +375,7 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
     private void save() {
         if (out == null) return;
         try {
-            Path parent = out.toAbsolutePath().getParent();
-            if (parent != null) Files.createDirectories(parent);
-            Path tmp = out.resolveSibling(out.getFileName() + ".tmp");
-            Files.writeString(tmp, Json.write(results) + "\n", StandardCharsets.UTF_8);
-            Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            BenchMatrixCommand.write(out, Json.write(results) + "\n");
         } catch (IOException e) {
             throw new UncheckedIOException(out + ": cannot write results: " + e.getMessage(), e);
         }

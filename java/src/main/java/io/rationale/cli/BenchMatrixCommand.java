@@ -22,6 +22,7 @@ import io.rationale.perf.CostModel;
 import io.rationale.perf.CpuCalibration;
 import io.rationale.perf.MachineInfo;
 import io.rationale.perf.MatrixReport;
+import io.rationale.perf.Quantiles;
 import io.rationale.tokenizer.Tokenizer;
 import io.rationale.tools.Presets;
 import io.rationale.tools.TinyModel;
@@ -38,7 +39,6 @@ import java.lang.management.MemoryType;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -223,19 +223,11 @@ public final class BenchMatrixCommand implements Callable<Integer> {
     }
 
     /** The model's identity in the results: a resumed run must be on the same model. */
-    private Map<String, Object> modelId(Path dir, Model model) {
-        ModelConfig c = model.config();
+    private Map<String, Object> modelId(Model model) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("source", sourceId());
-        m.put("architecture", c.architecture());
         m.put("weights", model.weightDtype().toString());
-        m.put("layers", c.numLayers());
-        m.put("hidden", c.hiddenSize());
-        m.put("heads", c.numHeads());
-        m.put("kv_heads", c.numKvHeads());
-        m.put("head_dim", c.headDim());
-        m.put("intermediate", c.intermediateSize());
-        m.put("vocab", c.vocabSize());
+        m.putAll(model.config().shape());
         return m;
     }
 
@@ -274,7 +266,7 @@ public final class BenchMatrixCommand implements Callable<Integer> {
     private void run(Path dir, List<Op> opList, List<Device> devs) {
         try (Model model = Model.load(dir)) {
             ModelConfig c = model.config();
-            Map<String, Object> id = modelId(dir, model);
+            Map<String, Object> id = modelId(model);
             Object previous = results.remove("resumed_model");
             if (previous != null && !previous.equals(id))
                 throw new IllegalArgumentException(out + " holds results of another model (" + previous + "), not " + id + "; use another --out");
@@ -465,7 +457,6 @@ public final class BenchMatrixCommand implements Callable<Integer> {
                 extras.put("variants", rests.size());
                 extras.put("variant_tokens", seqs.stream().mapToInt(CostModel.Seq::tokens).sum());
                 extras.put("passes", passes[0]);
-                tokensPerRun = (double) b * t;
             }
             default -> {
                 AttributionInput in = BenchCommand.attributionInput(tok, c.vocabSize(), t);
@@ -551,27 +542,14 @@ public final class BenchMatrixCommand implements Callable<Integer> {
     }
 
     private static Map<String, Object> stats(Timing.Stat s, double callsPerRun) {
-        double[] x = s.runs().clone();
-        Arrays.sort(x);
+        double[] x = s.runs();
         double med = s.median();
-        double[] dev = Arrays.stream(x).map(v -> Math.abs(v - med)).sorted().toArray();
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("seconds_per_call", med / callsPerRun);
-        m.put("median_s", med);
-        m.put("iqr_s", quantile(x, 0.75) - quantile(x, 0.25));
-        m.put("mad_s", dev.length % 2 == 1 ? dev[dev.length / 2] : (dev[dev.length / 2 - 1] + dev[dev.length / 2]) / 2);
-        m.put("min_s", s.min());
-        m.put("max_s", s.max());
-        m.put("runs_s", s.runs());
-        m.put("warmup_runs", s.warmupRuns());
-        m.put("settled", s.settled());
+        m.putAll(s.json());
+        m.put("iqr_s", Quantiles.quantile(x, 0.75) - Quantiles.quantile(x, 0.25));
+        m.put("mad_s", Quantiles.median(Arrays.stream(x).map(v -> Math.abs(v - med)).toArray()));
         return m;
-    }
-
-    static double quantile(double[] sorted, double q) {
-        double pos = q * (sorted.length - 1);
-        int lo = (int) Math.floor(pos), hi = (int) Math.ceil(pos);
-        return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
     }
 
     /** The roofline fields: achieved rates and fractions of the calibrated peaks. */
@@ -623,11 +601,10 @@ public final class BenchMatrixCommand implements Callable<Integer> {
         }
     }
 
-    private static void write(Path file, String text) throws IOException {
+    /** Writes a results file whole or not at all (its folder created first). */
+    static void write(Path file, String text) throws IOException {
         Path parent = file.toAbsolutePath().getParent();
         if (parent != null) Files.createDirectories(parent);
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.writeString(tmp, text, StandardCharsets.UTF_8);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        io.rationale.eval.AtomicFiles.write(file, text.getBytes(StandardCharsets.UTF_8));
     }
 }

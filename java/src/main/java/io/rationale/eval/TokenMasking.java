@@ -89,7 +89,7 @@ final class TokenMasking {
                 breakBefore[w] = -1;
                 if (i == 0) continue;
                 String gap = text.substring(ws.get(i - 1).end(), ws.get(i).start());
-                if (hasLineBreak(gap)) breakBefore[w] = breakKinds.computeIfAbsent(gap, g -> breakKinds.size());
+                if (Masking.hasLineBreak(gap)) breakBefore[w] = breakKinds.computeIfAbsent(gap, g -> breakKinds.size());
             }
             int next = n;
             for (int w = fieldWords[f + 1] - 1; w >= fieldWords[f]; w--) {
@@ -176,7 +176,7 @@ final class TokenMasking {
                     // whatever that unit's last character, so the next unit's tokens do not depend on it)
                     int from = fs + m.words().get(u - 1).end(), to = fs + m.words().get(u).start();
                     for (int x = to - 1; x >= from; x--) {
-                        if (isLineBreak(p.text().charAt(x))) {
+                        if (Masking.isLineBreak(p.text().charAt(x))) {
                             from = x + 1;
                             break;
                         }
@@ -312,13 +312,4 @@ final class TokenMasking {
         return ids;
     }
 
-    private static boolean hasLineBreak(String s) {
-        for (int i = 0; i < s.length(); i++) if (isLineBreak(s.charAt(i))) return true;
-        return false;
-    }
-
-    /** {@link Masking}'s line breaks. */
-    private static boolean isLineBreak(char c) {
-        return c == '\n' || c == '\r' || c == '\u000B' || c == '\f' || c == '\u0085' || c == '\u2028' || c == '\u2029';
-    }
 }

@@ -38,7 +38,6 @@ public final class Faithfulness {
         return s / pPerturbed.length;
     }
 
-    /** The number of words removed (or kept) per AOPC bin for an input of {@code nWords} words ({@link TopK#kForFraction}). */
     /**
      * Mean over bins of the differences {@code pFull − pPerturbed[b]} already taken (comprehensiveness or sufficiency
      * values): the same sum, in the same order, as {@link #aopc(double, double[])}.
@@ -50,6 +49,7 @@ public final class Faithfulness {
         return s / differences.length;
     }
 
+    /** The number of words removed (or kept) per AOPC bin for an input of {@code nWords} words ({@link TopK#kForFraction}). */
     public static int[] aopcSizes(int nWords) {
         int[] k = new int[AOPC_FRACTIONS.length];
         for (int i = 0; i < k.length; i++) k[i] = TopK.kForFraction(nWords, AOPC_FRACTIONS[i]);

@@ -110,12 +110,14 @@ public final class Masking {
         return text.substring(words.get(b - 1).end(), words.get(b).start());
     }
 
-    private static boolean hasLineBreak(String s) {
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c == '\n' || c == '\r' || c == '\u000B' || c == '\f' || c == '\u0085' || c == '\u2028' || c == '\u2029') return true;
-        }
+    /** Whether s holds a line break: the characters that end a line for {@link #remove} (and token-level masking). */
+    public static boolean hasLineBreak(String s) {
+        for (int i = 0; i < s.length(); i++) if (isLineBreak(s.charAt(i))) return true;
         return false;
+    }
+
+    public static boolean isLineBreak(char c) {
+        return c == '\n' || c == '\r' || c == '\u000B' || c == '\f' || c == '\u0085' || c == '\u2028' || c == '\u2029';
     }
 
     private static Masked replace(String text, List<Word> words, Set<Integer> masked, String token) {

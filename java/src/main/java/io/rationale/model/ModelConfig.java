@@ -151,4 +151,19 @@ public record ModelConfig(
     public boolean isTolerableExtra(String name) {
         return name.endsWith(".rotary_emb.inv_freq") || (tieWordEmbeddings && name.equals("lm_head.weight"));
     }
+
+    /** The shape in benchmark results (architecture and sizes): what makes two timings comparable. */
+    public Map<String, Object> shape() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("architecture", architecture());
+        m.put("hidden", hiddenSize());
+        m.put("intermediate", intermediateSize());
+        m.put("layers", numLayers());
+        m.put("heads", numHeads());
+        m.put("kv_heads", numKvHeads());
+        m.put("head_dim", headDim());
+        m.put("vocab", vocabSize());
+        m.put("tied_embeddings", tieWordEmbeddings());
+        return m;
+    }
 }

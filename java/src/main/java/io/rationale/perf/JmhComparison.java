@@ -267,7 +267,7 @@ public final class JmhComparison {
             xc = Arrays.stream(xc).map(v -> v * f).toArray();
         }
         if (xb.length == 0 || xc.length == 0) return incomparable(b, c, higher, "no samples", warnings);
-        double mb = median(xb), mc = median(xc);
+        double mb = Quantiles.median(xb), mc = Quantiles.median(xc);
         double change = mc / mb - 1;
         double minP = minP(xb.length, xc.length);
         if (!(minP < o.alpha()))
@@ -288,7 +288,7 @@ public final class JmhComparison {
 
     private static Row incomparable(JmhResults.Result b, JmhResults.Result c, boolean higher, String why, List<String> warnings) {
         warnings.add(b.key() + ": not compared: " + why);
-        return new Row(b.key(), b.unit(), higher, b.samples().length, c.samples().length, median(b.samples()), Double.NaN,
+        return new Row(b.key(), b.unit(), higher, b.samples().length, c.samples().length, Quantiles.median(b.samples()), Double.NaN,
                 Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Verdict.INCOMPARABLE, why);
     }
 
@@ -301,14 +301,6 @@ public final class JmhComparison {
         return new MannWhitneyUTest().mannWhitneyUTest(a, b);
     }
 
-    static double median(double[] x) {
-        if (x.length == 0) return Double.NaN;
-        double[] s = x.clone();
-        Arrays.sort(s);
-        int n = s.length;
-        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    }
-
     /** Percentile bootstrap interval at level 1 − alpha of median(candidate)/median(baseline) − 1 (seed 1). */
     static double[] bootstrap(double[] b, double[] c, int resamples, double alpha) {
         SplittableRandom rnd = new SplittableRandom(1);
@@ -317,16 +309,9 @@ public final class JmhComparison {
         for (int i = 0; i < resamples; i++) {
             for (int j = 0; j < rb.length; j++) rb[j] = b[rnd.nextInt(b.length)];
             for (int j = 0; j < rc.length; j++) rc[j] = c[rnd.nextInt(c.length)];
-            ratios[i] = median(rc) / median(rb) - 1;
+            ratios[i] = Quantiles.median(rc) / Quantiles.median(rb) - 1;
         }
-        Arrays.sort(ratios);
-        return new double[]{quantile(ratios, alpha / 2), quantile(ratios, 1 - alpha / 2)};
-    }
-
-    private static double quantile(double[] sorted, double q) {
-        double pos = q * (sorted.length - 1);
-        int lo = (int) Math.floor(pos), hi = (int) Math.ceil(pos);
-        return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
+        return new double[]{Quantiles.quantile(ratios, alpha / 2), Quantiles.quantile(ratios, 1 - alpha / 2)};
     }
 
     private static Object finite(double v) { return Double.isFinite(v) ? v : null; }

@@ -58,8 +58,19 @@ class BenchMatrixTest {
         assertEquals("cuda-emu", j.at("/calibration/cuda-emu/kind").asText());
         assertTrue(j.at("/calibration/cuda-emu/flops_method").asText().startsWith("EMULATED"));
         assertTrue(j.at("/machine/cores").asInt() > 0 && j.has("commit"), j.get("machine").toString());
-        // the prefill cell is its own forward
-        for (JsonNode c : j.get("cells")) if (c.get("op").asText().equals("prefill")) assertEquals(1.0, c.get("over_forward").asDouble(), 0);
+        // over_forward: a cell's time over the prefill cell's of the same device, length and batch
+        java.util.Map<String, Double> forward = new java.util.HashMap<>();
+        for (JsonNode c : j.get("cells"))
+            if (c.get("op").asText().equals("prefill"))
+                forward.put(c.get("device").asText() + " " + c.get("length").asInt() + " " + c.get("batch").asInt(), c.get("seconds_per_call").asDouble());
+        int compared = 0;
+        for (JsonNode c : j.get("cells")) {
+            Double f = forward.get(c.get("device").asText() + " " + c.get("length").asInt() + " " + c.get("batch").asInt());
+            if (f == null || !c.has("over_forward")) continue;
+            assertEquals(c.get("seconds_per_call").asDouble() / f, c.get("over_forward").asDouble(), 1e-9, c.toString());
+            compared++;
+        }
+        assertTrue(compared > 1, "cells compared with their forward: " + compared);
 
         List<String> lines = Files.readAllLines(csv);
         assertEquals(expected + 1, lines.size(), "header + one row per cell");

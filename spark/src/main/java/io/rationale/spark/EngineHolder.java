@@ -47,6 +47,14 @@ public final class EngineHolder {
         });
     }
 
+    /** Closes and forgets every evaluator of this JVM (tests: a count of loads that does not depend on test order). */
+    static void closeAll() {
+        for (var it = OPEN.values().iterator(); it.hasNext(); ) {
+            it.next().evaluator.close();
+            it.remove();
+        }
+    }
+
     /** Evaluators opened in this JVM so far (the tests' count of model loads). */
     public static int loads() { return LOADS.get(); }
 

@@ -67,8 +67,9 @@ class SparkEvalTest {
     }
 
     @Test
-    void sparkEvalFromTheCommandLineEqualsTheLocalEvalAndLoadsTheModelOnce(@TempDir Path dir) throws IOException {
+    void sparkEvalFromTheCommandLineEqualsTheLocalEvalAndLoadsTheModelOnce(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("spark");
+        EngineHolder.closeAll();                  // another test may have opened the same model with the same settings
         int loads = EngineHolder.loads();
         int rc = Main.run("eval", "--model", MODEL.toString(), "--dataset", DATASET, "--methods", METHODS, "--limit", "" + LIMIT,
                 "--device", "cpu", "--out", out.toString(), "--progress", "none", "--spark", "local[2]");
