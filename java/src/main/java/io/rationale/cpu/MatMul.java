@@ -18,10 +18,11 @@ import static io.rationale.cpu.Vec.L;
  *
  * <p>Two kernels:
  * <ul>
- * <li>few tokens (decode): each weight row is streamed once from memory and dotted with every token row, with
- *     several independent FMA accumulators (memory-bound); rows go in pairs, so that two loads from two rows are
- *     in flight per step; 16-bit weights are loaded a full register at a time (2L values) and widened in two
- *     halves;</li>
+ * <li>few tokens (decode, short batches): each weight row is streamed once from memory and dotted with the token
+ *     rows, with several independent FMA accumulators (memory-bound); rows go in pairs, so that two loads from two
+ *     rows are in flight per step; 16-bit weights are loaded a full register at a time (2L values) and widened in
+ *     two halves; four tokens at a time share each widened weight (2 rows × 4 tokens), taking turns over blocks
+ *     of rows that stay in L2;</li>
  * <li>many tokens (prefill): x is packed once into panels of {@link #TB} tokens, each panel stored input-major
  *     ({@code [in][TB]}, contiguous); each task widens a block of weight rows × {@link #KC} inputs to f32 into a
  *     thread-local buffer, then register tiles of 6 weight rows × 4 vectors of tokens (24 accumulators) add up
@@ -32,8 +33,13 @@ import static io.rationale.cpu.Vec.L;
 public final class MatMul {
     private MatMul() {}
 
-    /** From this many tokens on, the tiled (prefill) kernel runs. */
-    static final int GEMM_MIN_TOKENS = 8;
+    /**
+     * From this many tokens on, the tiled (prefill) kernel runs. Below, the 2-row × 4-token dot kernel is faster:
+     * a TinyLlama-1.1B forward of 4 / 8 tokens took 103 / 132 ms against 126 / 173 ms tiled (its f32 widening and
+     * padding to 16 tokens cost more than they save); at 12 tokens both took 165–175 ms, at 16 tiled won (167 ms
+     * against 207) (2 threads, 2026-12-05).
+     */
+    static final int GEMM_MIN_TOKENS = 12;
     /** Inputs per block of widened weights. */
     static final int KC = 1024;
     /** Weight rows per prefill task (a multiple of 6, the rows of a register tile). */
@@ -92,35 +98,54 @@ public final class MatMul {
         }
         forEachChunk(par, outs, rowsPerTask, (out, r0, r1) -> {
             Out o = outs[out];
-            int rows = o.weight.rows();
-            DType dt = o.weight.dtype();
-            MemorySegment w = o.weight.data();
-            for (int r = r0; r < r1; r += 2) {
-                int r2 = Math.min(r + 1, r1 - 1);        // an odd last row is paired with itself
+            int block = dotBlockRows(k, o.weight.dtype());
+            for (int b0 = r0; b0 < r1; b0 += block) dotBlock(o, k, x, n, b0, Math.min(r1, b0 + block));
+        });
+    }
+
+    /** Bytes of weight rows a dot block keeps in the L2 cache while groups of four tokens take turns over them. */
+    static final int DOT_BLOCK_BYTES = 256 * 1024;
+
+    /** Rows per dot block: an even number whose weights fill about {@link #DOT_BLOCK_BYTES}. */
+    static int dotBlockRows(int k, DType dt) {
+        return Math.max(2, (int) (DOT_BLOCK_BYTES / ((long) k * dt.bytes)) & ~1);
+    }
+
+    /**
+     * Rows [b0, b1) of one output for all n tokens: groups of four tokens take turns over the block's rows, two rows
+     * at a time (the four token rows stay in L1, the block's weights in L2), then the tokens left over go one by one
+     * along each pair of rows (a decode step streams every row once). An odd last row is paired with itself.
+     */
+    private static void dotBlock(Out o, int k, float[] x, int n, int b0, int b1) {
+        int rows = o.weight.rows();
+        DType dt = o.weight.dtype();
+        MemorySegment w = o.weight.data();
+        int tok = 0;
+        for (; tok + 4 <= n; tok += 4) {
+            for (int r = b0; r < b1; r += 2) {
+                int r2 = Math.min(r + 1, b1 - 1);
                 long row = (long) r * k, row2 = (long) r2 * k;
                 float b = o.bias == null ? 0f : o.bias[r], b2 = o.bias == null ? 0f : o.bias[r2];
-                int tok = 0;
-                if (dt == DType.F32) {
-                    for (; tok + 4 <= n; tok += 4) {
-                        dot4F32(w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
-                        if (r2 != r) dot4F32(w, row2, k, x, tok * k, o.y, tok * rows + r2, rows, b2);
-                    }
-                    for (; tok < n; tok++) dot2F32(w, row, row2, k, x, tok * k, o.y, tok * rows, r, r2, b, b2);
-                } else if (dt == DType.BF16) {
-                    for (; tok + 4 <= n; tok += 4) {
-                        dot4Bf16(w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
-                        if (r2 != r) dot4Bf16(w, row2, k, x, tok * k, o.y, tok * rows + r2, rows, b2);
-                    }
-                    for (; tok < n; tok++) dot2Bf16(w, row, row2, k, x, tok * k, o.y, tok * rows, r, r2, b, b2);
-                } else {
-                    for (; tok + 4 <= n; tok += 4) {
-                        dot4F16(w, row, k, x, tok * k, o.y, tok * rows + r, rows, b);
-                        if (r2 != r) dot4F16(w, row2, k, x, tok * k, o.y, tok * rows + r2, rows, b2);
-                    }
-                    for (; tok < n; tok++) dot2F16(w, row, row2, k, x, tok * k, o.y, tok * rows, r, r2, b, b2);
+                switch (dt) {
+                    case BF16 -> dot2x4Bf16(w, row, row2, k, x, tok * k, o.y, tok * rows, rows, r, r2, b, b2);
+                    case F16 -> dot2x4F16(w, row, row2, k, x, tok * k, o.y, tok * rows, rows, r, r2, b, b2);
+                    case F32 -> dot2x4F32(w, row, row2, k, x, tok * k, o.y, tok * rows, rows, r, r2, b, b2);
                 }
             }
-        });
+        }
+        if (tok == n) return;
+        for (int r = b0; r < b1; r += 2) {
+            int r2 = Math.min(r + 1, b1 - 1);
+            long row = (long) r * k, row2 = (long) r2 * k;
+            float b = o.bias == null ? 0f : o.bias[r], b2 = o.bias == null ? 0f : o.bias[r2];
+            for (int t = tok; t < n; t++) {
+                switch (dt) {
+                    case BF16 -> dot2Bf16(w, row, row2, k, x, t * k, o.y, t * rows, r, r2, b, b2);
+                    case F16 -> dot2F16(w, row, row2, k, x, t * k, o.y, t * rows, r, r2, b, b2);
+                    case F32 -> dot2F32(w, row, row2, k, x, t * k, o.y, t * rows, r, r2, b, b2);
+                }
+            }
+        }
     }
 
     // Two weight rows per loop (two loads in flight, each row with its own two accumulators, summed in the same
@@ -140,7 +165,7 @@ public final class MatMul {
             t0 = Vec.bf16Part(c, 0).fma(x0, t0);
             t1 = Vec.bf16Part(c, 1).fma(x1, t1);
         }
-        finish2(DType.BF16, w, row, row2, k, x, xOff, i, s0.add(s1), t0.add(t1), y, yOff, r, r2, b, b2);
+        finish2(DType.BF16, w, row, row2, k, x, xOff, i, sum(s0.add(s1)), sum(t0.add(t1)), y, yOff, r, r2, b, b2);
     }
 
     /** Two rows of f16 weights · one token row. */
@@ -156,7 +181,7 @@ public final class MatMul {
             t0 = Vec.f16Part(c, 0).fma(x0, t0);
             t1 = Vec.f16Part(c, 1).fma(x1, t1);
         }
-        finish2(DType.F16, w, row, row2, k, x, xOff, i, s0.add(s1), t0.add(t1), y, yOff, r, r2, b, b2);
+        finish2(DType.F16, w, row, row2, k, x, xOff, i, sum(s0.add(s1)), sum(t0.add(t1)), y, yOff, r, r2, b, b2);
     }
 
     /** Two rows of f32 weights · one token row. */
@@ -176,13 +201,15 @@ public final class MatMul {
             s0 = f32(w, row + i).fma(x0, s0);
             t0 = f32(w, row2 + i).fma(x0, t0);
         }
-        finish2(DType.F32, w, row, row2, k, x, xOff, i, s0.add(s1), t0.add(t1), y, yOff, r, r2, b, b2);
+        finish2(DType.F32, w, row, row2, k, x, xOff, i, sum(s0.add(s1)), sum(t0.add(t1)), y, yOff, r, r2, b, b2);
     }
 
-    /** Reduces two rows' accumulators, adds the scalar tail from input {@code i} on, writes y (+ bias). */
+    /** The sum of a vector's lanes. */
+    private static float sum(FloatVector v) { return v.reduceLanes(VectorOperators.ADD); }
+
+    /** Adds the scalar tail of two rows' sums from input {@code i} on, writes y (+ bias). */
     private static void finish2(DType dt, MemorySegment w, long row, long row2, int k, float[] x, int xOff, int i,
-                                FloatVector s, FloatVector t, float[] y, int yOff, int r, int r2, float b, float b2) {
-        float p = s.reduceLanes(VectorOperators.ADD), q = t.reduceLanes(VectorOperators.ADD);
+                                float p, float q, float[] y, int yOff, int r, int r2, float b, float b2) {
         for (; i < k; i++) {
             p = Math.fma(Vec.get(dt, w, row + i), x[xOff + i], p);
             q = Math.fma(Vec.get(dt, w, row2 + i), x[xOff + i], q);
@@ -191,76 +218,101 @@ public final class MatMul {
         y[yOff + r2] = q + b2;
     }
 
-    /** One row of bf16 weights · four consecutive token rows (each weight widened once for all four). */
-    private static void dot4Bf16(MemorySegment w, long row, int k, float[] x, int xOff, float[] y, int yOff, int ldy, float b) {
+    /**
+     * Two rows of bf16 weights · four consecutive token rows: {@code y[t][r] = w[r]·x[t] + b} and likewise r2 (may
+     * equal r), each weight widened once for all four tokens; per row and token the same two accumulators (weights
+     * 0..L-1 and L..2L-1 of each load) and the same sum as one row alone.
+     */
+    private static void dot2x4Bf16(MemorySegment w, long row, long row2, int k, float[] x, int xOff, float[] y, int yOff, int ldy,
+                                 int r, int r2, float b, float b2) {
         FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
+        FloatVector u0 = s0, u1 = s0, u2 = s0, u3 = s0, v0 = s0, v1 = s0, v2 = s0, v3 = s0;
         int i = 0;
         for (; i <= k - 2 * L; i += 2 * L) {
-            ShortVector a = Vec.load16(w, (row + i) * 2);
-            FloatVector w0 = Vec.bf16Part(a, 0), w1 = Vec.bf16Part(a, 1);
+            ShortVector a = Vec.load16(w, (row + i) * 2), c = Vec.load16(w, (row2 + i) * 2);
+            FloatVector w0 = Vec.bf16Part(a, 0), w1 = Vec.bf16Part(a, 1), q0 = Vec.bf16Part(c, 0), q1 = Vec.bf16Part(c, 1);
             int o = xOff + i;
-            s0 = w0.fma(FloatVector.fromArray(F, x, o), s0);
-            t0 = w1.fma(FloatVector.fromArray(F, x, o + L), t0);
-            s1 = w0.fma(FloatVector.fromArray(F, x, o + k), s1);
-            t1 = w1.fma(FloatVector.fromArray(F, x, o + k + L), t1);
-            s2 = w0.fma(FloatVector.fromArray(F, x, o + 2 * k), s2);
-            t2 = w1.fma(FloatVector.fromArray(F, x, o + 2 * k + L), t2);
-            s3 = w0.fma(FloatVector.fromArray(F, x, o + 3 * k), s3);
-            t3 = w1.fma(FloatVector.fromArray(F, x, o + 3 * k + L), t3);
+            FloatVector x0 = FloatVector.fromArray(F, x, o), x1 = FloatVector.fromArray(F, x, o + L);
+            s0 = w0.fma(x0, s0); t0 = w1.fma(x1, t0); u0 = q0.fma(x0, u0); v0 = q1.fma(x1, v0);
+            x0 = FloatVector.fromArray(F, x, o + k); x1 = FloatVector.fromArray(F, x, o + k + L);
+            s1 = w0.fma(x0, s1); t1 = w1.fma(x1, t1); u1 = q0.fma(x0, u1); v1 = q1.fma(x1, v1);
+            x0 = FloatVector.fromArray(F, x, o + 2 * k); x1 = FloatVector.fromArray(F, x, o + 2 * k + L);
+            s2 = w0.fma(x0, s2); t2 = w1.fma(x1, t2); u2 = q0.fma(x0, u2); v2 = q1.fma(x1, v2);
+            x0 = FloatVector.fromArray(F, x, o + 3 * k); x1 = FloatVector.fromArray(F, x, o + 3 * k + L);
+            s3 = w0.fma(x0, s3); t3 = w1.fma(x1, t3); u3 = q0.fma(x0, u3); v3 = q1.fma(x1, v3);
         }
-        finish4(DType.BF16, w, row, k, x, xOff, i, s0.add(t0), s1.add(t1), s2.add(t2), s3.add(t3), y, yOff, ldy, b);
+        int y0 = yOff + r, y1 = yOff + r2;
+        y[y0] = sum(s0.add(t0)); y[y0 + ldy] = sum(s1.add(t1)); y[y0 + 2 * ldy] = sum(s2.add(t2)); y[y0 + 3 * ldy] = sum(s3.add(t3));
+        y[y1] = sum(u0.add(v0)); y[y1 + ldy] = sum(u1.add(v1)); y[y1 + 2 * ldy] = sum(u2.add(v2)); y[y1 + 3 * ldy] = sum(u3.add(v3));
+        finish4(DType.BF16, w, row, k, x, xOff, i, y, y0, ldy, b);
+        if (r2 != r) finish4(DType.BF16, w, row2, k, x, xOff, i, y, y1, ldy, b2);   // an odd last row paired with itself is finished once
     }
 
-    /** One row of f16 weights · four consecutive token rows. */
-    private static void dot4F16(MemorySegment w, long row, int k, float[] x, int xOff, float[] y, int yOff, int ldy, float b) {
+    /**
+     * Two rows of f16 weights · four consecutive token rows: {@code y[t][r] = w[r]·x[t] + b} and likewise r2 (may
+     * equal r), each weight widened once for all four tokens; per row and token the same two accumulators (weights
+     * 0..L-1 and L..2L-1 of each load) and the same sum as one row alone.
+     */
+    private static void dot2x4F16(MemorySegment w, long row, long row2, int k, float[] x, int xOff, float[] y, int yOff, int ldy,
+                                 int r, int r2, float b, float b2) {
         FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
+        FloatVector u0 = s0, u1 = s0, u2 = s0, u3 = s0, v0 = s0, v1 = s0, v2 = s0, v3 = s0;
         int i = 0;
         for (; i <= k - 2 * L; i += 2 * L) {
-            ShortVector a = Vec.load16(w, (row + i) * 2);
-            FloatVector w0 = Vec.f16Part(a, 0), w1 = Vec.f16Part(a, 1);
+            ShortVector a = Vec.load16(w, (row + i) * 2), c = Vec.load16(w, (row2 + i) * 2);
+            FloatVector w0 = Vec.f16Part(a, 0), w1 = Vec.f16Part(a, 1), q0 = Vec.f16Part(c, 0), q1 = Vec.f16Part(c, 1);
             int o = xOff + i;
-            s0 = w0.fma(FloatVector.fromArray(F, x, o), s0);
-            t0 = w1.fma(FloatVector.fromArray(F, x, o + L), t0);
-            s1 = w0.fma(FloatVector.fromArray(F, x, o + k), s1);
-            t1 = w1.fma(FloatVector.fromArray(F, x, o + k + L), t1);
-            s2 = w0.fma(FloatVector.fromArray(F, x, o + 2 * k), s2);
-            t2 = w1.fma(FloatVector.fromArray(F, x, o + 2 * k + L), t2);
-            s3 = w0.fma(FloatVector.fromArray(F, x, o + 3 * k), s3);
-            t3 = w1.fma(FloatVector.fromArray(F, x, o + 3 * k + L), t3);
+            FloatVector x0 = FloatVector.fromArray(F, x, o), x1 = FloatVector.fromArray(F, x, o + L);
+            s0 = w0.fma(x0, s0); t0 = w1.fma(x1, t0); u0 = q0.fma(x0, u0); v0 = q1.fma(x1, v0);
+            x0 = FloatVector.fromArray(F, x, o + k); x1 = FloatVector.fromArray(F, x, o + k + L);
+            s1 = w0.fma(x0, s1); t1 = w1.fma(x1, t1); u1 = q0.fma(x0, u1); v1 = q1.fma(x1, v1);
+            x0 = FloatVector.fromArray(F, x, o + 2 * k); x1 = FloatVector.fromArray(F, x, o + 2 * k + L);
+            s2 = w0.fma(x0, s2); t2 = w1.fma(x1, t2); u2 = q0.fma(x0, u2); v2 = q1.fma(x1, v2);
+            x0 = FloatVector.fromArray(F, x, o + 3 * k); x1 = FloatVector.fromArray(F, x, o + 3 * k + L);
+            s3 = w0.fma(x0, s3); t3 = w1.fma(x1, t3); u3 = q0.fma(x0, u3); v3 = q1.fma(x1, v3);
         }
-        finish4(DType.F16, w, row, k, x, xOff, i, s0.add(t0), s1.add(t1), s2.add(t2), s3.add(t3), y, yOff, ldy, b);
+        int y0 = yOff + r, y1 = yOff + r2;
+        y[y0] = sum(s0.add(t0)); y[y0 + ldy] = sum(s1.add(t1)); y[y0 + 2 * ldy] = sum(s2.add(t2)); y[y0 + 3 * ldy] = sum(s3.add(t3));
+        y[y1] = sum(u0.add(v0)); y[y1 + ldy] = sum(u1.add(v1)); y[y1 + 2 * ldy] = sum(u2.add(v2)); y[y1 + 3 * ldy] = sum(u3.add(v3));
+        finish4(DType.F16, w, row, k, x, xOff, i, y, y0, ldy, b);
+        if (r2 != r) finish4(DType.F16, w, row2, k, x, xOff, i, y, y1, ldy, b2);   // an odd last row paired with itself is finished once
     }
 
-    /** Reduces four token accumulators, adds the scalar tail from input {@code i} on, writes y (+ bias). */
-    private static void finish4(DType dt, MemorySegment w, long row, int k, float[] x, int xOff, int i,
-                                FloatVector s0, FloatVector s1, FloatVector s2, FloatVector s3, float[] y, int yOff, int ldy, float b) {
-        float r0 = s0.reduceLanes(VectorOperators.ADD), r1 = s1.reduceLanes(VectorOperators.ADD);
-        float r2 = s2.reduceLanes(VectorOperators.ADD), r3 = s3.reduceLanes(VectorOperators.ADD);
-        for (; i < k; i++) {
-            float wi = Vec.get(dt, w, row + i);
-            r0 = Math.fma(wi, x[xOff + i], r0);
-            r1 = Math.fma(wi, x[xOff + k + i], r1);
-            r2 = Math.fma(wi, x[xOff + 2 * k + i], r2);
-            r3 = Math.fma(wi, x[xOff + 3 * k + i], r3);
+    /**
+     * Adds the scalar tail (inputs {@code i} on) and the bias to the four tokens' lane sums the caller stored in
+     * {@code y[yOff + t·ldy]}. The 2×4 kernels store their sums before calling this rather than passing them: with
+     * eight sums held across the calls they ran 20% slower (C2's code for the main loop; 12- and 16-token TinyLlama
+     * forwards, 2026-12-05).
+     */
+    private static void finish4(DType dt, MemorySegment w, long row, int k, float[] x, int xOff, int i, float[] y, int yOff, int ldy, float b) {
+        for (int t = 0; t < 4; t++) {
+            float s = y[yOff + t * ldy];
+            for (int j = i; j < k; j++) s = Math.fma(Vec.get(dt, w, row + j), x[xOff + t * k + j], s);
+            y[yOff + t * ldy] = s + b;
         }
-        y[yOff] = r0 + b;
-        y[yOff + ldy] = r1 + b;
-        y[yOff + 2 * ldy] = r2 + b;
-        y[yOff + 3 * ldy] = r3 + b;
     }
 
-    /** One row of f32 weights · four consecutive token rows. */
-    private static void dot4F32(MemorySegment w, long row, int k, float[] x, int xOff, float[] y, int yOff, int ldy, float b) {
-        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+    /** Two rows of f32 weights · four consecutive token rows (one accumulator per row and token, as one row alone). */
+    private static void dot2x4F32(MemorySegment w, long row, long row2, int k, float[] x, int xOff, float[] y, int yOff, int ldy,
+                                  int r, int r2, float b, float b2) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, u0 = s0, u1 = s0, u2 = s0, u3 = s0;
         int i = 0;
         for (; i <= k - L; i += L) {
-            FloatVector wv = f32(w, row + i);
-            s0 = wv.fma(FloatVector.fromArray(F, x, xOff + i), s0);
-            s1 = wv.fma(FloatVector.fromArray(F, x, xOff + k + i), s1);
-            s2 = wv.fma(FloatVector.fromArray(F, x, xOff + 2 * k + i), s2);
-            s3 = wv.fma(FloatVector.fromArray(F, x, xOff + 3 * k + i), s3);
+            FloatVector wv = f32(w, row + i), qv = f32(w, row2 + i);
+            FloatVector x0 = FloatVector.fromArray(F, x, xOff + i);
+            s0 = wv.fma(x0, s0); u0 = qv.fma(x0, u0);
+            x0 = FloatVector.fromArray(F, x, xOff + k + i);
+            s1 = wv.fma(x0, s1); u1 = qv.fma(x0, u1);
+            x0 = FloatVector.fromArray(F, x, xOff + 2 * k + i);
+            s2 = wv.fma(x0, s2); u2 = qv.fma(x0, u2);
+            x0 = FloatVector.fromArray(F, x, xOff + 3 * k + i);
+            s3 = wv.fma(x0, s3); u3 = qv.fma(x0, u3);
         }
-        finish4(DType.F32, w, row, k, x, xOff, i, s0, s1, s2, s3, y, yOff, ldy, b);
+        int y0 = yOff + r, y1 = yOff + r2;
+        y[y0] = sum(s0); y[y0 + ldy] = sum(s1); y[y0 + 2 * ldy] = sum(s2); y[y0 + 3 * ldy] = sum(s3);
+        y[y1] = sum(u0); y[y1 + ldy] = sum(u1); y[y1 + 2 * ldy] = sum(u2); y[y1 + 3 * ldy] = sum(u3);
+        finish4(DType.F32, w, row, k, x, xOff, i, y, y0, ldy, b);
+        if (r2 != r) finish4(DType.F32, w, row2, k, x, xOff, i, y, y1, ldy, b2);   // an odd last row paired with itself is finished once
     }
 
     private static FloatVector f32(MemorySegment w, long elem) { return FloatVector.fromMemorySegment(F, w, elem * 4, Vec.LE); }

@@ -31,13 +31,13 @@ class KernelTest {
         }
     }
 
-    /** Shapes and token counts reach every register tile (6x4, 4x4, 1x4, 4x1, 1x1), both kernels and K > one block. */
+    /** Shapes and token counts reach every register tile (6x4, 4x4, 1x4, 4x1, 1x1; dot 2x4 and 2x1 with an odd last row), both kernels and K > one block. */
     @Test
     void matmulKernelsMatchPlainLoops() {
         Random rnd = new Random(2);
         try (Parallel par = new Parallel(2)) {
             for (DType dt : DType.values()) {
-                for (int[] shape : new int[][]{{13, 37}, {17, 1100}, {5, 16}}) {
+                for (int[] shape : new int[][]{{13, 37}, {17, 1100}, {5, 16}, {515, 1100}}) {   // 515 x 1100: a dot task spans several L2 blocks (MatMul.dotBlockRows), the last one odd
                     int rows = shape[0], k = shape[1];
                     MemorySegment seg = Arena.ofAuto().allocate((long) rows * k * dt.bytes);
                     for (int i = 0; i < rows * k; i++) {
@@ -53,7 +53,7 @@ class KernelTest {
                     for (int r = 0; r < rows; r++) bias[r] = r * 0.5f;
                     double[] wd = new double[rows * k];
                     for (int i = 0; i < rows * k; i++) wd[i] = w.get(i);
-                    for (int n : k > 1000 ? new int[]{1, 5, 70, 256} : new int[]{1, 3, 4, 7, 8, 17, 40, 64, 70, 100, 256, 257}) {   // 256: padded acc rows (MatMul.leadingDimension)
+                    for (int n : k > 1000 ? new int[]{1, 5, 9, 70, 256} : new int[]{1, 3, 4, 7, 8, 9, 11, 12, 17, 40, 64, 70, 100, 256, 257}) {   // 256: padded acc rows (MatMul.leadingDimension)
                         float[] x = new float[n * k];
                         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
                         float[] y = new float[n * rows];
