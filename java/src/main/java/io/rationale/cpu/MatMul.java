@@ -34,12 +34,13 @@ public final class MatMul {
     private MatMul() {}
 
     /**
-     * From this many tokens on, the tiled (prefill) kernel runs. Below, the 2-row × 4-token dot kernel is faster:
-     * a TinyLlama-1.1B forward of 4 / 8 tokens took 103 / 132 ms against 126 / 173 ms tiled (its f32 widening and
-     * padding to 16 tokens cost more than they save); at 12 tokens both took 165–175 ms, at 16 tiled won (167 ms
-     * against 207) (2 threads, 2026-12-05).
+     * From this many tokens on, the tiled (prefill) kernel runs. Below, the 2-row × 4-token dot kernel is faster (the
+     * tiled kernel's f32 widening and padding to 16 tokens cost more than they save): KernelBench's layer forward on
+     * a TinyLlama-1.1B shape took 4.0–4.2 / 5.3–5.5 ms for 4 / 8 tokens against 4.6–5.1 / 7.2–7.3 ms before. Tokens
+     * left over after groups of four go one by one, so 10 and 11 tokens were slower this way (7.2–7.6 ms against
+     * 7.0 tiled) and stay tiled (2 threads, 2026-12-05, benchmarks/results/2026-12-05-cpu-kernels-3.md).
      */
-    static final int GEMM_MIN_TOKENS = 12;
+    static final int GEMM_MIN_TOKENS = 10;
     /** Inputs per block of widened weights. */
     static final int KC = 1024;
     /** Weight rows per prefill task (a multiple of 6, the rows of a register tile). */
