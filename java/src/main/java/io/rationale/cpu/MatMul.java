@@ -89,7 +89,7 @@ public final class MatMul {
         });
     }
 
-    // ---------------------------------------------------------------- decode: stream each weight row once
+    // ---------------------------------------------------------------- few tokens (decode, short batches): stream each weight row once
 
     private static void dotPass(Parallel par, float[] x, int n, int k, Out[] outs) {
         int[] rowsPerTask = new int[outs.length];
