@@ -372,7 +372,7 @@ public final class Attention {
         FloatVector acc = FloatVector.zero(F);
         int j = from;
         for (; j <= to - L; j += L) {
-            FloatVector e = FloatVector.fromArray(F, x, j).sub(m).lanewise(VectorOperators.EXP);
+            FloatVector e = Vec.exp(FloatVector.fromArray(F, x, j).sub(m));
             e.intoArray(x, j);
             acc = acc.add(e);
         }

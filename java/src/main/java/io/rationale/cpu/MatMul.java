@@ -18,11 +18,11 @@ import static io.rationale.cpu.Vec.L;
  *
  * <p>Two kernels:
  * <ul>
- * <li>few tokens (decode, short batches): each weight row is streamed once from memory and dotted with the token
- *     rows, with several independent FMA accumulators (memory-bound); rows go in pairs, so that two loads from two
- *     rows are in flight per step; 16-bit weights are loaded a full register at a time (2L values) and widened in
- *     two halves; four tokens at a time share each widened weight (2 rows × 4 tokens), taking turns over blocks
- *     of rows that stay in L2;</li>
+ * <li>few tokens (decode, short inputs up to 12 tokens): each weight row is dotted with the token rows, with several
+ *     independent FMA accumulators (memory-bound); rows go in pairs, so that two loads from two rows are in flight
+ *     per step; 16-bit weights are loaded a full register at a time (2L values) and widened in two halves; four
+ *     tokens at a time share each widened weight (2 rows × 4 tokens), taking turns over blocks of rows that are
+ *     first read into L2 ({@link Vec#touch}) and stay there;</li>
  * <li>many tokens (prefill): x is packed once into panels of {@link #TB} tokens, each panel stored input-major
  *     ({@code [in][TB]}, contiguous); each task widens a block of weight rows × {@link #KC} inputs to f32 into a
  *     thread-local buffer, then register tiles of 6 weight rows × 4 vectors of tokens (24 accumulators) add up
@@ -35,12 +35,12 @@ public final class MatMul {
 
     /**
      * From this many tokens on, the tiled (prefill) kernel runs. Below, the 2-row × 4-token dot kernel is faster (the
-     * tiled kernel's f32 widening and padding to 16 tokens cost more than they save): KernelBench's layer forward on
-     * a TinyLlama-1.1B shape took 4.0–4.2 / 5.3–5.5 ms for 4 / 8 tokens against 4.6–5.1 / 7.2–7.3 ms before. Tokens
-     * left over after groups of four go one by one, so 10 and 11 tokens were slower this way (7.2–7.6 ms against
-     * 7.0 tiled) and stay tiled (2 threads, 2026-12-05, benchmarks/results/2026-12-05-cpu-kernels-3.md).
+     * tiled kernel's f32 widening and padding to 16 tokens cost more than they save). With the weights read into L2
+     * first and two or three leftover tokens padded to a group of four, all 154 TinyLlama-1.1B layer matrices took
+     * 147 ms for 12 tokens this way against 165–176 ms tiled, and 153–166 against 165–167 for 13, a tie (2 threads,
+     * 2026-12-05, benchmarks/results/2026-12-05-cpu-kernels-4.md).
      */
-    static final int GEMM_MIN_TOKENS = 10;
+    static final int GEMM_MIN_TOKENS = 13;
     /** Inputs per block of widened weights. */
     static final int KC = 1024;
     /** Weight rows per prefill task (a multiple of 6, the rows of a register tile). */
@@ -97,10 +97,17 @@ public final class MatMul {
             int tasks = DOT_TASKS_PER_THREAD * par.threads();
             rowsPerTask[o] = Math.max(16, (outs[o].weight.rows() + tasks - 1) / tasks + 1 & ~1);   // even: rows go in pairs
         }
+        int left = n % 4;
+        float[] xl = null;                                // two or three tokens left over: copied, zero-padded to four
+        if (left >= 2) {
+            xl = new float[4 * k];
+            System.arraycopy(x, (n - left) * k, xl, 0, left * k);
+        }
+        float[] xLeft = xl;
         forEachChunk(par, outs, rowsPerTask, (out, r0, r1) -> {
             Out o = outs[out];
             int block = dotBlockRows(k, o.weight.dtype());
-            for (int b0 = r0; b0 < r1; b0 += block) dotBlock(o, k, x, n, b0, Math.min(r1, b0 + block));
+            for (int b0 = r0; b0 < r1; b0 += block) dotBlock(o, k, x, n, xLeft, b0, Math.min(r1, b0 + block));
         });
     }
 
@@ -113,38 +120,51 @@ public final class MatMul {
     }
 
     /**
-     * Rows [b0, b1) of one output for all n tokens: groups of four tokens take turns over the block's rows, two rows
-     * at a time (the four token rows stay in L1, the block's weights in L2), then the tokens left over go one by one
-     * along each pair of rows (a decode step streams every row once). An odd last row is paired with itself.
+     * Rows [b0, b1) of one output for all n tokens. With two or more tokens the block's weights are first read into
+     * L2 ({@link Vec#touch}); a decode step (one token) streams them once instead, which measured faster. Then groups
+     * of four tokens take turns over the block's rows, two rows at a time (the four token rows stay in L1, the
+     * block's weights in L2); two or three tokens left over go as a group of four through {@code xLeft}, their copy
+     * padded with zero rows, whose outputs are dropped (each token's sums are the same as in a full group); a single
+     * token left goes along each pair of rows alone. An odd last row is paired with itself.
      */
-    private static void dotBlock(Out o, int k, float[] x, int n, int b0, int b1) {
+    private static void dotBlock(Out o, int k, float[] x, int n, float[] xLeft, int b0, int b1) {
         int rows = o.weight.rows();
         DType dt = o.weight.dtype();
         MemorySegment w = o.weight.data();
+        if (n >= 2) Vec.touch(w, (long) b0 * k * dt.bytes, (long) b1 * k * dt.bytes);
         int tok = 0;
-        for (; tok + 4 <= n; tok += 4) {
-            for (int r = b0; r < b1; r += 2) {
-                int r2 = Math.min(r + 1, b1 - 1);
-                long row = (long) r * k, row2 = (long) r2 * k;
-                float b = o.bias == null ? 0f : o.bias[r], b2 = o.bias == null ? 0f : o.bias[r2];
-                switch (dt) {
-                    case BF16 -> dot2x4Bf16(w, row, row2, k, x, tok * k, o.y, tok * rows, rows, r, r2, b, b2);
-                    case F16 -> dot2x4F16(w, row, row2, k, x, tok * k, o.y, tok * rows, rows, r, r2, b, b2);
-                    case F32 -> dot2x4F32(w, row, row2, k, x, tok * k, o.y, tok * rows, rows, r, r2, b, b2);
-                }
-            }
+        for (; tok + 4 <= n; tok += 4) pairs4(o, k, x, tok * k, o.y, tok * rows, b0, b1);
+        if (n - tok >= 2) {
+            float[] yLeft = scratch(1, 4 * rows);
+            pairs4(o, k, xLeft, 0, yLeft, 0, b0, b1);
+            for (int t = tok; t < n; t++) System.arraycopy(yLeft, (t - tok) * rows + b0, o.y, t * rows + b0, b1 - b0);
+            return;
         }
         if (tok == n) return;
         for (int r = b0; r < b1; r += 2) {
             int r2 = Math.min(r + 1, b1 - 1);
             long row = (long) r * k, row2 = (long) r2 * k;
             float b = o.bias == null ? 0f : o.bias[r], b2 = o.bias == null ? 0f : o.bias[r2];
-            for (int t = tok; t < n; t++) {
-                switch (dt) {
-                    case BF16 -> dot2Bf16(w, row, row2, k, x, t * k, o.y, t * rows, r, r2, b, b2);
-                    case F16 -> dot2F16(w, row, row2, k, x, t * k, o.y, t * rows, r, r2, b, b2);
-                    case F32 -> dot2F32(w, row, row2, k, x, t * k, o.y, t * rows, r, r2, b, b2);
-                }
+            switch (dt) {
+                case BF16 -> dot2Bf16(w, row, row2, k, x, tok * k, o.y, tok * rows, r, r2, b, b2);
+                case F16 -> dot2F16(w, row, row2, k, x, tok * k, o.y, tok * rows, r, r2, b, b2);
+                case F32 -> dot2F32(w, row, row2, k, x, tok * k, o.y, tok * rows, r, r2, b, b2);
+            }
+        }
+    }
+
+    /** Rows [b0, b1) of {@code o}, two at a time, · the four token rows of x from xOff into y from yOff (rows apart). */
+    private static void pairs4(Out o, int k, float[] x, int xOff, float[] y, int yOff, int b0, int b1) {
+        int rows = o.weight.rows();
+        MemorySegment w = o.weight.data();
+        for (int r = b0; r < b1; r += 2) {
+            int r2 = Math.min(r + 1, b1 - 1);
+            long row = (long) r * k, row2 = (long) r2 * k;
+            float b = o.bias == null ? 0f : o.bias[r], b2 = o.bias == null ? 0f : o.bias[r2];
+            switch (o.weight.dtype()) {
+                case BF16 -> dot2x4Bf16(w, row, row2, k, x, xOff, y, yOff, rows, r, r2, b, b2);
+                case F16 -> dot2x4F16(w, row, row2, k, x, xOff, y, yOff, rows, r, r2, b, b2);
+                case F32 -> dot2x4F32(w, row, row2, k, x, xOff, y, yOff, rows, r, r2, b, b2);
             }
         }
     }
@@ -354,6 +374,9 @@ public final class MatMul {
         float[] wf = scratch(0, rows * KC);
         float[] acc = scratch(1, rows * ld);
         Tensor w = o.weight;
+        // the task's rows are one contiguous run: read it first, then widen block by block from the caches; widening
+        // straight from memory, KC weights from each row at a time, took twice as long (72 tokens, 2026-12-05)
+        Vec.touch(w.data(), (long) r0 * k * w.dtype().bytes, (long) r1 * k * w.dtype().bytes);
         for (int k0 = 0; k0 < k; k0 += KC) {
             int kc = Math.min(KC, k - k0);
             boolean first = k0 == 0;

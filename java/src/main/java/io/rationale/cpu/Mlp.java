@@ -58,7 +58,7 @@ public final class Mlp {
         int i = from;
         for (; i <= to - L; i += L) {
             FloatVector g = FloatVector.fromArray(F, gate, i);
-            FloatVector silu = g.div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+            FloatVector silu = g.div(Vec.exp(g.neg()).add(1f));
             silu.mul(FloatVector.fromArray(F, up, i)).intoArray(act, i);
         }
         for (; i < to; i++) act[i] = silu(gate[i]) * up[i];
@@ -140,7 +140,7 @@ public final class Mlp {
         for (; i <= to - L; i += L) {
             FloatVector g = FloatVector.fromArray(F, gate, i), d = FloatVector.fromArray(F, dAct, i);
             if (m != 1f) d = d.mul(m);
-            FloatVector sig = FloatVector.broadcast(F, 1f).div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+            FloatVector sig = FloatVector.broadcast(F, 1f).div(Vec.exp(g.neg()).add(1f));
             FloatVector silu = g.mul(sig);
             if (gateGrad) {
                 FloatVector s = identity ? silu.div(g.add(eps)) : sig.mul(g.mul(sig.neg().add(1f)).add(1f));

@@ -1,8 +1,10 @@
 package io.rationale.cpu;
 
 import io.rationale.weights.DType;
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
@@ -57,6 +59,58 @@ final class Vec {
         bits = bits.blend(mag.or(0x7f800000), infNan);
         bits = bits.blend(bits.or(0x00400000), h.and(0x7fff).compare(VectorOperators.GT, 0x7c00));  // NaNs come out quiet
         return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+    }
+
+    /**
+     * Reads one byte of every 64-byte line of {@code seg} in bytes {@code [from, to)}, so that a kernel that then
+     * walks these weights finds them in the L2 cache. A loop that does nothing but load keeps far more lines in flight
+     * than a kernel that widens and multiplies as it reads (only the out-of-order window's worth of its loads can
+     * wait on memory at once), so reading a block first and computing on it from L2 is faster than one pass over
+     * memory. On this project's 2-core machine, bf16 weights from memory: 4 tokens 22 → 31–33 GB/s, 9 tokens 14.5 →
+     * 18 GB/s (benchmarks/results/2026-12-05-cpu-kernels-4.md).
+     */
+    static void touch(MemorySegment seg, long from, long to) {
+        if (to <= from) return;
+        int s = 0;
+        for (long q = from; q < to; q += 64) s += seg.get(ValueLayout.JAVA_BYTE, q);
+        s += seg.get(ValueLayout.JAVA_BYTE, to - 1);
+        touched = s;   // a store that the JIT must keep, so that it keeps the loads
+    }
+
+    /** Where {@link #touch} leaves its sum. */
+    @SuppressWarnings("unused")
+    private static int touched;
+
+    static final VectorSpecies<Double> D = VectorSpecies.of(double.class, F.vectorShape());
+
+    /**
+     * e^x per lane, rounded to float from a double-precision evaluation in adds, multiplies and FMAs only, so that the
+     * interpreter and every JIT tier give the same bits. {@code lanewise(EXP)} does not: compiled by C2 it calls an
+     * intrinsic that differs from the Java fallback in the last bit for about 1% of inputs, so softmax and SiLU outputs
+     * changed once the JIT had compiled them (a test asserting an exact ratio between two backward passes failed now
+     * and then). Per half of the lanes in double: x = k·ln2 + r with |r| ≤ ln2/2 (k rounded by adding 1.5·2^52), e^r
+     * by its Taylor series to r^11 (relative error below 1e-14), 2^k set in the exponent bits; the float rounding of
+     * that is the float nearest e^x except within 1e-14 of a tie ({@code VecTest}: equal to {@code (float) Math.exp}).
+     * Inputs are clamped to [-104, 89], past which the float result is 0 or infinity anyway; NaN stays NaN.
+     */
+    static FloatVector exp(FloatVector x) {
+        x = x.max(-104f).min(89f);
+        FloatVector lo = expHalf((DoubleVector) x.convertShape(VectorOperators.F2D, D, 0)).convertShape(VectorOperators.D2F, F, 0).reinterpretAsFloats();
+        FloatVector hi = expHalf((DoubleVector) x.convertShape(VectorOperators.F2D, D, 1)).convertShape(VectorOperators.D2F, F, -1).reinterpretAsFloats();
+        return lo.add(hi);                                          // each half is zero where the other holds its lanes
+    }
+
+    private static final double[] INVERSE_FACTORIALS = {1.0 / 39916800, 1.0 / 3628800, 1.0 / 362880, 1.0 / 40320, 1.0 / 5040,
+            1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5, 1, 1};
+
+    private static DoubleVector expHalf(DoubleVector x) {
+        DoubleVector t = x.fma(DoubleVector.broadcast(D, 1.4426950408889634), DoubleVector.broadcast(D, 0x1.8p52));
+        DoubleVector k = t.sub(0x1.8p52);                           // rint(x·log2 e)
+        DoubleVector r = k.fma(DoubleVector.broadcast(D, -0.6931471805599453), x);
+        DoubleVector p = DoubleVector.broadcast(D, INVERSE_FACTORIALS[0]);
+        for (int i = 1; i < INVERSE_FACTORIALS.length; i++) p = p.fma(r, DoubleVector.broadcast(D, INVERSE_FACTORIALS[i]));
+        LongVector e = t.reinterpretAsLongs().sub(Double.doubleToRawLongBits(0x1.8p52) - 1023).lanewise(VectorOperators.LSHL, 52);
+        return p.mul(e.reinterpretAsDoubles());
     }
 
     /** One weight of type {@code dt} at element {@code elem} as a float. */

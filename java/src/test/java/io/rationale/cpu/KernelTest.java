@@ -53,7 +53,7 @@ class KernelTest {
                     for (int r = 0; r < rows; r++) bias[r] = r * 0.5f;
                     double[] wd = new double[rows * k];
                     for (int i = 0; i < rows * k; i++) wd[i] = w.get(i);
-                    for (int n : k > 1000 ? new int[]{1, 5, 9, 70, 256} : new int[]{1, 3, 4, 7, 8, 9, 10, 11, 17, 40, 64, 70, 100, 256, 257}) {   // 256: padded acc rows (MatMul.leadingDimension)
+                    for (int n : k > 1000 ? new int[]{1, 5, 6, 7, 9, 70, 256} : new int[]{1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 14, 15, 17, 40, 64, 70, 100, 256, 257}) {   // 256: padded acc rows (MatMul.leadingDimension)
                         float[] x = new float[n * k];
                         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
                         float[] y = new float[n * rows];

@@ -254,8 +254,14 @@ class LayerBackwardTest {
                 int in = shape[0], out = shape[1];
                 Tensor w1 = tensor(dt, out, in, r), w2 = tensor(dt, out / 2 + 1, in, r);
                 double[] W1 = toDouble(w1.toFloatArray()), W2 = toDouble(w2.toFloatArray());
-                for (int n : new int[]{1, 3, 4, 5, 9, 16}) {          // 16: tiles of 6, 6 and 4 tokens
+                // up to 12 tokens chunks of whole rows (LinearBackward.chunked), above stripes; the token tiles: 2, 6+1,
+                // 6+2, 6+3+2, 6+6, 6+6+1, 6+6+2, 6+6+4
+                for (int n : new int[]{1, 2, 3, 4, 5, 7, 8, 9, 11, 12, 13, 14, 16}) {
                     float[] dy1 = toFloat(random(r, n * out, 1)), dy2 = toFloat(random(r, n * w2.rows(), 1));
+                    if (n % 2 == 1) {                               // blocks of rows with no gradient are skipped
+                        for (int t = 0; t < n; t++) java.util.Arrays.fill(dy1, t * out, t * out + Math.min(out, 130), 0f);
+                        java.util.Arrays.fill(dy2, 0f);
+                    }
                     float[] dx = toFloat(random(r, n * in, 1)), start = dx.clone();
                     // accumulate: dx += dy1·W1 + dy2·W2
                     LinearBackward.inputGrad(par, dx, n, in, true, new LinearBackward.Term(w1, dy1), new LinearBackward.Term(w2, dy2));
@@ -279,6 +285,9 @@ class LayerBackwardTest {
                         assertEquals(want[i], dx[i], 1e-5 * mag[i],
                                 () -> dt + " in " + in + " out " + out + " tokens " + n + ": element " + idx);
                     }
+                    float[] none = dx.clone();                      // overwrite mode, no gradient at all: zeros
+                    LinearBackward.inputGrad(par, none, n, in, false, new LinearBackward.Term(w2, new float[n * w2.rows()]));
+                    for (float f : none) assertEquals(0f, f, "no gradient, tokens " + n);
                     // overwrite mode, one term, against FD of Σ dy·(x·Wᵀ) in double on a few coordinates
                     LinearBackward.inputGrad(par, dx, n, in, false, new LinearBackward.Term(w1, dy1));
                     double[] fd = Fd.gradient(x -> {                 // token 0, first 3 inputs
