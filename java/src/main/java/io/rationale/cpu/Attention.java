@@ -4,7 +4,6 @@ import io.rationale.engine.AttentionIntervention;
 import io.rationale.engine.LrpRules;
 import io.rationale.engine.RuleMode;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 import static io.rationale.cpu.Vec.F;
 import static io.rationale.cpu.Vec.L;
@@ -376,7 +375,7 @@ public final class Attention {
             e.intoArray(x, j);
             acc = acc.add(e);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = Vec.sum(acc);
         for (; j < to; j++) {
             x[j] = (float) Math.exp(x[j] - max);
             sum += x[j];

@@ -5,7 +5,6 @@ import io.rationale.engine.Lora;
 import io.rationale.engine.LrpRules;
 import io.rationale.engine.RuleMode;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 import java.util.List;
 

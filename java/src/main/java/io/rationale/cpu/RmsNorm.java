@@ -61,7 +61,7 @@ public final class RmsNorm {
         int i = 0;
         for (; i <= dim - L; i += L)
             s = FloatVector.fromArray(F, w, i).mul(FloatVector.fromArray(F, dy, o + i)).fma(FloatVector.fromArray(F, x, o + i), s);
-        float dot = s.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+        float dot = Vec.sum(s);
         for (; i < dim; i++) dot = Math.fma(w[i] * dy[o + i], x[o + i], dot);
         float c = -dot * inv * inv * inv / dim;
         for (i = 0; i <= dim - L; i += L) {

@@ -8,6 +8,7 @@ import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -80,6 +81,30 @@ final class Vec {
     /** Where {@link #touch} leaves its sum. */
     @SuppressWarnings("unused")
     private static int touched;
+
+    /** Lane i ↔ lane i ^ h, for h = L/2, L/4, ..., 1: the steps of {@link #sum}. */
+    private static final VectorShuffle<Float>[] HALVES = halves();
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Float>[] halves() {
+        int steps = Integer.numberOfTrailingZeros(L);
+        VectorShuffle<Float>[] s = new VectorShuffle[steps];
+        for (int k = 0; k < steps; k++) {
+            int h = L >> (k + 1);
+            s[k] = VectorShuffle.fromOp(F, i -> i ^ h);
+        }
+        return s;
+    }
+
+    /**
+     * The sum of a vector's lanes, as a fixed tree: lanes i and i + L/2 first, then i + L/4, ..., then the last pair.
+     * {@code reduceLanes(ADD)} is not the same in every JIT tier (the interpreter's fallback adds in another order than
+     * C2's code), so a kernel's sums changed once C2 had compiled it; these adds are the same wherever they run.
+     */
+    static float sum(FloatVector v) {
+        for (VectorShuffle<Float> s : HALVES) v = v.add(v.rearrange(s));
+        return v.lane(0);
+    }
 
     static final VectorSpecies<Double> D = VectorSpecies.of(double.class, F.vectorShape());
 
@@ -154,7 +179,7 @@ final class Vec {
             s1 = FloatVector.fromArray(F, a, aOff + i + L).fma(FloatVector.fromArray(F, b, bOff + i + L), s1);
         }
         for (; i <= n - L; i += L) s0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), s0);
-        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
+        float s = sum(s0.add(s1));
         for (; i < n; i++) s = Math.fma(a[aOff + i], b[bOff + i], s);
         return s;
     }

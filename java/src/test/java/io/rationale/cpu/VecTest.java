@@ -45,6 +45,25 @@ class VecTest {
         assertEquals((float) Math.exp(-100), e[4], 0f, "a subnormal result");
     }
 
+    @Test
+    void sumAddsTheLanesAsAFixedTreeColdAndWarm() {
+        Random r = new Random(7);
+        float[] x = new float[L * 512];
+        for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian() * (1 << r.nextInt(12));
+        float[] want = new float[x.length / L], cold = new float[want.length], warm = new float[want.length];
+        for (int v = 0; v < want.length; v++) {                  // the same tree, one scalar add at a time
+            float[] a = java.util.Arrays.copyOfRange(x, v * L, v * L + L);
+            for (int h = L / 2; h >= 1; h /= 2)
+                for (int i = 0; i < h; i++) a[i] += a[i + h];
+            want[v] = a[0];
+        }
+        for (int v = 0; v < want.length; v++) cold[v] = Vec.sum(FloatVector.fromArray(F, x, v * L));
+        for (int rep = 0; rep < 3000; rep++)
+            for (int v = 0; v < want.length; v++) warm[v] = Vec.sum(FloatVector.fromArray(F, x, v * L));
+        assertArrayEquals(want, cold);
+        assertArrayEquals(want, warm);
+    }
+
     /**
      * The first calls run in the interpreter, later ones in compiled code: the bits must not change (they did with
      * {@code lanewise(EXP)}, whose compiled form differs from its fallback in the last bit).
