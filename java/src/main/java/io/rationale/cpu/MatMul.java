@@ -224,12 +224,8 @@ public final class MatMul {
         finish2(DType.F32, w, row, row2, k, x, xOff, i, sum(s0.add(s1)), sum(t0.add(t1)), y, yOff, r, r2, b, b2);
     }
 
-    /**
-     * The sum of a vector's lanes. Not {@link Vec#sum}, which is the same in every JIT tier: it made the 4-token forward
-     * 60–70% slower (KernelBench, 2026-12-05). So the dot kernels' outputs can still differ in the last bit between
-     * their first, interpreted calls and C2's code.
-     */
-    private static float sum(FloatVector v) { return v.reduceLanes(jdk.incubator.vector.VectorOperators.ADD); }
+    /** The sum of a vector's lanes ({@link Vec#sum}: the same in every JIT tier). */
+    private static float sum(FloatVector v) { return Vec.sum(v); }
 
     /** Adds the scalar tail of two rows' sums from input {@code i} on, writes y (+ bias). */
     private static void finish2(DType dt, MemorySegment w, long row, long row2, int k, float[] x, int xOff, int i,
