@@ -145,8 +145,7 @@ public final class MatMul {
             long row = (long) r * k, row2 = (long) r2 * k;
             float b = o.bias == null ? 0f : o.bias[r], b2 = o.bias == null ? 0f : o.bias[r2];
             switch (dt) {
-                case BF16 -> dot2Bf16(w, row, row2, k, x, tok * k, o.y, tok * rows, r, r2, b, b2);
-                case F16 -> dot2F16(w, row, row2, k, x, tok * k, o.y, tok * rows, r, r2, b, b2);
+                case BF16, F16 -> dot2Half(dt, w, row, row2, k, x, tok * k, o.y, tok * rows, r, r2, b, b2);
                 case F32 -> dot2F32(w, row, row2, k, x, tok * k, o.y, tok * rows, r, r2, b, b2);
             }
         }
@@ -161,8 +160,7 @@ public final class MatMul {
             long row = (long) r * k, row2 = (long) r2 * k;
             float b = o.bias == null ? 0f : o.bias[r], b2 = o.bias == null ? 0f : o.bias[r2];
             switch (o.weight.dtype()) {
-                case BF16 -> dot2x4Bf16(w, row, row2, k, x, xOff, y, yOff, rows, r, r2, b, b2);
-                case F16 -> dot2x4F16(w, row, row2, k, x, xOff, y, yOff, rows, r, r2, b, b2);
+                case BF16, F16 -> dot2x4Half(o.weight.dtype(), w, row, row2, k, x, xOff, y, yOff, rows, r, r2, b, b2);
                 case F32 -> dot2x4F32(w, row, row2, k, x, xOff, y, yOff, rows, r, r2, b, b2);
             }
         }
@@ -172,36 +170,20 @@ public final class MatMul {
     // order as one row alone) read the mapped checkpoint ~30% faster on one thread than one row per loop; four rows
     // per loop measured several times slower (benchmarks/results/2026-12-05-cpu-kernels.md).
 
-    /** Two rows of bf16 weights · one token row: {@code y[yOff + r] = w[r]·x + b}, likewise r2 (may equal r). */
-    private static void dot2Bf16(MemorySegment w, long row, long row2, int k, float[] x, int xOff, float[] y, int yOff,
+    /** Two rows of 16-bit weights ({@code dt}: bf16 or f16) · one token row: {@code y[yOff + r] = w[r]·x + b}, likewise r2 (may equal r). */
+    private static void dot2Half(DType dt, MemorySegment w, long row, long row2, int k, float[] x, int xOff, float[] y, int yOff,
                                  int r, int r2, float b, float b2) {
         FloatVector s0 = FloatVector.zero(F), s1 = s0, t0 = s0, t1 = s0;
         int i = 0;
         for (; i <= k - 2 * L; i += 2 * L) {
             ShortVector a = Vec.load16(w, (row + i) * 2), c = Vec.load16(w, (row2 + i) * 2);
             FloatVector x0 = FloatVector.fromArray(F, x, xOff + i), x1 = FloatVector.fromArray(F, x, xOff + i + L);
-            s0 = Vec.bf16Part(a, 0).fma(x0, s0);
-            s1 = Vec.bf16Part(a, 1).fma(x1, s1);
-            t0 = Vec.bf16Part(c, 0).fma(x0, t0);
-            t1 = Vec.bf16Part(c, 1).fma(x1, t1);
+            s0 = Vec.half(dt, a, 0).fma(x0, s0);
+            s1 = Vec.half(dt, a, 1).fma(x1, s1);
+            t0 = Vec.half(dt, c, 0).fma(x0, t0);
+            t1 = Vec.half(dt, c, 1).fma(x1, t1);
         }
-        finish2(DType.BF16, w, row, row2, k, x, xOff, i, sum(s0.add(s1)), sum(t0.add(t1)), y, yOff, r, r2, b, b2);
-    }
-
-    /** Two rows of f16 weights · one token row. */
-    private static void dot2F16(MemorySegment w, long row, long row2, int k, float[] x, int xOff, float[] y, int yOff,
-                                int r, int r2, float b, float b2) {
-        FloatVector s0 = FloatVector.zero(F), s1 = s0, t0 = s0, t1 = s0;
-        int i = 0;
-        for (; i <= k - 2 * L; i += 2 * L) {
-            ShortVector a = Vec.load16(w, (row + i) * 2), c = Vec.load16(w, (row2 + i) * 2);
-            FloatVector x0 = FloatVector.fromArray(F, x, xOff + i), x1 = FloatVector.fromArray(F, x, xOff + i + L);
-            s0 = Vec.f16Part(a, 0).fma(x0, s0);
-            s1 = Vec.f16Part(a, 1).fma(x1, s1);
-            t0 = Vec.f16Part(c, 0).fma(x0, t0);
-            t1 = Vec.f16Part(c, 1).fma(x1, t1);
-        }
-        finish2(DType.F16, w, row, row2, k, x, xOff, i, sum(s0.add(s1)), sum(t0.add(t1)), y, yOff, r, r2, b, b2);
+        finish2(dt, w, row, row2, k, x, xOff, i, sum(s0.add(s1)), sum(t0.add(t1)), y, yOff, r, r2, b, b2);
     }
 
     /** Two rows of f32 weights · one token row. */
@@ -239,18 +221,18 @@ public final class MatMul {
     }
 
     /**
-     * Two rows of bf16 weights · four consecutive token rows: {@code y[t][r] = w[r]·x[t] + b} and likewise r2 (may
+     * Two rows of 16-bit weights ({@code dt}: bf16 or f16) · four consecutive token rows: {@code y[t][r] = w[r]·x[t] + b} and likewise r2 (may
      * equal r), each weight widened once for all four tokens; per row and token the same two accumulators (weights
      * 0..L-1 and L..2L-1 of each load) and the same sum as one row alone.
      */
-    private static void dot2x4Bf16(MemorySegment w, long row, long row2, int k, float[] x, int xOff, float[] y, int yOff, int ldy,
+    private static void dot2x4Half(DType dt, MemorySegment w, long row, long row2, int k, float[] x, int xOff, float[] y, int yOff, int ldy,
                                  int r, int r2, float b, float b2) {
         FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
         FloatVector u0 = s0, u1 = s0, u2 = s0, u3 = s0, v0 = s0, v1 = s0, v2 = s0, v3 = s0;
         int i = 0;
         for (; i <= k - 2 * L; i += 2 * L) {
             ShortVector a = Vec.load16(w, (row + i) * 2), c = Vec.load16(w, (row2 + i) * 2);
-            FloatVector w0 = Vec.bf16Part(a, 0), w1 = Vec.bf16Part(a, 1), q0 = Vec.bf16Part(c, 0), q1 = Vec.bf16Part(c, 1);
+            FloatVector w0 = Vec.half(dt, a, 0), w1 = Vec.half(dt, a, 1), q0 = Vec.half(dt, c, 0), q1 = Vec.half(dt, c, 1);
             int o = xOff + i;
             FloatVector x0 = FloatVector.fromArray(F, x, o), x1 = FloatVector.fromArray(F, x, o + L);
             s0 = w0.fma(x0, s0); t0 = w1.fma(x1, t0); u0 = q0.fma(x0, u0); v0 = q1.fma(x1, v0);
@@ -264,38 +246,8 @@ public final class MatMul {
         int y0 = yOff + r, y1 = yOff + r2;
         y[y0] = sum(s0.add(t0)); y[y0 + ldy] = sum(s1.add(t1)); y[y0 + 2 * ldy] = sum(s2.add(t2)); y[y0 + 3 * ldy] = sum(s3.add(t3));
         y[y1] = sum(u0.add(v0)); y[y1 + ldy] = sum(u1.add(v1)); y[y1 + 2 * ldy] = sum(u2.add(v2)); y[y1 + 3 * ldy] = sum(u3.add(v3));
-        finish4(DType.BF16, w, row, k, x, xOff, i, y, y0, ldy, b);
-        if (r2 != r) finish4(DType.BF16, w, row2, k, x, xOff, i, y, y1, ldy, b2);   // an odd last row paired with itself is finished once
-    }
-
-    /**
-     * Two rows of f16 weights · four consecutive token rows: {@code y[t][r] = w[r]·x[t] + b} and likewise r2 (may
-     * equal r), each weight widened once for all four tokens; per row and token the same two accumulators (weights
-     * 0..L-1 and L..2L-1 of each load) and the same sum as one row alone.
-     */
-    private static void dot2x4F16(MemorySegment w, long row, long row2, int k, float[] x, int xOff, float[] y, int yOff, int ldy,
-                                 int r, int r2, float b, float b2) {
-        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
-        FloatVector u0 = s0, u1 = s0, u2 = s0, u3 = s0, v0 = s0, v1 = s0, v2 = s0, v3 = s0;
-        int i = 0;
-        for (; i <= k - 2 * L; i += 2 * L) {
-            ShortVector a = Vec.load16(w, (row + i) * 2), c = Vec.load16(w, (row2 + i) * 2);
-            FloatVector w0 = Vec.f16Part(a, 0), w1 = Vec.f16Part(a, 1), q0 = Vec.f16Part(c, 0), q1 = Vec.f16Part(c, 1);
-            int o = xOff + i;
-            FloatVector x0 = FloatVector.fromArray(F, x, o), x1 = FloatVector.fromArray(F, x, o + L);
-            s0 = w0.fma(x0, s0); t0 = w1.fma(x1, t0); u0 = q0.fma(x0, u0); v0 = q1.fma(x1, v0);
-            x0 = FloatVector.fromArray(F, x, o + k); x1 = FloatVector.fromArray(F, x, o + k + L);
-            s1 = w0.fma(x0, s1); t1 = w1.fma(x1, t1); u1 = q0.fma(x0, u1); v1 = q1.fma(x1, v1);
-            x0 = FloatVector.fromArray(F, x, o + 2 * k); x1 = FloatVector.fromArray(F, x, o + 2 * k + L);
-            s2 = w0.fma(x0, s2); t2 = w1.fma(x1, t2); u2 = q0.fma(x0, u2); v2 = q1.fma(x1, v2);
-            x0 = FloatVector.fromArray(F, x, o + 3 * k); x1 = FloatVector.fromArray(F, x, o + 3 * k + L);
-            s3 = w0.fma(x0, s3); t3 = w1.fma(x1, t3); u3 = q0.fma(x0, u3); v3 = q1.fma(x1, v3);
-        }
-        int y0 = yOff + r, y1 = yOff + r2;
-        y[y0] = sum(s0.add(t0)); y[y0 + ldy] = sum(s1.add(t1)); y[y0 + 2 * ldy] = sum(s2.add(t2)); y[y0 + 3 * ldy] = sum(s3.add(t3));
-        y[y1] = sum(u0.add(v0)); y[y1 + ldy] = sum(u1.add(v1)); y[y1 + 2 * ldy] = sum(u2.add(v2)); y[y1 + 3 * ldy] = sum(u3.add(v3));
-        finish4(DType.F16, w, row, k, x, xOff, i, y, y0, ldy, b);
-        if (r2 != r) finish4(DType.F16, w, row2, k, x, xOff, i, y, y1, ldy, b2);   // an odd last row paired with itself is finished once
+        finish4(dt, w, row, k, x, xOff, i, y, y0, ldy, b);
+        if (r2 != r) finish4(dt, w, row2, k, x, xOff, i, y, y1, ldy, b2);   // an odd last row paired with itself is finished once
     }
 
     /**

@@ -43,6 +43,11 @@ final class Vec {
         return i.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 
+    /** Part 0 or 1 of {@link #load16} 16-bit weights of type {@code dt} (bf16 or f16) as floats. */
+    static FloatVector half(DType dt, ShortVector s, int part) {
+        return dt == DType.F16 ? f16Part(s, part) : bf16Part(s, part);
+    }
+
     /** Part 0 or 1 of {@link #load16} f16 weights as floats. */
     static FloatVector f16Part(ShortVector s, int part) {
         return f16Bits((IntVector) s.convertShape(VectorOperators.S2I, I, part));
