@@ -114,8 +114,8 @@ final class Vec {
      * e^x per lane, rounded to float from a double-precision evaluation in adds, multiplies and FMAs only, so that the
      * interpreter and every JIT tier give the same bits. {@code lanewise(EXP)} does not: compiled by C2 it calls an
      * intrinsic that differs from the Java fallback in the last bit for about 1% of inputs, so softmax and SiLU outputs
-     * changed once the JIT had compiled them (a test asserting an exact ratio between two backward passes failed now
-     * and then). Per half of the lanes in double: x = k·ln2 + r with |r| ≤ ln2/2 (k rounded by adding 1.5·2^52), e^r
+     * changed once the JIT had compiled them (a test asserting an exact ratio between two backward passes failed once
+     * locally). Per half of the lanes in double: x = k·ln2 + r with |r| ≤ ln2/2 (k rounded by adding 1.5·2^52), e^r
      * by its Taylor series to r^11 (relative error below 1e-14), 2^k set in the exponent bits; the float rounding of
      * that is the float nearest e^x except within 1e-14 of a tie ({@code VecTest}: equal to {@code (float) Math.exp}).
      * Inputs are clamped to [-104, 89], past which the float result is 0 or infinity anyway; NaN stays NaN.
