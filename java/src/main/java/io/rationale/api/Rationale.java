@@ -489,7 +489,7 @@ public final class Rationale implements AutoCloseable {
             if (computed != null && computed.skipped() != null) throw new IllegalArgumentException(computed.skipped());
             ExampleResult out = given ? GivenRationales.evaluate(b, ev, options, 0, ex, list, computed) : computed;
             return keepGold ? out : new ExampleResult(out.index(), out.id(), out.skipped(), out.words(), null, out.predicted(),
-                    out.labelProbs(), out.human(), out.methods(), out.seconds());
+                    out.labelProbs(), out.human(), out.methods(), out.seconds(), out.attributionTarget(), out.flipPath());
         }));
     }
 

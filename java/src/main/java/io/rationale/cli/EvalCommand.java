@@ -318,10 +318,9 @@ public final class EvalCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "results: %s (%d of %d examples done: %d now, %d resumed)%n",
                 o.out().toAbsolutePath().normalize(), c.done(), c.selected(), o.evaluated(), o.resumed());
         if (s.device() != null) System.out.println("device: " + s.device());
-        if (s.resolved().get("flip_token_level_examples") instanceof Number t && s.resolved().get("flip_host_path_examples") instanceof Number h
-                && t.intValue() + h.intValue() > 0)
+        if (s.flipPaths() != null)
             System.out.printf(Locale.ROOT, "flip evaluation: %d examples' variants built from their tokens by the backend, %d tokenized on the host%n",
-                    t.intValue(), h.intValue());
+                    s.flipPaths().tokenLevel(), s.flipPaths().host());
         if (s.selection() != null && s.selection().get("description") != null) System.out.println("examples: " + s.selection().get("description"));
         if (s.attributionTarget() != null) System.out.println("target: " + s.attributionTarget().description());
         Summary.Labels l = s.labels();

@@ -145,12 +145,6 @@ public final class EvalRunner {
         default String device() { return null; }
 
         /**
-         * The summary's resolved settings from those of the evaluator this runner opened: the same, but counts that
-         * the evaluator keeps of the examples it evaluated are the counts of the examples evaluated elsewhere.
-         */
-        default Map<String, Object> resolved(Map<String, Object> evaluator) { return evaluator; }
-
-        /**
          * {@code attribute --dataset} ({@link AttributionRunner}): runs {@link AttributionRunner#attributeExample} on
          * each of {@code job.pending()} and hands each example's {@code attributions.jsonl} lines to {@code sink}
          * together (any order, each index once). As for {@link #evaluate}, lines handed over before a failure are kept.
@@ -232,7 +226,7 @@ public final class EvalRunner {
                 labelOrder(dataset), config.options().methods(), dataset.size(), selected, dataset.skipReasons(),
                 new java.util.HashSet<>(chosen), selection, config.options().hasAttribution() ? config.options().targetOrLegacy() : null,
                 distributed != null && distributed.device() != null ? distributed.device() : evaluator[0] == null ? null : evaluator[0].device(),
-                evaluator[0] == null ? Map.of() : distributed != null ? distributed.resolved(evaluator[0].resolved()) : evaluator[0].resolved());
+                evaluator[0] == null ? Map.of() : evaluator[0].resolved());
         int resumed, evaluated = 0;
         long truncated;
         try (ExamplesLog log = ExamplesLog.open(out.resolve(EXAMPLES))) {

@@ -25,15 +25,30 @@ import java.util.Map;
  * @param seconds     wall time of the whole example
  * @param attributionTarget what the attribution methods explained (null without attribution methods, and in lines
  *                    written before it was recorded)
+ * @param flipPath    how the flip evaluation scored the masked variants: {@value #FLIP_TOKEN_LEVEL} (built from their
+ *                    token-level description and scored by the backend, on a device backend on the device) or
+ *                    {@value #FLIP_HOST} (tokenized and scored one by one on the host); null when no variant was
+ *                    scored, and in lines written before it was recorded. The summary counts it from these lines, so
+ *                    the counts hold across resumed and distributed runs.
  */
 public record ExampleResult(int index, String id, String skipped, List<WordRef> words, String gold, String predicted,
                             Map<String, Double> labelProbs, List<Integer> human, Map<String, MethodResult> methods,
-                            double seconds, AttributionTarget attributionTarget) {
+                            double seconds, AttributionTarget attributionTarget, String flipPath) {
+
+    /** {@link #flipPath()} values. */
+    public static final String FLIP_TOKEN_LEVEL = "token_level", FLIP_HOST = "host";
+
+    /** A result without {@link #flipPath()}. */
+    public ExampleResult(int index, String id, String skipped, List<WordRef> words, String gold, String predicted,
+                         Map<String, Double> labelProbs, List<Integer> human, Map<String, MethodResult> methods,
+                         double seconds, AttributionTarget attributionTarget) {
+        this(index, id, skipped, words, gold, predicted, labelProbs, human, methods, seconds, attributionTarget, null);
+    }
 
     /** A result without {@link #attributionTarget()}. */
     public ExampleResult(int index, String id, String skipped, List<WordRef> words, String gold, String predicted,
                          Map<String, Double> labelProbs, List<Integer> human, Map<String, MethodResult> methods, double seconds) {
-        this(index, id, skipped, words, gold, predicted, labelProbs, human, methods, seconds, null);
+        this(index, id, skipped, words, gold, predicted, labelProbs, human, methods, seconds, null, null);
     }
 
     /**

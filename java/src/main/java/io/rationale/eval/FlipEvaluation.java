@@ -109,15 +109,18 @@ public final class FlipEvaluation {
      */
     public record Outcome(LabelWords.Scores original, Map<String, ExampleResult.Faithfulness> faithfulness,
                           List<Variant> variants, int requested, int forwards, int tokens, double seconds, boolean tokenLevel,
-                          String hostReason) {}
+                          String hostReason) {
+        /** What {@link ExampleResult#flipPath()} records: how the variants were scored, null when none was. */
+        public String path() {
+            return forwards == 0 ? null : tokenLevel ? ExampleResult.FLIP_TOKEN_LEVEL : ExampleResult.FLIP_HOST;
+        }
+    }
 
     private final Backend backend;
     private final LabelWords labelWords;
     private final Masking.Mode mode;
     private final int maxBatchTokens;
     private volatile boolean tokenLevel = true;
-    private final java.util.concurrent.atomic.AtomicInteger tokenLevelExamples = new java.util.concurrent.atomic.AtomicInteger(),
-            hostExamples = new java.util.concurrent.atomic.AtomicInteger();
 
     /** @param maxBatchTokens rest tokens per batched forward; 0 for the backend's {@link Backend#forwardBatchTokens()} */
     public FlipEvaluation(Backend backend, LabelWords labelWords, Masking.Mode mode, int maxBatchTokens) {
@@ -139,12 +142,6 @@ public final class FlipEvaluation {
         tokenLevel = on;
         return this;
     }
-
-    /** Examples evaluated so far whose variants were built from their token-level description. */
-    public int tokenLevelExamples() { return tokenLevelExamples.get(); }
-
-    /** Examples evaluated so far whose token-level description was refused (they went the host path). */
-    public int hostExamples() { return hostExamples.get(); }
 
     /** The key of a fraction in {@link ExampleResult.Faithfulness#byFraction()}: "0.01", "0.05", "0.1", "0.2", "0.5". */
     public static String fractionKey(double f) {
@@ -244,7 +241,6 @@ public final class FlipEvaluation {
         TokenMasking.Result tm = null;
         if (strategy == Strategy.PREFIX_BATCHED && tokenLevel && !todo.isEmpty()) {
             tm = TokenMasking.build(ex, plan, methods, mode, prompts);
-            (tm.batch() != null ? tokenLevelExamples : hostExamples).incrementAndGet();
         }
         FlipScores device = null;
         if (todo.isEmpty()) {

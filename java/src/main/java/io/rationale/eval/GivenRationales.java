@@ -91,12 +91,12 @@ public final class GivenRationales {
         double seconds = (System.nanoTime() - t0) / 1e9;
         if (computed != null)
             return new ExampleResult(computed.index(), computed.id(), null, computed.words(), computed.gold(), computed.predicted(),
-                    computed.labelProbs(), computed.human(), methods, computed.seconds() + seconds);
+                    computed.labelProbs(), computed.human(), methods, computed.seconds() + seconds, computed.attributionTarget(), outcome.path());
         LabelWords lw = ev.labelWords();
         Map<String, Double> probs = new LinkedHashMap<>();
         for (int i = 0; i < lw.size(); i++) probs.put(lw.labels().get(i), outcome.original().probs()[i]);
         List<Integer> humanList = human.map(h -> List.copyOf(new ArrayList<>(h))).orElse(null);
         return new ExampleResult(index, ex.id(), null, ModelEvaluator.wordRefs(ex), ex.label(),
-                lw.labels().get(outcome.original().predicted()), probs, humanList, methods, seconds);
+                lw.labels().get(outcome.original().predicted()), probs, humanList, methods, seconds, null, outcome.path());
     }
 }

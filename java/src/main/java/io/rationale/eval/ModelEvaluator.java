@@ -286,10 +286,6 @@ public final class ModelEvaluator implements Evaluator {
             m.put("ig_baseline", igBaselineDescription);
             m.put("ig_steps", attributionOptions.steps());
         }
-        // the flip evaluation's examples (of this process): variants built from their token-level description by the
-        // backend (on the device for CUDA), or tokenized and scored one by one on the host (the description refused)
-        m.put("flip_token_level_examples", flip.tokenLevelExamples());
-        m.put("flip_host_path_examples", flip.hostExamples());
         return m;
     }
 
@@ -454,7 +450,7 @@ public final class ModelEvaluator implements Evaluator {
             Map<String, Double> probs = new LinkedHashMap<>();
             for (int i = 0; i < labelWords.size(); i++) probs.put(labelWords.labels().get(i), orig.probs()[i]);
             List<Integer> humanList = human.map(h -> List.copyOf(new ArrayList<>(h))).orElse(null);
-            return new ExampleResult(index, ex.id(), null, words, ex.label(), predicted, probs, humanList, methods, secondsSince(t0), explained);
+            return new ExampleResult(index, ex.id(), null, words, ex.label(), predicted, probs, humanList, methods, secondsSince(t0), explained, outcome.path());
         }
     }
 

@@ -39,7 +39,25 @@ import java.util.TreeMap;
 public record Summary(Map<String, Object> run, String summarizedAt, boolean complete, Counts counts, Skips skipped,
                       Labels labels, Map<String, MethodSummary> methods, List<PairedTest> pairedTests,
                       BootstrapInfo bootstrap, Map<String, Object> selection, TargetSummary attributionTarget,
-                      String device, Map<String, Object> resolved) {
+                      String device, Map<String, Object> resolved, FlipPaths flipPaths) {
+
+    /**
+     * How the flip evaluation scored the evaluated examples' masked variants ({@link ExampleResult#flipPath()}),
+     * counted from the examples' lines (so over every process and resume that wrote them).
+     *
+     * @param tokenLevel examples whose variants the backend built from their token-level description and scored
+     * @param host       examples whose variants were tokenized and scored one by one on the host
+     */
+    public record FlipPaths(int tokenLevel, int host) {
+        static FlipPaths of(List<ExampleResult> ok) {
+            int t = 0, h = 0;
+            for (ExampleResult r : ok) {
+                if (ExampleResult.FLIP_TOKEN_LEVEL.equals(r.flipPath())) t++;
+                else if (ExampleResult.FLIP_HOST.equals(r.flipPath())) h++;
+            }
+            return t + h == 0 ? null : new FlipPaths(t, h);
+        }
+    }
 
     /** Above this relative completeness error an integrated-gradients result is counted as not converged. */
     public static final double COMPLETENESS_WARNING = io.rationale.attribution.Attributor.WARN_COMPLETENESS;
@@ -191,7 +209,7 @@ public record Summary(Map<String, Object> run, String summarizedAt, boolean comp
         }
         return new Summary(ctx.run(), now, counts.remaining() == 0, counts, skips, labels(ctx.labels(), ok), methods, tests,
                 new BootstrapInfo(Bootstrap.DEFAULT_RESAMPLES, Bootstrap.DEFAULT_SEED, Bootstrap.DEFAULT_LEVEL),
-                ctx.selection(), target(ctx.targetOption(), ok), ctx.device(), ctx.resolved());
+                ctx.selection(), target(ctx.targetOption(), ok), ctx.device(), ctx.resolved(), FlipPaths.of(ok));
     }
 
     /** What the attribution methods explained, counted over the evaluated examples (null when none recorded it). */

@@ -122,9 +122,9 @@ class DeviceOptionCliTest {
             assertEquals(0, r.exitCode(), r.err());
             assertTrue(r.out().contains("device: " + device), r.out());
             // the flip evaluation through Backend#flipEvaluation: on cuda-emu built, scored and measured on the device
-            JsonNode resolved = new ObjectMapper().readTree(out.resolve("summary.json").toFile()).get("resolved");
-            assertEquals(2, resolved.get("flip_token_level_examples").asInt() + resolved.get("flip_host_path_examples").asInt(), resolved.toString());
-            assertTrue(resolved.get("flip_token_level_examples").asInt() > 0, resolved.toString());
+            JsonNode paths = new ObjectMapper().readTree(out.resolve("summary.json").toFile()).get("flip_paths");
+            assertEquals(2, paths.get("token_level").asInt() + paths.get("host").asInt(), paths.toString());
+            assertTrue(paths.get("token_level").asInt() > 0, paths.toString());
             assertTrue(r.out().contains("flip evaluation: "), r.out());
             java.util.List<JsonNode> rows = new java.util.ArrayList<>();
             for (String line : java.nio.file.Files.readAllLines(out.resolve("examples.jsonl"))) rows.add(new ObjectMapper().readTree(line));

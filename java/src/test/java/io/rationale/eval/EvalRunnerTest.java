@@ -106,6 +106,11 @@ class EvalRunnerTest {
         assertEachIndexOnce(out, 12);
         JsonNode run = new ObjectMapper().readTree(out.resolve(EvalRunner.RUN_JSON).toFile());
         assertEquals(1, run.get("resumed").size());
+        // how the flip evaluation went, counted from the lines of both sessions (indices 0, 3, 6, 9 the host way)
+        assertEquals(new Summary.FlipPaths(8, 4), o.summary().flipPaths());
+        JsonNode paths = new ObjectMapper().readTree(out.resolve(EvalRunner.SUMMARY_JSON).toFile()).get("flip_paths");
+        assertEquals(8, paths.get("token_level").asInt(), paths.toString());
+        assertEquals(4, paths.get("host").asInt(), paths.toString());
     }
 
     @Test

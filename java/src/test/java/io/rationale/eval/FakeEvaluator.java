@@ -150,7 +150,8 @@ public final class FakeEvaluator implements Evaluator {
                     al, faith, 0.001));
         }
         return new ExampleResult(index, ex.id(), null, words, ex.label(), predicted, probs,
-                human == null ? null : List.copyOf(human), out, 0.01);
+                human == null ? null : List.copyOf(human), out, 0.01, null,
+                index % 3 == 0 ? ExampleResult.FLIP_HOST : ExampleResult.FLIP_TOKEN_LEVEL);   // a third the host way
     }
 
     private static String other(List<String> labels, String l) {

@@ -169,7 +169,7 @@ class FlipEvaluationTest {
 
     /**
      * An example whose token-level description is refused (more kinds of line break between its words than
-     * {@link TokenMasking#MAX_BREAKS}): counted, scored the host way, the same outcome as a run with the token level
+     * {@link TokenMasking#MAX_BREAKS}): recorded as such, scored the host way, the same outcome as a run with the token level
      * switched off; the other example of the same evaluator goes the token level.
      */
     @Test
@@ -188,8 +188,8 @@ class FlipEvaluationTest {
         assertTrue(a.hostReason().contains("kinds of line break"), a.hostReason());
         FlipEvaluation.Outcome c = flip.evaluate(plain, b.layout(plain, List.of()), methods(plain.totalWords()), FlipEvaluation.Strategy.PREFIX_BATCHED);
         assertTrue(c.tokenLevel(), c.hostReason());
-        assertEquals(1, flip.hostExamples());
-        assertEquals(1, flip.tokenLevelExamples());
+        assertEquals(ExampleResult.FLIP_HOST, a.path());
+        assertEquals(ExampleResult.FLIP_TOKEN_LEVEL, c.path());
         FlipEvaluation.Outcome off = new FlipEvaluation(Fixtures.tinyBackend(), lw, Masking.DELETE, 200).tokenLevel(false)
                 .evaluate(joined, b.layout(joined, List.of()), methods(joined.totalWords()), FlipEvaluation.Strategy.PREFIX_BATCHED);
         FlipDeviceTest.same(off, a, 1e-6, false, "host path");

@@ -81,7 +81,6 @@ public final class SparkEval implements DistributedEval {
     private final Integer partitions;
     private final ModelEvaluator.Settings settings;
     private volatile String devices;
-    private final Map<String, Long> counted = new java.util.TreeMap<>();
     private int failPartition = -1, failAttempts;
 
     /**
@@ -136,17 +135,6 @@ public final class SparkEval implements DistributedEval {
 
     @Override
     public String device() { return devices; }
-
-    /**
-     * The driver evaluator's resolved settings, with each count that the tasks' evaluations moved (e.g. the flip
-     * evaluation's {@code flip_token_level_examples}, counted per process) replaced by its total over this job's tasks.
-     */
-    @Override
-    public synchronized Map<String, Object> resolved(Map<String, Object> evaluator) {
-        Map<String, Object> out = new java.util.LinkedHashMap<>(evaluator);
-        for (Map.Entry<String, Long> e : counted.entrySet()) if (out.get(e.getKey()) instanceof Number) out.put(e.getKey(), e.getValue());
-        return out;
-    }
 
     @Override
     public void evaluate(EvalRunner.Job job, Consumer<ExampleResult> sink) throws IOException {
@@ -224,13 +212,7 @@ public final class SparkEval implements DistributedEval {
             spark.sparkContext().removeSparkListener(handover);
         }
         Set<String> used = new LinkedHashSet<>();
-        synchronized (this) {
-            counted.clear();
-            for (TaskReport r : reports) {
-                if (r.device() != null) used.add(r.device());
-                if (r.counts() != null) r.counts().forEach((k, v) -> counted.merge(k, v, Long::sum));
-            }
-        }
+        for (TaskReport r : reports) if (r.device() != null) used.add(r.device());
         devices = "spark " + master + ", " + n + " tasks: " + String.join("; ", used);
         deleteTree(parts);
     }
@@ -354,11 +336,8 @@ public final class SparkEval implements DistributedEval {
         }
     }
 
-    /**
-     * What a task did: its partition, the examples it wrote (-1: its part file was there already), its device, and by
-     * how much its examples moved the counts in its evaluator's resolved settings.
-     */
-    record TaskReport(int partition, int examples, String device, java.util.HashMap<String, Long> counts) implements Serializable {}
+    /** What a task did: its partition, the examples it wrote (-1: its part file was there already), its device. */
+    record TaskReport(int partition, int examples, String device) implements Serializable {}
 
     private static final Map<String, Dataset> DATASETS = new ConcurrentHashMap<>();
 
@@ -368,7 +347,7 @@ public final class SparkEval implements DistributedEval {
         int p = tc.partitionId();
         Path dir = Path.of(t.dir());
         Path part = dir.resolve(partName(p));
-        if (Files.exists(part)) return List.of(new TaskReport(p, -1, null, null)).iterator();
+        if (Files.exists(part)) return List.of(new TaskReport(p, -1, null)).iterator();
         String device = taskDevice(tc, t.fallbackDevice());
         Dataset dataset = DATASETS.computeIfAbsent(t.dataset(), DatasetLoader::load);
         EvalOptions options = read(t.options(), EvalOptions.class);
@@ -378,47 +357,23 @@ public final class SparkEval implements DistributedEval {
         EngineHolder.Shared evaluator = EngineHolder.get(key(t.model(), dataset, options, adapters, settings, device),
                 () -> ModelEvaluator.open(Path.of(t.model()), dataset, options, d, adapters, settings));
         EvalRunner.OnError onError = EvalRunner.OnError.valueOf(t.onError());
-        java.util.HashMap<String, Long> counts = new java.util.HashMap<>();
-        io.rationale.eval.Evaluator counting = new io.rationale.eval.Evaluator() {
-            // this task's share of the counts the shared evaluator keeps (the evaluator held alone meanwhile)
-            @Override
-            public ExampleResult evaluate(int index, io.rationale.dataset.Example example) {
-                synchronized (evaluator) {
-                    Map<String, Object> before = evaluator.resolved();
-                    ExampleResult r = evaluator.evaluate(index, example);
-                    evaluator.resolved().forEach((k, v) -> {
-                        if (v instanceof Number after && before.get(k) instanceof Number was && after.longValue() != was.longValue())
-                            counts.merge(k, after.longValue() - was.longValue(), Long::sum);
-                    });
-                    return r;
-                }
-            }
-
-            @Override
-            public io.rationale.eval.ExampleAttribution attribute(int index, io.rationale.dataset.Example example) {
-                return evaluator.attribute(index, example);   // counts nothing the summary reads
-            }
-
-            @Override
-            public void close() {}
-        };
         StringBuilder lines = new StringBuilder();
         int count = 0;
         while (indices.hasNext()) {
             int i = indices.next();
             if (i < 0 || i >= dataset.size()) throw new IllegalStateException("example " + i + " is not in " + t.dataset() + " on this executor");
             if (t.work() == Work.EVAL) {
-                ExampleResult r = EvalRunner.evaluateExample(counting, i, dataset.examples().get(i), onError);
+                ExampleResult r = EvalRunner.evaluateExample(evaluator, i, dataset.examples().get(i), onError);
                 lines.append(ExamplesLog.MAPPER.writeValueAsString(r)).append('\n');
             } else {
-                for (ObjectNode l : AttributionRunner.attributeExample(counting, i, dataset.examples().get(i), onError, options).lines())
+                for (ObjectNode l : AttributionRunner.attributeExample(evaluator, i, dataset.examples().get(i), onError, options).lines())
                     lines.append(ExamplesLog.MAPPER.writeValueAsString(l)).append('\n');
             }
             count++;
             if (p == t.failPartition() && tc.attemptNumber() < t.failAttempts()) failOnPurpose(tc, dir);
         }
         writeAtomically(dir, part, lines.toString().getBytes(StandardCharsets.UTF_8), tc.attemptNumber());
-        return List.of(new TaskReport(p, count, evaluator.device(), counts)).iterator();
+        return List.of(new TaskReport(p, count, evaluator.device())).iterator();
     }
 
     /**
