@@ -152,13 +152,9 @@ public final class AttributionRunner {
                         progress.example(resumed + added[0], chosen.size(), ex.id(), seconds(first), first.has("skipped") ? first.get("skipped").asText() : null);
                     };
                     try {
-                        if (distributed != null) {
-                            if (evaluator == null) evaluator = checks.open(dataset);
-                            distributed.attribute(new EvalRunner.Job(config, dataset, manifest, pending), sink);
-                        } else {
-                            if (evaluator == null) evaluator = checks.open(dataset);
-                            for (int i : pending) sink.accept(attributeExample(evaluator, i, examples.get(i), config.onError(), methods).lines());
-                        }
+                        if (evaluator == null) evaluator = checks.open(dataset);
+                        if (distributed != null) distributed.attribute(new EvalRunner.Job(config, dataset, manifest, pending), sink);
+                        else for (int i : pending) sink.accept(attributeExample(evaluator, i, examples.get(i), config.onError(), methods).lines());
                     } finally {
                         progress.finish();
                     }

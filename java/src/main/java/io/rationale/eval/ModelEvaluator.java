@@ -344,22 +344,45 @@ public final class ModelEvaluator implements Evaluator {
         return new ExampleResult(index, e.id(), reason, words, e.label(), null, null, null, null, secondsSince(t0));
     }
 
-    private ExampleResult run(int index, Example ex, List<ExampleResult.WordRef> words, long t0) {
+    /**
+     * What {@link #evaluate} and {@link #attribute} check and build before the model runs: the classification prompt
+     * and whether the attribution methods explain the contrast, or why the example is skipped ({@code skip} not null).
+     */
+    private record Prepared(String skip, boolean contrast, PromptBuilder.Layout layout, List<String> fields, Prompt cls) {
+        static Prepared skip(String reason) { return new Prepared(reason, false, null, null, null); }
+    }
+
+    private Prepared prepare(Example ex) {
         if (!new java.util.HashSet<>(ex.labels()).equals(new java.util.HashSet<>(labelWords.labels())))   // same labels, any order
-            return skipped(index, ex, words, "label set " + ex.labels() + " differs from the run's " + labelWords.labels(), t0);
+            return Prepared.skip("label set " + ex.labels() + " differs from the run's " + labelWords.labels());
         boolean contrast = !attributionMethods.isEmpty() && (target.equals("contrast") || (target.equals("auto") && ex.foil() != null));
-        if (contrast && ex.foil() == null) return skipped(index, ex, words, "no foil to contrast with (--target contrast)", t0);
+        if (contrast && ex.foil() == null) return Prepared.skip("no foil to contrast with (--target contrast)");
+        int max = backend.model().config().maxPositionEmbeddings();
+        PromptBuilder.Layout layout = prompts.layout(ex, fewShot.demosFor(ex));
+        List<String> fields = ex.fields().stream().map(TextField::text).toList();
+        Prompt cls = layout.classify(fields);
+        if (max > 0 && cls.length() > max) return Prepared.skip("prompt has " + cls.length() + " tokens, the model has " + max + " positions");
+        return new Prepared(null, contrast, layout, fields, cls);
+    }
+
+    /** A cache holding the classification prompt's prefix: a fork of the shared one, or a prefill of its own. */
+    private KvCache prefixOf(Prompt cls) {
+        return settings.prefixCache() ? sharedPrefix(cls.prefixIds()) : flip.prefill(cls.prefixIds());
+    }
+
+    private ExampleResult run(int index, Example ex, List<ExampleResult.WordRef> words, long t0) {
+        Prepared prep = prepare(ex);
+        if (prep.skip() != null) return skipped(index, ex, words, prep.skip(), t0);
+        boolean contrast = prep.contrast();
+        PromptBuilder.Layout layout = prep.layout();
+        List<String> fields = prep.fields();
+        Prompt cls = prep.cls();
         int max = backend.model().config().maxPositionEmbeddings();
         Optional<SortedSet<Integer>> human = ex.rationaleAllFields(aggregation);
         int n = ex.totalWords();
         int k = kSelection.k(n, human);
-        PromptBuilder.Layout layout = prompts.layout(ex, fewShot.demosFor(ex));
-        List<String> fields = ex.fields().stream().map(TextField::text).toList();
-        Prompt cls = layout.classify(fields);
-        if (max > 0 && cls.length() > max)
-            return skipped(index, ex, words, "prompt has " + cls.length() + " tokens, the model has " + max + " positions", t0);
 
-        try (KvCache prefix = settings.prefixCache() ? sharedPrefix(cls.prefixIds()) : flip.prefill(cls.prefixIds())) {
+        try (KvCache prefix = prefixOf(cls)) {
             LabelWords.Scores orig = flip.score(prefix, List.of(cls.restIds())).get(0);
             String predicted = labelWords.labels().get(orig.predicted());
             String predictedWord = labelWords.word(predicted);
@@ -494,19 +517,12 @@ public final class ModelEvaluator implements Evaluator {
         long t0 = System.nanoTime();
         List<String> names = attributionMethods.stream().map(Method::cliName).toList();
         try {
-            if (!new java.util.HashSet<>(ex.labels()).equals(new java.util.HashSet<>(labelWords.labels())))
-                return new ExampleAttribution(index, ex.id(), "label set " + ex.labels() + " differs from the run's " + labelWords.labels(), null, names, null, secondsSince(t0));
-            boolean contrast = target.equals("contrast") || (target.equals("auto") && ex.foil() != null);
-            if (contrast && ex.foil() == null)
-                return new ExampleAttribution(index, ex.id(), "no foil to contrast with (--target contrast)", null, names, null, secondsSince(t0));
-            int max = backend.model().config().maxPositionEmbeddings();
-            Prompt cls = prompts.layout(ex, fewShot.demosFor(ex)).classify(ex.fields().stream().map(TextField::text).toList());
-            if (max > 0 && cls.length() > max)
-                return new ExampleAttribution(index, ex.id(), "prompt has " + cls.length() + " tokens, the model has " + max + " positions", null, names, null, secondsSince(t0));
-            try (KvCache prefix = settings.prefixCache() ? sharedPrefix(cls.prefixIds()) : flip.prefill(cls.prefixIds())) {
-                LabelWords.Scores orig = flip.score(prefix, List.of(cls.restIds())).get(0);
-                Explained e = explain(ex, orig, contrast);
-                AttributionSet set = attributeClassification(cls, e.spec(), prefix);
+            Prepared prep = prepare(ex);
+            if (prep.skip() != null) return new ExampleAttribution(index, ex.id(), prep.skip(), null, names, null, secondsSince(t0));
+            try (KvCache prefix = prefixOf(prep.cls())) {
+                LabelWords.Scores orig = flip.score(prefix, List.of(prep.cls().restIds())).get(0);
+                Explained e = explain(ex, orig, prep.contrast());
+                AttributionSet set = attributeClassification(prep.cls(), e.spec(), prefix);
                 List<io.rationale.api.AttributionResult> results = new ArrayList<>();
                 for (Method m : attributionMethods) {
                     AttributionSet one = new AttributionSet(set.input(), set.target(), Map.of(m, set.get(m)),
