@@ -87,6 +87,13 @@ run() {
   local models="${GPU_CHECK_MODELS:-/tmp/gpu-check-models}"   # the generated models, shared by steps 3, 4 and 6 (not under $OUT)
   local wanted=" ${GPU_CHECK_STEPS:-1 2 3 4 5 6 7} "
   want() { [[ "$wanted" == *" $1 "* ]]; }
+  # JUnit console on cpu and the device: junit SECONDS REPORTS-DIR SELECTORS... (its output on stdout)
+  junit() {
+    local secs=$1 reports=$2; shift 2
+    timeout "$secs" "$java" "${jopts[@]}" -Drationale.test.devices="cpu,$device" -Drationale.test.cuda=$([ $emu = 1 ] && echo emu || echo real) \
+      -Drationale.shared="$w/shared" -jar "$w/junit-console.jar" execute --class-path "$w/rationale.jar:$w/tests.jar" \
+      "$@" --reports-dir "$out/$reports" --details=summary --disable-banner --fail-if-no-tests
+  }
   mkdir -p "$models"
   local started; started=$(date -u +%FT%TZ)
   if [ $emu = 1 ]; then
@@ -108,10 +115,8 @@ run() {
   fi
   if want 2; then
     echo "gpu-check: 2/7 parity tests on cpu and $device" >&2
-    local sel=(--select-package io.rationale.engine --select-package io.rationale.cuda --include-classname "$tests")
-    timeout 420 "$java" "${jopts[@]}" -Drationale.test.devices="cpu,$device" -Drationale.test.cuda=$([ $emu = 1 ] && echo emu || echo real) \
-      -Drationale.shared="$w/shared" -jar "$w/junit-console.jar" execute --class-path "$w/rationale.jar:$w/tests.jar" \
-      "${sel[@]}" --reports-dir "$out/junit" --details=summary --disable-banner --fail-if-no-tests > "$out/junit.txt" 2>&1; j_rc=$?
+    junit 420 junit --select-package io.rationale.engine --select-package io.rationale.cuda --include-classname "$tests" \
+      > "$out/junit.txt" 2>&1; j_rc=$?
   fi
   if want 3; then
     echo "gpu-check: 3/7 timings ($preset, $tokens tokens, $decode decoded)" >&2
@@ -126,10 +131,7 @@ run() {
   fi
   if want 7; then
     echo "gpu-check: 7/7 LoRA parity (engine.LoraTest) on cpu and $device" >&2
-    timeout 300 "$java" "${jopts[@]}" -Drationale.test.devices="cpu,$device" -Drationale.test.cuda=$([ $emu = 1 ] && echo emu || echo real) \
-      -Drationale.shared="$w/shared" -jar "$w/junit-console.jar" execute --class-path "$w/rationale.jar:$w/tests.jar" \
-      --select-class io.rationale.engine.LoraTest --reports-dir "$out/junit-lora" --details=summary --disable-banner \
-      --fail-if-no-tests > "$out/lora.txt" 2>&1; r_rc=$?
+    junit 300 junit-lora --select-class io.rationale.engine.LoraTest > "$out/lora.txt" 2>&1; r_rc=$?
   fi
   if [ $emu = 0 ] && python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
     if want 5; then
