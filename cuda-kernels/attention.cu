@@ -60,8 +60,10 @@ struct Args {
     const int* iv_from;
 };
 
-// Row p of sequence s, KV head g, in the layer part at `off` (k_off or v_off).
-__device__ __forceinline__ const float* kv_row(const Args& a, int s, long long off, int g, int p) {
+// Row p of sequence s, KV head g, in the layer part at `off` (k_off or v_off), from the paged cache that a's
+// block_ptrs, seq_table and hd describe (the forward's Args, or the backward's for a cached prefix).
+template <class A>
+__device__ __forceinline__ const float* kv_row(const A& a, int s, long long off, int g, int p) {
     const float* base = reinterpret_cast<const float*>(a.block_ptrs[a.seq_table[s] + p / KV_BLOCK]);
     return base + off + ((long long)g * KV_BLOCK + (p % KV_BLOCK)) * a.hd;
 }
@@ -572,8 +574,7 @@ __device__ __forceinline__ void load_ctx_rows(float (*dst)[Cfg<D>::LD], const Ar
         float x = 0.f;
         if (r < cnt && c < hd) {
             if (p < past) {
-                const float* base = reinterpret_cast<const float*>(a.block_ptrs[a.seq_table[s] + p / KV_BLOCK]);
-                x = base[off + ((long long)g * KV_BLOCK + p % KV_BLOCK) * hd + c];
+                x = attn::kv_row(a, s, off, g, p)[c];
             } else {
                 x = src[(long long)(s0 + p - past) * ld + (long long)g * hd + c];
             }
