@@ -26,7 +26,8 @@ import static io.rationale.cpu.Vec.L;
  *     ({@code [in][TB]}, contiguous); each task widens a block of weight rows × {@link #KC} inputs to f32 into a
  *     thread-local buffer, then register tiles of 6 weight rows × 4 vectors of tokens (24 accumulators) add up
  *     {@code broadcast(w[r][k]) · panel[k][tokens]}, walking each panel in one contiguous stream, so every widened
- *     weight is reused for all tokens from cache (compute-bound).</li>
+ *     weight is reused for all tokens from cache (compute-bound). Tokens are padded to whole vectors, except a
+ *     short tail that would mostly be padding, which the dot kernels take on the task's cached rows ({@link #dotTail}).</li>
  * </ul>
  */
 public final class MatMul {
@@ -96,18 +97,23 @@ public final class MatMul {
             int tasks = DOT_TASKS_PER_THREAD * par.threads();
             rowsPerTask[o] = Math.max(16, (outs[o].weight.rows() + tasks - 1) / tasks + 1 & ~1);   // even: rows go in pairs
         }
-        int left = n % 4;
-        float[] xl = null;                                // two or three tokens left over: copied, zero-padded to four
-        if (left >= 2) {
-            xl = new float[4 * k];
-            System.arraycopy(x, (n - left) * k, xl, 0, left * k);
-        }
-        float[] xLeft = xl;
-        forEachChunk(par, outs, rowsPerTask, (out, r0, r1) -> {
-            Out o = outs[out];
-            int block = dotBlockRows(k, o.weight.dtype());
-            for (int b0 = r0; b0 < r1; b0 += block) dotBlock(o, k, x, n, xLeft, b0, Math.min(r1, b0 + block));
-        });
+        float[] xLeft = leftGroup(x, 0, n, k);
+        forEachChunk(par, outs, rowsPerTask, (out, r0, r1) -> dotRows(outs[out], k, x, 0, n, xLeft, r0, r1));
+    }
+
+    /** Rows [r0, r1) of {@code o} for tokens [t0, n), block by block ({@link #dotBlock}). */
+    private static void dotRows(Out o, int k, float[] x, int t0, int n, float[] xLeft, int r0, int r1) {
+        int block = dotBlockRows(k, o.weight.dtype());
+        for (int b0 = r0; b0 < r1; b0 += block) dotBlock(o, k, x, t0, n, xLeft, b0, Math.min(r1, b0 + block));
+    }
+
+    /** Two or three tokens of [t0, n) left over after groups of four: their rows of x copied, zero-padded to four (else null). */
+    private static float[] leftGroup(float[] x, int t0, int n, int k) {
+        int left = (n - t0) % 4;
+        if (left < 2) return null;
+        float[] xl = new float[4 * k];
+        System.arraycopy(x, (n - left) * k, xl, 0, left * k);
+        return xl;
     }
 
     /** Bytes of weight rows a dot block keeps in the L2 cache while groups of four tokens take turns over them. */
@@ -119,19 +125,19 @@ public final class MatMul {
     }
 
     /**
-     * Rows [b0, b1) of one output for all n tokens. With two or more tokens the block's weights are first read into
-     * L2 ({@link Vec#touch}); a decode step (one token) streams them once instead, which measured faster. Then groups
+     * Rows [b0, b1) of one output for tokens [t0, n) (t0 is 0 but for the tiled forward's tail). With two or more
+     * tokens the block's weights are first read into L2 ({@link Vec#touch}); a decode step (one token) streams them once instead, which measured faster. Then groups
      * of four tokens take turns over the block's rows, two rows at a time (the four token rows stay in L1, the
      * block's weights in L2); two or three tokens left over go as a group of four through {@code xLeft}, their copy
      * padded with zero rows, whose outputs are dropped (each token's sums are the same as in a full group); a single
      * token left goes along each pair of rows alone. An odd last row is paired with itself.
      */
-    private static void dotBlock(Out o, int k, float[] x, int n, float[] xLeft, int b0, int b1) {
+    private static void dotBlock(Out o, int k, float[] x, int t0, int n, float[] xLeft, int b0, int b1) {
         int rows = o.weight.rows();
         DType dt = o.weight.dtype();
         MemorySegment w = o.weight.data();
-        if (n >= 2) Vec.touch(w, (long) b0 * k * dt.bytes, (long) b1 * k * dt.bytes);
-        int tok = 0;
+        if (n - t0 >= 2) Vec.touch(w, (long) b0 * k * dt.bytes, (long) b1 * k * dt.bytes);
+        int tok = t0;
         for (; tok + 4 <= n; tok += 4) pairs4(o, k, x, tok * k, o.y, tok * rows, b0, b1);
         if (n - tok >= 2) {
             float[] yLeft = scratch(1, 4 * rows);
@@ -291,7 +297,22 @@ public final class MatMul {
 
     // ---------------------------------------------------------------- prefill: tiled, widened weights reused
 
-    private static void gemmPass(Parallel par, float[] x, int n, int k, Out[] outs) {
+    /**
+     * Whether the {@code tail} tokens after {@code whole} tokens in whole vectors go through the dot kernels (on the
+     * task's weight rows, still cached after its tiles) rather than a zero-padded vector of the tiles: a tail of one
+     * group of four after at least two vectors, or of up to half a vector that would be a vector pass of its own after
+     * whole panels. In-process A/B over the 154 TinyLlama layer matrices (benchmarks/results/2026-12-05-cpu-kernels-5.md):
+     * 36, 66, 68, 72, 100, 136 tokens 3.5–13% less time; 20, 24, 40, 56 tokens (which this leaves padded) 2–24% more.
+     */
+    static boolean dotTail(int whole, int tail) {
+        if (tail == 0 || whole < 2 * L) return false;
+        return tail <= 4 || tail <= L / 2 && whole % TB == 0;
+    }
+
+    private static void gemmPass(Parallel par, float[] x, int nAll, int k, Out[] outs) {
+        int tail = nAll % L;                              // tiles for the whole vectors, dots for a short tail
+        int n = dotTail(nAll - tail, tail) ? nAll - tail : nAll;
+        float[] xTailLeft = n < nAll ? leftGroup(x, n, nAll, k) : null;
         int np = (n + L - 1) / L * L;                     // tokens padded to whole vectors (pads are zero)
         float[] xp = new float[k * np];                   // panel p (tokens p·TB..): xp[p·TB·k + kk·w + j] = x[p·TB + j][kk], w its width
         int panels = (np + TB - 1) / TB;
@@ -305,7 +326,10 @@ public final class MatMul {
         int ld = leadingDimension(np);
         int[] rowsPerTask = new int[outs.length];
         java.util.Arrays.fill(rowsPerTask, ROWS_PER_TASK);
-        forEachChunk(par, outs, rowsPerTask, (out, r0, r1) -> gemmTask(outs[out], r0, r1, xp, n, np, ld, k));
+        forEachChunk(par, outs, rowsPerTask, (out, r0, r1) -> {
+            gemmTask(outs[out], r0, r1, xp, n, np, ld, k);
+            if (n < nAll) dotRows(outs[out], k, x, n, nAll, xTailLeft, r0, r1);   // the task's rows, still cached
+        });
     }
 
     /**

@@ -31,7 +31,10 @@ class KernelTest {
         }
     }
 
-    /** Shapes and token counts reach every register tile (6x4, 4x4, 1x4, 4x1, 1x1; dot 2x4 and 2x1 with an odd last row), both kernels and K > one block. */
+    /**
+     * Shapes and token counts reach every register tile (6x4, 4x4, 1x4, 4x1, 1x1; dot 2x4 and 2x1 with an odd last row),
+     * both kernels, the two together (tiles and a dot tail) and K > one block.
+     */
     @Test
     void matmulKernelsMatchPlainLoops() {
         Random rnd = new Random(2);
@@ -53,7 +56,9 @@ class KernelTest {
                     for (int r = 0; r < rows; r++) bias[r] = r * 0.5f;
                     double[] wd = new double[rows * k];
                     for (int i = 0; i < rows * k; i++) wd[i] = w.get(i);
-                    for (int n : k > 1000 ? new int[]{1, 5, 6, 7, 9, 70, 256} : new int[]{1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 14, 15, 17, 40, 64, 70, 100, 256, 257}) {   // 256: padded acc rows (MatMul.leadingDimension)
+                    // 256: padded acc rows (MatMul.leadingDimension); 34, 35, 36, 70, 100, 257: tiles for the whole vectors
+                    // and the dot kernels for the tail (MatMul.dotTail); 17, 25, 40: padded tails
+                    for (int n : k > 1000 ? new int[]{1, 5, 6, 7, 9, 35, 70, 256} : new int[]{1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 14, 15, 17, 25, 34, 35, 36, 40, 64, 70, 100, 256, 257}) {
                         float[] x = new float[n * k];
                         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
                         float[] y = new float[n * rows];
