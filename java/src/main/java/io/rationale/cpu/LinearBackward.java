@@ -111,8 +111,12 @@ public final class LinearBackward {
             int sw = Math.min(CB, cw - s), vecs = sw / L, tail = vecs * L, x0 = tOff + c0 + s, w0 = s;
             int t = 0;
             if (vecs == 4) {
-                for (; t + 6 <= n; t += 6) tile6x4(wf, w0, ws, kc, dy, t * out + o0, out, dx, t * in + x0, in, first);
-                // tokens left: 4, else 3 and/or 2, else 1 (one token's four accumulators wait on the FMA latency)
+                // six at a time, but a last 6 + 1 go as 4 + 3: one token alone keeps four accumulators waiting on the
+                // FMA latency (each token's sums are the same in any tile)
+                int six = n % 6 == 1 && n >= 7 ? n - 7 : n;
+                for (; t + 6 <= six; t += 6) tile6x4(wf, w0, ws, kc, dy, t * out + o0, out, dx, t * in + x0, in, first);
+                if (n - t == 7) { tile4x4(wf, w0, ws, kc, dy, t * out + o0, out, dx, t * in + x0, in, first); t += 4; }
+                // tokens left: 4, else 3 and/or 2, else 1
                 if (n - t == 4) { tile4x4(wf, w0, ws, kc, dy, t * out + o0, out, dx, t * in + x0, in, first); t += 4; }
                 if (n - t >= 3) { tile3x4(wf, w0, ws, kc, dy, t * out + o0, out, dx, t * in + x0, in, first); t += 3; }
                 if (n - t == 2) { tile2x4(wf, w0, ws, kc, dy, t * out + o0, out, dx, t * in + x0, in, first); t += 2; }
