@@ -22,12 +22,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * examples.jsonl agree — the same examples, predictions and targets, label probabilities within 1e-5 (the same
  * computation: the Vector API rounds differently before and after the JIT compiles it), and for every method each word
  * score within 1e-5·max|score| of that method and example (f32 rounding of the same computation in different
- * batches; measured ~1e-7), integrated gradients' completeness error within 1e-5 relative (at least 1e-5 absolute: IG's step batches follow
- * the free heap, and f32 sums in different batches round differently; seen 7e-5 on an error of 66 under load).
+ * batches; measured ~1e-7), integrated gradients' completeness error within 1e-4 relative (at least 1e-4 absolute). The
+ * error is a ratio, |Σ scores − Δ| / |Δ| with Δ = f(x) − f(baseline), so f32 rounding δ of the logits moves it by
+ * about (1 + error)·δ/|Δ|: where Δ is small that is far more than the logits' own rounding. The two runs record
+ * different token counts (IG's step batches also follow the free heap), and a token's sums round differently in a
+ * tile than in the dot kernels that take a short tail ({@code MatMul.dotTail}): measured 1.6e-5 relative on an
+ * error of 31 (7e-5 absolute on an error of 66 under load before the dot tail).
  */
 class PrefixCacheEvalCliTest {
     static final String METHODS = "saliency,input_x_gradient,attnlrp,cplrp,pe_lrp,integrated_gradients";
-    static final double TOL = 1e-5;
+    static final double TOL = 1e-5, COMPLETENESS_TOL = 1e-4;
 
     @Test
     void examplesJsonlIsTheSameWithAndWithoutThePrefixCache(@TempDir Path tmp) throws Exception {
@@ -60,7 +64,7 @@ class PrefixCacheEvalCliTest {
             }
             double ca = a.get("methods").get("integrated_gradients").get("completenessError").asDouble();
             double cb = b.get("methods").get("integrated_gradients").get("completenessError").asDouble();
-            assertTrue(Math.abs(ca - cb) <= TOL * Math.max(1, Math.abs(ca)), "completeness " + ca + " vs " + cb);
+            assertTrue(Math.abs(ca - cb) <= COMPLETENESS_TOL * Math.max(1, Math.abs(ca)), "completeness " + ca + " vs " + cb);
             compared++;
         }
         assertTrue(compared >= 2, "compared " + compared + " examples");
