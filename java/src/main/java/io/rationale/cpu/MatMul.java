@@ -107,10 +107,10 @@ public final class MatMul {
         for (int b0 = r0; b0 < r1; b0 += block) dotBlock(o, k, x, t0, n, xLeft, b0, Math.min(r1, b0 + block));
     }
 
-    /** Two or three tokens of [t0, n) left over after groups of four: their rows of x copied, zero-padded to four (else null). */
+    /** Three tokens of [t0, n) left over after groups of four: their rows of x copied, zero-padded to four (else null). */
     private static float[] leftGroup(float[] x, int t0, int n, int k) {
         int left = (n - t0) % 4;
-        if (left < 2) return null;
+        if (left != 3) return null;
         float[] xl = new float[4 * k];
         System.arraycopy(x, (n - left) * k, xl, 0, left * k);
         return xl;
@@ -128,9 +128,10 @@ public final class MatMul {
      * Rows [b0, b1) of one output for tokens [t0, n) (t0 is 0 but for the tiled forward's tail). With two or more
      * tokens the block's weights are first read into L2 ({@link Vec#touch}); a decode step (one token) streams them once instead, which measured faster. Then groups
      * of four tokens take turns over the block's rows, two rows at a time (the four token rows stay in L1, the
-     * block's weights in L2); two or three tokens left over go as a group of four through {@code xLeft}, their copy
-     * padded with zero rows, whose outputs are dropped (each token's sums are the same as in a full group); a single
-     * token left goes along each pair of rows alone. An odd last row is paired with itself.
+     * block's weights in L2); three tokens left over go as a group of four through {@code xLeft}, their copy padded
+     * with a zero row, whose outputs are dropped (each token's sums are the same as in a full group); one or two
+     * tokens left go along each pair of rows alone, one after the other (two that way took 7–20% less time than a
+     * padded group, three 10–16% more: 2026-12-05-cpu-kernels-5.md). An odd last row is paired with itself.
      */
     private static void dotBlock(Out o, int k, float[] x, int t0, int n, float[] xLeft, int b0, int b1) {
         int rows = o.weight.rows();
@@ -139,20 +140,21 @@ public final class MatMul {
         if (n - t0 >= 2) Vec.touch(w, (long) b0 * k * dt.bytes, (long) b1 * k * dt.bytes);
         int tok = t0;
         for (; tok + 4 <= n; tok += 4) pairs4(o, k, x, tok * k, o.y, tok * rows, b0, b1);
-        if (n - tok >= 2) {
+        if (n - tok == 3) {
             float[] yLeft = scratch(1, 4 * rows);
             pairs4(o, k, xLeft, 0, yLeft, 0, b0, b1);
             for (int t = tok; t < n; t++) System.arraycopy(yLeft, (t - tok) * rows + b0, o.y, t * rows + b0, b1 - b0);
             return;
         }
-        if (tok == n) return;
-        for (int r = b0; r < b1; r += 2) {
-            int r2 = Math.min(r + 1, b1 - 1);
-            long row = (long) r * k, row2 = (long) r2 * k;
-            float b = o.bias == null ? 0f : o.bias[r], b2 = o.bias == null ? 0f : o.bias[r2];
-            switch (dt) {
-                case BF16, F16 -> dot2Half(dt, w, row, row2, k, x, tok * k, o.y, tok * rows, r, r2, b, b2);
-                case F32 -> dot2F32(w, row, row2, k, x, tok * k, o.y, tok * rows, r, r2, b, b2);
+        for (; tok < n; tok++) {
+            for (int r = b0; r < b1; r += 2) {
+                int r2 = Math.min(r + 1, b1 - 1);
+                long row = (long) r * k, row2 = (long) r2 * k;
+                float b = o.bias == null ? 0f : o.bias[r], b2 = o.bias == null ? 0f : o.bias[r2];
+                switch (dt) {
+                    case BF16, F16 -> dot2Half(dt, w, row, row2, k, x, tok * k, o.y, tok * rows, r, r2, b, b2);
+                    case F32 -> dot2F32(w, row, row2, k, x, tok * k, o.y, tok * rows, r, r2, b, b2);
+                }
             }
         }
     }
