@@ -36,9 +36,10 @@ public final class MatMul {
     /**
      * From this many tokens on, the tiled (prefill) kernel runs. Below, the 2-row × 4-token dot kernel is faster (the
      * tiled kernel's f32 widening and padding to 16 tokens cost more than they save). With the weights read into L2
-     * first and two or three leftover tokens padded to a group of four, all 154 TinyLlama-1.1B layer matrices took
-     * 147 ms for 12 tokens this way against 165–176 ms tiled, and 153–166 against 165–167 for 13, a tie (2 threads,
-     * 2026-12-05, benchmarks/results/2026-12-05-cpu-kernels-4.md).
+     * first (and, at the time, two or three leftover tokens padded to a group of four), all 154 TinyLlama-1.1B layer
+     * matrices took 147 ms for 12 tokens this way against 165–176 ms tiled, and 153–166 against 165–167 for 13, a tie
+     * (2 threads, 2026-12-05, benchmarks/results/2026-12-05-cpu-kernels-4.md; 13 tokens again 3–8% in favour of the
+     * dot kernels and 14–16 against them in 2026-12-05-cpu-kernels-5.md).
      */
     static final int GEMM_MIN_TOKENS = 13;
     /** Inputs per block of widened weights. */
