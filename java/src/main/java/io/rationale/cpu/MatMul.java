@@ -17,7 +17,7 @@ import static io.rationale.cpu.Vec.L;
  *
  * <p>Two kernels:
  * <ul>
- * <li>few tokens (decode, short inputs up to 12 tokens): each weight row is dotted with the token rows, with several
+ * <li>few tokens (decode, short inputs up to 13 tokens): each weight row is dotted with the token rows, with several
  *     independent FMA accumulators (memory-bound); rows go in pairs, so that two loads from two rows are in flight
  *     per step; 16-bit weights are loaded a full register at a time (2L values) and widened in two halves; four
  *     tokens at a time share each widened weight (2 rows × 4 tokens), taking turns over blocks of rows that are
@@ -38,10 +38,11 @@ public final class MatMul {
      * tiled kernel's f32 widening and padding to 16 tokens cost more than they save). With the weights read into L2
      * first (and, at the time, two or three leftover tokens padded to a group of four), all 154 TinyLlama-1.1B layer
      * matrices took 147 ms for 12 tokens this way against 165–176 ms tiled, and 153–166 against 165–167 for 13, a tie
-     * (2 threads, 2026-12-05, benchmarks/results/2026-12-05-cpu-kernels-4.md; 13 tokens again 3–8% in favour of the
-     * dot kernels and 14–16 against them in 2026-12-05-cpu-kernels-5.md).
+     * (2 threads, 2026-12-05, benchmarks/results/2026-12-05-cpu-kernels-4.md). With two leftover tokens one at a
+     * time, 13 tokens (three groups and one) took 11% less time with the dot kernels than tiled, 14 tokens 4% more
+     * (in-process A/B, 2026-12-05-cpu-kernels-5.md).
      */
-    static final int GEMM_MIN_TOKENS = 13;
+    static final int GEMM_MIN_TOKENS = 14;
     /** Inputs per block of widened weights. */
     static final int KC = 1024;
     /** Weight rows per prefill task (a multiple of 6, the rows of a register tile). */

@@ -58,7 +58,7 @@ class KernelTest {
                     for (int i = 0; i < rows * k; i++) wd[i] = w.get(i);
                     // 256: padded acc rows (MatMul.leadingDimension); 34, 35, 36, 70, 100, 257: tiles for the whole vectors
                     // and the dot kernels for the tail (MatMul.dotTail); 17, 25, 40: padded tails
-                    for (int n : k > 1000 ? new int[]{1, 5, 6, 7, 9, 35, 70, 256} : new int[]{1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 14, 15, 17, 25, 34, 35, 36, 40, 64, 70, 100, 256, 257}) {
+                    for (int n : k > 1000 ? new int[]{1, 5, 6, 7, 9, 35, 70, 256} : new int[]{1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 13, 14, 15, 17, 25, 34, 35, 36, 40, 64, 70, 100, 256, 257}) {
                         float[] x = new float[n * k];
                         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
                         float[] y = new float[n * rows];
