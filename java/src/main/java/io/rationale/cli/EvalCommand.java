@@ -318,9 +318,7 @@ public final class EvalCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "results: %s (%d of %d examples done: %d now, %d resumed)%n",
                 o.out().toAbsolutePath().normalize(), c.done(), c.selected(), o.evaluated(), o.resumed());
         if (s.device() != null) System.out.println("device: " + s.device());
-        if (s.flipPaths() != null)
-            System.out.printf(Locale.ROOT, "flip evaluation: %d examples' variants built from their tokens by the backend, %d tokenized on the host%n",
-                    s.flipPaths().tokenLevel(), s.flipPaths().host());
+        if (s.flipPaths() != null) System.out.println("flip evaluation: " + s.flipPaths().description());
         if (s.selection() != null && s.selection().get("description") != null) System.out.println("examples: " + s.selection().get("description"));
         if (s.attributionTarget() != null) System.out.println("target: " + s.attributionTarget().description());
         Summary.Labels l = s.labels();

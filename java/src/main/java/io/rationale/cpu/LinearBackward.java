@@ -112,12 +112,9 @@ public final class LinearBackward {
             int t = 0;
             if (vecs == 4) {
                 // six at a time, but a last 6 + 1 go as 4 + 3: one token alone keeps four accumulators waiting on the
-                // FMA latency (each token's sums are the same in any tile)
-                int six = n % 6 == 1 && n >= 7 ? n - 7 : n;
-                for (; t + 6 <= six; t += 6) tile6x4(wf, w0, ws, kc, dy, t * out + o0, out, dx, t * in + x0, in, first);
-                if (n - t == 7) { tile4x4(wf, w0, ws, kc, dy, t * out + o0, out, dx, t * in + x0, in, first); t += 4; }
-                // tokens left: 4, else 3 and/or 2, else 1
-                if (n - t == 4) { tile4x4(wf, w0, ws, kc, dy, t * out + o0, out, dx, t * in + x0, in, first); t += 4; }
+                // FMA latency (each token's sums are the same in any tile); then 4, else 3 and/or 2, else 1
+                for (; n - t >= 6 && n - t != 7; t += 6) tile6x4(wf, w0, ws, kc, dy, t * out + o0, out, dx, t * in + x0, in, first);
+                if (n - t == 4 || n - t == 7) { tile4x4(wf, w0, ws, kc, dy, t * out + o0, out, dx, t * in + x0, in, first); t += 4; }
                 if (n - t >= 3) { tile3x4(wf, w0, ws, kc, dy, t * out + o0, out, dx, t * in + x0, in, first); t += 3; }
                 if (n - t == 2) { tile2x4(wf, w0, ws, kc, dy, t * out + o0, out, dx, t * in + x0, in, first); t += 2; }
                 if (n - t == 1) tile1x4(wf, w0, ws, kc, dy, t * out + o0, dx, t * in + x0, first);
@@ -165,22 +162,32 @@ public final class LinearBackward {
      * dx for few tokens: each weight's rows are cut into chunks of {@link #CHUNK_BLOCKS} row blocks, a chunk being
      * contiguous in memory; a task reads a block of whole rows into L2 ({@link Vec#touch}), then walks it stripe by
      * stripe into the chunk's own partial dx. The partials are then added in the order of the chunks. Chunks are cut
-     * by rows, not by threads, so the sums do not depend on the thread count.
+     * by rows, not by threads, so the sums do not depend on the thread count. A chunk whose output gradient is zero for
+     * every token gets no task and no partial (the LM head's backward for one logit had one zero-filled partial of
+     * n × hidden floats for each of its chunks to write and add up: 509 for a 128k vocabulary).
      */
     private static void chunked(Parallel par, float[] dx, int n, int in, boolean accumulate, Term[] terms) {
         int cw = Math.min(STRIPE, in), rowsPerBlock = Math.max(1, WF / (cw + L)), chunk = rowsPerBlock * CHUNK_BLOCKS;
-        int[] firstTask = new int[terms.length + 1];
-        for (int i = 0; i < terms.length; i++) firstTask[i + 1] = firstTask[i] + (terms[i].weight.rows() + chunk - 1) / chunk;
-        int tasks = firstTask[terms.length], size = n * in;
+        // the chunks (term, first row) with some output gradient: the others add nothing, so they get no partial and
+        // nothing to add up (all of the LM head's but those of the target rows, for one logit)
+        int chunks = 0;
+        for (Term t : terms) chunks += (t.weight.rows() + chunk - 1) / chunk;
+        int[] chunkTerm = new int[chunks], chunkRow = new int[chunks];
+        int live = 0;
+        for (int i = 0; i < terms.length; i++)
+            for (int oa = 0; oa < terms[i].weight.rows(); oa += chunk)
+                if (!zero(terms[i], n, oa, Math.min(chunk, terms[i].weight.rows() - oa))) {
+                    chunkTerm[live] = i;
+                    chunkRow[live++] = oa;
+                }
+        int tasks = live, size = n * in;
         float[] parts = PARTIALS.get();
         if (parts.length < (long) tasks * size) PARTIALS.set(parts = new float[tasks * size]);
         float[] p = parts;
         par.forEach(tasks, task -> {
-            int i = 0;
-            while (task >= firstTask[i + 1]) i++;
-            Term term = terms[i];
-            int bytes = term.weight.dtype().bytes, oa = (task - firstTask[i]) * chunk, ob = Math.min(term.weight.rows(), oa + chunk);
-            boolean first = true;
+            Term term = terms[chunkTerm[task]];
+            int bytes = term.weight.dtype().bytes, oa = chunkRow[task], ob = Math.min(term.weight.rows(), oa + chunk);
+            boolean first = true;                             // some block of the chunk has a gradient, so it is set
             for (int o0 = oa; o0 < ob; o0 += rowsPerBlock) {
                 int kc = Math.min(rowsPerBlock, ob - o0);
                 if (zero(term, n, o0, kc)) continue;
@@ -188,7 +195,6 @@ public final class LinearBackward {
                 for (int c0 = 0; c0 < in; c0 += cw) rows(term, o0, kc, c0, Math.min(cw, in - c0), p, task * size, n, in, first);
                 first = false;
             }
-            if (first) java.util.Arrays.fill(p, task * size, task * size + size, 0f);
         });
         int span = 16 * CB;                                   // columns per reduction task
         par.forEach((in + span - 1) / span, c -> {

@@ -100,13 +100,16 @@ public final class MatMul {
             rowsPerTask[o] = Math.max(16, (outs[o].weight.rows() + tasks - 1) / tasks + 1 & ~1);   // even: rows go in pairs
         }
         float[] xLeft = leftGroup(x, 0, n, k);
-        forEachChunk(par, outs, rowsPerTask, (out, r0, r1) -> dotRows(outs[out], k, x, 0, n, xLeft, r0, r1));
+        forEachChunk(par, outs, rowsPerTask, (out, r0, r1) -> dotRows(outs[out], k, x, 0, n, xLeft, r0, r1, true));
     }
 
-    /** Rows [r0, r1) of {@code o} for tokens [t0, n), block by block ({@link #dotBlock}). */
-    private static void dotRows(Out o, int k, float[] x, int t0, int n, float[] xLeft, int r0, int r1) {
+    /**
+     * Rows [r0, r1) of {@code o} for tokens [t0, n), block by block ({@link #dotBlock}); {@code fromMemory}: the rows
+     * are not in the caches yet (false for the tiled forward's tail, whose task has just read them).
+     */
+    private static void dotRows(Out o, int k, float[] x, int t0, int n, float[] xLeft, int r0, int r1, boolean fromMemory) {
         int block = dotBlockRows(k, o.weight.dtype());
-        for (int b0 = r0; b0 < r1; b0 += block) dotBlock(o, k, x, t0, n, xLeft, b0, Math.min(r1, b0 + block));
+        for (int b0 = r0; b0 < r1; b0 += block) dotBlock(o, k, x, t0, n, xLeft, b0, Math.min(r1, b0 + block), fromMemory);
     }
 
     /** Three tokens of [t0, n) left over after groups of four: their rows of x copied, zero-padded to four (else null). */
@@ -128,18 +131,19 @@ public final class MatMul {
 
     /**
      * Rows [b0, b1) of one output for tokens [t0, n) (t0 is 0 but for the tiled forward's tail). With two or more
-     * tokens the block's weights are first read into L2 ({@link Vec#touch}); a decode step (one token) streams them once instead, which measured faster. Then groups
-     * of four tokens take turns over the block's rows, two rows at a time (the four token rows stay in L1, the
-     * block's weights in L2); three tokens left over go as a group of four through {@code xLeft}, their copy padded
+     * tokens and the weights {@code fromMemory}, the block's weights are first read into L2 ({@link Vec#touch}); a
+     * decode step (one token) streams them once instead, which measured faster, and the tiled forward's tail finds
+     * them cached (reading them again cost its 36, 68, 72-token forwards 1–2%). Then groups of four tokens take turns
+     * over the block's rows, two rows at a time (the four token rows stay in L1, the block's weights in L2); three tokens left over go as a group of four through {@code xLeft}, their copy padded
      * with a zero row, whose outputs are dropped (each token's sums are the same as in a full group); one or two
      * tokens left go along each pair of rows alone, one after the other (two that way took 7–20% less time than a
      * padded group, three 10–16% more: 2026-12-05-cpu-kernels-5.md). An odd last row is paired with itself.
      */
-    private static void dotBlock(Out o, int k, float[] x, int t0, int n, float[] xLeft, int b0, int b1) {
+    private static void dotBlock(Out o, int k, float[] x, int t0, int n, float[] xLeft, int b0, int b1, boolean fromMemory) {
         int rows = o.weight.rows();
         DType dt = o.weight.dtype();
         MemorySegment w = o.weight.data();
-        if (n - t0 >= 2) Vec.touch(w, (long) b0 * k * dt.bytes, (long) b1 * k * dt.bytes);
+        if (fromMemory && n - t0 >= 2) Vec.touch(w, (long) b0 * k * dt.bytes, (long) b1 * k * dt.bytes);
         int tok = t0;
         for (; tok + 4 <= n; tok += 4) pairs4(o, k, x, tok * k, o.y, tok * rows, b0, b1);
         if (n - tok == 3) {
@@ -332,7 +336,7 @@ public final class MatMul {
         java.util.Arrays.fill(rowsPerTask, ROWS_PER_TASK);
         forEachChunk(par, outs, rowsPerTask, (out, r0, r1) -> {
             gemmTask(outs[out], r0, r1, xp, n, np, ld, k);
-            if (n < nAll) dotRows(outs[out], k, x, n, nAll, xTailLeft, r0, r1);   // the task's rows, still cached
+            if (n < nAll) dotRows(outs[out], k, x, n, nAll, xTailLeft, r0, r1, false);   // the task's rows, still cached
         });
     }
 

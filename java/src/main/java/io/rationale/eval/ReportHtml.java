@@ -85,8 +85,7 @@ public final class ReportHtml {
         if (s.attributionTarget() != null) kv(b, "attribution target", s.attributionTarget().description());
         if (s.device() != null) kv(b, "device", s.device());
         if (s.resolved() != null) for (Map.Entry<String, Object> e : s.resolved().entrySet()) kv(b, e.getKey().replace('_', ' '), str(e.getValue()));
-        if (s.flipPaths() != null) kv(b, "flip evaluation", s.flipPaths().tokenLevel() + " examples' variants built from their tokens by the backend, "
-                + s.flipPaths().host() + " tokenized on the host");
+        if (s.flipPaths() != null) kv(b, "flip evaluation", s.flipPaths().description());
         Object options = s.run().get("options");
         if (options instanceof Map<?, ?> m) {
             for (Map.Entry<?, ?> e : m.entrySet()) kv(b, "option " + e.getKey(), str(e.getValue()));

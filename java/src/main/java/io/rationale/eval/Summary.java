@@ -57,6 +57,11 @@ public record Summary(Map<String, Object> run, String summarizedAt, boolean comp
             }
             return t + h == 0 ? null : new FlipPaths(t, h);
         }
+
+        /** One line for the console and the report. */
+        public String description() {
+            return tokenLevel + " examples' variants built from their tokens by the backend, " + host + " tokenized on the host";
+        }
     }
 
     /** Above this relative completeness error an integrated-gradients result is counted as not converged. */
