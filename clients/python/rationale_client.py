@@ -93,6 +93,40 @@ class RationaleClient:
                 raise RationaleError(resp.status, err.get("type", "error"), err.get("message", raw.decode("utf-8", "replace")))
             return answer
 
+    def stream(self, path, body):
+        """POSTs a request with "stream": true and yields each server-sent event's JSON as it arrives (on a
+        connection of its own, closed at the end or when the caller stops iterating, which cancels the rest of the
+        generation). An error answer raises RationaleError; an error event mid-stream raises it too."""
+        body = dict(body, stream=True)
+        headers = {"Accept": "text/event-stream", "Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = "Bearer " + self.token
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        try:
+            conn.request("POST", path, body=json.dumps(body).encode("utf-8"), headers=headers)
+            resp = conn.getresponse()
+            if resp.status >= 400:
+                raw = resp.read()
+                try:
+                    err = json.loads(raw.decode("utf-8")).get("error", {})
+                except ValueError:
+                    err = {}
+                raise RationaleError(resp.status, err.get("type", "error"), err.get("message", raw.decode("utf-8", "replace")))
+            for line in resp:
+                line = line.decode("utf-8").rstrip("\r\n")
+                if not line.startswith("data: "):
+                    continue
+                data = line[6:]
+                if data == "[DONE]":
+                    return
+                event = json.loads(data)
+                if "error" in event:
+                    err = event["error"]
+                    raise RationaleError(err.get("code") or 500, err.get("type", "error"), err.get("message", ""))
+                yield event
+        finally:
+            conn.close()
+
     def close(self):
         """Closes the connections of every thread."""
         with self._lock:
@@ -177,6 +211,25 @@ class RationaleClient:
         body = {"messages": messages}
         body.update(params)
         return self.request("POST", "/v1/chat/completions", body)
+
+    def stream_completions(self, prompt, **params):
+        """/v1/completions streamed: yields (choice index, text piece) as the tokens come; the pieces of a choice
+        add up to its unstreamed text. For log-probabilities per token, iterate stream("/v1/completions", ...)."""
+        body = {"prompt": prompt}
+        body.update(params)
+        for event in self.stream("/v1/completions", body):
+            for c in event["choices"]:
+                if c["text"]:
+                    yield c["index"], c["text"]
+
+    def stream_chat(self, messages, **params):
+        """/v1/chat/completions streamed: yields the answer's text pieces as the tokens come."""
+        body = {"messages": messages}
+        body.update(params)
+        for event in self.stream("/v1/chat/completions", body):
+            for c in event["choices"]:
+                if c["delta"].get("content"):
+                    yield c["delta"]["content"]
 
 
 def top_words(result, method=None, k=5):

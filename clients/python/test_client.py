@@ -117,6 +117,26 @@ class ClientTest(unittest.TestCase):
         for tok_lp, top in zip(continuation, lp["top_logprobs"][len(ctx):-1]):
             self.assertLessEqual(tok_lp, max(top.values()) + 1e-12)
 
+    def test_streamed_completions_add_up_to_the_unstreamed_text(self):
+        params = dict(max_tokens=40, temperature=0.8, top_p=0.9, seed=5, stop=["."])
+        whole = self.client.completions(["Once upon a time", "The dog"], **params)
+        pieces = {0: [], 1: []}
+        for index, text in self.client.stream_completions(["Once upon a time", "The dog"], **params):
+            pieces[index].append(text)
+        for c in whole["choices"]:
+            self.assertEqual(c["text"], "".join(pieces[c["index"]]))
+            self.assertGreater(len(pieces[c["index"]]), 1, "several pieces, not one")
+        # the events themselves: one id, the finish reason last, the usage chunk on request
+        events = list(self.client.stream("/v1/completions", dict(prompt="One day", max_tokens=5, temperature=0,
+                                                                  stream_options={"include_usage": True})))
+        self.assertEqual(1, len({e["id"] for e in events}))
+        self.assertEqual([], events[-1]["choices"])
+        self.assertEqual(5, events[-1]["usage"]["completion_tokens"])
+        self.assertEqual("length", events[-2]["choices"][0]["finish_reason"])
+        with self.assertRaises(RationaleError) as e:
+            list(self.client.stream_completions([1, 99999], max_tokens=3))
+        self.assertEqual(400, e.exception.status)
+
     def test_errors_are_raised_with_the_servers_message(self):
         with self.assertRaises(RationaleError) as e:
             self.client.attribute(TEXTS[0], methods=["salience"])

@@ -43,6 +43,27 @@ public record Completion(int[] prompt, List<TokenLogprob> promptLogprobs, int[] 
     public record TokenLogprob(int id, double logprob, int[] topIds, double[] topLogprobs) {}
 
     /**
+     * Sees a completion's tokens as they are chosen ({@link Rationale#completeAsync(Spec, Listener)}; streaming). It
+     * is called on the engine's thread between steps, so it must return at once (hand the tokens on, to a queue say);
+     * an exception from it fails the completion. The completion's future completes after the last token.
+     */
+    public interface Listener {
+        /**
+         * With {@link Spec#promptLogprobs()}: the prompt's log-probabilities, as {@link Completion#promptLogprobs()}
+         * will hold them, once, before the first token.
+         */
+        default void prompt(List<TokenLogprob> promptLogprobs) { }
+
+        /**
+         * A new token (a stop token that ends generation included).
+         *
+         * @param logprob with {@link Spec#logprobs()}: its log-probability and alternatives, as in
+         *                {@link Completion#logprobs()}; else null
+         */
+        void token(int id, TokenLogprob logprob);
+    }
+
+    /**
      * What to complete.
      *
      * @param prompt         prompt ids (at least one)

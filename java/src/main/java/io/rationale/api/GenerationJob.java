@@ -23,6 +23,7 @@ import java.util.SplittableRandom;
  */
 final class GenerationJob extends Scheduler.Job<Completion> {
     private final Completion.Spec spec;
+    private final Completion.Listener listener;      // null: nobody streams
     private final Tokenizer tok;
     private final SplittableRandom rng;
     private KvCache cache;
@@ -33,8 +34,9 @@ final class GenerationJob extends Scheduler.Job<Completion> {
     private final List<Completion.TokenLogprob> logprobs = new ArrayList<>();
     private List<Completion.TokenLogprob> promptLogprobs;
 
-    GenerationJob(Completion.Spec spec, Tokenizer tok) {
+    GenerationJob(Completion.Spec spec, Completion.Listener listener, Tokenizer tok) {
         this.spec = spec;
+        this.listener = listener;
         this.tok = tok;
         this.rng = new SplittableRandom(spec.sampling().seed());
     }
@@ -139,6 +141,7 @@ final class GenerationJob extends Scheduler.Job<Completion> {
             promptLogprobs = new ArrayList<>(p.length);
             promptLogprobs.add(null);
             for (int i = 0; i + 1 < p.length; i++) promptLogprobs.add(logprob(l.row(seq, i), p[i + 1], spec.topLogprobs()));
+            if (listener != null) listener.prompt(java.util.Collections.unmodifiableList(promptLogprobs));
         }
         if (spec.maxNewTokens() == 0) {
             finish(Completion.FinishReason.LENGTH, null);
@@ -147,13 +150,15 @@ final class GenerationJob extends Scheduler.Job<Completion> {
         float[] last = l.last(seq);
         int next = Sampler.sample(last, spec.sampling(), Sampler.draw(spec.sampling(), rng));
         generated.add(next);
-        if (spec.logprobs()) logprobs.add(logprob(last, next, spec.topLogprobs()));
+        Completion.TokenLogprob lp = spec.logprobs() ? logprob(last, next, spec.topLogprobs()) : null;
+        if (lp != null) logprobs.add(lp);
+        if (listener != null) listener.token(next, lp);
         if (spec.stopTokens().contains(next)) {
             finish(Completion.FinishReason.STOP_TOKEN, null);
             return;
         }
         if (!spec.stopStrings().isEmpty()) {
-            String text = tok.decode(ids(), true);
+            String text = tok.decodeAfter(spec.prompt(), ids());
             int cut = -1;
             for (String s : spec.stopStrings()) {
                 int at = text.indexOf(s);

@@ -320,11 +320,11 @@ public final class Rationale implements AutoCloseable {
         Completion.Spec spec = new Completion.Spec(prompt, maxNewTokens, sampling, Set.copyOf(backend.model().config().eosTokenIds()),
                 List.of(), false, 0, false);
         String device = backend.device();
-        return linked(scheduler.submit(new GenerationJob(spec, tok)), c -> {
+        return linked(scheduler.submit(new GenerationJob(spec, null, tok)), c -> {
             int[] all = new int[prompt.length + c.generated().length];
             System.arraycopy(prompt, 0, all, 0, prompt.length);
             System.arraycopy(c.generated(), 0, all, prompt.length, c.generated().length);
-            return new GenerationResult(all, tok.decode(c.generated(), true), prompt.length, c.generated().length,
+            return new GenerationResult(all, tok.decodeAfter(prompt, c.generated()), prompt.length, c.generated().length,
                     c.finishReason() == Completion.FinishReason.STOP_TOKEN ? GenerationResult.STOP_TOKEN : GenerationResult.MAX_TOKENS,
                     c.seconds(), device);
         });
@@ -334,14 +334,20 @@ public final class Rationale implements AutoCloseable {
     public Completion complete(Completion.Spec spec) { return join(completeAsync(spec)); }
 
     /** {@link #complete} without waiting. */
-    public CompletableFuture<Completion> completeAsync(Completion.Spec spec) {
+    public CompletableFuture<Completion> completeAsync(Completion.Spec spec) { return completeAsync(spec, null); }
+
+    /**
+     * {@link #complete} without waiting, streaming: {@code listener} (null: none) sees each token as it is chosen
+     * (see {@link Completion.Listener}); the future completes with the whole completion after the last one.
+     */
+    public CompletableFuture<Completion> completeAsync(Completion.Spec spec, Completion.Listener listener) {
         int vocab = vocabSize();
         int[] p = spec.prompt();
         for (int i = 0; i < p.length; i++)
             if (p[i] < 0 || p[i] >= vocab)
                 throw new IllegalArgumentException("prompt id " + p[i] + " at position " + i + " is outside the vocabulary [0, " + vocab + ")");
         checkLength(p.length, spec.maxNewTokens());
-        return scheduler.submit(new GenerationJob(spec, tok));
+        return scheduler.submit(new GenerationJob(spec, listener, tok));
     }
 
     // ------------------------------------------------------------------ attribution

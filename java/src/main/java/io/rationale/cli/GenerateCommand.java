@@ -136,7 +136,7 @@ public final class GenerateCommand implements Callable<Integer> {
             }
             AttentionIntervention iv = steering == null ? null : steering.intervention();
             long t0 = System.nanoTime();
-            TextStream printer = streaming ? new TextStream(tok, System.out) : null;
+            TextStream printer = streaming ? new TextStream(tok, prompt, System.out) : null;
             Generator.Result r = new Generator(backend).generateBatch(List.of(prompt), List.of(backend.newCache()), maxNewTokens, sampling,
                     Set.copyOf(model.config().eosTokenIds()), iv, printer).get(0);
             r.cache().close();
@@ -144,7 +144,7 @@ public final class GenerateCommand implements Callable<Integer> {
             int[] all = new int[prompt.length + r.tokens().length];
             System.arraycopy(prompt, 0, all, 0, prompt.length);
             System.arraycopy(r.tokens(), 0, all, prompt.length, r.tokens().length);
-            String text = tok.decode(r.tokens(), true);
+            String text = tok.decodeAfter(prompt, r.tokens());
             if (json) {
                 GenerationResult.Steer st = null;
                 if (steering != null)

@@ -19,7 +19,9 @@ import java.util.List;
  * @param temperature         default 1; 0 is greedy
  * @param topP                default 1
  * @param n                   only 1
- * @param stream              not supported
+ * @param stream              send the answer as server-sent events while it is generated
+ *                            ({@code chat.completion.chunk} objects with a {@code delta}; {@code data: [DONE]} last)
+ * @param streamOptions       with {@code stream}: {@code {"include_usage": true}} adds a last chunk with the token counts
  * @param stop                a string or up to 4 strings
  * @param seed                sampling seed
  * @param logprobs            report the chosen tokens' log-probabilities
@@ -29,7 +31,7 @@ import java.util.List;
 @JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record ChatRequest(String model, List<Message> messages, Integer maxTokens, Integer maxCompletionTokens, Double temperature,
-                          Double topP, Integer n, Boolean stream, JsonNode stop, Long seed, Boolean logprobs, Integer topLogprobs) {
+                          Double topP, Integer n, Boolean stream, CompletionRequest.StreamOptions streamOptions, JsonNode stop, Long seed, Boolean logprobs, Integer topLogprobs) {
 
     /** One message; {@code content} is a string or a list of text parts. */
     @JsonIgnoreProperties(ignoreUnknown = true)
@@ -39,6 +41,6 @@ public record ChatRequest(String model, List<Message> messages, Integer maxToken
     /** A request with the fields a client usually sets. */
     public static ChatRequest of(String model, List<Message> messages, Integer maxTokens, Double temperature, Boolean logprobs,
                                  Integer topLogprobs, JsonNode stop, Long seed) {
-        return new ChatRequest(model, messages, maxTokens, null, temperature, null, null, null, stop, seed, logprobs, topLogprobs);
+        return new ChatRequest(model, messages, maxTokens, null, temperature, null, null, null, null, stop, seed, logprobs, topLogprobs);
     }
 }

@@ -17,7 +17,10 @@ import com.fasterxml.jackson.databind.annotation.JsonNaming;
  * @param temperature      sampling temperature (default 1; 0 is greedy)
  * @param topP             nucleus mass (default 1)
  * @param n                choices per prompt (only 1)
- * @param stream           streaming (not supported)
+ * @param stream           send the completion as server-sent events while it is generated ({@code data: <chunk>}
+ *                         lines, each chunk shaped like the whole answer with the new text; {@code data: [DONE]} last)
+ * @param streamOptions    with {@code stream}: {@code {"include_usage": true}} adds a last chunk with the token
+ *                         counts and no choices
  * @param logprobs         report the log-probabilities of this many most likely tokens at each position, plus the
  *                         chosen token's (0: only the chosen token's)
  * @param echo             return the prompt with the completion (and, with {@code logprobs}, the prompt tokens'
@@ -35,13 +38,19 @@ import com.fasterxml.jackson.databind.annotation.JsonNaming;
 @JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record CompletionRequest(String model, JsonNode prompt, Integer maxTokens, Double temperature, Double topP, Integer n,
-                                Boolean stream, Integer logprobs, Boolean echo, JsonNode stop, Long seed, Integer bestOf,
+                                Boolean stream, StreamOptions streamOptions, Integer logprobs, Boolean echo, JsonNode stop, Long seed, Integer bestOf,
                                 Double presencePenalty, Double frequencyPenalty, JsonNode logitBias, String suffix, String user) {
 
     /** A request with the fields a client usually sets. */
     public static CompletionRequest of(String model, JsonNode prompt, Integer maxTokens, Double temperature, Integer logprobs,
                                        Boolean echo, JsonNode stop, Long seed) {
-        return new CompletionRequest(model, prompt, maxTokens, temperature, null, null, null, logprobs, echo, stop, seed, null,
+        return new CompletionRequest(model, prompt, maxTokens, temperature, null, null, null, null, logprobs, echo, stop, seed, null,
                 null, null, null, null, null);
     }
+
+    /** {@code stream_options}. @param includeUsage end the stream with a chunk of token counts */
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record StreamOptions(Boolean includeUsage) {}
 }

@@ -62,17 +62,47 @@ public final class HttpServer implements AutoCloseable {
         public String header(String name) { return headers.get(name.toLowerCase(Locale.ROOT)); }
     }
 
-    /** A response; Content-Length is added. */
-    public record Response(int status, String contentType, byte[] body, Map<String, String> headers) {
+    /**
+     * A response: a whole body (Content-Length is added), or, with a {@code streamer}, a body written piece by piece
+     * as it is made (chunked transfer coding; to an HTTP/1.0 client, ended by closing the connection).
+     */
+    public record Response(int status, String contentType, byte[] body, Map<String, String> headers, Streamer streamer) {
+        public Response(int status, String contentType, byte[] body, Map<String, String> headers) {
+            this(status, contentType, body, headers, null);
+        }
+
         public static Response json(int status, String json) {
             return new Response(status, "application/json", json.getBytes(StandardCharsets.UTF_8), Map.of());
+        }
+
+        /** A body that {@code streamer} writes while the handler's work goes on. */
+        public static Response streamed(int status, String contentType, Streamer streamer) {
+            return new Response(status, contentType, new byte[0], Map.of(), streamer);
         }
 
         public Response withHeader(String name, String value) {
             Map<String, String> h = new LinkedHashMap<>(headers);
             h.put(name, value);
-            return new Response(status, contentType, body, h);
+            return new Response(status, contentType, body, h, streamer);
         }
+    }
+
+    /**
+     * Writes a streamed body. It runs on the request's thread after the status line and headers are sent, while the
+     * connection is still watched: a client that disconnects runs the {@link Exchange#onDisconnect} callbacks, and a
+     * piece that cannot be written throws an IOException (after running them too). A RuntimeException cuts the
+     * response off (the connection is closed without the body's end), so a streamer reports its own failures in the
+     * body's format.
+     */
+    @FunctionalInterface
+    public interface Streamer {
+        void write(Pieces out) throws IOException;
+    }
+
+    /** Where a streamed body goes: each piece is sent (as one chunk) and flushed at once. */
+    @FunctionalInterface
+    public interface Pieces {
+        void send(byte[] piece) throws IOException;
     }
 
     /** What a handler may ask of its connection. */
@@ -286,6 +316,7 @@ public final class HttpServer implements AutoCloseable {
             boolean keepAlive = keepAlive(req);
             Watch watch = new Watch(ticket);
             Response[] response = new Response[1];
+            boolean[] streamedClean = new boolean[1];
             inFlight.incrementAndGet();
             Thread worker = Thread.ofVirtual().name("rationale-http-req").start(() -> {
                 try {
@@ -293,6 +324,8 @@ public final class HttpServer implements AutoCloseable {
                 } catch (Throwable t) {
                     response[0] = errors.error(500, "internal error: " + (t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage()));
                 }
+                if (response[0].streamer() != null && !watch.disconnected())
+                    streamedClean[0] = stream(req, response[0], !keepAlive || closing.get(), watch);
             });
             Thread watcher = Thread.ofVirtual().name("rationale-http-watch").start(() -> watch.run(worker));
             try {
@@ -304,6 +337,15 @@ public final class HttpServer implements AutoCloseable {
                 inFlight.decrementAndGet();
             }
             watch.stop();
+            if (response[0].streamer() != null) {
+                try {
+                    watcher.join();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return false;
+                }
+                return streamedClean[0];
+            }
             boolean close = !keepAlive || closing.get();
             if (!watch.disconnected()) write(out, response[0], close, req.method().equals("HEAD"));
             try {
@@ -313,6 +355,36 @@ public final class HttpServer implements AutoCloseable {
                 return false;
             }
             return !close && !watch.disconnected();
+        }
+
+        /**
+         * Sends a streamed response: the head, then each piece the streamer sends as a chunk (as it is, to an HTTP/1.0
+         * client), then the last chunk. Returns whether the connection may stay open.
+         */
+        private boolean stream(Request req, Response r, boolean close, Watch watch) {
+            boolean http10 = req.version().equals("HTTP/1.0");
+            try {
+                out.write(head(r, http10 ? null : "Transfer-Encoding: chunked", close || http10));
+                out.flush();
+                r.streamer().write(piece -> {
+                    if (piece.length == 0) return;
+                    try {
+                        if (!http10) out.write((Integer.toHexString(piece.length) + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
+                        out.write(piece);
+                        if (!http10) out.write(CRLF);
+                        out.flush();
+                    } catch (IOException e) {
+                        watch.disconnect();
+                        throw e;
+                    }
+                });
+                if (!http10) out.write("0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+                out.flush();
+                return !close && !http10;
+            } catch (IOException | RuntimeException e) {
+                watch.disconnect();      // gone, or cut off: either way the connection ends here
+                return false;
+            }
         }
 
         /** Reads the connection while a handler runs: EOF or a reset is a disconnect. */
@@ -350,7 +422,8 @@ public final class HttpServer implements AutoCloseable {
 
             void stop() { stopped = true; }
 
-            private void disconnect() {
+            private synchronized void disconnect() {
+                if (gone) return;
                 gone = true;
                 for (Runnable r : callbacks) r.run();
             }
@@ -470,6 +543,8 @@ public final class HttpServer implements AutoCloseable {
         }
     }
 
+    private static final byte[] CRLF = {'\r', '\n'};
+
     private static boolean keepAlive(Request r) {
         String c = r.header("connection");
         if (c != null && c.toLowerCase(Locale.ROOT).contains("close")) return false;
@@ -478,16 +553,21 @@ public final class HttpServer implements AutoCloseable {
     }
 
     private static void write(OutputStream out, Response r, boolean close, boolean head) throws IOException {
+        out.write(head(r, "Content-Length: " + r.body().length, close));
+        if (!head) out.write(r.body());
+        out.flush();
+    }
+
+    /** The status line and headers; {@code framing}: how the body's end is known (null: the connection's end). */
+    private static byte[] head(Response r, String framing, boolean close) {
         StringBuilder h = new StringBuilder();
         h.append("HTTP/1.1 ").append(r.status()).append(' ').append(reason(r.status())).append("\r\n");
         h.append("Content-Type: ").append(r.contentType()).append("\r\n");
-        h.append("Content-Length: ").append(r.body().length).append("\r\n");
+        if (framing != null) h.append(framing).append("\r\n");
         for (var e : r.headers().entrySet()) h.append(e.getKey()).append(": ").append(e.getValue()).append("\r\n");
         if (close) h.append("Connection: close\r\n");
         h.append("\r\n");
-        out.write(h.toString().getBytes(StandardCharsets.ISO_8859_1));
-        if (!head) out.write(r.body());
-        out.flush();
+        return h.toString().getBytes(StandardCharsets.ISO_8859_1);
     }
 
     static String reason(int status) {

@@ -20,6 +20,7 @@ import io.rationale.api.Rationale;
 import io.rationale.api.RationaleJson;
 import io.rationale.engine.SamplingParams;
 import io.rationale.eval.ExampleResult;
+import io.rationale.openai.ChatChunk;
 import io.rationale.openai.ChatRequest;
 import io.rationale.openai.ChatResponse;
 import io.rationale.openai.CompletionRequest;
@@ -28,6 +29,7 @@ import io.rationale.openai.ErrorResponse;
 import io.rationale.openai.ModelList;
 import io.rationale.tokenizer.ChatMessage;
 import io.rationale.tokenizer.ChatTemplate;
+import io.rationale.tokenizer.TextDeltas;
 import io.rationale.tokenizer.Tokenizer;
 
 import java.nio.charset.StandardCharsets;
@@ -165,22 +167,138 @@ public final class Service implements HttpServer.Handler {
         if (!route.engine()) close(ticket);
         Call call = new Call(req, exchange, route.engine() ? ticket : NO_TICKET);
         try {
-            return HttpServer.Response.json(200, RationaleJson.write(route.endpoint().answer(call)));
-        } catch (ApiError e) {
-            return error(e.status, e.getMessage());
-        } catch (BusyException e) {
-            return error(503, "server busy: " + e.getMessage()).withHeader("Retry-After", "1");
-        } catch (EngineException e) {
-            return error(500, e.getMessage());
-        } catch (IllegalArgumentException | UnsupportedOperationException e) {
-            return error(400, oneLine(e.getMessage()));
-        } catch (CancellationException e) {
-            return error(499, "the request was cancelled (the client disconnected)");
+            Object answer = route.endpoint().answer(call);
+            if (answer instanceof Events events)
+                return HttpServer.Response.streamed(200, "text/event-stream", events).withHeader("Cache-Control", "no-cache");
+            return HttpServer.Response.json(200, RationaleJson.write(answer));
         } catch (Exception e) {
-            return error(500, "internal error: " + oneLine(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
+            return failure(e);
         } finally {
             call.submitted();
         }
+    }
+
+    /** The error answer for a failure: the status says whose fault it is. */
+    static HttpServer.Response failure(Exception e) {
+        return switch (e) {
+            case ApiError a -> error(a.status, a.getMessage());
+            case BusyException b -> error(503, "server busy: " + b.getMessage()).withHeader("Retry-After", "1");
+            case EngineException x -> error(500, x.getMessage());
+            case IllegalArgumentException x -> error(400, oneLine(x.getMessage()));
+            case UnsupportedOperationException x -> error(400, oneLine(x.getMessage()));
+            case CancellationException x -> error(499, "the request was cancelled (the client disconnected)");
+            default -> error(500, "internal error: " + oneLine(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
+        };
+    }
+
+    /**
+     * A streamed answer: JSON events as they are made, sent over HTTP as server-sent events ({@code data: <json>}
+     * and a blank line each, {@code data: [DONE]} last) and over JSON lines as one line each ({@link StdioServer}).
+     * A failure after the first event is sent as an event {@code {"error": {...}}} (the status line has gone out).
+     */
+    static final class Events implements HttpServer.Streamer {
+        /** Takes the events. */
+        @FunctionalInterface
+        interface Sink {
+            void event(Object json) throws java.io.IOException;
+        }
+
+        /** Makes the events. */
+        @FunctionalInterface
+        interface Source {
+            void run(Sink sink) throws java.io.IOException;
+        }
+
+        private final Source source;
+        private final Runnable cancel;
+
+        Events(Source source, Runnable cancel) {
+            this.source = source;
+            this.cancel = cancel;
+        }
+
+        /** Runs the source; a failure of its work becomes an error event, and the work still going is cancelled. */
+        void run(Sink sink) throws java.io.IOException {
+            try {
+                source.run(sink);
+            } catch (java.io.IOException e) {
+                cancel.run();
+                throw e;
+            } catch (RuntimeException e) {
+                cancel.run();
+                sink.event(RationaleJson.MAPPER.readTree(failure(e).body()));
+            }
+        }
+
+        @Override
+        public void write(HttpServer.Pieces out) throws java.io.IOException {
+            run(e -> out.send(("data: " + RationaleJson.write(e) + "\n\n").getBytes(StandardCharsets.UTF_8)));
+            out.send("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    /**
+     * The tokens of a streamed request's completions, handed from the engine's thread to the request's in the order
+     * they were made: per choice its prompt's log-probabilities (echo), its tokens, then its end.
+     */
+    private static final class Feed {
+        sealed interface Event permits PromptEvent, TokenEvent, DoneEvent {
+            int choice();
+        }
+
+        record PromptEvent(int choice, List<Completion.TokenLogprob> logprobs) implements Event {}
+
+        record TokenEvent(int choice, int id, Completion.TokenLogprob logprob) implements Event {}
+
+        /** The choice's completion is done (or failed, or was cancelled): {@link Rationale#join} tells which. */
+        record DoneEvent(int choice, CompletableFuture<Completion> future) implements Event {}
+
+        private final java.util.concurrent.LinkedBlockingQueue<Event> queue = new java.util.concurrent.LinkedBlockingQueue<>();
+        private final List<CompletableFuture<Completion>> futures = new java.util.concurrent.CopyOnWriteArrayList<>();
+        private final boolean[] done;
+        private int open;
+
+        Feed(int choices) {
+            done = new boolean[choices];
+            open = choices;
+        }
+
+        Completion.Listener listener(int choice) {
+            return new Completion.Listener() {
+                @Override
+                public void prompt(List<Completion.TokenLogprob> logprobs) { queue.add(new PromptEvent(choice, logprobs)); }
+
+                @Override
+                public void token(int id, Completion.TokenLogprob logprob) { queue.add(new TokenEvent(choice, id, logprob)); }
+            };
+        }
+
+        void add(int choice, CompletableFuture<Completion> f) {
+            futures.add(f);
+            f.whenComplete((x, e) -> queue.add(new DoneEvent(choice, f)));
+        }
+
+        /** The next event, or null when every choice is done. Events of a choice after its end are dropped. */
+        Event next() throws java.io.InterruptedIOException {
+            while (open > 0) {
+                Event e;
+                try {
+                    e = queue.take();
+                } catch (InterruptedException x) {
+                    Thread.currentThread().interrupt();
+                    throw new java.io.InterruptedIOException("interrupted while streaming");
+                }
+                if (done[e.choice()]) continue;
+                if (e instanceof DoneEvent) {
+                    done[e.choice()] = true;
+                    open--;
+                }
+                return e;
+            }
+            return null;
+        }
+
+        void cancel() { futures.forEach(f -> f.cancel(true)); }
     }
 
     private static void close(AutoCloseable c) {
@@ -336,10 +454,11 @@ public final class Service implements HttpServer.Handler {
 
     // ------------------------------------------------------------------ OpenAI completions
 
-    private CompletionResponse completions(Call c) {
+    private Object completions(Call c) {
         CompletionRequest r = parse(c.body(), CompletionRequest.class);
         checkModel(r.model());
-        if (Boolean.TRUE.equals(r.stream())) throw ApiError.badRequest("stream is not supported");
+        boolean stream = Boolean.TRUE.equals(r.stream());
+        boolean usageChunk = includeUsage(stream, r.streamOptions());
         if (r.n() != null && r.n() != 1) throw ApiError.badRequest("n must be 1, got " + r.n());
         if (r.bestOf() != null && r.bestOf() != 1) throw ApiError.badRequest("best_of must be 1, got " + r.bestOf());
         if (r.suffix() != null) throw ApiError.badRequest("suffix is not supported");
@@ -356,14 +475,19 @@ public final class Service implements HttpServer.Handler {
         SamplingParams sampling = sampling(r.temperature(), r.topP(), r.seed());
         List<String> stops = stops(r.stop());
         List<Prompt> prompts = prompts(r.prompt());
+        Feed feed = stream ? new Feed(prompts.size()) : null;
         List<CompletableFuture<Completion>> fs = new ArrayList<>();
+        List<int[]> promptIds = new ArrayList<>();
         try {
             for (int i = 0; i < prompts.size(); i++) {
                 Prompt p = prompts.get(i);
                 int[] ids = p.ids != null ? p.ids : api.ids(Input.text(p.text));
+                promptIds.add(ids);
                 try {
-                    fs.add(api.completeAsync(new Completion.Spec(ids, maxTokens, sampling, api.stopTokens(), stops, lp != null,
-                            lp == null ? 0 : lp, echo && lp != null)));
+                    Completion.Spec spec = new Completion.Spec(ids, maxTokens, sampling, api.stopTokens(), stops, lp != null,
+                            lp == null ? 0 : lp, echo && lp != null);
+                    fs.add(api.completeAsync(spec, feed == null ? null : feed.listener(i)));
+                    if (feed != null) feed.add(i, fs.getLast());
                 } catch (IllegalArgumentException e) {
                     throw ApiError.badRequest((prompts.size() > 1 ? "prompt " + i + ": " : "") + e.getMessage());
                 }
@@ -372,8 +496,11 @@ public final class Service implements HttpServer.Handler {
             fs.forEach(f -> f.cancel(true));
             throw e;
         }
-        List<Completion> done = c.await(fs);
+        String id = "cmpl-" + counter.incrementAndGet();
+        long created = now();
         Tokenizer tok = api.tokenizer();
+        if (feed != null) return streamCompletions(c, feed, prompts, promptIds, stops, echo, lp != null, usageChunk, id, created);
+        List<Completion> done = c.await(fs);
         List<CompletionResponse.Choice> choices = new ArrayList<>();
         int promptTokens = 0, completionTokens = 0;
         for (int i = 0; i < done.size(); i++) {
@@ -382,38 +509,121 @@ public final class Service implements HttpServer.Handler {
             promptTokens += x.prompt().length;
             completionTokens += x.generated().length;
             String text = generatedText(x);
-            if (echo) text = (p.text != null ? p.text : tok.decode(x.prompt(), false)) + text;
+            if (echo) text = promptText(p, x.prompt()) + text;
             CompletionResponse.Logprobs logprobs = null;
             if (lp != null) {
-                List<String> tokens = new ArrayList<>();
-                List<Double> tokenLogprobs = new ArrayList<>();
-                List<Map<String, Double>> top = new ArrayList<>();
-                if (echo) {
-                    for (int t = 0; t < x.prompt().length; t++) {
-                        tokens.add(tok.displayText(x.prompt()[t]));
-                        Completion.TokenLogprob l = x.promptLogprobs().get(t);
-                        tokenLogprobs.add(l == null ? null : l.logprob());
-                        top.add(l == null ? null : topMap(l, tok));
-                    }
-                }
-                for (int t = 0; t < x.generated().length; t++) {
-                    Completion.TokenLogprob l = x.logprobs().get(t);
-                    tokens.add(tok.displayText(l.id()));
-                    tokenLogprobs.add(l.logprob());
-                    top.add(topMap(l, tok));
-                }
-                List<Integer> offsets = new ArrayList<>();
-                int off = 0;
-                for (String t : tokens) {
-                    offsets.add(off);
-                    off += t.length();
-                }
-                logprobs = new CompletionResponse.Logprobs(tokens, tokenLogprobs, top, offsets);
+                LogprobLists l = new LogprobLists(tok, 0);
+                if (echo) l.prompt(x.prompt(), x.promptLogprobs());
+                for (Completion.TokenLogprob t : x.logprobs()) l.add(t.id(), t);
+                logprobs = l.lists();
             }
             choices.add(new CompletionResponse.Choice(text, i, logprobs, finish(x)));
         }
-        return new CompletionResponse("cmpl-" + counter.incrementAndGet(), "text_completion", now(), api.modelName(), choices,
+        return new CompletionResponse(id, "text_completion", created, api.modelName(), choices,
                 new CompletionResponse.Usage(promptTokens, completionTokens, promptTokens + completionTokens));
+    }
+
+    /**
+     * A streamed completion: per choice, with {@code echo} the prompt first, then each token's new text (with
+     * {@code logprobs}, one chunk per token with its log-probabilities, else a chunk per piece of text), then the
+     * rest of the text with the finish reason; the chunks' texts add up to the unstreamed answer's text.
+     */
+    private Events streamCompletions(Call c, Feed feed, List<Prompt> prompts, List<int[]> promptIds, List<String> stops, boolean echo,
+                                     boolean logprobs, boolean usageChunk, String id, long created) {
+        c.submitted();
+        c.exchange.onDisconnect(feed::cancel);
+        Tokenizer tok = api.tokenizer();
+        int n = prompts.size();
+        return new Events(out -> {
+            TextDeltas[] text = new TextDeltas[n];
+            int[] offset = new int[n];
+            int promptTokens = 0, completionTokens = 0;
+            for (int i = 0; i < n; i++) text[i] = new TextDeltas(tok, promptIds.get(i), stops);
+            if (echo && !logprobs)
+                for (int i = 0; i < n; i++)
+                    out.event(completionChunk(id, created, new CompletionResponse.Choice(promptText(prompts.get(i), promptIds.get(i)), i, null, null)));
+            for (Feed.Event e; (e = feed.next()) != null; ) {
+                int i = e.choice();
+                switch (e) {
+                    case Feed.PromptEvent pe -> {
+                        LogprobLists l = new LogprobLists(tok, offset[i]);
+                        l.prompt(promptIds.get(i), pe.logprobs());
+                        offset[i] = l.offset;
+                        out.event(completionChunk(id, created, new CompletionResponse.Choice(promptText(prompts.get(i), promptIds.get(i)), i, l.lists(), null)));
+                    }
+                    case Feed.TokenEvent te -> {
+                        String delta = text[i].add(te.id());
+                        if (logprobs) {
+                            LogprobLists l = new LogprobLists(tok, offset[i]);
+                            l.add(te.id(), te.logprob());
+                            offset[i] = l.offset;
+                            out.event(completionChunk(id, created, new CompletionResponse.Choice(delta, i, l.lists(), null)));
+                        } else if (!delta.isEmpty()) {
+                            out.event(completionChunk(id, created, new CompletionResponse.Choice(delta, i, null, null)));
+                        }
+                    }
+                    case Feed.DoneEvent de -> {
+                        Completion x = Rationale.join(de.future());
+                        promptTokens += x.prompt().length;
+                        completionTokens += x.generated().length;
+                        out.event(completionChunk(id, created, new CompletionResponse.Choice(text[i].finish(generatedText(x)), i, null, finish(x))));
+                    }
+                }
+            }
+            if (usageChunk)
+                out.event(new CompletionResponse(id, "text_completion", created, api.modelName(), List.of(),
+                        new CompletionResponse.Usage(promptTokens, completionTokens, promptTokens + completionTokens)));
+        }, feed::cancel);
+    }
+
+    private CompletionResponse completionChunk(String id, long created, CompletionResponse.Choice choice) {
+        return new CompletionResponse(id, "text_completion", created, api.modelName(), List.of(choice), null);
+    }
+
+    private static boolean includeUsage(boolean stream, CompletionRequest.StreamOptions o) {
+        if (o == null) return false;
+        if (!stream) throw ApiError.badRequest("stream_options needs stream: true");
+        return Boolean.TRUE.equals(o.includeUsage());
+    }
+
+    /** A prompt's text as {@code echo} returns it: as given, or the ids decoded. */
+    private String promptText(Prompt p, int[] ids) {
+        return p.text != null ? p.text : api.tokenizer().decode(ids, false);
+    }
+
+    /**
+     * Completions' {@code logprobs} lists, token by token; text offsets count on from {@code offset} (a streamed
+     * choice's chunks continue the offsets of the chunks before).
+     */
+    private static final class LogprobLists {
+        private final Tokenizer tok;
+        private final List<String> tokens = new ArrayList<>();
+        private final List<Double> tokenLogprobs = new ArrayList<>();
+        private final List<Map<String, Double>> top = new ArrayList<>();
+        private final List<Integer> offsets = new ArrayList<>();
+        int offset;
+
+        LogprobLists(Tokenizer tok, int offset) {
+            this.tok = tok;
+            this.offset = offset;
+        }
+
+        /** Token {@code id} with its log-probability (null: none, the first prompt token). */
+        void add(int id, Completion.TokenLogprob l) {
+            String t = tok.displayText(id);
+            tokens.add(t);
+            tokenLogprobs.add(l == null ? null : l.logprob());
+            top.add(l == null ? null : topMap(l, tok));
+            offsets.add(offset);
+            offset += t.length();
+        }
+
+        /** The echoed prompt's tokens. */
+        void prompt(int[] ids, List<Completion.TokenLogprob> logprobs) {
+            for (int t = 0; t < ids.length; t++) add(ids[t], logprobs.get(t));
+        }
+
+        CompletionResponse.Logprobs lists() { return new CompletionResponse.Logprobs(tokens, tokenLogprobs, top, offsets); }
     }
 
     /** A prompt as text or ids. */
@@ -437,7 +647,7 @@ public final class Service implements HttpServer.Handler {
         if (x.stopText() != null) return x.stopText();
         int[] g = x.generated();
         if (x.finishReason() == Completion.FinishReason.STOP_TOKEN) g = java.util.Arrays.copyOf(g, g.length - 1);
-        return api.tokenizer().decode(g, true);
+        return api.tokenizer().decodeAfter(x.prompt(), g);
     }
 
     private static String finish(Completion x) {
@@ -454,10 +664,11 @@ public final class Service implements HttpServer.Handler {
 
     // ------------------------------------------------------------------ OpenAI chat
 
-    private ChatResponse chat(Call c) {
+    private Object chat(Call c) {
         ChatRequest r = parse(c.body(), ChatRequest.class);
         checkModel(r.model());
-        if (Boolean.TRUE.equals(r.stream())) throw ApiError.badRequest("stream is not supported");
+        boolean stream = Boolean.TRUE.equals(r.stream());
+        boolean usageChunk = includeUsage(stream, r.streamOptions());
         if (r.n() != null && r.n() != 1) throw ApiError.badRequest("n must be 1, got " + r.n());
         if (r.messages() == null || r.messages().isEmpty()) throw ApiError.badRequest("messages is missing or empty");
         List<ChatMessage> messages = new ArrayList<>();
@@ -476,26 +687,77 @@ public final class Service implements HttpServer.Handler {
         int top = r.topLogprobs() == null ? 0 : r.topLogprobs();
         if (top < 0 || top > settings.maxLogprobs()) throw ApiError.badRequest("top_logprobs must be in [0, " + settings.maxLogprobs() + "], got " + top);
         if (r.topLogprobs() != null && !logprobs) throw ApiError.badRequest("top_logprobs needs logprobs: true");
-        Completion x = c.await(api.completeAsync(new Completion.Spec(ids, max, sampling(r.temperature(), r.topP(), r.seed()), api.stopTokens(),
-                stops(r.stop()), logprobs, top, false)));
-        Tokenizer tok = api.tokenizer();
+        List<String> stops = stops(r.stop());
+        Completion.Spec spec = new Completion.Spec(ids, max, sampling(r.temperature(), r.topP(), r.seed()), api.stopTokens(), stops,
+                logprobs, top, false);
+        String id = "chatcmpl-" + counter.incrementAndGet();
+        long created = now();
+        if (stream) {
+            Feed feed = new Feed(1);
+            feed.add(0, api.completeAsync(spec, feed.listener(0)));
+            return streamChat(c, feed, spec, stops, logprobs, usageChunk, id, created);
+        }
+        Completion x = c.await(api.completeAsync(spec));
         ChatResponse.Logprobs lps = null;
         if (logprobs) {
             List<ChatResponse.TokenLogprob> content = new ArrayList<>();
-            for (Completion.TokenLogprob l : x.logprobs()) {
-                List<ChatResponse.TopLogprob> alts = new ArrayList<>();
-                for (int k = 0; k < l.topIds().length; k++) {
-                    String t = tok.displayText(l.topIds()[k]);
-                    alts.add(new ChatResponse.TopLogprob(t, l.topLogprobs()[k], bytes(t)));
-                }
-                String t = tok.displayText(l.id());
-                content.add(new ChatResponse.TokenLogprob(t, l.logprob(), bytes(t), alts));
-            }
+            for (Completion.TokenLogprob l : x.logprobs()) content.add(chatLogprob(l));
             lps = new ChatResponse.Logprobs(content);
         }
         ChatResponse.Choice choice = new ChatResponse.Choice(0, new ChatResponse.AssistantMessage("assistant", generatedText(x)), lps, finish(x));
-        return new ChatResponse("chatcmpl-" + counter.incrementAndGet(), "chat.completion", now(), api.modelName(), List.of(choice),
+        return new ChatResponse(id, "chat.completion", created, api.modelName(), List.of(choice),
                 new CompletionResponse.Usage(ids.length, x.generated().length, ids.length + x.generated().length));
+    }
+
+    /**
+     * A streamed chat answer: a first chunk with the role, then each token's new text (with {@code logprobs}, one
+     * chunk per token with its log-probability), the rest of the text, and a last chunk with an empty delta and the
+     * finish reason; the contents add up to the unstreamed answer's.
+     */
+    private Events streamChat(Call c, Feed feed, Completion.Spec spec, List<String> stops, boolean logprobs, boolean usageChunk, String id, long created) {
+        c.submitted();
+        c.exchange.onDisconnect(feed::cancel);
+        TextDeltas text = new TextDeltas(api.tokenizer(), spec.prompt(), stops);
+        return new Events(out -> {
+            out.event(chatChunk(id, created, new ChatChunk.Delta("assistant", ""), null, null));
+            for (Feed.Event e; (e = feed.next()) != null; ) {
+                switch (e) {
+                    case Feed.PromptEvent pe -> { }
+                    case Feed.TokenEvent te -> {
+                        String delta = text.add(te.id());
+                        if (logprobs)
+                            out.event(chatChunk(id, created, new ChatChunk.Delta(null, delta), new ChatResponse.Logprobs(List.of(chatLogprob(te.logprob()))), null));
+                        else if (!delta.isEmpty())
+                            out.event(chatChunk(id, created, new ChatChunk.Delta(null, delta), null, null));
+                    }
+                    case Feed.DoneEvent de -> {
+                        Completion x = Rationale.join(de.future());
+                        String rest = text.finish(generatedText(x));
+                        if (!rest.isEmpty()) out.event(chatChunk(id, created, new ChatChunk.Delta(null, rest), null, null));
+                        out.event(chatChunk(id, created, new ChatChunk.Delta(null, null), null, finish(x)));
+                        if (usageChunk)
+                            out.event(new ChatChunk(id, "chat.completion.chunk", created, api.modelName(), List.of(),
+                                    new CompletionResponse.Usage(x.prompt().length, x.generated().length, x.prompt().length + x.generated().length)));
+                    }
+                }
+            }
+        }, feed::cancel);
+    }
+
+    private ChatChunk chatChunk(String id, long created, ChatChunk.Delta delta, ChatResponse.Logprobs logprobs, String finish) {
+        return new ChatChunk(id, "chat.completion.chunk", created, api.modelName(), List.of(new ChatChunk.Choice(0, delta, logprobs, finish)), null);
+    }
+
+    /** A generated token's log-probability and alternatives, as chat answers give them. */
+    private ChatResponse.TokenLogprob chatLogprob(Completion.TokenLogprob l) {
+        Tokenizer tok = api.tokenizer();
+        List<ChatResponse.TopLogprob> alts = new ArrayList<>();
+        for (int k = 0; k < l.topIds().length; k++) {
+            String t = tok.displayText(l.topIds()[k]);
+            alts.add(new ChatResponse.TopLogprob(t, l.topLogprobs()[k], bytes(t)));
+        }
+        String t = tok.displayText(l.id());
+        return new ChatResponse.TokenLogprob(t, l.logprob(), bytes(t), alts);
     }
 
     private static int[] bytes(String s) {

@@ -20,6 +20,9 @@ import java.util.Map;
  * POST with a body, GET without), and each answer is one line of stdout
  * {@code {"id": ANY, "status": 200, "body": {...}}} with the same body the HTTP endpoint answers. Requests run
  * concurrently (so they batch like HTTP clients), answers are written as they finish: match them by {@code id}.
+ * A streamed request ({@code "stream": true} in a completions body) is answered with one line per event,
+ * {@code {"id": ANY, "status": 200, "event": {...}}} (the chunks HTTP sends as server-sent events), and a last line
+ * {@code {"id": ANY, "status": 200, "done": true}}.
  * End of input: the requests in flight finish, then the service stops.
  */
 public final class StdioServer {
@@ -90,6 +93,26 @@ public final class StdioServer {
                 // tickets do not fail
             }
         }
+        if (r.streamer() instanceof Service.Events events) {
+            JsonNode rid = id;
+            try {
+                events.run(e -> {
+                    ObjectNode o = RationaleJson.MAPPER.createObjectNode();
+                    o.set("id", rid);
+                    o.put("status", 200);
+                    o.set("event", RationaleJson.MAPPER.valueToTree(e));
+                    line(out, o);
+                });
+            } catch (IOException e) {
+                // printing does not fail
+            }
+            ObjectNode o = RationaleJson.MAPPER.createObjectNode();
+            o.set("id", id);
+            o.put("status", 200);
+            o.put("done", true);
+            line(out, o);
+            return;
+        }
         ObjectNode o = RationaleJson.MAPPER.createObjectNode();
         o.set("id", id);
         o.put("status", r.status());
@@ -98,6 +121,10 @@ public final class StdioServer {
         } catch (IOException e) {
             o.put("body", new String(r.body(), StandardCharsets.UTF_8));
         }
+        line(out, o);
+    }
+
+    private static void line(PrintStream out, ObjectNode o) {
         String json = RationaleJson.write(o);
         synchronized (out) {
             out.println(json);

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -186,6 +187,26 @@ public final class Tokenizer implements AutoCloseable {
         }
         String text = hf.decode(l, skipSpecialTokens);
         return cleanUpSpaces ? cleanUpTokenizationSpaces(text) : text;
+    }
+
+    /** Context tokens {@link #decodeAfter} decodes before the new ones. */
+    private static final int CONTEXT_TOKENS = 8;
+
+    /**
+     * The text {@code ids} add after {@code context}, special tokens skipped: what a generation adds to its prompt.
+     * It is the decoding of the context's last tokens followed by {@code ids}, less the decoding of those context
+     * tokens, as transformers' text-generation pipeline cuts the prompt's text off the decoded whole. So a
+     * continuation keeps its leading space ("Once upon a" + " time"), which {@code decode(ids)} drops as the start
+     * of a text (Llama 2's decoder). Where the two decodings do not line up (a character split between the context
+     * and the ids), the ids are decoded alone.
+     */
+    public String decodeAfter(int[] context, int[] ids) {
+        if (context.length == 0 || ids.length == 0) return decode(ids, true);
+        int from = Math.max(0, context.length - CONTEXT_TOKENS), c = context.length - from;
+        int[] both = Arrays.copyOfRange(context, from, context.length + ids.length);
+        System.arraycopy(ids, 0, both, c, ids.length);
+        String before = decode(Arrays.copyOf(both, c), true), all = decode(both, true);
+        return all.startsWith(before) && !before.endsWith("\uFFFD") ? all.substring(before.length()) : decode(ids, true);
     }
 
     /** transformers' {@code clean_up_tokenization}: removes the space before some punctuation and contractions. */

@@ -18,7 +18,8 @@ class TextStreamTest {
             int[] ids = tok.encode(text, false, false).ids();
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
-            TextStream s = new TextStream(tok, out);
+            int[] prompt = tok.encode("Once upon a time").ids();
+            TextStream s = new TextStream(tok, prompt, out);
             int grew = 0;
             String before = "";
             for (int i = 0; i < ids.length; i++) {
@@ -29,7 +30,8 @@ class TextStreamTest {
                 if (now.length() > before.length()) grew++;
                 before = now;
             }
-            String whole = tok.decode(ids, true);
+            String whole = tok.decodeAfter(prompt, ids);
+            assertEquals(" " + text, whole, "what the tokens add after the prompt, its leading space included");
             s.finish(whole);
             assertEquals(whole + System.lineSeparator(), bytes.toString(StandardCharsets.UTF_8));
             assertTrue(grew >= text.split(" ").length, "printed as the tokens came, " + grew + " times");

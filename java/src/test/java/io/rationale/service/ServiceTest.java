@@ -192,6 +192,25 @@ class ServiceTest {
     }
 
     @Test
+    void aCompletionsTextIsWhatItsTokensAddToThePromptsText() throws Exception {
+        try (Running r = Running.start()) {
+            // greedy both: /v1/generate gives the ids, the text must be the decoded whole less the decoded prompt
+            // (transformers' text-generation pipeline), its leading space included: "Once upon a" + " time"
+            Http.Answer g = r.http().post("/v1/generate", "{\"text\": \"Once upon a\", \"max_new_tokens\": 6}");
+            int[] all = RationaleJson.MAPPER.treeToValue(g.json().get("ids"), int[].class);
+            int promptTokens = g.json().get("prompt_tokens").asInt();
+            String whole = tok.decode(all, true), prompt = tok.decode(java.util.Arrays.copyOf(all, promptTokens), true);
+            String want = whole.substring(prompt.length());
+            assertTrue(want.startsWith(" "), "the first new token begins a word: '" + want + "'");
+            assertEquals(want, g.json().get("text").asText());
+            Http.Answer c = r.http().post("/v1/completions", "{\"prompt\": \"Once upon a\", \"max_tokens\": 6, \"temperature\": 0}");
+            assertEquals(want, c.json().get("choices").get(0).get("text").asText());
+            Http.Answer e = r.http().post("/v1/completions", "{\"prompt\": \"Once upon a\", \"max_tokens\": 6, \"temperature\": 0, \"echo\": true}");
+            assertEquals("Once upon a" + want, e.json().get("choices").get(0).get("text").asText());
+        }
+    }
+
+    @Test
     void tokenizerEndpointsAndModels() throws Exception {
         try (Running r = Running.start()) {
             Http.Answer t = r.http().post("/tokenize", "{\"prompt\": \"Once upon a time\", \"add_special_tokens\": false}");

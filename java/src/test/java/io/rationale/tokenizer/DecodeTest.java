@@ -47,6 +47,27 @@ class DecodeTest {
     }
 
     @Test
+    void aContinuationKeepsItsLeadingSpace() {
+        // stories260K (Llama 2's decoder): <s> ▁Once ▁upon ▁a | ▁time ,  — alone, "▁time" would lose its space
+        Tokenizer stories = Fixtures.stories();
+        int[] prompt = {1, 403, 407, 261}, more = {378, 432};
+        assertEquals("time,", stories.decode(more, true));
+        assertEquals(" time,", stories.decodeAfter(prompt, more));
+        assertEquals("Once upon a", stories.decodeAfter(new int[] {1}, new int[] {403, 407, 261}), "after BOS alone: a text's start");
+        // a prompt longer than the context window it reads
+        int[] longer = stories.encode("The cat sat on the mat and the dog ran after it all day long").ids();
+        assertEquals(" time,", stories.decodeAfter(longer, more));
+        // a character split between prompt and continuation: the continuation decoded alone
+        assertEquals("\uFFFD\uFFFD\uFFFD", stories.decodeAfter(new int[] {410, 243}, new int[] {162, 155, 131}));
+        // Llama 3 (byte-level) keeps spaces anyway: the same as decode
+        Tokenizer llama3 = Fixtures.llama3();
+        int[] ids = llama3.encode("Once upon a time").ids();
+        int[] tail = java.util.Arrays.copyOfRange(ids, ids.length - 2, ids.length);
+        assertEquals(llama3.decode(tail, true), llama3.decodeAfter(java.util.Arrays.copyOf(ids, ids.length - 2), tail));
+        assertEquals(" a time", llama3.decode(tail, true));
+    }
+
+    @Test
     void byteFallbackTokensJoinIntoCharacters() {
         // ▁ <0xF0> <0x9F> <0x98> <0x80> is " 😀"; the leading space is stripped
         assertEquals("😀", Fixtures.stories().decode(new int[] {410, 243, 162, 155, 131}));
