@@ -40,12 +40,7 @@ import java.util.concurrent.Future;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** The service over real loopback sockets, on stories260K (and the generated tiny model for chat). */
-class ServiceTest {
-    static final Path STORIES = Path.of(System.getProperty("rationale.shared", "../shared"), "data", "models", "stories260K-hf");
-    static Model model;
-    static Tokenizer tok;
-    static Backend backend;
-
+class ServiceTest extends ServiceFixture {
     static final String[] TEXTS = {
             "Once upon a time there was a little girl named Lily",
             "One day, Tom went to the park with his mom",
@@ -55,39 +50,6 @@ class ServiceTest {
             "Max and Sue liked to play in the garden every day after lunch",
             "It was a sunny day",
             "The dog ran fast to get the stick that the boy threw"};
-
-    @BeforeAll
-    static void load() {
-        model = Model.load(STORIES);
-        tok = Tokenizer.load(STORIES);
-        backend = Backends.open(model, Device.CPU, 2).backend();
-    }
-
-    @AfterAll
-    static void close() {
-        backend.close();
-        tok.close();
-        model.close();
-    }
-
-    /** A server on a free loopback port over {@code b}; closing it stops server and engine thread. */
-    record Running(Rationale api, Server server, Http http) implements AutoCloseable {
-        static Running start(Backend b, Rationale.Config c, Server.Config sc) throws Exception {
-            Rationale api = Rationale.of(b, tok, c.withModelName("stories260K-hf"));
-            Server s = Server.start(api, sc);
-            return new Running(api, s, new Http(s.uri(), sc.token()));
-        }
-
-        static Running start() throws Exception {
-            return start(backend, Rationale.Config.defaults(), Server.Config.loopback(0));
-        }
-
-        @Override
-        public void close() {
-            server.shutdown(Duration.ofSeconds(10));
-            api.close();
-        }
-    }
 
     // ------------------------------------------------------------------ concurrency
 

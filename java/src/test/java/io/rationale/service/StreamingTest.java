@@ -43,39 +43,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * add up to the unstreamed answer; the first events arrive while the generation still runs; a failure mid-stream is
  * an error event; a client that disconnects mid-stream frees its work; JSON lines carry the same events.
  */
-class StreamingTest {
-    static final Path STORIES = Path.of(System.getProperty("rationale.shared", "../shared"), "data", "models", "stories260K-hf");
-    static Model model;
-    static Tokenizer tok;
-    static Backend backend;
-
-    @BeforeAll
-    static void load() {
-        model = Model.load(STORIES);
-        tok = Tokenizer.load(STORIES);
-        backend = Backends.open(model, Device.CPU, 2).backend();
-    }
-
-    @AfterAll
-    static void close() {
-        backend.close();
-        tok.close();
-        model.close();
-    }
-
-    record Running(Rationale api, Server server, Http http) implements AutoCloseable {
-        static Running start(Backend b) throws Exception {
-            Rationale api = Rationale.of(b, tok, Rationale.Config.defaults().withModelName("stories260K-hf"));
-            Server s = Server.start(api, Server.Config.loopback(0));
-            return new Running(api, s, new Http(s.uri(), null));
-        }
-
-        @Override
-        public void close() {
-            server.shutdown(Duration.ofSeconds(10));
-            api.close();
-        }
-    }
+class StreamingTest extends ServiceFixture {
 
     /** A streamed answer: its status, headers and the data of its server-sent events ({@code [DONE]} included). */
     record Stream(int status, HttpResponse<?> raw, List<String> data) {
