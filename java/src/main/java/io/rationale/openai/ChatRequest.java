@@ -18,7 +18,7 @@ import java.util.List;
  * @param maxCompletionTokens the newer name of {@code max_tokens} (wins when both are given)
  * @param temperature         default 1; 0 is greedy
  * @param topP                default 1
- * @param n                   only 1
+ * @param n                   choices (1–64; choice j samples with seed + j)
  * @param stream              send the answer as server-sent events while it is generated
  *                            ({@code chat.completion.chunk} objects with a {@code delta}; {@code data: [DONE]} last)
  * @param streamOptions       with {@code stream}: {@code {"include_usage": true}} adds a last chunk with the token counts

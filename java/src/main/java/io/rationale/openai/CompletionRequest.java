@@ -16,7 +16,7 @@ import com.fasterxml.jackson.databind.annotation.JsonNaming;
  * @param maxTokens        tokens to generate (OpenAI's default 16; 0 with {@code echo} scores the prompt only)
  * @param temperature      sampling temperature (default 1; 0 is greedy)
  * @param topP             nucleus mass (default 1)
- * @param n                choices per prompt (only 1)
+ * @param n                choices per prompt (1–64; choice j samples with seed + j)
  * @param stream           send the completion as server-sent events while it is generated ({@code data: <chunk>}
  *                         lines, each chunk shaped like the whole answer with the new text; {@code data: [DONE]} last)
  * @param streamOptions    with {@code stream}: {@code {"include_usage": true}} adds a last chunk with the token

@@ -263,6 +263,8 @@ public final class Service implements HttpServer.Handler {
             open = choices;
         }
 
+        int choices() { return done.length; }
+
         Completion.Listener listener(int choice) {
             return new Completion.Listener() {
                 @Override
@@ -459,7 +461,7 @@ public final class Service implements HttpServer.Handler {
         checkModel(r.model());
         boolean stream = Boolean.TRUE.equals(r.stream());
         boolean usageChunk = includeUsage(stream, r.streamOptions());
-        if (r.n() != null && r.n() != 1) throw ApiError.badRequest("n must be 1, got " + r.n());
+        int n = choices(r.n());
         if (r.bestOf() != null && r.bestOf() != 1) throw ApiError.badRequest("best_of must be 1, got " + r.bestOf());
         if (r.suffix() != null) throw ApiError.badRequest("suffix is not supported");
         zero(r.presencePenalty(), "presence_penalty");
@@ -474,22 +476,27 @@ public final class Service implements HttpServer.Handler {
         boolean echo = Boolean.TRUE.equals(r.echo());
         SamplingParams sampling = sampling(r.temperature(), r.topP(), r.seed());
         List<String> stops = stops(r.stop());
-        List<Prompt> prompts = prompts(r.prompt());
+        List<Prompt> given = prompts(r.prompt());
+        List<Prompt> prompts = new ArrayList<>();             // per choice: n choices per prompt, prompt-major
+        List<int[]> promptIds = new ArrayList<>();
+        for (Prompt p : given) {
+            int[] ids = p.ids != null ? p.ids : api.ids(Input.text(p.text));
+            for (int j = 0; j < n; j++) {
+                prompts.add(p);
+                promptIds.add(ids);
+            }
+        }
         Feed feed = stream ? new Feed(prompts.size()) : null;
         List<CompletableFuture<Completion>> fs = new ArrayList<>();
-        List<int[]> promptIds = new ArrayList<>();
         try {
-            for (int i = 0; i < prompts.size(); i++) {
-                Prompt p = prompts.get(i);
-                int[] ids = p.ids != null ? p.ids : api.ids(Input.text(p.text));
-                promptIds.add(ids);
+            for (int k = 0; k < prompts.size(); k++) {
                 try {
-                    Completion.Spec spec = new Completion.Spec(ids, maxTokens, sampling, api.stopTokens(), stops, lp != null,
-                            lp == null ? 0 : lp, echo && lp != null);
-                    fs.add(api.completeAsync(spec, feed == null ? null : feed.listener(i)));
-                    if (feed != null) feed.add(i, fs.getLast());
+                    Completion.Spec spec = new Completion.Spec(promptIds.get(k), maxTokens, sample(sampling, k % n), api.stopTokens(), stops,
+                            lp != null, lp == null ? 0 : lp, echo && lp != null);
+                    fs.add(api.completeAsync(spec, feed == null ? null : feed.listener(k)));
+                    if (feed != null) feed.add(k, fs.getLast());
                 } catch (IllegalArgumentException e) {
-                    throw ApiError.badRequest((prompts.size() > 1 ? "prompt " + i + ": " : "") + e.getMessage());
+                    throw ApiError.badRequest((given.size() > 1 ? "prompt " + k / n + ": " : "") + e.getMessage());
                 }
             }
         } catch (RuntimeException e) {
@@ -499,14 +506,14 @@ public final class Service implements HttpServer.Handler {
         String id = "cmpl-" + counter.incrementAndGet();
         long created = now();
         Tokenizer tok = api.tokenizer();
-        if (feed != null) return streamCompletions(c, feed, prompts, promptIds, stops, echo, lp != null, usageChunk, id, created);
+        if (feed != null) return streamCompletions(c, feed, prompts, promptIds, n, stops, echo, lp != null, usageChunk, id, created);
         List<Completion> done = c.await(fs);
         List<CompletionResponse.Choice> choices = new ArrayList<>();
         int promptTokens = 0, completionTokens = 0;
         for (int i = 0; i < done.size(); i++) {
             Completion x = done.get(i);
             Prompt p = prompts.get(i);
-            promptTokens += x.prompt().length;
+            if (i % n == 0) promptTokens += x.prompt().length;   // a prompt counts once, however many choices it has
             completionTokens += x.generated().length;
             String text = generatedText(x);
             if (echo) text = promptText(p, x.prompt()) + text;
@@ -528,8 +535,8 @@ public final class Service implements HttpServer.Handler {
      * {@code logprobs}, one chunk per token with its log-probabilities, else a chunk per piece of text), then the
      * rest of the text with the finish reason; the chunks' texts add up to the unstreamed answer's text.
      */
-    private Events streamCompletions(Call c, Feed feed, List<Prompt> prompts, List<int[]> promptIds, List<String> stops, boolean echo,
-                                     boolean logprobs, boolean usageChunk, String id, long created) {
+    private Events streamCompletions(Call c, Feed feed, List<Prompt> prompts, List<int[]> promptIds, int perPrompt, List<String> stops,
+                                     boolean echo, boolean logprobs, boolean usageChunk, String id, long created) {
         c.submitted();
         c.exchange.onDisconnect(feed::cancel);
         Tokenizer tok = api.tokenizer();
@@ -564,7 +571,7 @@ public final class Service implements HttpServer.Handler {
                     }
                     case Feed.DoneEvent de -> {
                         Completion x = Rationale.join(de.future());
-                        promptTokens += x.prompt().length;
+                        if (i % perPrompt == 0) promptTokens += x.prompt().length;
                         completionTokens += x.generated().length;
                         out.event(completionChunk(id, created, new CompletionResponse.Choice(text[i].finish(generatedText(x)), i, null, finish(x))));
                     }
@@ -669,7 +676,7 @@ public final class Service implements HttpServer.Handler {
         checkModel(r.model());
         boolean stream = Boolean.TRUE.equals(r.stream());
         boolean usageChunk = includeUsage(stream, r.streamOptions());
-        if (r.n() != null && r.n() != 1) throw ApiError.badRequest("n must be 1, got " + r.n());
+        int n = choices(r.n());
         if (r.messages() == null || r.messages().isEmpty()) throw ApiError.badRequest("messages is missing or empty");
         List<ChatMessage> messages = new ArrayList<>();
         for (int i = 0; i < r.messages().size(); i++) {
@@ -688,25 +695,36 @@ public final class Service implements HttpServer.Handler {
         if (top < 0 || top > settings.maxLogprobs()) throw ApiError.badRequest("top_logprobs must be in [0, " + settings.maxLogprobs() + "], got " + top);
         if (r.topLogprobs() != null && !logprobs) throw ApiError.badRequest("top_logprobs needs logprobs: true");
         List<String> stops = stops(r.stop());
-        Completion.Spec spec = new Completion.Spec(ids, max, sampling(r.temperature(), r.topP(), r.seed()), api.stopTokens(), stops,
-                logprobs, top, false);
+        SamplingParams sampling = sampling(r.temperature(), r.topP(), r.seed());
         String id = "chatcmpl-" + counter.incrementAndGet();
         long created = now();
-        if (stream) {
-            Feed feed = new Feed(1);
-            feed.add(0, api.completeAsync(spec, feed.listener(0)));
-            return streamChat(c, feed, spec, stops, logprobs, usageChunk, id, created);
+        Feed feed = stream ? new Feed(n) : null;
+        List<CompletableFuture<Completion>> fs = new ArrayList<>();
+        try {
+            for (int j = 0; j < n; j++) {
+                Completion.Spec spec = new Completion.Spec(ids, max, sample(sampling, j), api.stopTokens(), stops, logprobs, top, false);
+                fs.add(api.completeAsync(spec, feed == null ? null : feed.listener(j)));
+                if (feed != null) feed.add(j, fs.getLast());
+            }
+        } catch (RuntimeException e) {
+            fs.forEach(f -> f.cancel(true));
+            throw e;
         }
-        Completion x = c.await(api.completeAsync(spec));
-        ChatResponse.Logprobs lps = null;
-        if (logprobs) {
-            List<ChatResponse.TokenLogprob> content = new ArrayList<>();
-            for (Completion.TokenLogprob l : x.logprobs()) content.add(chatLogprob(l));
-            lps = new ChatResponse.Logprobs(content);
+        if (feed != null) return streamChat(c, feed, ids, stops, logprobs, usageChunk, id, created);
+        List<ChatResponse.Choice> choices = new ArrayList<>();
+        int generated = 0;
+        for (Completion x : c.await(fs)) {
+            ChatResponse.Logprobs lps = null;
+            if (logprobs) {
+                List<ChatResponse.TokenLogprob> content = new ArrayList<>();
+                for (Completion.TokenLogprob l : x.logprobs()) content.add(chatLogprob(l));
+                lps = new ChatResponse.Logprobs(content);
+            }
+            choices.add(new ChatResponse.Choice(choices.size(), new ChatResponse.AssistantMessage("assistant", generatedText(x)), lps, finish(x)));
+            generated += x.generated().length;
         }
-        ChatResponse.Choice choice = new ChatResponse.Choice(0, new ChatResponse.AssistantMessage("assistant", generatedText(x)), lps, finish(x));
-        return new ChatResponse(id, "chat.completion", created, api.modelName(), List.of(choice),
-                new CompletionResponse.Usage(ids.length, x.generated().length, ids.length + x.generated().length));
+        return new ChatResponse(id, "chat.completion", created, api.modelName(), choices,
+                new CompletionResponse.Usage(ids.length, generated, ids.length + generated));
     }
 
     /**
@@ -714,38 +732,45 @@ public final class Service implements HttpServer.Handler {
      * chunk per token with its log-probability), the rest of the text, and a last chunk with an empty delta and the
      * finish reason; the contents add up to the unstreamed answer's.
      */
-    private Events streamChat(Call c, Feed feed, Completion.Spec spec, List<String> stops, boolean logprobs, boolean usageChunk, String id, long created) {
+    private Events streamChat(Call c, Feed feed, int[] prompt, List<String> stops, boolean logprobs, boolean usageChunk, String id, long created) {
         c.submitted();
         c.exchange.onDisconnect(feed::cancel);
-        TextDeltas text = new TextDeltas(api.tokenizer(), spec.prompt(), stops);
+        int n = feed.choices();
         return new Events(out -> {
-            out.event(chatChunk(id, created, new ChatChunk.Delta("assistant", ""), null, null));
+            TextDeltas[] text = new TextDeltas[n];
+            int generated = 0;
+            for (int j = 0; j < n; j++) {
+                text[j] = new TextDeltas(api.tokenizer(), prompt, stops);
+                out.event(chatChunk(id, created, j, new ChatChunk.Delta("assistant", ""), null, null));
+            }
             for (Feed.Event e; (e = feed.next()) != null; ) {
+                int j = e.choice();
                 switch (e) {
                     case Feed.PromptEvent pe -> { }
                     case Feed.TokenEvent te -> {
-                        String delta = text.add(te.id());
+                        String delta = text[j].add(te.id());
                         if (logprobs)
-                            out.event(chatChunk(id, created, new ChatChunk.Delta(null, delta), new ChatResponse.Logprobs(List.of(chatLogprob(te.logprob()))), null));
+                            out.event(chatChunk(id, created, j, new ChatChunk.Delta(null, delta), new ChatResponse.Logprobs(List.of(chatLogprob(te.logprob()))), null));
                         else if (!delta.isEmpty())
-                            out.event(chatChunk(id, created, new ChatChunk.Delta(null, delta), null, null));
+                            out.event(chatChunk(id, created, j, new ChatChunk.Delta(null, delta), null, null));
                     }
                     case Feed.DoneEvent de -> {
                         Completion x = Rationale.join(de.future());
-                        String rest = text.finish(generatedText(x));
-                        if (!rest.isEmpty()) out.event(chatChunk(id, created, new ChatChunk.Delta(null, rest), null, null));
-                        out.event(chatChunk(id, created, new ChatChunk.Delta(null, null), null, finish(x)));
-                        if (usageChunk)
-                            out.event(new ChatChunk(id, "chat.completion.chunk", created, api.modelName(), List.of(),
-                                    new CompletionResponse.Usage(x.prompt().length, x.generated().length, x.prompt().length + x.generated().length)));
+                        generated += x.generated().length;
+                        String rest = text[j].finish(generatedText(x));
+                        if (!rest.isEmpty()) out.event(chatChunk(id, created, j, new ChatChunk.Delta(null, rest), null, null));
+                        out.event(chatChunk(id, created, j, new ChatChunk.Delta(null, null), null, finish(x)));
                     }
                 }
             }
+            if (usageChunk)
+                out.event(new ChatChunk(id, "chat.completion.chunk", created, api.modelName(), List.of(),
+                        new CompletionResponse.Usage(prompt.length, generated, prompt.length + generated)));
         }, feed::cancel);
     }
 
-    private ChatChunk chatChunk(String id, long created, ChatChunk.Delta delta, ChatResponse.Logprobs logprobs, String finish) {
-        return new ChatChunk(id, "chat.completion.chunk", created, api.modelName(), List.of(new ChatChunk.Choice(0, delta, logprobs, finish)), null);
+    private ChatChunk chatChunk(String id, long created, int choice, ChatChunk.Delta delta, ChatResponse.Logprobs logprobs, String finish) {
+        return new ChatChunk(id, "chat.completion.chunk", created, api.modelName(), List.of(new ChatChunk.Choice(choice, delta, logprobs, finish)), null);
     }
 
     /** A generated token's log-probability and alternatives, as chat answers give them. */
@@ -798,6 +823,20 @@ public final class Service implements HttpServer.Handler {
     private void checkModel(String model) {
         if (model != null && !model.equals(api.modelName()))
             throw ApiError.notFound("model '" + model + "' is not served here (this server serves '" + api.modelName() + "')");
+    }
+
+    /** Most choices ({@code n}) a request may ask for per prompt. */
+    static final int MAX_CHOICES = 64;
+
+    private static int choices(Integer n) {
+        if (n == null) return 1;
+        if (n < 1 || n > MAX_CHOICES) throw ApiError.badRequest("n must be in [1, " + MAX_CHOICES + "], got " + n);
+        return n;
+    }
+
+    /** Choice {@code j}'s sampling: the request's, its seed advanced by j (so n sampled choices differ). */
+    private static SamplingParams sample(SamplingParams s, int j) {
+        return new SamplingParams(s.temperature(), s.topP(), s.seed() + j);
     }
 
     private static void zero(Double v, String name) {

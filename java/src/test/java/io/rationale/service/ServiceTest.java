@@ -173,6 +173,36 @@ class ServiceTest extends ServiceFixture {
     }
 
     @Test
+    void nChoicesArePromptMajorAndChoiceJSamplesWithTheSeedPlusJ() throws Exception {
+        try (Running r = Running.start()) {
+            Http.Answer a = r.http().post("/v1/completions", "{\"prompt\": [\"Once upon a time\", \"The dog\"], \"n\": 3, \"max_tokens\": 10,"
+                    + " \"temperature\": 1.0, \"seed\": 40}");
+            assertEquals(200, a.status(), a.json().toString());
+            JsonNode choices = a.json().get("choices");
+            assertEquals(6, choices.size());
+            java.util.Set<String> texts = new java.util.HashSet<>();
+            int completion = 0;
+            for (int k = 0; k < 6; k++) {
+                JsonNode c = choices.get(k);
+                assertEquals(k, c.get("index").asInt());
+                String prompt = k < 3 ? "Once upon a time" : "The dog";
+                Http.Answer one = r.http().post("/v1/completions", "{\"prompt\": \"" + prompt + "\", \"max_tokens\": 10, \"temperature\": 1.0, \"seed\": "
+                        + (40 + k % 3) + "}");
+                assertEquals(one.json().get("choices").get(0).get("text"), c.get("text"), "choice " + k);
+                completion += one.json().get("usage").get("completion_tokens").asInt();
+                texts.add(c.get("text").asText());
+            }
+            assertTrue(texts.size() >= 4, "sampled choices differ: " + texts);
+            int promptTokens = tok.encode("Once upon a time").ids().length + tok.encode("The dog").ids().length;
+            assertEquals(promptTokens, a.json().get("usage").get("prompt_tokens").asInt(), "each prompt counts once");
+            assertEquals(completion, a.json().get("usage").get("completion_tokens").asInt());
+            Http.Answer bad = r.http().post("/v1/completions", "{\"prompt\": \"Once\", \"n\": 0}");
+            assertEquals(400, bad.status());
+            assertEquals("n must be in [1, 64], got 0", bad.error());
+        }
+    }
+
+    @Test
     void tokenizerEndpointsAndModels() throws Exception {
         try (Running r = Running.start()) {
             Http.Answer t = r.http().post("/tokenize", "{\"prompt\": \"Once upon a time\", \"add_special_tokens\": false}");

@@ -101,7 +101,9 @@ class StreamingTest extends ServiceFixture {
                     // several prompts (text and ids), echo with log-probabilities: lm-eval's payload, streamed
                     "{\"prompt\": [\"The cat sat\", [1, 403, 407, 261]], \"max_tokens\": 5, \"temperature\": 0, \"logprobs\": 2, \"echo\": true}",
                     // echo without log-probabilities
-                    "{\"prompt\": \"Lily was\", \"max_tokens\": 8, \"temperature\": 0, \"echo\": true}"};
+                    "{\"prompt\": \"Lily was\", \"max_tokens\": 8, \"temperature\": 0, \"echo\": true}",
+                    // three sampled choices for each of two prompts
+                    "{\"prompt\": [\"Tom\", \"Sue\"], \"n\": 3, \"max_tokens\": 12, \"temperature\": 1.0, \"seed\": 2}"};
             for (String q : requests) {
                 Http.Answer whole = r.http().post("/v1/completions", q);
                 assertEquals(200, whole.status(), whole.json().toString());
@@ -313,29 +315,36 @@ class StreamingTest extends ServiceFixture {
             Http http = new Http(s.uri(), null);
             String q = "{\"model\": \"tiny\", \"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"},"
                     + " {\"role\": \"user\", \"content\": \"Why is the sky blue?\"}], \"max_tokens\": 24, \"temperature\": 0.8, \"seed\": 3,"
-                    + " \"logprobs\": true, \"top_logprobs\": 2}";
+                    + " \"logprobs\": true, \"top_logprobs\": 2, \"n\": 2}";
             Http.Answer whole = http.post("/v1/chat/completions", q);
             assertEquals(200, whole.status(), whole.json().toString());
             Stream st = stream(http, "/v1/chat/completions", with(with(q, "stream", true), "stream_options", java.util.Map.of("include_usage", true)));
             assertEquals(200, st.status());
             List<JsonNode> events = st.events();
-            assertEquals("assistant", events.getFirst().get("choices").get(0).get("delta").get("role").asText(), "the first chunk names the role");
             assertEquals(whole.json().get("usage"), events.getLast().get("usage"));
             assertEquals(0, events.getLast().get("choices").size());
-            JsonNode end = events.get(events.size() - 2).get("choices").get(0);
-            assertEquals(whole.json().get("choices").get(0).get("finish_reason"), end.get("finish_reason"));
-            assertEquals(0, end.get("delta").size(), "the last chunk's delta is empty");
-            StringBuilder text = new StringBuilder();
-            ArrayNode content = RationaleJson.MAPPER.createArrayNode();
-            for (JsonNode e : events.subList(0, events.size() - 1)) {
-                assertEquals("chat.completion.chunk", e.get("object").asText());
-                JsonNode c = e.get("choices").get(0);
-                if (c.get("delta").has("content")) text.append(c.get("delta").get("content").asText());
-                if (!c.get("logprobs").isNull()) content.addAll((ArrayNode) c.get("logprobs").get("content"));
+            assertEquals(2, whole.json().get("choices").size());
+            assertNotEquals(whole.json().get("choices").get(0).get("message"), whole.json().get("choices").get(1).get("message"),
+                    "two sampled answers differ");
+            for (int j = 0; j < 2; j++) {
+                StringBuilder text = new StringBuilder();
+                ArrayNode content = RationaleJson.MAPPER.createArrayNode();
+                List<JsonNode> mine = new ArrayList<>();
+                for (JsonNode e : events.subList(0, events.size() - 1)) {
+                    assertEquals("chat.completion.chunk", e.get("object").asText());
+                    JsonNode c = e.get("choices").get(0);
+                    if (c.get("index").asInt() != j) continue;
+                    mine.add(c);
+                    if (c.get("delta").has("content")) text.append(c.get("delta").get("content").asText());
+                    if (!c.get("logprobs").isNull()) content.addAll((ArrayNode) c.get("logprobs").get("content"));
+                }
+                assertEquals("assistant", mine.getFirst().get("delta").get("role").asText(), "the first chunk names the role");
+                JsonNode want = whole.json().get("choices").get(j);
+                assertEquals(want.get("finish_reason"), mine.getLast().get("finish_reason"));
+                assertEquals(0, mine.getLast().get("delta").size(), "the last chunk's delta is empty");
+                assertEquals(want.get("message").get("content").asText(), text.toString());
+                assertEquals(want.get("logprobs").get("content"), content);
             }
-            JsonNode want = whole.json().get("choices").get(0);
-            assertEquals(want.get("message").get("content").asText(), text.toString());
-            assertEquals(want.get("logprobs").get("content"), content);
         }
     }
 
