@@ -26,12 +26,20 @@ import java.util.List;
  * @param seed                sampling seed
  * @param logprobs            report the chosen tokens' log-probabilities
  * @param topLogprobs         with {@code logprobs}: this many most likely alternatives per token (0–20)
+ * @param frequencyPenalty    (only 0)
+ * @param presencePenalty     (only 0)
+ * @param logitBias           (only empty)
+ * @param tools               (function calling is not supported: only none or empty)
+ * @param toolChoice          (only {@code none} or {@code auto} without tools)
+ * @param responseFormat      (only {@code {"type": "text"}})
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 @JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record ChatRequest(String model, List<Message> messages, Integer maxTokens, Integer maxCompletionTokens, Double temperature,
-                          Double topP, Integer n, Boolean stream, CompletionRequest.StreamOptions streamOptions, JsonNode stop, Long seed, Boolean logprobs, Integer topLogprobs) {
+                          Double topP, Integer n, Boolean stream, CompletionRequest.StreamOptions streamOptions, JsonNode stop, Long seed, Boolean logprobs, Integer topLogprobs,
+                          Double frequencyPenalty, Double presencePenalty, JsonNode logitBias, JsonNode tools, JsonNode toolChoice,
+                          JsonNode responseFormat) {
 
     /** One message; {@code content} is a string or a list of text parts. */
     @JsonIgnoreProperties(ignoreUnknown = true)
@@ -41,6 +49,7 @@ public record ChatRequest(String model, List<Message> messages, Integer maxToken
     /** A request with the fields a client usually sets. */
     public static ChatRequest of(String model, List<Message> messages, Integer maxTokens, Double temperature, Boolean logprobs,
                                  Integer topLogprobs, JsonNode stop, Long seed) {
-        return new ChatRequest(model, messages, maxTokens, null, temperature, null, null, null, null, stop, seed, logprobs, topLogprobs);
+        return new ChatRequest(model, messages, maxTokens, null, temperature, null, null, null, null, stop, seed, logprobs, topLogprobs,
+                null, null, null, null, null, null);
     }
 }

@@ -257,7 +257,7 @@ public final class HttpServer implements AutoCloseable {
         void refuse(int status, String message) {
             try (socket) {
                 socket.setSoTimeout(1000);
-                write(socket.getOutputStream(), errors.error(status, message), true, false);
+                write(socket.getOutputStream(), errors.error(status, message), true, false, false);
             } catch (IOException ignored) {
                 // the client is gone
             }
@@ -292,7 +292,7 @@ public final class HttpServer implements AutoCloseable {
                         try {
                             req = read();
                         } catch (BadRequest e) {
-                            write(out, errors.error(e.status, e.getMessage()), true, false);
+                            write(out, errors.error(e.status, e.getMessage()), true, false, false);
                             return;
                         }
                         if (!handle(req, ticket)) return;
@@ -347,7 +347,7 @@ public final class HttpServer implements AutoCloseable {
                 return streamedClean[0];
             }
             boolean close = !keepAlive || closing.get();
-            if (!watch.disconnected()) write(out, response[0], close, req.method().equals("HEAD"));
+            if (!watch.disconnected()) write(out, response[0], close, req.version().equals("HTTP/1.0"), req.method().equals("HEAD"));
             try {
                 watcher.join();          // at once when the next request's first byte arrives
             } catch (InterruptedException e) {
@@ -364,7 +364,7 @@ public final class HttpServer implements AutoCloseable {
         private boolean stream(Request req, Response r, boolean close, Watch watch) {
             boolean http10 = req.version().equals("HTTP/1.0");
             try {
-                out.write(head(r, http10 ? null : "Transfer-Encoding: chunked", close || http10));
+                out.write(head(r, http10 ? null : "Transfer-Encoding: chunked", close || http10 ? "close" : null));
                 out.flush();
                 r.streamer().write(piece -> {
                     if (piece.length == 0) return;
@@ -552,20 +552,23 @@ public final class HttpServer implements AutoCloseable {
         return true;
     }
 
-    private static void write(OutputStream out, Response r, boolean close, boolean head) throws IOException {
-        out.write(head(r, "Content-Length: " + r.body().length, close));
+    private static void write(OutputStream out, Response r, boolean close, boolean http10, boolean head) throws IOException {
+        out.write(head(r, "Content-Length: " + r.body().length, close ? "close" : http10 ? "keep-alive" : null));
         if (!head) out.write(r.body());
         out.flush();
     }
 
-    /** The status line and headers; {@code framing}: how the body's end is known (null: the connection's end). */
-    private static byte[] head(Response r, String framing, boolean close) {
+    /**
+     * The status line and headers; {@code framing}: how the body's end is known (null: the connection's end);
+     * {@code connection}: the Connection header's value (null: none, HTTP/1.1's keep-alive).
+     */
+    private static byte[] head(Response r, String framing, String connection) {
         StringBuilder h = new StringBuilder();
         h.append("HTTP/1.1 ").append(r.status()).append(' ').append(reason(r.status())).append("\r\n");
         h.append("Content-Type: ").append(r.contentType()).append("\r\n");
         if (framing != null) h.append(framing).append("\r\n");
         for (var e : r.headers().entrySet()) h.append(e.getKey()).append(": ").append(e.getValue()).append("\r\n");
-        if (close) h.append("Connection: close\r\n");
+        if (connection != null) h.append("Connection: ").append(connection).append("\r\n");
         h.append("\r\n");
         return h.toString().getBytes(StandardCharsets.ISO_8859_1);
     }

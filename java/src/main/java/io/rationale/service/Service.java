@@ -362,7 +362,14 @@ public final class Service implements HttpServer.Handler {
         JsonNode b = c.body();
         boolean special = !b.has("add_special_tokens") || b.get("add_special_tokens").asBoolean(true);
         int[] ids;
-        if (b.has("messages")) ids = api.ids(Input.messages(messages(b.get("messages"))));
+        if (b.has("messages")) {
+            boolean generationPrompt = !b.has("add_generation_prompt") || b.get("add_generation_prompt").asBoolean(true);
+            try {
+                ids = api.tokenizer().encodeChat(messages(b.get("messages")), generationPrompt).ids();
+            } catch (io.rationale.tokenizer.TokenizerException e) {
+                throw ApiError.badRequest(e.getMessage());
+            }
+        }
         else {
             JsonNode p = b.has("prompt") ? b.get("prompt") : b.get("text");
             if (p == null || !p.isTextual()) throw ApiError.badRequest("give 'prompt' (a string) or 'messages'");
@@ -479,8 +486,14 @@ public final class Service implements HttpServer.Handler {
         List<Prompt> given = prompts(r.prompt());
         List<Prompt> prompts = new ArrayList<>();             // per choice: n choices per prompt, prompt-major
         List<int[]> promptIds = new ArrayList<>();
-        for (Prompt p : given) {
-            int[] ids = p.ids != null ? p.ids : api.ids(Input.text(p.text));
+        for (int i = 0; i < given.size(); i++) {
+            Prompt p = given.get(i);
+            int[] ids;
+            try {
+                ids = p.ids != null ? p.ids : promptIds(p.text);
+            } catch (IllegalArgumentException e) {
+                throw ApiError.badRequest((given.size() > 1 ? "prompt " + i + ": " : "") + e.getMessage());
+            }
             for (int j = 0; j < n; j++) {
                 prompts.add(p);
                 promptIds.add(ids);
@@ -519,10 +532,10 @@ public final class Service implements HttpServer.Handler {
             if (echo) text = promptText(p, x.prompt()) + text;
             CompletionResponse.Logprobs logprobs = null;
             if (lp != null) {
-                LogprobLists l = new LogprobLists(tok, 0);
-                if (echo) l.prompt(x.prompt(), x.promptLogprobs());
+                LogprobLists l = new LogprobLists(tok, x.prompt(), echo ? promptText(p, x.prompt()) : null);
+                if (echo) l.prompt(x.promptLogprobs());
                 for (Completion.TokenLogprob t : x.logprobs()) l.add(t.id(), t);
-                logprobs = l.lists();
+                logprobs = l.take();
             }
             choices.add(new CompletionResponse.Choice(text, i, logprobs, finish(x)));
         }
@@ -543,9 +556,12 @@ public final class Service implements HttpServer.Handler {
         int n = prompts.size();
         return new Events(out -> {
             TextDeltas[] text = new TextDeltas[n];
-            int[] offset = new int[n];
+            LogprobLists[] lists = new LogprobLists[n];
             int promptTokens = 0, completionTokens = 0;
-            for (int i = 0; i < n; i++) text[i] = new TextDeltas(tok, promptIds.get(i), stops);
+            for (int i = 0; i < n; i++) {
+                text[i] = new TextDeltas(tok, promptIds.get(i), stops);
+                lists[i] = new LogprobLists(tok, promptIds.get(i), echo ? promptText(prompts.get(i), promptIds.get(i)) : null);
+            }
             if (echo && !logprobs)
                 for (int i = 0; i < n; i++)
                     out.event(completionChunk(id, created, new CompletionResponse.Choice(promptText(prompts.get(i), promptIds.get(i)), i, null, null)));
@@ -553,18 +569,15 @@ public final class Service implements HttpServer.Handler {
                 int i = e.choice();
                 switch (e) {
                     case Feed.PromptEvent pe -> {
-                        LogprobLists l = new LogprobLists(tok, offset[i]);
-                        l.prompt(promptIds.get(i), pe.logprobs());
-                        offset[i] = l.offset;
-                        out.event(completionChunk(id, created, new CompletionResponse.Choice(promptText(prompts.get(i), promptIds.get(i)), i, l.lists(), null)));
+                        lists[i].prompt(pe.logprobs());
+                        out.event(completionChunk(id, created, new CompletionResponse.Choice(promptText(prompts.get(i), promptIds.get(i)), i,
+                                lists[i].take(), null)));
                     }
                     case Feed.TokenEvent te -> {
                         String delta = text[i].add(te.id());
                         if (logprobs) {
-                            LogprobLists l = new LogprobLists(tok, offset[i]);
-                            l.add(te.id(), te.logprob());
-                            offset[i] = l.offset;
-                            out.event(completionChunk(id, created, new CompletionResponse.Choice(delta, i, l.lists(), null)));
+                            lists[i].add(te.id(), te.logprob());
+                            out.event(completionChunk(id, created, new CompletionResponse.Choice(delta, i, lists[i].take(), null)));
                         } else if (!delta.isEmpty()) {
                             out.event(completionChunk(id, created, new CompletionResponse.Choice(delta, i, null, null)));
                         }
@@ -593,44 +606,71 @@ public final class Service implements HttpServer.Handler {
         return Boolean.TRUE.equals(o.includeUsage());
     }
 
-    /** A prompt's text as {@code echo} returns it: as given, or the ids decoded. */
+    /** A text prompt's ids; an empty prompt is the tokenizer's BOS alone (a document's start), as OpenAI takes it. */
+    private int[] promptIds(String text) {
+        if (!text.isEmpty()) return api.ids(Input.text(text));
+        int[] ids = api.tokenize("", true);
+        if (ids.length == 0) throw new IllegalArgumentException("the prompt is empty, and this tokenizer adds no BOS token to begin from");
+        return ids;
+    }
+
+    /** A prompt's text as {@code echo} returns it: as given, or the ids decoded (special tokens skipped). */
     private String promptText(Prompt p, int[] ids) {
-        return p.text != null ? p.text : api.tokenizer().decode(ids, false);
+        return p.text != null ? p.text : api.tokenizer().decode(ids, true);
     }
 
     /**
-     * Completions' {@code logprobs} lists, token by token; text offsets count on from {@code offset} (a streamed
-     * choice's chunks continue the offsets of the chunks before).
+     * A choice's {@code logprobs} lists, token by token. {@code text_offset} is where each token begins in the
+     * choice's {@code text}, as OpenAI defines it ({@code text[text_offset[i]:]} starts with token i's text; a
+     * special token and a character's leading bytes begin where the next character does): with {@code echo} the
+     * text is the prompt's text and then the completion's, else the completion's alone.
      */
     private static final class LogprobLists {
         private final Tokenizer tok;
-        private final List<String> tokens = new ArrayList<>();
-        private final List<Double> tokenLogprobs = new ArrayList<>();
-        private final List<Map<String, Double>> top = new ArrayList<>();
-        private final List<Integer> offsets = new ArrayList<>();
-        int offset;
+        private final int[] prompt;
+        private final String echoed;                 // the prompt's text with echo, else null
+        private int[] seen;                          // the tokens so far (the prompt's first): offsets read them
+        private int n;
+        private int offset;
+        private List<String> tokens = new ArrayList<>();
+        private List<Double> tokenLogprobs = new ArrayList<>();
+        private List<Map<String, Double>> top = new ArrayList<>();
+        private List<Integer> offsets = new ArrayList<>();
 
-        LogprobLists(Tokenizer tok, int offset) {
+        LogprobLists(Tokenizer tok, int[] prompt, String echoed) {
             this.tok = tok;
-            this.offset = offset;
+            this.prompt = prompt;
+            this.echoed = echoed;
+            this.seen = echoed != null ? new int[prompt.length + 16] : java.util.Arrays.copyOf(prompt, prompt.length + 16);
+            this.n = echoed != null ? 0 : prompt.length;
         }
 
         /** Token {@code id} with its log-probability (null: none, the first prompt token). */
         void add(int id, Completion.TokenLogprob l) {
-            String t = tok.displayText(id);
-            tokens.add(t);
+            tokens.add(tok.displayText(id));
             tokenLogprobs.add(l == null ? null : l.logprob());
             top.add(l == null ? null : topMap(l, tok));
             offsets.add(offset);
-            offset += t.length();
+            if (n == seen.length) seen = java.util.Arrays.copyOf(seen, 2 * n);
+            seen[n++] = id;
+            offset += tok.growth(seen, n - 1);
         }
 
-        /** The echoed prompt's tokens. */
-        void prompt(int[] ids, List<Completion.TokenLogprob> logprobs) {
-            for (int t = 0; t < ids.length; t++) add(ids[t], logprobs.get(t));
+        /** The echoed prompt's tokens; the completion's offsets then count from the end of the prompt's text. */
+        void prompt(List<Completion.TokenLogprob> logprobs) {
+            for (int t = 0; t < prompt.length; t++) add(prompt[t], logprobs.get(t));
+            offset = echoed.length();
         }
 
-        CompletionResponse.Logprobs lists() { return new CompletionResponse.Logprobs(tokens, tokenLogprobs, top, offsets); }
+        /** The lists of the tokens added since the last take. */
+        CompletionResponse.Logprobs take() {
+            CompletionResponse.Logprobs l = new CompletionResponse.Logprobs(tokens, tokenLogprobs, top, offsets);
+            tokens = new ArrayList<>();
+            tokenLogprobs = new ArrayList<>();
+            top = new ArrayList<>();
+            offsets = new ArrayList<>();
+            return l;
+        }
     }
 
     /** A prompt as text or ids. */
@@ -677,6 +717,15 @@ public final class Service implements HttpServer.Handler {
         boolean stream = Boolean.TRUE.equals(r.stream());
         boolean usageChunk = includeUsage(stream, r.streamOptions());
         int n = choices(r.n());
+        zero(r.presencePenalty(), "presence_penalty");
+        zero(r.frequencyPenalty(), "frequency_penalty");
+        if (r.logitBias() != null && !r.logitBias().isNull() && !r.logitBias().isEmpty()) throw ApiError.badRequest("logit_bias is not supported");
+        if (r.tools() != null && !r.tools().isNull() && !r.tools().isEmpty())
+            throw ApiError.badRequest("tools (function calling) are not supported");
+        if (r.toolChoice() != null && !r.toolChoice().isNull() && !List.of("none", "auto").contains(r.toolChoice().asText()))
+            throw ApiError.badRequest("tool_choice " + r.toolChoice() + " is not supported (no tools)");
+        if (r.responseFormat() != null && !r.responseFormat().isNull() && !"text".equals(r.responseFormat().path("type").asText()))
+            throw ApiError.badRequest("response_format " + r.responseFormat() + " is not supported (only {\"type\": \"text\"})");
         if (r.messages() == null || r.messages().isEmpty()) throw ApiError.badRequest("messages is missing or empty");
         List<ChatMessage> messages = new ArrayList<>();
         for (int i = 0; i < r.messages().size(); i++) {
@@ -779,14 +828,13 @@ public final class Service implements HttpServer.Handler {
         List<ChatResponse.TopLogprob> alts = new ArrayList<>();
         for (int k = 0; k < l.topIds().length; k++) {
             String t = tok.displayText(l.topIds()[k]);
-            alts.add(new ChatResponse.TopLogprob(t, l.topLogprobs()[k], bytes(t)));
+            alts.add(new ChatResponse.TopLogprob(t, l.topLogprobs()[k], bytes(tok.tokenBytes(l.topIds()[k]))));
         }
         String t = tok.displayText(l.id());
-        return new ChatResponse.TokenLogprob(t, l.logprob(), bytes(t), alts);
+        return new ChatResponse.TokenLogprob(t, l.logprob(), bytes(tok.tokenBytes(l.id())), alts);
     }
 
-    private static int[] bytes(String s) {
-        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+    private static int[] bytes(byte[] b) {
         int[] out = new int[b.length];
         for (int i = 0; i < b.length; i++) out[i] = b[i] & 0xff;
         return out;
@@ -825,6 +873,12 @@ public final class Service implements HttpServer.Handler {
             throw ApiError.notFound("model '" + model + "' is not served here (this server serves '" + api.modelName() + "')");
     }
 
+    /**
+     * Most stop strings a request may give. OpenAI allows 4; lm-evaluation-harness's local-completions sends a task's
+     * stop sequences plus the EOS text uncut (often 5), and vLLM takes any number.
+     */
+    static final int MAX_STOPS = 64;
+
     /** Most choices ({@code n}) a request may ask for per prompt. */
     static final int MAX_CHOICES = 64;
 
@@ -843,8 +897,10 @@ public final class Service implements HttpServer.Handler {
         if (v != null && v != 0) throw ApiError.badRequest(name + " is not supported (only 0)");
     }
 
+    /** OpenAI's sampling defaults; without a seed a fresh one, so that repeated requests sample afresh as OpenAI's do. */
     private static SamplingParams sampling(Double temperature, Double topP, Long seed) {
-        return new SamplingParams(temperature == null ? 1.0 : temperature, topP == null ? 1.0 : topP, seed == null ? 0 : seed);
+        return new SamplingParams(temperature == null ? 1.0 : temperature, topP == null ? 1.0 : topP,
+                seed == null ? java.util.concurrent.ThreadLocalRandom.current().nextLong() : seed);
     }
 
     private static List<String> stops(JsonNode stop) {
@@ -856,7 +912,7 @@ public final class Service implements HttpServer.Handler {
             out.add(s.asText());
         }
         else throw ApiError.badRequest("stop must be a string or a list of strings");
-        if (out.size() > 4) throw ApiError.badRequest("stop takes at most 4 strings, got " + out.size());
+        if (out.size() > MAX_STOPS) throw ApiError.badRequest("stop takes at most " + MAX_STOPS + " strings, got " + out.size());
         out.removeIf(String::isEmpty);
         return out;
     }
@@ -891,16 +947,37 @@ public final class Service implements HttpServer.Handler {
         }
     }
 
+    /**
+     * The mapper requests are read with: {@link RationaleJson#MAPPER}, but a number must be a JSON number of the
+     * field's kind (not {@code "5"} for 5, not 5.5 for an integer) and a boolean a JSON boolean, as OpenAI's API
+     * checks them.
+     */
+    private static final com.fasterxml.jackson.databind.ObjectMapper STRICT = strict();
+
+    private static com.fasterxml.jackson.databind.ObjectMapper strict() {
+        var m = RationaleJson.MAPPER.copy().disable(com.fasterxml.jackson.databind.DeserializationFeature.ACCEPT_FLOAT_AS_INT);
+        for (var t : List.of(com.fasterxml.jackson.databind.type.LogicalType.Integer, com.fasterxml.jackson.databind.type.LogicalType.Float,
+                com.fasterxml.jackson.databind.type.LogicalType.Boolean))
+            m.coercionConfigFor(t).setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.String,
+                    com.fasterxml.jackson.databind.cfg.CoercionAction.Fail);
+        m.coercionConfigFor(com.fasterxml.jackson.databind.type.LogicalType.Boolean)
+                .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Integer, com.fasterxml.jackson.databind.cfg.CoercionAction.Fail);
+        return m;
+    }
+
     private static <T> T parse(JsonNode n, Class<T> type) {
         try {
-            return RationaleJson.MAPPER.treeToValue(n, type);
+            return STRICT.treeToValue(n, type);
         } catch (JsonProcessingException e) {
-            throw ApiError.badRequest(describe(e));
+            throw ApiError.badRequest(describe(e, n));
         }
     }
 
     /** One line for a JSON problem: the field and what is wrong, or where the syntax breaks. */
-    static String describe(JsonProcessingException e) {
+    static String describe(JsonProcessingException e) { return describe(e, null); }
+
+    /** {@link #describe(JsonProcessingException)}, quoting the wrong value from {@code root}, the request read. */
+    static String describe(JsonProcessingException e, JsonNode root) {
         if (e instanceof UnrecognizedPropertyException u) {
             List<String> known = new ArrayList<>();
             if (u.getKnownPropertyIds() != null) for (Object o : u.getKnownPropertyIds()) known.add(String.valueOf(o));
@@ -909,14 +986,42 @@ public final class Service implements HttpServer.Handler {
         }
         if (e instanceof InvalidFormatException f)
             return "field '" + path(f) + "': " + oneLine(f.getOriginalMessage());
-        if (e instanceof MismatchedInputException m && !m.getPath().isEmpty())
+        if (e instanceof MismatchedInputException m && !m.getPath().isEmpty()) {
+            String want = kind(m.getTargetType());
+            JsonNode got = root == null ? null : root.at(pointer(m));
+            if (want != null && got != null && !got.isMissingNode()) {
+                String value = RationaleJson.write(got);
+                return "field '" + path(m) + "' must be " + want + ", got " + (value.length() > 40 ? value.substring(0, 40) + "…" : value);
+            }
             return "field '" + path(m) + "' has the wrong type (" + oneLine(m.getOriginalMessage()) + ")";
+        }
+        if (e instanceof com.fasterxml.jackson.databind.JsonMappingException j && !j.getPath().isEmpty())
+            return "field '" + path(j) + "': " + oneLine(j.getOriginalMessage());
         JsonLocation loc = e.getLocation();
-        String where = loc == null ? "" : " at line " + loc.getLineNr() + ", column " + loc.getColumnNr();
+        String where = loc == null || loc.getLineNr() < 0 ? "" : " at line " + loc.getLineNr() + ", column " + loc.getColumnNr();
         return oneLine(e.getOriginalMessage()) + where;
     }
 
-    private static String path(MismatchedInputException m) {
+    /** What a request field of this type takes, in words; null for types without a short name. */
+    private static String kind(Class<?> c) {
+        if (c == null) return null;
+        if (c == Integer.class || c == int.class || c == Long.class || c == long.class || c == Short.class || c == short.class) return "an integer";
+        if (c == Double.class || c == double.class || c == Float.class || c == float.class) return "a number";
+        if (c == Boolean.class || c == boolean.class) return "true or false";
+        if (c == String.class) return "a string";
+        if (java.util.Collection.class.isAssignableFrom(c) || c.isArray()) return "a list";
+        return null;
+    }
+
+    /** The JSON pointer of a mapping problem's field. */
+    private static String pointer(com.fasterxml.jackson.databind.JsonMappingException m) {
+        StringBuilder sb = new StringBuilder();
+        for (var r : m.getPath())
+            sb.append('/').append(r.getFieldName() != null ? r.getFieldName().replace("~", "~0").replace("/", "~1") : String.valueOf(r.getIndex()));
+        return sb.toString();
+    }
+
+    private static String path(com.fasterxml.jackson.databind.JsonMappingException m) {
         StringBuilder sb = new StringBuilder();
         for (var r : m.getPath()) {
             if (r.getFieldName() != null) sb.append(sb.isEmpty() ? "" : ".").append(r.getFieldName());

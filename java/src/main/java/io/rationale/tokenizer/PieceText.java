@@ -28,12 +28,22 @@ final class PieceText {
     private PieceText() {}
 
     static String display(String piece, boolean byteLevel, boolean byteFallback) {
+        byte[] b = bytes(piece, byteLevel, byteFallback);
+        return b == null ? piece : utf8OrHex(b);
+    }
+
+    /**
+     * The bytes a piece stands for (a space for {@code ▁}, the byte of {@code <0xNN>}, GPT-2's byte table for a
+     * byte-level piece); null for a piece of a byte-level vocabulary that is not made of byte characters (an added
+     * token: its text is the piece itself).
+     */
+    static byte[] bytes(String piece, boolean byteLevel, boolean byteFallback) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         if (byteLevel) {
             for (int i = 0; i < piece.length(); i++) {
                 char c = piece.charAt(i);
                 int b = c < UNICODE_TO_BYTE.length ? UNICODE_TO_BYTE[c] : -1;
-                if (b < 0) return piece; // not a byte-level piece (e.g. an added token): show as is
+                if (b < 0) return null;
                 bytes.write(b);
             }
         } else {
@@ -44,7 +54,7 @@ final class PieceText {
                 bytes.writeBytes(piece.replace('▁', ' ').getBytes(StandardCharsets.UTF_8));
             }
         }
-        return utf8OrHex(bytes.toByteArray());
+        return bytes.toByteArray();
     }
 
     /** UTF-8 text, with each byte that is not part of a complete, valid character written as {@code <0xNN>}. */

@@ -228,6 +228,53 @@ public final class Tokenizer implements AutoCloseable {
         return PieceText.display(piece, vocab.byteLevel, vocab.byteFallback);
     }
 
+    /**
+     * The bytes one token stands for, as OpenAI's logprobs {@code bytes} give them: a byte-fallback token
+     * {@code <0xF0>} is the one byte 0xF0 (so the bytes of consecutive tokens join into the characters they split),
+     * {@code ▁Once} and {@code ĠOnce} are the UTF-8 of " Once", an added token the UTF-8 of its content.
+     */
+    public byte[] tokenBytes(int id) {
+        checkId(id);
+        String piece = vocab.piece(id);
+        byte[] b = vocab.isAdded(id) ? null : PieceText.bytes(piece, vocab.byteLevel, vocab.byteFallback);
+        return b != null ? b : piece.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Where each of {@code ids} begins in {@link #decodeAfter decodeAfter(context, ids)}, in chars: token i begins
+     * where the whole characters of the tokens before it end, so every byte token of a character split over several
+     * begins where that character does. Each step is {@link #growth} (read over a window of the last few tokens, so
+     * the whole costs O(ids)). Never decreasing.
+     */
+    public int[] offsetsAfter(int[] context, int[] ids) {
+        int[] all = Arrays.copyOf(context, context.length + ids.length);
+        System.arraycopy(ids, 0, all, context.length, ids.length);
+        int[] out = new int[ids.length];
+        int at = 0;
+        for (int i = 0; i < ids.length; i++) {
+            out[i] = at;
+            at += growth(all, context.length + i);
+        }
+        return out;
+    }
+
+    /**
+     * How many chars token {@code all[end]} adds to the decoded text of the tokens before it, not counting the
+     * U+FFFD of a character still incomplete (its bytes count when the character is whole); at least 0.
+     */
+    public int growth(int[] all, int end) {
+        int from = Math.max(0, end - CONTEXT_TOKENS);
+        int before = whole(decode(Arrays.copyOfRange(all, from, end), true)), with = whole(decode(Arrays.copyOfRange(all, from, end + 1), true));
+        return Math.max(0, with - before);
+    }
+
+    /** The length of a decoded text without the U+FFFD at its end (the bytes of a character still to come). */
+    private static int whole(String text) {
+        int n = text.length();
+        while (n > 0 && text.charAt(n - 1) == '\uFFFD') n--;
+        return n;
+    }
+
     // ---------------------------------------------------------------- vocabulary
 
     /** One past the largest token id (model vocabulary plus added tokens: 32000 for Llama 2, 128256 for Llama 3). */

@@ -203,6 +203,64 @@ class ServiceTest extends ServiceFixture {
     }
 
     @Test
+    void whatOpenAiClientsSendAndReadIsHonoured() throws Exception {
+        try (Running r = Running.start()) {
+            Http h = r.http();
+            // lm-eval's local-completions sends a task's stop sequences plus the EOS text uncut: five here
+            Http.Answer stops = h.post("/v1/completions", "{\"prompt\": [[1, 403, 407, 261]], \"max_tokens\": 32, \"temperature\": 0, \"seed\": 1234,"
+                    + " \"stop\": [\"\\n\\n\", \"Question:\", \"</s>\", \"<|im_end|>\", \".\"]}");
+            assertEquals(200, stops.status(), stops.json().toString());
+            assertFalse(stops.json().get("choices").get(0).get("text").asText().contains("."));
+            // an empty prompt is a document's start: BOS alone
+            Http.Answer empty = h.post("/v1/completions", "{\"prompt\": \"\", \"max_tokens\": 4, \"temperature\": 0}");
+            assertEquals(200, empty.status(), empty.json().toString());
+            assertEquals(1, empty.json().get("usage").get("prompt_tokens").asInt());
+            // numbers must be numbers of the field's kind, as OpenAI checks them; a field too large is named
+            Http.Answer string = h.post("/v1/completions", "{\"prompt\": \"x\", \"max_tokens\": \"5\"}");
+            assertEquals(400, string.status());
+            assertEquals("field 'max_tokens' must be an integer, got \"5\"", string.error());
+            assertEquals(400, h.post("/v1/completions", "{\"prompt\": \"x\", \"max_tokens\": 5.5}").status());
+            Http.Answer seed = h.post("/v1/completions", "{\"prompt\": \"x\", \"seed\": 18446744073709551615}");
+            assertEquals(400, seed.status());
+            assertTrue(seed.error().startsWith("field 'seed': Numeric value (18446744073709551615) out of range of long"), seed.error());
+            assertFalse(seed.error().contains("line -1"), seed.error());
+            // without a seed, sampled requests sample afresh (OpenAI's behaviour); with one, they repeat
+            java.util.Set<String> unseeded = new java.util.HashSet<>(), seeded = new java.util.HashSet<>();
+            for (int i = 0; i < 5; i++) {
+                unseeded.add(h.post("/v1/completions", "{\"prompt\": \"The\", \"max_tokens\": 30, \"temperature\": 1.0}")
+                        .json().get("choices").get(0).get("text").asText());
+                seeded.add(h.post("/v1/completions", "{\"prompt\": \"The\", \"max_tokens\": 30, \"temperature\": 1.0, \"seed\": 9}")
+                        .json().get("choices").get(0).get("text").asText());
+            }
+            assertTrue(unseeded.size() >= 2, "unseeded samples differ: " + unseeded);
+            assertEquals(1, seeded.size(), "a seed repeats: " + seeded);
+            // text_offset: where each token begins in text (OpenAI: text[text_offset[i]:] starts with token i)
+            for (boolean echo : new boolean[]{true, false}) {
+                Http.Answer a = h.post("/v1/completions", "{\"prompt\": \"Once upon a\", \"max_tokens\": 6, \"temperature\": 0, \"logprobs\": 0, \"echo\": " + echo + "}");
+                JsonNode c = a.json().get("choices").get(0);
+                String text = c.get("text").asText();
+                JsonNode tokens = c.get("logprobs").get("tokens"), offsets = c.get("logprobs").get("text_offset");
+                int last = 0;
+                for (int i = 0; i < tokens.size(); i++) {
+                    String t = tokens.get(i).asText();
+                    int off = offsets.get(i).asInt();
+                    assertTrue(off >= last && off <= text.length(), "offsets climb within the text: " + offsets);
+                    last = off;
+                    if (t.equals("<s>")) continue;                        // a special token has no text
+                    boolean at = text.startsWith(t, off) || off == 0 && echo && text.startsWith(t.stripLeading(), 0);  // a text's first word has no space
+                    assertTrue(at, "echo " + echo + ": token " + i + " '" + t + "' at " + off + " of '" + text + "'");
+                }
+            }
+            // HTTP/1.0 keep-alive is answered as such, and the connection takes the next request
+            String two = "GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /health HTTP/1.0\r\n\r\n";
+            String raw = Http.raw(r.server().uri(), two.getBytes(StandardCharsets.US_ASCII));
+            int second = raw.indexOf("HTTP/1.1 200", 1);
+            assertTrue(raw.substring(0, second).contains("Connection: keep-alive\r\n"), raw);
+            assertTrue(second > 0 && raw.substring(second).contains("Connection: close\r\n"), raw);
+        }
+    }
+
+    @Test
     void tokenizerEndpointsAndModels() throws Exception {
         try (Running r = Running.start()) {
             Http.Answer t = r.http().post("/tokenize", "{\"prompt\": \"Once upon a time\", \"add_special_tokens\": false}");
@@ -244,10 +302,33 @@ class ServiceTest extends ServiceFixture {
             assertEquals(prompt.length, a.json().get("usage").get("prompt_tokens").asInt());
             JsonNode content = c.get("logprobs").get("content");
             assertEquals(a.json().get("usage").get("completion_tokens").asInt(), content.size());
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
             for (JsonNode t : content) {
                 assertEquals(3, t.get("top_logprobs").size());
                 assertEquals(t.get("top_logprobs").get(0).get("logprob").asDouble(), t.get("logprob").asDouble(), 0, "greedy picks the top token");
+                for (JsonNode b : t.get("bytes")) bytes.write(b.asInt());
             }
+            // bytes are each token's raw bytes: together the answer's UTF-8 (a character split over tokens included)
+            String content8 = c.get("message").get("content").asText();
+            if (!content8.contains("\uFFFD")) assertEquals(content8, bytes.toString(StandardCharsets.UTF_8));
+            // parameters that would change the answer and are not implemented are refused, as on /v1/completions
+            String msgs = "\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}], \"max_tokens\": 3";
+            for (String[] x : new String[][]{{"\"frequency_penalty\": 2", "frequency_penalty is not supported (only 0)"},
+                    {"\"presence_penalty\": 1", "presence_penalty is not supported (only 0)"},
+                    {"\"logit_bias\": {\"105\": -100}", "logit_bias is not supported"},
+                    {"\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]", "tools (function calling) are not supported"},
+                    {"\"tool_choice\": \"required\"", "tool_choice \"required\" is not supported (no tools)"},
+                    {"\"response_format\": {\"type\": \"json_object\"}", "response_format {\"type\":\"json_object\"} is not supported (only {\"type\": \"text\"})"}}) {
+                Http.Answer no = http.post("/v1/chat/completions", "{" + msgs + ", " + x[0] + "}");
+                assertEquals(400, no.status(), x[0]);
+                assertEquals(x[1], no.error());
+            }
+            assertEquals(200, http.post("/v1/chat/completions", "{" + msgs + ", \"frequency_penalty\": 0, \"tool_choice\": \"none\","
+                    + " \"response_format\": {\"type\": \"text\"}, \"logit_bias\": {}, \"tools\": []}").status());
+            // /tokenize of messages: with or without the assistant's header (vLLM's add_generation_prompt)
+            String tm = "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}], \"add_generation_prompt\": ";
+            int with = http.post("/tokenize", tm + "true}").json().get("count").asInt(), without = http.post("/tokenize", tm + "false}").json().get("count").asInt();
+            assertTrue(without < with, without + " < " + with);
         }
     }
 
@@ -270,7 +351,7 @@ class ServiceTest extends ServiceFixture {
             assertTrue(field.error().startsWith("unknown field 'txt' (known: aggregate, baseline_token,"), field.error());
             Http.Answer type = h.post("/v1/attributions", "{\"text\": \"Once\", \"methods\": \"saliency\", \"steps\": \"many\"}");
             assertEquals(400, type.status());
-            assertTrue(type.error().startsWith("field 'steps': Cannot deserialize value of type `java.lang.Integer` from String \"many\""), type.error());
+            assertEquals("field 'steps' must be an integer, got \"many\"", type.error());
             Http.Answer path = h.get("/v2/things");
             assertEquals(404, path.status());
             Http.Answer method = h.get("/v1/attributions");

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 import java.nio.file.Path;
 import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -65,6 +66,43 @@ class DecodeTest {
         int[] tail = java.util.Arrays.copyOfRange(ids, ids.length - 2, ids.length);
         assertEquals(llama3.decode(tail, true), llama3.decodeAfter(java.util.Arrays.copyOf(ids, ids.length - 2), tail));
         assertEquals(" a time", llama3.decode(tail, true));
+    }
+
+    @Test
+    void tokenBytesJoinIntoTheTextsUtf8() {
+        // byte-fallback (stories260K, Llama 2's kind) and byte-level (Llama 3): each token's bytes, joined, are the
+        // UTF-8 of the encoded text (Llama 2 with the space its first ▁ stands for)
+        String text = "Hello naïve 😀 world";
+        for (Tokenizer tok : List.of(Fixtures.stories(), Fixtures.llama2(), Fixtures.llama3())) {
+            java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+            for (int id : tok.encode(text, false, false).ids()) b.writeBytes(tok.tokenBytes(id));
+            String joined = b.toString(java.nio.charset.StandardCharsets.UTF_8);
+            assertEquals(text, joined.startsWith(" ") && !text.startsWith(" ") ? joined.substring(1) : joined);
+        }
+        assertArrayEquals(new byte[]{(byte) 0xF0}, Fixtures.stories().tokenBytes(243));
+        assertArrayEquals("<s>".getBytes(java.nio.charset.StandardCharsets.UTF_8), Fixtures.stories().tokenBytes(1));
+    }
+
+    @Test
+    void offsetsAreWhereEachTokenBeginsInTheText() {
+        // against full decodes: where a prefix's decoded text ends is where the next token begins
+        Tokenizer stories = Fixtures.stories();
+        int[] prompt = stories.encode("Once upon a").ids();
+        int[] ids = stories.encode("time, the cat ran. Naïve 😀 end", false, false).ids();
+        int[] off = stories.offsetsAfter(prompt, ids);
+        int split = 0;
+        for (int i = 0; i < ids.length; i++) {
+            String before = stories.decodeAfter(prompt, java.util.Arrays.copyOf(ids, i));
+            int whole = before.length();
+            while (whole > 0 && before.charAt(whole - 1) == '\uFFFD') whole--;   // a split character's bytes: where it begins
+            if (whole < before.length()) split++;
+            assertEquals(whole, off[i], "token " + i + " after '" + before + "'");
+        }
+        assertTrue(split >= 4, "the text has characters split over byte tokens: " + split);
+        int[] fromStart = stories.offsetsAfter(new int[0], prompt);
+        assertEquals(0, fromStart[0]);
+        assertEquals(0, fromStart[1], "BOS has no text: the first word begins where it does");
+        assertEquals("Once".length(), fromStart[2], "\" upon\" begins with its space");
     }
 
     @Test
