@@ -154,6 +154,13 @@ public record AttributionResult(
         return out;
     }
 
+    /** This one-method result with other tokens and words (the words re-indexed, say, and the tokens' word indices too). */
+    public AttributionResult withWords(List<TokenInfo> t, List<WordScore> w) {
+        if (methods != null) throw new IllegalStateException("a several-method result keeps its words per method");
+        return new AttributionResult(method, text, studyStart, studyEnd, ids, List.copyOf(t), targetId, targetText, targetKind, targetLogit,
+                targetValue, foilId, foilText, targetIsArgmax, aggregate, scores, List.copyOf(w), methods, shared, seconds, extras, device);
+    }
+
     /** This result with {@code device} set. */
     public AttributionResult withDevice(String d) {
         return new AttributionResult(method, text, studyStart, studyEnd, ids, tokens, targetId, targetText, targetKind, targetLogit,

@@ -527,7 +527,7 @@ public final class ModelEvaluator implements Evaluator {
                 for (Method m : attributionMethods) {
                     AttributionSet one = new AttributionSet(set.input(), set.target(), Map.of(m, set.get(m)),
                             set.shared().stream().filter(st -> st.usedBy().contains(m)).toList(), set.seconds());
-                    results.add(io.rationale.api.AttributionResult.of(one, tok, device));
+                    results.add(onFieldWords(io.rationale.api.AttributionResult.of(one, tok, device), ex, prep.cls()));
                 }
                 return new ExampleAttribution(index, ex.id(), null, e.target(), names, results, secondsSince(t0));
             }
@@ -556,6 +556,34 @@ public final class ModelEvaluator implements Evaluator {
         List<ExampleResult.WordRef> out = new ArrayList<>(ex.totalWords());
         for (TextField f : ex.fields()) for (Word w : f.words()) out.add(new ExampleResult.WordRef(f.name(), w.text(), w.start(), w.end()));
         return out;
+    }
+
+    /**
+     * A one-method result whose words are the example's words, as eval indexes them (and as a human rationale does):
+     * word g is the g-th word over the fields in order, scored as the study word with its char span; study words that
+     * are template text between fields ({@code Hypothesis:}) are left out, and the tokens' word indices follow.
+     */
+    static io.rationale.api.AttributionResult onFieldWords(io.rationale.api.AttributionResult r, Example ex, Prompt p) {
+        Map<Long, io.rationale.api.AttributionResult.WordScore> bySpan = new HashMap<>();
+        for (var w : r.words()) bySpan.put(((long) w.start() << 32) | w.end(), w);
+        List<io.rationale.api.AttributionResult.WordScore> words = new ArrayList<>(ex.totalWords());
+        Map<Integer, Integer> global = new HashMap<>();                       // study word index → example word index
+        for (int f = 0; f < ex.fields().size(); f++) {
+            int off = p.fieldRanges().get(f)[0];
+            for (Word w : ex.fields().get(f).words()) {
+                var s = bySpan.get(((long) (off + w.start()) << 32) | (off + w.end()));
+                if (s == null) throw new IllegalStateException("attribution has no score for word " + words.size() + " '" + w.text() + "'");
+                global.put(s.index(), words.size());
+                words.add(new io.rationale.api.AttributionResult.WordScore(words.size(), s.text(), s.start(), s.end(), s.score(), s.tokens()));
+            }
+        }
+        List<io.rationale.api.AttributionResult.TokenInfo> tokens = new ArrayList<>(r.tokens().size());
+        for (var t : r.tokens()) {
+            int[] ws = Arrays.stream(t.words()).filter(global::containsKey).map(global::get).toArray();
+            tokens.add(new io.rationale.api.AttributionResult.TokenInfo(t.index(), t.id(), t.piece(), t.text(), t.start(), t.end(), t.special(),
+                    t.inStudy(), ws));
+        }
+        return r.withWords(tokens, words);
     }
 
     /**

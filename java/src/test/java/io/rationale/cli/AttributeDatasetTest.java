@@ -125,6 +125,40 @@ class AttributeDatasetTest {
     }
 
     @Test
+    void onAMultiFieldDatasetTheWordsAreTheExamplesAsEvalIndexesThem(@TempDir Path dir) throws IOException {
+        // e-SNLI: premise and hypothesis with the template's "Hypothesis:" between them in the prompt; the words are
+        // the fields' words only, indexed over the fields as eval and the human rationale index them
+        String esnli = "esnli:" + CliRun.SHARED.resolve("data/datasets/esnli/train-highlight-sample/esnli_train_sample.csv");
+        Path attr = dir.resolve("attr"), eval = dir.resolve("eval");
+        CliRun a = CliRun.of("attribute", "--model", CliRun.STORIES.toString(), "--dataset", esnli, "--method", "saliency", "--limit", "3",
+                "--device", "cpu", "--progress", "none", "--out", attr.toString());
+        assertEquals(0, a.exitCode(), a.err());
+        CliRun e = CliRun.of("eval", "--model", CliRun.STORIES.toString(), "--dataset", esnli, "--methods", "saliency", "--limit", "3",
+                "--device", "cpu", "--progress", "none", "--out", eval.toString());
+        assertEquals(0, e.exitCode(), e.err());
+        Map<Integer, JsonNode> byIndex = new LinkedHashMap<>();
+        for (JsonNode x : read(eval.resolve("examples.jsonl"))) byIndex.put(x.get("index").asInt(), x);
+        int compared = 0;
+        for (JsonNode l : read(attr.resolve(AttributionRunner.ATTRIBUTIONS))) {
+            JsonNode x = byIndex.get(l.get("index").asInt());
+            JsonNode words = x.get("words"), scores = x.get("methods").get("saliency").get("scores");
+            assertEquals(words.size(), l.get("words").size(), "the example's words, no template word: " + l.get("words"));
+            String text = l.get("text").asText();
+            for (int i = 0; i < words.size(); i++) {
+                JsonNode w = l.get("words").get(i);
+                assertEquals(i, w.get("index").asInt());
+                assertEquals(words.get(i).get("text").asText(), w.get("text").asText(), "word " + i);
+                assertEquals(w.get("text").asText(), text.substring(w.get("start").asInt(), w.get("end").asInt()), "its span in the prompt");
+                assertClose(scores.get(i).asDouble(), w.get("score").asDouble(), "eval's word " + i);
+            }
+            for (JsonNode t : l.get("tokens"))
+                for (JsonNode wi : t.get("words")) assertTrue(wi.asInt() < words.size(), "a token's words are the example's");
+            compared++;
+        }
+        assertEquals(3, compared);
+    }
+
+    @Test
     void aRunCutOffMidWriteResumesWithEachLineOnce(@TempDir Path dir) throws IOException {
         Path cut = dir.resolve("cut");
         Files.createDirectories(cut);
