@@ -174,6 +174,9 @@ public final class AttributeCommand implements Callable<Integer> {
             if (targetId != null && targetId.equals(foilId))
                 throw new IllegalArgumentException("--foil-id " + foilId + " is the target: logit(target) - logit(foil) would be 0 everywhere");
             if (fromIds && (studyStart != null || studyEnd != null)) throw new IllegalArgumentException("--study-start/--study-end need --text, not --ids");
+            if (studyStart != null && studyStart < 0) throw new IllegalArgumentException("--study-start " + studyStart + " is negative");
+            if (studyStart != null && studyEnd != null && studyEnd < studyStart)
+                throw new IllegalArgumentException("--study-end " + studyEnd + " is before --study-start " + studyStart);
             if (fromIds && input.chat) throw new IllegalArgumentException("--chat needs --text, not --ids");
         });
 
@@ -248,6 +251,7 @@ public final class AttributeCommand implements Callable<Integer> {
                 {"--json", json ? "x" : null}}) {
             if (o[1] != null) throw Usage.error(input.spec, o[0] + " does not go with --dataset (the prompt, target and word scores are eval's; attributions.jsonl holds the JSON)");
         }
+        Usage.check(input.spec, () -> io.rationale.dataset.DatasetLoader.spec(dataset));
         List<Method> ms = Usage.check(input.spec, () -> methods(method));
         if (ms.contains(Method.RANDOM) && !method.toLowerCase(java.util.Locale.ROOT).contains("all"))
             throw Usage.error(input.spec, "--method random: with --dataset, random is eval's baseline, not an attribution; leave it out");

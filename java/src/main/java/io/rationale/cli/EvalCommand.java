@@ -180,6 +180,7 @@ public final class EvalCommand implements Callable<Integer> {
         EvalOptions options = Usage.check(spec, () -> new EvalOptions(canonical, checkK(k), checkMask(mask), checkAnnotators(annotators),
                 shots, seed, igSteps, EvalOptions.checkIgBaseline(igBaseline), EvalOptions.checkTarget(target)));
         Selection.Mode selectMode = Usage.check(spec, () -> Selection.Mode.parse(select));
+        if (dataset != null) Usage.check(spec, () -> io.rationale.dataset.DatasetLoader.spec(dataset));
         if (shots < 0) throw Usage.error(spec, "--shots must be >= 0, got " + shots);
         if (igSteps < 1 || igSteps > 4096) throw Usage.error(spec, "--ig-steps must be in [1, 4096], got " + igSteps);
         if (limit != null && limit < 1) throw Usage.error(spec, "--limit must be >= 1, got " + limit);

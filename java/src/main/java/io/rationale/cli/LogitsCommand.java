@@ -40,7 +40,7 @@ public final class LogitsCommand implements Callable<Integer> {
         input.checkUsage();
         device.parse();
         adapter.parse();
-        if (top < 0) throw Usage.error(input.spec, "--top must be >= 0, got " + top);
+        if (top < 1) throw Usage.error(input.spec, "--top must be >= 1, got " + top);
         try (Model model = adapter.load(input.modelDir());
              Tokenizer tok = Tokenizer.load(input.model)) {
             int[] ids = input.ids(tok, model.config().vocabSize());

@@ -44,6 +44,8 @@ final class ModelInput {
         if (source.ids != null) {
             if (chat) throw Usage.error(spec, "--chat needs --text, not --ids");
             if (source.ids.length == 0) throw Usage.error(spec, "--ids is empty");
+            for (int i = 0; i < source.ids.length; i++)
+                if (source.ids[i] < 0) throw Usage.error(spec, "--ids: id " + source.ids[i] + " at position " + i + " is negative");
         } else if (source.text.isEmpty()) {
             throw Usage.error(spec, "--text is empty");
         }

@@ -25,14 +25,35 @@ public final class DatasetLoader {
     public static final List<String> KINDS =
             List.of("esnli", "esnli-plain", "eraser", "medicalbios", "medicalbios-contrastive", "fever", "jsonl");
 
-    /** Loads {@code KIND:PATH} (the first ':' separates the two). */
-    public static Dataset load(String spec) {
-        if (spec == null) throw new DatasetException("no dataset given (expected KIND:PATH)");
+    /** A dataset's kind and path. */
+    public record Spec(String kind, Path path) {}
+
+    /**
+     * Splits {@code KIND:PATH} (the first ':' separates the two) and checks the kind, reading nothing: what a command
+     * line can be told before any file is read.
+     *
+     * @throws IllegalArgumentException for another shape or an unknown kind
+     */
+    public static Spec spec(String spec) {
+        if (spec == null) throw new IllegalArgumentException("no dataset given (expected KIND:PATH)");
         int colon = spec.indexOf(':');
-        if (colon <= 0 || colon == spec.length() - 1) {
-            throw new DatasetException("dataset '" + spec + "' is not KIND:PATH (kinds: " + String.join(", ", KINDS) + ")");
+        if (colon <= 0 || colon == spec.length() - 1)
+            throw new IllegalArgumentException("dataset '" + spec + "' is not KIND:PATH (kinds: " + String.join(", ", KINDS) + ")");
+        String kind = spec.substring(0, colon);
+        if (!KINDS.contains(kind))
+            throw new IllegalArgumentException("unknown dataset kind '" + kind + "' in '" + spec + "' (kinds: " + String.join(", ", KINDS) + ")");
+        return new Spec(kind, Path.of(spec.substring(colon + 1)));
+    }
+
+    /** Loads {@code KIND:PATH} ({@link #spec}). */
+    public static Dataset load(String spec) {
+        Spec s;
+        try {
+            s = spec(spec);
+        } catch (IllegalArgumentException e) {
+            throw new DatasetException(e.getMessage());
         }
-        return load(spec.substring(0, colon), Path.of(spec.substring(colon + 1)));
+        return load(s.kind(), s.path());
     }
 
     public static Dataset load(String kind, Path path) {

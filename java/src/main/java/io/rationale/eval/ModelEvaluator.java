@@ -527,7 +527,7 @@ public final class ModelEvaluator implements Evaluator {
                 for (Method m : attributionMethods) {
                     AttributionSet one = new AttributionSet(set.input(), set.target(), Map.of(m, set.get(m)),
                             set.shared().stream().filter(st -> st.usedBy().contains(m)).toList(), set.seconds());
-                    results.add(onFieldWords(io.rationale.api.AttributionResult.of(one, tok, device), ex, prep.cls()));
+                    results.add(onFieldWords(io.rationale.api.AttributionResult.of(one, tok, backend.device()), ex, prep.cls()));
                 }
                 return new ExampleAttribution(index, ex.id(), null, e.target(), names, results, secondsSince(t0));
             }

@@ -39,6 +39,12 @@ class ExitCodeRuleTest {
                 new Case(2, "weights-tools", "tiny", "--out", out, "--shard-size", "lots"),
                 new Case(2, "logits", "--model", stories, "--text", "hi", "--device", "tpu"),
                 new Case(2, "logits", "--text", "hi"),
+                new Case(2, "logits", "--model", stories, "--ids", "1,-5"),
+                new Case(2, "logits", "--model", stories, "--text", "hi", "--top", "0"),
+                new Case(2, "attribute", "--model", stories, "--text", "Once upon a time", "--method", "saliency", "--study-start", "5", "--study-end", "2"),
+                new Case(2, "eval", "--model", stories, "--dataset", "mmlu:" + data, "--methods", "saliency", "--out", out),
+                new Case(2, "eval", "--model", stories, "--dataset", data.toString(), "--methods", "saliency", "--out", out),
+                new Case(2, "attribute", "--model", stories, "--dataset", "foo:/x", "--method", "saliency", "--out", out),
                 // well formed, but it cannot be done: 1
                 new Case(1, "logits", "--model", missing, "--text", "hi"),
                 new Case(1, "logits", "--model", stories, "--ids", "1,9999"),
@@ -51,7 +57,13 @@ class ExitCodeRuleTest {
         for (Case c : cases) {
             CliRun r = CliRun.of(c.args());
             CliErrorsTest.assertOneLineError(r, c.code(), "");
+            if (c.code() == 2) {                                // the hint names the command as it is typed
+                String cmd = c.args()[0].equals("weights-tools") ? "weights-tools " + c.args()[1] : c.args()[0];
+                org.junit.jupiter.api.Assertions.assertTrue(r.err().strip().endsWith("(see: rationale " + cmd + " --help)"), r.err());
+            }
         }
+        CliRun unknown = CliRun.of("frobnicate");
+        org.junit.jupiter.api.Assertions.assertTrue(unknown.err().strip().endsWith("(see: rationale --help)"), unknown.err());
         assertFalse(Files.exists(Path.of(out)), "no failed command created the results folder");
     }
 
