@@ -6,7 +6,8 @@
  * <ul>
  * <li>{@link io.rationale.api.Rationale}: the loaded model ({@code open(dir)}, {@code open(dir, Config)});
  *     {@code logits}, {@code generate}, {@code complete}, {@code attribute}, {@code flipEvaluation}, their
- *     {@code ...Async} forms, {@code tokenize}/{@code detokenize}, {@code loadDataset}; closed with
+ *     {@code ...Async} forms ({@code completeAsync(spec, listener)} streams: a {@link io.rationale.api.Completion.Listener}
+ *     sees each token as it is chosen), {@code tokenize}/{@code detokenize}, {@code loadDataset}; closed with
  *     try-with-resources.</li>
  * <li>Inputs: {@link io.rationale.api.Input} (text, ids or chat messages), {@link io.rationale.api.AttributionRequest}
  *     (the options of {@code rationale attribute}), {@link io.rationale.api.FlipRequest} (one example for the
