@@ -295,11 +295,12 @@ public record Comparison(Run a, Run b, int paired, int onlyA, int onlyB, Metric 
         s.append('\n');
     }
 
+    /** A mean and its interval as the eval report prints them ({@link ReportHtml#fmt}: never {@code -0.000}). */
     private static String ci(Bootstrap.Interval i) {
-        return Double.isNaN(i.mean()) ? "—" : String.format(Locale.ROOT, "%.3f [%.3f, %.3f]", i.mean(), i.lower(), i.upper());
+        return Double.isNaN(i.mean()) ? "—" : ReportHtml.fmt(i.mean(), 3) + " [" + ReportHtml.fmt(i.lower(), 3) + ", " + ReportHtml.fmt(i.upper(), 3) + "]";
     }
 
-    private static String p(double p) { return Double.isNaN(p) ? "—" : p < 0.001 ? "<0.001" : String.format(Locale.ROOT, "%.3f", p); }
+    private static String p(double p) { return Double.isNaN(p) ? "—" : p < 0.001 ? "<0.001" : ReportHtml.fmt(p, 3); }
 
     /** One line per run with results outside its selection, which are left out. */
     private List<String> unselected() {

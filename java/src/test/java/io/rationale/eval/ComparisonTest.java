@@ -224,6 +224,28 @@ class ComparisonTest {
     }
 
     @Test
+    void printsNoNegativeZero() throws IOException {
+        // comprehensiveness: A -0.0002, B -0.0004 on every example, so every mean and bound (and B − A) is a negative
+        // number that rounds to zero; sufficiency -0.006 stays negative
+        List<ExampleResult> a = new ArrayList<>(), b = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            a.add(example(i, "nurse", "nurse", Map.of("saliency", new double[]{0.5, 0, -0.0002, -0.006})));
+            b.add(example(i, "nurse", "nurse", Map.of("saliency", new double[]{0.5, 0, -0.0004, -0.006})));
+        }
+        Comparison c = Comparison.of(folder(tmp.resolve("a"), "medicalbios:x.jsonl", "null", a), "a",
+                folder(tmp.resolve("b"), "medicalbios:x.jsonl", "null", b), "b");
+        Comparison.Metric comp = c.methods().get("saliency").get("comprehensiveness");
+        assertTrue(comp.a().upper() < 0 && comp.b().upper() < 0 && comp.difference().upper() < 0, comp.toString());
+        String text = c.toText(), html = c.toHtml();
+        for (String out : List.of(text, html)) {
+            assertFalse(out.contains("-0.000"), out);
+            assertTrue(out.contains("0.000 [0.000, 0.000]") && out.contains("-0.006 [-0.006, -0.006]"), out);
+        }
+        String row = text.lines().filter(l -> l.startsWith("saliency") && l.contains(" comprehensiveness")).findFirst().orElseThrow();
+        assertEquals(3, row.split("0\\.000 \\[0\\.000, 0\\.000\\]", -1).length - 1, row);   // A, B and B − A
+    }
+
+    @Test
     void theSelectionOfFileOrderOrOfEveryExampleNeedsNoDataset() throws IOException {
         ObjectMapper json = new ObjectMapper();
         Path nowhere = tmp.resolve("gone.jsonl");   // never read
