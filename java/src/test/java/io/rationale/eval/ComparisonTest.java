@@ -27,7 +27,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@link Comparison} on two results folders the test writes (examples.jsonl lines as the evaluator writes them,
  * run.json): pairing by example, skipped and unmatched examples left out, accuracy means and McNemar counts, label
  * counts and bias, per-method means and paired differences, all against values the test counts itself; a run of
- * another dataset is refused in one line.
+ * another dataset is refused in one line. A run the runner wrote (fake evaluator, stratified order), compared with
+ * itself, has its summary's n, means and intervals for every metric, also with a repeated line and after a resume
+ * with a smaller --limit (then the results beyond it are left out, as the summary leaves them out); no -0.000.
  */
 class ComparisonTest {
     @TempDir
