@@ -3,6 +3,8 @@ package io.rationale.eval;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.rationale.dataset.Dataset;
+import io.rationale.dataset.DatasetLoader;
 import io.rationale.metrics.Bootstrap;
 import io.rationale.metrics.LabelStats;
 import io.rationale.serum.SerumStats;
@@ -13,17 +15,22 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.function.BiFunction;
 
 /**
  * Two evaluation runs of the same dataset side by side, example by example ({@code eval-compare}): typically a base
- * model (run A) and the same model with a fine-tuned adapter (run B). The examples are paired by id (and dataset
- * index); only examples that both runs evaluated count.
+ * model (run A) and the same model with a fine-tuned adapter (run B). The examples are paired by dataset index (and
+ * id); only examples that both runs evaluated count, in index order, each run's first line of an example as in its
+ * summary, so a run compared with itself has its summary's intervals.
  *
  * <ul>
  *   <li>accuracy of each run with its 95% bootstrap interval, the paired bootstrap test of the difference
@@ -47,8 +54,14 @@ public record Comparison(Run a, Run b, int paired, int onlyA, int onlyB, Metric 
                          List<String> labels, Map<String, Long> predictedA, Map<String, Long> predictedB, boolean labelBiasA,
                          boolean labelBiasB, Map<String, Map<String, Metric>> methods, Map<String, SerumStats.McNemar> flipMcNemar) {
 
-    /** A run: its folder, name and what its run.json says about the model and the adapters. */
-    public record Run(String name, String dir, String model, String adapters, String dataset) {}
+    /**
+     * A run: its folder, name and what its run.json says about the model and the adapters.
+     *
+     * @param limit      the run's {@code --limit} (of its last session), or null
+     * @param unselected examples with a result in examples.jsonl outside the run's selection (an earlier session's
+     *                   larger {@code --limit}): left out, as the run's summary leaves them out
+     */
+    public record Run(String name, String dir, String model, String adapters, String dataset, Integer limit, int unselected) {}
 
     /**
      * One metric of both runs over the pairs where both define it.
@@ -65,19 +78,25 @@ public record Comparison(Run a, Run b, int paired, int onlyA, int onlyB, Metric 
     public static final List<String> METHOD_METRICS = List.of("alignment_f1", "flip_rate", "comprehensiveness", "sufficiency",
             "aopc_comprehensiveness", "aopc_sufficiency");
 
-    /** Reads both folders' {@code examples.jsonl} and {@code run.json} and compares them. */
+    /**
+     * Reads both folders' {@code examples.jsonl} and {@code run.json} and compares them: each run's examples are
+     * those its summary describes ({@link #evaluated}).
+     */
     public static Comparison of(Path dirA, String nameA, Path dirB, String nameB) {
-        Run ra = run(dirA, nameA), rb = run(dirB, nameB);
-        if (ra.dataset() != null && rb.dataset() != null && !ra.dataset().equals(rb.dataset()))
-            throw new IllegalArgumentException(dirB + ": evaluated " + rb.dataset() + ", but " + dirA + " evaluated " + ra.dataset()
+        JsonNode ja = runJson(dirA), jb = runJson(dirB);
+        String da = ja.path("dataset").asText(null), db = jb.path("dataset").asText(null);
+        if (da != null && db != null && !da.equals(db))
+            throw new IllegalArgumentException(dirB + ": evaluated " + db + ", but " + dirA + " evaluated " + da
                     + ": compare runs of the same dataset");
-        Map<String, ExampleResult> a = evaluated(dirA), b = evaluated(dirB);
-        List<ExampleResult[]> pairs = new ArrayList<>();
+        Results resultsA = evaluated(dirA, nameA, ja), resultsB = evaluated(dirB, nameB, jb);
+        Run ra = resultsA.run(), rb = resultsB.run();
+        SortedMap<Integer, ExampleResult> a = resultsA.evaluated(), b = resultsB.evaluated();
+        List<ExampleResult[]> pairs = new ArrayList<>();   // in dataset index order, as the summary takes the examples
         int onlyA = 0;
-        for (Map.Entry<String, ExampleResult> e : a.entrySet()) {
-            ExampleResult y = b.get(e.getKey());
-            if (y == null) onlyA++;
-            else pairs.add(new ExampleResult[]{e.getValue(), y});
+        for (ExampleResult x : a.values()) {
+            ExampleResult y = b.get(x.index());
+            if (y == null || !y.id().equals(x.id())) onlyA++;
+            else pairs.add(new ExampleResult[]{x, y});
         }
         int onlyB = b.size() - pairs.size();
         if (pairs.isEmpty()) throw new IllegalArgumentException(dirA + " and " + dirB + " have no evaluated example in common");
@@ -158,38 +177,94 @@ public record Comparison(Run a, Run b, int paired, int onlyA, int onlyB, Metric 
         return new Metric(n, Bootstrap.meanCi(a), Bootstrap.meanCi(b), t.difference(), t.pValue());
     }
 
-    private static Map<String, ExampleResult> evaluated(Path dir) {
+    /** A run's description and its evaluated examples by dataset index. */
+    private record Results(Run run, SortedMap<Integer, ExampleResult> evaluated) {}
+
+    /**
+     * The run's evaluated examples by dataset index, as its summary takes them ({@link Summary#of}): the examples of
+     * the run's selection ({@link #selection}) only, the first line of each index (a repeated index keeps the first,
+     * as {@link ExamplesLog}), in index order (not file order, which is the selection's or, with Spark, any), so
+     * each run's intervals are its summary's.
+     */
+    private static Results evaluated(Path dir, String name, JsonNode runJson) {
         Path file = dir.resolve("examples.jsonl");
         if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + ": no such file (not an eval results folder)");
+        Set<Integer> selected = selection(dir, runJson);
         List<ExampleResult> all;
         try {
             all = ExamplesLog.readAll(file);
         } catch (IOException e) {
             throw new UncheckedIOException(file + ": " + e.getMessage(), e);
         }
-        Map<String, ExampleResult> out = new LinkedHashMap<>();
-        for (ExampleResult r : all)
-            if (r.skipped() == null && r.predicted() != null && r.methods() != null) out.put(r.index() + "\u0000" + r.id(), r);
-        return out;
+        SortedMap<Integer, ExampleResult> first = new TreeMap<>();
+        Set<Integer> unselected = new HashSet<>();
+        for (ExampleResult r : all) {
+            if (selected == null || selected.contains(r.index())) first.putIfAbsent(r.index(), r);
+            else unselected.add(r.index());
+        }
+        first.values().removeIf(r -> r.skipped() != null || r.predicted() == null || r.methods() == null);
+        return new Results(run(dir, name, runJson, unselected.size()), first);
     }
 
-    private static Run run(Path dir, String name) {
+    /**
+     * The examples the run's summary describes, as {@link EvalRunner} selects them: the first {@code selected} of the
+     * run's order over the dataset ({@link Selection#order}; run.json's {@code selected} = min(--limit, dataset size)
+     * of the last session, which may have lowered the limit); null for every example (no limit, or one that covers
+     * the dataset). The order of {@code --select first} (and of a run.json from before --select) is file order;
+     * another order is recomputed from the dataset, which must still be the file the run evaluated (run.json's
+     * fingerprint), else the comparison is refused.
+     */
+    static Set<Integer> selection(Path dir, JsonNode j) {
+        JsonNode limit = j.get("limit"), selected = j.get("selected"), size = j.get("dataset_size");
+        if (limit == null || limit.isNull() || selected == null || !selected.canConvertToInt()) return null;
+        int n = selected.asInt();
+        if (size != null && size.canConvertToInt() && n >= size.asInt()) return null;
+        Selection.Mode mode = j.hasNonNull("selection") ? Selection.Mode.parse(j.get("selection").asText()) : Selection.Mode.FIRST;
+        if (mode == Selection.Mode.FIRST) {
+            Set<Integer> first = new HashSet<>();
+            for (int i = 0; i < n; i++) first.add(i);
+            return first;
+        }
+        String spec = j.path("dataset").asText(null);
+        String what = dir + ": its summary describes the first " + n + " examples of the " + mode.cliName() + " order (--limit " + limit.asText()
+                + "), recomputed from the dataset " + spec;
+        Dataset d;
+        try {
+            d = DatasetLoader.load(spec);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(what + ", which cannot be read: " + RunManifest.firstLine(e.getMessage()));
+        }
+        JsonNode fp = j.path("dataset_fingerprint");
+        RunManifest.Fingerprint now = RunManifest.fileFingerprint(d.path());
+        boolean changed = fp.isObject() && (fp.path("bytes").asLong() != now.bytes() || !now.sha256().equals(fp.path("sha256").asText()));
+        if (changed || size != null && size.canConvertToInt() && d.size() != size.asInt())
+            throw new IllegalArgumentException(what + ", which changed since the run");
+        List<Integer> order = Selection.order(d.examples(), mode, j.path("options").path("seed").asLong(0));
+        return new HashSet<>(order.subList(0, Math.min(n, order.size())));
+    }
+
+    private static JsonNode runJson(Path dir) {
         Path file = dir.resolve("run.json");
         if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + ": no such file (not an eval results folder)");
         try {
-            JsonNode j = new ObjectMapper().readTree(file.toFile());
-            JsonNode ad = j.get("adapters");
-            String adapters = "none";
-            JsonNode list = ad != null && ad.isObject() ? ad.get("adapters") : ad;
-            if (list != null && list.isArray() && !list.isEmpty()) {
-                List<String> names = new ArrayList<>();
-                for (JsonNode x : list) names.add(x.path("dir").asText() + (x.path("scale").asDouble(1) == 1 ? "" : ":" + x.path("scale").asDouble()));
-                adapters = String.join(", ", names);
-            }
-            return new Run(name, dir.toAbsolutePath().normalize().toString(), j.path("model").asText(null), adapters, j.path("dataset").asText(null));
+            return new ObjectMapper().readTree(file.toFile());
         } catch (IOException e) {
             throw new IllegalArgumentException(file + ": unreadable (" + e.getMessage() + ")");
         }
+    }
+
+    private static Run run(Path dir, String name, JsonNode j, int unselected) {
+        JsonNode ad = j.get("adapters");
+        String adapters = "none";
+        JsonNode list = ad != null && ad.isObject() ? ad.get("adapters") : ad;
+        if (list != null && list.isArray() && !list.isEmpty()) {
+            List<String> names = new ArrayList<>();
+            for (JsonNode x : list) names.add(x.path("dir").asText() + (x.path("scale").asDouble(1) == 1 ? "" : ":" + x.path("scale").asDouble()));
+            adapters = String.join(", ", names);
+        }
+        JsonNode limit = j.get("limit");
+        return new Run(name, dir.toAbsolutePath().normalize().toString(), j.path("model").asText(null), adapters, j.path("dataset").asText(null),
+                limit != null && limit.canConvertToInt() ? limit.asInt() : null, unselected);
     }
 
     // ------------------------------------------------------------------------------------------------ output
@@ -220,11 +295,23 @@ public record Comparison(Run a, Run b, int paired, int onlyA, int onlyB, Metric 
         s.append('\n');
     }
 
+    /** A mean and its interval as the eval report prints them ({@link ReportHtml#fmt}: never {@code -0.000}). */
     private static String ci(Bootstrap.Interval i) {
-        return Double.isNaN(i.mean()) ? "—" : String.format(Locale.ROOT, "%.3f [%.3f, %.3f]", i.mean(), i.lower(), i.upper());
+        return Double.isNaN(i.mean()) ? "—" : ReportHtml.fmt(i.mean(), 3) + " [" + ReportHtml.fmt(i.lower(), 3) + ", " + ReportHtml.fmt(i.upper(), 3) + "]";
     }
 
-    private static String p(double p) { return Double.isNaN(p) ? "—" : p < 0.001 ? "<0.001" : String.format(Locale.ROOT, "%.3f", p); }
+    private static String p(double p) { return Double.isNaN(p) ? "—" : p < 0.001 ? "<0.001" : ReportHtml.fmt(p, 3); }
+
+    /** One line per run with results outside its selection, which are left out. */
+    private List<String> unselected() {
+        List<String> out = new ArrayList<>();
+        for (String ab : List.of("A", "B")) {
+            Run r = ab.equals("A") ? a : b;
+            if (r.unselected() > 0) out.add(String.format(Locale.ROOT, "%s: %d examples with results beyond the run's --limit %d left out, "
+                    + "as its summary leaves them out", ab, r.unselected(), r.limit()));
+        }
+        return out;
+    }
 
     /** A plain-text table. */
     public String toText() {
@@ -232,6 +319,7 @@ public record Comparison(Run a, Run b, int paired, int onlyA, int onlyB, Metric 
         s.append(String.format(Locale.ROOT, "A = %s: %s (model %s, adapters %s)%nB = %s: %s (model %s, adapters %s)%n", a.name(), a.dir(), a.model(),
                 a.adapters(), b.name(), b.dir(), b.model(), b.adapters()));
         s.append(String.format(Locale.ROOT, "%d examples evaluated in both (%d only in A, %d only in B); B − A with paired bootstrap 95%% CI%n", paired, onlyA, onlyB));
+        for (String u : unselected()) s.append(u).append('\n');
         s.append(String.format(Locale.ROOT, "accuracy: A %s, B %s, B − A %s, p %s (McNemar: %d right only in A, %d only in B, p %s)%n",
                 ci(accuracy.a()), ci(accuracy.b()), ci(accuracy.difference()), p(accuracy.pValue()), accuracyMcNemar.b(), accuracyMcNemar.c(),
                 p(accuracyMcNemar.pValue())));
@@ -258,6 +346,7 @@ public record Comparison(Run a, Run b, int paired, int onlyA, int onlyB, Metric 
                 .append(" (adapters ").append(esc(b.adapters())).append(")</p>");
         s.append(String.format(Locale.ROOT, "<p>%d examples evaluated in both (%d only in A, %d only in B). Means with 95%% bootstrap intervals; "
                 + "B − A with the paired bootstrap interval and two-sided p; bold: p &lt; 0.05.</p>", paired, onlyA, onlyB));
+        for (String u : unselected()) s.append("<p>").append(esc(u)).append("</p>");
         s.append("<h2>Accuracy and labels</h2><table><tr><th>label</th><th>predicted by A</th><th>predicted by B</th></tr>");
         for (String l : labels) s.append("<tr><td>").append(esc(l)).append("</td><td>").append(predictedA.getOrDefault(l, 0L))
                 .append("</td><td>").append(predictedB.getOrDefault(l, 0L)).append("</td></tr>");
