@@ -96,7 +96,6 @@ public final class SerumRunner {
         Hints hints = new Hints(config.hintOverrides(), o.seed());
         Method method = Method.parse(o.method()).get(0);
         Path out = config.out();
-        Files.createDirectories(out);
         Instant now = clock.instant();
         int selected = config.limit() == null ? questions.size() : Math.min(config.limit(), questions.size());
 
@@ -106,11 +105,12 @@ public final class SerumRunner {
             try (SerumBackends.Lease relevance = SerumBackends.forMethod(backend, method, lens);
                  Judge judge = Judge.open(o, config.model(), model, tok, backend, config.device(), config.threads())) {
                 SerumEvaluator evaluator = new SerumEvaluator(backend, relevance.backend(), tok, o, hints, judge == null ? null : judge.judge);
-                prepareFolder(out);                              // after every check: a refused run leaves the folder alone
                 SerumManifest requested = SerumManifest.create(config.model(), config.questions(), o, questions.size(), config.limit(),
                         backend.device(), relevance.own() ? relevance.backend().device() : "the generation backend", now)
                         .withAdapters(config.adapters());
+                prepareFolder(out);                              // after every check: a refused run leaves the folder alone (or absent)
                 SerumManifest manifest = checkRun(out, requested, now);
+                Files.createDirectories(out);
                 manifest.write(out.resolve(RUN_JSON));
                 Map<String, Object> runMap = SerumManifest.MAPPER.convertValue(manifest, new TypeReference<>() {});
                 if (relevance.own())

@@ -160,6 +160,28 @@ class SerumCliTest {
         assertEquals(lines.size(), lines(out).size(), "refused runs leave the folder alone");
     }
 
+    /**
+     * Checks that need the files (the judge model, the layers against the model's) fail with exit 1 before the results
+     * folder is created: a refused fresh run leaves no folder behind.
+     */
+    @Test
+    void aRefusedRunCreatesNoFolder(@TempDir Path tmp) throws Exception {
+        Path notAModel = Files.createDirectory(tmp.resolve("empty"));
+        String[][] bad = {{"--judge-model", tmp.resolve("nonexist").toString()}, {"--judge-model", notAModel.toString()}, {"--layers", "9"},
+                {"--layers", "window:4:2"}};
+        String[] expect = {"nonexist", "empty", "layer 9 (from --layers 9) is outside the model's [0, 5)", "layer 5 (from --layers window:4:2)"};
+        for (int i = 0; i < bad.length; i++) {
+            Path out = tmp.resolve("out" + i);
+            List<String> l = new ArrayList<>(Arrays.asList(override(args(out), "--limit", "1")));
+            int at = l.indexOf(bad[i][0]);
+            if (at >= 0) l.set(at + 1, bad[i][1]);
+            else l.addAll(List.of(bad[i]));
+            CliRun r = CliRun.of(l.toArray(String[]::new));
+            CliErrorsTest.assertOneLineError(r, 1, expect[i]);
+            assertFalse(Files.exists(out), String.join(" ", bad[i]) + ": the results folder was created");
+        }
+    }
+
     /** Sampled explanations: the same seed without and with the serum, so α = 0 still reproduces the unsteered one. */
     @Test
     void sampledExplanationsShareTheirSeed(@TempDir Path tmp) throws Exception {
