@@ -142,10 +142,11 @@ class SerumCliTest {
         assertEquals(lines.size(), after.size());
         assertSameLine(M.readTree(lost), after.get(after.size() - 1), "recomputed line");
 
-        // another option or bad input: one line, exit 1 or 2
+        // another option or bad input: one line, exit 1 (it cannot be done) or 2 (the command line is wrong)
         String[][] bad = {{"--alpha", "0.1"}, {"--layers", "9"}, {"--hints", "gossip"}, {"--questions", "mmlu:" + tmp.resolve("none.csv")},
                 {"--method", "all"}, {"--operator", "times"}};
         String[] expect = {"holds a different serum run", "layer 9", "unknown hint type", "no such file", "one attribution method", "operator"};
+        int[] code = {1, 1, 2, 1, 2, 2};
         for (int i = 0; i < bad.length; i++) {
             List<String> a = new ArrayList<>(Arrays.asList(args(out)));
             int at = a.indexOf(bad[i][0]);
@@ -153,11 +154,36 @@ class SerumCliTest {
             else a.addAll(List.of(bad[i]));
             if (i > 0) a.add("--restart");           // refused before the folder is touched, even with --restart
             CliRun e = CliRun.of(a.toArray(String[]::new));
-            assertEquals(1, e.exitCode(), String.join(" ", bad[i]) + ": " + e.err());
+            assertEquals(code[i], e.exitCode(), String.join(" ", bad[i]) + ": " + e.err());
             assertEquals(1, e.err().strip().lines().count(), e.err());
             assertTrue(e.err().contains(expect[i]), expect[i] + " in " + e.err());
         }
         assertEquals(lines.size(), lines(out).size(), "refused runs leave the folder alone");
+    }
+
+    /**
+     * A wrong command line is a usage error: exit 2, one line naming the option, the help hint; judged before any file
+     * is read (the model folder here does not exist) and nothing is created.
+     */
+    @Test
+    void aWrongCommandLineIsAUsageError(@TempDir Path tmp) {
+        Path out = tmp.resolve("out");
+        String[][] bad = {{"--limit", "0"}, {"--method", "foo"}, {"--hints", "bogus"}, {"--operator", "mid"}, {"--alpha", "abc"}, {"--alpha", "-0.5"},
+                {"--layers", "-1"}, {"--layers", "logit-lens:0:3"}, {"--questions", "foo:" + MMLU}, {"--questions", MMLU.toString()},
+                {"--on-error", "later"}, {"--summary-every", "-1"}, {"--answer-tokens", "0"}, {"--progress", "loud"}};
+        String[] expect = {"--limit", "--method: unknown method 'foo'", "--hints: unknown hint type 'bogus'", "--operator: unknown steering operator 'mid'",
+                "--alpha", "--alpha", "--layers: layer -1 is negative", "--layers: logit-lens needs RANK >= 1", "--questions: unknown question kind 'foo'",
+                "--questions: questions must be KIND:PATH", "--on-error", "--summary-every", "--answer-tokens", "--progress"};
+        for (int i = 0; i < bad.length; i++) {
+            String[] a = override(args(out, "--judge-model", tmp.resolve("no-judge").toString()), "--model", tmp.resolve("no-model").toString());
+            List<String> l = new ArrayList<>(Arrays.asList(a));
+            int at = l.indexOf(bad[i][0]);
+            if (at >= 0) l.set(at + 1, bad[i][1]);
+            else l.addAll(List.of(bad[i]));
+            CliRun r = CliRun.of(l.toArray(String[]::new));
+            CliErrorsTest.assertOneLineError(r, 2, expect[i], "(see: rationale serum --help)");
+        }
+        assertFalse(Files.exists(out), "no usage error created the results folder");
     }
 
     /**
