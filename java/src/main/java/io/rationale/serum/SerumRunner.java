@@ -159,9 +159,14 @@ public final class SerumRunner {
                                 String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().replace('\n', ' ');
                                 if (config.onError() == EvalRunner.OnError.STOP)
                                     throw new EvalRunner.EvalException("question " + q + " (" + question.id() + "), hint " + t.cliName() + ": " + msg
-                                            + "; the results so far are kept, run the same command again to resume", e);
+                                            + "; the results so far are kept (the same command resumes at this case; with --on-error skip it records"
+                                            + " the case as an error and goes on)", e);
                                 skipped = "error: " + msg;
                                 if (!log.isDone(new CaseResult.Key(q, t.cliName(), -1))) log.append(errorLine(q, question, t, skipped));
+                            }
+                            if (skipped == null && log.done().size() > before) {   // a case the evaluator skipped: its reason on the progress line
+                                CaseResult line = log.done().get(new CaseResult.Key(q, t.cliName(), -1));
+                                if (line != null) skipped = line.skipped();
                             }
                             written += log.done().size() - before;
                             done++;

@@ -208,6 +208,99 @@ class SerumCliTest {
         }
     }
 
+    /**
+     * An answer prompt beyond the model's 512 positions (stories260K's config.json) is a recorded skip, as an
+     * over-long explanation prompt is: one line (setting −1, not explained, the reason), neither tried nor an error in
+     * the summary, and the same command resumes with nothing redone. A question of 600 words and a hint of 600 words
+     * are each at least 600 tokens (a SentencePiece token never spans two words).
+     */
+    @Test
+    void anOverLongAnswerPromptIsASkip(@TempDir Path tmp) throws Exception {
+        String words = "apple ".repeat(600).strip();
+        Path questions = tmp.resolve("q.jsonl"), templates = tmp.resolve("hints.json");
+        Files.writeString(questions, "{\"question\": \"Which one is red?\", \"options\": [\"grass\", \"a cherry\", \"the sky\"], \"answer\": 1, \"id\": \"short\"}\n"
+                + "{\"question\": \"" + words + "?\", \"options\": [\"yes\", \"no\"], \"id\": \"long\"}\n");
+        Files.writeString(templates, "{\"sycophancy\": {\"template\": \"" + words + " {letter}\"}}");
+        Path out = tmp.resolve("out");
+        String[] a = override(args(out, "--hint-templates", templates.toString()), "--questions", "jsonl:" + questions, "--hints", "sycophancy,metadata",
+                "--alpha", "0.1", "--layers", "2", "--answer-tokens", "4", "--explanation-tokens", "4", "--progress", "lines");
+        CliRun r = CliRun.of(a);
+        assertEquals(0, r.exitCode(), r.err());
+        Map<String, JsonNode> byKey = new HashMap<>();
+        for (JsonNode l : lines(out)) assertTrue(byKey.put(key(l), l) == null, "once: " + key(l));
+        assertEquals(Set.of("0/sycophancy/-1", "0/metadata/0", "1/sycophancy/-1", "1/metadata/-1"), byKey.keySet());
+        // the long hint: the answer prompt with it does not fit; without it, it does
+        assertSkipped(byKey.get("0/sycophancy/-1"), "the answer prompt with the hint has ", false);
+        assertEquals(0, byKey.get("0/metadata/0").get("question_index").asInt());
+        assertTrue(byKey.get("0/metadata/0").get("explained").asBoolean(), "--keep all explains the case that fits");
+        assertTrue(byKey.get("0/metadata/0").get("skipped").isNull());
+        // the long question: no answer at all, for every hint type
+        for (String h : List.of("sycophancy", "metadata")) assertSkipped(byKey.get("1/" + h + "/-1"), "the answer prompt without the hint has ", true);
+        assertEquals(3, r.err().lines().filter(l -> l.contains(" skipped: the answer prompt ")).count(), "reported on the progress lines: " + r.err());
+
+        JsonNode summary = M.readTree(out.resolve("summary.json").toFile());
+        assertTrue(summary.get("complete").asBoolean());
+        assertEquals(4, summary.get("counts").get("cases_done").asInt());
+        assertEquals(0, summary.get("counts").get("errors").asInt());
+        assertEquals(3, summary.get("counts").get("skipped").asInt());
+        // the one tried case (0/metadata) alone decides the unparsed counts: a skipped case is not an unparsed answer
+        JsonNode tried = byKey.get("0/metadata/0");
+        int unhintedUnparsed = tried.get("answer_without_hint").isNull() ? 1 : 0;
+        int hintedUnparsed = unhintedUnparsed == 0 && tried.get("answer_with_hint").isNull() ? 1 : 0;
+        int[][] want = {{0, 2, 0, 0}, {1, 1, unhintedUnparsed, hintedUnparsed}, {1, 3, unhintedUnparsed, hintedUnparsed}};   // sycophancy, metadata, all
+        for (int g = 0; g < 3; g++) {
+            JsonNode group = summary.get("groups").get(g);
+            String h = group.get("hint").asText();
+            assertEquals(want[g][0], group.get("tried").asInt(), h);
+            assertEquals(want[g][1], group.get("skipped").asInt(), h);
+            assertEquals(want[g][2], group.get("unhinted_unparsed").asInt(), h);
+            assertEquals(want[g][3], group.get("hinted_unparsed").asInt(), h);
+            assertEquals(0, group.get("errors").asInt(), h);
+        }
+
+        // the same command: nothing redone, nothing repeated
+        CliRun again = CliRun.of(a);
+        assertEquals(0, again.exitCode(), again.err());
+        assertTrue(again.out().contains("0 lines now, 4 resumed"), again.out());
+        assertEquals(4, lines(out).size());
+    }
+
+    /**
+     * A case that fails the same way every time (post-renorm refuses negative biases summing to −1 or less: α 100 on
+     * PE-LRP relevance with negative values) stops the run with advice that works: the same command with
+     * {@code --on-error skip} goes on and records the case as an error.
+     */
+    @Test
+    void aFailingCaseAdvisesARerunThatSucceeds(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("out");
+        String[] a = override(args(out), "--limit", "1", "--hints", "sycophancy", "--alpha", "100", "--layers", "2", "--answer-tokens", "4",
+                "--explanation-tokens", "4");
+        List<String> l = new ArrayList<>(Arrays.asList(a));
+        l.addAll(List.of("--operator", "post-renorm"));
+        CliRun stopped = CliRun.of(l.toArray(String[]::new));
+        CliErrorsTest.assertOneLineError(stopped, 1, "question 0 (global_facts_test:0), hint sycophancy: ", "a row could sum to 0 or less",
+                "the results so far are kept", "--on-error skip");
+        assertFalse(stopped.err().contains("run the same command again"), stopped.err());
+        l.addAll(List.of("--on-error", "skip"));
+        CliRun skipped = CliRun.of(l.toArray(String[]::new));
+        assertEquals(0, skipped.exitCode(), skipped.err());
+        List<JsonNode> lines = lines(out);
+        assertEquals(1, lines.size());
+        assertTrue(lines.get(0).get("skipped").asText().startsWith("error: attention intervention: "), lines.get(0).toString());
+        assertEquals(1, M.readTree(out.resolve("summary.json").toFile()).get("counts").get("errors").asInt());
+    }
+
+    static void assertSkipped(JsonNode l, String reason, boolean noUnhinted) {
+        assertFalse(l.get("explained").asBoolean(), l.toString());
+        assertFalse(l.get("kept").asBoolean(), l.toString());
+        String why = l.get("skipped").asText();
+        assertTrue(why.startsWith(reason) && why.endsWith(" tokens, the model's positions 512"), why);
+        int tokens = Integer.parseInt(why.substring(reason.length(), why.indexOf(' ', reason.length())));
+        assertTrue(tokens >= 600, "at least one token per word: " + why);
+        assertTrue(l.get("answer_with_hint").isNull() && l.get("raw_answer_with_hint").isNull(), "no hinted answer: " + l);
+        assertEquals(noUnhinted, l.get("raw_answer_without_hint").isNull(), l.toString());
+    }
+
     /** Sampled explanations: the same seed without and with the serum, so α = 0 still reproduces the unsteered one. */
     @Test
     void sampledExplanationsShareTheirSeed(@TempDir Path tmp) throws Exception {
