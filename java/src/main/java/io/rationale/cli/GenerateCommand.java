@@ -96,27 +96,37 @@ public final class GenerateCommand implements Callable<Integer> {
         if (maxNewTokens < 0) throw Usage.error(input.spec, "--max-new-tokens must be >= 0, got " + maxNewTokens);
         SamplingParams sampling = Usage.check(input.spec, () -> new SamplingParams(temperature, topP, seed));
         if (stream && json) throw Usage.error(input.spec, "--stream prints text as it comes and --json one object at the end: give one of them");
+        // the steering options on their own (usage, exit 2); the layers and span against the model and prompt below (exit 1)
+        boolean steer = steerAlpha != null || steerLayers != null || steerSpan != null || steerMethod != null || steerRelevance != null;
+        if (steer && (steerAlpha == null || steerLayers == null || steerSpan == null))
+            throw Usage.error(input.spec, "steering needs --steer-alpha, --steer-layers and --steer-span together");
+        if (steerMethod != null && steerRelevance != null) throw Usage.error(input.spec, "give --steer-method or --steer-relevance, not both");
+        if (steer && (!Double.isFinite(steerAlpha) || steerAlpha < 0))
+            throw Usage.error(input.spec, "--steer-alpha must be a finite number >= 0, got " + steerAlpha);
+        Operator operator = Usage.check(input.spec, () -> Usage.named("--steer-operator", () -> Operator.parse(steerOperator)));
+        Rows rows = Usage.check(input.spec, () -> Usage.named("--steer-rows", () -> Rows.parse(steerRows)));
+        Normalization norm = Usage.check(input.spec, () -> Usage.named("--steer-norm", () -> Normalization.parse(steerNorm)));
+        int[] span = steer ? Usage.check(input.spec, () -> Steering.parseSpan(steerSpan)) : null;
+        LayerChoice layerChoice = steer ? Usage.check(input.spec, () -> Usage.named("--steer-layers", () -> LayerChoice.parse(steerLayers))) : null;
+        if (layerChoice instanceof LayerChoice.LogitLens)
+            throw Usage.error(input.spec, "--steer-layers: the logit-lens rule needs an answer letter (the serum command); give layers");
+        Method method = !steer || steerRelevance != null ? null : Usage.check(input.spec, () -> {
+            List<Method> m = Usage.named("--steer-method", () -> Method.parse(steerMethod == null ? Method.PE_LRP.cliName() : steerMethod));
+            if (m.size() != 1) throw new IllegalArgumentException("--steer-method takes one method, not all");
+            return m.get(0);
+        });
         boolean streaming = stream || (!json && System.console() != null && System.console().isTerminal());
         try (Model model = adapter.load(input.modelDir());
              Tokenizer tok = Tokenizer.load(input.model)) {
             int[] prompt = input.ids(tok, model.config().vocabSize());
             ModelInput.checkPositions(prompt.length, model.config());
-            boolean steer = steerAlpha != null || steerLayers != null || steerSpan != null || steerMethod != null || steerRelevance != null;
-            if (steer && (steerAlpha == null || steerLayers == null || steerSpan == null))
-                throw new IllegalArgumentException("steering needs --steer-alpha, --steer-layers and --steer-span together");
-            if (steerMethod != null && steerRelevance != null) throw new IllegalArgumentException("give --steer-method or --steer-relevance, not both");
-            Operator operator = Operator.parse(steerOperator);
-            Rows rows = Rows.parse(steerRows);
-            Normalization norm = Normalization.parse(steerNorm);
             Backends.Opened opened = device.open(model);
             try (Backend backend = opened.backend()) {
             Steering steering = null;
             SpanRelevance relevance = null;
             double relevanceSeconds = 0;
             if (steer) {
-                int[] span = Steering.parseSpan(steerSpan);
-                int[] layers = LayerChoice.parse(steerLayers).fixedLayers(model.config().numLayers());
-                if (layers == null) throw new IllegalArgumentException("--steer-layers: the logit-lens rule needs an answer letter (the serum command); give layers");
+                int[] layers = layerChoice.fixedLayers(model.config().numLayers(), "--steer-layers");
                 if (span[1] > prompt.length)
                     throw new IllegalArgumentException("--steer-span " + steerSpan + " ends after the prompt's " + prompt.length + " tokens");
                 long r0 = System.nanoTime();
@@ -124,8 +134,6 @@ public final class GenerateCommand implements Callable<Integer> {
                     double[] values = RelevanceFile.read(steerRelevance, span[1] - span[0], steerSpan);
                     relevance = SpanRelevance.of(null, norm, 0, values.length, -1, values);
                 } else {
-                    Method method = Method.parse(steerMethod == null ? Method.PE_LRP.cliName() : steerMethod).get(0);
-                    if (steerMethod != null && Method.parse(steerMethod).size() != 1) throw new IllegalArgumentException("--steer-method takes one method, not all");
                     try (SerumBackends.Lease lease = SerumBackends.forMethod(backend, method)) {
                         relevance = SpanRelevance.compute(lease.backend(), SpanRelevance.input(prompt, null, tok), span[0], span[1], method, norm, seed);
                     }

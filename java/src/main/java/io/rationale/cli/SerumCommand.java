@@ -1,6 +1,7 @@
 package io.rationale.cli;
 
 import io.rationale.attribution.Method;
+import io.rationale.dataset.MultipleChoice;
 import io.rationale.eval.EvalRunner;
 import io.rationale.eval.ProgressPrinter;
 import io.rationale.serum.HintType;
@@ -12,8 +13,10 @@ import io.rationale.serum.SerumOptions;
 import io.rationale.serum.SerumPrompts;
 import io.rationale.serum.SerumRunner;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -33,6 +36,9 @@ import java.util.concurrent.Callable;
         description = {"Hint-counterfactual faithfulness of explanations, without and with the Faithfulness Serum (attribution-guided attention steering); resumable.",
                 "Writes OUT/run.json, OUT/cases.jsonl, OUT/summary.json, OUT/summary.csv and OUT/report.html; the last line printed is the report's path."})
 public final class SerumCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Mixin
     DeviceOption device;
 
@@ -116,28 +122,38 @@ public final class SerumCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (!Files.isDirectory(model)) throw new IllegalArgumentException("--model " + model + ": not a folder");
-        if (limit != null && limit < 1) throw new IllegalArgumentException("--limit must be >= 1, got " + limit);
-        List<Method> m = Method.parse(method);
-        if (m.size() != 1) throw new IllegalArgumentException("--method takes one attribution method, not all");
-        String templates = null;
-        Map<HintType, Hints.Spec> overrides = null;
-        if (hintTemplates != null) {
-            overrides = Hints.readOverrides(hintTemplates);
-            templates = Files.readString(hintTemplates, StandardCharsets.UTF_8);
-        }
-        SerumOptions o = new SerumOptions(HintType.parseList(hints).stream().map(HintType::cliName).toList(), SerumOptions.parseAlphas(alpha),
-                SerumOptions.parseLayers(layers), m.get(0).cliName(), Normalization.parse(normalization).cliName(), Operator.parse(operator).cliName(),
-                Rows.parse(rows).cliName(), SerumPrompts.Explain.parse(explain).cliName(), keep.toLowerCase(Locale.ROOT), seed, answerTokens,
-                explanationTokens, temperature, topP, judgeModel == null ? null : judgeModel.toAbsolutePath().normalize().toString(), judgeTokens, templates);
+        // every option on its own, before any file is read or written: a bad one is a usage error (exit 2)
+        if (limit != null && limit < 1) throw Usage.error(spec, "--limit must be >= 1, got " + limit);
+        if (summaryEvery < 0) throw Usage.error(spec, "--summary-every must be >= 0, got " + summaryEvery);
+        Usage.check(spec, () -> Usage.named("--questions", () -> MultipleChoice.kind(questions)));
+        SerumOptions checked = Usage.check(spec, () -> {
+            List<Method> m = Usage.named("--method", () -> Method.parse(method));
+            if (m.size() != 1) throw new IllegalArgumentException("--method takes one attribution method, not all");
+            return new SerumOptions(Usage.named("--hints", () -> HintType.parseList(hints)).stream().map(HintType::cliName).toList(),
+                    SerumOptions.parseAlphas(alpha), Usage.named("--layers", () -> SerumOptions.parseLayers(layers)), m.get(0).cliName(),
+                    Usage.named("--normalization", () -> Normalization.parse(normalization)).cliName(),
+                    Usage.named("--operator", () -> Operator.parse(operator)).cliName(), Usage.named("--rows", () -> Rows.parse(rows)).cliName(),
+                    SerumPrompts.Explain.parse(explain).cliName(), keep.toLowerCase(Locale.ROOT), seed, answerTokens, explanationTokens, temperature,
+                    topP, judgeModel == null ? null : judgeModel.toAbsolutePath().normalize().toString(), judgeTokens, null);
+        });
         EvalRunner.OnError errors = switch (onError.toLowerCase(Locale.ROOT)) {
             case "stop" -> EvalRunner.OnError.STOP;
             case "skip" -> EvalRunner.OnError.SKIP;
-            default -> throw new IllegalArgumentException("--on-error must be stop or skip, got '" + onError + "'");
+            default -> throw Usage.error(spec, "--on-error must be stop or skip, got '" + onError + "'");
         };
-        ProgressPrinter printer = new ProgressPrinter(System.err, ProgressPrinter.mode(progress));
-        SerumRunner.Config config = new SerumRunner.Config(model, questions, o, overrides, limit, out, restart, summaryEvery, errors, device.parse(), 0,
-                adapter.parse());
+        ProgressPrinter.Mode progressMode = Usage.check(spec, () -> ProgressPrinter.mode(progress));
+        var d = device.parse();
+        var adapters = adapter.parse();
+        // then the files (exit 1)
+        if (!Files.isDirectory(model)) throw new IllegalArgumentException("--model " + model + ": not a folder");
+        SerumOptions o = checked;
+        Map<HintType, Hints.Spec> overrides = null;
+        if (hintTemplates != null) {
+            overrides = Hints.readOverrides(hintTemplates);
+            o = checked.withHintTemplates(Files.readString(hintTemplates, StandardCharsets.UTF_8));
+        }
+        ProgressPrinter printer = new ProgressPrinter(System.err, progressMode);
+        SerumRunner.Config config = new SerumRunner.Config(model, questions, o, overrides, limit, out, restart, summaryEvery, errors, d, 0, adapters);
         SerumRunner.Outcome r = new SerumRunner(config, printer).run();
         print(r);
         return 0;

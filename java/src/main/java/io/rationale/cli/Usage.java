@@ -41,6 +41,19 @@ final class Usage {
         });
     }
 
+    /**
+     * Parses the value of {@code option}: an {@link IllegalArgumentException} that does not name an option already
+     * gets {@code option} in front ({@code --layers: layer -1 is negative}), so the one line says where.
+     */
+    static <T> T named(String option, Supplier<T> parse) {
+        try {
+            return parse.get();
+        } catch (IllegalArgumentException e) {
+            if (e.getMessage() != null && e.getMessage().startsWith("--")) throw e;
+            throw new IllegalArgumentException(option + ": " + e.getMessage(), e);
+        }
+    }
+
     /** {@link #check(CommandSpec, Runnable)} returning what the checks parsed. */
     static <T> T check(CommandSpec spec, Supplier<T> checks) {
         try {

@@ -56,18 +56,31 @@ public final class MultipleChoice {
         }
     }
 
+    /**
+     * The KIND of {@code KIND:PATH} (mmlu or jsonl), judged from the text alone: nothing is read, so the command line
+     * checks it as an option value.
+     *
+     * @throws IllegalArgumentException without a KIND or with an unknown one
+     */
+    public static String kind(String spec) {
+        int colon = spec == null ? -1 : spec.indexOf(':');
+        if (colon <= 0) throw new IllegalArgumentException("questions must be KIND:PATH with KIND mmlu or jsonl, got '" + spec + "'");
+        String kind = spec.substring(0, colon).toLowerCase(Locale.ROOT);
+        if (!kind.equals("mmlu") && !kind.equals("jsonl")) throw new IllegalArgumentException("unknown question kind '" + kind + "' (valid: mmlu, jsonl)");
+        return kind;
+    }
+
     /** The questions of {@code KIND:PATH}, in file order. */
     public static List<Question> load(String spec) {
-        int colon = spec == null ? -1 : spec.indexOf(':');
-        if (colon <= 0) throw new DatasetException("questions must be KIND:PATH with KIND mmlu or jsonl, got '" + spec + "'");
-        String kind = spec.substring(0, colon).toLowerCase(Locale.ROOT);
-        Path path = Path.of(spec.substring(colon + 1));
+        String kind;
+        try {
+            kind = kind(spec);
+        } catch (IllegalArgumentException e) {
+            throw new DatasetException(e.getMessage(), e);
+        }
+        Path path = Path.of(spec.substring(spec.indexOf(':') + 1));
         if (!Files.exists(path)) throw new DatasetException(path + ": no such file or folder");
-        List<Question> out = switch (kind) {
-            case "mmlu" -> mmlu(path);
-            case "jsonl" -> jsonl(path);
-            default -> throw new DatasetException("unknown question kind '" + kind + "' (valid: mmlu, jsonl)");
-        };
+        List<Question> out = kind.equals("mmlu") ? mmlu(path) : jsonl(path);
         if (out.isEmpty()) throw new DatasetException(path + ": no questions");
         return out;
     }

@@ -41,4 +41,15 @@ public record CaseResult(
 
     @JsonIgnore
     public Key key() { return new Key(questionIndex, hint, setting); }
+
+    /** Whether the case failed ({@code skipped} is {@code error: …}). */
+    @JsonIgnore
+    public boolean failed() { return skipped != null && skipped.startsWith("error:"); }
+
+    /**
+     * Whether the case was skipped before its answers: an answer prompt (without or with the hint) that leaves no
+     * room in the model's positions. Such a case has no hinted answer text; a tried one always has (perhaps empty).
+     */
+    @JsonIgnore
+    public boolean unanswered() { return skipped != null && !failed() && rawAnswerWithHint == null; }
 }

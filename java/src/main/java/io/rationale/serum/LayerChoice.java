@@ -68,7 +68,10 @@ public sealed interface LayerChoice {
     }
 
     /** The layers of a fixed list or window, checked against {@code numLayers}; null for the logit-lens rule. */
-    default int[] fixedLayers(int numLayers) {
+    default int[] fixedLayers(int numLayers) { return fixedLayers(numLayers, "--layers"); }
+
+    /** {@link #fixedLayers(int)}, an error naming {@code option}, the option the choice came from. */
+    default int[] fixedLayers(int numLayers, String option) {
         int[] l = switch (this) {
             case Fixed f -> f.layers();
             case Window w -> w.layers();
@@ -76,7 +79,7 @@ public sealed interface LayerChoice {
         };
         if (l != null)
             for (int x : l)
-                if (x >= numLayers) throw new IllegalArgumentException("layer " + x + " (from --layers " + spec() + ") is outside the model's [0, " + numLayers + ")");
+                if (x >= numLayers) throw new IllegalArgumentException("layer " + x + " (from " + option + " " + spec() + ") is outside the model's [0, " + numLayers + ")");
         return l;
     }
 

@@ -36,8 +36,11 @@ import java.util.function.Consumer;
  * case's results do not depend on the order of the run or on resuming.
  */
 public final class SerumEvaluator {
-    /** An answer: its prompt, generated tokens (stop token included), decoded text, parsed option (−1: none). */
-    public record Answer(SerumPrompts.Prompt prompt, int[] tokens, String text, int option) {}
+    /**
+     * An answer: its prompt, generated tokens (stop token included), decoded text, parsed option (−1: none); or, when
+     * the prompt leaves no room in the model's positions, no tokens and text and why ({@code skipped}, else null).
+     */
+    public record Answer(SerumPrompts.Prompt prompt, int[] tokens, String text, int option, String skipped) {}
 
     private final Backend backend;
     private final Backend relevanceBackend;
@@ -68,12 +71,19 @@ public final class SerumEvaluator {
 
     public List<SerumOptions.Setting> settings() { return settings; }
 
-    /** The model's answer to {@code q} with {@code hint} (null: none). */
+    /**
+     * The model's answer to {@code q} with {@code hint} (null: none); not generated when its prompt leaves no room in
+     * the model's positions (then {@link Answer#skipped()} says so, and the case is recorded as skipped).
+     */
     public Answer answer(MultipleChoice.Question q, String hint) {
         SerumPrompts.Prompt p = prompts.answerPrompt(q, hint);
+        int max = backend.model().config().maxPositionEmbeddings();
+        if (max - p.ids().length < 1)
+            return new Answer(p, null, null, -1, "the answer prompt " + (hint == null ? "without" : "with") + " the hint has " + p.ids().length
+                    + " tokens, the model's positions " + max);
         int[] tokens = generate(p.ids(), o.answerTokens(), null, SamplingParams.greedy());
         String text = tok.decode(tokens, true).strip();
-        return new Answer(p, tokens, text, LetterParser.parse(text, q.options()));
+        return new Answer(p, tokens, text, LetterParser.parse(text, q.options()), null);
     }
 
     /**
@@ -86,10 +96,14 @@ public final class SerumEvaluator {
         int n = q.options().size();
         int x = hints.draw(t, qi, n, unhinted.option());
         Hints.Hint hint = hints.build(t, qi, x);
-        Answer hinted = answer(q, hint.text());
+        Answer hinted = unhinted.skipped() != null ? unhinted : answer(q, hint.text());   // no hinted answer without the unhinted one
         boolean kept = unhinted.option() >= 0 && hinted.option() == x;
         boolean explain = kept || o.keep().equals("all");
         Base base = new Base(qi, q, t, x, unhinted, hinted, kept);
+        if (hinted.skipped() != null) {                      // an answer prompt beyond the model's positions: recorded, not tried
+            if (todo.contains(-1)) sink.accept(base.line(-1, null, null, false, hinted.skipped(), seconds(t0)));
+            return;
+        }
         if (!explain) {
             if (todo.contains(-1)) sink.accept(base.line(-1, null, null, false, null, seconds(t0)));
             return;

@@ -51,6 +51,12 @@ public record SerumOptions(List<String> hints, List<Double> alphas, List<String>
         if (!(topP > 0 && topP <= 1)) throw new IllegalArgumentException("--top-p must be in (0, 1], got " + topP);
     }
 
+    /** These options with the user's hint templates file content ({@code hintTemplates}). */
+    public SerumOptions withHintTemplates(String hintTemplates) {
+        return new SerumOptions(hints, alphas, layers, method, normalization, operator, rows, explain, keep, seed, answerTokens, explanationTokens,
+                temperature, topP, judgeModel, judgeTokens, hintTemplates);
+    }
+
     /** One steering setting: index, α and layer choice. */
     public record Setting(int index, double alpha, LayerChoice layers) {
         public String label() { return "alpha " + alpha + ", layers " + layers.spec(); }

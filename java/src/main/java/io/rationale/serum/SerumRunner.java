@@ -96,7 +96,6 @@ public final class SerumRunner {
         Hints hints = new Hints(config.hintOverrides(), o.seed());
         Method method = Method.parse(o.method()).get(0);
         Path out = config.out();
-        Files.createDirectories(out);
         Instant now = clock.instant();
         int selected = config.limit() == null ? questions.size() : Math.min(config.limit(), questions.size());
 
@@ -106,11 +105,12 @@ public final class SerumRunner {
             try (SerumBackends.Lease relevance = SerumBackends.forMethod(backend, method, lens);
                  Judge judge = Judge.open(o, config.model(), model, tok, backend, config.device(), config.threads())) {
                 SerumEvaluator evaluator = new SerumEvaluator(backend, relevance.backend(), tok, o, hints, judge == null ? null : judge.judge);
-                prepareFolder(out);                              // after every check: a refused run leaves the folder alone
                 SerumManifest requested = SerumManifest.create(config.model(), config.questions(), o, questions.size(), config.limit(),
                         backend.device(), relevance.own() ? relevance.backend().device() : "the generation backend", now)
                         .withAdapters(config.adapters());
+                prepareFolder(out);                              // after every check: a refused run leaves the folder alone (or absent)
                 SerumManifest manifest = checkRun(out, requested, now);
+                Files.createDirectories(out);
                 manifest.write(out.resolve(RUN_JSON));
                 Map<String, Object> runMap = SerumManifest.MAPPER.convertValue(manifest, new TypeReference<>() {});
                 if (relevance.own())
@@ -159,9 +159,14 @@ public final class SerumRunner {
                                 String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().replace('\n', ' ');
                                 if (config.onError() == EvalRunner.OnError.STOP)
                                     throw new EvalRunner.EvalException("question " + q + " (" + question.id() + "), hint " + t.cliName() + ": " + msg
-                                            + "; the results so far are kept, run the same command again to resume", e);
+                                            + "; the results so far are kept (the same command resumes at this case; with --on-error skip it records"
+                                            + " the case as an error and goes on)", e);
                                 skipped = "error: " + msg;
                                 if (!log.isDone(new CaseResult.Key(q, t.cliName(), -1))) log.append(errorLine(q, question, t, skipped));
+                            }
+                            if (skipped == null && log.done().size() > before) {   // a case the evaluator skipped: its reason on the progress line
+                                CaseResult line = log.done().get(new CaseResult.Key(q, t.cliName(), -1));
+                                if (line != null) skipped = line.skipped();
                             }
                             written += log.done().size() - before;
                             done++;

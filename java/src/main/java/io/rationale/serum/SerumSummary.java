@@ -39,10 +39,11 @@ public final class SerumSummary {
         out.put("run", run);
         out.put("summarized_at", now);
         Set<String> cases = new LinkedHashSet<>();
-        int errors = 0;
+        int errors = 0, skipped = 0;
         for (CaseResult r : lines) {
             cases.add(r.questionIndex() + "/" + r.hint());
-            if (r.skipped() != null && r.skipped().startsWith("error:")) errors++;
+            if (r.failed()) errors++;
+            else if (r.unanswered()) skipped++;
         }
         int expected = selected * hints.size();
         Map<String, Object> counts = new LinkedHashMap<>();
@@ -51,6 +52,7 @@ public final class SerumSummary {
         counts.put("cases_done", cases.size());
         counts.put("lines", lines.size());
         counts.put("errors", errors);
+        counts.put("skipped", skipped);
         out.put("counts", counts);
         out.put("complete", complete(lines, settings, hints, selected));
         List<Object> groups = new ArrayList<>();
@@ -82,11 +84,15 @@ public final class SerumSummary {
         // one base line per case (its setting −1 line, else its first setting's)
         Map<String, CaseResult> base = new LinkedHashMap<>();
         for (CaseResult r : lines) base.merge(r.questionIndex() + "/" + r.hint(), r, (a, b) -> a.setting() <= b.setting() ? a : b);
-        int tried = 0, errors = 0, unhintedUnparsed = 0, hintedUnparsed = 0, toHint = 0, toOther = 0, bothParsed = 0, explained = 0, options = 0;
+        int tried = 0, errors = 0, skipped = 0, unhintedUnparsed = 0, hintedUnparsed = 0, toHint = 0, toOther = 0, bothParsed = 0, explained = 0, options = 0;
         List<Double> flip = new ArrayList<>();
         for (CaseResult r : base.values()) {
-            if (r.skipped() != null && r.skipped().startsWith("error:")) {
+            if (r.failed()) {
                 errors++;
+                continue;
+            }
+            if (r.unanswered()) {                            // its answer prompt does not fit the model: not tried
+                skipped++;
                 continue;
             }
             tried++;
@@ -109,6 +115,7 @@ public final class SerumSummary {
         g.put("hint", name);
         g.put("tried", tried);
         g.put("errors", errors);
+        g.put("skipped", skipped);
         g.put("unhinted_unparsed", unhintedUnparsed);
         g.put("hinted_unparsed", hintedUnparsed);
         g.put("flipped", (int) flip.stream().filter(v -> v == 1.0).count());

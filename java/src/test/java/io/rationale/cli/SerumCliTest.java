@@ -142,10 +142,11 @@ class SerumCliTest {
         assertEquals(lines.size(), after.size());
         assertSameLine(M.readTree(lost), after.get(after.size() - 1), "recomputed line");
 
-        // another option or bad input: one line, exit 1 or 2
+        // another option or bad input: one line, exit 1 (it cannot be done) or 2 (the command line is wrong)
         String[][] bad = {{"--alpha", "0.1"}, {"--layers", "9"}, {"--hints", "gossip"}, {"--questions", "mmlu:" + tmp.resolve("none.csv")},
                 {"--method", "all"}, {"--operator", "times"}};
         String[] expect = {"holds a different serum run", "layer 9", "unknown hint type", "no such file", "one attribution method", "operator"};
+        int[] code = {1, 1, 2, 1, 2, 2};
         for (int i = 0; i < bad.length; i++) {
             List<String> a = new ArrayList<>(Arrays.asList(args(out)));
             int at = a.indexOf(bad[i][0]);
@@ -153,11 +154,151 @@ class SerumCliTest {
             else a.addAll(List.of(bad[i]));
             if (i > 0) a.add("--restart");           // refused before the folder is touched, even with --restart
             CliRun e = CliRun.of(a.toArray(String[]::new));
-            assertEquals(1, e.exitCode(), String.join(" ", bad[i]) + ": " + e.err());
+            assertEquals(code[i], e.exitCode(), String.join(" ", bad[i]) + ": " + e.err());
             assertEquals(1, e.err().strip().lines().count(), e.err());
             assertTrue(e.err().contains(expect[i]), expect[i] + " in " + e.err());
         }
         assertEquals(lines.size(), lines(out).size(), "refused runs leave the folder alone");
+    }
+
+    /**
+     * A wrong command line is a usage error: exit 2, one line naming the option, the help hint; judged before any file
+     * is read (the model folder here does not exist) and nothing is created.
+     */
+    @Test
+    void aWrongCommandLineIsAUsageError(@TempDir Path tmp) {
+        Path out = tmp.resolve("out");
+        String[][] bad = {{"--limit", "0"}, {"--method", "foo"}, {"--hints", "bogus"}, {"--operator", "mid"}, {"--alpha", "abc"}, {"--alpha", "-0.5"},
+                {"--layers", "-1"}, {"--layers", "logit-lens:0:3"}, {"--questions", "foo:" + MMLU}, {"--questions", MMLU.toString()},
+                {"--on-error", "later"}, {"--summary-every", "-1"}, {"--answer-tokens", "0"}, {"--progress", "loud"}};
+        String[] expect = {"--limit", "--method: unknown method 'foo'", "--hints: unknown hint type 'bogus'", "--operator: unknown steering operator 'mid'",
+                "--alpha", "--alpha", "--layers: layer -1 is negative", "--layers: logit-lens needs RANK >= 1", "--questions: unknown question kind 'foo'",
+                "--questions: questions must be KIND:PATH", "--on-error", "--summary-every", "--answer-tokens", "--progress"};
+        for (int i = 0; i < bad.length; i++) {
+            String[] a = override(args(out, "--judge-model", tmp.resolve("no-judge").toString()), "--model", tmp.resolve("no-model").toString());
+            List<String> l = new ArrayList<>(Arrays.asList(a));
+            int at = l.indexOf(bad[i][0]);
+            if (at >= 0) l.set(at + 1, bad[i][1]);
+            else l.addAll(List.of(bad[i]));
+            CliRun r = CliRun.of(l.toArray(String[]::new));
+            CliErrorsTest.assertOneLineError(r, 2, expect[i], "(see: rationale serum --help)");
+        }
+        assertFalse(Files.exists(out), "no usage error created the results folder");
+    }
+
+    /**
+     * Checks that need the files (the judge model, the layers against the model's) fail with exit 1 before the results
+     * folder is created: a refused fresh run leaves no folder behind.
+     */
+    @Test
+    void aRefusedRunCreatesNoFolder(@TempDir Path tmp) throws Exception {
+        Path notAModel = Files.createDirectory(tmp.resolve("empty"));
+        String[][] bad = {{"--judge-model", tmp.resolve("nonexist").toString()}, {"--judge-model", notAModel.toString()}, {"--layers", "9"},
+                {"--layers", "window:4:2"}};
+        String[] expect = {"nonexist", "empty", "layer 9 (from --layers 9) is outside the model's [0, 5)", "layer 5 (from --layers window:4:2)"};
+        for (int i = 0; i < bad.length; i++) {
+            Path out = tmp.resolve("out" + i);
+            List<String> l = new ArrayList<>(Arrays.asList(override(args(out), "--limit", "1")));
+            int at = l.indexOf(bad[i][0]);
+            if (at >= 0) l.set(at + 1, bad[i][1]);
+            else l.addAll(List.of(bad[i]));
+            CliRun r = CliRun.of(l.toArray(String[]::new));
+            CliErrorsTest.assertOneLineError(r, 1, expect[i]);
+            assertFalse(Files.exists(out), String.join(" ", bad[i]) + ": the results folder was created");
+        }
+    }
+
+    /**
+     * An answer prompt beyond the model's 512 positions (stories260K's config.json) is a recorded skip, as an
+     * over-long explanation prompt is: one line (setting −1, not explained, the reason), neither tried nor an error in
+     * the summary, and the same command resumes with nothing redone. A question of 600 words and a hint of 600 words
+     * are each at least 600 tokens (a SentencePiece token never spans two words).
+     */
+    @Test
+    void anOverLongAnswerPromptIsASkip(@TempDir Path tmp) throws Exception {
+        String words = "apple ".repeat(600).strip();
+        Path questions = tmp.resolve("q.jsonl"), templates = tmp.resolve("hints.json");
+        Files.writeString(questions, "{\"question\": \"Which one is red?\", \"options\": [\"grass\", \"a cherry\", \"the sky\"], \"answer\": 1, \"id\": \"short\"}\n"
+                + "{\"question\": \"" + words + "?\", \"options\": [\"yes\", \"no\"], \"id\": \"long\"}\n");
+        Files.writeString(templates, "{\"sycophancy\": {\"template\": \"" + words + " {letter}\"}}");
+        Path out = tmp.resolve("out");
+        String[] a = override(args(out, "--hint-templates", templates.toString()), "--questions", "jsonl:" + questions, "--hints", "sycophancy,metadata",
+                "--alpha", "0.1", "--layers", "2", "--answer-tokens", "4", "--explanation-tokens", "4", "--progress", "lines");
+        CliRun r = CliRun.of(a);
+        assertEquals(0, r.exitCode(), r.err());
+        Map<String, JsonNode> byKey = new HashMap<>();
+        for (JsonNode l : lines(out)) assertTrue(byKey.put(key(l), l) == null, "once: " + key(l));
+        assertEquals(Set.of("0/sycophancy/-1", "0/metadata/0", "1/sycophancy/-1", "1/metadata/-1"), byKey.keySet());
+        // the long hint: the answer prompt with it does not fit; without it, it does
+        assertSkipped(byKey.get("0/sycophancy/-1"), "the answer prompt with the hint has ", false);
+        assertEquals(0, byKey.get("0/metadata/0").get("question_index").asInt());
+        assertTrue(byKey.get("0/metadata/0").get("explained").asBoolean(), "--keep all explains the case that fits");
+        assertTrue(byKey.get("0/metadata/0").get("skipped").isNull());
+        // the long question: no answer at all, for every hint type
+        for (String h : List.of("sycophancy", "metadata")) assertSkipped(byKey.get("1/" + h + "/-1"), "the answer prompt without the hint has ", true);
+        assertEquals(3, r.err().lines().filter(l -> l.contains(" skipped: the answer prompt ")).count(), "reported on the progress lines: " + r.err());
+
+        JsonNode summary = M.readTree(out.resolve("summary.json").toFile());
+        assertTrue(summary.get("complete").asBoolean());
+        assertEquals(4, summary.get("counts").get("cases_done").asInt());
+        assertEquals(0, summary.get("counts").get("errors").asInt());
+        assertEquals(3, summary.get("counts").get("skipped").asInt());
+        // the one tried case (0/metadata) alone decides the unparsed counts: a skipped case is not an unparsed answer
+        JsonNode tried = byKey.get("0/metadata/0");
+        int unhintedUnparsed = tried.get("answer_without_hint").isNull() ? 1 : 0;
+        int hintedUnparsed = unhintedUnparsed == 0 && tried.get("answer_with_hint").isNull() ? 1 : 0;
+        int[][] want = {{0, 2, 0, 0}, {1, 1, unhintedUnparsed, hintedUnparsed}, {1, 3, unhintedUnparsed, hintedUnparsed}};   // sycophancy, metadata, all
+        for (int g = 0; g < 3; g++) {
+            JsonNode group = summary.get("groups").get(g);
+            String h = group.get("hint").asText();
+            assertEquals(want[g][0], group.get("tried").asInt(), h);
+            assertEquals(want[g][1], group.get("skipped").asInt(), h);
+            assertEquals(want[g][2], group.get("unhinted_unparsed").asInt(), h);
+            assertEquals(want[g][3], group.get("hinted_unparsed").asInt(), h);
+            assertEquals(0, group.get("errors").asInt(), h);
+        }
+
+        // the same command: nothing redone, nothing repeated
+        CliRun again = CliRun.of(a);
+        assertEquals(0, again.exitCode(), again.err());
+        assertTrue(again.out().contains("0 lines now, 4 resumed"), again.out());
+        assertEquals(4, lines(out).size());
+    }
+
+    /**
+     * A case that fails the same way every time (post-renorm refuses negative biases summing to −1 or less: α 100 on
+     * PE-LRP relevance with negative values) stops the run with advice that works: the same command with
+     * {@code --on-error skip} goes on and records the case as an error.
+     */
+    @Test
+    void aFailingCaseAdvisesARerunThatSucceeds(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("out");
+        String[] a = override(args(out), "--limit", "1", "--hints", "sycophancy", "--alpha", "100", "--layers", "2", "--answer-tokens", "4",
+                "--explanation-tokens", "4");
+        List<String> l = new ArrayList<>(Arrays.asList(a));
+        l.addAll(List.of("--operator", "post-renorm"));
+        CliRun stopped = CliRun.of(l.toArray(String[]::new));
+        CliErrorsTest.assertOneLineError(stopped, 1, "question 0 (global_facts_test:0), hint sycophancy: ", "a row could sum to 0 or less",
+                "the results so far are kept", "--on-error skip");
+        assertFalse(stopped.err().contains("run the same command again"), stopped.err());
+        l.addAll(List.of("--on-error", "skip"));
+        CliRun skipped = CliRun.of(l.toArray(String[]::new));
+        assertEquals(0, skipped.exitCode(), skipped.err());
+        List<JsonNode> lines = lines(out);
+        assertEquals(1, lines.size());
+        assertTrue(lines.get(0).get("skipped").asText().startsWith("error: attention intervention: "), lines.get(0).toString());
+        assertEquals(1, M.readTree(out.resolve("summary.json").toFile()).get("counts").get("errors").asInt());
+    }
+
+    static void assertSkipped(JsonNode l, String reason, boolean noUnhinted) {
+        assertFalse(l.get("explained").asBoolean(), l.toString());
+        assertFalse(l.get("kept").asBoolean(), l.toString());
+        String why = l.get("skipped").asText();
+        assertTrue(why.startsWith(reason) && why.endsWith(" tokens, the model's positions 512"), why);
+        int tokens = Integer.parseInt(why.substring(reason.length(), why.indexOf(' ', reason.length())));
+        assertTrue(tokens >= 600, "at least one token per word: " + why);
+        assertTrue(l.get("answer_with_hint").isNull() && l.get("raw_answer_with_hint").isNull(), "no hinted answer: " + l);
+        assertEquals(noUnhinted, l.get("raw_answer_without_hint").isNull(), l.toString());
     }
 
     /** Sampled explanations: the same seed without and with the serum, so α = 0 still reproduces the unsteered one. */

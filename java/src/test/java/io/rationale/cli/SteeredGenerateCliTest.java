@@ -92,29 +92,45 @@ class SteeredGenerateCliTest {
         return o;
     }
 
+    /**
+     * Bad steering options: one line; exit 2 with the help hint for what the command line alone shows wrong (judged before
+     * the model is read: the model folder of those cases does not exist), exit 1 for what only the model, the prompt or
+     * a file shows.
+     */
     @Test
     void badSteeringOptionsGiveOneLine(@TempDir Path tmp) throws Exception {
-        String m = CliRun.STORIES.toString();
+        String m = CliRun.STORIES.toString(), none = tmp.resolve("no-model").toString();
         Path f = tmp.resolve("three.txt");
         Files.writeString(f, "1,2,3");
-        String[][] cases = {
-                {"--steer-alpha", "0.1", "--steer-layers", "1"},
-                {"--steer-alpha", "0.1", "--steer-layers", "1", "--steer-span", "5:99"},
-                {"--steer-alpha", "0.1", "--steer-layers", "7", "--steer-span", "1:4"},
-                {"--steer-alpha", "-1", "--steer-layers", "1", "--steer-span", "1:4"},
-                {"--steer-alpha", "0.1", "--steer-layers", "1", "--steer-span", "4:1"},
-                {"--steer-alpha", "0.1", "--steer-layers", "1", "--steer-span", "1:4", "--steer-operator", "mul"},
-                {"--steer-alpha", "0.1", "--steer-layers", "1", "--steer-span", "1:5", "--steer-relevance", f.toString()},
-                {"--steer-alpha", "0.1", "--steer-layers", "1", "--steer-span", "1:4", "--steer-method", "nope"},
-                {"--steer-alpha", "0.1", "--steer-layers", "logit-lens", "--steer-span", "1:4"}};
-        String[] expect = {"together", "ends after the prompt", "layer 7", "alpha", "START:END", "operator", "4 tokens", "unknown method", "logit-lens"};
-        for (int i = 0; i < cases.length; i++) {
-            List<String> a = new ArrayList<>(List.of("generate", "--model", m, "--text", TEXT, "--max-new-tokens", "3"));
-            a.addAll(Arrays.asList(cases[i]));
+        record Case(int code, String expect, String... args) {}
+        List<Case> cases = List.of(
+                new Case(2, "steering needs --steer-alpha, --steer-layers and --steer-span together", "--steer-alpha", "0.1", "--steer-layers", "1"),
+                new Case(2, "steering needs --steer-alpha, --steer-layers and --steer-span together", "--steer-alpha", "0.3", "--steer-span", "1:9"),
+                new Case(2, "--steer-alpha must be a finite number >= 0, got -1.0", "--steer-alpha", "-1", "--steer-layers", "1", "--steer-span", "1:4"),
+                new Case(2, "--steer-span must be START:END", "--steer-alpha", "0.1", "--steer-layers", "1", "--steer-span", "4:1"),
+                new Case(2, "--steer-span must be START:END", "--steer-alpha", "0.1", "--steer-layers", "1", "--steer-span", "5:2"),
+                new Case(2, "--steer-span must be START:END", "--steer-alpha", "0.1", "--steer-layers", "1", "--steer-span", "abc"),
+                new Case(2, "--steer-operator: unknown steering operator 'mul'", "--steer-alpha", "0.1", "--steer-layers", "1", "--steer-span", "1:4",
+                        "--steer-operator", "mul"),
+                new Case(2, "--steer-method: unknown method 'nope'", "--steer-alpha", "0.1", "--steer-layers", "1", "--steer-span", "1:4",
+                        "--steer-method", "nope"),
+                new Case(2, "give --steer-method or --steer-relevance, not both", "--steer-alpha", "0.1", "--steer-layers", "1", "--steer-span", "1:4",
+                        "--steer-method", "saliency", "--steer-relevance", f.toString()),
+                new Case(2, "--steer-layers: layer -1 is negative", "--steer-alpha", "0.1", "--steer-layers", "-1", "--steer-span", "1:4"),
+                new Case(2, "--steer-layers: the logit-lens rule", "--steer-alpha", "0.1", "--steer-layers", "logit-lens", "--steer-span", "1:4"),
+                new Case(1, "--steer-span 5:99 ends after the prompt", "--steer-alpha", "0.1", "--steer-layers", "1", "--steer-span", "5:99"),
+                new Case(1, "layer 7 (from --steer-layers 7) is outside the model's [0, 5)", "--steer-alpha", "0.1", "--steer-layers", "7", "--steer-span",
+                        "1:4"),
+                new Case(1, "layer 5 (from --steer-layers window:3:3)", "--steer-alpha", "0.1", "--steer-layers", "window:3:3", "--steer-span", "1:4"),
+                new Case(1, "4 tokens", "--steer-alpha", "0.1", "--steer-layers", "1", "--steer-span", "1:5", "--steer-relevance", f.toString()));
+        for (Case c : cases) {
+            List<String> a = new ArrayList<>(List.of("generate", "--model", c.code() == 2 ? none : m, "--text", TEXT, "--max-new-tokens", "3"));
+            a.addAll(Arrays.asList(c.args()));
             CliRun r = CliRun.of(a.toArray(String[]::new));
-            assertEquals(1, r.exitCode(), String.join(" ", cases[i]) + ": " + r.err());
-            assertEquals(1, r.err().strip().lines().count(), "one line: " + r.err());
-            assertTrue(r.err().contains(expect[i]), expect[i] + " in: " + r.err());
+            String where = String.join(" ", c.args());
+            if (c.code() == 2) CliErrorsTest.assertOneLineError(r, 2, c.expect(), "(see: rationale generate --help)");
+            else CliErrorsTest.assertOneLineError(r, 1, c.expect());
+            assertTrue(!r.err().contains("from --layers"), where + ": names the option given: " + r.err());
         }
     }
 }

@@ -23,6 +23,47 @@ class SerumSummaryTest {
                 llm, llmS, null, null, llm == null ? null : true, llmS == null ? null : true, 0.5, 0.25, 0.75, 0.5, 3.0, 5.0, 1.0);
     }
 
+    /** A case's one line without explanations (setting −1): answers, raw answers (null: not generated) and why it was skipped. */
+    static CaseResult unexplained(int q, String unhinted, String hinted, String x, String rawWithout, String rawWith, String skipped) {
+        return new CaseResult(q, "q" + q, "s", "sycophancy", -1, null, null, 4, "A", x, unhinted, hinted, rawWithout, rawWith,
+                unhinted != null && x.equals(hinted), false, skipped, null, null, null, null, null, null, null, null, null, null, null, null,
+                null, null, 0, 0, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, 1.0);
+    }
+
+    /**
+     * Cases whose answer prompt does not fit the model are counted as skipped: neither tried (nor unparsed, nor in the
+     * flip rate) nor errors; an over-long explanation prompt still leaves a tried case.
+     */
+    @Test
+    @SuppressWarnings("unchecked")
+    void casesSkippedBeforeTheirAnswersAreNotTried() {
+        SerumOptions.Setting s0 = new SerumOptions.Setting(0, 0.1, LayerChoice.parse("1,2"));
+        List<CaseResult> lines = List.of(
+                unexplained(0, "A", null, "B", "A", null, "the answer prompt with the hint has 600 tokens, the model's positions 512"),
+                unexplained(1, null, null, "C", null, null, "the answer prompt without the hint has 700 tokens, the model's positions 512"),
+                unexplained(2, null, null, "B", null, null, "error: boom"),
+                unexplained(3, "A", "B", "B", "A", "B", "the explanation prompt has 600 tokens, the model's positions 512"),
+                unexplained(4, "A", "C", "B", "A", "C", null),
+                unexplained(5, null, "D", "D", "?", "D", null));
+        Map<String, Object> s = SerumSummary.of(Map.of(), lines, List.of(s0), List.of("sycophancy"), 6, "now");
+        assertTrue((Boolean) s.get("complete"));
+        Map<String, Object> counts = (Map<String, Object>) s.get("counts");
+        assertEquals(6, counts.get("cases_done"));
+        assertEquals(1, counts.get("errors"));
+        assertEquals(2, counts.get("skipped"));
+        Map<String, Object> g = (Map<String, Object>) ((List<Object>) s.get("groups")).get(0);
+        assertEquals(3, g.get("tried"), "q3, q4 and q5");
+        assertEquals(2, g.get("skipped"));
+        assertEquals(1, g.get("errors"));
+        assertEquals(1, g.get("unhinted_unparsed"), "q5 only");
+        assertEquals(0, g.get("hinted_unparsed"));
+        assertEquals(1, g.get("flipped"), "q3");
+        Map<String, Object> flip = (Map<String, Object>) g.get("flip_rate");
+        assertEquals(2, flip.get("n"), "q3 and q4 have a parsed unhinted answer");
+        assertEquals(0.5, (Double) flip.get("mean"), 1e-12);
+        assertEquals(0, g.get("explained"));
+    }
+
     @Test
     @SuppressWarnings("unchecked")
     void countsRatesTestsAndAgreement() {
