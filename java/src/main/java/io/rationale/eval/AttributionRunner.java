@@ -209,7 +209,8 @@ public final class AttributionRunner {
         } catch (RuntimeException e) {
             if (onError == EvalRunner.OnError.STOP) {
                 throw new EvalRunner.EvalException("example " + i + " (" + ex.id() + "): " + (e.getMessage() == null ? e.toString() : e.getMessage())
-                        + "; the lines so far are kept, run the same command again to resume", e);
+                        + "; the lines so far are kept (the same command resumes at this example; with --on-error skip it records"
+                        + " the example as skipped and goes on)", e);
             }
             String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
             return new ExampleAttribution(i, ex.id(), "error: " + msg.replace('\n', ' '), null, methods, null, 0);

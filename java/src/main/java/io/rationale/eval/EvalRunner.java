@@ -419,7 +419,8 @@ public final class EvalRunner {
         } catch (RuntimeException e) {
             if (onError == OnError.STOP) {
                 throw new EvalException("example " + i + " (" + ex.id() + "): " + (e.getMessage() == null ? e.toString() : e.getMessage())
-                        + "; the results so far are kept, run the same command again to resume", e);
+                        + "; the results so far are kept (the same command resumes at this example; with --on-error skip it records"
+                        + " the example as skipped and goes on)", e);
             }
             String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
             return new ExampleResult(i, ex.id(), "error: " + msg.replace('\n', ' '), null, ex.label(), null, null, null, null, 0);
