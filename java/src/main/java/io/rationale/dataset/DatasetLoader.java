@@ -40,9 +40,9 @@ public final class DatasetLoader {
         if (colon <= 0 || colon == spec.length() - 1)
             throw new IllegalArgumentException("dataset '" + spec + "' is not KIND:PATH (kinds: " + String.join(", ", KINDS) + ")");
         String kind = spec.substring(0, colon);
-        if (!KINDS.contains(kind))
-            throw new IllegalArgumentException("unknown dataset kind '" + kind + "' in '" + spec + "' (kinds: " + String.join(", ", KINDS) + ")");
-        return new Spec(kind, Path.of(spec.substring(colon + 1)));
+        Path path = Path.of(spec.substring(colon + 1));
+        if (!KINDS.contains(kind)) throw new IllegalArgumentException(path + ": unknown dataset kind '" + kind + "' (kinds: " + String.join(", ", KINDS) + ")");
+        return new Spec(kind, path);
     }
 
     /** Loads {@code KIND:PATH} ({@link #spec}). */
