@@ -91,9 +91,27 @@ public record ExampleResult(int index, String id, String skipped, List<WordRef> 
         }
     }
 
-    /** Human alignment of one rationale: word P/R/F1, ERASER IOU instance counts, AUPRC (NaN when undefined). */
+    /**
+     * Human alignment of one rationale: word P/R/F1, ERASER IOU counts (summed over the fields, and per field: ERASER's
+     * instances are (example, field) pairs), AUPRC (NaN when undefined).
+     *
+     * @param iouByField per field in order, {@code [true positives, predicted spans, human spans]}; null in lines
+     *                   written before it was recorded (their summary takes the sums as one instance)
+     */
     public record Alignment(double precision, double recall, double f1, int iouTruePositives, int predictedSpans,
-                            int humanSpans, double auprc) {}
+                            int humanSpans, double auprc, int[][] iouByField) {
+        public Alignment(double precision, double recall, double f1, int iouTruePositives, int predictedSpans, int humanSpans, double auprc) {
+            this(precision, recall, f1, iouTruePositives, predictedSpans, humanSpans, auprc, null);
+        }
+
+        /** The IOU instances: one per field, or the sums as one where the fields were not recorded. */
+        public java.util.List<io.rationale.metrics.IouF1.Instance> iouInstances() {
+            if (iouByField == null) return java.util.List.of(new io.rationale.metrics.IouF1.Instance(iouTruePositives, predictedSpans, humanSpans));
+            java.util.List<io.rationale.metrics.IouF1.Instance> out = new java.util.ArrayList<>(iouByField.length);
+            for (int[] f : iouByField) out.add(new io.rationale.metrics.IouF1.Instance(f[0], f[1], f[2]));
+            return out;
+        }
+    }
 
     /**
      * Masking outcomes. {@code main} masks the method's rationale of size k; {@code byFraction} masks the top

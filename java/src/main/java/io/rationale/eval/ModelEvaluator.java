@@ -619,12 +619,14 @@ public final class ModelEvaluator implements Evaluator {
         for (int w : rationale) pred.add(w);
         Prf prf = Alignment.wordPrf(pred, human);
         int tp = 0, ps = 0, hs = 0;
+        int[][] byField = new int[ex.fields().size()][];
         for (int f = 0; f < ex.fields().size(); f++) {
             int off = ex.wordOffset(f), cnt = ex.fields().get(f).wordCount();
             Set<Integer> lp = new TreeSet<>(), lh = new TreeSet<>();
             for (int w : pred) if (w >= off && w < off + cnt) lp.add(w - off);
             for (int w : human) if (w >= off && w < off + cnt) lh.add(w - off);
             IouF1.Instance i = IouF1.instance(lp, lh);
+            byField[f] = new int[]{i.truePositives(), i.predictedSpans(), i.humanSpans()};
             tp += i.truePositives();
             ps += i.predictedSpans();
             hs += i.humanSpans();
@@ -635,7 +637,7 @@ public final class ModelEvaluator implements Evaluator {
             for (int i = 0; i < s.length; i++) if (Double.isNaN(s[i])) s[i] = Double.NEGATIVE_INFINITY;
             auprc = AveragePrecision.of(s, human);
         }
-        return new ExampleResult.Alignment(prf.precision(), prf.recall(), prf.f1(), tp, ps, hs, auprc);
+        return new ExampleResult.Alignment(prf.precision(), prf.recall(), prf.f1(), tp, ps, hs, auprc, byField);
     }
 
     private static double secondsSince(long t0) { return (System.nanoTime() - t0) / 1e9; }

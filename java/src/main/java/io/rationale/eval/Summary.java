@@ -26,7 +26,7 @@ import java.util.TreeMap;
  *       warning: flip rates are near zero then whatever the method (paper 1);</li>
  *   <li>per method: alignment = macro word P/R/F1 over the examples with a human rationale and a defined F1
  *       ({@link Alignment#macro}), bootstrap CI of F1; ERASER IOU-F1 ({@link IouF1#score}, one instance per
- *       example); AUPRC = mean of the defined per-example APs with CI; flip rate over ALL examples with a
+ *       (example, field) pair, as ERASER's per (annotation, document); a line without per-field counts is one); AUPRC = mean of the defined per-example APs with CI; flip rate over ALL examples with a
  *       masking outcome (CI); comprehensiveness, sufficiency, AOPC comprehensiveness/sufficiency means (CIs);
  *       flip rate per AOPC fraction (the flip-rate-vs-k curve); prompting methods: answers with no usable
  *       rationale word and unmatched answer words;</li>
@@ -302,7 +302,7 @@ public record Summary(Map<String, Object> run, String summarizedAt, boolean comp
                 prf.add(p);
                 if (p.defined()) f1s.add(a.f1());
                 if (Double.isFinite(a.auprc())) aps.add(a.auprc());
-                iou.add(new IouF1.Instance(a.iouTruePositives(), a.predictedSpans(), a.humanSpans()));
+                iou.addAll(a.iouInstances());
             }
             ExampleResult.Faithfulness f = m.faithfulness();
             if (f != null) {

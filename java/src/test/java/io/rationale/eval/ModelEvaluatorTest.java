@@ -147,6 +147,9 @@ class ModelEvaluatorTest {
         assertEquals(io.rationale.metrics.IouF1.spans(pred).size(), a.predictedSpans());
         assertEquals(io.rationale.metrics.IouF1.spans(human).size(), a.humanSpans());
         assertTrue(a.iouTruePositives() <= Math.min(a.predictedSpans(), a.humanSpans()));
+        int[] sum = new int[3];
+        for (int[] f : a.iouByField()) for (int j = 0; j < 3; j++) sum[j] += f[j];
+        assertArrayEquals(new int[]{a.iouTruePositives(), a.predictedSpans(), a.humanSpans()}, sum, "the per-field counts add up to the sums");
     }
 
     @Test

@@ -65,6 +65,35 @@ class SummaryTest {
                 selected + 1, selected, Map.of("missing label", 2));
     }
 
+    /**
+     * ERASER's IOU-F1 instances are (example, field) pairs. Two e-SNLI-like examples, by hand:
+     * e0 premise tp 1 of 1 predicted, 1 human (P 1, R 1); e0 hypothesis 0 of 2, 1 human (P 0, R 0);
+     * e1 premise nothing predicted, 1 human (R 0); e1 hypothesis 1 of 1, 2 human (P 1, R 0.5).
+     * Macro P over the 3 instances with predictions = 2/3, macro R over the 4 with human spans = 1.5/4 = 0.375;
+     * F1 = 2·(2/3)·0.375 / (2/3 + 0.375) = 0.48. (One instance per example would give P 2/3, R 5/12.)
+     */
+    @Test
+    void iouF1InstancesAreExampleFieldPairs() {
+        int[][] f0 = {{1, 1, 1}, {0, 2, 1}}, f1 = {{0, 0, 1}, {1, 1, 2}};
+        List<ExampleResult> rs = new ArrayList<>();
+        int i = 0;
+        for (int[][] f : List.of(f0, f1)) {
+            int tp = f[0][0] + f[1][0], ps = f[0][1] + f[1][1], hs = f[0][2] + f[1][2];
+            ExampleResult.Alignment al = new ExampleResult.Alignment(0.5, 0.5, 0.5, tp, ps, hs, 0.5, f);
+            Map<String, ExampleResult.MethodResult> m = new LinkedHashMap<>();
+            m.put("m", new ExampleResult.MethodResult(new double[]{0.1, 0.2}, new int[]{1, 0}, 1, new int[]{1}, null, null, al,
+                    new ExampleResult.Faithfulness(masked(false, 0, 0), Map.of(), 0, 0), 0.5));
+            rs.add(new ExampleResult(i, "e" + i, null, List.of(), "a", "a", Map.of("a", 0.7), List.of(0), m, 1));
+            i++;
+        }
+        Summary.MethodSummary m = Summary.of(ctx(2), rs, "now").methods().get("m");
+        assertEquals(2.0 / 3, m.iouF1().precision(), EPS);
+        assertEquals(0.375, m.iouF1().recall(), EPS);
+        assertEquals(0.48, m.iouF1().f1(), EPS);
+        assertEquals(4, m.iouF1().instances());
+        assertEquals(2.0 * (2.0 / 4) * (2.0 / 5) / (2.0 / 4 + 2.0 / 5), m.iouF1().microF1(), EPS, "micro: TP 2, predicted 4, human 5");
+    }
+
     @Test
     void handComputedAggregation() {
         Summary s = Summary.of(ctx(5), handSet(), "now");
