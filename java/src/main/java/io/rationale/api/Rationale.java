@@ -453,7 +453,9 @@ public final class Rationale implements AutoCloseable {
     /** {@link #flipEvaluation} without waiting. */
     public CompletableFuture<ExampleResult> flipEvaluationAsync(FlipRequest r) {
         if (r == null) throw new IllegalArgumentException("no flip-evaluation request");
-        if (r.labels() == null || r.labels().isEmpty()) throw new IllegalArgumentException("labels: the label set is missing");
+        if (r.labels() == null || r.labels().size() < 2)
+            throw new IllegalArgumentException("labels: a label set needs at least two labels (masking a rationale can flip one label to another), got "
+                    + (r.labels() == null ? "none" : r.labels()));
         if (r.fields() == null || r.fields().isEmpty()) throw new IllegalArgumentException("fields: no text fields");
         boolean methodsGiven = r.methods() != null && !r.methods().isEmpty();
         boolean given = r.rationales() != null && !r.rationales().isEmpty();

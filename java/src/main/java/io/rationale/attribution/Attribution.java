@@ -61,6 +61,12 @@ public record Attribution(Method method, int[] ids, List<TokenInfo> tokens, Reso
      */
     public record ResolvedTarget(TargetSpec spec, double logit, double value, boolean argmax) {
         public int tokenId() { return spec.tokenId(); }
+
+        /** {@code target} at the last position's logits {@code last}, whose argmax is {@code argmax}: the default resolved to it. */
+        public static ResolvedTarget of(TargetSpec target, float[] last, int argmax) {
+            TargetSpec spec = target.isArgmax() ? target.withToken(argmax) : target;
+            return new ResolvedTarget(spec, last[spec.tokenId()], spec.value(last), last[spec.tokenId()] >= last[argmax]);
+        }
     }
 
     /** The word scores, in word order. */

@@ -140,10 +140,8 @@ public final class AttributionBatch {
         List<Target> targets = new ArrayList<>(n);
         for (int s = 0; s < n; s++) {
             TargetSpec target = items.get(s).target();
-            float[] last = logits.last(s);
-            TargetSpec spec = target.isArgmax() ? target.withToken(logits.argmax(s, 0)) : target;
-            rt[s] = new Attribution.ResolvedTarget(spec, last[spec.tokenId()], spec.value(last), target.isArgmax());
-            targets.add(spec.toEngine());
+            rt[s] = Attribution.ResolvedTarget.of(target, logits.last(s), logits.argmax(s, 0));
+            targets.add(rt[s].spec().toEngine());
         }
 
         List<Map<Method, Attribution>> results = new ArrayList<>(n);

@@ -220,9 +220,8 @@ public final class Attributor {
         double forwardSeconds = secondsSince(f0);
         float[] last = logits.last(0);
         int argmax = logits.argmax(0, 0);
-        TargetSpec spec = target.isArgmax() ? target.withToken(argmax) : target;
-        // whether the explained token IS the model's argmax, however it was named (default, --target-id, --target-text)
-        Attribution.ResolvedTarget rt = new Attribution.ResolvedTarget(spec, last[spec.tokenId()], spec.value(last), last[spec.tokenId()] >= last[argmax]);
+        Attribution.ResolvedTarget rt = Attribution.ResolvedTarget.of(target, last, argmax);
+        TargetSpec spec = rt.spec();
 
         Run run = new Run(in, rt, o, rec, cache, cut);
         Map<Method, Attribution> out = new LinkedHashMap<>();

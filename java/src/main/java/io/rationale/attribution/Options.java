@@ -45,8 +45,7 @@ public record Options(int steps, IgRule igRule, int baselineToken, boolean inter
     }
 
     public Options {
-        if (steps < 1) throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
-        if (steps > 4096) throw new IllegalArgumentException("--steps must be <= 4096, got " + steps);
+        if (steps < 1 || steps > 4096) throw new IllegalArgumentException("steps (integrated gradients) must be in [1, 4096], got " + steps);
         if (igRule == null || aggregate == null) throw new IllegalArgumentException("null option");
         if (baselineToken < -1) throw new IllegalArgumentException("baseline token " + baselineToken + " is negative");
         if (maxBatchTokens < 0) throw new IllegalArgumentException("max batch tokens must be >= 0, got " + maxBatchTokens);

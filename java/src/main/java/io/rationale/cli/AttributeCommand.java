@@ -160,6 +160,7 @@ public final class AttributeCommand implements Callable<Integer> {
         adapter.parse();
         boolean fromIds = input.source.ids != null;
         List<Method> methods = Usage.check(input.spec, () -> methods(method));
+        if (steps != null && (steps < 1 || steps > 4096)) throw Usage.error(input.spec, "--steps must be in [1, 4096], got " + steps);
         Options options = Usage.check(input.spec, () -> Options.defaults().withSteps(steps == null ? 32 : steps).withIgRule(Options.IgRule.parse(igRule))
                 .withBaselineToken(baselineToken == null ? -1 : baselineToken).withInterpolateSpecial(!igKeepSpecial)
                 .withAggregate(Aggregate.parse(aggregate)).withSeed(seed).withMaxBatchTokens(maxBatchTokens)

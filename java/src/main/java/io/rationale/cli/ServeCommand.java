@@ -54,7 +54,7 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--token-file", paramLabel = "FILE", description = "File holding a bearer token; every request must then send 'Authorization: Bearer <token>'.")
     Path tokenFile;
 
-    @Option(names = "--model-name", paramLabel = "NAME", description = "The model's id in /v1/models and results (default: the folder's name).")
+    @Option(names = "--model-name", paramLabel = "NAME", description = "The model's id in /v1/models and results (default: the folder's name; with --adapter, +ADAPTER_FOLDER appended).")
     String modelName;
 
     @Option(names = "--max-input-tokens", defaultValue = "0", paramLabel = "N", description = "Longest input, prompt plus generated tokens (0 = the model's context, never more).")
@@ -78,6 +78,18 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--shutdown-grace", defaultValue = "30", paramLabel = "S", description = "Seconds requests in flight get to finish at shutdown (default: ${DEFAULT-VALUE}).")
     int graceSeconds;
 
+    /**
+     * The served id without {@code --model-name}: the folder's name, and with adapters {@code +} each adapter folder's
+     * name (with its scale when not 1), so that a fine-tuned model is not served under its base model's id.
+     */
+    static String servedName(Path model, io.rationale.lora.Adapters adapters) {
+        if (adapters.isEmpty()) return null;
+        StringBuilder sb = new StringBuilder(model.toAbsolutePath().normalize().getFileName().toString());
+        for (io.rationale.lora.AdapterSpec s : adapters.specs())
+            sb.append('+').append(s.dir().toAbsolutePath().normalize().getFileName()).append(s.scale() == 1 ? "" : ":" + s.scale());
+        return sb.toString();
+    }
+
     @Override
     public Integer call() throws Exception {
         if (!Files.isDirectory(model)) throw new IllegalArgumentException(model + ": not a folder");
@@ -89,10 +101,11 @@ public final class ServeCommand implements Callable<Integer> {
         if (!stdio && !address.isLoopbackAddress() && token == null)
             throw new IllegalArgumentException("--host " + host + " is not a loopback address: give --token-file (every request must then send "
                     + "'Authorization: Bearer <token>')");
+        io.rationale.lora.Adapters adapters = adapter.parse();
         Rationale.Config config = new Rationale.Config(device.parse(), threads, Duration.ofMillis(batchWindowMs), maxConcurrent, maxQueue,
-                maxInputTokens, modelName);
+                maxInputTokens, modelName != null ? modelName : servedName(model, adapters));
         PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
-        Rationale api = Rationale.open(model, config, adapter.parse());
+        Rationale api = Rationale.open(model, config, adapters);
         if (stdio) {
             System.err.println("rationale serve: JSON lines on stdin/stdout (model " + api.modelName() + ", " + api.deviceDescription() + ")");
             int n = StdioServer.run(new Service(api, Service.Settings.defaults()), System.in, out, maxBodyBytes);

@@ -402,7 +402,7 @@ public final class Service implements HttpServer.Handler {
         JsonNode b = c.body();
         known(b, "/v1/generate", "text", "ids", "messages", "chat", "system", "max_new_tokens", "temperature", "top_p", "seed");
         int max = b.has("max_new_tokens") ? intValue(b.get("max_new_tokens"), "max_new_tokens") : 64;
-        SamplingParams s = new SamplingParams(num(b, "temperature", 0), num(b, "top_p", 1), b.has("seed") ? b.get("seed").asLong() : 0);
+        SamplingParams s = new SamplingParams(num(b, "temperature", 0), num(b, "top_p", 1), b.has("seed") ? longValue(b.get("seed"), "seed") : 0);
         return c.await(api.generateAsync(input(b), max, s));
     }
 
@@ -419,6 +419,8 @@ public final class Service implements HttpServer.Handler {
         }
         JsonNode inputs = b.get("inputs");
         if (!inputs.isArray() || inputs.isEmpty()) throw ApiError.badRequest("inputs must be a non-empty list");
+        for (String own : List.of("text", "ids"))
+            if (b.has(own)) throw ApiError.badRequest("with inputs, each input gives its " + own + " (a top-level " + own + " would be ignored)");
         ObjectNode common = ((ObjectNode) b).deepCopy();
         common.remove("inputs");
         List<CompletableFuture<AttributionResult>> fs = new ArrayList<>();
@@ -452,12 +454,16 @@ public final class Service implements HttpServer.Handler {
     private Input input(JsonNode b) {
         int given = (b.has("text") ? 1 : 0) + (b.has("ids") ? 1 : 0) + (b.has("messages") ? 1 : 0);
         if (given != 1) throw ApiError.badRequest("give exactly one of text, ids or messages");
+        if ((b.has("chat") || b.has("system")) && !b.has("text")) throw ApiError.badRequest("chat and system go with text");
         if (b.has("ids")) return Input.ids(intArray(b.get("ids"), "ids"));
         if (b.has("messages")) return Input.messages(messages(b.get("messages")));
         JsonNode t = b.get("text");
         if (!t.isTextual()) throw ApiError.badRequest("text must be a string");
-        if (b.has("chat") && b.get("chat").asBoolean())
-            return Input.chat(t.asText(), b.has("system") ? b.get("system").asText() : null);
+        boolean chat = bool(b, "chat");
+        JsonNode system = b.get("system");
+        if (system != null && !system.isNull() && !system.isTextual()) throw ApiError.badRequest("field 'system' must be a string, got " + RationaleJson.write(system));
+        if (system != null && !system.isNull() && !chat) throw ApiError.badRequest("system needs chat: true (a system message goes into the chat template)");
+        if (chat) return Input.chat(t.asText(), system == null || system.isNull() ? null : system.asText());
         return Input.text(t.asText());
     }
 
@@ -923,6 +929,18 @@ public final class Service implements HttpServer.Handler {
         return b.get(name).asDouble();
     }
 
+    private static long longValue(JsonNode n, String name) {
+        if (!n.isIntegralNumber() || !n.canConvertToLong()) throw ApiError.badRequest("field '" + name + "' must be an integer, got " + RationaleJson.write(n));
+        return n.asLong();
+    }
+
+    private static boolean bool(JsonNode b, String name) {
+        JsonNode n = b.get(name);
+        if (n == null || n.isNull()) return false;
+        if (!n.isBoolean()) throw ApiError.badRequest("field '" + name + "' must be true or false, got " + RationaleJson.write(n));
+        return n.asBoolean();
+    }
+
     private static int intValue(JsonNode n, String name) {
         if (!n.canConvertToInt() || !n.isIntegralNumber()) throw ApiError.badRequest(name + " must be an integer");
         return n.asInt();
@@ -949,8 +967,8 @@ public final class Service implements HttpServer.Handler {
 
     /**
      * The mapper requests are read with: {@link RationaleJson#MAPPER}, but a number must be a JSON number of the
-     * field's kind (not {@code "5"} for 5, not 5.5 for an integer) and a boolean a JSON boolean, as OpenAI's API
-     * checks them.
+     * field's kind (not {@code "5"} for 5, not 5.5 for an integer), a boolean a JSON boolean and a string a JSON
+     * string (not 5 for "5"), as OpenAI's API checks them.
      */
     private static final com.fasterxml.jackson.databind.ObjectMapper STRICT = strict();
 
@@ -962,6 +980,9 @@ public final class Service implements HttpServer.Handler {
                     com.fasterxml.jackson.databind.cfg.CoercionAction.Fail);
         m.coercionConfigFor(com.fasterxml.jackson.databind.type.LogicalType.Boolean)
                 .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Integer, com.fasterxml.jackson.databind.cfg.CoercionAction.Fail);
+        for (var shape : List.of(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Integer, com.fasterxml.jackson.databind.cfg.CoercionInputShape.Float,
+                com.fasterxml.jackson.databind.cfg.CoercionInputShape.Boolean))
+            m.coercionConfigFor(com.fasterxml.jackson.databind.type.LogicalType.Textual).setCoercion(shape, com.fasterxml.jackson.databind.cfg.CoercionAction.Fail);
         return m;
     }
 
@@ -984,7 +1005,7 @@ public final class Service implements HttpServer.Handler {
             java.util.Collections.sort(known);
             return "unknown field '" + u.getPropertyName() + "'" + (known.isEmpty() ? "" : " (known: " + String.join(", ", known) + ")");
         }
-        if (e instanceof InvalidFormatException f)
+        if (e instanceof InvalidFormatException f && kind(f.getTargetType()) == null)
             return "field '" + path(f) + "': " + oneLine(f.getOriginalMessage());
         if (e instanceof MismatchedInputException m && !m.getPath().isEmpty()) {
             String want = kind(m.getTargetType());
@@ -1033,7 +1054,8 @@ public final class Service implements HttpServer.Handler {
     static String oneLine(String s) {
         if (s == null) return "";
         int nl = s.indexOf('\n');
-        return (nl < 0 ? s : s.substring(0, nl)).replace('\r', ' ');
+        // Jackson's "[Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 29]"
+        return (nl < 0 ? s : s.substring(0, nl)).replace('\r', ' ').replaceAll("\\[Source: [^;]*; ", "[");
     }
 
     private static long now() { return System.currentTimeMillis() / 1000; }

@@ -228,7 +228,7 @@ class AttributeCommandTest {
         assertError("give --target-id or --target-text, not both", "attribute", "--model", tiny, "--text", "hi", "--method", "random", "--target-id", "1", "--target-text", "in");
         assertError("unknown aggregation 'mean'", "attribute", "--model", tiny, "--text", "hi", "--method", "random", "--aggregate", "mean");
         assertError("unknown target kind 'prob'", "attribute", "--model", tiny, "--text", "hi", "--method", "random", "--target-kind", "prob");
-        assertError("--steps must be >= 1", "attribute", "--model", tiny, "--text", "hi", "--method", "integrated_gradients", "--steps", "0");
+        assertError("--steps must be in [1, 4096], got 0", "attribute", "--model", tiny, "--text", "hi", "--method", "integrated_gradients", "--steps", "0");
         assertError("study range [3, 99) is not inside the text", "attribute", "--model", tiny, "--text", "hello", "--method", "random", "--study-start", "3", "--study-end", "99");
         assertError("--study-start/--study-end need --text", "attribute", "--model", tiny, "--ids", "1,2", "--method", "random", "--study-start", "1");
         assertError("--baseline-token 700 is outside the vocabulary", "attribute", "--model", tiny, "--text", "hi", "--method", "integrated_gradients", "--baseline-token", "700");

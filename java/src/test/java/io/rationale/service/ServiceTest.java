@@ -261,6 +261,40 @@ class ServiceTest extends ServiceFixture {
     }
 
     @Test
+    void nativeEndpointsCheckTypesAndTargetIsArgmaxMeansTheSameForEveryMethod() throws Exception {
+        try (Running r = Running.start()) {
+            Http h = r.http();
+            String text = "Once upon a time there was a little girl";
+            int argmax = backend.forward(tok.encode(text).ids(), null, LogitsMode.LAST).argmax(0, 0);
+            for (String method : List.of("saliency", "attnlrp", "occlusion", "integrated_gradients")) {
+                for (int target : new int[]{argmax, (argmax + 1) % 512}) {
+                    Http.Answer a = h.post("/v1/attributions", "{\"text\": \"" + text + "\", \"methods\": \"" + method + "\", \"target_id\": " + target
+                            + ", \"steps\": 4}");
+                    assertEquals(200, a.status(), a.json().toString());
+                    assertEquals(target == argmax, a.json().get("target_is_argmax").asBoolean(), method + ", target " + target + " (argmax " + argmax + ")");
+                }
+            }
+            for (String[] x : new String[][]{
+                    {"/v1/generate", "{\"text\": \"Once\", \"seed\": \"abc\"}", "field 'seed' must be an integer, got \"abc\""},
+                    {"/v1/generate", "{\"text\": \"Once\", \"seed\": 7.9}", "field 'seed' must be an integer, got 7.9"},
+                    {"/v1/logits", "{\"text\": \"hi\", \"chat\": \"yes\"}", "field 'chat' must be true or false, got \"yes\""},
+                    {"/v1/logits", "{\"text\": \"hi\", \"system\": \"Be brief.\"}", "system needs chat: true (a system message goes into the chat template)"},
+                    {"/v1/attributions", "{\"text\": 5, \"methods\": \"saliency\"}", "field 'text' must be a string, got 5"},
+                    {"/v1/attributions", "{\"text\": \"hi\", \"methods\": \"saliency\", \"steps\": 8.5}", "field 'steps' must be an integer, got 8.5"},
+                    {"/v1/attributions", "{\"text\": \"Once\", \"inputs\": [\"The cat\"], \"methods\": \"saliency\"}",
+                            "with inputs, each input gives its text (a top-level text would be ignored)"},
+                    {"/v1/flip-evaluation", "{\"labels\": \"yes\", \"fields\": [{\"name\": \"a\", \"text\": \"x y\"}], \"methods\": [\"saliency\"]}",
+                            "labels: a label set needs at least two labels (masking a rationale can flip one label to another), got [yes]"}}) {
+                Http.Answer a = h.post(x[0], x[1]);
+                assertEquals(400, a.status(), x[1]);
+                assertEquals(x[2], a.error(), x[1]);
+            }
+            Http.Answer malformed = h.post("/v1/attributions", "{\"text\": \"hi\", \"methods\": [\"saliency\"}");
+            assertFalse(malformed.error().contains("Source:") || malformed.error().contains("REDACTED"), malformed.error());
+        }
+    }
+
+    @Test
     void tokenizerEndpointsAndModels() throws Exception {
         try (Running r = Running.start()) {
             Http.Answer t = r.http().post("/tokenize", "{\"prompt\": \"Once upon a time\", \"add_special_tokens\": false}");
