@@ -9,14 +9,16 @@ import concurrent.futures
 import json
 import math
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from rationale_client import RationaleClient, RationaleError, top_words  # noqa: E402
+from rationale_client import RationaleClient, RationaleConnectionError, RationaleError, top_words  # noqa: E402
 
 URL = os.environ.get("RATIONALE_URL", "http://127.0.0.1:8000")
 TOKEN = os.environ.get("RATIONALE_TOKEN") or None
@@ -148,6 +150,34 @@ class ClientTest(unittest.TestCase):
         self.assertIn("exceeds the limit of 512 tokens", e.exception.message)
         self.assertEqual("ok", self.client.health()["status"], "the server keeps serving")
 
+    def test_logits_and_generate_take_ids_text_messages_chat_and_system(self):
+        ids = self.client.tokenize("Once upon a time")
+        by_text = self.client.logits("Once upon a time")                  # the positional signature still works
+        by_ids = self.client.logits(ids=ids)
+        self.assertEqual(ids, by_text["ids"])
+        self.assertEqual(by_text["argmax_last"], by_ids["argmax_last"])
+        g = self.client.generate("Once upon a time", None, 4)
+        self.assertEqual(4, g["new_tokens"])
+        self.assertEqual(g["ids"], self.client.generate(ids=ids, max_new_tokens=4)["ids"])
+        # stories260K has no chat template: messages and chat reach the server, which answers 400
+        messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Tell a story"}]
+        calls = [lambda: self.client.logits(messages=messages),
+                 lambda: self.client.logits("Tell a story", chat=True),
+                 lambda: self.client.logits(text="Tell a story", chat=True, system="Be brief."),
+                 lambda: self.client.generate(messages=messages, max_new_tokens=3),
+                 lambda: self.client.generate("Tell a story", chat=True, system="Be brief.", max_new_tokens=3),
+                 lambda: self.client.attribute("Tell a story", methods="saliency", chat=True, system="Be brief."),
+                 lambda: self.client.attribute_many(["Tell a story"], methods="saliency", chat=True)]
+        for call in calls:
+            with self.assertRaises(RationaleError) as e:
+                call()
+            self.assertEqual(400, e.exception.status)
+            self.assertIn("no chat_template", e.exception.message)
+        for bad in (dict(), dict(text="a", ids=[1]), dict(ids=[1], messages=messages), dict(ids=[1], chat=True),
+                    dict(messages=messages, system="x"), dict(text="a", system="x")):
+            with self.assertRaises(ValueError, msg=str(bad)):
+                self.client.logits(**bad)
+
     def test_the_example_script(self):
         env = dict(os.environ, RATIONALE_URL=URL)
         args = [sys.executable, os.path.join(HERE, "examples", "rationales.py"), "--k", "2", "--method", "attnlrp",
@@ -166,6 +196,189 @@ class ClientTest(unittest.TestCase):
             self.assertEqual(2, len(line["rationale"]))
             for w in line["rationale"]:
                 self.assertIn(w, line["text"].split())
+
+
+def free_port():
+    """A port nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def read_request(conn):
+    """Reads one HTTP request (head and Content-Length body) from a socket; returns "METHOD PATH" or None at EOF."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    length = 0
+    for h in lines[1:]:
+        name, _, value = h.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return " ".join(lines[0].split()[:2])
+
+
+def answer(conn, body=b'{"status": "ok"}', keep_alive=True):
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s"
+                 % (len(body), b"" if keep_alive else b"Connection: close\r\n", body))
+
+
+class FakeServer:
+    """A socket server that runs one script per accepted connection, in order (a script gets the socket), and
+    records the requests each connection received; a connection beyond the scripts is recorded and closed."""
+
+    def __init__(self, *scripts):
+        self.scripts = list(scripts)
+        self.connections = []           # per accepted connection, the requests it read ("POST /v1/...")
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            requests = []
+            self.connections.append(requests)
+            script = self.scripts.pop(0) if self.scripts else None
+            with conn:
+                conn.settimeout(10)
+                try:
+                    if script is not None:
+                        script(conn, lambda: requests.append(read_request(conn)) or requests[-1])
+                except OSError:
+                    pass
+
+    def close(self):
+        self.stopped.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+class TransportErrorTest(unittest.TestCase):
+    """A server that cannot be reached or that stops mid-request: RationaleConnectionError with one line, and a
+    request is sent again only over a new connection when it failed on a reused keep-alive connection."""
+
+    def assert_one_line(self, e, *parts):
+        self.assertIsInstance(e, RationaleConnectionError)
+        self.assertEqual(0, e.status)
+        self.assertEqual("connection_error", e.type)
+        self.assertNotIn("\n", str(e))
+        for part in parts:
+            self.assertIn(part, e.message)
+        self.assertIsNotNone(e.__cause__, "the transport's exception is chained")
+
+    def test_a_server_that_is_not_there(self):
+        url = "http://127.0.0.1:%d" % free_port()
+        client = RationaleClient(url, timeout=10)
+        for call in (client.health, lambda: client.attribute("Once upon a time"),
+                     lambda: list(client.stream_completions("Once", max_tokens=3))):
+            with self.assertRaises(RationaleError) as e:
+                call()
+            self.assert_one_line(e.exception, "could not reach the server at " + url, "refused")
+            self.assertIsInstance(e.exception.__cause__, ConnectionRefusedError)
+        # the example prints that line, not a traceback
+        out = subprocess.run([sys.executable, os.path.join(HERE, "examples", "rationales.py"), "--url", url, "a text"],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(1, out.returncode, out.stderr)
+        self.assertEqual(["rationales.py: could not reach the server at %s: Connection refused" % url],
+                         out.stderr.splitlines())
+
+    def test_a_server_that_stops_mid_request_gets_it_once(self):
+        def keep_alive_then_drop_the_second_request(conn, read):
+            read()
+            answer(conn)
+            read()                      # the request crossed the close of an idle connection: the client resends it
+
+        def answers(conn, read):
+            read()
+            answer(conn)
+
+        def reads_and_closes(conn, read):
+            read()                      # a server killed after reading the request
+
+        def streams_one_event_and_closes(conn, read):
+            read()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+                         b'data: {"choices": [{"index": 0, "text": "Once"}]}\n\n')
+
+        server = FakeServer(keep_alive_then_drop_the_second_request, answers, reads_and_closes, reads_and_closes,
+                            reads_and_closes, streams_one_event_and_closes)
+        try:
+            client = RationaleClient(server.url, timeout=10)
+            self.assertEqual("ok", client.health()["status"])
+            self.assertEqual("ok", client.request("POST", "/v1/logits", {"text": "Once"})["status"],
+                             "sent again on a new connection: the first one was a reused keep-alive connection")
+            self.assertEqual([["GET /health", "POST /v1/logits"], ["POST /v1/logits"]], server.connections)
+            client.close()
+            # a fresh connection that the server closes without answering: no second try
+            with self.assertRaises(RationaleError) as e:
+                client.attribute("Once upon a time", methods="saliency")
+            self.assert_one_line(e.exception, "the server closed the connection during the request to "
+                                              "POST /v1/attributions (it may have stopped)")
+            self.assertEqual(3, len(server.connections), server.connections)
+            # the next request opens a connection of its own (nothing is left of the closed one), once
+            with self.assertRaises(RationaleConnectionError):
+                client.logits("Once")
+            self.assertEqual(4, len(server.connections), server.connections)
+            # a stream the same way: before the answer, and in the middle of the events
+            with self.assertRaises(RationaleError) as e:
+                list(client.stream_completions("Once", max_tokens=3))
+            self.assert_one_line(e.exception, "during the request to POST /v1/completions")
+            self.assertEqual(5, len(server.connections), server.connections)
+            pieces = []
+            with self.assertRaises(RationaleError) as e:
+                for _, piece in client.stream_completions("Once", max_tokens=3):
+                    pieces.append(piece)
+            self.assertEqual(["Once"], pieces)
+            self.assertIsInstance(e.exception, RationaleConnectionError)
+            self.assertIn("in the middle of the stream of POST /v1/completions (it may have stopped)",
+                          e.exception.message)
+            self.assertEqual([["POST /v1/completions"]] * 2, server.connections[4:])
+            client.close()
+        finally:
+            server.close()
+
+    def test_a_server_killed_during_a_request_on_a_kept_alive_connection(self):
+        def keep_alive_then_stop_during_the_second_request(conn, read):
+            read()
+            answer(conn)
+            read()
+            server.sock.close()         # the process is gone: no new connections either
+
+        server = FakeServer(keep_alive_then_stop_during_the_second_request)
+        try:
+            client = RationaleClient(server.url, timeout=10)
+            self.assertEqual("ok", client.health()["status"])
+            with self.assertRaises(RationaleError) as e:
+                client.attribute("Once upon a time", methods="saliency")
+            self.assert_one_line(e.exception, "the server closed the connection during the request to "
+                                              "POST /v1/attributions (it may have stopped); could not reach it again "
+                                              "at %s: Connection refused" % server.url)
+            self.assertIsInstance(e.exception.__cause__, ConnectionRefusedError)
+            self.assertEqual([["GET /health", "POST /v1/attributions"]], server.connections)
+            client.close()
+        finally:
+            server.close()
 
 
 if __name__ == "__main__":

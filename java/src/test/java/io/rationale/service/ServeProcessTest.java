@@ -52,7 +52,7 @@ class ServeProcessTest {
             t.join();
             String text = out.toString(StandardCharsets.UTF_8);
             assertEquals(0, py.exitValue(), text);
-            assertTrue(text.contains("Ran 9 tests"), text);
+            assertTrue(text.contains("Ran 13 tests"), text);
             assertTrue(text.strip().endsWith("OK"), text);
             // and without the token, the same server refuses
             Http.Answer refused = new Http(serve.uri, null).get("/health");
