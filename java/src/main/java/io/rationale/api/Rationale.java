@@ -65,7 +65,9 @@ import java.util.concurrent.ExecutionException;
  * step. Batched results equal one-by-one results within float rounding (the kernels sum in another order when more
  * rows are packed; logits agree within 1e-5 of the largest, attribution scores, which go through a backward pass,
  * within {@link #SCORE_TOLERANCE} of the largest score); ids, targets and generated tokens do not change. The {@code ...Async} methods return futures; cancelling one frees its work when the
- * engine thread reaches it (a pass already running finishes).
+ * engine thread reaches it (a pass already running finishes): a queued request is dropped, a generation stops at its
+ * next step, and an attribution of many passes (integrated gradients' batches of steps, occlusion's batched variants,
+ * several methods) at its next pass.
  *
  * <h2>Errors</h2>
  * {@link IllegalArgumentException}: a problem with the request (the message says which); {@link BusyException}: the
@@ -389,7 +391,8 @@ public final class Rationale implements AutoCloseable {
             AttributionBatch.check(backend, item);
             f = scheduler.submit(new Scheduler.AttributionJob(item));
         } else {
-            f = scheduler.submit(new Scheduler.SoloJob<>(b -> new Attributor(b).run(x.in, x.target, x.methods, x.options)));
+            // integrated gradients, occlusion, pe_lrp: many passes in one job, stopped at the next when cancelled
+            f = scheduler.submit(new Scheduler.SoloJob<AttributionSet>((b, cancelled) -> new Attributor(b, cancelled).run(x.in, x.target, x.methods, x.options)));
         }
         return linked(f, set -> AttributionResult.of(set, tok, device));
     }

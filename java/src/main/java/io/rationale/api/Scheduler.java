@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 
 /**
@@ -39,7 +40,9 @@ import java.util.function.Function;
  * <p>A failed batched pass is run again job by job, so one bad request fails alone; a generation step that fails
  * rolls every cache back to its length before the step first. A cancelled job ({@code future.cancel}) is dropped
  * when the engine thread reaches it: before its pass if still queued, at its next step if generating (its cache is
- * freed); a pass already running finishes and its result is discarded.
+ * freed); a pass already running finishes and its result is discarded. Work that runs many passes as one job (an
+ * integrated gradients or occlusion run: {@link SoloJob}s made with a {@link Cancellable} body) checks
+ * {@link Job#cancelled()} between its passes and stops at the next check ({@link CancellationException}).
  */
 final class Scheduler implements AutoCloseable {
 
@@ -51,6 +54,9 @@ final class Scheduler implements AutoCloseable {
         abstract Object batchKey();
 
         boolean live() { return !future.isDone(); }
+
+        /** The check that long work asks between its passes: true once the future is done (cancelled) from outside. */
+        final BooleanSupplier cancelled() { return () -> !live(); }
     }
 
     /** A forward pass with logits at every position, reduced to what the caller needs on the engine thread. */
@@ -85,12 +91,21 @@ final class Scheduler implements AutoCloseable {
 
     /** Work that runs alone on the backend. */
     static final class SoloJob<T> extends Job<T> {
-        final Function<Backend, T> work;
+        final Cancellable<T> work;
 
-        SoloJob(Function<Backend, T> work) { this.work = work; }
+        SoloJob(Function<Backend, T> work) { this.work = (b, cancelled) -> work.apply(b); }
+
+        /** Work of many passes that asks {@code cancelled} between them, and stops when it says so. */
+        SoloJob(Cancellable<T> work) { this.work = work; }
 
         @Override
         Object batchKey() { return null; }
+    }
+
+    /** The body of a {@link SoloJob} that can stop early: {@code cancelled} says when its job was cancelled. */
+    @FunctionalInterface
+    interface Cancellable<T> {
+        T apply(Backend backend, BooleanSupplier cancelled);
     }
 
     private final Backend backend;
@@ -334,7 +349,7 @@ final class Scheduler implements AutoCloseable {
         if (jobs.isEmpty()) return;
         if (!AttributionBatch.batchable(jobs.getFirst().item.methods())) {
             for (AttributionJob a : jobs)
-                complete(a, () -> new io.rationale.attribution.Attributor(backend).run(a.item.in(), a.item.target(), a.item.methods(), a.item.options()));
+                complete(a, () -> new io.rationale.attribution.Attributor(backend, a.cancelled()).run(a.item.in(), a.item.target(), a.item.methods(), a.item.options()));
             return;
         }
         List<AttributionJob> ok = new ArrayList<>();
@@ -362,7 +377,7 @@ final class Scheduler implements AutoCloseable {
     }
 
     private <T> void runSolo(SoloJob<T> s) {
-        complete(s, () -> s.work.apply(backend));
+        complete(s, () -> s.work.apply(backend, s.cancelled()));
     }
 
     private interface Work<T> {

@@ -23,6 +23,8 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.concurrent.CancellationException;
+import java.util.function.BooleanSupplier;
 
 /**
  * Runs attribution methods on a {@link Backend}. See {@link io.rationale.attribution} for the definitions.
@@ -72,21 +74,41 @@ import java.util.SplittableRandom;
  * input, as without a prefix: keys and values the prefill computed in another batch round differently in the last
  * bits, which moves small occlusion scores by more than 1e-5 of their largest.
  *
+ * <h2>Cancellation</h2>
+ * An attributor made {@link #Attributor(Backend, BooleanSupplier) with a cancellation check} asks it between its
+ * passes: before each method after the shared forward, before each batch of integrated gradients' steps (and before
+ * its baseline forward), before occlusion's variants and after each of their batched forwards, and before pe_lrp's
+ * run on the CPU. Once the check says cancelled the run stops there with a {@link CancellationException}, its records
+ * and caches closed; a pass already running finishes. The check never changes what an uncancelled run computes.
+ *
  * <p>Not thread-safe (a backend runs one pass at a time).
  */
 public final class Attributor {
     /** Integrated gradients adds a {@code warning} to its extras above this relative completeness error. */
     public static final double WARN_COMPLETENESS = 0.05;
 
+    private static final BooleanSupplier NEVER = () -> false;
+
     private final Backend backend;
     private final long memoryBudget;
+    private final BooleanSupplier cancelled;
 
-    public Attributor(Backend backend) { this(backend, -1); }
+    public Attributor(Backend backend) { this(backend, -1, NEVER); }
+
+    /**
+     * With a cancellation check (a server's: whether the request's future was cancelled), asked between passes (see
+     * the class comment): once it answers true, the run stops at its next check with a {@link CancellationException}.
+     */
+    public Attributor(Backend backend, BooleanSupplier cancelled) { this(backend, -1, cancelled); }
 
     /** With a fixed memory budget in bytes for integrated gradients' records (tests); -1: the backend's. */
-    Attributor(Backend backend, long memoryBudget) {
+    Attributor(Backend backend, long memoryBudget) { this(backend, memoryBudget, NEVER); }
+
+    Attributor(Backend backend, long memoryBudget, BooleanSupplier cancelled) {
+        if (cancelled == null) throw new IllegalArgumentException("null cancellation check");
         this.backend = backend;
         this.memoryBudget = memoryBudget;
+        this.cancelled = cancelled;
     }
 
     public Backend backend() { return backend; }
@@ -148,8 +170,9 @@ public final class Attributor {
         AttributionSet main = here.isEmpty() ? null : runHere(in, target, here, o, prefixCut(in, here, prefix), prefix);
         TargetSpec resolved = main == null || !target.isArgmax() ? target : target.withToken(main.target().spec().tokenId());
         Attribution pe;
+        checkCancelled();
         try (Backend cpu = Backends.open(backend.model(), Device.CPU).backend()) {
-            AttributionSet set = new Attributor(cpu, memoryBudget).runHere(in, resolved, List.of(Method.PE_LRP), o, 0, null);
+            AttributionSet set = new Attributor(cpu, memoryBudget, cancelled).runHere(in, resolved, List.of(Method.PE_LRP), o, 0, null);
             pe = set.get(Method.PE_LRP);
             if (main == null) main = set;
             Map<String, Object> extras = new LinkedHashMap<>(pe.extras());
@@ -228,6 +251,7 @@ public final class Attributor {
         double gradientSeconds = 0;
         List<Method> gradientUsers = new ArrayList<>();
         for (Method m : todo) {
+            checkCancelled();
             long m0 = System.nanoTime();
             Map<String, Object> extras = new LinkedHashMap<>();
             double[] scores;
@@ -348,6 +372,7 @@ public final class Attributor {
         double[] alpha = nw[0], weight = nw[1];
 
         // f(b): one forward of the baseline, not recorded (no gradient is taken there); then the k steps, recorded
+        checkCancelled();
         double fBaseline = run.target.spec().value(backend.forwardEmbeddings(List.of(b), LogitsMode.LAST, null).last(0));
         BatchPlan plan = plan(t, k, run.o);
         int perBatch = plan.sequences();
@@ -356,6 +381,7 @@ public final class Attributor {
         int batches = 0, splits = 0;
         Target target = run.target.spec().toEngine();
         for (int from = 0; from < k; ) {
+            checkCancelled();                     // between batches: a cancelled request stops here
             int to = Math.min(k, from + perBatch);
             try {
                 backend.integratedGradientsBatch(e, b, alpha, weight, from, to, target, recompute, avg);
@@ -488,8 +514,13 @@ public final class Attributor {
         double f = fx;
         int batches;
         try {
+            checkCancelled();
+            // the check after each variant's result: a batch's results come after its forward, before the next batch
             batches = backend.forwardContinuations(whole, prefixes.stream().mapToInt(Integer::intValue).toArray(), rests,
-                    run.o.maxForwardTokens(), (last, v) -> scores[variantWord.get(v)] = f - run.target.spec().value(last));
+                    run.o.maxForwardTokens(), (last, v) -> {
+                        scores[variantWord.get(v)] = f - run.target.spec().value(last);
+                        checkCancelled();
+                    });
         } finally {
             if (whole != run.cache) whole.close();
         }
@@ -517,6 +548,11 @@ public final class Attributor {
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /** Stops the run when its cancellation check says so. */
+    private void checkCancelled() {
+        if (cancelled.getAsBoolean()) throw new CancellationException("the attribution was cancelled");
+    }
 
     static List<Attribution.TokenInfo> tokenInfos(AttributionInput in) {
         List<Attribution.TokenInfo> out = new ArrayList<>(in.size());

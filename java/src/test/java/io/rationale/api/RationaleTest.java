@@ -403,6 +403,49 @@ class RationaleTest {
         }
     }
 
+    /**
+     * Integrated gradients is one job of many passes (its steps in batches of one or two under a small memory
+     * budget): cancelling its future stops it at the next batch; an uncancelled one computes what the attributor
+     * alone does, to the bit.
+     */
+    @Test
+    void cancellingAnIntegratedGradientsFutureStopsItAtTheNextBatch() throws Exception {
+        String text = TEXTS[0] + " " + TEXTS[1];
+        FailingBackend slow = new FailingBackend(backend);
+        slow.memoryBudget = 2 * backend.bytesPerRecordedSequence(AttributionInput.of(tok.encode(text)).size(), false);
+        try (Rationale r = Rationale.of(slow, tok, Rationale.Config.defaults())) {
+            AttributionResult done = r.attribute(AttributionRequest.of(text, "integrated_gradients").withSteps(24));
+            AttributionSet ref = new Attributor(slow).run(AttributionInput.of(tok.encode(text)), TargetSpec.argmaxLogit(),
+                    List.of(Method.INTEGRATED_GRADIENTS), Options.defaults().withSteps(24));
+            assertTrue(((Number) done.extras().get("batches")).intValue() >= 12, "several batches: " + done.extras());
+            assertArrayEquals(ref.get(Method.INTEGRATED_GRADIENTS).scores(), done.scores(), 0.0, "uncancelled: the same numbers");
+
+            slow.delayMillis = 10;
+            int steps = 1024, full = 2 + steps / 2;       // at least: the input's forward, the baseline's, the batches
+            int before = slow.forwards.get();
+            CompletableFuture<AttributionResult> f = r.attributeAsync(AttributionRequest.of(text, "integrated_gradients").withSteps(steps));
+            long t0 = System.nanoTime();
+            while (slow.forwards.get() - before < 6) {               // a few batches in
+                assertTrue(System.nanoTime() - t0 < 10_000_000_000L);
+                Thread.sleep(2);
+            }
+            assertTrue(f.cancel(false));
+            assertThrows(CancellationException.class, () -> Rationale.join(f));
+            t0 = System.nanoTime();
+            while (r.load()[0] + r.load()[1] > 0) {
+                assertTrue(System.nanoTime() - t0 < 1_000_000_000L, "cancelled integrated gradients are freed at the next batch");
+                Thread.sleep(2);
+            }
+            int passes = slow.forwards.get() - before;
+            assertTrue(passes < full / 4, "stopped early: " + passes + " of at least " + full + " passes");
+            Thread.sleep(100);
+            assertEquals(passes, slow.forwards.get() - before, "no pass runs for it afterwards");
+            slow.delayMillis = 0;
+            AttributionResult again = r.attribute(AttributionRequest.of(text, "integrated_gradients").withSteps(24));
+            assertArrayEquals(done.scores(), again.scores(), 0.0, "the engine computes the same after a cancelled run");
+        }
+    }
+
     /** The same masked predictions; probabilities within float rounding of batched passes. */
     static void assertSameFaithfulness(ExampleResult.Faithfulness a, ExampleResult.Faithfulness b) {
         assertSameMasked(a.main(), b.main());

@@ -484,6 +484,47 @@ class ServiceTest extends ServiceFixture {
         }
     }
 
+    /**
+     * One integrated gradients request is one job of many passes (its steps in batches, here of one or two steps each
+     * under a small memory budget): a client that disconnects stops it at its next batch, not after all of them.
+     */
+    @Test
+    void aClientThatDisconnectsStopsItsIntegratedGradientsAtTheNextBatch() throws Exception {
+        String text = TEXTS[0] + " " + TEXTS[1] + " " + TEXTS[2];
+        int steps = 1024;
+        FailingBackend slow = new FailingBackend(backend);
+        slow.delayMillis = 10;
+        slow.memoryBudget = 2 * backend.bytesPerRecordedSequence(io.rationale.attribution.AttributionInput.of(tok.encode(text)).size(), false);   // 1 or 2 steps a batch
+        int full = 2 + steps / 2;          // at least: the input's forward, the baseline's, then the batches
+        try (Running r = Running.start(slow, Rationale.Config.defaults(), Server.Config.loopback(0))) {
+            String body = "{\"text\": \"" + text + "\", \"methods\": \"integrated_gradients\", \"steps\": " + steps + "}";
+            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), r.server().port())) {
+                OutputStream out = s.getOutputStream();
+                out.write(("POST /v1/attributions HTTP/1.1\r\nHost: x\r\nContent-Length: " + body.length() + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
+                out.flush();
+                long t0 = System.nanoTime();
+                while (r.api().load()[1] == 0 || slow.forwards.get() < 6) {     // taken, and a few batches in
+                    assertTrue(System.nanoTime() - t0 < 10_000_000_000L);
+                    Thread.sleep(2);
+                }
+            }   // closed mid-request: over 5 s of batches were left
+            long t0 = System.nanoTime();
+            while (r.api().load()[1] > 0) {
+                assertTrue(System.nanoTime() - t0 < 2_000_000_000L, "the attribution stops within 2 s of the disconnect");
+                Thread.sleep(5);
+            }
+            int passes = slow.forwards.get();
+            assertTrue(passes < full / 4, "freed early: " + passes + " of at least " + full + " passes ran");
+            Thread.sleep(100);
+            assertEquals(passes, slow.forwards.get(), "no pass runs for it afterwards");
+            JsonNode health = r.http().get("/health").json();
+            assertEquals(0, health.get("working").asInt(), health.toString());
+            t0 = System.nanoTime();
+            assertEquals(200, r.http().post("/v1/logits", "{\"text\": \"Once\"}").status());
+            assertTrue(System.nanoTime() - t0 < 1_000_000_000L, "the engine is free for the next request");
+        }
+    }
+
     @Test
     void aTokenIsRequiredWhenConfiguredAndOffLoopback() throws Exception {
         Server.Config withToken = Server.Config.loopback(0).withToken("s3cret-token");
