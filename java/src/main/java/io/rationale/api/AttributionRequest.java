@@ -18,7 +18,7 @@ import java.util.List;
  * @param text          the input text (or {@code ids})
  * @param ids           token ids used as given (or {@code text})
  * @param chat          render {@code text} as a user message through the chat template (default false)
- * @param system        system message with {@code chat}
+ * @param system        system message with {@code chat} (without chat it is refused)
  * @param studyStart    first char of the text under study in {@code text} (with {@code chat}: in the user text; default 0)
  * @param studyEnd      end char (exclusive) of the text under study (default: the end)
  * @param methods       method names ({@code saliency}, ..., or {@code all})
@@ -43,23 +43,37 @@ public record AttributionRequest(String text, int[] ids, Boolean chat, String sy
 
     /** A text with the given methods, everything else by default. */
     public static AttributionRequest of(String text, String... methods) {
-        return new AttributionRequest(text, null, null, null, null, null, List.of(methods), null, null, null, null, null, null,
+        return new AttributionRequest(text, null, null, null, null, null, methods(methods), null, null, null, null, null, null,
                 null, null, null, null, null);
     }
 
     /** Token ids with the given methods, everything else by default. */
     public static AttributionRequest ofIds(int[] ids, String... methods) {
-        return new AttributionRequest(null, ids.clone(), null, null, null, null, List.of(methods), null, null, null, null, null,
+        if (ids == null) throw new IllegalArgumentException("ids is null");
+        return new AttributionRequest(null, ids.clone(), null, null, null, null, methods(methods), null, null, null, null, null,
                 null, null, null, null, null, null);
     }
 
+    /** The method names as a list, refusing null (a null array or name). */
+    private static List<String> methods(String... m) {
+        if (m == null) throw new IllegalArgumentException("methods is null");
+        for (String x : m) if (x == null) throw new IllegalArgumentException("methods: a method name is null");
+        return List.of(m);
+    }
+
     public AttributionRequest withMethods(String... m) {
-        return new AttributionRequest(text, ids, chat, system, studyStart, studyEnd, List.of(m), targetId, targetText, targetKind,
+        return new AttributionRequest(text, ids, chat, system, studyStart, studyEnd, methods(m), targetId, targetText, targetKind,
                 foilId, foilText, aggregate, steps, igRule, baselineToken, igKeepSpecial, seed);
     }
 
     public AttributionRequest withChat(String systemMessage) {
         return new AttributionRequest(text, ids, true, systemMessage, studyStart, studyEnd, methods, targetId, targetText, targetKind,
+                foilId, foilText, aggregate, steps, igRule, baselineToken, igKeepSpecial, seed);
+    }
+
+    /** The system message (with {@code chat}; {@link #withChat} sets both). */
+    public AttributionRequest withSystem(String systemMessage) {
+        return new AttributionRequest(text, ids, chat, systemMessage, studyStart, studyEnd, methods, targetId, targetText, targetKind,
                 foilId, foilText, aggregate, steps, igRule, baselineToken, igKeepSpecial, seed);
     }
 
@@ -103,9 +117,19 @@ public record AttributionRequest(String text, int[] ids, Boolean chat, String sy
                 foilId, foilText, aggregate, k, igRule, baselineToken, igKeepSpecial, seed);
     }
 
+    public AttributionRequest withIgRule(String rule) {
+        return new AttributionRequest(text, ids, chat, system, studyStart, studyEnd, methods, targetId, targetText, targetKind,
+                foilId, foilText, aggregate, steps, rule, baselineToken, igKeepSpecial, seed);
+    }
+
     public AttributionRequest withBaselineToken(int id) {
         return new AttributionRequest(text, ids, chat, system, studyStart, studyEnd, methods, targetId, targetText, targetKind,
                 foilId, foilText, aggregate, steps, igRule, id, igKeepSpecial, seed);
+    }
+
+    public AttributionRequest withIgKeepSpecial(boolean keep) {
+        return new AttributionRequest(text, ids, chat, system, studyStart, studyEnd, methods, targetId, targetText, targetKind,
+                foilId, foilText, aggregate, steps, igRule, baselineToken, keep, seed);
     }
 
     public AttributionRequest withSeed(long s) {

@@ -69,8 +69,8 @@ public record Completion(int[] prompt, List<TokenLogprob> promptLogprobs, int[] 
      * @param prompt         prompt ids (at least one)
      * @param maxNewTokens   tokens to generate at most (0: only score the prompt)
      * @param sampling       greedy, or temperature / top-p with a seed
-     * @param stopTokens     token ids that end generation
-     * @param stopStrings    texts that end generation (checked on the decoded new tokens)
+     * @param stopTokens     token ids that end generation ({@code Set.of()}: none)
+     * @param stopStrings    texts that end generation (checked on the decoded new tokens; {@code List.of()}: none)
      * @param logprobs       report each new token's log-probability
      * @param topLogprobs    how many alternatives to report with each log-probability
      * @param promptLogprobs report the prompt tokens' log-probabilities (echo)
@@ -80,11 +80,18 @@ public record Completion(int[] prompt, List<TokenLogprob> promptLogprobs, int[] 
         public Spec {
             if (prompt == null || prompt.length == 0) throw new IllegalArgumentException("the prompt has no tokens");
             if (maxNewTokens < 0) throw new IllegalArgumentException("max tokens must be >= 0, got " + maxNewTokens);
+            if (sampling == null) throw new IllegalArgumentException("sampling is null (SamplingParams.greedy(): greedy decoding)");
+            if (stopTokens == null) throw new IllegalArgumentException("stopTokens is null (Set.of(): none)");
+            if (stopStrings == null) throw new IllegalArgumentException("stopStrings is null (List.of(): none)");
             if (topLogprobs < 0) throw new IllegalArgumentException("top logprobs must be >= 0, got " + topLogprobs);
+            for (Integer t : stopTokens) if (t == null) throw new IllegalArgumentException("stopTokens: a stop token is null");
+            for (String s : stopStrings) {
+                if (s == null) throw new IllegalArgumentException("stopStrings: a stop string is null");
+                if (s.isEmpty()) throw new IllegalArgumentException("a stop string is empty");
+            }
             prompt = prompt.clone();
             stopTokens = Set.copyOf(stopTokens);
             stopStrings = List.copyOf(stopStrings);
-            for (String s : stopStrings) if (s.isEmpty()) throw new IllegalArgumentException("a stop string is empty");
         }
     }
 }

@@ -17,7 +17,7 @@ import java.util.SplittableRandom;
 
 /**
  * One generation in the engine's continuous batch: its prompt joins a step's packed forward, then one token per
- * step until a stop token, a stop string or its budget. Sampling is {@link Sampler#sample} with one draw per step
+ * step until a stop token, a stop string, its budget or its positions. Sampling is {@link Sampler#sample} with one draw per step
  * from {@code new SplittableRandom(seed)}, exactly as {@link io.rationale.engine.Generator} does for one prompt, so
  * a generation gives the same tokens here as alone.
  */
@@ -26,6 +26,7 @@ final class GenerationJob extends Scheduler.Job<Completion> {
     private final Completion.Listener listener;      // null: nobody streams
     private final Tokenizer tok;
     private final SplittableRandom rng;
+    private final int positions;                 // it stops (LENGTH) when its cache holds this many tokens
     private KvCache cache;
     private int pending = -1;                    // the token to feed next step
     private boolean finished;
@@ -34,11 +35,22 @@ final class GenerationJob extends Scheduler.Job<Completion> {
     private final List<Completion.TokenLogprob> logprobs = new ArrayList<>();
     private List<Completion.TokenLogprob> promptLogprobs;
 
+    /** A completion: its prompt plus its budget fit the positions (the caller checks), so only the budget ends it. */
     GenerationJob(Completion.Spec spec, Completion.Listener listener, Tokenizer tok) {
+        this(spec, listener, tok, Integer.MAX_VALUE);
+    }
+
+    /**
+     * A generation that also ends (with {@link Completion.FinishReason#LENGTH}, fewer tokens than its budget) when the
+     * positions are full: when its cache holds {@code positions} tokens, the prompt and every new token but the last,
+     * as {@link io.rationale.engine.Generator} stops at {@code max_position_embeddings}.
+     */
+    GenerationJob(Completion.Spec spec, Completion.Listener listener, Tokenizer tok, int positions) {
         this.spec = spec;
         this.listener = listener;
         this.tok = tok;
         this.rng = new SplittableRandom(spec.sampling().seed());
+        this.positions = positions;
     }
 
     @Override
@@ -169,7 +181,7 @@ final class GenerationJob extends Scheduler.Job<Completion> {
                 return;
             }
         }
-        if (generated.size() >= spec.maxNewTokens()) finish(Completion.FinishReason.LENGTH, null);
+        if (generated.size() >= spec.maxNewTokens() || cache.length() >= positions) finish(Completion.FinishReason.LENGTH, null);
         else pending = next;
     }
 

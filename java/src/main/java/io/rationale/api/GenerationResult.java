@@ -12,7 +12,8 @@ import com.fasterxml.jackson.databind.annotation.JsonNaming;
  * @param text         the generated text (special tokens left out)
  * @param promptTokens prompt length
  * @param newTokens    generated tokens
- * @param stopReason   {@code stop_token} or {@code max_tokens}
+ * @param stopReason   {@code stop_token}, {@code max_tokens}, or {@code max_positions} (the positions are full: the
+ *                     model's context, or {@link Rationale#maxInputTokens()} when configured lower)
  * @param seconds      wall time of the generation
  * @param device       what ran it
  * @param steer          how the generation was steered (Faithfulness Serum, {@code docs/serum.md}); null: not steered
@@ -42,4 +43,6 @@ public record GenerationResult(int[] ids, String text, int promptTokens, int new
     public static final String STOP_TOKEN = "stop_token";
     /** {@link #stopReason()} when the token budget ended generation. */
     public static final String MAX_TOKENS = "max_tokens";
+    /** {@link #stopReason()} when the positions were full (the last new token was not run). */
+    public static final String MAX_POSITIONS = "max_positions";
 }

@@ -25,6 +25,8 @@ public record Input(String text, int[] ids, List<ChatMessage> messages) {
         if (text != null && text.isEmpty()) throw new IllegalArgumentException("text is empty");
         if (messages != null) {
             if (messages.isEmpty()) throw new IllegalArgumentException("messages is empty");
+            for (int i = 0; i < messages.size(); i++)
+                if (messages.get(i) == null) throw new IllegalArgumentException("messages: message " + i + " is null");
             messages = List.copyOf(messages);
         }
     }
@@ -35,8 +37,9 @@ public record Input(String text, int[] ids, List<ChatMessage> messages) {
 
     public static Input messages(List<ChatMessage> messages) { return new Input(null, null, messages); }
 
-    /** One user message (after an optional system message) through the chat template. */
+    /** One user message (after an optional system message: null for none) through the chat template. */
     public static Input chat(String user, String system) {
+        if (user == null) throw new IllegalArgumentException("user is null");
         List<ChatMessage> m = new ArrayList<>();
         if (system != null) m.add(ChatMessage.system(system));
         m.add(ChatMessage.user(user));

@@ -72,7 +72,9 @@ import java.util.concurrent.ExecutionException;
  * <h2>Errors</h2>
  * {@link IllegalArgumentException}: a problem with the request (the message says which); {@link BusyException}: the
  * queue is full; {@link EngineException}: a failure inside the engine (the model stays usable);
- * {@link UnsupportedOperationException}: a method this device cannot run (gradients on CUDA).
+ * {@link UnsupportedOperationException}: a method this device cannot run (gradients on CUDA);
+ * {@link IllegalStateException}: the engine is shut down ({@link #close()}), or the JVM lacks the Vector API module
+ * ({@code --add-modules=jdk.incubator.vector}; refused by {@link #open(Path)}).
  */
 public final class Rationale implements AutoCloseable {
     /**
@@ -91,8 +93,11 @@ public final class Rationale implements AutoCloseable {
      *                       ({@link #arriving()}); a lone caller never waits
      * @param maxConcurrent  requests the engine works on at once (one batch plus the generations in progress)
      * @param maxQueue       requests that may wait beyond those; more are refused with {@link BusyException}
-     * @param maxInputTokens longest input in tokens, prompt plus generated tokens for a generation (0: the model's
-     *                       context; never more than it)
+     * @param maxInputTokens longest input in tokens (0: the model's context; never more than it): a longer prompt
+     *                       is refused; {@link Rationale#complete} refuses a prompt plus max new tokens beyond it;
+     *                       {@link Rationale#generate} stops when the prompt and its new tokens fill it
+     *                       ({@code max_positions}; the last new token, never run, may be one more, as
+     *                       {@code rationale generate} does at the model's context)
      * @param modelName      the model's name in results and in the service (null: the folder's name)
      */
     public record Config(Device device, int threads, Duration batchWindow, int maxConcurrent, int maxQueue, int maxInputTokens,
@@ -162,6 +167,10 @@ public final class Rationale implements AutoCloseable {
      * the weights or run beside them ({@link io.rationale.lora.Adapters}).
      */
     public static Rationale open(Path dir, Config config, io.rationale.lora.Adapters adapters) {
+        checkVectorModule(ModuleLayer.boot());
+        if (dir == null) throw new IllegalArgumentException("dir is null");
+        if (config == null) throw new IllegalArgumentException("config is null");
+        if (adapters == null) throw new IllegalArgumentException("adapters is null (io.rationale.lora.Adapters.NONE: none)");
         if (!Files.isDirectory(dir)) throw new IllegalArgumentException(dir + ": not a folder");
         Tokenizer tok = Tokenizer.load(dir);
         Model model = null;
@@ -185,8 +194,25 @@ public final class Rationale implements AutoCloseable {
      * thread but leaves backend and tokenizer open.
      */
     public static Rationale of(Backend backend, Tokenizer tok, Config config) {
+        checkVectorModule(ModuleLayer.boot());
+        if (backend == null) throw new IllegalArgumentException("backend is null");
+        if (tok == null) throw new IllegalArgumentException("tok is null");
+        if (config == null) throw new IllegalArgumentException("config is null");
         String name = config.modelName() != null ? config.modelName() : "model";
         return new Rationale(backend, tok, List.of(), name, "device: " + backend.device(), config);
+    }
+
+    /**
+     * Refuses a JVM without the Vector API module (the CPU kernels need it): without this check the model opens and
+     * its first call fails with {@code NoClassDefFoundError: jdk/incubator/vector/Vector}.
+     *
+     * @param layer the module layer to look in ({@link ModuleLayer#boot()})
+     * @throws IllegalStateException when {@code jdk.incubator.vector} is not in it
+     */
+    static void checkVectorModule(ModuleLayer layer) {
+        if (layer.findModule("jdk.incubator.vector").isEmpty())
+            throw new IllegalStateException("the JVM lacks the Vector API module that rationale-engine needs: run java with"
+                    + " --add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED (as the rationale launcher does)");
     }
 
     // ------------------------------------------------------------------ facts
@@ -203,11 +229,21 @@ public final class Rationale implements AutoCloseable {
     /** The model's context in tokens (its max_position_embeddings). */
     public int contextLength() { return context; }
 
-    /** The longest input accepted, in tokens (prompt plus generated tokens for a generation). */
+    /**
+     * The longest input accepted, in tokens: a prompt's limit, prompt plus max new tokens for {@link #complete}, the
+     * positions a {@link #generate} fills before it stops with {@code max_positions}.
+     */
     public int maxInputTokens() { return maxInput; }
 
-    /** The model's tokenizer (thread-safe). */
-    public Tokenizer tokenizer() { return tok; }
+    /**
+     * The model's tokenizer (thread-safe).
+     *
+     * @throws IllegalStateException after {@link #close()} has freed it
+     */
+    public Tokenizer tokenizer() {
+        if (released) throw new IllegalStateException("the engine is shut down");
+        return tok;
+    }
 
     /** Vocabulary size of the model. */
     public int vocabSize() { return backend.model().config().vocabSize(); }
@@ -242,10 +278,11 @@ public final class Rationale implements AutoCloseable {
      *
      * @throws IllegalArgumentException for an empty input, ids outside the vocabulary, chat messages without a chat
      *                                  template, or too many tokens
+     * @throws IllegalStateException    after {@link #shutdown} or {@link #close()}
      */
-    public int[] ids(Input in) { return ids(in, 0); }
-
-    private int[] ids(Input in, int room) {
+    public int[] ids(Input in) {
+        scheduler.checkOpen();
+        if (in == null) throw new IllegalArgumentException("input is null");
         int[] ids;
         try {
             if (in.text() != null) ids = tok.encode(in.text()).ids();
@@ -259,7 +296,7 @@ public final class Rationale implements AutoCloseable {
         for (int i = 0; i < ids.length; i++)
             if (ids[i] < 0 || ids[i] >= vocab)
                 throw new IllegalArgumentException("input id " + ids[i] + " at position " + i + " is outside the vocabulary [0, " + vocab + ")");
-        checkLength(ids.length, room);
+        checkLength(ids.length, 0);
         return ids;
     }
 
@@ -273,12 +310,15 @@ public final class Rationale implements AutoCloseable {
 
     /** Tokenizes a text (with the tokenizer's BOS/EOS rule when {@code addSpecialTokens}). */
     public int[] tokenize(String text, boolean addSpecialTokens) {
+        scheduler.checkOpen();
         if (text == null) throw new IllegalArgumentException("no text to tokenize");
         return addSpecialTokens ? tok.encode(text).ids() : tok.encode(text, false, false).ids();
     }
 
     /** Decodes ids to text (special tokens included unless skipped). */
     public String detokenize(int[] ids, boolean skipSpecialTokens) {
+        scheduler.checkOpen();
+        if (ids == null) throw new IllegalArgumentException("ids is null");
         int vocab = tok.vocabSize();
         for (int i = 0; i < ids.length; i++)
             if (ids[i] < 0 || ids[i] >= vocab)
@@ -306,7 +346,10 @@ public final class Rationale implements AutoCloseable {
 
     /**
      * A continuation, as {@code rationale generate} makes it: greedy when {@code sampling.temperature()} is 0, else
-     * temperature and top-p with {@code sampling.seed()}; ends at the config's EOS ids or after {@code maxNewTokens}.
+     * temperature and top-p with {@code sampling.seed()}; ends at the config's EOS ids ({@code stop_token}), after
+     * {@code maxNewTokens} ({@code max_tokens}), or when the positions are full ({@code max_positions}: the prompt and
+     * the new tokens but the last fill {@link #maxInputTokens()}, the model's context unless configured lower). The
+     * prompt must fit; {@code maxNewTokens} may ask for more than the rest of the context.
      */
     public GenerationResult generate(Input in, int maxNewTokens, SamplingParams sampling) {
         return join(generateAsync(in, maxNewTokens, sampling));
@@ -314,20 +357,24 @@ public final class Rationale implements AutoCloseable {
 
     /** {@link #generate} without waiting. */
     public CompletableFuture<GenerationResult> generateAsync(Input in, int maxNewTokens, SamplingParams sampling) {
+        scheduler.checkOpen();
+        if (in == null) throw new IllegalArgumentException("input is null");
+        if (sampling == null) throw new IllegalArgumentException("sampling is null (SamplingParams.greedy(): greedy decoding)");
         if (maxNewTokens < 0) throw new IllegalArgumentException("max new tokens must be >= 0, got " + maxNewTokens);
-        int[] prompt = ids(in, maxNewTokens);
+        int[] prompt = ids(in);
         if (maxNewTokens == 0) {
             return CompletableFuture.completedFuture(new GenerationResult(prompt, "", prompt.length, 0, GenerationResult.MAX_TOKENS, 0, backend.device()));
         }
         Completion.Spec spec = new Completion.Spec(prompt, maxNewTokens, sampling, Set.copyOf(backend.model().config().eosTokenIds()),
                 List.of(), false, 0, false);
         String device = backend.device();
-        return linked(scheduler.submit(new GenerationJob(spec, null, tok)), c -> {
+        return linked(scheduler.submit(new GenerationJob(spec, null, tok, maxInput)), c -> {
             int[] all = new int[prompt.length + c.generated().length];
             System.arraycopy(prompt, 0, all, 0, prompt.length);
             System.arraycopy(c.generated(), 0, all, prompt.length, c.generated().length);
             return new GenerationResult(all, tok.decodeAfter(prompt, c.generated()), prompt.length, c.generated().length,
-                    c.finishReason() == Completion.FinishReason.STOP_TOKEN ? GenerationResult.STOP_TOKEN : GenerationResult.MAX_TOKENS,
+                    c.finishReason() == Completion.FinishReason.STOP_TOKEN ? GenerationResult.STOP_TOKEN
+                            : c.generated().length < maxNewTokens ? GenerationResult.MAX_POSITIONS : GenerationResult.MAX_TOKENS,
                     c.seconds(), device);
         });
     }
@@ -343,6 +390,8 @@ public final class Rationale implements AutoCloseable {
      * (see {@link Completion.Listener}); the future completes with the whole completion after the last one.
      */
     public CompletableFuture<Completion> completeAsync(Completion.Spec spec, Completion.Listener listener) {
+        scheduler.checkOpen();
+        if (spec == null) throw new IllegalArgumentException("spec is null");
         int vocab = vocabSize();
         int[] p = spec.prompt();
         for (int i = 0; i < p.length; i++)
@@ -362,6 +411,8 @@ public final class Rationale implements AutoCloseable {
      * {@linkplain #arriving() arriving} before the first is submitted, so that the first does not start a pass alone).
      */
     public List<AttributionResult> attribute(List<AttributionRequest> rs) {
+        scheduler.checkOpen();
+        if (rs == null) throw new IllegalArgumentException("requests is null");
         List<CompletableFuture<AttributionResult>> fs = new ArrayList<>(rs.size());
         List<Scheduler.Ticket> tickets = new ArrayList<>(rs.size());
         try {
@@ -383,6 +434,7 @@ public final class Rationale implements AutoCloseable {
 
     /** {@link #attribute(AttributionRequest)} without waiting. */
     public CompletableFuture<AttributionResult> attributeAsync(AttributionRequest r) {
+        scheduler.checkOpen();
         Resolved x = resolve(r);
         String device = backend.device();
         CompletableFuture<AttributionSet> f;
@@ -403,13 +455,17 @@ public final class Rationale implements AutoCloseable {
         if (r == null) throw new IllegalArgumentException("no attribution request");
         if (r.methods() == null || r.methods().isEmpty()) throw new IllegalArgumentException("no attribution method given (valid: " + Method.validNames() + ")");
         LinkedHashSet<Method> methods = new LinkedHashSet<>();
-        for (String m : r.methods()) methods.addAll(Method.parse(m));
+        for (String m : r.methods()) {
+            if (m == null) throw new IllegalArgumentException("methods: a method name is null");
+            methods.addAll(Method.parse(m));
+        }
         int vocab = vocabSize();
         boolean chat = Boolean.TRUE.equals(r.chat());
         if ((r.text() == null) == (r.ids() == null)) throw new IllegalArgumentException("give text or ids (exactly one)");
         if (r.ids() != null && (r.studyStart() != null || r.studyEnd() != null))
             throw new IllegalArgumentException("study_start/study_end need text, not ids");
         if (r.ids() != null && chat) throw new IllegalArgumentException("chat needs text, not ids");
+        if (r.system() != null && !chat) throw new IllegalArgumentException("system needs chat");
         if (r.targetId() != null && r.targetText() != null) throw new IllegalArgumentException("give target_id or target_text, not both");
         if (r.foilId() != null && r.foilText() != null) throw new IllegalArgumentException("give foil_id or foil_text, not both");
         if (r.targetId() != null && r.targetId() < 0) throw new IllegalArgumentException("target id " + r.targetId() + " is outside the vocabulary (negative)");
@@ -455,10 +511,14 @@ public final class Rationale implements AutoCloseable {
 
     /** {@link #flipEvaluation} without waiting. */
     public CompletableFuture<ExampleResult> flipEvaluationAsync(FlipRequest r) {
+        scheduler.checkOpen();
         if (r == null) throw new IllegalArgumentException("no flip-evaluation request");
         if (r.labels() == null || r.labels().size() < 2)
             throw new IllegalArgumentException("labels: a label set needs at least two labels (masking a rationale can flip one label to another), got "
                     + (r.labels() == null ? "none" : r.labels()));
+        if (hasNull(r.labels())) throw new IllegalArgumentException("labels: a label is null");
+        if (r.rationale() != null && hasNull(r.rationale())) throw new IllegalArgumentException("rationale: a word index is null");
+        if (r.methods() != null && hasNull(r.methods())) throw new IllegalArgumentException("methods: a method name is null");
         if (r.fields() == null || r.fields().isEmpty()) throw new IllegalArgumentException("fields: no text fields");
         boolean methodsGiven = r.methods() != null && !r.methods().isEmpty();
         boolean given = r.rationales() != null && !r.rationales().isEmpty();
@@ -491,6 +551,7 @@ public final class Rationale implements AutoCloseable {
         if (given) {
             for (FlipRequest.Given g : r.rationales()) {
                 if (g == null || g.ranking() == null) throw new IllegalArgumentException("rationales: each needs a method name and a ranking");
+                if (hasNull(g.ranking())) throw new IllegalArgumentException("rationales: a ranking holds a null word index");
                 list.add(new GivenRationales.Given(g.method(), g.ranking().stream().mapToInt(Integer::intValue).toArray(), g.k()));
             }
         }
@@ -502,6 +563,12 @@ public final class Rationale implements AutoCloseable {
             return keepGold ? out : new ExampleResult(out.index(), out.id(), out.skipped(), out.words(), null, out.predicted(),
                     out.labelProbs(), out.human(), out.methods(), out.seconds(), out.attributionTarget(), out.flipPath());
         }));
+    }
+
+    /** Whether a list holds null ({@code List.of(...).contains(null)} throws). */
+    private static boolean hasNull(List<?> list) {
+        for (Object o : list) if (o == null) return true;
+        return false;
     }
 
     /** An evaluator per prompt template, labels, fields and options (label-word resolution is not free). */
@@ -539,6 +606,7 @@ public final class Rationale implements AutoCloseable {
      * {@link UnsupportedOperationException}, {@link BusyException} and {@link EngineException} come out as they are.
      */
     public static <T> T join(CompletableFuture<T> f) {
+        if (f == null) throw new IllegalArgumentException("the future is null");
         try {
             return f.get();
         } catch (InterruptedException e) {
@@ -560,6 +628,7 @@ public final class Rationale implements AutoCloseable {
      * @return whether every request finished in time
      */
     public boolean shutdown(Duration timeout) {
+        if (timeout == null) throw new IllegalArgumentException("timeout is null");
         boolean done = scheduler.shutdown(true, Math.max(1, timeout.toMillis()));
         if (done) releaseOwned();
         return done;
@@ -574,7 +643,7 @@ public final class Rationale implements AutoCloseable {
         }
     }
 
-    private boolean released;
+    private volatile boolean released;
 
     private synchronized void releaseOwned() {
         if (released) return;

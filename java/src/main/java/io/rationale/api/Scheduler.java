@@ -174,7 +174,7 @@ final class Scheduler implements AutoCloseable {
     <T> CompletableFuture<T> submit(Job<T> job) {
         lock.lock();
         try {
-            if (closed) throw new IllegalStateException("the engine is shut down");
+            if (closed) throw shutDown();
             if (queue.size() >= maxQueue + Math.max(0, maxConcurrent - running - decoding.size()))
                 throw new BusyException(queue.size() + " requests are waiting (the queue holds " + maxQueue + "); try again later");
             queue.add(job);
@@ -184,6 +184,18 @@ final class Scheduler implements AutoCloseable {
         }
         return job.future;
     }
+
+    /** @throws IllegalStateException after {@link #shutdown} began: nothing new is taken */
+    void checkOpen() {
+        lock.lock();
+        try {
+            if (closed) throw shutDown();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static IllegalStateException shutDown() { return new IllegalStateException("the engine is shut down"); }
 
     /** Jobs waiting, and jobs being worked on (batch plus generations). */
     int[] load() {

@@ -15,8 +15,11 @@
  * <li>Results: {@link io.rationale.api.LogitsResult} ({@code logits --json}), {@link io.rationale.api.GenerationResult}
  *     ({@code generate --json}), {@link io.rationale.api.AttributionResult} ({@code attribute --json}),
  *     {@link io.rationale.eval.ExampleResult} (one line of eval's examples.jsonl), {@link io.rationale.api.Completion}.</li>
- * <li>Errors: {@link java.lang.IllegalArgumentException} (the request), {@link io.rationale.api.BusyException}
- *     (queue full), {@link io.rationale.api.EngineException} (inside the engine; the model stays usable).</li>
+ * <li>Errors: {@link java.lang.IllegalArgumentException} (the request, null arguments included: the message names
+ *     the argument), {@link io.rationale.api.BusyException} (queue full), {@link io.rationale.api.EngineException}
+ *     (inside the engine; the model stays usable), {@link java.lang.IllegalStateException} (any call after
+ *     {@code close()}: "the engine is shut down"; {@code open} in a JVM without
+ *     {@code --add-modules=jdk.incubator.vector}).</li>
  * </ul>
  *
  * Metrics on results are the public static helpers of {@code io.rationale.metrics} ({@code Alignment.wordPrf},

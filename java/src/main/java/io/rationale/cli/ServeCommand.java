@@ -57,7 +57,7 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--model-name", paramLabel = "NAME", description = "The model's id in /v1/models and results (default: the folder's name; with --adapter, +ADAPTER_FOLDER appended).")
     String modelName;
 
-    @Option(names = "--max-input-tokens", defaultValue = "0", paramLabel = "N", description = "Longest input, prompt plus generated tokens (0 = the model's context, never more).")
+    @Option(names = "--max-input-tokens", defaultValue = "0", paramLabel = "N", description = "Longest input, prompt plus generated tokens (0 = the model's context, never more): the OpenAI endpoints refuse more, /v1/generate stops there (max_positions).")
     int maxInputTokens;
 
     @Option(names = "--max-body-bytes", defaultValue = "8388608", paramLabel = "N", description = "Largest request body (default: ${DEFAULT-VALUE}).")

@@ -332,8 +332,11 @@ class RationaleTest {
         try (Rationale r = api(Rationale.Config.defaults().withMaxInputTokens(8))) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> r.logits(Input.text(TEXTS[0])));
             assertEquals("the input of 14 tokens exceeds the limit of 8 tokens (the model's context is 512)", e.getMessage());
-            e = assertThrows(IllegalArgumentException.class, () -> r.generate(Input.text("Once"), 20, SamplingParams.greedy()));
+            // complete refuses a budget beyond the limit; generate stops there (RationaleChecksTest)
+            e = assertThrows(IllegalArgumentException.class, () -> r.complete(new Completion.Spec(tok.encode("Once").ids(), 20,
+                    SamplingParams.greedy(), Set.of(), List.of(), false, 0, false)));
             assertEquals("2 input tokens plus 20 to generate exceed the limit of 8 tokens (the model's context is 512)", e.getMessage());
+            assertEquals(GenerationResult.MAX_POSITIONS, r.generate(Input.text("Once"), 20, SamplingParams.greedy()).stopReason());
             e = assertThrows(IllegalArgumentException.class, () -> r.attribute(AttributionRequest.ofIds(new int[]{1, 512}, "saliency")));
             assertEquals("input id 512 at position 1 is outside the vocabulary [0, 512)", e.getMessage());
             e = assertThrows(IllegalArgumentException.class, () -> r.attribute(AttributionRequest.of("Once", "salience")));
