@@ -267,11 +267,7 @@ public final class AttributeCommand implements Callable<Integer> {
         EvalOptions options = Usage.check(input.spec, () -> new EvalOptions(names, "human", "delete", "majority", shots, seed, igSteps,
                 EvalOptions.checkIgBaseline(baselineToken == null ? EvalOptions.DEFAULT_IG_BASELINE : "token:" + baselineToken), EvalOptions.checkTarget(target)));
         Selection.Mode selectMode = Usage.check(input.spec, () -> Selection.Mode.parse(select));
-        EvalRunner.OnError errors = switch (onError.toLowerCase(java.util.Locale.ROOT)) {
-            case "stop" -> EvalRunner.OnError.STOP;
-            case "skip" -> EvalRunner.OnError.SKIP;
-            default -> throw Usage.error(input.spec, "--on-error must be stop or skip, got '" + onError + "'");
-        };
+        EvalRunner.OnError errors = Usage.onError(input.spec, onError);
         ProgressPrinter.Mode progressMode = Usage.check(input.spec, () -> ProgressPrinter.mode(progress));
         var d = device.parse();
         io.rationale.lora.Adapters adapters = adapter.parse();

@@ -188,11 +188,7 @@ public final class EvalCommand implements Callable<Integer> {
         if (sparkPartitions != null && spark == null) throw Usage.error(spec, "--spark-partitions goes with --spark");
         if (sparkPartitions != null && sparkPartitions < 1) throw Usage.error(spec, "--spark-partitions must be >= 1, got " + sparkPartitions);
         if (spark != null && remote) throw Usage.error(spec, "--spark runs a model folder on the cluster; a model behind an API (--model openai:...) is not one");
-        EvalRunner.OnError errors = switch (onError.toLowerCase(Locale.ROOT)) {
-            case "stop" -> EvalRunner.OnError.STOP;
-            case "skip" -> EvalRunner.OnError.SKIP;
-            default -> throw Usage.error(spec, "--on-error must be stop or skip, got '" + onError + "'");
-        };
+        EvalRunner.OnError errors = Usage.onError(spec, onError);
         ProgressPrinter.Mode progressMode = Usage.check(spec, () -> ProgressPrinter.mode(progress));
         var d = device.parse();
         io.rationale.lora.Adapters adapters = adapter.parse();

@@ -136,11 +136,7 @@ public final class SerumCommand implements Callable<Integer> {
                     SerumPrompts.Explain.parse(explain).cliName(), keep.toLowerCase(Locale.ROOT), seed, answerTokens, explanationTokens, temperature,
                     topP, judgeModel == null ? null : judgeModel.toAbsolutePath().normalize().toString(), judgeTokens, null);
         });
-        EvalRunner.OnError errors = switch (onError.toLowerCase(Locale.ROOT)) {
-            case "stop" -> EvalRunner.OnError.STOP;
-            case "skip" -> EvalRunner.OnError.SKIP;
-            default -> throw Usage.error(spec, "--on-error must be stop or skip, got '" + onError + "'");
-        };
+        EvalRunner.OnError errors = Usage.onError(spec, onError);
         ProgressPrinter.Mode progressMode = Usage.check(spec, () -> ProgressPrinter.mode(progress));
         var d = device.parse();
         var adapters = adapter.parse();

@@ -25,6 +25,15 @@ final class Usage {
 
     static final int EXIT_FAILURE = 1, EXIT_USAGE = 2;
 
+    /** {@code --on-error}: {@code stop} or {@code skip} (any case), else a usage error. */
+    static io.rationale.eval.EvalRunner.OnError onError(CommandSpec spec, String value) {
+        return switch (value.toLowerCase(java.util.Locale.ROOT)) {
+            case "stop" -> io.rationale.eval.EvalRunner.OnError.STOP;
+            case "skip" -> io.rationale.eval.EvalRunner.OnError.SKIP;
+            default -> throw error(spec, "--on-error must be stop or skip, got '" + value + "'");
+        };
+    }
+
     /** A usage error (exit 2) of {@code spec}'s command. */
     static CommandLine.ParameterException error(CommandSpec spec, String message) {
         return new CommandLine.ParameterException(spec.commandLine(), message);

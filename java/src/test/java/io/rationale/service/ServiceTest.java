@@ -460,28 +460,39 @@ class ServiceTest extends ServiceFixture {
         FailingBackend slow = new FailingBackend(backend);
         slow.delayMillis = 10;
         try (Running r = Running.start(slow, Rationale.Config.defaults(), Server.Config.loopback(0))) {
-            String body = "{\"text\": \"Once upon a time\", \"max_new_tokens\": 400}";
-            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), r.server().port())) {
-                OutputStream out = s.getOutputStream();
-                out.write(("POST /v1/generate HTTP/1.1\r\nHost: x\r\nContent-Length: " + body.length() + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
-                out.flush();
-                long t0 = System.nanoTime();
-                while (r.api().load()[1] == 0) {
-                    assertTrue(System.nanoTime() - t0 < 10_000_000_000L);
-                    Thread.sleep(2);
-                }
-            }   // closed mid-request: about 4 s of generation were left
-            long t0 = System.nanoTime();
-            while (r.api().load()[1] > 0) {
-                assertTrue(System.nanoTime() - t0 < 2_000_000_000L, "the generation stops within 2 s of the disconnect");
-                Thread.sleep(5);
-            }
-            int passes = slow.forwards.get();
+            // closed mid-request: about 4 s of generation were left
+            int passes = disconnectMidRequest(r, slow, "/v1/generate", "{\"text\": \"Once upon a time\", \"max_new_tokens\": 400}",
+                    () -> r.api().load()[1] > 0, "the generation");
             assertTrue(passes < 200, "freed early: " + passes + " of 400 steps ran");
-            Thread.sleep(100);
-            assertEquals(passes, slow.forwards.get(), "no pass runs for it afterwards");
             assertEquals(200, r.http().post("/v1/logits", "{\"text\": \"Once\"}").status());
         }
+    }
+
+    /**
+     * Sends {@code body} to {@code path} on a socket of its own, closes the socket once {@code started}, then requires
+     * the engine's work for it to end within 2 s and no pass to run for it afterwards; returns the passes that ran.
+     */
+    static int disconnectMidRequest(Running r, FailingBackend slow, String path, String body, java.util.function.BooleanSupplier started,
+                                    String what) throws Exception {
+        try (Socket s = new Socket(InetAddress.getLoopbackAddress(), r.server().port())) {
+            OutputStream out = s.getOutputStream();
+            out.write(("POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: " + body.length() + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            long t0 = System.nanoTime();
+            while (!started.getAsBoolean()) {
+                assertTrue(System.nanoTime() - t0 < 10_000_000_000L, what + " starts");
+                Thread.sleep(2);
+            }
+        }
+        long t0 = System.nanoTime();
+        while (r.api().load()[1] > 0) {
+            assertTrue(System.nanoTime() - t0 < 2_000_000_000L, what + " stops within 2 s of the disconnect");
+            Thread.sleep(5);
+        }
+        int passes = slow.forwards.get();
+        Thread.sleep(100);
+        assertEquals(passes, slow.forwards.get(), "no pass runs for it afterwards");
+        return passes;
     }
 
     /**
@@ -497,29 +508,14 @@ class ServiceTest extends ServiceFixture {
         slow.memoryBudget = 2 * backend.bytesPerRecordedSequence(io.rationale.attribution.AttributionInput.of(tok.encode(text)).size(), false);   // 1 or 2 steps a batch
         int full = 2 + steps / 2;          // at least: the input's forward, the baseline's, then the batches
         try (Running r = Running.start(slow, Rationale.Config.defaults(), Server.Config.loopback(0))) {
+            // closed a few batches in: over 5 s of batches were left
             String body = "{\"text\": \"" + text + "\", \"methods\": \"integrated_gradients\", \"steps\": " + steps + "}";
-            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), r.server().port())) {
-                OutputStream out = s.getOutputStream();
-                out.write(("POST /v1/attributions HTTP/1.1\r\nHost: x\r\nContent-Length: " + body.length() + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
-                out.flush();
-                long t0 = System.nanoTime();
-                while (r.api().load()[1] == 0 || slow.forwards.get() < 6) {     // taken, and a few batches in
-                    assertTrue(System.nanoTime() - t0 < 10_000_000_000L);
-                    Thread.sleep(2);
-                }
-            }   // closed mid-request: over 5 s of batches were left
-            long t0 = System.nanoTime();
-            while (r.api().load()[1] > 0) {
-                assertTrue(System.nanoTime() - t0 < 2_000_000_000L, "the attribution stops within 2 s of the disconnect");
-                Thread.sleep(5);
-            }
-            int passes = slow.forwards.get();
+            int passes = disconnectMidRequest(r, slow, "/v1/attributions", body, () -> r.api().load()[1] > 0 && slow.forwards.get() >= 6,
+                    "the attribution");
             assertTrue(passes < full / 4, "freed early: " + passes + " of at least " + full + " passes ran");
-            Thread.sleep(100);
-            assertEquals(passes, slow.forwards.get(), "no pass runs for it afterwards");
             JsonNode health = r.http().get("/health").json();
             assertEquals(0, health.get("working").asInt(), health.toString());
-            t0 = System.nanoTime();
+            long t0 = System.nanoTime();
             assertEquals(200, r.http().post("/v1/logits", "{\"text\": \"Once\"}").status());
             assertTrue(System.nanoTime() - t0 < 1_000_000_000L, "the engine is free for the next request");
         }
