@@ -9,11 +9,24 @@ public final class Logits {
     private final float[] data;
     private final int[] firstRow;   // per sequence, plus one past the end
 
-    /** {@code data} holds {@code firstRow[numSequences]} rows; sequence s owns rows [firstRow[s], firstRow[s+1]). */
+    /**
+     * {@code data} holds {@code firstRow[numSequences]} rows; sequence s owns rows [firstRow[s], firstRow[s+1]).
+     *
+     * @throws IllegalStateException when a sequence's last row holds a NaN: a weight or an activation of the model is
+     *                               not finite, and every number computed from the pass would be meaningless
+     */
     public Logits(int vocabSize, float[] data, int[] firstRow) {
         this.vocabSize = vocabSize;
         this.data = data;
         this.firstRow = firstRow;
+        for (int s = 0; s + 1 < firstRow.length; s++) {
+            if (firstRow[s + 1] == firstRow[s]) continue;
+            int o = (firstRow[s + 1] - 1) * vocabSize;
+            for (int t = 0; t < vocabSize; t++)
+                if (Float.isNaN(data[o + t]))
+                    throw new IllegalStateException("the model's logits are NaN (token " + t + " at the last position of sequence " + s
+                            + "): a weight or an activation is not finite; check the checkpoint's values");
+        }
     }
 
     public int vocabSize() { return vocabSize; }

@@ -56,6 +56,25 @@ class CliErrorsTest {
     }
 
     @Test
+    void aNotFiniteWeightIsAnErrorNotNaNResults(@TempDir Path tmp) throws Exception {
+        try (var files = Files.list(CliRun.STORIES)) {
+            for (Path p : files.toList()) Files.copy(p, tmp.resolve(p.getFileName()));
+        }
+        // one NaN in model.norm.weight (F32), written at its place in the safetensors data section
+        Path st = tmp.resolve("model.safetensors");
+        byte[] bytes = Files.readAllBytes(st);
+        long n = java.nio.ByteBuffer.wrap(bytes, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+        var header = new com.fasterxml.jackson.databind.ObjectMapper().readTree(new String(bytes, 8, (int) n, java.nio.charset.StandardCharsets.UTF_8));
+        var norm = header.get("model.norm.weight");
+        assertEquals("F32", norm.get("dtype").asText());
+        int at = (int) (8 + n + norm.get("data_offsets").get(0).asLong());
+        java.nio.ByteBuffer.wrap(bytes, at, 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putFloat(Float.NaN);
+        Files.write(st, bytes);
+        assertOneLineError(CliRun.of("logits", "--model", tmp.toString(), "--text", "hi"), 1, "logits are NaN", "not finite");
+        assertOneLineError(CliRun.of("generate", "--model", tmp.toString(), "--text", "hi", "--max-new-tokens", "3"), 1, "logits are NaN");
+    }
+
+    @Test
     void unsupportedArchitecture(@TempDir Path tmp) throws Exception {
         Files.writeString(tmp.resolve("config.json"), "{\"architectures\": [\"GPT2LMHeadModel\"]}");
         assertOneLineError(CliRun.of("inspect", "--model", tmp.toString()), 1, "GPT2LMHeadModel");
