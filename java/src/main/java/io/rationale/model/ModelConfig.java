@@ -76,16 +76,15 @@ public record ModelConfig(
         boolean oBias = !qwen && attnBias;
         boolean mlpBias = j.path("mlp_bias").asBoolean(false);
 
-        int window = 0;
-        JsonNode sw = j.get("sliding_window");
-        if (sw != null && !sw.isNull() && (!qwen || j.path("use_sliding_window").asBoolean(false))) window = sw.asInt();
+        int layers = req(j, "num_hidden_layers", where);
+        int window = slidingWindow(j, arch, layers, where);
 
         List<Integer> eos = new ArrayList<>();
         JsonNode e = j.get("eos_token_id");
         if (e != null && e.isArray()) e.forEach(x -> eos.add(x.asInt()));
         else if (e != null && e.isNumber()) eos.add(e.asInt());
 
-        return new ModelConfig(arch, hidden, req(j, "intermediate_size", where), req(j, "num_hidden_layers", where),
+        return new ModelConfig(arch, hidden, req(j, "intermediate_size", where), layers,
                 heads, kvHeads, headDim, req(j, "vocab_size", where), (float) j.path("rms_norm_eps").asDouble(1e-6),
                 j.path("rope_theta").asDouble(10000.0), ropeScaling(j.get("rope_scaling"), where),
                 j.path("tie_word_embeddings").asBoolean(false), qkvBias, oBias, mlpBias,
@@ -100,16 +99,69 @@ public record ModelConfig(
         return v.asInt();
     }
 
+    /**
+     * The attention window as transformers reads the config (0: none). Mistral: {@code sliding_window}, 4096 when the
+     * key is absent ({@code MistralConfig}'s default), none when null. Qwen2: only with {@code use_sliding_window},
+     * and only on the layers from {@code max_window_layers} on (default 28), or the {@code sliding_attention} ones of
+     * {@code layer_types}: on all layers or none here, a window on some layers only is refused (not computed wrong).
+     * Llama: none (its attention has no window, whatever the config holds).
+     */
+    private static int slidingWindow(JsonNode j, String arch, int layers, String where) {
+        JsonNode sw = j.get("sliding_window");
+        switch (arch) {
+            case "MistralForCausalLM":
+                if (sw == null) return 4096;
+                return sw.isNull() ? 0 : positive(sw, "sliding_window", where);
+            case "Qwen2ForCausalLM":
+                if (!j.path("use_sliding_window").asBoolean(false) || sw == null || sw.isNull()) return 0;
+                int window = positive(sw, "sliding_window", where), sliding = 0;
+                JsonNode types = j.get("layer_types");
+                if (types != null && types.isArray()) {
+                    for (JsonNode t : types) if ("sliding_attention".equals(t.asText())) sliding++;
+                } else {
+                    int from = j.has("max_window_layers") && !j.get("max_window_layers").isNull() ? j.get("max_window_layers").asInt() : 28;
+                    sliding = Math.max(0, layers - Math.max(0, from));
+                }
+                if (sliding == 0) return 0;
+                if (sliding == layers) return window;
+                throw new ConfigException(where + ": a sliding window on " + sliding + " of " + layers + " layers (use_sliding_window with "
+                        + (types != null && types.isArray() ? "layer_types" : "max_window_layers " + j.path("max_window_layers").asText("28"))
+                        + ") is not supported: only on every layer or none");
+            default:
+                return 0;
+        }
+    }
+
+    private static int positive(JsonNode v, String key, String where) {
+        if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() <= 0) throw new ConfigException(where + ": \"" + key + "\" must be a positive integer, got " + v);
+        return v.asInt();
+    }
+
+    /** {@code rope_scaling}: every field its type needs must be there and valid, as transformers' validation requires. */
     private static RopeScaling ropeScaling(JsonNode r, String where) {
         if (r == null || r.isNull()) return null;
         String type = r.has("rope_type") ? r.get("rope_type").asText() : r.path("type").asText("");
         return switch (type) {
             case "default" -> null;
-            case "llama3" -> new RopeScaling(type, r.path("factor").asDouble(8.0), r.path("low_freq_factor").asDouble(1.0),
-                    r.path("high_freq_factor").asDouble(4.0), r.path("original_max_position_embeddings").asInt(8192));
-            case "linear" -> new RopeScaling(type, r.path("factor").asDouble(1.0), 0, 0, 0);
+            case "llama3" -> new RopeScaling(type, scale(r, "factor", where), scale(r, "low_freq_factor", where),
+                    scale(r, "high_freq_factor", where), positive(need(r, "original_max_position_embeddings", where), "rope_scaling.original_max_position_embeddings", where));
+            case "linear" -> new RopeScaling(type, scale(r, "factor", where), 0, 0, 0);
             default -> throw new ConfigException(where + ": unsupported rope_scaling type \"" + type + "\" (supported: llama3, linear)");
         };
+    }
+
+    private static JsonNode need(JsonNode r, String key, String where) {
+        JsonNode v = r.get(key);
+        if (v == null || v.isNull()) throw new ConfigException(where + ": rope_scaling of type " + r.path("rope_type").asText(r.path("type").asText())
+                + " needs \"" + key + "\"");
+        return v;
+    }
+
+    private static double scale(JsonNode r, String key, String where) {
+        JsonNode v = need(r, key, where);
+        if (!v.isNumber() || !(v.asDouble() > 0) || !Double.isFinite(v.asDouble()))
+            throw new ConfigException(where + ": rope_scaling." + key + " must be a positive number, got " + v);
+        return v.asDouble();
     }
 
     /** The tensors this config requires, name to HF shape, in checkpoint order. */

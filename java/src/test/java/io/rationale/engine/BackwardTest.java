@@ -50,7 +50,7 @@ class BackwardTest {
     static final String QWEN2_WINDOW = """
             {"architectures":["Qwen2ForCausalLM"],"hidden_size":32,"intermediate_size":64,"num_hidden_layers":2,
              "num_attention_heads":4,"num_key_value_heads":2,"vocab_size":37,"rms_norm_eps":1e-6,
-             "rope_theta":1000000.0,"use_sliding_window":true,"sliding_window":3,"tie_word_embeddings":false}""";
+             "rope_theta":1000000.0,"use_sliding_window":true,"sliding_window":3,"max_window_layers":0,"tie_word_embeddings":false}""";
     static final String MQA_BIASES = """
             {"architectures":["LlamaForCausalLM"],"hidden_size":40,"intermediate_size":36,"num_hidden_layers":2,
              "num_attention_heads":4,"num_key_value_heads":1,"head_dim":12,"vocab_size":30,"rms_norm_eps":1e-6,

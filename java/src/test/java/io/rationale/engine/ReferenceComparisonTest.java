@@ -49,7 +49,7 @@ class ReferenceComparisonTest {
                         {"architectures":["Qwen2ForCausalLM"],"hidden_size":32,"intermediate_size":64,"num_hidden_layers":2,
                          "num_attention_heads":4,"num_key_value_heads":2,"vocab_size":40,"rms_norm_eps":1e-6,
                          "rope_theta":1000000.0,"rope_scaling":{"type":"linear","factor":2.0},
-                         "use_sliding_window":true,"sliding_window":9,"tie_word_embeddings":false}""", DType.F16, 70, false),
+                         "use_sliding_window":true,"sliding_window":9,"max_window_layers":0,"tie_word_embeddings":false}""", DType.F16, 70, false),
                 Arguments.of("Mistral sliding window 4, bf16 on heap segments, few tokens (decode kernel)", """
                         {"architectures":["MistralForCausalLM"],"hidden_size":64,"intermediate_size":96,"num_hidden_layers":3,
                          "num_attention_heads":8,"num_key_value_heads":2,"vocab_size":45,"rms_norm_eps":1e-5,

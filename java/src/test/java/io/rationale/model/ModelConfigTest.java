@@ -155,6 +155,15 @@ class ModelConfigTest {
         assertNull(ModelConfig.parse(j, "x").ropeScaling());
         j.set("rope_scaling", JSON.readTree("{\"rope_type\": \"yarn\", \"factor\": 4.0}"));
         fails(j, "unsupported rope_scaling type \"yarn\"");
+        // transformers' validation requires every field of the type: none is guessed
+        j.set("rope_scaling", JSON.readTree("{\"rope_type\": \"llama3\"}"));
+        fails(j, "rope_scaling of type llama3 needs \"factor\"");
+        j.set("rope_scaling", JSON.readTree("{\"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0}"));
+        fails(j, "rope_scaling of type llama3 needs \"original_max_position_embeddings\"");
+        j.set("rope_scaling", JSON.readTree("{\"type\": \"linear\"}"));
+        fails(j, "rope_scaling of type linear needs \"factor\"");
+        j.set("rope_scaling", JSON.readTree("{\"type\": \"linear\", \"factor\": 0}"));
+        fails(j, "rope_scaling.factor must be a positive number, got 0");
     }
 
     @Test
@@ -176,8 +185,29 @@ class ModelConfigTest {
         assertEquals(2 + 1 + 12 * 2, t.size());
         assertFalse(c.isTolerableExtra("lm_head.weight"));
 
+        // transformers' Qwen2: the window is on layers i >= max_window_layers (default 28), and only with use_sliding_window
         j.put("use_sliding_window", true);
+        assertEquals(0, ModelConfig.parse(j, "x").slidingWindow(), "max_window_layers absent: 28 >= 2 layers, no layer slides");
+        j.put("max_window_layers", 2);
+        assertEquals(0, ModelConfig.parse(j, "x").slidingWindow(), "max_window_layers = the layer count: none slides");
+        j.put("max_window_layers", 0);
+        assertEquals(131072, ModelConfig.parse(j, "x").slidingWindow(), "max_window_layers 0: every layer slides");
+        j.put("max_window_layers", 1);
+        fails(j, "a sliding window on 1 of 2 layers (use_sliding_window with max_window_layers 1) is not supported");
+        j.remove("max_window_layers");
+        j.putArray("layer_types").add("sliding_attention").add("sliding_attention");
         assertEquals(131072, ModelConfig.parse(j, "x").slidingWindow());
+        j.putArray("layer_types").add("full_attention").add("sliding_attention");
+        fails(j, "a sliding window on 1 of 2 layers (use_sliding_window with layer_types) is not supported");
+        j.put("use_sliding_window", false);
+        assertEquals(0, ModelConfig.parse(j, "x").slidingWindow(), "without use_sliding_window no layer slides");
+    }
+
+    @Test
+    void llamaHasNoSlidingWindow() {
+        ObjectNode j = llama();
+        j.put("sliding_window", 8);
+        assertEquals(0, ModelConfig.parse(j, "x").slidingWindow(), "LlamaAttention has no window, whatever the config holds");
     }
 
     @Test
@@ -201,6 +231,8 @@ class ModelConfigTest {
         assertFalse(c.qkvBias());
         j.putNull("sliding_window");
         assertEquals(0, ModelConfig.parse(j, "x").slidingWindow());
+        j.remove("sliding_window");
+        assertEquals(4096, ModelConfig.parse(j, "x").slidingWindow(), "MistralConfig's default when the key is absent");
     }
 
     @Test
