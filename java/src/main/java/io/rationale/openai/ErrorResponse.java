@@ -18,7 +18,10 @@ public record ErrorResponse(Error error) {
     @JsonPropertyOrder({"message", "type", "param", "code"})
     public record Error(String message, String type, String param, Integer code) {}
 
-    public static ErrorResponse of(int status, String type, String message) {
-        return new ErrorResponse(new Error(message, type, null, status));
+    public static ErrorResponse of(int status, String type, String message) { return of(status, type, message, null); }
+
+    /** @param param the request field at fault, or null */
+    public static ErrorResponse of(int status, String type, String message, String param) {
+        return new ErrorResponse(new Error(message, type, param, status));
     }
 }

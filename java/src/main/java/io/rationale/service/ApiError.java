@@ -4,14 +4,21 @@ package io.rationale.service;
 public final class ApiError extends RuntimeException {
     final int status;
     final String type;
+    final String param;          // the request field at fault, or null
 
-    ApiError(int status, String type, String message) {
+    ApiError(int status, String type, String message) { this(status, type, message, null); }
+
+    ApiError(int status, String type, String message, String param) {
         super(message);
         this.status = status;
         this.type = type;
+        this.param = param;
     }
 
     static ApiError badRequest(String message) { return new ApiError(400, "invalid_request_error", message); }
+
+    /** A bad value of one field: {@code param} names it in the answer, as OpenAI's errors do. */
+    static ApiError badField(String param, String message) { return new ApiError(400, "invalid_request_error", message, param); }
 
     static ApiError notFound(String message) { return new ApiError(404, "not_found_error", message); }
 

@@ -181,7 +181,7 @@ public final class Service implements HttpServer.Handler {
     /** The error answer for a failure: the status says whose fault it is. */
     static HttpServer.Response failure(Exception e) {
         return switch (e) {
-            case ApiError a -> error(a.status, a.getMessage());
+            case ApiError a -> HttpServer.Response.json(a.status, RationaleJson.write(ErrorResponse.of(a.status, a.type, a.getMessage(), a.param)));
             case BusyException b -> error(503, "server busy: " + b.getMessage()).withHeader("Retry-After", "1");
             case EngineException x -> error(500, x.getMessage());
             case IllegalArgumentException x -> error(400, oneLine(x.getMessage()));
@@ -418,7 +418,7 @@ public final class Service implements HttpServer.Handler {
             return c.await(api.attributeAsync(r));
         }
         JsonNode inputs = b.get("inputs");
-        if (!inputs.isArray() || inputs.isEmpty()) throw ApiError.badRequest("inputs must be a non-empty list");
+        if (!inputs.isArray() || inputs.isEmpty()) throw ApiError.badField("inputs", "inputs must be a non-empty list");
         for (String own : List.of("text", "ids"))
             if (b.has(own)) throw ApiError.badRequest("with inputs, each input gives its " + own + " (a top-level " + own + " would be ignored)");
         ObjectNode common = ((ObjectNode) b).deepCopy();
@@ -458,7 +458,7 @@ public final class Service implements HttpServer.Handler {
         if (b.has("ids")) return Input.ids(intArray(b.get("ids"), "ids"));
         if (b.has("messages")) return Input.messages(messages(b.get("messages")));
         JsonNode t = b.get("text");
-        if (!t.isTextual()) throw ApiError.badRequest("text must be a string");
+        if (!t.isTextual()) throw ApiError.badField("text", "text must be a string");
         boolean chat = bool(b, "chat");
         JsonNode system = b.get("system");
         if (system != null && !system.isNull() && !system.isTextual()) throw ApiError.badRequest("field 'system' must be a string, got " + RationaleJson.write(system));
@@ -475,17 +475,17 @@ public final class Service implements HttpServer.Handler {
         boolean stream = Boolean.TRUE.equals(r.stream());
         boolean usageChunk = includeUsage(stream, r.streamOptions());
         int n = choices(r.n());
-        if (r.bestOf() != null && r.bestOf() != 1) throw ApiError.badRequest("best_of must be 1, got " + r.bestOf());
-        if (r.suffix() != null) throw ApiError.badRequest("suffix is not supported");
+        if (r.bestOf() != null && r.bestOf() != 1) throw ApiError.badField("best_of", "best_of must be 1, got " + r.bestOf());
+        if (r.suffix() != null) throw ApiError.badField("suffix", "suffix is not supported");
         zero(r.presencePenalty(), "presence_penalty");
         zero(r.frequencyPenalty(), "frequency_penalty");
-        if (r.logitBias() != null && !r.logitBias().isNull() && !r.logitBias().isEmpty()) throw ApiError.badRequest("logit_bias is not supported");
-        if (r.prompt() == null || r.prompt().isNull()) throw ApiError.badRequest("prompt is missing");
+        if (r.logitBias() != null && !r.logitBias().isNull() && !r.logitBias().isEmpty()) throw ApiError.badField("logit_bias", "logit_bias is not supported");
+        if (r.prompt() == null || r.prompt().isNull()) throw ApiError.badField("prompt", "prompt is missing");
         int maxTokens = r.maxTokens() == null ? 16 : r.maxTokens();
-        if (maxTokens < 0) throw ApiError.badRequest("max_tokens must be >= 0, got " + maxTokens);
+        if (maxTokens < 0) throw ApiError.badField("max_tokens", "max_tokens must be >= 0, got " + maxTokens);
         Integer lp = r.logprobs();
         if (lp != null && (lp < 0 || lp > settings.maxLogprobs()))
-            throw ApiError.badRequest("logprobs must be in [0, " + settings.maxLogprobs() + "], got " + lp);
+            throw ApiError.badField("logprobs", "logprobs must be in [0, " + settings.maxLogprobs() + "], got " + lp);
         boolean echo = Boolean.TRUE.equals(r.echo());
         SamplingParams sampling = sampling(r.temperature(), r.topP(), r.seed());
         List<String> stops = stops(r.stop());
@@ -608,7 +608,7 @@ public final class Service implements HttpServer.Handler {
 
     private static boolean includeUsage(boolean stream, CompletionRequest.StreamOptions o) {
         if (o == null) return false;
-        if (!stream) throw ApiError.badRequest("stream_options needs stream: true");
+        if (!stream) throw ApiError.badField("stream_options", "stream_options needs stream: true");
         return Boolean.TRUE.equals(o.includeUsage());
     }
 
@@ -684,7 +684,7 @@ public final class Service implements HttpServer.Handler {
 
     private static List<Prompt> prompts(JsonNode p) {
         if (p.isTextual()) return List.of(new Prompt(p.asText(), null));
-        if (!p.isArray() || p.isEmpty()) throw ApiError.badRequest("prompt must be a string, a list of strings, a list of token ids or a list of token-id lists");
+        if (!p.isArray() || p.isEmpty()) throw ApiError.badField("prompt", "prompt must be a string, a list of strings, a list of token ids or a list of token-id lists");
         if (p.get(0).isInt()) return List.of(new Prompt(null, intArray(p, "prompt")));
         List<Prompt> out = new ArrayList<>();
         for (int i = 0; i < p.size(); i++) {
@@ -725,14 +725,14 @@ public final class Service implements HttpServer.Handler {
         int n = choices(r.n());
         zero(r.presencePenalty(), "presence_penalty");
         zero(r.frequencyPenalty(), "frequency_penalty");
-        if (r.logitBias() != null && !r.logitBias().isNull() && !r.logitBias().isEmpty()) throw ApiError.badRequest("logit_bias is not supported");
+        if (r.logitBias() != null && !r.logitBias().isNull() && !r.logitBias().isEmpty()) throw ApiError.badField("logit_bias", "logit_bias is not supported");
         if (r.tools() != null && !r.tools().isNull() && !r.tools().isEmpty())
-            throw ApiError.badRequest("tools (function calling) are not supported");
+            throw ApiError.badField("tools", "tools (function calling) are not supported");
         if (r.toolChoice() != null && !r.toolChoice().isNull() && !List.of("none", "auto").contains(r.toolChoice().asText()))
-            throw ApiError.badRequest("tool_choice " + r.toolChoice() + " is not supported (no tools)");
+            throw ApiError.badField("tool_choice", "tool_choice " + r.toolChoice() + " is not supported (no tools)");
         if (r.responseFormat() != null && !r.responseFormat().isNull() && !"text".equals(r.responseFormat().path("type").asText()))
-            throw ApiError.badRequest("response_format " + r.responseFormat() + " is not supported (only {\"type\": \"text\"})");
-        if (r.messages() == null || r.messages().isEmpty()) throw ApiError.badRequest("messages is missing or empty");
+            throw ApiError.badField("response_format", "response_format " + r.responseFormat() + " is not supported (only {\"type\": \"text\"})");
+        if (r.messages() == null || r.messages().isEmpty()) throw ApiError.badField("messages", "messages is missing or empty");
         List<ChatMessage> messages = new ArrayList<>();
         for (int i = 0; i < r.messages().size(); i++) {
             ChatRequest.Message m = r.messages().get(i);
@@ -744,11 +744,11 @@ public final class Service implements HttpServer.Handler {
         int[] ids = api.ids(Input.messages(messages));
         Integer mt = r.maxCompletionTokens() != null ? r.maxCompletionTokens() : r.maxTokens();
         int max = mt != null ? mt : Math.max(0, api.maxInputTokens() - ids.length);
-        if (max < 0) throw ApiError.badRequest("max_tokens must be >= 0, got " + max);
+        if (max < 0) throw ApiError.badField("max_tokens", "max_tokens must be >= 0, got " + max);
         boolean logprobs = Boolean.TRUE.equals(r.logprobs());
         int top = r.topLogprobs() == null ? 0 : r.topLogprobs();
-        if (top < 0 || top > settings.maxLogprobs()) throw ApiError.badRequest("top_logprobs must be in [0, " + settings.maxLogprobs() + "], got " + top);
-        if (r.topLogprobs() != null && !logprobs) throw ApiError.badRequest("top_logprobs needs logprobs: true");
+        if (top < 0 || top > settings.maxLogprobs()) throw ApiError.badField("top_logprobs", "top_logprobs must be in [0, " + settings.maxLogprobs() + "], got " + top);
+        if (r.topLogprobs() != null && !logprobs) throw ApiError.badField("top_logprobs", "top_logprobs needs logprobs: true");
         List<String> stops = stops(r.stop());
         SamplingParams sampling = sampling(r.temperature(), r.topP(), r.seed());
         String id = "chatcmpl-" + counter.incrementAndGet();
@@ -862,7 +862,7 @@ public final class Service implements HttpServer.Handler {
     }
 
     private static List<ChatMessage> messages(JsonNode m) {
-        if (m == null || !m.isArray() || m.isEmpty()) throw ApiError.badRequest("messages must be a non-empty list");
+        if (m == null || !m.isArray() || m.isEmpty()) throw ApiError.badField("messages", "messages must be a non-empty list");
         List<ChatMessage> out = new ArrayList<>();
         for (int i = 0; i < m.size(); i++) {
             JsonNode x = m.get(i);
@@ -890,7 +890,7 @@ public final class Service implements HttpServer.Handler {
 
     private static int choices(Integer n) {
         if (n == null) return 1;
-        if (n < 1 || n > MAX_CHOICES) throw ApiError.badRequest("n must be in [1, " + MAX_CHOICES + "], got " + n);
+        if (n < 1 || n > MAX_CHOICES) throw ApiError.badField("n", "n must be in [1, " + MAX_CHOICES + "], got " + n);
         return n;
     }
 
@@ -900,7 +900,7 @@ public final class Service implements HttpServer.Handler {
     }
 
     private static void zero(Double v, String name) {
-        if (v != null && v != 0) throw ApiError.badRequest(name + " is not supported (only 0)");
+        if (v != null && v != 0) throw ApiError.badField(name, name + " is not supported (only 0)");
     }
 
     /** OpenAI's sampling defaults; without a seed a fresh one, so that repeated requests sample afresh as OpenAI's do. */
@@ -914,11 +914,11 @@ public final class Service implements HttpServer.Handler {
         List<String> out = new ArrayList<>();
         if (stop.isTextual()) out.add(stop.asText());
         else if (stop.isArray()) for (JsonNode s : stop) {
-            if (!s.isTextual()) throw ApiError.badRequest("stop must be a string or a list of strings");
+            if (!s.isTextual()) throw ApiError.badField("stop", "stop must be a string or a list of strings");
             out.add(s.asText());
         }
-        else throw ApiError.badRequest("stop must be a string or a list of strings");
-        if (out.size() > MAX_STOPS) throw ApiError.badRequest("stop takes at most " + MAX_STOPS + " strings, got " + out.size());
+        else throw ApiError.badField("stop", "stop must be a string or a list of strings");
+        if (out.size() > MAX_STOPS) throw ApiError.badField("stop", "stop takes at most " + MAX_STOPS + " strings, got " + out.size());
         out.removeIf(String::isEmpty);
         return out;
     }
@@ -930,14 +930,14 @@ public final class Service implements HttpServer.Handler {
     }
 
     private static long longValue(JsonNode n, String name) {
-        if (!n.isIntegralNumber() || !n.canConvertToLong()) throw ApiError.badRequest("field '" + name + "' must be an integer, got " + RationaleJson.write(n));
+        if (!n.isIntegralNumber() || !n.canConvertToLong()) throw ApiError.badField(name, "field '" + name + "' must be an integer, got " + RationaleJson.write(n));
         return n.asLong();
     }
 
     private static boolean bool(JsonNode b, String name) {
         JsonNode n = b.get(name);
         if (n == null || n.isNull()) return false;
-        if (!n.isBoolean()) throw ApiError.badRequest("field '" + name + "' must be true or false, got " + RationaleJson.write(n));
+        if (!n.isBoolean()) throw ApiError.badField(name, "field '" + name + "' must be true or false, got " + RationaleJson.write(n));
         return n.asBoolean();
     }
 
@@ -990,7 +990,7 @@ public final class Service implements HttpServer.Handler {
         try {
             return STRICT.treeToValue(n, type);
         } catch (JsonProcessingException e) {
-            throw ApiError.badRequest(describe(e, n));
+            throw ApiError.badField(field(e), describe(e, n));
         }
     }
 
@@ -1031,6 +1031,13 @@ public final class Service implements HttpServer.Handler {
         if (c == Boolean.class || c == boolean.class) return "true or false";
         if (c == String.class) return "a string";
         if (java.util.Collection.class.isAssignableFrom(c) || c.isArray()) return "a list";
+        return null;
+    }
+
+    /** The field a JSON problem is about ({@code messages[0].role}), or null. */
+    private static String field(JsonProcessingException e) {
+        if (e instanceof UnrecognizedPropertyException u) return u.getPropertyName();
+        if (e instanceof com.fasterxml.jackson.databind.JsonMappingException m && !m.getPath().isEmpty()) return path(m);
         return null;
     }
 

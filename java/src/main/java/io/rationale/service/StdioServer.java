@@ -83,7 +83,7 @@ public final class StdioServer {
             r = service.handle(new HttpServer.Request(method, path.asText(), path.asText(), "", "HTTP/1.1", Map.of(), bytes, "stdio"),
                     new LineExchange(ticket));
         } catch (ApiError e) {
-            r = Service.error(e.status, e.getMessage());
+            r = Service.failure(e);
         } catch (IOException | RuntimeException e) {
             r = Service.error(500, "internal error: " + Service.oneLine(String.valueOf(e.getMessage())));
         } finally {

@@ -219,6 +219,9 @@ class ServiceTest extends ServiceFixture {
             Http.Answer string = h.post("/v1/completions", "{\"prompt\": \"x\", \"max_tokens\": \"5\"}");
             assertEquals(400, string.status());
             assertEquals("field 'max_tokens' must be an integer, got \"5\"", string.error());
+            assertEquals("max_tokens", string.json().get("error").get("param").asText(), "param names the field, as OpenAI's errors do");
+            assertEquals("n", h.post("/v1/completions", "{\"prompt\": \"x\", \"n\": 0}").json().get("error").get("param").asText());
+            assertTrue(h.post("/v1/completions", "{\"prompt\": \"x\", \"seed\": 1, \"max_tokens\": 1}").json().path("error").isMissingNode());
             assertEquals(400, h.post("/v1/completions", "{\"prompt\": \"x\", \"max_tokens\": 5.5}").status());
             Http.Answer seed = h.post("/v1/completions", "{\"prompt\": \"x\", \"seed\": 18446744073709551615}");
             assertEquals(400, seed.status());
@@ -288,6 +291,8 @@ class ServiceTest extends ServiceFixture {
                 Http.Answer a = h.post(x[0], x[1]);
                 assertEquals(400, a.status(), x[1]);
                 assertEquals(x[2], a.error(), x[1]);
+                if (x[2].startsWith("field '"))
+                    assertEquals(x[2].substring(7, x[2].indexOf('\'', 7)), a.json().get("error").get("param").asText(), "param of " + x[1]);
             }
             Http.Answer malformed = h.post("/v1/attributions", "{\"text\": \"hi\", \"methods\": [\"saliency\"}");
             assertFalse(malformed.error().contains("Source:") || malformed.error().contains("REDACTED"), malformed.error());
