@@ -556,8 +556,8 @@ public final class Rationale implements AutoCloseable {
             }
         }
         boolean keepGold = r.label() != null;
-        return scheduler.submit(new Scheduler.SoloJob<>(b -> {
-            ExampleResult computed = methodsGiven ? ev.evaluate(0, ex) : null;
+        return scheduler.submit(new Scheduler.SoloJob<ExampleResult>((b, cancelled) -> {
+            ExampleResult computed = methodsGiven ? ev.evaluate(0, ex, cancelled) : null;
             if (computed != null && computed.skipped() != null) throw new IllegalArgumentException(computed.skipped());
             ExampleResult out = given ? GivenRationales.evaluate(b, ev, options, 0, ex, list, computed) : computed;
             return keepGold ? out : new ExampleResult(out.index(), out.id(), out.skipped(), out.words(), null, out.predicted(),

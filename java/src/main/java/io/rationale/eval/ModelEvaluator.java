@@ -148,6 +148,7 @@ public final class ModelEvaluator implements Evaluator {
     private final List<Method> attributionMethods;
     private final List<String> promptingMethods;
     private final Attributor attributor;
+    private java.util.function.BooleanSupplier cancelled;   // during evaluate(index, example, cancelled), else null
     private final Options attributionOptions;
     private final Set<Integer> stopTokens;
     private final String device;
@@ -328,6 +329,20 @@ public final class ModelEvaluator implements Evaluator {
         return out;
     }
 
+    /**
+     * {@link #evaluate(int, Example)} that stops its attribution methods at their next pass once {@code cancelled}
+     * answers true (a service request whose client left, {@link Attributor#Attributor(Backend, java.util.function.BooleanSupplier)}):
+     * the example then comes back skipped. Calls take turns, as every call of an evaluator.
+     */
+    public ExampleResult evaluate(int index, Example example, java.util.function.BooleanSupplier cancelled) {
+        this.cancelled = cancelled;
+        try {
+            return evaluate(index, example);
+        } finally {
+            this.cancelled = null;
+        }
+    }
+
     @Override
     public ExampleResult evaluate(int index, Example example) {
         long t0 = System.nanoTime();
@@ -497,7 +512,8 @@ public final class ModelEvaluator implements Evaluator {
     /** Every attribution method on the classification prompt, the text under study = the example's fields. */
     private AttributionSet attributeClassification(Prompt cls, TargetSpec spec, KvCache prefix) {
         AttributionInput in = AttributionInput.of(cls.text(), cls.tokens(), cls.studyStart(), cls.studyEnd());
-        return attributor.run(in, spec, attributionMethods, attributionOptions, settings.prefixCache() ? prefix : null);
+        Attributor a = cancelled == null ? attributor : new Attributor(backend, cancelled);
+        return a.run(in, spec, attributionMethods, attributionOptions, settings.prefixCache() ? prefix : null);
     }
 
     /**

@@ -504,6 +504,24 @@ class ServiceTest extends ServiceFixture {
      * One integrated gradients request is one job of many passes (its steps in batches, here of one or two steps each
      * under a small memory budget): a client that disconnects stops it at its next batch, not after all of them.
      */
+    /** The same through /v1/flip-evaluation, whose integrated gradients run on eval's own attributor. */
+    @Test
+    void aFlipEvaluationWhoseClientLeavesStopsItsIntegratedGradients() throws Exception {
+        int steps = 1024;
+        FailingBackend slow = new FailingBackend(backend);
+        slow.delayMillis = 10;
+        slow.memoryBudget = 2 * backend.bytesPerRecordedSequence(400, false);   // a few steps a batch for a prompt of a few hundred tokens
+        int full = 2 + steps / 8;
+        try (Running r = Running.start(slow, Rationale.Config.defaults(), Server.Config.loopback(0))) {
+            String body = "{\"labels\": [\"yes\", \"no\"], \"fields\": [{\"name\": \"text\", \"text\": \"" + TEXTS[0] + "\"}],"
+                    + " \"methods\": [\"integrated_gradients\"], \"ig_steps\": " + steps + "}";
+            int passes = disconnectMidRequest(r, slow, "/v1/flip-evaluation", body, () -> r.api().load()[1] > 0 && slow.forwards.get() >= 8,
+                    "the flip evaluation");
+            assertTrue(passes < full / 2, "freed early: " + passes + " of at least " + full + " passes ran");
+            assertEquals(200, r.http().post("/v1/logits", "{\"text\": \"Once\"}").status());
+        }
+    }
+
     @Test
     void aClientThatDisconnectsStopsItsIntegratedGradientsAtTheNextBatch() throws Exception {
         String text = TEXTS[0] + " " + TEXTS[1] + " " + TEXTS[2];
