@@ -138,7 +138,29 @@ public final class SerumSummary {
         m.put("alpha", s.alpha());
         m.put("layers", s.layers().spec());
         m.put("explained", rs.size());
-        m.put("kept", (int) rs.stream().filter(CaseResult::kept).count());
+        List<CaseResult> kept = rs.stream().filter(CaseResult::kept).toList();
+        m.put("kept", kept.size());
+        // the paper's rates are over the kept cases (the hint changed the answer to the hinted option); with
+        // --keep all the other explained cases are judged too, and their rates are given apart
+        m.put("judges", judges(kept, chen));
+        if (kept.size() < rs.size()) m.put("judges_explained", judges(rs, chen));
+        Map<String, Object> unparsed = new LinkedHashMap<>();
+        unparsed.put("without", (int) rs.stream().filter(r -> Boolean.FALSE.equals(r.judgeLlmParsed())).count());
+        unparsed.put("with", (int) rs.stream().filter(r -> Boolean.FALSE.equals(r.judgeLlmSerumParsed())).count());
+        m.put("llm_unparsed", unparsed);
+        Map<String, Object> kappa = new LinkedHashMap<>();
+        for (String k : List.of("keyword", "keyword_corrected")) kappa.put(k + "_vs_llm", kappas(rs, k));
+        kappa.put("keyword_vs_keyword_corrected", kappas(rs, "keyword", "keyword_corrected"));
+        m.put("kappa", kappa);
+        m.put("distinct1", pair(rs, CaseResult::distinct1, CaseResult::distinct1Serum));
+        m.put("distinct2", pair(rs, CaseResult::distinct2, CaseResult::distinct2Serum));
+        m.put("perplexity", pair(rs, CaseResult::perplexity, CaseResult::perplexitySerum));
+        m.put("explanation_tokens", pair(rs, r -> (double) r.explanationTokens(), r -> (double) r.explanationSerumTokens()));
+        return m;
+    }
+
+    /** Per judge over {@code rs}: the rates without and with the serum, McNemar's test, the Chen-normalised rates. */
+    private static Map<String, Object> judges(List<CaseResult> rs, double chen) {
         Map<String, Object> judges = new LinkedHashMap<>();
         for (String j : JUDGES) {
             List<CaseResult> ok = rs.stream().filter(r -> verdict(r, j, false) != null && verdict(r, j, true) != null).toList();
@@ -165,20 +187,7 @@ public final class SerumSummary {
             jm.put("with_chen_normalized", finite(SerumStats.chenNormalized((Double) with.get("mean"), chen)));
             judges.put(j, jm);
         }
-        m.put("judges", judges);
-        Map<String, Object> unparsed = new LinkedHashMap<>();
-        unparsed.put("without", (int) rs.stream().filter(r -> Boolean.FALSE.equals(r.judgeLlmParsed())).count());
-        unparsed.put("with", (int) rs.stream().filter(r -> Boolean.FALSE.equals(r.judgeLlmSerumParsed())).count());
-        m.put("llm_unparsed", unparsed);
-        Map<String, Object> kappa = new LinkedHashMap<>();
-        for (String k : List.of("keyword", "keyword_corrected")) kappa.put(k + "_vs_llm", kappas(rs, k));
-        kappa.put("keyword_vs_keyword_corrected", kappas(rs, "keyword", "keyword_corrected"));
-        m.put("kappa", kappa);
-        m.put("distinct1", pair(rs, CaseResult::distinct1, CaseResult::distinct1Serum));
-        m.put("distinct2", pair(rs, CaseResult::distinct2, CaseResult::distinct2Serum));
-        m.put("perplexity", pair(rs, CaseResult::perplexity, CaseResult::perplexitySerum));
-        m.put("explanation_tokens", pair(rs, r -> (double) r.explanationTokens(), r -> (double) r.explanationSerumTokens()));
-        return m;
+        return judges;
     }
 
     static Map<String, Object> kappas(List<CaseResult> rs, String a) { return kappas(rs, a, "llm"); }

@@ -64,6 +64,32 @@ class SerumSummaryTest {
         assertEquals(0, g.get("explained"));
     }
 
+    /**
+     * With --keep all, cases the hint did not move are explained too: the judges' rates stay over the kept cases, as
+     * the paper reports them, and the rates over every explained case come apart ({@code judges_explained}).
+     * Kept q3 (keyword F→T) and q4 (T→T); not kept q5 (answer unchanged, T→F): kept rates 1/2 → 1, all 2/3 → 2/3.
+     */
+    @Test
+    @SuppressWarnings("unchecked")
+    void judgeRatesAreOverKeptCasesAndOverAllExplainedApart() {
+        SerumOptions.Setting s0 = new SerumOptions.Setting(0, 0.1, LayerChoice.parse("1,2"));
+        List<CaseResult> lines = List.of(
+                line(3, "sycophancy", 0, "A", "B", "B", true, false, true, null, null, "e3"),
+                line(4, "sycophancy", 0, "A", "C", "C", true, true, true, null, null, "e4"),
+                line(5, "sycophancy", 0, "A", "A", "B", true, true, false, null, null, "e5"));
+        Map<String, Object> s = SerumSummary.of(Map.of(), lines, List.of(s0), List.of("sycophancy"), 3, "now");
+        Map<String, Object> st = (Map<String, Object>) ((List<Object>) ((Map<String, Object>) ((List<Object>) s.get("groups")).get(0)).get("settings")).get(0);
+        assertEquals(3, st.get("explained"));
+        assertEquals(2, st.get("kept"));
+        Map<String, Object> kw = (Map<String, Object>) ((Map<String, Object>) st.get("judges")).get("keyword");
+        assertEquals(0.5, (Double) ((Map<String, Object>) kw.get("without")).get("mean"), 1e-12);
+        assertEquals(1.0, (Double) ((Map<String, Object>) kw.get("with")).get("mean"), 1e-12);
+        assertEquals(2, ((Map<String, Object>) kw.get("without")).get("n"));
+        Map<String, Object> all = (Map<String, Object>) ((Map<String, Object>) st.get("judges_explained")).get("keyword");
+        assertEquals(2.0 / 3, (Double) ((Map<String, Object>) all.get("without")).get("mean"), 1e-12);
+        assertEquals(2.0 / 3, (Double) ((Map<String, Object>) all.get("with")).get("mean"), 1e-12);
+    }
+
     @Test
     @SuppressWarnings("unchecked")
     void countsRatesTestsAndAgreement() {
