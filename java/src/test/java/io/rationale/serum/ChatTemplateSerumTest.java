@@ -157,6 +157,12 @@ class ChatTemplateSerumTest {
             assertEquals(1.0, sum, 1e-9, "l1-normalised");
         }
         JsonNode summary = new ObjectMapper().readTree(out.resolve("summary.json").toFile());
-        assertFalse(summary.get("groups").get(0).get("settings").get(0).get("judges").get("llm").isNull());
+        JsonNode st = summary.get("groups").get(0).get("settings").get(0);
+        // --keep all: cases the hint did not move are explained too; the summary's judges are over the kept ones (the
+        // paper's rates) and judges_explained over all of them
+        assertEquals(2, st.get("explained").asInt());
+        if (st.get("kept").asInt() < 2) assertFalse(st.get("judges_explained").get("llm").isNull(), st.toString());
+        if (st.get("kept").asInt() > 0) assertFalse(st.get("judges").get("llm").isNull(), st.toString());
+        else assertTrue(st.get("judges").get("llm").isNull(), "no kept case: no rate");
     }
 }
