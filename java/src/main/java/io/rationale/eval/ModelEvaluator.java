@@ -330,8 +330,8 @@ public final class ModelEvaluator implements Evaluator {
     }
 
     /**
-     * {@link #evaluate(int, Example)} that stops its attribution methods at their next pass once {@code cancelled}
-     * answers true (a service request whose client left, {@link Attributor#Attributor(Backend, java.util.function.BooleanSupplier)}):
+     * {@link #evaluate(int, Example)} that stops its attribution methods at their next pass, and its prompting methods'
+     * generations at their next token, once {@code cancelled} answers true (a service request whose client left, {@link Attributor#Attributor(Backend, java.util.function.BooleanSupplier)}):
      * the example then comes back skipped. Calls take turns, as every call of an evaluator.
      */
     public ExampleResult evaluate(int index, Example example, java.util.function.BooleanSupplier cancelled) {
@@ -341,6 +341,13 @@ public final class ModelEvaluator implements Evaluator {
         } finally {
             this.cancelled = null;
         }
+    }
+
+    /** A listener that stops a generation at its next token once {@code cancelled} answers true. */
+    private static io.rationale.engine.Generator.TokenListener stopWhenCancelled(java.util.function.BooleanSupplier cancelled) {
+        return (sequence, token) -> {
+            if (cancelled.getAsBoolean()) throw new java.util.concurrent.CancellationException("cancelled");
+        };
     }
 
     @Override
@@ -454,7 +461,8 @@ public final class ModelEvaluator implements Evaluator {
                 Prompt p = promptingPrompts.get(m);
                 Generator.Result r;
                 try (KvCache cache = Arrays.equals(p.prefixIds(), cls.prefixIds()) ? prefix.fork() : flip.prefill(p.prefixIds())) {
-                    r = gen.generateBatch(List.of(p.restIds()), List.of(cache), budgets.get(m), SamplingParams.greedy(), stopTokens).get(0);
+                    r = gen.generateBatch(List.of(p.restIds()), List.of(cache), budgets.get(m), SamplingParams.greedy(), stopTokens, null,
+                            cancelled == null ? null : stopWhenCancelled(cancelled)).get(0);
                 }
                 int[] out = r.tokens();
                 if (r.stopReason() == Generator.StopReason.STOP_TOKEN) out = Arrays.copyOf(out, out.length - 1);

@@ -522,6 +522,24 @@ class ServiceTest extends ServiceFixture {
         }
     }
 
+    /** A prompting method's generation inside /v1/flip-evaluation stops at its next token when the client leaves. */
+    @Test
+    void aFlipEvaluationWhoseClientLeavesStopsItsPromptingGeneration() throws Exception {
+        FailingBackend slow = new FailingBackend(backend);
+        String body = "{\"labels\": [\"yes\", \"no\"], \"fields\": [{\"name\": \"text\", \"text\": \"" + TEXTS[0] + "\"}],"
+                + " \"methods\": [\"prompt_unbound\"]}";
+        try (Running r = Running.start(slow, Rationale.Config.defaults(), Server.Config.loopback(0))) {
+            assertEquals(200, r.http().post("/v1/flip-evaluation", body).status());
+            int full = slow.forwards.get();                 // the whole request: classification, generation, masking
+            assertTrue(full >= 20, "a generation of many steps to cut short: " + full + " passes");
+            slow.forwards.set(0);
+            slow.delayMillis = 150;                         // what is left after the disconnect: over 2 s without the check
+            int passes = disconnectMidRequest(r, slow, "/v1/flip-evaluation", body, () -> r.api().load()[1] > 0 && slow.forwards.get() >= 4,
+                    "the flip evaluation");
+            assertTrue(passes < full / 2, "freed early: " + passes + " of " + full + " passes ran");
+        }
+    }
+
     @Test
     void aClientThatDisconnectsStopsItsIntegratedGradientsAtTheNextBatch() throws Exception {
         String text = TEXTS[0] + " " + TEXTS[1] + " " + TEXTS[2];
