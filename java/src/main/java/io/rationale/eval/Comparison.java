@@ -235,8 +235,8 @@ public record Comparison(Run a, Run b, int paired, int onlyA, int onlyB, Metric 
             throw new IllegalArgumentException(what + ", which cannot be read: " + RunManifest.firstLine(e.getMessage()));
         }
         JsonNode fp = j.path("dataset_fingerprint");
-        RunManifest.Fingerprint now = RunManifest.fileFingerprint(d.path());
-        boolean changed = fp.isObject() && (fp.path("bytes").asLong() != now.bytes() || !now.sha256().equals(fp.path("sha256").asText()));
+        boolean changed = fp.isObject() && !RunManifest.sameContent(new RunManifest.Fingerprint(fp.path("bytes").asLong(), null, fp.path("sha256").asText(null)),
+                RunManifest.fileFingerprint(d.path()));
         if (changed || size != null && size.canConvertToInt() && d.size() != size.asInt())
             throw new IllegalArgumentException(what + ", which changed since the run");
         List<Integer> order = Selection.order(d.examples(), mode, j.path("options").path("seed").asLong(0));

@@ -588,18 +588,12 @@ public final class ModelEvaluator implements Evaluator {
      * are template text between fields ({@code Hypothesis:}) are left out, and the tokens' word indices follow.
      */
     static io.rationale.api.AttributionResult onFieldWords(io.rationale.api.AttributionResult r, Example ex, Prompt p) {
-        Map<Long, io.rationale.api.AttributionResult.WordScore> bySpan = new HashMap<>();
-        for (var w : r.words()) bySpan.put(((long) w.start() << 32) | w.end(), w);
-        List<io.rationale.api.AttributionResult.WordScore> words = new ArrayList<>(ex.totalWords());
+        List<io.rationale.api.AttributionResult.WordScore> study = exampleWords(ex, p, r.words(), w -> w.start(), w -> w.end());
+        List<io.rationale.api.AttributionResult.WordScore> words = new ArrayList<>(study.size());
         Map<Integer, Integer> global = new HashMap<>();                       // study word index → example word index
-        for (int f = 0; f < ex.fields().size(); f++) {
-            int off = p.fieldRanges().get(f)[0];
-            for (Word w : ex.fields().get(f).words()) {
-                var s = bySpan.get(((long) (off + w.start()) << 32) | (off + w.end()));
-                if (s == null) throw new IllegalStateException("attribution has no score for word " + words.size() + " '" + w.text() + "'");
-                global.put(s.index(), words.size());
-                words.add(new io.rationale.api.AttributionResult.WordScore(words.size(), s.text(), s.start(), s.end(), s.score(), s.tokens()));
-            }
+        for (var s : study) {
+            global.put(s.index(), words.size());
+            words.add(new io.rationale.api.AttributionResult.WordScore(words.size(), s.text(), s.start(), s.end(), s.score(), s.tokens()));
         }
         List<io.rationale.api.AttributionResult.TokenInfo> tokens = new ArrayList<>(r.tokens().size());
         for (var t : r.tokens()) {
@@ -616,16 +610,28 @@ public final class ModelEvaluator implements Evaluator {
      * study words that are template text (titles between fields) are dropped.
      */
     static double[] wordScores(Example ex, Prompt p, Attribution a) {
-        Map<Long, Double> bySpan = new HashMap<>();
-        for (Attribution.WordScore w : a.words()) bySpan.put(((long) w.start() << 32) | w.end(), w.score());
-        double[] out = new double[ex.totalWords()];
-        int g = 0;
+        List<Attribution.WordScore> ws = exampleWords(ex, p, a.words(), Attribution.WordScore::start, Attribution.WordScore::end);
+        double[] out = new double[ws.size()];
+        for (int g = 0; g < out.length; g++) out[g] = ws.get(g).score();
+        return out;
+    }
+
+    /**
+     * For each of the example's words, over its fields in order, the study word with the same char span in the
+     * prompt {@code p} (the study words are the whitespace-delimited words of the study range, which also hold the
+     * template's text between fields).
+     */
+    static <W> List<W> exampleWords(Example ex, Prompt p, List<W> study, java.util.function.ToIntFunction<W> start,
+                                    java.util.function.ToIntFunction<W> end) {
+        Map<Long, W> bySpan = new HashMap<>();
+        for (W w : study) bySpan.put(((long) start.applyAsInt(w) << 32) | end.applyAsInt(w), w);
+        List<W> out = new ArrayList<>(ex.totalWords());
         for (int f = 0; f < ex.fields().size(); f++) {
             int off = p.fieldRanges().get(f)[0];
             for (Word w : ex.fields().get(f).words()) {
-                Double s = bySpan.get(((long) (off + w.start()) << 32) | (off + w.end()));
-                if (s == null) throw new IllegalStateException("attribution has no score for word " + g + " '" + w.text() + "'");
-                out[g++] = s;
+                W s = bySpan.get(((long) (off + w.start()) << 32) | (off + w.end()));
+                if (s == null) throw new IllegalStateException("attribution has no score for word " + out.size() + " '" + w.text() + "'");
+                out.add(s);
             }
         }
         return out;

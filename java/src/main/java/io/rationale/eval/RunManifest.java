@@ -205,7 +205,8 @@ public record RunManifest(int format, String model, Fingerprint modelFingerprint
         return String.join(",", s) + " (" + mode + ")";
     }
 
-    private static boolean sameContent(Fingerprint a, Fingerprint b) {
+    /** Whether two fingerprints are of the same content (size and SHA-256; the modification time aside). */
+    static boolean sameContent(Fingerprint a, Fingerprint b) {
         if (a == null || b == null) return a == b;
         return a.bytes() == b.bytes() && Objects.equals(a.sha256(), b.sha256());
     }

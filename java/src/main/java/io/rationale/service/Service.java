@@ -360,10 +360,10 @@ public final class Service implements HttpServer.Handler {
 
     private Object tokenize(Call c) {
         JsonNode b = c.body();
-        boolean special = !b.has("add_special_tokens") || b.get("add_special_tokens").asBoolean(true);
+        boolean special = !b.has("add_special_tokens") || bool(b, "add_special_tokens");
         int[] ids;
         if (b.has("messages")) {
-            boolean generationPrompt = !b.has("add_generation_prompt") || b.get("add_generation_prompt").asBoolean(true);
+            boolean generationPrompt = !b.has("add_generation_prompt") || bool(b, "add_generation_prompt");
             try {
                 ids = api.tokenizer().encodeChat(messages(b.get("messages")), generationPrompt).ids();
             } catch (io.rationale.tokenizer.TokenizerException e) {
@@ -461,8 +461,8 @@ public final class Service implements HttpServer.Handler {
         if (!t.isTextual()) throw ApiError.badField("text", "text must be a string");
         boolean chat = bool(b, "chat");
         JsonNode system = b.get("system");
-        if (system != null && !system.isNull() && !system.isTextual()) throw ApiError.badRequest("field 'system' must be a string, got " + RationaleJson.write(system));
-        if (system != null && !system.isNull() && !chat) throw ApiError.badRequest("system needs chat: true (a system message goes into the chat template)");
+        if (system != null && !system.isNull() && !system.isTextual()) throw ApiError.badField("system", "field 'system' must be a string, got " + RationaleJson.write(system));
+        if (system != null && !system.isNull() && !chat) throw ApiError.badField("system", "system needs chat: true (a system message goes into the chat template)");
         if (chat) return Input.chat(t.asText(), system == null || system.isNull() ? null : system.asText());
         return Input.text(t.asText());
     }
@@ -506,22 +506,9 @@ public final class Service implements HttpServer.Handler {
             }
         }
         Feed feed = stream ? new Feed(prompts.size()) : null;
-        List<CompletableFuture<Completion>> fs = new ArrayList<>();
-        try {
-            for (int k = 0; k < prompts.size(); k++) {
-                try {
-                    Completion.Spec spec = new Completion.Spec(promptIds.get(k), maxTokens, sample(sampling, k % n), api.stopTokens(), stops,
-                            lp != null, lp == null ? 0 : lp, echo && lp != null);
-                    fs.add(api.completeAsync(spec, feed == null ? null : feed.listener(k)));
-                    if (feed != null) feed.add(k, fs.getLast());
-                } catch (IllegalArgumentException e) {
-                    throw ApiError.badRequest((given.size() > 1 ? "prompt " + k / n + ": " : "") + e.getMessage());
-                }
-            }
-        } catch (RuntimeException e) {
-            fs.forEach(f -> f.cancel(true));
-            throw e;
-        }
+        List<CompletableFuture<Completion>> fs = submit(prompts.size(), feed, k -> new Completion.Spec(promptIds.get(k), maxTokens,
+                sample(sampling, k % n), api.stopTokens(), stops, lp != null, lp == null ? 0 : lp, echo && lp != null),
+                k -> given.size() > 1 ? "prompt " + k / n + ": " : "");
         String id = "cmpl-" + counter.incrementAndGet();
         long created = now();
         Tokenizer tok = api.tokenizer();
@@ -600,6 +587,29 @@ public final class Service implements HttpServer.Handler {
                 out.event(new CompletionResponse(id, "text_completion", created, api.modelName(), List.of(),
                         new CompletionResponse.Usage(promptTokens, completionTokens, promptTokens + completionTokens)));
         }, feed::cancel);
+    }
+
+    /**
+     * Submits choice k = 0 … n−1's completion ({@code spec}), each with its feed's listener when streaming; a spec
+     * the engine refuses is a 400 ({@code where}: which prompt), and one refused cancels those already submitted.
+     */
+    private List<CompletableFuture<Completion>> submit(int n, Feed feed, java.util.function.IntFunction<Completion.Spec> spec,
+                                                       java.util.function.IntFunction<String> where) {
+        List<CompletableFuture<Completion>> fs = new ArrayList<>(n);
+        try {
+            for (int k = 0; k < n; k++) {
+                try {
+                    fs.add(api.completeAsync(spec.apply(k), feed == null ? null : feed.listener(k)));
+                } catch (IllegalArgumentException e) {
+                    throw ApiError.badRequest(where.apply(k) + e.getMessage());
+                }
+                if (feed != null) feed.add(k, fs.getLast());
+            }
+        } catch (RuntimeException e) {
+            fs.forEach(f -> f.cancel(true));
+            throw e;
+        }
+        return fs;
     }
 
     private CompletionResponse completionChunk(String id, long created, CompletionResponse.Choice choice) {
@@ -754,17 +764,8 @@ public final class Service implements HttpServer.Handler {
         String id = "chatcmpl-" + counter.incrementAndGet();
         long created = now();
         Feed feed = stream ? new Feed(n) : null;
-        List<CompletableFuture<Completion>> fs = new ArrayList<>();
-        try {
-            for (int j = 0; j < n; j++) {
-                Completion.Spec spec = new Completion.Spec(ids, max, sample(sampling, j), api.stopTokens(), stops, logprobs, top, false);
-                fs.add(api.completeAsync(spec, feed == null ? null : feed.listener(j)));
-                if (feed != null) feed.add(j, fs.getLast());
-            }
-        } catch (RuntimeException e) {
-            fs.forEach(f -> f.cancel(true));
-            throw e;
-        }
+        List<CompletableFuture<Completion>> fs = submit(n, feed,
+                j -> new Completion.Spec(ids, max, sample(sampling, j), api.stopTokens(), stops, logprobs, top, false), j -> "");
         if (feed != null) return streamChat(c, feed, ids, stops, logprobs, usageChunk, id, created);
         List<ChatResponse.Choice> choices = new ArrayList<>();
         int generated = 0;
@@ -942,8 +943,9 @@ public final class Service implements HttpServer.Handler {
     }
 
     private static int intValue(JsonNode n, String name) {
-        if (!n.canConvertToInt() || !n.isIntegralNumber()) throw ApiError.badRequest(name + " must be an integer");
-        return n.asInt();
+        long v = longValue(n, name);
+        if (v != (int) v) throw ApiError.badField(name, "field '" + name + "' is out of range, got " + v);
+        return (int) v;
     }
 
     private static int[] intArray(JsonNode n, String name) {

@@ -241,26 +241,11 @@ public final class Tokenizer implements AutoCloseable {
     }
 
     /**
-     * Where each of {@code ids} begins in {@link #decodeAfter decodeAfter(context, ids)}, in chars: token i begins
-     * where the whole characters of the tokens before it end, so every byte token of a character split over several
-     * begins where that character does. Each step is {@link #growth} (read over a window of the last few tokens, so
-     * the whole costs O(ids)). Never decreasing.
-     */
-    public int[] offsetsAfter(int[] context, int[] ids) {
-        int[] all = Arrays.copyOf(context, context.length + ids.length);
-        System.arraycopy(ids, 0, all, context.length, ids.length);
-        int[] out = new int[ids.length];
-        int at = 0;
-        for (int i = 0; i < ids.length; i++) {
-            out[i] = at;
-            at += growth(all, context.length + i);
-        }
-        return out;
-    }
-
-    /**
      * How many chars token {@code all[end]} adds to the decoded text of the tokens before it, not counting the
-     * U+FFFD of a character still incomplete (its bytes count when the character is whole); at least 0.
+     * U+FFFD of a character still incomplete (its bytes count when the character is whole); at least 0. Summed over
+     * the tokens before token i, it is where token i begins in the text ({@code text_offset}; every byte token of a
+     * character split over several begins where that character does), read over a window of the last few tokens so
+     * that a whole text costs O(tokens).
      */
     public int growth(int[] all, int end) {
         int from = Math.max(0, end - CONTEXT_TOKENS);

@@ -7,7 +7,6 @@ import io.rationale.attribution.Method;
 import io.rationale.attribution.Options;
 import io.rationale.attribution.TargetSpec;
 import io.rationale.engine.Backend;
-import io.rationale.engine.Backends;
 import io.rationale.engine.Device;
 import io.rationale.engine.Generator;
 import io.rationale.engine.Model;
@@ -35,19 +34,18 @@ class RationaleChecksTest {
     static Tokenizer tok;
     static Backend backend;
 
+    static io.rationale.attribution.Fixtures.Loaded loaded;
+
     @BeforeAll
     static void load() {
-        model = Model.load(RationaleTest.STORIES);
-        tok = Tokenizer.load(RationaleTest.STORIES);
-        backend = Backends.open(model, Device.CPU, 2).backend();
+        loaded = io.rationale.attribution.Fixtures.Loaded.cpu(RationaleTest.STORIES);
+        model = loaded.model();
+        tok = loaded.tok();
+        backend = loaded.backend();
     }
 
     @AfterAll
-    static void close() {
-        backend.close();
-        tok.close();
-        model.close();
-    }
+    static void close() { loaded.close(); }
 
     static Rationale api(Rationale.Config c) { return Rationale.of(backend, tok, c); }
 

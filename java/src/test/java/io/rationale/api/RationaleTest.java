@@ -11,8 +11,6 @@ import io.rationale.attribution.Options;
 import io.rationale.attribution.TargetSpec;
 import io.rationale.attribution.TargetText;
 import io.rationale.engine.Backend;
-import io.rationale.engine.Backends;
-import io.rationale.engine.Device;
 import io.rationale.engine.Generator;
 import io.rationale.engine.Logits;
 import io.rationale.engine.LogitsMode;
@@ -57,19 +55,18 @@ class RationaleTest {
             "It was a sunny day",
             "The dog ran fast to get the stick that the boy threw"};
 
+    static io.rationale.attribution.Fixtures.Loaded loaded;
+
     @BeforeAll
     static void load() {
-        model = Model.load(STORIES);
-        tok = Tokenizer.load(STORIES);
-        backend = Backends.open(model, Device.CPU, 2).backend();
+        loaded = io.rationale.attribution.Fixtures.Loaded.cpu(STORIES);
+        model = loaded.model();
+        tok = loaded.tok();
+        backend = loaded.backend();
     }
 
     @AfterAll
-    static void close() {
-        backend.close();
-        tok.close();
-        model.close();
-    }
+    static void close() { loaded.close(); }
 
     static Rationale api(Rationale.Config c) { return Rationale.of(backend, tok, c.withModelName("stories260K-hf")); }
 

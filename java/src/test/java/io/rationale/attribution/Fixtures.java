@@ -23,6 +23,21 @@ public final class Fixtures {
 
     private static Path tiny;
 
+    /** A model folder loaded for a test class: weights, tokenizer and a 2-thread CPU backend, closed together. */
+    public record Loaded(Model model, Tokenizer tok, Backend backend) implements AutoCloseable {
+        public static Loaded cpu(Path dir) {
+            Model m = Model.load(dir);
+            return new Loaded(m, Tokenizer.load(dir), Backends.open(m, Device.CPU, 2).backend());
+        }
+
+        @Override
+        public void close() {
+            backend.close();
+            tok.close();
+            model.close();
+        }
+    }
+
     /** weights-tools' "tiny" preset (hidden 64, 2 layers, 4 heads / 2 KV heads, byte-level BPE vocab 512), seed 7. */
     public static synchronized Path tiny() {
         if (tiny == null) {

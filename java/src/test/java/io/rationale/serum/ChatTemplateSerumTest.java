@@ -5,8 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rationale.cli.Main;
 import io.rationale.dataset.MultipleChoice;
 import io.rationale.engine.Backend;
-import io.rationale.engine.Backends;
-import io.rationale.engine.Device;
 import io.rationale.engine.Model;
 import io.rationale.tokenizer.Tokenizer;
 import io.rationale.tools.Presets;
@@ -43,17 +41,16 @@ class ChatTemplateSerumTest {
     static void write() throws Exception {
         dir = Files.createTempDirectory("serum-tiny");
         TinyModel.write(Presets.get("tiny"), 0, dir, 0, 1, null);
-        model = Model.load(dir);
-        tok = Tokenizer.load(dir);
-        backend = Backends.open(model, Device.CPU, 2).backend();
+        loaded = io.rationale.attribution.Fixtures.Loaded.cpu(dir);
+        model = loaded.model();
+        tok = loaded.tok();
+        backend = loaded.backend();
     }
 
+    static io.rationale.attribution.Fixtures.Loaded loaded;
+
     @AfterAll
-    static void close() {
-        backend.close();
-        tok.close();
-        model.close();
-    }
+    static void close() { loaded.close(); }
 
     static String turn(String role, String text) { return "<|start_header_id|>" + role + "<|end_header_id|>\n\n" + text.strip() + "<|eot_id|>"; }
 

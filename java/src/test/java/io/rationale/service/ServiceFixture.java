@@ -2,8 +2,6 @@ package io.rationale.service;
 
 import io.rationale.api.Rationale;
 import io.rationale.engine.Backend;
-import io.rationale.engine.Backends;
-import io.rationale.engine.Device;
 import io.rationale.engine.Model;
 import io.rationale.tokenizer.Tokenizer;
 import org.junit.jupiter.api.AfterAll;
@@ -19,19 +17,18 @@ abstract class ServiceFixture {
     static Tokenizer tok;
     static Backend backend;
 
+    static io.rationale.attribution.Fixtures.Loaded loaded;
+
     @BeforeAll
     static void load() {
-        model = Model.load(STORIES);
-        tok = Tokenizer.load(STORIES);
-        backend = Backends.open(model, Device.CPU, 2).backend();
+        loaded = io.rationale.attribution.Fixtures.Loaded.cpu(STORIES);
+        model = loaded.model();
+        tok = loaded.tok();
+        backend = loaded.backend();
     }
 
     @AfterAll
-    static void close() {
-        backend.close();
-        tok.close();
-        model.close();
-    }
+    static void close() { loaded.close(); }
 
     /** A server on a free loopback port over {@code b}; closing it stops server and engine thread. */
     record Running(Rationale api, Server server, Http http) implements AutoCloseable {

@@ -83,13 +83,22 @@ class DecodeTest {
         assertArrayEquals("<s>".getBytes(java.nio.charset.StandardCharsets.UTF_8), Fixtures.stories().tokenBytes(1));
     }
 
+    /** Where each of {@code ids} begins after {@code context}: the growths of the tokens before it, summed. */
+    static int[] offsets(Tokenizer tok, int[] context, int[] ids) {
+        int[] all = java.util.Arrays.copyOf(context, context.length + ids.length);
+        System.arraycopy(ids, 0, all, context.length, ids.length);
+        int[] out = new int[ids.length];
+        for (int i = 0, at = 0; i < ids.length; at += tok.growth(all, context.length + i), i++) out[i] = at;
+        return out;
+    }
+
     @Test
     void offsetsAreWhereEachTokenBeginsInTheText() {
         // against full decodes: where a prefix's decoded text ends is where the next token begins
         Tokenizer stories = Fixtures.stories();
         int[] prompt = stories.encode("Once upon a").ids();
         int[] ids = stories.encode("time, the cat ran. Naïve 😀 end", false, false).ids();
-        int[] off = stories.offsetsAfter(prompt, ids);
+        int[] off = offsets(stories, prompt, ids);
         int split = 0;
         for (int i = 0; i < ids.length; i++) {
             String before = stories.decodeAfter(prompt, java.util.Arrays.copyOf(ids, i));
@@ -99,7 +108,7 @@ class DecodeTest {
             assertEquals(whole, off[i], "token " + i + " after '" + before + "'");
         }
         assertTrue(split >= 4, "the text has characters split over byte tokens: " + split);
-        int[] fromStart = stories.offsetsAfter(new int[0], prompt);
+        int[] fromStart = offsets(stories, new int[0], prompt);
         assertEquals(0, fromStart[0]);
         assertEquals(0, fromStart[1], "BOS has no text: the first word begins where it does");
         assertEquals("Once".length(), fromStart[2], "\" upon\" begins with its space");
