@@ -42,7 +42,8 @@ import java.util.function.Function;
  * when the engine thread reaches it: before its pass if still queued, at its next step if generating (its cache is
  * freed); a pass already running finishes and its result is discarded. Work that runs many passes as one job (an
  * integrated gradients or occlusion run: {@link SoloJob}s made with a {@link Cancellable} body) checks
- * {@link Job#cancelled()} between its passes and stops at the next check ({@link CancellationException}).
+ * {@link Job#cancelled()} between its passes and stops at the next check ({@link CancellationException}); a batch of
+ * attribution jobs stops before its next pass once all of its jobs are cancelled.
  */
 final class Scheduler implements AutoCloseable {
 
@@ -377,8 +378,10 @@ final class Scheduler implements AutoCloseable {
         List<AttributionBatch.Item> items = new ArrayList<>(ok.size());
         for (AttributionJob a : ok) items.add(a.item);
         try {
-            List<AttributionSet> out = AttributionBatch.run(backend, items);
+            List<AttributionSet> out = AttributionBatch.run(backend, items, () -> ok.stream().noneMatch(AttributionJob::live));
             for (int i = 0; i < ok.size(); i++) ok.get(i).future.complete(out.get(i));
+        } catch (CancellationException e) {
+            // every job of the batch was cancelled: their futures are done already
         } catch (RuntimeException | OutOfMemoryError e) {
             if (ok.size() == 1) {
                 fail(ok.getFirst(), e);

@@ -16,6 +16,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.concurrent.CancellationException;
+import java.util.function.BooleanSupplier;
 
 /**
  * Several attribution runs on different inputs computed together: ONE recorded forward of all inputs packed into
@@ -97,6 +99,17 @@ public final class AttributionBatch {
      * @return one result per item, in order
      */
     public static List<AttributionSet> run(Backend backend, List<Item> items) {
+        return run(backend, items, () -> false);
+    }
+
+    /**
+     * {@link #run(Backend, List)} that asks {@code cancelled} before each pass after the first (each backward, each
+     * further batch) and stops when it says so: for a batch whose requests have all gone away. A pass already
+     * running runs to its end, and a batch some of whose requests remain runs on for them.
+     *
+     * @throws CancellationException when {@code cancelled} said so before a pass
+     */
+    public static List<AttributionSet> run(Backend backend, List<Item> items, BooleanSupplier cancelled) {
         if (items.isEmpty()) return List.of();
         for (Item it : items) {
             check(backend, it);
@@ -115,13 +128,18 @@ public final class AttributionBatch {
                 bytes += b;
                 to++;
             }
-            out.addAll(runOne(backend, items.subList(from, to), methods));
+            if (from > 0) stopIf(cancelled);
+            out.addAll(runOne(backend, items.subList(from, to), methods, cancelled));
             from = to;
         }
         return out;
     }
 
-    private static List<AttributionSet> runOne(Backend backend, List<Item> items, List<Method> todo) {
+    private static void stopIf(BooleanSupplier cancelled) {
+        if (cancelled.getAsBoolean()) throw new CancellationException("attribution batch cancelled: every request of it went away");
+    }
+
+    private static List<AttributionSet> runOne(Backend backend, List<Item> items, List<Method> todo, BooleanSupplier cancelled) {
         long t0 = System.nanoTime();
         ModelConfig c = backend.model().config();
         int h = c.hiddenSize();
@@ -157,6 +175,7 @@ public final class AttributionBatch {
             switch (m) {
                 case SALIENCY, INPUT_X_GRADIENT -> {
                     if (gradient == null) {
+                        stopIf(cancelled);
                         long g0 = System.nanoTime();
                         gradient = backend.backwardTokenScores(rec, targets, RuleMode.GRADIENT);
                         gradientSeconds = secondsSince(g0);
@@ -170,6 +189,7 @@ public final class AttributionBatch {
                 }
                 case ATTNLRP, CPLRP -> {
                     RuleMode rule = m == Method.ATTNLRP ? RuleMode.ATTNLRP : RuleMode.CPLRP;
+                    stopIf(cancelled);
                     double[][][] g = backend.backwardTokenScores(rec, targets, rule);
                     for (int s = 0; s < n; s++) {
                         scores[s] = g[s][0];

@@ -92,6 +92,31 @@ class CancellationTest {
     }
 
     @Test
+    void aBatchStopsBeforeItsNextBackwardOnceCancelled() {
+        List<AttributionBatch.Item> items = List.of(
+                new AttributionBatch.Item(input(), TargetSpec.argmaxLogit(), List.of(Method.SALIENCY, Method.ATTNLRP, Method.CPLRP), Options.defaults()),
+                new AttributionBatch.Item(AttributionInput.of(tok.encode("Tom saw the sea")), TargetSpec.argmaxLogit(),
+                        List.of(Method.SALIENCY, Method.ATTNLRP, Method.CPLRP), Options.defaults()));
+        CountingBackend all = new CountingBackend(backend);
+        List<AttributionSet> whole = AttributionBatch.run(all, items);
+        assertEquals(1, all.count("forward"));
+        assertEquals(3, all.count("backward"), "one backward per rule: " + all.calls);
+
+        CountingBackend counting = new CountingBackend(backend);
+        // cancelled once the forward and the gradient's backward ran
+        assertThrows(CancellationException.class,
+                () -> AttributionBatch.run(counting, items, () -> counting.count("backward") >= 1));
+        assertEquals(1, counting.count("backward"), "no backward after the cancellation: " + counting.calls);
+
+        int[] asked = {0};
+        List<AttributionSet> checked = AttributionBatch.run(backend, items, () -> asked[0]++ < 0);
+        assertEquals(3, asked[0], "asked before each backward");
+        for (int s = 0; s < items.size(); s++)
+            for (Method m : items.get(s).methods())
+                assertArrayEquals(whole.get(s).get(m).scores(), checked.get(s).get(m).scores(), 0.0, m.cliName());
+    }
+
+    @Test
     void aCheckThatNeverFiresChangesNothing() {
         AttributionInput in = input();
         Options o = Options.defaults().withSteps(16).withMaxBatchTokens(4 * in.size()).withMaxForwardTokens(8);
