@@ -90,7 +90,8 @@ public final class Rationale implements AutoCloseable {
      * @param device         where it runs ({@link Device#AUTO}: CUDA when available, else the CPU)
      * @param threads        CPU threads (0: all available processors)
      * @param batchWindow    how long a batch waits at most for requests a server has announced
-     *                       ({@link #arriving()}); a lone caller never waits
+     *                       ({@link #arriving()}), or for the last batch's callers to come back (for these, an
+     *                       eighth of the last batch's pass when longer, at most 1 s); a lone caller never waits
      * @param maxConcurrent  requests the engine works on at once (one batch plus the generations in progress)
      * @param maxQueue       requests that may wait beyond those; more are refused with {@link BusyException}
      * @param maxInputTokens longest input in tokens (0: the model's context; never more than it): a longer prompt

@@ -34,8 +34,8 @@ import java.util.function.Function;
  * </ol>
  * Before it starts a batch while no generation is running, the engine thread waits up to the batching window for
  * requests that have {@linkplain #arriving() arrived} but not yet been submitted (a server counts a request from
- * its first byte to its submission), and, within one window of the last batch's end, for the jobs of that batch's
- * clients to come back ({@link #returning}), so concurrent clients share one pass; a lone request never waits.
+ * its first byte to its submission), and, within one window of the last batch's end (or an eighth of its pass when
+ * longer: {@link #returnWindow}), for the jobs of that batch's clients to come back ({@link #returning}), so concurrent clients share one pass; a lone request never waits.
  *
  * <p>A failed batched pass is run again job by job, so one bad request fails alone; a generation step that fails
  * rolls every cache back to its length before the step first. A cancelled job ({@code future.cancel}) is dropped
@@ -123,6 +123,10 @@ final class Scheduler implements AutoCloseable {
     private long batches, batchedJobs, steps, generations;
     private int expected;                // jobs the next batch waits for: see returning() (under lock)
     private long lastBatchEnd;           // System.nanoTime() when it ended (under lock)
+    private long lastBatchNanos;         // how long it ran (under lock)
+
+    /** The longest wait for the last batch's clients to come back, however long its pass took. */
+    static final long MAX_RETURN_WAIT_NANOS = 1_000_000_000L;
 
     /**
      * @param windowNanos   how long a batch waits for arriving requests at most
@@ -219,15 +223,26 @@ final class Scheduler implements AutoCloseable {
     }
 
     /**
-     * Whether the clients of the last batch are likely coming back: the last batch ended less than one window ago, and
+     * Whether the clients of the last batch are likely coming back: the last batch ended less than one
+     * {@link #returnWindow} ago, and
      * fewer jobs are queued than that batch held plus the jobs that were queued when it ended. Clients that send their
      * next request as soon as they have an answer (an eval harness's workers, a load test) then share the next pass,
      * instead of the first of them running alone while the others queue behind it (and instead of staying split into
-     * groups that take turns); the wait ends one window after the last batch at the latest, and a lone client (a
+     * groups that take turns); the wait ends one {@link #returnWindow} after the last batch at the latest, and a lone client (a
      * batch of one, nothing queued) never waits. Under the lock.
      */
     private boolean returning() {
-        return queue.size() < expected && System.nanoTime() - lastBatchEnd < windowNanos;
+        return queue.size() < expected && System.nanoTime() - lastBatchEnd < returnWindow();
+    }
+
+    /**
+     * How long after the last batch its clients are waited for: the batching window, or an eighth of that batch's
+     * pass when longer (at most {@link #MAX_RETURN_WAIT_NANOS}). A client whose answer, next request and parsing take
+     * longer than the window would otherwise miss the next pass and wait a whole pass for the one after; waiting an
+     * eighth of a pass costs the clients already there at most an eighth of their latency. Under the lock.
+     */
+    private long returnWindow() {
+        return Math.max(windowNanos, Math.min(lastBatchNanos / 8, MAX_RETURN_WAIT_NANOS));
     }
 
     private void signal() {
@@ -252,7 +267,7 @@ final class Scheduler implements AutoCloseable {
                     changed.awaitUninterruptibly();
                 }
                 if (decoding.isEmpty() && windowNanos > 0 && (arriving.get() > 0 || returning())) {
-                    long deadline = System.nanoTime() + windowNanos;
+                    long deadline = System.nanoTime() + Math.max(windowNanos, returning() ? returnWindow() : 0);
                     for (long left; !closed && (arriving.get() > 0 || returning()) && (left = deadline - System.nanoTime()) > 0; ) {
                         try {
                             changed.awaitNanos(left);
@@ -297,6 +312,7 @@ final class Scheduler implements AutoCloseable {
             } finally {
                 lock.unlock();
             }
+            long started = System.nanoTime();
             try {
                 if (!batch.isEmpty()) runBatch(batch);
                 if (!joining.isEmpty() || !decoding.isEmpty()) GenerationJob.step(backend, decoding, joining);
@@ -308,6 +324,7 @@ final class Scheduler implements AutoCloseable {
                 try {
                     if (!batch.isEmpty()) {
                         lastBatchEnd = System.nanoTime();
+                        lastBatchNanos = lastBatchEnd - started;
                         expected = Math.min(maxConcurrent, batch.size() + queue.size());
                     }
                     running = 0;

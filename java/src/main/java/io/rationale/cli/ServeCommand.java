@@ -72,7 +72,7 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-connections", defaultValue = "1024", paramLabel = "N", description = "Open HTTP connections (default: ${DEFAULT-VALUE}).")
     int maxConnections;
 
-    @Option(names = "--batch-window-ms", defaultValue = "10", paramLabel = "MS", description = "How long a batch waits at most for requests already arriving, or for the last pass's clients to come back (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--batch-window-ms", defaultValue = "10", paramLabel = "MS", description = "How long a batch waits at most for requests already arriving, or for the last pass's clients to come back (for these, an eighth of the last pass when longer, at most 1 s; default: ${DEFAULT-VALUE}).")
     long batchWindowMs;
 
     @Option(names = "--shutdown-grace", defaultValue = "30", paramLabel = "S", description = "Seconds requests in flight get to finish at shutdown (default: ${DEFAULT-VALUE}).")

@@ -256,6 +256,41 @@ class RationaleTest {
         }
     }
 
+    /**
+     * Clients that take longer than the window to come back (10 ms between an answer and the next request, a 1 ms
+     * window) still share the next pass when passes are long (at least 400 ms here): the engine waits an eighth of the
+     * last pass (50 ms) for them. 4 clients × 5 requests each: 5 passes at the least (measured: 6 in each of three
+     * runs, the first pass taking the first client alone); at most 7 allowed. Waiting only the window, the first
+     * client back runs alone while the others queue behind it (measured: 10, 9 and 10 passes).
+     */
+    @Test
+    void clientsSlowerThanTheWindowShareTheNextLongPass() throws Exception {
+        int clients = 4, each = 5;
+        FailingBackend slow = new FailingBackend(backend);
+        slow.delayMillis = 400;
+        try (Rationale r = Rationale.of(slow, tok, Rationale.Config.defaults().withBatchWindow(Duration.ofMillis(1)))) {
+            long[] before = r.batchStats();
+            try (ExecutorService ex = Executors.newVirtualThreadPerTaskExecutor()) {
+                List<Future<?>> fs = new ArrayList<>();
+                for (int c = 0; c < clients; c++) {
+                    int k = c;
+                    fs.add(ex.submit(() -> {
+                        for (int i = 0; i < each; i++) {
+                            r.attribute(AttributionRequest.of(TEXTS[k], "input_x_gradient"));
+                            Thread.sleep(10);
+                        }
+                        return null;
+                    }));
+                }
+                for (Future<?> f : fs) f.get();
+            }
+            long[] after = r.batchStats();
+            assertEquals(clients * each, after[1] - before[1], "every request ran");
+            long passes = after[0] - before[0];
+            assertTrue(passes <= 7, passes + " passes for " + clients * each + " requests of " + clients + " clients");
+        }
+    }
+
     /** Equal up to float rounding of batched kernels: the same ids, tokens, words and target; scores within tol·max. */
     static void assertSameAttribution(AttributionResult a, AttributionResult b, double tol) {
         assertArrayEquals(a.ids(), b.ids());
