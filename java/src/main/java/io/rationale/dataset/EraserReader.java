@@ -120,12 +120,13 @@ public final class EraserReader {
                 if (!e.path("start_token").isIntegralNumber() || !e.path("end_token").isIntegralNumber()) {
                     throw new SkipException("evidence in " + docid + " without start_token/end_token");
                 }
-                int s = e.get("start_token").asInt(), t = e.get("end_token").asInt();
+                JsonNode st = e.get("start_token"), et = e.get("end_token");
                 int f = order.indexOf(docid) + shift;
                 int n = fields.get(f).wordCount();
-                if (s < 0 || t > n || s > t) {
-                    throw new SkipException("evidence tokens [" + s + ", " + t + ") out of range for document " + docid + " (" + n + " tokens)");
+                if (!st.canConvertToInt() || !et.canConvertToInt() || st.intValue() < 0 || et.intValue() > n || st.intValue() > et.intValue()) {
+                    throw new SkipException("evidence tokens [" + st.asText() + ", " + et.asText() + ") out of range for document " + docid + " (" + n + " tokens)");
                 }
+                int s = st.intValue(), t = et.intValue();
                 for (int w = s; w < t; w++) perField.get(f).add(w);
             }
             ann = new Annotations(List.of("eraser"), List.of(perField));

@@ -104,6 +104,18 @@ class EraserReaderTest {
     }
 
     @Test
+    void tokenIndexBeyondIntRangeIsOutOfRange(@TempDir Path dir) {
+        Shared.write(dir.resolve("docs/d"), "short doc .\n");
+        // 4294967296 = 2^32: read as an int it would wrap around to 0, and [0, 2) would mark "short doc"
+        Path f = Shared.lines(dir.resolve("test.jsonl"), List.of(
+                "{\"annotation_id\": \"a\", \"classification\": \"x\", \"query\": \"q\", \"docids\": [\"d\"], "
+                        + "\"evidences\": [[{\"docid\": \"d\", \"start_token\": 4294967296, \"end_token\": 4294967298}]]}"));
+        Dataset d = DatasetLoader.load("eraser:" + f);
+        assertEquals(0, d.size());
+        assertEquals("evidence tokens [4294967296, 4294967298) out of range for document d (3 tokens)", Shared.skip(d, "a").reason());
+    }
+
+    @Test
     void formatErrors(@TempDir Path dir) {
         Path f = Shared.lines(dir.resolve("test.jsonl"), List.of("{\"annotation_id\": \"a\", \"classification\": \"x\", \"evidences\": []}"));
         DatasetException e = assertThrows(DatasetException.class, () -> DatasetLoader.load("eraser:" + f));
