@@ -3,6 +3,7 @@ package io.rationale.dataset;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -179,6 +180,8 @@ public final class EraserReader {
                 if (!p.startsWith(dir.normalize()) || !Files.isRegularFile(p)) throw new SkipException("document " + docid + " not found");
                 try {
                     raw = Files.readString(p, StandardCharsets.UTF_8);
+                } catch (CharacterCodingException e) {
+                    throw new SkipException("document " + docid + " is " + TextFiles.notUtf8(p));
                 } catch (IOException e) {
                     throw new SkipException("document " + docid + " unreadable: " + e.getMessage());
                 }
