@@ -35,7 +35,7 @@ import java.util.TreeSet;
  *       shifted by the bio's start and
  *       clipped to the bio (one released span starts on the question's ":"); a bio word is in the rationale when
  *       any of its characters is inside an EVIDENCE span (Prodigy's own tokens are not used).</li>
- *   <li>Only {@code answer == "accept"} records are annotations ({@code reject}/{@code ignore} are dropped,
+ *   <li>Only {@code answer == "accept"} records (and records without {@code answer}) are annotations ({@code reject}/{@code ignore} are dropped,
  *       counted in meta {@code dropped_not_accept}); an accepted record without spans is an annotator with an
  *       empty rationale. When one annotator has several accepted records for a bio, the one with the latest
  *       {@code _timestamp} wins (later in the file on ties), counted in meta {@code dropped_duplicates}.
