@@ -3,6 +3,7 @@ package io.rationale.dataset;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,9 +22,11 @@ import java.util.TreeSet;
  * <p>PATH is a split file ({@code train.jsonl}, {@code val.jsonl} or {@code test.jsonl}); its documents are in
  * the sibling folder {@code docs/} (one file per docid) or the sibling {@code docs.jsonl}
  * ({@code {"docid": str, "document": str}} per line). A document is newline-separated sentences of
- * space-separated tokens; as in ERASER's {@code load_documents}, lines are stripped, empty lines dropped, each
- * line split on {@code ' '} with empty tokens dropped, and the sentences flattened: token indices count over the
- * whole document.
+ * space-separated tokens, read as ERASER reads it: from {@code docs/} as {@code load_documents} does (lines
+ * stripped, empty lines dropped, each line split on {@code ' '} with empty tokens dropped), from
+ * {@code docs.jsonl} as {@code load_documents_from_file} does (each line stripped and split on {@code ' '}, nothing
+ * dropped: an empty line or a repeated space is an empty token that takes up an index but is no word); the
+ * sentences are flattened: token indices count over the whole document.
  *
  * <p>Each line of the split file is {@code {"annotation_id": str, "classification": str, "query": str,
  * "query_type": str|null, "docids": [str]|null, "evidences": [[{"docid": str, "start_token": int,
@@ -93,16 +96,25 @@ public final class EraserReader {
 
         List<String> order = new ArrayList<>(docids);
         List<TextField> docFields = new ArrayList<>();
+        List<int[]> tokenWords = new ArrayList<>();
         boolean nli = true;
         for (String docid : order) {
             List<String> tokens = docs.tokens(docid);
             String fname = docid.startsWith(id + "_") && docid.length() > id.length() + 1 ? docid.substring(id.length() + 1) : docid;
             if (!fname.equals("premise") && !fname.equals("hypothesis")) nli = false;
             TextField f = TextField.of(fname, docs.text(docid));
-            if (!Words.texts(f.words()).equals(tokens)) {
+            // ERASER token i is word toWord[i]; an empty token (docs.jsonl only) is no word (-1)
+            int[] toWord = new int[tokens.size()];
+            List<String> nonEmpty = new ArrayList<>();
+            for (int i = 0; i < toWord.length; i++) {
+                toWord[i] = tokens.get(i).isEmpty() ? -1 : nonEmpty.size();
+                if (!tokens.get(i).isEmpty()) nonEmpty.add(tokens.get(i));
+            }
+            if (!Words.texts(f.words()).equals(nonEmpty)) {
                 throw new SkipException("document " + docid + " has tokens containing whitespace other than ' '");
             }
             docFields.add(f);
+            tokenWords.add(toWord);
         }
         String query = JsonLines.text(o, "query");
         boolean queryField = query != null && !query.isBlank() && !nli;
@@ -120,13 +132,15 @@ public final class EraserReader {
                 if (!e.path("start_token").isIntegralNumber() || !e.path("end_token").isIntegralNumber()) {
                     throw new SkipException("evidence in " + docid + " without start_token/end_token");
                 }
-                int s = e.get("start_token").asInt(), t = e.get("end_token").asInt();
+                JsonNode st = e.get("start_token"), et = e.get("end_token");
+                int[] toWord = tokenWords.get(order.indexOf(docid));
                 int f = order.indexOf(docid) + shift;
-                int n = fields.get(f).wordCount();
-                if (s < 0 || t > n || s > t) {
-                    throw new SkipException("evidence tokens [" + s + ", " + t + ") out of range for document " + docid + " (" + n + " tokens)");
+                int n = toWord.length;
+                if (!st.canConvertToInt() || !et.canConvertToInt() || st.intValue() < 0 || et.intValue() > n || st.intValue() > et.intValue()) {
+                    throw new SkipException("evidence tokens [" + st.asText() + ", " + et.asText() + ") out of range for document " + docid + " (" + n + " tokens)");
                 }
-                for (int w = s; w < t; w++) perField.get(f).add(w);
+                int s = st.intValue(), t = et.intValue();
+                for (int w = s; w < t; w++) if (toWord[w] >= 0) perField.get(f).add(toWord[w]);
             }
             ann = new Annotations(List.of("eraser"), List.of(perField));
         }
@@ -137,7 +151,12 @@ public final class EraserReader {
         return new Example(id, fields, label, labels, null, ann, meta);
     }
 
-    /** ERASER documents from {@code docs/} or {@code docs.jsonl}, tokenised as ERASER does, cached. */
+    /**
+     * ERASER documents from {@code docs/} or {@code docs.jsonl}, tokenised as ERASER does, cached. ERASER's two
+     * loaders differ: {@code load_documents} (a {@code docs/} folder) drops empty lines and empty tokens,
+     * {@code load_documents_from_file} ({@code docs.jsonl}) keeps them, so there an empty line or a repeated space
+     * is an empty token that takes up a token index without being a word.
+     */
     private static final class Docs {
         private final Path dir;
         private final Map<String, String> inline;
@@ -178,6 +197,8 @@ public final class EraserReader {
                 if (!p.startsWith(dir.normalize()) || !Files.isRegularFile(p)) throw new SkipException("document " + docid + " not found");
                 try {
                     raw = Files.readString(p, StandardCharsets.UTF_8);
+                } catch (CharacterCodingException e) {
+                    throw new SkipException("document " + docid + " is " + TextFiles.notUtf8(p));
                 } catch (IOException e) {
                     throw new SkipException("document " + docid + " unreadable: " + e.getMessage());
                 }
@@ -185,9 +206,16 @@ public final class EraserReader {
             List<List<String>> out = new ArrayList<>();
             for (String line : raw.split("\n", -1)) {
                 String st = line.strip();
-                if (st.isEmpty()) continue;
                 List<String> toks = new ArrayList<>();
-                for (String t : st.split(" ")) if (!t.isEmpty()) toks.add(t);
+                if (inline != null) {
+                    // load_documents_from_file: every line, split on ' ' as is (empty lines and repeated spaces
+                    // give empty tokens, which count in the token indices)
+                    toks.addAll(List.of(st.split(" ", -1)));
+                } else {
+                    // load_documents (a docs/ folder): empty lines and empty tokens dropped
+                    if (st.isEmpty()) continue;
+                    for (String t : st.split(" ")) if (!t.isEmpty()) toks.add(t);
+                }
                 out.add(toks);
             }
             cache.put(docid, out);
@@ -200,11 +228,14 @@ public final class EraserReader {
             return out;
         }
 
+        /** The document's non-empty tokens, joined by ' ' within a sentence and by a line break between sentences. */
         String text(String docid) {
             StringBuilder b = new StringBuilder();
             for (List<String> s : sentences(docid)) {
+                List<String> words = s.stream().filter(t -> !t.isEmpty()).toList();
+                if (words.isEmpty()) continue;
                 if (!b.isEmpty()) b.append('\n');
-                b.append(String.join(" ", s));
+                b.append(String.join(" ", words));
             }
             return b.toString();
         }

@@ -31,10 +31,11 @@ import java.util.TreeSet;
  *   <li>Records are grouped into one example per bio by {@code _input_hash} (one hash per distinct text in the
  *       released files); id = the hash. Examples come in order of first appearance.</li>
  *   <li>The text under study is the bio: field {@code bio} = {@code text} after the first {@code "\n\nBio: "};
- *       the question before it is kept in meta {@code question}. Span offsets are shifted by the bio's start and
+ *       the question before it is kept in meta {@code question}. Span offsets (Python's, in code points) are
+ *       shifted by the bio's start and
  *       clipped to the bio (one released span starts on the question's ":"); a bio word is in the rationale when
  *       any of its characters is inside an EVIDENCE span (Prodigy's own tokens are not used).</li>
- *   <li>Only {@code answer == "accept"} records are annotations ({@code reject}/{@code ignore} are dropped,
+ *   <li>Only {@code answer == "accept"} records (and records without {@code answer}) are annotations ({@code reject}/{@code ignore} are dropped,
  *       counted in meta {@code dropped_not_accept}); an accepted record without spans is an annotator with an
  *       empty rationale. When one annotator has several accepted records for a bio, the one with the latest
  *       {@code _timestamp} wins (later in the file on ties), counted in meta {@code dropped_duplicates}.
@@ -160,7 +161,7 @@ public final class MedicalBiosReader {
         List<List<SortedSet<Integer>>> words = new ArrayList<>();
         for (Map.Entry<String, JsonLines.Line> e : chosen.entrySet()) {
             ids.add(e.getKey());
-            words.add(List.of(spanWords(e.getValue().value(), text.length(), bioStart, bio)));
+            words.add(List.of(spanWords(e.getValue().value(), text, bioStart, bio)));
         }
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("question", text.substring(0, mark));
@@ -172,19 +173,28 @@ public final class MedicalBiosReader {
         return new Example(id, List.of(bio), label, LABELS, foil, new Annotations(ids, words), meta);
     }
 
-    private static SortedSet<Integer> spanWords(JsonNode rec, int textLength, int bioStart, TextField bio) {
+    /**
+     * The bio words inside the record's EVIDENCE spans. Prodigy writes {@code start}/{@code end} as Python string
+     * offsets, that is in Unicode code points; they are turned into this text's UTF-16 indices before the words
+     * (whose spans are UTF-16, {@link Words}) are matched, so a character outside the BMP (an emoji) before a span
+     * does not shift it.
+     */
+    private static SortedSet<Integer> spanWords(JsonNode rec, String text, int bioStart, TextField bio) {
         TreeSet<Integer> out = new TreeSet<>();
         JsonNode spans = rec.get("spans");
         if (spans == null || spans.isNull()) return out;
         if (!spans.isArray()) throw new SkipException("spans is not a list");
+        int codePoints = text.codePointCount(0, text.length());
         for (JsonNode s : spans) {
             String lab = JsonLines.text(s, "label");
             if (lab != null && !lab.equals("EVIDENCE")) continue;
             if (!s.path("start").isIntegralNumber() || !s.path("end").isIntegralNumber()) throw new SkipException("span without start/end");
-            int start = s.get("start").asInt(), end = s.get("end").asInt();
-            if (start < 0 || end > textLength || start > end) {
-                throw new SkipException("span [" + start + ", " + end + ") outside the text (" + textLength + " chars)");
+            if (!s.get("start").canConvertToInt() || !s.get("end").canConvertToInt()
+                    || s.get("start").intValue() < 0 || s.get("end").intValue() > codePoints || s.get("start").intValue() > s.get("end").intValue()) {
+                throw new SkipException("span [" + s.get("start").asText() + ", " + s.get("end").asText() + ") outside the text ("
+                        + codePoints + " chars)");
             }
+            int start = text.offsetByCodePoints(0, s.get("start").intValue()), end = text.offsetByCodePoints(0, s.get("end").intValue());
             int a = Math.max(0, start - bioStart), b = end - bioStart;
             if (b > a) out.addAll(Words.overlapping(bio.words(), a, b));
         }

@@ -154,7 +154,7 @@ public final class MultipleChoice {
             int answer = -1;
             JsonNode a = o.get("answer");
             if (a != null && !a.isNull()) {
-                if (a.isIntegralNumber()) answer = a.asInt();
+                if (a.isIntegralNumber()) answer = a.canConvertToInt() ? a.intValue() : -2;
                 else if (a.isTextual() && a.textValue().trim().length() == 1) answer = Character.toUpperCase(a.textValue().trim().charAt(0)) - 'A';
                 else answer = -2;
                 if (answer < 0 || answer >= options.size())

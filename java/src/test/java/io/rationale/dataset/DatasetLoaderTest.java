@@ -3,6 +3,8 @@ package io.rationale.dataset;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -50,5 +52,36 @@ class DatasetLoaderTest {
         Path f = Shared.write(dir.resolve("bad.csv"), "pairID,gold_label\n\"p1,neutral\n");
         String m = fails("esnli:" + f);
         assertTrue(m.startsWith(f + ": "), m);
+    }
+
+    @Test
+    void fileThatIsNotUtf8NamesItsFirstInvalidByteAndLine(@TempDir Path dir) throws Exception {
+        // 3,000 lines of two-byte characters (over 64 KiB before the bad byte, so the scan crosses buffer
+        // boundaries), then a Latin-1 "é" (the single byte 0xE9) on line 3,001
+        StringBuilder ok = new StringBuilder();
+        for (int i = 0; i < 3000; i++) ok.append("{\"id\": ").append(i).append(", \"text\": \"caf\u00e9 na\u00efve\", \"label\": \"x\"}\n");
+        byte[] head = ok.toString().getBytes(StandardCharsets.UTF_8);
+        byte[] bad = "{\"id\": \"z\", \"text\": \"caf".getBytes(StandardCharsets.US_ASCII);
+        Path jsonl = dir.resolve("latin1.jsonl");
+        Files.write(jsonl, concat(head, bad, new byte[] {(byte) 0xE9}, "\", \"label\": \"x\"}\n".getBytes(StandardCharsets.US_ASCII)));
+        assertEquals(jsonl + ": not UTF-8 text (invalid byte 0xE9 at line 3001); save it as UTF-8", fails("jsonl:" + jsonl));
+        // a CSV (e-SNLI header, then a Latin-1 row 2 on line 3)
+        Path csv = dir.resolve("latin1.csv");
+        Files.write(csv, concat("pairID,gold_label,Sentence1,Sentence2,Sentence1_marked_1,Sentence2_marked_1\np1,neutral,a,b,a,*b*\np2,neutral,caf".getBytes(StandardCharsets.US_ASCII),
+                new byte[] {(byte) 0xE9}, ",b,a,b\n".getBytes(StandardCharsets.US_ASCII)));
+        assertEquals(csv + ": not UTF-8 text (invalid byte 0xE9 at line 3); save it as UTF-8", fails("esnli:" + csv));
+        // e-SNLI plain: the labels file is the one that is not UTF-8 (a truncated two-byte sequence at its end)
+        Path plain = dir.resolve("plain");
+        Files.createDirectories(plain);
+        Files.writeString(plain.resolve("s1.test"), "a\nb\n");
+        Files.writeString(plain.resolve("s2.test"), "c\nd\n");
+        Files.write(plain.resolve("labels.test"), concat("neutral\nneutral".getBytes(StandardCharsets.US_ASCII), new byte[] {(byte) 0xC3}));
+        assertEquals(plain.resolve("labels.test") + ": not UTF-8 text (invalid byte 0xC3 at line 2); save it as UTF-8", fails("esnli-plain:" + plain));
+    }
+
+    private static byte[] concat(byte[]... parts) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        for (byte[] p : parts) out.writeBytes(p);
+        return out.toByteArray();
     }
 }

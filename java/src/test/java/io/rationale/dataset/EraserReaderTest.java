@@ -85,6 +85,30 @@ class EraserReaderTest {
     }
 
     @Test
+    void docsJsonlKeepsErasersEmptyTokens(@TempDir Path dir) {
+        // ERASER's load_documents_from_file splits docs.jsonl documents on '\n' and ' ' without dropping anything:
+        // Python gives "first line here .\n\nsecond  line ." the tokens first(0) line(1) here(2) .(3) ''(4)
+        // second(5) ''(6) line(7) .(8): 9 token indices over 7 words
+        Shared.lines(dir.resolve("docs.jsonl"), List.of("{\"docid\": \"d1\", \"document\": \"first line here .\\n\\nsecond  line .\"}"));
+        Path f = Shared.lines(dir.resolve("test.jsonl"), List.of(
+                "{\"annotation_id\": \"a\", \"classification\": \"x\", \"query\": \"q\", \"docids\": [\"d1\"], \"evidences\": ["
+                        + "[{\"docid\": \"d1\", \"start_token\": 5, \"end_token\": 6}], [{\"docid\": \"d1\", \"start_token\": 7, \"end_token\": 9}]]}",
+                "{\"annotation_id\": \"b\", \"classification\": \"x\", \"query\": \"q\", \"docids\": [\"d1\"], \"evidences\": ["
+                        + "[{\"docid\": \"d1\", \"start_token\": 4, \"end_token\": 5}]]}",
+                "{\"annotation_id\": \"c\", \"classification\": \"x\", \"query\": \"q\", \"docids\": [\"d1\"], \"evidences\": ["
+                        + "[{\"docid\": \"d1\", \"start_token\": 8, \"end_token\": 10}]]}"));
+        Dataset d = DatasetLoader.load("eraser:" + f);
+        Example a = Shared.example(d, "a");
+        assertEquals("first line here .\nsecond line .", a.field("d1").text());
+        // tokens 5 and 7, 8 are the words second(4), line(5), .(6)
+        assertEquals(Optional.of(Set.of(4, 5, 6)), a.rationale(1, Aggregation.DEFAULT));
+        assertEquals("second line .", words(a, 1, a.rationale(1, Aggregation.DEFAULT).orElseThrow()));
+        // token 4 is the empty line: no word
+        assertEquals(Optional.of(Set.of()), Shared.example(d, "b").rationale(1, Aggregation.DEFAULT));
+        assertEquals("evidence tokens [8, 10) out of range for document d1 (9 tokens)", Shared.skip(d, "c").reason());
+    }
+
+    @Test
     void moviesLayoutDocumentNamedByAnnotationId(@TempDir Path dir) {
         Shared.write(dir.resolve("docs/negR_000.txt"), "this is a bad film .\n\nreally bad .\n");
         Shared.write(dir.resolve("docs/posR_001.txt"), "great .\n");
@@ -101,6 +125,18 @@ class EraserReaderTest {
         assertEquals(Optional.of(Set.of(3, 4, 7)), neg.rationale(1, Aggregation.DEFAULT));
         assertFalse(d.examples().get(1).hasRationales());
         assertEquals("great .", d.examples().get(1).field("posR_001.txt").text());
+    }
+
+    @Test
+    void tokenIndexBeyondIntRangeIsOutOfRange(@TempDir Path dir) {
+        Shared.write(dir.resolve("docs/d"), "short doc .\n");
+        // 4294967296 = 2^32: read as an int it would wrap around to 0, and [0, 2) would mark "short doc"
+        Path f = Shared.lines(dir.resolve("test.jsonl"), List.of(
+                "{\"annotation_id\": \"a\", \"classification\": \"x\", \"query\": \"q\", \"docids\": [\"d\"], "
+                        + "\"evidences\": [[{\"docid\": \"d\", \"start_token\": 4294967296, \"end_token\": 4294967298}]]}"));
+        Dataset d = DatasetLoader.load("eraser:" + f);
+        assertEquals(0, d.size());
+        assertEquals("evidence tokens [4294967296, 4294967298) out of range for document d (3 tokens)", Shared.skip(d, "a").reason());
     }
 
     @Test

@@ -190,6 +190,28 @@ class MedicalBiosReaderTest {
         assertEquals("records of one _input_hash have different labels", Shared.skip(d, "5").reason());
     }
 
+    @Test
+    void spanOffsetsCountCodePointsAsProdigyWritesThem(@TempDir Path dir) {
+        // Prodigy (Python) writes character offsets in code points. Python: the text below has 99 code points
+        // (102 UTF-16 units: each emoji is a surrogate pair); "top" starts at 88 and "nurse" at 92; the bio's words
+        // are She, 😀😀😀, is, a, top, nurse, . (indices 0..6).
+        String q = "Why is the person in the following short bio described as a \\\"Nurse\\\"?\\n\\nBio: ";
+        String text = q + "She \uD83D\uDE00\uD83D\uDE00\uD83D\uDE00 is a top nurse .";
+        Path f = Shared.lines(dir.resolve("bios.jsonl"), List.of(
+                rec(1, text, "nurse", "a", "accept", 10, "[{\"start\": 88, \"end\": 91, \"label\": \"EVIDENCE\"}]"),
+                rec(1, text, "nurse", "b", "accept", 10, "[{\"start\": 92, \"end\": 99, \"label\": \"EVIDENCE\"}]"),
+                rec(2, text, "nurse", "a", "accept", 10, "[{\"start\": 92, \"end\": 100, \"label\": \"EVIDENCE\"}]"),
+                rec(3, text, "nurse", "a", "accept", 10, "[{\"start\": 4294967296, \"end\": 4294967297, \"label\": \"EVIDENCE\"}]")));
+        Dataset d = DatasetLoader.load("medicalbios:" + f);
+        Example e = Shared.example(d, "1");
+        assertEquals(List.of("She", "\uD83D\uDE00\uD83D\uDE00\uD83D\uDE00", "is", "a", "top", "nurse", "."), Words.texts(e.field("bio").words()));
+        assertEquals(Set.of(4), e.annotations().of(0, 0));      // "top", not "a"
+        assertEquals(Set.of(5, 6), e.annotations().of(1, 0));   // "nurse ." up to the text's end (99 code points)
+        assertEquals("span [92, 100) outside the text (99 chars)", Shared.skip(d, "2").reason());
+        // an offset beyond int range is out of range, not wrapped around to a small one
+        assertEquals("span [4294967296, 4294967297) outside the text (99 chars)", Shared.skip(d, "3").reason());
+    }
+
     private static String rec(int hash, String text, String label, String annotator, String answer, long ts, String spans) {
         return "{\"_input_hash\": " + hash + ", \"text\": \"" + text + "\", \"label\": \"" + label + "\", \"annotator\": \""
                 + annotator + "\", \"answer\": \"" + answer + "\", \"_timestamp\": " + ts + ", \"tokens\": [], \"spans\": " + spans + "}";

@@ -63,6 +63,8 @@ class MultipleChoiceTest {
                 {"{\"options\": [\"a\", \"b\"]}", ":1: no \"question\""},
                 {"{\"question\": \"q\", \"options\": [\"a\", \"b\"], \"answer\": 2}", ":1: answer 2"},
                 {"{\"question\": \"q\", \"options\": [\"a\", \"b\"], \"answer\": \"C\"}", ":1: answer \"C\""},
+                // 2^32 must not wrap around to option 0
+                {"{\"question\": \"q\", \"options\": [\"a\", \"b\"], \"answer\": 4294967296}", ":1: answer 4294967296"},
                 {"{\"question\": \"q\", \"options\": [\"a\", \"b\"]}\n{oops", ":2: invalid JSON"},
                 {"[1, 2]", ":1: not a JSON object"}};
         for (String[] c : jsonl) {

@@ -187,6 +187,13 @@ public final class SparkEval implements DistributedEval {
             return;
         }
         List<Integer> todo = List.copyOf(pending);
+        if (spark.sparkContext().isStopped()) {
+            // e.g. a standalone master that cannot be reached: Spark gives up after a minute and stops the context,
+            // whose every call then throws a message holding the context's creation stack
+            throw new EvalRunner.EvalException("the Spark context for " + master + " was stopped before the job could start (Spark's log "
+                    + "above says why, e.g. 'All masters are unresponsive'); " + (job.pending().size() - todo.size())
+                    + " examples were taken in, run the same command again to resume");
+        }
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         int n = Math.min(todo.size(), partitions != null ? partitions : Math.max(1, jsc.defaultParallelism()));
         Path dir = root.resolve(hash("job|" + n + "|" + todo));
