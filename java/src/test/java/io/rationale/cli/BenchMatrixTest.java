@@ -153,6 +153,33 @@ class BenchMatrixTest {
         assertOneLineError(CliRun.of(a), 1, "another model");
     }
 
+    /** {@code a} with the value after {@code option} replaced. */
+    private static String[] with(String[] a, String option, String value) {
+        String[] b = a.clone();
+        b[List.of(b).indexOf(option) + 1] = value;
+        return b;
+    }
+
+    @Test
+    void aResumeWithOtherSettingsIsRefused(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("s.json");
+        String[] a = args(out, "--ops", "prefill,decode,flip", "--lengths", "6");
+        CliRun first = CliRun.of(a);
+        assertEquals(0, first.exitCode(), first.err());
+        String before = Files.readString(out);
+        // another thread count would mix 1-thread and 2-thread cells and hold the new ones against the 1-thread peaks
+        assertOneLineError(CliRun.of(with(a, "--threads", "2")), 1, "other settings", "threads 1 there, 2 now");
+        assertOneLineError(CliRun.of(with(a, "--decode-tokens", "3")), 1, "decode_tokens 2 there, 3 now");
+        assertOneLineError(CliRun.of(with(a, "--flip-variants", "4")), 1, "flip_variants 3 there, 4 now");
+        assertOneLineError(CliRun.of(with(a, "--calibration-mib", "16")), 1, "calibration_mib 8 there, 16 now");
+        assertEquals(before, Files.readString(out), "a refused run leaves the file as it was");
+        // more repeats or another warm-up change no cell's meaning: the run resumes, and other lengths add cells
+        CliRun more = CliRun.of(with(with(a, "--repeat", "3"), "--lengths", "6,8"));
+        assertEquals(0, more.exitCode(), more.err());
+        assertTrue(more.err().contains("3 cell(s) measured, 3 resumed"), more.err());
+        assertEquals(1, M.readTree(out.toFile()).at("/settings/threads").asInt());
+    }
+
     /**
      * A real kill: a separate JVM runs a matrix and is killed (SIGKILL) once it has written a cell; the file it
      * leaves is complete JSON, and the rerun keeps those cells as measured and measures each other cell once.
