@@ -573,8 +573,10 @@ public final class BenchMatrixCommand implements Callable<Integer> {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("seconds_per_call", med / callsPerRun);
         m.putAll(s.json());
-        m.put("iqr_s", Quantiles.quantile(x, 0.75) - Quantiles.quantile(x, 0.25));
+        double iqr = Quantiles.quantile(x, 0.75) - Quantiles.quantile(x, 0.25);
+        m.put("iqr_s", iqr);                                 // of the runs, as median_s, min_s, max_s, runs_s
         m.put("mad_s", Quantiles.median(Arrays.stream(x).map(v -> Math.abs(v - med)).toArray()));
+        m.put("iqr_s_per_call", iqr / callsPerRun);          // beside seconds_per_call (a decode run is several calls)
         return m;
     }
 
