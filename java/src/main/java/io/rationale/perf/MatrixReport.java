@@ -53,7 +53,7 @@ public final class MatrixReport {
 
     private static String group(Map<String, Object> c) { return c.get("device") + "|" + c.get("length") + "|" + c.get("batch"); }
 
-    /** A fixed-width table, one line per cell. */
+    /** A fixed-width table, one line per cell; a cell whose warm-up times never settled ends with {@code NOT SETTLED}. */
     public static String table(List<Map<String, Object>> cells) {
         addOverForward(cells);
         StringBuilder b = new StringBuilder();
@@ -65,6 +65,15 @@ public final class MatrixReport {
                     c.containsKey("over_forward") ? String.format(Locale.ROOT, "%.2f", num(c.get("over_forward"))) : "-",
                     num(c.get("flops_per_s")) / 1e9, num(c.get("bytes_per_s")) / 1e9, 100 * num(c.get("pct_flops_peak")),
                     100 * num(c.get("pct_roofline"))));
+        for (int i = 0, line = b.indexOf("\n") + 1; i < cells.size(); i++) {          // cells whose warm-up never settled say so
+            int end = b.indexOf("\n", line);
+            if (Boolean.FALSE.equals(cells.get(i).get("settled"))) {
+                String note = "  NOT SETTLED after " + cells.get(i).get("warmup_runs") + " warm-up runs";
+                b.insert(end, note);
+                end += note.length();
+            }
+            line = end + 1;
+        }
         return b.toString();
     }
 

@@ -47,4 +47,17 @@ class MatrixReportTest {
         }
         assertEquals(0.025, MatrixReport.iqrPerCall(decodeCell(false)), 1e-15);
     }
+
+    @Test
+    void aCellThatNeverSettledSaysSoInTheTable() {
+        Map<String, Object> cold = decodeCell(true), warm = decodeCell(true);
+        cold.put("settled", false);
+        cold.put("warmup_runs", 20);
+        warm.put("settled", true);
+        List<String> lines = MatrixReport.table(new java.util.ArrayList<>(List.of(warm, cold, warm))).lines().toList();
+        assertEquals(4, lines.size(), String.join("\n", lines));
+        assertFalse(lines.get(1).contains("SETTLED"), lines.get(1));
+        assertTrue(lines.get(2).endsWith("NOT SETTLED after 20 warm-up runs"), lines.get(2));
+        assertFalse(lines.get(3).contains("SETTLED"), lines.get(3));
+    }
 }
