@@ -126,7 +126,7 @@ public final class BenchMatrixCommand implements Callable<Integer> {
     @Option(names = "--repeat", defaultValue = "5", paramLabel = "N", description = "Timed runs per cell (default: ${DEFAULT-VALUE}).")
     int repeat;
 
-    @Option(names = "--warmup", defaultValue = "1", paramLabel = "N", description = "Fewest warm-up runs; more until two agree within 10%% (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", defaultValue = "1", paramLabel = "N", description = "Fewest warm-up runs; more until two agree within 10%%; 0: no warm-up at all (cold times) (default: ${DEFAULT-VALUE}).")
     int warmup;
 
     @Option(names = "--max-warmup", defaultValue = "20", paramLabel = "N", description = "Most warm-up runs per cell (default: ${DEFAULT-VALUE}).")
