@@ -35,6 +35,11 @@ import java.util.List;
  * once per layer and pass) and writes its new keys and values; a backward also reads the record, approximated as
  * {@code 4·L·(2h + 2q + 2kv + 2I)} bytes per token (layer input, normed input, q, k, v, attention output, gate, up).
  * Activations that stay in cache are not counted.
+ *
+ * <p>Not counted: a checkpointed record (an attribution whose full record would not fit the memory budget; extras
+ * {@code recompute} of integrated gradients, {@code checkpointed_record} of the others) makes the backward recompute
+ * each layer's internals from its input, about one more forward of the layers (without down_proj) per pass; the
+ * counts here are those of a full record, so such a cell's FLOPs are a lower bound.
  */
 public final class CostModel {
     private final ModelConfig c;
