@@ -262,6 +262,7 @@ class BenchCompareTest {
         assertOneLineError(CliRun.of("bench", "compare", good.toString(), good.toString(), "--threshold", "5"), 2, "--threshold", "5%");
         assertOneLineError(CliRun.of("bench", "compare", good.toString(), good.toString(), "--alpha", "1.5"), 2, "alpha");
         assertOneLineError(CliRun.of("bench", "compare", tmp.resolve("none.json").toString(), good.toString()), 1, "none.json", "no such file");
+        assertOneLineError(CliRun.of("bench", "compare", good.toString(), tmp.toString()), 1, tmp.toString(), "a folder, not a JMH result file");
         assertOneLineError(CliRun.of("bench", "compare", tmp.resolve("broken.json").toString(), good.toString()), 1, "broken.json", "array");
         assertOneLineError(CliRun.of("bench", "compare", tmp.resolve("norows.json").toString(), good.toString()), 1, "norows.json", "result 0", "rawData");
         CliRun disjoint = CliRun.of("bench", "compare", good.toString(), other.toString());
