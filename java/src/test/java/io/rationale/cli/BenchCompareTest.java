@@ -265,6 +265,12 @@ class BenchCompareTest {
         assertOneLineError(CliRun.of("bench", "compare", good.toString(), tmp.toString()), 1, tmp.toString(), "a folder, not a JMH result file");
         assertOneLineError(CliRun.of("bench", "compare", tmp.resolve("broken.json").toString(), good.toString()), 1, "broken.json", "array");
         assertOneLineError(CliRun.of("bench", "compare", tmp.resolve("norows.json").toString(), good.toString()), 1, "norows.json", "result 0", "rawData");
+        // JMH run with -Djmh.json.rawData=false writes no samples: nothing can be compared, so the gate must not pass
+        Path noSamples = write(tmp, "noraw.json", List.of(withSamples(result(EB, "thrpt", "ops/s", RATIONALE, 100, 0.02, 1, 10, 1, "25"), List.of())));
+        CliRun empty = CliRun.of("bench", "compare", noSamples.toString(), noSamples.toString());
+        assertEquals(1, empty.exitCode(), empty.err());
+        assertTrue(empty.err().lines().filter(l -> l.startsWith("rationale: ")).toList()
+                .equals(List.of("rationale: no benchmark could be compared: each of the 1 in common is incomparable (no samples, see the warnings)")), empty.err());
         CliRun disjoint = CliRun.of("bench", "compare", good.toString(), other.toString());
         assertEquals(1, disjoint.exitCode());
         assertTrue(disjoint.err().contains("no benchmark in common"), disjoint.err());
