@@ -271,7 +271,7 @@ public final class JmhComparison {
         double change = mc / mb - 1;
         double minP = minP(xb.length, xc.length);
         if (!(minP < o.alpha()))
-            warnings.add(String.format(Locale.ROOT, "%s: %d and %d samples: the smallest p-value the test can give is %.3g, not below alpha %s; "
+            warnings.add(String.format(Locale.ROOT, "%s: %d and %d samples: the smallest p-value the test can give (untied samples) is %.3g, not below alpha %s; "
                     + "no change can be significant (run more iterations or forks)", b.key(), xb.length, xc.length, minP, o.alpha()));
         double p = mannWhitneyP(xb, xc);
         double[] ci = o.bootstrap() > 0 ? bootstrap(xb, xc, o.bootstrap(), o.alpha()) : new double[]{Double.NaN, Double.NaN};
