@@ -11,7 +11,9 @@ import java.util.Map;
 /**
  * Reads JMH JSON results ({@code -rf json -rff FILE}) of {@link EngineBench} and {@link AttributionBench} and prints
  * markdown tables: tokens/s per engine with rationale's speedup over each Jlama setting, and the attribution cost
- * ratios against the targets (method / forward ≤ 2.5; integrated gradients / (k · input_x_gradient) ≤ 0.8).
+ * ratios against the targets (method / forward ≤ 2.5; integrated gradients / (k · input_x_gradient) ≤ 0.8), one
+ * attribution table per {@code tokens} parameter when the results hold several. A file that cannot be read is one
+ * line on stderr and exit 1.
  *
  * <pre>java -cp benchmarks/target/benchmarks.jar io.rationale.bench.Ratios results.json [more.json ...]</pre>
  */
@@ -24,11 +26,22 @@ public final class Ratios {
             System.exit(2);
         }
         Map<String, Map<String, double[]>> engine = new LinkedHashMap<>();   // benchmark -> engine -> {score, error}
-        Map<String, double[]> attribution = new LinkedHashMap<>();
+        // per `tokens` parameter ("" without one): method -> {score, error}; a run over several lengths gives one table each
+        Map<String, Map<String, double[]>> attributionByTokens = new java.util.TreeMap<>(
+                java.util.Comparator.comparingInt(String::length).thenComparing(java.util.Comparator.naturalOrder()));
         Map<String, Map<Integer, double[]>> kernel = new LinkedHashMap<>();       // benchmark -> tokens -> {score, error}
         String attributionUnit = null;
         for (String a : args) {
-            for (JsonNode r : new ObjectMapper().readTree(Path.of(a).toFile())) {
+            JsonNode results;
+            try {
+                results = new ObjectMapper().readTree(Path.of(a).toFile());
+            } catch (IOException e) {
+                System.err.println("Ratios: " + a + ": " + (e instanceof java.io.FileNotFoundException ? "cannot read it"
+                        : "not JSON (" + e.getMessage().lines().findFirst().orElse("") + ")"));
+                System.exit(1);
+                return;
+            }
+            for (JsonNode r : results) {
                 String name = r.get("benchmark").asText();
                 String method = name.substring(name.lastIndexOf('.') + 1);
                 JsonNode pm = r.get("primaryMetric");
@@ -38,7 +51,7 @@ public final class Ratios {
                 } else if (name.contains(".KernelBench.")) {
                     kernel.computeIfAbsent(method, k -> new java.util.TreeMap<>()).put(r.at("/params/tokens").asInt(), v);
                 } else if (name.contains(".AttributionBench.")) {
-                    attribution.put(method, v);
+                    attributionByTokens.computeIfAbsent(r.at("/params/tokens").asText(), k -> new LinkedHashMap<>()).put(method, v);
                     attributionUnit = pm.get("scoreUnit").asText();
                 }
             }
@@ -69,7 +82,9 @@ public final class Ratios {
             }
             System.out.println();
         }
-        if (!attribution.isEmpty()) {
+        for (var group : attributionByTokens.entrySet()) {
+            Map<String, double[]> attribution = group.getValue();
+            if (attributionByTokens.size() > 1) System.out.printf("AttributionBench, tokens = %s:%n%n", group.getKey());
             double[] fwd = attribution.get("forward"), ixg = attribution.get("inputXGradient");
             System.out.printf("| benchmark | %s | ± (99.9%%) | / forward | target | %n", attributionUnit);
             System.out.println("|---|---:|---:|---:|---|");
@@ -89,6 +104,7 @@ public final class Ratios {
                 }
                 System.out.printf("| %s | %.1f | %s | %s | %s |%n", m, s, err(e.getValue()[1]), over, target);
             }
+            if (attributionByTokens.size() > 1) System.out.println();
         }
     }
 

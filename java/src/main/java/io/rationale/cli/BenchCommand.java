@@ -108,7 +108,7 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
     int repeat;
 
     @Option(names = "--warmup", defaultValue = "1", paramLabel = "N",
-            description = "Fewest discarded runs before the timed ones; more run until two in a row agree within 10%% (default: ${DEFAULT-VALUE}).")
+            description = "Fewest discarded runs before the timed ones; more run until two in a row agree within 10%%; 0: no warm-up at all (cold times) (default: ${DEFAULT-VALUE}).")
     int warmup;
 
     @Option(names = "--max-warmup", defaultValue = "20", paramLabel = "N",

@@ -15,7 +15,8 @@ import java.util.concurrent.Callable;
  * ({@link JmhComparison}). Prints a markdown table (with {@code --json}, one JSON object instead) on stdout and the
  * warnings on stderr. Exit codes: 0 no regression, {@value #EXIT_REGRESSION} at least one regression (significant
  * and beyond the threshold in the worse direction), 1 when the files cannot be compared (unreadable, malformed, no
- * benchmark in common), 2 for bad usage.
+ * benchmark in common, or none of those in common comparable: no samples, units that do not convert, an unknown
+ * mode), 2 for bad usage.
  */
 @Command(name = "compare", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Compare two JMH JSON result files (-rf json): a regression gate for CI.",
@@ -62,6 +63,9 @@ public final class BenchCompareCommand implements Callable<Integer> {
             throw new IllegalArgumentException(baseline + " and " + candidate + " have no benchmark in common (name, mode and params)");
         if (json) System.out.println(Json.write(r.json()));
         else System.out.print(r.markdown());
+        if (r.rows().stream().allMatch(x -> x.verdict() == JmhComparison.Verdict.INCOMPARABLE))
+            throw new IllegalArgumentException("no benchmark could be compared: each of the " + r.rows().size()
+                    + " in common is incomparable (" + r.rows().getFirst().note() + ", see the warnings)");
         long regressions = r.rows().stream().filter(x -> x.verdict() == JmhComparison.Verdict.REGRESSION).count();
         System.err.printf(Locale.ROOT, "bench compare: %d benchmark(s) compared, %d regression(s)%s%n", r.rows().size(), regressions,
                 regressions > 0 ? " (exit " + EXIT_REGRESSION + ")" : "");

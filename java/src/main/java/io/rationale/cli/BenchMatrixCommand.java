@@ -82,7 +82,8 @@ import java.util.function.Supplier;
  *
  * <p>Output: progress on stderr, a table on stdout at the end ({@code --json}: one JSON object instead),
  * {@code --out FILE} (JSON, rewritten after every cell; a rerun with the same file skips the cells it holds, so a
- * killed run resumes without losing or repeating a cell), {@code --csv FILE}, {@code --html FILE} (a self-contained
+ * killed run resumes without losing or repeating a cell; the file must hold the same model and the same threads,
+ * decode steps, flip variants and calibration buffer), {@code --csv FILE}, {@code --html FILE} (a self-contained
  * page with inline SVG plots), each rewritten after every cell.
  */
 @Command(name = "matrix", mixinStandardHelpOptions = true, sortOptions = false,
@@ -125,7 +126,7 @@ public final class BenchMatrixCommand implements Callable<Integer> {
     @Option(names = "--repeat", defaultValue = "5", paramLabel = "N", description = "Timed runs per cell (default: ${DEFAULT-VALUE}).")
     int repeat;
 
-    @Option(names = "--warmup", defaultValue = "1", paramLabel = "N", description = "Fewest warm-up runs; more until two agree within 10%% (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", defaultValue = "1", paramLabel = "N", description = "Fewest warm-up runs; more until two agree within 10%%; 0: no warm-up at all (cold times) (default: ${DEFAULT-VALUE}).")
     int warmup;
 
     @Option(names = "--max-warmup", defaultValue = "20", paramLabel = "N", description = "Most warm-up runs per cell (default: ${DEFAULT-VALUE}).")
@@ -256,6 +257,28 @@ public final class BenchMatrixCommand implements Callable<Integer> {
         String want = sourceId();
         if (!want.equals(src))
             throw new IllegalArgumentException(out + " holds results of another model (" + src + "), not " + want + "; use another --out");
+        // cells measured with other settings would be mixed with these, and the stored calibration (made on the stored
+        // number of threads) would be reused for them
+        JsonNode had = j.get("settings");
+        List<String> diffs = new ArrayList<>();
+        if (had != null && had.isObject())
+            identity().forEach((k, v) -> {
+                JsonNode h = had.get(k);
+                if (h != null && !h.isNull() && h.asLong() != v) diffs.add(k + " " + h.asText() + " there, " + v + " now");
+            });
+        if (!diffs.isEmpty())
+            throw new IllegalArgumentException(out + " holds cells measured with other settings (" + String.join(", ", diffs)
+                    + "); rerun with those or use another --out");
+    }
+
+    /** The settings that change what a cell measures or the peaks it is held against: a resumed run must keep them. */
+    private Map<String, Long> identity() {
+        Map<String, Long> m = new LinkedHashMap<>();
+        m.put("threads", (long) (threads == null ? Runtime.getRuntime().availableProcessors() : threads));
+        m.put("decode_tokens", (long) decodeTokens);
+        m.put("flip_variants", (long) flipVariants);
+        m.put("calibration_mib", (long) calibrationMib);
+        return m;
     }
 
     /** The {@code source} of the model identity: {@code preset:NAME} or the folder's absolute path. */
@@ -274,8 +297,11 @@ public final class BenchMatrixCommand implements Callable<Integer> {
             if (previous != null) System.err.printf("bench matrix: resuming %s: %d cell(s) already measured%n", out, cells.size());
             results.put("machine", MachineInfo.machine());
             results.put("commit", MachineInfo.commit());
-            results.put("settings", Map.of("repeat", repeat, "warmup", "at least " + warmup + ", until two runs agree within "
-                    + Math.round(100 * Timing.SETTLED) + "%, at most " + maxWarmup, "decode_tokens", decodeTokens, "flip_variants", flipVariants));
+            Map<String, Object> settings = new LinkedHashMap<>();
+            settings.put("repeat", repeat);
+            settings.put("warmup", "at least " + warmup + ", until two runs agree within " + Math.round(100 * Timing.SETTLED) + "%, at most " + maxWarmup);
+            settings.putAll(identity());
+            results.put("settings", settings);
             results.put("calibration", calibration);
             results.put("cost_model", "FLOPs: 2 x multiply-adds of the matrix products (causal attention); bytes: compulsory traffic "
                     + "(weights once per pass, KV cache, embeddings, the backward's record); see io.rationale.perf.CostModel");
@@ -547,8 +573,10 @@ public final class BenchMatrixCommand implements Callable<Integer> {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("seconds_per_call", med / callsPerRun);
         m.putAll(s.json());
-        m.put("iqr_s", Quantiles.quantile(x, 0.75) - Quantiles.quantile(x, 0.25));
+        double iqr = Quantiles.quantile(x, 0.75) - Quantiles.quantile(x, 0.25);
+        m.put("iqr_s", iqr);                                 // of the runs, as median_s, min_s, max_s, runs_s
         m.put("mad_s", Quantiles.median(Arrays.stream(x).map(v -> Math.abs(v - med)).toArray()));
+        m.put("iqr_s_per_call", iqr / callsPerRun);          // beside seconds_per_call (a decode run is several calls)
         return m;
     }
 

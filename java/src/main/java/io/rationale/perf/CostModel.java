@@ -32,9 +32,14 @@ import java.util.List;
  * <p><b>Bytes</b> are the compulsory traffic, a lower bound: each pass (one batched forward, one backward) reads every
  * layer weight and the LM head once ({@code weightBytes} per element, the checkpoint dtype); each sequence reads its
  * embedding rows and the keys and values it attends to (f32, {@code 2·kv·4} bytes per cached position and layer, read
- * once per layer and pass) and writes its new keys and values; a backward also reads the record, approximated as
+ * once per layer and pass; with a sliding window only the positions inside some new row's window) and writes its new keys and values; a backward also reads the record, approximated as
  * {@code 4·L·(2h + 2q + 2kv + 2I)} bytes per token (layer input, normed input, q, k, v, attention output, gate, up).
  * Activations that stay in cache are not counted.
+ *
+ * <p>Not counted: a checkpointed record (an attribution whose full record would not fit the memory budget; extras
+ * {@code recompute} of integrated gradients, {@code checkpointed_record} of the others) makes the backward recompute
+ * each layer's internals from its input, about one more forward of the layers (without down_proj) per pass; the
+ * counts here are those of a full record, so such a cell's FLOPs are a lower bound.
  */
 public final class CostModel {
     private final ModelConfig c;
@@ -89,6 +94,15 @@ public final class CostModel {
         return macs + (double) s.logitsRows() * c.hiddenSize() * c.vocabSize();
     }
 
+    /**
+     * Cached positions one layer reads for new rows at positions [past, past + tokens): every one from position 0, or
+     * with a sliding window w those from {@code past − w + 1} on, {@code min(past + tokens, tokens + w − 1)}.
+     */
+    public long keysRead(int past, int tokens) {
+        long all = (long) past + tokens;
+        return c.slidingWindow() > 0 ? Math.min(all, (long) tokens + c.slidingWindow() - 1) : all;
+    }
+
     /** Keys a query at position {@code pos} attends to. */
     public long keys(long pos) {
         long n = pos + 1;
@@ -107,7 +121,7 @@ public final class CostModel {
         for (Seq s : seqs) {
             macs += forwardMacs(s);
             bytes += (double) s.tokens() * c.hiddenSize() * weightBytes;                     // embedding rows
-            bytes += (double) (s.past() + s.tokens()) * kvBytesPerPosition;                  // keys and values read
+            bytes += (double) keysRead(s.past(), s.tokens()) * kvBytesPerPosition;           // keys and values read
             bytes += (double) s.tokens() * kvBytesPerPosition;                               // new keys and values written
         }
         return new Cost(2 * macs, bytes);

@@ -75,6 +75,7 @@ public final class JmhResults {
      * @throws IOException              when the file cannot be read
      */
     public static List<Result> read(Path file) throws IOException {
+        if (Files.isDirectory(file)) throw new IllegalArgumentException(file + ": a folder, not a JMH result file");
         if (!Files.isRegularFile(file)) throw new NoSuchFileException(file.toString());
         JsonNode root;
         try {

@@ -21,7 +21,7 @@ public final class MatrixReport {
 
     /** The CSV columns, in order. */
     public static final List<String> COLUMNS = List.of("key", "device", "backend", "op", "steps", "length", "batch", "seconds_per_call",
-            "median_s", "iqr_s", "mad_s", "min_s", "max_s", "warmup_runs", "settled", "tokens_per_s", "over_forward", "flops_per_call",
+            "iqr_s_per_call", "median_s", "iqr_s", "mad_s", "min_s", "max_s", "warmup_runs", "settled", "tokens_per_s", "over_forward", "flops_per_call",
             "bytes_per_call", "flops_over_forward", "flops_per_s", "bytes_per_s", "pct_flops_peak", "pct_bandwidth_peak", "roofline_s",
             "pct_roofline", "bound", "peak_heap_bytes", "device_memory_used_bytes");
 
@@ -40,20 +40,40 @@ public final class MatrixReport {
         }
     }
 
+    /**
+     * The interquartile range of a cell's time per call: {@code iqr_s_per_call}, or for a cell from an older file
+     * without it {@code iqr_s} (of the runs) scaled by {@code seconds_per_call / median_s} (a decode run is
+     * {@code --decode-tokens} calls).
+     */
+    static double iqrPerCall(Map<String, Object> c) {
+        if (c.get("iqr_s_per_call") instanceof Number n) return n.doubleValue();
+        double med = num(c.get("median_s")), perCall = num(c.get("seconds_per_call"));
+        return med > 0 ? num(c.get("iqr_s")) * perCall / med : num(c.get("iqr_s"));
+    }
+
     private static String group(Map<String, Object> c) { return c.get("device") + "|" + c.get("length") + "|" + c.get("batch"); }
 
-    /** A fixed-width table, one line per cell. */
+    /** A fixed-width table, one line per cell; a cell whose warm-up times never settled ends with {@code NOT SETTLED}. */
     public static String table(List<Map<String, Object>> cells) {
         addOverForward(cells);
         StringBuilder b = new StringBuilder();
         b.append(String.format(Locale.ROOT, "%-10s %-24s %6s %4s %12s %10s %12s %9s %10s %10s %8s %9s%n", "device", "op", "T", "B", "s/call",
-                "IQR s", "tokens/s", "x fwd", "GFLOP/s", "GB/s", "%peakF", "%roofline"));
+                "IQR s/call", "tokens/s", "x fwd", "GFLOP/s", "GB/s", "%peakF", "%roofline"));
         for (Map<String, Object> c : cells)
             b.append(String.format(Locale.ROOT, "%-10s %-24s %6s %4s %12.5g %10.3g %12.4g %9s %10.4g %10.4g %8.2f %9.2f%n", c.get("device"), label(c),
-                    c.get("length"), c.get("batch"), num(c.get("seconds_per_call")), num(c.get("iqr_s")), num(c.get("tokens_per_s")),
+                    c.get("length"), c.get("batch"), num(c.get("seconds_per_call")), iqrPerCall(c), num(c.get("tokens_per_s")),
                     c.containsKey("over_forward") ? String.format(Locale.ROOT, "%.2f", num(c.get("over_forward"))) : "-",
                     num(c.get("flops_per_s")) / 1e9, num(c.get("bytes_per_s")) / 1e9, 100 * num(c.get("pct_flops_peak")),
                     100 * num(c.get("pct_roofline"))));
+        for (int i = 0, line = b.indexOf("\n") + 1; i < cells.size(); i++) {          // cells whose warm-up never settled say so
+            int end = b.indexOf("\n", line);
+            if (Boolean.FALSE.equals(cells.get(i).get("settled"))) {
+                String note = "  NOT SETTLED after " + cells.get(i).get("warmup_runs") + " warm-up runs";
+                b.insert(end, note);
+                end += note.length();
+            }
+            line = end + 1;
+        }
         return b.toString();
     }
 
@@ -120,14 +140,14 @@ public final class MatrixReport {
                     .append(bars(one, List.of("pct_roofline"), 100, "%"));
         }
         b.append("<h2>All cells</h2>\n<table><tr>");
-        List<String> cols = List.of("device", "op", "length", "batch", "seconds_per_call", "iqr_s", "tokens_per_s", "over_forward", "flops_per_call",
+        List<String> cols = List.of("device", "op", "length", "batch", "seconds_per_call", "iqr_s_per_call", "tokens_per_s", "over_forward", "flops_per_call",
                 "bytes_per_call", "pct_flops_peak", "pct_bandwidth_peak", "pct_roofline", "bound", "peak_heap_bytes", "settled");
         for (String col : cols) b.append("<th>").append(esc(col)).append("</th>");
         b.append("</tr>\n");
         for (Map<String, Object> c : cells) {
             b.append("<tr>");
             for (String col : cols) {
-                Object v = col.equals("op") ? label(c) : c.get(col);
+                Object v = col.equals("op") ? label(c) : col.equals("iqr_s_per_call") ? (Object) iqrPerCall(c) : c.get(col);
                 String s = v instanceof Double x ? String.format(Locale.ROOT, "%.4g", x) : v == null ? "" : v.toString();
                 b.append(v instanceof Number ? "<td>" : "<td class=\"l\">").append(esc(s)).append("</td>");
             }

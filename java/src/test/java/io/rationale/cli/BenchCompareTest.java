@@ -168,6 +168,38 @@ class BenchCompareTest {
         assertEquals(BenchCompareCommand.EXIT_REGRESSION, loose.exitCode(), loose.out() + loose.err());
     }
 
+    /** {@code r} with its samples replaced by {@code raw} (per fork, per iteration). */
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> withSamples(Map<String, Object> r, List<List<Double>> raw) {
+        ((Map<String, Object>) r.get("primaryMetric")).put("rawData", raw);
+        return r;
+    }
+
+    @Test
+    void tiedSamplesUseTheTieCorrectedVariance(@TempDir Path tmp) throws Exception {
+        // single-shot times at a 1 ms clock: many ties. By hand: pooled ranks 10 → 2.5 (×4), 11 → 8 (×7), 12 → 15 (×7),
+        // 13 → 19.5 (×2); R_base = 4·2.5 + 4·8 + 2·15 = 72, U = 72 − 55 = 17; tie term Σ(t³ − t) = 60 + 336 + 336 + 6 = 738;
+        // σ² = 100/12 · (21 − 738/380) = 158.816; z = (17 − 50)/σ = −2.6186; p = 2Φ(z) = 0.0088295 (a Python float64
+        // recomputation gives 0.008829462767453656). Without the tie term σ² = 175 and p = 0.0126: not below 0.01.
+        List<Double> base = List.of(10.0, 10.0, 10.0, 11.0, 11.0, 11.0, 12.0, 12.0, 10.0, 11.0);
+        List<Double> cand = List.of(11.0, 11.0, 12.0, 12.0, 12.0, 13.0, 13.0, 11.0, 12.0, 12.0);
+        Path b = write(tmp, "base.json", List.of(withSamples(result(AB, "ss", "ms/op", Map.of(), 1, 0, 1, 10, 1, "25"), List.of(base))));
+        Path c = write(tmp, "cand.json", List.of(withSamples(result(AB, "ss", "ms/op", Map.of(), 1, 0, 1, 10, 2, "25"), List.of(cand))));
+        CliRun r = CliRun.of("bench", "compare", b.toString(), c.toString(), "--json");
+        JsonNode row = M.readTree(r.out()).at("/benchmarks/0");
+        assertEquals(0.008829462767453656, row.get("p").asDouble(), 1e-12, row.toString());
+        assertEquals(12.0 / 11 - 1, row.get("change").asDouble(), 1e-12);
+        assertEquals("regression", row.get("verdict").asText(), "ss: 9% more time per shot, significant once ties are accounted for");
+        assertEquals(BenchCompareCommand.EXIT_REGRESSION, r.exitCode(), r.err());
+
+        // without ties the value is the textbook one (and commons-math3's, whose variance has no tie term)
+        double[] x = {1.5, 2.25, 3.125, 7.0, 8.5}, y = {2.0, 4.0, 5.0, 6.0, 9.0, 10.0};
+        assertEquals(new org.apache.commons.math3.stat.inference.MannWhitneyUTest().mannWhitneyUTest(x, y), JmhComparison.mannWhitneyP(x, y), 1e-15);
+        // a small tied case, by the same Python recomputation: 0.07592696298255767
+        assertEquals(0.07592696298255767, JmhComparison.mannWhitneyP(new double[]{1, 2, 2, 3}, new double[]{2, 3, 3, 4, 5}), 1e-12);
+        assertEquals(1.0, JmhComparison.mannWhitneyP(new double[]{4, 4}, new double[]{4, 4, 4}), 0, "all equal: no evidence");
+    }
+
     @Test
     void missingBenchmarksAndDifferentJvmsWarn(@TempDir Path tmp) throws Exception {
         var shared = result(EB, "thrpt", "ops/s", RATIONALE, 100, 0.02, 1, 10, 7, "25+36-LTS");
@@ -230,8 +262,15 @@ class BenchCompareTest {
         assertOneLineError(CliRun.of("bench", "compare", good.toString(), good.toString(), "--threshold", "5"), 2, "--threshold", "5%");
         assertOneLineError(CliRun.of("bench", "compare", good.toString(), good.toString(), "--alpha", "1.5"), 2, "alpha");
         assertOneLineError(CliRun.of("bench", "compare", tmp.resolve("none.json").toString(), good.toString()), 1, "none.json", "no such file");
+        assertOneLineError(CliRun.of("bench", "compare", good.toString(), tmp.toString()), 1, tmp.toString(), "a folder, not a JMH result file");
         assertOneLineError(CliRun.of("bench", "compare", tmp.resolve("broken.json").toString(), good.toString()), 1, "broken.json", "array");
         assertOneLineError(CliRun.of("bench", "compare", tmp.resolve("norows.json").toString(), good.toString()), 1, "norows.json", "result 0", "rawData");
+        // JMH run with -Djmh.json.rawData=false writes no samples: nothing can be compared, so the gate must not pass
+        Path noSamples = write(tmp, "noraw.json", List.of(withSamples(result(EB, "thrpt", "ops/s", RATIONALE, 100, 0.02, 1, 10, 1, "25"), List.of())));
+        CliRun empty = CliRun.of("bench", "compare", noSamples.toString(), noSamples.toString());
+        assertEquals(1, empty.exitCode(), empty.err());
+        assertTrue(empty.err().lines().filter(l -> l.startsWith("rationale: ")).toList()
+                .equals(List.of("rationale: no benchmark could be compared: each of the 1 in common is incomparable (no samples, see the warnings)")), empty.err());
         CliRun disjoint = CliRun.of("bench", "compare", good.toString(), other.toString());
         assertEquals(1, disjoint.exitCode());
         assertTrue(disjoint.err().contains("no benchmark in common"), disjoint.err());

@@ -142,6 +142,19 @@ class CostModelTest {
     }
 
     @Test
+    void slidingWindowLimitsTheKeysRead() {
+        // h = 4, q = kv = 4, 1 layer, window 2. One decode step after 10 cached positions reads the keys and values of
+        // positions 9 and 10 only (the new row at 10 sees 9 and itself): 2 · (2·4·4) = 64 bytes, writes its own 32,
+        // embedding row 16, weights (136 + 40) · 4 = 704: 816 bytes (counting all 11 positions would give 1,104).
+        CostModel m = new CostModel(config(4, 6, 1, 1, 1, 4, 10, 2), 4);
+        assertEquals(816, m.forward(List.of(new CostModel.Seq(10, 1, 1))).bytes(), 0);
+        // 3 new rows at 10..12 see 9..12: 4 positions read, 3 written → 704 + 48 + 128 + 96 = 976
+        assertEquals(976, m.forward(List.of(new CostModel.Seq(10, 3, 1))).bytes(), 0);
+        // a prompt from position 0 shorter than the window: everything (as without one), the 944 of the test below
+        assertEquals(944, new CostModel(config(4, 6, 1, 1, 1, 4, 10, 8), 4).forward(1, 3).bytes(), 0);
+    }
+
+    @Test
     void handDerivedOneLayerModel() {
         // h = 4, q = kv = 4 (1 head of dim 4), I = 6, V = 10, 1 layer (the last), 3 tokens from position 0, last-position
         // logits: k and v for 3 rows 3·2·4·4 = 96; q and o for the last row 2·4·4 = 32, its MLP 3·4·6 = 72; its attention
