@@ -29,8 +29,9 @@ import java.util.SplittableRandom;
  *       {@code sample}, {@code ss} (time per operation) lower. Scores in different units of the same kind
  *       ({@code ms/op} against {@code us/op}) are converted to the baseline's.</li>
  *   <li>The samples are the measurement iterations of all forks ({@link JmhResults}). The two sets are tested with
- *       the two-sided Mann–Whitney U test ({@link #mannWhitneyP}: normal approximation, ties ranked by their
- *       average and the variance of U corrected for them, no continuity correction), and the change is the ratio of the medians, {@code median(candidate) /
+ *       the two-sided Mann–Whitney U test ({@link #mannWhitneyP}: ties ranked by their average; exact up to
+ *       {@link #EXACT_MAX_N} pooled samples, beyond by the normal approximation with the tie-corrected variance and
+ *       no continuity correction), and the change is the ratio of the medians, {@code median(candidate) /
  *       median(baseline) − 1}, on the score (so −10% in {@code thrpt} is 10% fewer operations per second), with a
  *       percentile bootstrap interval at level 1 − alpha ({@link Options#bootstrap} resamples of each side, a fixed
  *       seed: the same files give the same interval).</li>
@@ -300,15 +301,26 @@ public final class JmhComparison {
         return mannWhitneyP(a, b);
     }
 
+    /** Pooled sample sizes up to which {@link #mannWhitneyP} is exact; beyond, the normal approximation. */
+    public static final int EXACT_MAX_N = 100;
+
     /**
-     * The two-sided p-value of the Mann–Whitney U test of {@code a} against {@code b} by the normal approximation:
-     * ranks of the pooled samples (ties get the average of their ranks), {@code U = R_a − n_a(n_a + 1)/2}, and
-     * {@code z = (min(U, n_a·n_b − U) − n_a·n_b/2) / σ} with the tie-corrected
-     * {@code σ² = n_a·n_b/12 · ((n + 1) − Σ(t³ − t) / (n(n − 1)))} (t: the size of each group of tied values, n =
-     * n_a + n_b); p = 2·Φ(z), at most 1. No continuity correction. Without ties this is the value of commons-math3's
-     * {@code MannWhitneyUTest}, whose variance leaves the tie term out (so with tied samples, e.g. {@code ss} times at
-     * a coarse clock, it is too large and the test too weak). 1 when every value is the same (σ = 0) or a side is
-     * empty.
+     * The two-sided p-value of the Mann–Whitney U test of {@code a} against {@code b}. Ranks of the pooled samples,
+     * ties getting the average of their ranks; {@code R_a} the rank sum of {@code a}.
+     * <ul>
+     *   <li>Up to {@link #EXACT_MAX_N} pooled samples, exact: the share of the {@code C(n, n_a)} ways to choose
+     *       {@code n_a} of the pooled ranks (ties kept as they are: the permutation distribution given the ties) whose
+     *       rank sum lies at least as far from its mean {@code n_a(n + 1)/2} as {@code R_a} does. For two completely
+     *       separated samples this is {@code 2 / C(n, n_a)}; the normal approximation is far off at such sizes (3 + 3:
+     *       0.0495 instead of 0.1).</li>
+     *   <li>Beyond, the normal approximation: {@code U = R_a − n_a(n_a + 1)/2},
+     *       {@code z = (min(U, n_a·n_b − U) − n_a·n_b/2) / σ} with the tie-corrected
+     *       {@code σ² = n_a·n_b/12 · ((n + 1) − Σ(t³ − t) / (n(n − 1)))} (t: the size of each group of tied values,
+     *       n = n_a + n_b); p = 2·Φ(z), at most 1, no continuity correction. Without ties this is the value of
+     *       commons-math3's {@code MannWhitneyUTest}, whose variance leaves the tie term out (so with tied samples,
+     *       e.g. {@code ss} times at a coarse clock, it is too large and the test too weak).</li>
+     * </ul>
+     * 1 when every value is the same or a side is empty.
      */
     public static double mannWhitneyP(double[] a, double[] b) {
         int na = a.length, nb = b.length, n = na + nb;
@@ -319,21 +331,58 @@ public final class JmhComparison {
         Integer[] order = new Integer[n];
         for (int i = 0; i < n; i++) order[i] = i;
         Arrays.sort(order, (i, j) -> Double.compare(all[i], all[j]));
-        double rankSumA = 0, tieTerm = 0;
+        int[] rank2 = new int[n];                          // twice each pooled value's (average) rank: an integer
+        double tieTerm = 0;
+        long rankSum2A = 0;
         for (int i = 0; i < n; ) {
             int j = i;
             while (j + 1 < n && all[order[j + 1]] == all[order[i]]) j++;
-            double rank = (i + j) / 2.0 + 1;             // the average of ranks i+1 .. j+1
-            for (int k = i; k <= j; k++) if (order[k] < na) rankSumA += rank;
+            for (int k = i; k <= j; k++) {
+                rank2[k] = i + j + 2;                      // 2 × the average of ranks i+1 .. j+1
+                if (order[k] < na) rankSum2A += i + j + 2;
+            }
             double t = j - i + 1;
             tieTerm += t * t * t - t;
             i = j + 1;
         }
-        double u = rankSumA - na * (na + 1) / 2.0, prod = (double) na * nb;
+        if (tieTerm == (double) n * n * n - n) return 1;   // every value the same: no evidence of a change
+        if (n <= EXACT_MAX_N) return exactP(rank2, na, rankSum2A);
+        double u = rankSum2A / 2.0 - na * (na + 1) / 2.0, prod = (double) na * nb;
         double var = prod / 12 * ((n + 1) - tieTerm / ((double) n * (n - 1)));
-        if (!(var > 0)) return 1;                          // every value the same: no evidence of a change
         double z = (Math.min(u, prod - u) - prod / 2) / Math.sqrt(var);
         return Math.min(1, 2 * new NormalDistribution(null, 0, 1).cumulativeProbability(z));
+    }
+
+    /**
+     * The exact two-sided p-value of a doubled rank sum: how many of the ways to choose {@code k} of {@code rank2}
+     * give a sum at least as far from its mean as {@code observed}, over all ways (counted per sum, in doubles: the
+     * counts are exact up to 2^53 and their ratio accurate to rounding beyond).
+     */
+    private static double exactP(int[] rank2, int k, long observed) {
+        int total = 0;
+        for (int r : rank2) total += r;
+        double[][] ways = new double[k + 1][total + 1];    // ways[j][s]: subsets of j ranks seen so far with sum s
+        ways[0][0] = 1;
+        int seen = 0;
+        for (int r : rank2) {
+            seen += r;
+            for (int j = k; j >= 1; j--) {
+                double[] to = ways[j], from = ways[j - 1];
+                for (int s = seen; s >= r; s--) to[s] += from[s - r];
+            }
+        }
+        long mean2 = (long) k * total;                     // n × the mean of the chosen sum, k·total/n
+        int n = rank2.length;
+        // |s − k·total/n| ≥ |observed − k·total/n|  ⇔  |n·s − k·total| ≥ |n·observed − k·total| (integers)
+        long far = Math.abs(n * observed - mean2);
+        double hit = 0, all = 0;
+        for (int s = 0; s <= total; s++) {
+            double w = ways[k][s];
+            if (w == 0) continue;
+            all += w;
+            if (Math.abs((long) n * s - mean2) >= far) hit += w;
+        }
+        return Math.min(1, hit / all);
     }
 
     /** Percentile bootstrap interval at level 1 − alpha of median(candidate)/median(baseline) − 1 (seed 1). */

@@ -148,23 +148,23 @@ class BenchCompareTest {
 
     @Test
     void tooFewSamplesWarnAndPass(@TempDir Path tmp) throws Exception {
-        // 3 against 3 iterations: even completely separated sets give p ≈ 0.05 > 0.01, so a 50% slowdown cannot be called
+        // 3 against 3 iterations: even completely separated sets give p = 0.1 > 0.01, so a 50% slowdown cannot be called
         Path b = write(tmp, "base.json", List.of(result(EB, "thrpt", "ops/s", RATIONALE, 100, 0.01, 1, 3, 5, "25+36-LTS")));
         Path c = write(tmp, "cand.json", List.of(result(EB, "thrpt", "ops/s", RATIONALE, 50, 0.01, 1, 3, 6, "25+36-LTS")));
         CliRun r = CliRun.of("bench", "compare", b.toString(), c.toString());
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.err().contains("3 and 3 samples") && r.err().contains("not below alpha"), r.err());
         assertTrue(JmhComparison.minP(3, 3) > 0.01, "the premise: 3 vs 3 cannot reach 0.01");
-        // the normal approximation for complete separation: z = (n1·n2/2) / sqrt(n1·n2·(n1+n2+1)/12) = 4.5/sqrt(5.25)
-        double z = 4.5 / Math.sqrt(5.25);
-        double p = 2 * (1 - new org.apache.commons.math3.distribution.NormalDistribution().cumulativeProbability(z));
-        assertEquals(p, JmhComparison.minP(3, 3), 1e-12);
+        // exact: complete separation is 2 of the C(6, 3) = 20 ways to split the ranks
+        assertEquals(0.1, JmhComparison.minP(3, 3), 1e-12);
         assertTrue(r.out().contains("| no significant change |"), r.out());
-        // benchmarks/README.md: at alpha 0.01 the test needs at least 5 + 5 samples (and 4 + 5 is not enough)
-        assertTrue(JmhComparison.minP(5, 5) < 0.01 && JmhComparison.minP(4, 5) >= 0.01 && JmhComparison.minP(4, 4) >= 0.01,
-                JmhComparison.minP(5, 5) + " " + JmhComparison.minP(4, 5));
+        // benchmarks/README.md: at alpha 0.01 the test needs at least 5 + 5 samples (2/252 = 0.0079), and 4 + 5
+        // (2/126 = 0.0159) is not enough
+        assertEquals(2.0 / 252, JmhComparison.minP(5, 5), 1e-15);
+        assertEquals(2.0 / 126, JmhComparison.minP(4, 5), 1e-15);
+        assertTrue(JmhComparison.minP(4, 4) >= 0.01);
         // with a looser alpha the same data is a regression: the warning is about alpha, not the data
-        CliRun loose = CliRun.of("bench", "compare", b.toString(), c.toString(), "--alpha", "0.1");
+        CliRun loose = CliRun.of("bench", "compare", b.toString(), c.toString(), "--alpha", "0.15");
         assertEquals(BenchCompareCommand.EXIT_REGRESSION, loose.exitCode(), loose.out() + loose.err());
     }
 
@@ -176,28 +176,49 @@ class BenchCompareTest {
     }
 
     @Test
-    void tiedSamplesUseTheTieCorrectedVariance(@TempDir Path tmp) throws Exception {
-        // single-shot times at a 1 ms clock: many ties. By hand: pooled ranks 10 → 2.5 (×4), 11 → 8 (×7), 12 → 15 (×7),
-        // 13 → 19.5 (×2); R_base = 4·2.5 + 4·8 + 2·15 = 72, U = 72 − 55 = 17; tie term Σ(t³ − t) = 60 + 336 + 336 + 6 = 738;
-        // σ² = 100/12 · (21 − 738/380) = 158.816; z = (17 − 50)/σ = −2.6186; p = 2Φ(z) = 0.0088295 (a Python float64
-        // recomputation gives 0.008829462767453656). Without the tie term σ² = 175 and p = 0.0126: not below 0.01.
+    void smallSamplesAreTestedExactlyWithTheirTies(@TempDir Path tmp) throws Exception {
+        // single-shot times at a 1 ms clock: many ties. Exact p by brute force in Python (fractions, every one of the
+        // C(20, 10) = 184756 ways to choose the baseline's 10 average ranks among the pooled 20): 2262 of them lie at
+        // least as far from the mean rank sum as the observed one, p = 0.012243. The normal approximations give 0.0088
+        // (tie-corrected variance) and 0.0126 (without): the corrected one would call a regression the data does not show.
         List<Double> base = List.of(10.0, 10.0, 10.0, 11.0, 11.0, 11.0, 12.0, 12.0, 10.0, 11.0);
         List<Double> cand = List.of(11.0, 11.0, 12.0, 12.0, 12.0, 13.0, 13.0, 11.0, 12.0, 12.0);
         Path b = write(tmp, "base.json", List.of(withSamples(result(AB, "ss", "ms/op", Map.of(), 1, 0, 1, 10, 1, "25"), List.of(base))));
         Path c = write(tmp, "cand.json", List.of(withSamples(result(AB, "ss", "ms/op", Map.of(), 1, 0, 1, 10, 2, "25"), List.of(cand))));
         CliRun r = CliRun.of("bench", "compare", b.toString(), c.toString(), "--json");
         JsonNode row = M.readTree(r.out()).at("/benchmarks/0");
-        assertEquals(0.008829462767453656, row.get("p").asDouble(), 1e-12, row.toString());
+        assertEquals(2262.0 / 184756, row.get("p").asDouble(), 1e-12, row.toString());
         assertEquals(12.0 / 11 - 1, row.get("change").asDouble(), 1e-12);
-        assertEquals("regression", row.get("verdict").asText(), "ss: 9% more time per shot, significant once ties are accounted for");
-        assertEquals(BenchCompareCommand.EXIT_REGRESSION, r.exitCode(), r.err());
+        assertEquals("no significant change", row.get("verdict").asText(), "p 0.0122 is not below alpha 0.01");
+        assertEquals(0, r.exitCode(), r.err());
+        CliRun loose = CliRun.of("bench", "compare", b.toString(), c.toString(), "--alpha", "0.05");
+        assertEquals(BenchCompareCommand.EXIT_REGRESSION, loose.exitCode(), "ss: 9% more time per shot, significant at 0.05");
 
-        // without ties the value is the textbook one (and commons-math3's, whose variance has no tie term)
-        double[] x = {1.5, 2.25, 3.125, 7.0, 8.5}, y = {2.0, 4.0, 5.0, 6.0, 9.0, 10.0};
-        assertEquals(new org.apache.commons.math3.stat.inference.MannWhitneyUTest().mannWhitneyUTest(x, y), JmhComparison.mannWhitneyP(x, y), 1e-15);
-        // a small tied case, by the same Python recomputation: 0.07592696298255767
-        assertEquals(0.07592696298255767, JmhComparison.mannWhitneyP(new double[]{1, 2, 2, 3}, new double[]{2, 3, 3, 4, 5}), 1e-12);
+        // the same brute force: {1,2,2,3} against {2,3,3,4,5}: 14 of 126; untied 5 against 6: 198 of 462;
+        // separated 3 against 3: 2 of 20 (the normal approximation said 0.0495)
+        assertEquals(14.0 / 126, JmhComparison.mannWhitneyP(new double[]{1, 2, 2, 3}, new double[]{2, 3, 3, 4, 5}), 1e-12);
+        assertEquals(198.0 / 462, JmhComparison.mannWhitneyP(new double[]{1.5, 2.25, 3.125, 7.0, 8.5}, new double[]{2.0, 4.0, 5.0, 6.0, 9.0, 10.0}), 1e-12);
+        assertEquals(0.1, JmhComparison.mannWhitneyP(new double[]{0, 1, 2}, new double[]{3, 4, 5}), 1e-12);
         assertEquals(1.0, JmhComparison.mannWhitneyP(new double[]{4, 4}, new double[]{4, 4, 4}), 0, "all equal: no evidence");
+    }
+
+    @Test
+    void largeSamplesUseTheNormalApproximationWithTheTieCorrectedVariance() {
+        // 60 + 60 samples (beyond EXACT_MAX_N), integers 100-110 against 101-113: heavy ties. The tie-corrected normal
+        // approximation (σ² = n₁n₂/12·((n+1) − Σ(t³−t)/(n(n−1))), no continuity correction) recomputed in Python:
+        // 0.011489223311068398
+        double[] base = new double[60], cand = new double[60];
+        for (int i = 0; i < 60; i++) {
+            base[i] = (i * 37) % 11 + 100;
+            cand[i] = (i * 53) % 13 + 101;
+        }
+        assertTrue(base.length + cand.length > JmhComparison.EXACT_MAX_N);
+        assertEquals(0.011489223311068398, JmhComparison.mannWhitneyP(base, cand), 1e-12);
+        // without ties it is commons-math3's value
+        double[] x = new double[60], y = new double[61];
+        for (int i = 0; i < 60; i++) x[i] = i * 1.5 + (i % 7) * 0.01;
+        for (int i = 0; i < 61; i++) y[i] = i * 1.5 + 3.3 + (i % 5) * 0.013;
+        assertEquals(new org.apache.commons.math3.stat.inference.MannWhitneyUTest().mannWhitneyUTest(x, y), JmhComparison.mannWhitneyP(x, y), 1e-15);
     }
 
     @Test
