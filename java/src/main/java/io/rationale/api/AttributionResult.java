@@ -161,6 +161,14 @@ public record AttributionResult(
                 targetValue, foilId, foilText, targetIsArgmax, aggregate, scores, List.copyOf(w), methods, shared, seconds, extras, device);
     }
 
+    /** This one-method result with other token scores (its words and everything else kept). */
+    public AttributionResult withScores(double[] s) {
+        if (methods != null) throw new IllegalStateException("a several-method result keeps its scores per method");
+        if (s.length != ids.length) throw new IllegalArgumentException(s.length + " token scores for " + ids.length + " tokens");
+        return new AttributionResult(method, text, studyStart, studyEnd, ids, tokens, targetId, targetText, targetKind, targetLogit,
+                targetValue, foilId, foilText, targetIsArgmax, aggregate, s.clone(), words, methods, shared, seconds, extras, device);
+    }
+
     /** This result with {@code device} set. */
     public AttributionResult withDevice(String d) {
         return new AttributionResult(method, text, studyStart, studyEnd, ids, tokens, targetId, targetText, targetKind, targetLogit,

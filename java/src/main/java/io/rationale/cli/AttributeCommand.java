@@ -169,6 +169,8 @@ public final class AttributeCommand implements Callable<Integer> {
         Usage.check(input.spec, () -> {
             if (targetId != null && targetText != null) throw new IllegalArgumentException("give --target-id or --target-text, not both");
             if (foilId != null && foilText != null) throw new IllegalArgumentException("give --foil-id or --foil-text, not both");
+            if (targetText != null && targetText.isEmpty()) throw new IllegalArgumentException("--target-text is empty");
+            if (foilText != null && foilText.isEmpty()) throw new IllegalArgumentException("--foil-text is empty");
             if (baselineToken != null && baselineToken < 0) throw new IllegalArgumentException("--baseline-token " + baselineToken + " is negative");
             if (targetId != null && targetId < 0) throw new IllegalArgumentException("target id " + targetId + " is outside the vocabulary (negative)");
             if (foilId != null && foilId < 0) throw new IllegalArgumentException("foil id " + foilId + " is outside the vocabulary (negative)");

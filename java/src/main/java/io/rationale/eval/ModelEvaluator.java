@@ -601,7 +601,22 @@ public final class ModelEvaluator implements Evaluator {
             tokens.add(new io.rationale.api.AttributionResult.TokenInfo(t.index(), t.id(), t.piece(), t.text(), t.start(), t.end(), t.special(),
                     t.inStudy(), ws));
         }
-        return r.withWords(tokens, words);
+        io.rationale.api.AttributionResult out = r.withWords(tokens, words);
+        if (!r.method().equals(Method.OCCLUSION.cliName())) return out;
+        // occlusion scores words directly and gives each token its word's score: a token of a dropped template word is
+        // now in no word and gets 0, as every token in no word does
+        double[] scores = new double[tokens.size()];
+        for (int i = 0; i < scores.length; i++) {
+            int[] ws = tokens.get(i).words();
+            if (ws.length == 0) continue;
+            double best = words.get(ws[0]).score() == null ? Double.NaN : words.get(ws[0]).score();
+            for (int w : ws) {
+                double s = words.get(w).score() == null ? Double.NaN : words.get(w).score();
+                if (Math.abs(s) > Math.abs(best)) best = s;
+            }
+            scores[i] = best;
+        }
+        return out.withScores(scores);
     }
 
     /**

@@ -159,6 +159,37 @@ class AttributeDatasetTest {
     }
 
     @Test
+    void occlusionTokenScoresFollowTheExamplesWordsNotTheTemplates(@TempDir Path dir) throws IOException {
+        // occlusion scores words and gives each token its word's score, 0 to a token in no word (the package doc); in
+        // an e-SNLI prompt the study range holds the template word "Hypothesis:", which is not one of the example's
+        // words, so its tokens are in no word and must score 0 like every other token in no word
+        String esnli = "esnli:" + CliRun.SHARED.resolve("data/datasets/esnli/train-highlight-sample/esnli_train_sample.csv");
+        Path attr = dir.resolve("attr");
+        CliRun a = CliRun.of("attribute", "--model", CliRun.STORIES.toString(), "--dataset", esnli, "--method", "occlusion", "--limit", "2",
+                "--device", "cpu", "--progress", "none", "--out", attr.toString());
+        assertEquals(0, a.exitCode(), a.err());
+        int inNoWordInStudy = 0, compared = 0;
+        for (JsonNode l : read(attr.resolve(AttributionRunner.ATTRIBUTIONS))) {
+            String text = l.get("text").asText();
+            JsonNode scores = l.get("scores"), words = l.get("words");
+            for (JsonNode t : l.get("tokens")) {
+                int i = t.get("index").asInt();
+                double expected = 0;
+                for (JsonNode wi : t.get("words")) {
+                    double s = words.get(wi.asInt()).get("score").asDouble();
+                    if (Math.abs(s) > Math.abs(expected)) expected = s;
+                }
+                if (t.get("words").isEmpty() && t.get("in_study").asBoolean() && !text.substring(t.get("start").asInt(), t.get("end").asInt()).isBlank())
+                    inNoWordInStudy++;                                  // the template's "Hypothesis:" tokens
+                assertEquals(expected, scores.get(i).asDouble(), 0.0, "example " + l.get("index") + " token " + i + " " + t);
+            }
+            compared++;
+        }
+        assertEquals(2, compared);
+        assertTrue(inNoWordInStudy > 0, "the prompts hold template tokens inside the study range");
+    }
+
+    @Test
     void aRunCutOffMidWriteResumesWithEachLineOnce(@TempDir Path dir) throws IOException {
         Path cut = dir.resolve("cut");
         Files.createDirectories(cut);

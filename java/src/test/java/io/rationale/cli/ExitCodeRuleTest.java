@@ -32,6 +32,8 @@ class ExitCodeRuleTest {
                 new Case(2, "attribute", "--model", stories, "--text", "hi", "--method", "magic"),
                 new Case(2, "attribute", "--model", stories, "--text", "hi", "--method", "saliency", "--steps", "0"),
                 new Case(2, "attribute", "--model", stories, "--text", "hi", "--method", "saliency", "--target-id", "3", "--foil-id", "3"),
+                new Case(2, "attribute", "--model", stories, "--text", "hi", "--method", "saliency", "--target-text", ""),
+                new Case(2, "attribute", "--model", stories, "--text", "hi", "--method", "saliency", "--foil-text", ""),
                 new Case(2, "eval", "--model", stories, "--dataset", "jsonl:" + data, "--methods", "saliency", "--out", out, "--limit", "0"),
                 new Case(2, "eval", "--model", stories, "--dataset", "jsonl:" + data, "--methods", "magic", "--out", out),
                 new Case(2, "bench", "--preset", "tiny", "--repeat", "0"),
