@@ -92,6 +92,22 @@ class ChatTemplateTest {
                 render(t, List.of()));
     }
 
+    /**
+     * Python's whitespace, for strip()/split()/trim: exactly the chars for which Python 3's {@code str.isspace()}
+     * is true (listed from {@code [c for c in range(0x10000) if chr(c).isspace()]}), checked over the whole BMP.
+     */
+    @Test
+    void pythonWhitespaceIsExactlyPythons() {
+        java.util.Set<Integer> python = new java.util.HashSet<>(List.of(0x9, 0xa, 0xb, 0xc, 0xd, 0x1c, 0x1d, 0x1e, 0x1f,
+                0x20, 0x85, 0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009,
+                0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000));
+        for (int c = 0; c < 0x10000; c++)
+            assertEquals(python.contains(c), PyStrings.isSpace((char) c), String.format("U+%04X", c));
+        // NEL (U+0085) around a message: strip() and trim remove it as Python does
+        assertEquals("<s>[INST] x [/INST]", llama2().render(List.of(user("\u0085 x\u0085")), true));
+        assertEquals("[a|b]", render("[{{ '\u0085a\u0085'|trim }}|{{ 'a\u0085b'.split() | last }}]", List.of()));
+    }
+
     @Test
     void loopNamespaceSlicesAndFilters() {
         String t = "{% set ns = namespace(n=0, last='') %}{% for m in messages[1:] %}"
