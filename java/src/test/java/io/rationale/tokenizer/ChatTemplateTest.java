@@ -108,6 +108,50 @@ class ChatTemplateTest {
         assertEquals("[a|b]", render("[{{ '\u0085a\u0085'|trim }}|{{ 'a\u0085b'.split() | last }}]", List.of()));
     }
 
+    /**
+     * Whitespace control on expressions and comments, as the Llama 3.1/3.2 Instruct templates use it: every line
+     * starts with {@code {{-}, {@code {%-} or {@code {#-}, so the newlines and indentation between tags vanish.
+     * Expected: Jinja2's semantics by hand (the '-' strips all whitespace on that side of the tag), which gives the
+     * published Llama 3.1 prompt format.
+     */
+    @Test
+    void whitespaceControlOnExpressionsAndCommentsAsInJinja2() {
+        String t = """
+                {{- bos_token }}
+                {%- if not date_string is defined %}
+                    {%- set date_string = "26 Jul 2024" %}
+                {%- endif %}
+                {#- take the system message out #}
+                {%- if messages[0]['role'] == 'system' %}
+                    {%- set system_message = messages[0]['content']|trim %}
+                    {%- set messages = messages[1:] %}
+                {%- else %}
+                    {%- set system_message = "" %}
+                {%- endif %}
+                {{- "<|start_header_id|>system<|end_header_id|>\\n\\n" }}
+                {{- "Cutting Knowledge Date: December 2023\\n" }}
+                {{- "Today Date: " + date_string + "\\n\\n" }}
+                {{- system_message }}
+                {{- "<|eot_id|>" }}
+                {%- for message in messages %}
+                    {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}
+                {%- endfor %}
+                {%- if add_generation_prompt %}
+                    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' -}}
+                    	  {#- a note -#}  \s
+                {%- endif %}
+                """;
+        String rendered = new ChatTemplate(t, "inline", Map.of("bos_token", "<|begin_of_text|>"))
+                .render(List.of(system("  Be brief. "), user(" Hi there "), assistant("Yo"), user("Q")), true);
+        assertEquals("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+                + "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\nBe brief.<|eot_id|>"
+                + "<|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\nYo<|eot_id|>"
+                + "<|start_header_id|>user<|end_header_id|>\n\nQ<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\n", rendered);
+        assertEquals("a|b c|d", render("a {{- '|' -}}  \n b {{ 'c' }}{{- '|' -}}\t d", List.of()));
+    }
+
     @Test
     void loopNamespaceSlicesAndFilters() {
         String t = "{% set ns = namespace(n=0, last='') %}{% for m in messages[1:] %}"
