@@ -32,6 +32,10 @@ import java.util.Objects;
  * slices are Jinjava's own. {@code not A == B} / {@code not A in B} mean {@code not (A ...)} as in Jinja2
  * (see {@link JinjaCompat}).
  *
+ * <p>transformers also defines {@code strftime_now(format)} (today's date); it is left undefined here, so a template
+ * that tests {@code strftime_now is defined} (Llama 3.2's) takes its fixed fallback date and a prompt does not change
+ * with the day.
+ *
  * <p>Errors are never swallowed: every error Jinjava reports (syntax error, unknown method, failed function
  * call, {@code raise_exception}), and an unknown filter or test (which Jinjava would render as nothing), makes
  * {@link #render} throw a {@link ChatTemplateException} whose
