@@ -27,9 +27,9 @@ import java.util.Objects;
  * with {@code trim_blocks} and {@code lstrip_blocks}, the {@code -} of {@code {{- x -}}} and {@code {#- note -#}}
  * strips the whitespace beside the tag as in Jinja2 (Jinjava's default ignores it), and an undefined variable is falsy and renders as "" (not
  * an error: the Llama 2 template tests the undefined {@code USE_DEFAULT_PROMPT}). Python string methods
- * ({@code strip, lstrip, rstrip, upper, lower, title, capitalize, startswith, endswith, split, replace, join})
- * and the {@code trim} filter follow Python's semantics; {@code namespace(...)}, {@code loop.index0} and list
- * slices are Jinjava's own. {@code not A == B} / {@code not A in B} mean {@code not (A ...)} as in Jinja2
+ * ({@code strip, lstrip, rstrip, upper, lower, title, capitalize, startswith, endswith, split, replace, join}),
+ * the {@code trim} filter and transformers' {@code tojson} ({@link PyToJsonFilter}) follow Python's semantics;
+ * {@code namespace(...)}, {@code loop.index0} and list slices are Jinjava's own. {@code not A == B} / {@code not A in B} mean {@code not (A ...)} as in Jinja2
  * (see {@link JinjaCompat}).
  *
  * <p>transformers also defines {@code strftime_now(format)} (today's date); it is left undefined here, so a template
@@ -149,6 +149,7 @@ public final class ChatTemplate {
         j.getGlobalContext().registerFunction(
                 new ELFunctionDefinition("", "raise_exception", ChatTemplate.class, "raiseException", String.class));
         j.getGlobalContext().registerFilter(new PyTrimFilter());
+        j.getGlobalContext().registerFilter(new PyToJsonFilter());
         return j;
     }
 

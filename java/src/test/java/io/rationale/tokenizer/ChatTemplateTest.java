@@ -152,6 +152,50 @@ class ChatTemplateTest {
         assertEquals("a|b c|d", render("a {{- '|' -}}  \n b {{ 'c' }}{{- '|' -}}\t d", List.of()));
     }
 
+    /**
+     * {@code tojson} as transformers binds it for chat templates: Python's {@code json.dumps(x, ensure_ascii=False,
+     * indent=None, separators=None, sort_keys=False)}. Expected strings: Python 3's json.dumps on the same values.
+     */
+    @Test
+    void tojsonIsPythonsJsonDumpsAsTransformersBindsIt() {
+        Map<String, Object> city = new java.util.LinkedHashMap<>();
+        city.put("type", "string");
+        Map<String, Object> parameters = new java.util.LinkedHashMap<>();
+        parameters.put("type", "object");
+        parameters.put("properties", Map.of("city", city));
+        parameters.put("required", List.of("city"));
+        Map<String, Object> function = new java.util.LinkedHashMap<>();
+        function.put("name", "get_weather");
+        function.put("description", "Météo 😀");
+        function.put("parameters", parameters);
+        Map<String, Object> tool = new java.util.LinkedHashMap<>();
+        tool.put("type", "function");
+        tool.put("function", function);
+        Map<String, Object> mixed = new java.util.LinkedHashMap<>();
+        mixed.put("b", java.util.Arrays.asList(1L, 2.5, null, true));
+        mixed.put("a", Map.of());
+        mixed.put("c", List.of());
+        Map<String, Object> keys = new java.util.LinkedHashMap<>();
+        keys.put("b", List.of(1L));
+        keys.put("a", "x\u0001\"");
+        Map<String, Object> vars = Map.of("tool", tool, "mixed", mixed, "keys", keys,
+                "floats", List.of(1e16, 1.5e-5, 0.0001, 100.0, -0.0, 123456789012345.6, 0.1, 2.5e300),
+                "blank", Map.of("a", List.of()));
+        ChatTemplate t = new ChatTemplate("{{ tool | tojson(indent=4) }}|{{ mixed | tojson }}|"
+                + "{{ keys | tojson(sort_keys=true, separators=[',', ':']) }}|{{ ['é😀'] | tojson(ensure_ascii=true) }}|"
+                + "{{ floats | tojson }}|{{ blank | tojson(false, '\t') }}", "inline", Map.of());
+        assertEquals("{\n    \"type\": \"function\",\n    \"function\": {\n        \"name\": \"get_weather\",\n"
+                + "        \"description\": \"Météo 😀\",\n        \"parameters\": {\n            \"type\": \"object\",\n"
+                + "            \"properties\": {\n                \"city\": {\n                    \"type\": \"string\"\n"
+                + "                }\n            },\n            \"required\": [\n                \"city\"\n            ]\n"
+                + "        }\n    }\n}"
+                + "|{\"b\": [1, 2.5, null, true], \"a\": {}, \"c\": []}"
+                + "|{\"a\":\"x\\u0001\\\"\",\"b\":[1]}"
+                + "|[\"\\u00e9\\ud83d\\ude00\"]"
+                + "|[1e+16, 1.5e-05, 0.0001, 100.0, -0.0, 123456789012345.6, 0.1, 2.5e+300]"
+                + "|{\n\t\"a\": []\n}", t.render(List.of(), false, vars));
+    }
+
     @Test
     void loopNamespaceSlicesAndFilters() {
         String t = "{% set ns = namespace(n=0, last='') %}{% for m in messages[1:] %}"
