@@ -32,7 +32,8 @@ import java.util.Objects;
  * {@code namespace(...)}, {@code loop.index0} and list slices are Jinjava's own. {@code not A == B} / {@code not A in B} mean {@code not (A ...)} as in Jinja2
  * (see {@link JinjaCompat}).
  *
- * <p>transformers also defines {@code strftime_now(format)} (today's date); it is left undefined here, so a template
+ * <p>transformers' {@code {% generation %}} block ({@link GenerationTag}) renders its body. transformers also
+ * defines {@code strftime_now(format)} (today's date); it is left undefined here, so a template
  * that tests {@code strftime_now is defined} (Llama 3.2's) takes its fixed fallback date and a prompt does not change
  * with the day.
  *
@@ -150,6 +151,7 @@ public final class ChatTemplate {
                 new ELFunctionDefinition("", "raise_exception", ChatTemplate.class, "raiseException", String.class));
         j.getGlobalContext().registerFilter(new PyTrimFilter());
         j.getGlobalContext().registerFilter(new PyToJsonFilter());
+        j.getGlobalContext().registerTag(new GenerationTag());
         return j;
     }
 

@@ -196,6 +196,14 @@ class ChatTemplateTest {
                 + "|{\n\t\"a\": []\n}", t.render(List.of(), false, vars));
     }
 
+    /** transformers' {% generation %} block (assistant-token masks; TRL adds it to templates) renders its body. */
+    @Test
+    void generationBlockRendersItsBody() {
+        String t = "{%- for m in messages %}\n  {%- if m.role == 'assistant' %}\n    {%- generation %}<{{ m.content | trim }}>"
+                + "{% endgeneration %}\n  {%- else %}{{ m.content }}{% endif %}|\n{%- endfor %}";
+        assertEquals("U|<A>|", render(t, List.of(user("U"), assistant(" A "))));
+    }
+
     @Test
     void loopNamespaceSlicesAndFilters() {
         String t = "{% set ns = namespace(n=0, last='') %}{% for m in messages[1:] %}"
