@@ -47,7 +47,44 @@ public record ModelConfig(
         } catch (IOException e) {
             throw new ConfigException(file + ": cannot read: " + e.getMessage());
         }
-        return parse(j, file.toString());
+        ModelConfig c = parse(j, file.toString());
+        List<Integer> extra = generationEos(dir.resolve(GENERATION_CONFIG));
+        if (extra.isEmpty() || c.eosTokenIds.containsAll(extra)) return c;
+        List<Integer> eos = new ArrayList<>(c.eosTokenIds);
+        for (int id : extra) if (!eos.contains(id)) eos.add(id);
+        return new ModelConfig(c.architecture, c.hiddenSize, c.intermediateSize, c.numLayers, c.numHeads, c.numKvHeads,
+                c.headDim, c.vocabSize, c.rmsNormEps, c.ropeTheta, c.ropeScaling, c.tieWordEmbeddings, c.qkvBias, c.oBias,
+                c.mlpBias, c.maxPositionEmbeddings, c.slidingWindow, c.bosTokenId, List.copyOf(eos));
+    }
+
+    /** The generation defaults file beside config.json; its {@code eos_token_id} is where transformers' generate stops. */
+    public static final String GENERATION_CONFIG = "generation_config.json";
+
+    /**
+     * The {@code eos_token_id} (a number or a list) of generation_config.json, empty when the file or the key is
+     * absent. transformers' {@code generate} stops at these ids (Llama 3 Instruct lists {@code <|eot_id|>} there
+     * while an early config.json named only {@code <|end_of_text|>}); {@link #load} adds them to config.json's.
+     */
+    static List<Integer> generationEos(Path file) {
+        if (!Files.isRegularFile(file)) return List.of();
+        JsonNode g;
+        try {
+            g = new ObjectMapper().readTree(file.toFile());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new ConfigException(file + ": invalid JSON: " + String.valueOf(e.getOriginalMessage()).replace('\n', ' '));
+        } catch (IOException e) {
+            throw new ConfigException(file + ": cannot read: " + e.getMessage());
+        }
+        if (g == null || !g.isObject()) throw new ConfigException(file + ": not a JSON object");
+        JsonNode e = g.get("eos_token_id");
+        List<Integer> ids = new ArrayList<>();
+        if (e == null || e.isNull()) return ids;
+        for (JsonNode x : e.isArray() ? e : List.of(e)) {
+            if (!x.isIntegralNumber() || !x.canConvertToInt() || x.asInt() < 0)
+                throw new ConfigException(file + ": \"eos_token_id\" must be a token id or a list of them, got " + e);
+            ids.add(x.asInt());
+        }
+        return ids;
     }
 
     public static ModelConfig parse(JsonNode j, String where) {

@@ -350,7 +350,7 @@ public final class Service implements HttpServer.Handler {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("eos_token", tok.eosId() >= 0 ? tok.piece(tok.eosId()) : null);
         m.put("bos_token", tok.bosId() >= 0 ? tok.piece(tok.bosId()) : null);
-        m.put("pad_token", null);
+        m.put("pad_token", tok.padId() >= 0 ? tok.piece(tok.padId()) : null);
         m.put("add_bos_token", tok.addsBos());
         m.put("chat_template", tok.chatTemplate().map(ChatTemplate::template).orElse(null));
         m.put("model_max_length", api.contextLength());

@@ -2,6 +2,7 @@ package io.rationale.tokenizer;
 
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
+import com.hubspot.jinjava.LegacyOverrides;
 import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
@@ -23,12 +24,18 @@ import java.util.Objects;
  * {@code add_generation_prompt}, the special tokens {@code bos_token}, {@code eos_token}, {@code unk_token},
  * {@code pad_token} (those the config defines), and any extra variables given to {@link #render(List, boolean,
  * Map)}. Functions: {@code raise_exception(msg)}, which aborts rendering. Like transformers, blocks are rendered
- * with {@code trim_blocks} and {@code lstrip_blocks}, and an undefined variable is falsy and renders as "" (not
+ * with {@code trim_blocks} and {@code lstrip_blocks}, the {@code -} of {@code {{- x -}}} and {@code {#- note -#}}
+ * strips the whitespace beside the tag as in Jinja2 (Jinjava's default ignores it), and an undefined variable is falsy and renders as "" (not
  * an error: the Llama 2 template tests the undefined {@code USE_DEFAULT_PROMPT}). Python string methods
- * ({@code strip, lstrip, rstrip, upper, lower, title, capitalize, startswith, endswith, split, replace, join})
- * and the {@code trim} filter follow Python's semantics; {@code namespace(...)}, {@code loop.index0} and list
- * slices are Jinjava's own. {@code not A == B} / {@code not A in B} mean {@code not (A ...)} as in Jinja2
+ * ({@code strip, lstrip, rstrip, upper, lower, title, capitalize, startswith, endswith, split, replace, join}),
+ * the {@code trim} filter and transformers' {@code tojson} ({@link PyToJsonFilter}) follow Python's semantics;
+ * {@code namespace(...)}, {@code loop.index0} and list slices are Jinjava's own. {@code not A == B} / {@code not A in B} mean {@code not (A ...)} as in Jinja2
  * (see {@link JinjaCompat}).
+ *
+ * <p>transformers' {@code {% generation %}} block ({@link GenerationTag}) renders its body. transformers also
+ * defines {@code strftime_now(format)} (today's date); it is left undefined here, so a template
+ * that tests {@code strftime_now is defined} (Llama 3.2's) takes its fixed fallback date and a prompt does not change
+ * with the day.
  *
  * <p>Errors are never swallowed: every error Jinjava reports (syntax error, unknown method, failed function
  * call, {@code raise_exception}), and an unknown filter or test (which Jinjava would render as nothing), makes
@@ -136,11 +143,15 @@ public final class ChatTemplate {
                 .withElResolver(resolver)
                 .withTrimBlocks(true)
                 .withLstripBlocks(true)
+                // {{- x -}} and {#- note -#} strip whitespace as in Jinja2 (Jinjava ignores their '-' by default)
+                .withLegacyOverrides(LegacyOverrides.newBuilder().withUseTrimmingForNotesAndExpressions(true).build())
                 .build();
         Jinjava j = new Jinjava(config);
         j.getGlobalContext().registerFunction(
                 new ELFunctionDefinition("", "raise_exception", ChatTemplate.class, "raiseException", String.class));
         j.getGlobalContext().registerFilter(new PyTrimFilter());
+        j.getGlobalContext().registerFilter(new PyToJsonFilter());
+        j.getGlobalContext().registerTag(new GenerationTag());
         return j;
     }
 

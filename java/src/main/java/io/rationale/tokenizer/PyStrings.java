@@ -39,8 +39,11 @@ final class PyStrings {
 
     private static String str(Object o) { return o == null ? "None" : o.toString(); }
 
-    /** Python's str.isspace for one char: Java whitespace plus the Unicode space separators (NBSP etc.). */
-    static boolean isSpace(char c) { return Character.isWhitespace(c) || Character.isSpaceChar(c); }
+    /**
+     * Python's str.isspace for one char: Java whitespace plus the Unicode space separators (NBSP etc.) plus
+     * U+0085 (NEXT LINE, bidi class B), which Python counts as whitespace and Java does not.
+     */
+    static boolean isSpace(char c) { return Character.isWhitespace(c) || Character.isSpaceChar(c) || c == '\u0085'; }
 
     /** Python strip/lstrip/rstrip: without chars, strips whitespace; with chars, strips any of them. */
     static String strip(String s, String chars, boolean left, boolean right) {

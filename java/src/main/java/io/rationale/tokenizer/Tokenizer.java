@@ -62,7 +62,7 @@ public final class Tokenizer implements AutoCloseable {
         this.eosId = eos == null ? -1 : knownId(eos, config.file());
         this.addBos = bos != null && (config.addBos() != null ? config.addBos() : vocab.postPrefix.contains(bos));
         this.addEos = eos != null && (config.addEos() != null ? config.addEos() : vocab.postSuffix.contains(eos));
-        this.chatTemplate = config.chatTemplate() == null ? null : new ChatTemplate(config.chatTemplate(), config.file(),
+        this.chatTemplate = config.chatTemplate() == null ? null : new ChatTemplate(config.chatTemplate(), config.chatTemplateFile(),
                 specialTokenVariables(config));
     }
 
@@ -153,7 +153,7 @@ public final class Tokenizer implements AutoCloseable {
      * @throws TokenizerException when tokenizer_config.json has no chat_template
      */
     public Encoding encodeChat(List<ChatMessage> messages, boolean addGenerationPrompt) {
-        if (chatTemplate == null) throw new TokenizerException(config.file() + ": no chat_template");
+        if (chatTemplate == null) throw new TokenizerException(config.file() + ": no chat_template (and no " + TokenizerConfig.TEMPLATE_FILE_NAME + " beside it)");
         return encode(chatTemplate.render(messages, addGenerationPrompt), false, false);
     }
 

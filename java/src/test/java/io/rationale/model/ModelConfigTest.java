@@ -132,6 +132,31 @@ class ModelConfigTest {
         assertTrue(e.getMessage().startsWith(dir.resolve("config.json") + ": invalid JSON"), e.getMessage());
     }
 
+    /**
+     * transformers' generate stops at generation_config.json's eos_token_id: Meta-Llama-3-8B-Instruct as first
+     * published had config.json eos 128001 (<|end_of_text|>) and generation_config.json [128001, 128009]
+     * (<|eot_id|>, the end of a chat turn). Those ids are added to config.json's.
+     */
+    @Test
+    void generationConfigEosIdsAreStops() throws Exception {
+        ObjectNode j = llama();
+        j.put("eos_token_id", 128001);
+        Files.writeString(dir.resolve("config.json"), j.toString());
+        assertEquals(List.of(128001), ModelConfig.load(dir).eosTokenIds());
+        Files.writeString(dir.resolve("generation_config.json"), "{\"bos_token_id\": 128000, \"eos_token_id\": [128001, 128009]}");
+        assertEquals(List.of(128001, 128009), ModelConfig.load(dir).eosTokenIds());
+        Files.writeString(dir.resolve("generation_config.json"), "{\"eos_token_id\": 7}");
+        assertEquals(List.of(128001, 7), ModelConfig.load(dir).eosTokenIds());
+        Files.writeString(dir.resolve("generation_config.json"), "{\"do_sample\": true}");
+        assertEquals(List.of(128001), ModelConfig.load(dir).eosTokenIds());
+        Files.writeString(dir.resolve("generation_config.json"), "{\"eos_token_id\": \"</s>\"}");
+        ConfigException e = assertThrows(ConfigException.class, () -> ModelConfig.load(dir));
+        assertTrue(e.getMessage().startsWith(dir.resolve("generation_config.json") + ": \"eos_token_id\" must be"), e.getMessage());
+        Files.writeString(dir.resolve("generation_config.json"), "{\"eos_token_id\": [");
+        e = assertThrows(ConfigException.class, () -> ModelConfig.load(dir));
+        assertTrue(e.getMessage().startsWith(dir.resolve("generation_config.json") + ": invalid JSON"), e.getMessage());
+    }
+
     @Test
     void llama31RopeScaling() throws Exception {
         ObjectNode j = llama();

@@ -323,6 +323,29 @@ class ServiceTest extends ServiceFixture {
         }
     }
 
+    /** /tokenizer_info's pad_token is tokenizer_config.json's (as vLLM answers), not always null. */
+    @Test
+    void tokenizerInfoReportsThePadToken(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        try (var files = java.nio.file.Files.list(Fixtures.tiny())) {
+            for (Path f : files.toList()) java.nio.file.Files.copy(f, dir.resolve(f.getFileName().toString()));
+        }
+        Path config = dir.resolve("tokenizer_config.json");
+        com.fasterxml.jackson.databind.node.ObjectNode c = (com.fasterxml.jackson.databind.node.ObjectNode) RationaleJson.MAPPER.readTree(config.toFile());
+        String eos = c.get("eos_token").asText();
+        c.put("pad_token", eos);
+        RationaleJson.MAPPER.writeValue(config.toFile(), c);
+        try (Rationale api = Rationale.open(dir, Rationale.Config.defaults().withDevice(Device.CPU).withThreads(1));
+             Server s = Server.start(api, Server.Config.loopback(0))) {
+            JsonNode info = new Http(s.uri(), null).get("/tokenizer_info").json();
+            assertEquals(eos, info.get("pad_token").asText());
+            assertEquals(eos, info.get("eos_token").asText());
+        }
+        try (Rationale api = Rationale.open(Fixtures.tiny(), Rationale.Config.defaults().withDevice(Device.CPU).withThreads(1));
+             Server s = Server.start(api, Server.Config.loopback(0))) {
+            assertTrue(new Http(s.uri(), null).get("/tokenizer_info").json().get("pad_token").isNull(), "no pad_token: null");
+        }
+    }
+
     @Test
     void chatCompletionsGoThroughTheChatTemplate() throws Exception {
         Path tiny = Fixtures.tiny();

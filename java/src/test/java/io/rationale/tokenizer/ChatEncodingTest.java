@@ -62,4 +62,36 @@ class ChatEncodingTest {
         assertTrue(ex.getMessage().contains("no chat_template"), ex.getMessage());
         assertTrue(Fixtures.stories().chatTemplate().isEmpty());
     }
+
+    /**
+     * recent transformers saves the template as chat_template.jinja beside tokenizer_config.json, and reads it
+     * from there in preference to the config's chat_template key. A fine-tuned folder saved that way must chat.
+     */
+    @Test
+    void chatTemplateJinjaBesideTheConfigIsUsedAndWins(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Files.copy(Fixtures.storiesDir().resolve("tokenizer.json"), dir.resolve("tokenizer.json"));
+        java.nio.file.Files.copy(Fixtures.storiesDir().resolve("tokenizer_config.json"), dir.resolve("tokenizer_config.json"));
+        java.nio.file.Files.writeString(dir.resolve("chat_template.jinja"),
+                "{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}");
+        try (Tokenizer tok = Tokenizer.load(dir)) {
+            Encoding e = tok.encodeChat(List.of(user("Hi")), true);
+            assertEquals("<s>user: Hi\n", e.text());
+            assertArrayEquals(tok.encode("<s>user: Hi\n", false, false).ids(), e.ids());
+            assertEquals(1, e.ids()[0]);
+        }
+        // the file wins over a chat_template key in tokenizer_config.json, and its errors name it
+        String config = java.nio.file.Files.readString(dir.resolve("tokenizer_config.json"));
+        java.nio.file.Files.writeString(dir.resolve("tokenizer_config.json"),
+                config.replaceFirst("\\{", "{\"chat_template\": \"CONFIG {{ messages[0]['content'] }}\",\n"));
+        java.nio.file.Files.writeString(dir.resolve("chat_template.jinja"), "FILE {{ messages[0]['content'] }}{{ raise_exception('no') }}");
+        try (Tokenizer tok = Tokenizer.load(dir)) {
+            TokenizerException ex = org.junit.jupiter.api.Assertions.assertThrows(TokenizerException.class,
+                    () -> tok.encodeChat(List.of(user("Hi")), true));
+            assertTrue(ex.getMessage().startsWith(dir.resolve("chat_template.jinja") + ": "), ex.getMessage());
+        }
+        java.nio.file.Files.delete(dir.resolve("chat_template.jinja"));
+        try (Tokenizer tok = Tokenizer.load(dir)) {
+            assertEquals("CONFIG Hi", tok.encodeChat(List.of(user("Hi")), true).text());
+        }
+    }
 }

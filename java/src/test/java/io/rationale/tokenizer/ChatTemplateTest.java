@@ -92,6 +92,118 @@ class ChatTemplateTest {
                 render(t, List.of()));
     }
 
+    /**
+     * Python's whitespace, for strip()/split()/trim: exactly the chars for which Python 3's {@code str.isspace()}
+     * is true (listed from {@code [c for c in range(0x10000) if chr(c).isspace()]}), checked over the whole BMP.
+     */
+    @Test
+    void pythonWhitespaceIsExactlyPythons() {
+        java.util.Set<Integer> python = new java.util.HashSet<>(List.of(0x9, 0xa, 0xb, 0xc, 0xd, 0x1c, 0x1d, 0x1e, 0x1f,
+                0x20, 0x85, 0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009,
+                0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000));
+        for (int c = 0; c < 0x10000; c++)
+            assertEquals(python.contains(c), PyStrings.isSpace((char) c), String.format("U+%04X", c));
+        // NEL (U+0085) around a message: strip() and trim remove it as Python does
+        assertEquals("<s>[INST] x [/INST]", llama2().render(List.of(user("\u0085 x\u0085")), true));
+        assertEquals("[a|b]", render("[{{ '\u0085a\u0085'|trim }}|{{ 'a\u0085b'.split() | last }}]", List.of()));
+    }
+
+    /**
+     * Whitespace control on expressions and comments, as the Llama 3.1/3.2 Instruct templates use it: every line
+     * starts with {@code {{-}, {@code {%-} or {@code {#-}, so the newlines and indentation between tags vanish.
+     * Expected: Jinja2's semantics by hand (the '-' strips all whitespace on that side of the tag), which gives the
+     * published Llama 3.1 prompt format.
+     */
+    @Test
+    void whitespaceControlOnExpressionsAndCommentsAsInJinja2() {
+        String t = """
+                {{- bos_token }}
+                {%- if not date_string is defined %}
+                    {%- set date_string = "26 Jul 2024" %}
+                {%- endif %}
+                {#- take the system message out #}
+                {%- if messages[0]['role'] == 'system' %}
+                    {%- set system_message = messages[0]['content']|trim %}
+                    {%- set messages = messages[1:] %}
+                {%- else %}
+                    {%- set system_message = "" %}
+                {%- endif %}
+                {{- "<|start_header_id|>system<|end_header_id|>\\n\\n" }}
+                {{- "Cutting Knowledge Date: December 2023\\n" }}
+                {{- "Today Date: " + date_string + "\\n\\n" }}
+                {{- system_message }}
+                {{- "<|eot_id|>" }}
+                {%- for message in messages %}
+                    {{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}
+                {%- endfor %}
+                {%- if add_generation_prompt %}
+                    {{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' -}}
+                    	  {#- a note -#}  \s
+                {%- endif %}
+                """;
+        String rendered = new ChatTemplate(t, "inline", Map.of("bos_token", "<|begin_of_text|>"))
+                .render(List.of(system("  Be brief. "), user(" Hi there "), assistant("Yo"), user("Q")), true);
+        assertEquals("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+                + "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\nBe brief.<|eot_id|>"
+                + "<|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\nYo<|eot_id|>"
+                + "<|start_header_id|>user<|end_header_id|>\n\nQ<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\n", rendered);
+        assertEquals("a|b c|d", render("a {{- '|' -}}  \n b {{ 'c' }}{{- '|' -}}\t d", List.of()));
+    }
+
+    /**
+     * {@code tojson} as transformers binds it for chat templates: Python's {@code json.dumps(x, ensure_ascii=False,
+     * indent=None, separators=None, sort_keys=False)}. Expected strings: Python 3's json.dumps on the same values.
+     */
+    @Test
+    void tojsonIsPythonsJsonDumpsAsTransformersBindsIt() {
+        Map<String, Object> city = new java.util.LinkedHashMap<>();
+        city.put("type", "string");
+        Map<String, Object> parameters = new java.util.LinkedHashMap<>();
+        parameters.put("type", "object");
+        parameters.put("properties", Map.of("city", city));
+        parameters.put("required", List.of("city"));
+        Map<String, Object> function = new java.util.LinkedHashMap<>();
+        function.put("name", "get_weather");
+        function.put("description", "Météo 😀");
+        function.put("parameters", parameters);
+        Map<String, Object> tool = new java.util.LinkedHashMap<>();
+        tool.put("type", "function");
+        tool.put("function", function);
+        Map<String, Object> mixed = new java.util.LinkedHashMap<>();
+        mixed.put("b", java.util.Arrays.asList(1L, 2.5, null, true));
+        mixed.put("a", Map.of());
+        mixed.put("c", List.of());
+        Map<String, Object> keys = new java.util.LinkedHashMap<>();
+        keys.put("b", List.of(1L));
+        keys.put("a", "x\u0001\"");
+        Map<String, Object> vars = Map.of("tool", tool, "mixed", mixed, "keys", keys,
+                "floats", List.of(1e16, 1.5e-5, 0.0001, 100.0, -0.0, 123456789012345.6, 0.1, 2.5e300),
+                "blank", Map.of("a", List.of()));
+        ChatTemplate t = new ChatTemplate("{{ tool | tojson(indent=4) }}|{{ mixed | tojson }}|"
+                + "{{ keys | tojson(sort_keys=true, separators=[',', ':']) }}|{{ ['é😀'] | tojson(ensure_ascii=true) }}|"
+                + "{{ floats | tojson }}|{{ blank | tojson(false, '\t') }}", "inline", Map.of());
+        assertEquals("{\n    \"type\": \"function\",\n    \"function\": {\n        \"name\": \"get_weather\",\n"
+                + "        \"description\": \"Météo 😀\",\n        \"parameters\": {\n            \"type\": \"object\",\n"
+                + "            \"properties\": {\n                \"city\": {\n                    \"type\": \"string\"\n"
+                + "                }\n            },\n            \"required\": [\n                \"city\"\n            ]\n"
+                + "        }\n    }\n}"
+                + "|{\"b\": [1, 2.5, null, true], \"a\": {}, \"c\": []}"
+                + "|{\"a\":\"x\\u0001\\\"\",\"b\":[1]}"
+                + "|[\"\\u00e9\\ud83d\\ude00\"]"
+                + "|[1e+16, 1.5e-05, 0.0001, 100.0, -0.0, 123456789012345.6, 0.1, 2.5e+300]"
+                + "|{\n\t\"a\": []\n}", t.render(List.of(), false, vars));
+    }
+
+    /** transformers' {% generation %} block (assistant-token masks; TRL adds it to templates) renders its body. */
+    @Test
+    void generationBlockRendersItsBody() {
+        String t = "{%- for m in messages %}\n  {%- if m.role == 'assistant' %}\n    {%- generation %}<{{ m.content | trim }}>"
+                + "{% endgeneration %}\n  {%- else %}{{ m.content }}{% endif %}|\n{%- endfor %}";
+        assertEquals("U|<A>|", render(t, List.of(user("U"), assistant(" A "))));
+    }
+
     @Test
     void loopNamespaceSlicesAndFilters() {
         String t = "{% set ns = namespace(n=0, last='') %}{% for m in messages[1:] %}"
