@@ -22,7 +22,7 @@ import java.util.List;
  * @param stream              send the answer as server-sent events while it is generated
  *                            ({@code chat.completion.chunk} objects with a {@code delta}; {@code data: [DONE]} last)
  * @param streamOptions       with {@code stream}: {@code {"include_usage": true}} adds a last chunk with the token counts
- * @param stop                a string or up to 4 strings
+ * @param stop                a string or up to 64 strings
  * @param seed                sampling seed
  * @param logprobs            report the chosen tokens' log-probabilities
  * @param topLogprobs         with {@code logprobs}: this many most likely alternatives per token (0–20)

@@ -25,7 +25,7 @@ import com.fasterxml.jackson.databind.annotation.JsonNaming;
  *                         chosen token's (0: only the chosen token's)
  * @param echo             return the prompt with the completion (and, with {@code logprobs}, the prompt tokens'
  *                         log-probabilities; the first is null)
- * @param stop             a string or up to 4 strings that end generation (not included in the text)
+ * @param stop             a string or up to 64 strings that end generation (not included in the text)
  * @param seed             sampling seed
  * @param bestOf           candidates per choice (only 1)
  * @param presencePenalty  (only 0)

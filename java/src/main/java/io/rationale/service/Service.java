@@ -470,7 +470,9 @@ public final class Service implements HttpServer.Handler {
     // ------------------------------------------------------------------ OpenAI completions
 
     private Object completions(Call c) {
-        CompletionRequest r = parse(c.body(), CompletionRequest.class);
+        JsonNode body = c.body();
+        CompletionRequest r = parse(body, CompletionRequest.class);
+        samplingExtensions(body);
         checkModel(r.model());
         boolean stream = Boolean.TRUE.equals(r.stream());
         boolean usageChunk = includeUsage(stream, r.streamOptions());
@@ -728,7 +730,9 @@ public final class Service implements HttpServer.Handler {
     // ------------------------------------------------------------------ OpenAI chat
 
     private Object chat(Call c) {
-        ChatRequest r = parse(c.body(), ChatRequest.class);
+        JsonNode body = c.body();
+        ChatRequest r = parse(body, ChatRequest.class);
+        samplingExtensions(body);
         checkModel(r.model());
         boolean stream = Boolean.TRUE.equals(r.stream());
         boolean usageChunk = includeUsage(stream, r.streamOptions());
@@ -898,6 +902,30 @@ public final class Service implements HttpServer.Handler {
     /** Choice {@code j}'s sampling: the request's, its seed advanced by j (so n sampled choices differ). */
     private static SamplingParams sample(SamplingParams s, int j) {
         return new SamplingParams(s.temperature(), s.topP(), s.seed() + j);
+    }
+
+    /**
+     * The sampling parameters that OpenAI-compatible servers such as vLLM add to OpenAI's (and lm-evaluation-harness
+     * passes through from {@code gen_kwargs}), each with the value that leaves sampling as it is. Unknown fields are
+     * ignored, but these would change what is sampled: any other value is refused rather than silently not applied.
+     */
+    private static final Map<String, List<Double>> NEUTRAL_SAMPLING = Map.of(
+            "top_k", List.of(-1.0, 0.0), "min_p", List.of(0.0), "repetition_penalty", List.of(1.0), "min_tokens", List.of(0.0));
+
+    private static void samplingExtensions(JsonNode body) {
+        for (Map.Entry<String, List<Double>> e : NEUTRAL_SAMPLING.entrySet()) {
+            JsonNode v = body.get(e.getKey());
+            if (v == null || v.isNull()) continue;
+            if (!v.isNumber() || !e.getValue().contains(v.asDouble()))
+                throw ApiError.badField(e.getKey(), e.getKey() + " is not supported (only " + neutral(e.getValue()) + " or absent), got "
+                        + RationaleJson.write(v));
+        }
+    }
+
+    private static String neutral(List<Double> values) {
+        List<String> out = new ArrayList<>();
+        for (double d : values) out.add(d == Math.rint(d) ? Long.toString((long) d) : Double.toString(d));
+        return String.join(" or ", out);
     }
 
     private static void zero(Double v, String name) {

@@ -380,13 +380,24 @@ class ServiceTest extends ServiceFixture {
                     {"\"logit_bias\": {\"105\": -100}", "logit_bias is not supported"},
                     {"\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]", "tools (function calling) are not supported"},
                     {"\"tool_choice\": \"required\"", "tool_choice \"required\" is not supported (no tools)"},
-                    {"\"response_format\": {\"type\": \"json_object\"}", "response_format {\"type\":\"json_object\"} is not supported (only {\"type\": \"text\"})"}}) {
+                    {"\"response_format\": {\"type\": \"json_object\"}", "response_format {\"type\":\"json_object\"} is not supported (only {\"type\": \"text\"})"},
+                    // vLLM's sampling extensions (lm-eval passes gen_kwargs through): refused, not silently left out
+                    {"\"top_k\": 40", "top_k is not supported (only -1 or 0 or absent), got 40"},
+                    {"\"min_p\": 0.05", "min_p is not supported (only 0 or absent), got 0.05"},
+                    {"\"repetition_penalty\": 1.1", "repetition_penalty is not supported (only 1 or absent), got 1.1"},
+                    {"\"min_tokens\": 2", "min_tokens is not supported (only 0 or absent), got 2"},
+                    {"\"top_k\": \"40\"", "top_k is not supported (only -1 or 0 or absent), got \"40\""}}) {
                 Http.Answer no = http.post("/v1/chat/completions", "{" + msgs + ", " + x[0] + "}");
                 assertEquals(400, no.status(), x[0]);
                 assertEquals(x[1], no.error());
             }
             assertEquals(200, http.post("/v1/chat/completions", "{" + msgs + ", \"frequency_penalty\": 0, \"tool_choice\": \"none\","
-                    + " \"response_format\": {\"type\": \"text\"}, \"logit_bias\": {}, \"tools\": []}").status());
+                    + " \"response_format\": {\"type\": \"text\"}, \"logit_bias\": {}, \"tools\": [], \"top_k\": -1, \"min_p\": 0,"
+                    + " \"repetition_penalty\": 1.0, \"min_tokens\": 0}").status());
+            Http.Answer topK = http.post("/v1/completions", "{\"prompt\": \"Once\", \"max_tokens\": 2, \"top_k\": 5}");
+            assertEquals(400, topK.status());
+            assertEquals("top_k", topK.json().get("error").get("param").asText());
+            assertEquals(200, http.post("/v1/completions", "{\"prompt\": \"Once\", \"max_tokens\": 2, \"top_k\": 0}").status());
             // /tokenize of messages: with or without the assistant's header (vLLM's add_generation_prompt)
             String tm = "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}], \"add_generation_prompt\": ";
             int with = http.post("/tokenize", tm + "true}").json().get("count").asInt(), without = http.post("/tokenize", tm + "false}").json().get("count").asInt();
