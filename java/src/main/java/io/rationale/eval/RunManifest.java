@@ -108,9 +108,20 @@ public record RunManifest(int format, String model, Fingerprint modelFingerprint
 
     /**
      * A file fingerprint: {@code bytes} and {@code sha256} are compared, {@code modified} is informative.
-     * For a model: sha256 of config.json ("missing" when absent), bytes = total size of *.safetensors files.
+     * For a model: sha256 of config.json ("missing" when absent), bytes = total size of *.safetensors files, and
+     * {@code textSha256} of the files that decide the text around the weights ({@link #MODEL_TEXT_FILES}: tokenizer,
+     * chat template, generation stops); null for other files and in manifests written before it was kept, which are
+     * then compared without it.
      */
-    public record Fingerprint(long bytes, String modified, String sha256) {}
+    public record Fingerprint(long bytes, String modified, String sha256,
+                              @JsonInclude(JsonInclude.Include.NON_NULL) String textSha256) {
+        /** A fingerprint without {@code textSha256}. */
+        public Fingerprint(long bytes, String modified, String sha256) { this(bytes, modified, sha256, null); }
+    }
+
+    /** A model folder's files other than config.json and the weights that change what a run computes. */
+    static final List<String> MODEL_TEXT_FILES = List.of("tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
+            "generation_config.json", "special_tokens_map.json");
 
     public static RunManifest create(Path model, String datasetSpec, Dataset dataset, EvalOptions options, Integer limit, Instant now) {
         return create(model, datasetSpec, dataset, options, limit, Selection.Mode.FIRST, now);
@@ -157,7 +168,7 @@ public record RunManifest(int format, String model, Fingerprint modelFingerprint
     public List<String> differences(RunManifest other, boolean datasetHasFoils) {
         List<String> d = new ArrayList<>();
         if (!model.equals(other.model)) d.add("model " + model + " -> " + other.model);
-        else if (!sameContent(modelFingerprint, other.modelFingerprint)) d.add("model files changed (config.json or weights)");
+        else if (!sameContent(modelFingerprint, other.modelFingerprint)) d.add(modelChange(modelFingerprint, other.modelFingerprint));
         if (!dataset.equals(other.dataset)) d.add("dataset " + dataset + " -> " + other.dataset);
         else if (!sameContent(datasetFingerprint, other.datasetFingerprint)) d.add("dataset file changed");
         EvalOptions a = options, b = other.options;
@@ -205,10 +216,21 @@ public record RunManifest(int format, String model, Fingerprint modelFingerprint
         return String.join(",", s) + " (" + mode + ")";
     }
 
+    /** What changed between two model fingerprints that are not {@link #sameContent}, as a phrase. */
+    public static String modelChange(Fingerprint a, Fingerprint b) {
+        boolean weights = a == null || b == null || a.bytes() != b.bytes() || !Objects.equals(a.sha256(), b.sha256());
+        return weights ? "model files changed (config.json or weights)" : "model files changed (" + String.join(", ", MODEL_TEXT_FILES) + ")";
+    }
+
     /** Whether two fingerprints are of the same content (size and SHA-256; the modification time aside). */
-    static boolean sameContent(Fingerprint a, Fingerprint b) {
+    public static boolean sameContent(Fingerprint a, Fingerprint b) {
         if (a == null || b == null) return a == b;
-        return a.bytes() == b.bytes() && Objects.equals(a.sha256(), b.sha256());
+        return a.bytes() == b.bytes() && Objects.equals(a.sha256(), b.sha256()) && sameText(a, b);
+    }
+
+    /** Whether two model fingerprints have the same text files (true when either was written without them). */
+    static boolean sameText(Fingerprint a, Fingerprint b) {
+        return a.textSha256() == null || b.textSha256() == null || a.textSha256().equals(b.textSha256());
     }
 
     public static RunManifest read(Path file) {
@@ -249,7 +271,23 @@ public record RunManifest(int format, String model, Fingerprint modelFingerprint
                 throw new UncheckedIOException("cannot list " + model + ": " + e.getMessage(), e);
             }
         }
-        return new Fingerprint(bytes, null, sha);
+        return new Fingerprint(bytes, null, sha, textSha256(model));
+    }
+
+    /** SHA-256 over {@link #MODEL_TEXT_FILES} in that order: each file's name, then its bytes or "missing". */
+    private static String textSha256(Path model) {
+        MessageDigest md = digest();
+        for (String name : MODEL_TEXT_FILES) {
+            Path f = model.resolve(name);
+            md.update((name + "\n").getBytes(StandardCharsets.UTF_8));
+            try {
+                md.update(Files.isRegularFile(f) ? Files.readAllBytes(f) : "missing".getBytes(StandardCharsets.UTF_8));
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read " + f + ": " + e.getMessage(), e);
+            }
+            md.update((byte) 0);
+        }
+        return HexFormat.of().formatHex(md.digest());
     }
 
     /** A file: its size, mtime and SHA-256; a folder: the regular files in it, hashed in name order. */

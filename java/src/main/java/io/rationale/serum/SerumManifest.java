@@ -75,7 +75,7 @@ public record SerumManifest(int format, String model, Fingerprint modelFingerpri
     public List<String> differences(SerumManifest other) {
         List<String> d = new ArrayList<>();
         if (!model.equals(other.model)) d.add("model " + model + " -> " + other.model);
-        else if (!same(modelFingerprint, other.modelFingerprint)) d.add("model files changed (config.json or weights)");
+        else if (!same(modelFingerprint, other.modelFingerprint)) d.add(RunManifest.modelChange(modelFingerprint, other.modelFingerprint));
         if (!questions.equals(other.questions)) d.add("questions " + questions + " -> " + other.questions);
         else if (!same(questionsFingerprint, other.questionsFingerprint)) d.add("questions file changed");
         if (!same(judgeFingerprint, other.judgeFingerprint)) d.add("judge model files changed");
@@ -109,10 +109,7 @@ public record SerumManifest(int format, String model, Fingerprint modelFingerpri
         if (!Objects.equals(a, b)) d.add(what + " " + a + " -> " + b);
     }
 
-    private static boolean same(Fingerprint a, Fingerprint b) {
-        if (a == null || b == null) return a == b;
-        return a.bytes() == b.bytes() && Objects.equals(a.sha256(), b.sha256());
-    }
+    private static boolean same(Fingerprint a, Fingerprint b) { return RunManifest.sameContent(a, b); }
 
     public static SerumManifest read(Path file) {
         try {

@@ -178,6 +178,31 @@ class EvalRunnerTest {
     }
 
     @Test
+    void aChangedTokenizerOrChatTemplateIsAnotherRun(@TempDir Path tmp) throws Exception {
+        Path model = Files.createDirectories(tmp.resolve("m")), data = Datasets.nli(tmp, 4, 0), out = tmp.resolve("out");
+        Files.writeString(model.resolve("config.json"), "{}");
+        Files.writeString(model.resolve("tokenizer_config.json"), "{\"chat_template\": \"A\"}");
+        var f = FakeEvaluator.factory(FakeEvaluator.Settings.plain());
+        new EvalRunner(config(model, data, out), f, Progress.NONE).run();
+        Path runJson = out.resolve(EvalRunner.RUN_JSON);
+        assertTrue(Files.readString(runJson).contains("\"text_sha256\""), "the text files are fingerprinted");
+
+        Files.writeString(model.resolve("chat_template.jinja"), "B");            // a template file beside the config wins
+        var e = assertThrows(EvalRunner.EvalException.class, () -> new EvalRunner(config(model, data, out), f, Progress.NONE).run());
+        assertTrue(e.getMessage().contains("model files changed (tokenizer.json, tokenizer_config.json, chat_template.jinja"), e.getMessage());
+        Files.delete(model.resolve("chat_template.jinja"));
+        assertEquals(4, new EvalRunner(config(model, data, out), f, Progress.NONE).run().resumed(), "the same files again: resumed");
+
+        Files.writeString(model.resolve("generation_config.json"), "{\"eos_token_id\": 7}");
+        assertThrows(EvalRunner.EvalException.class, () -> new EvalRunner(config(model, data, out), f, Progress.NONE).run());
+        // a run.json written before the text files were fingerprinted resumes as before
+        var json = (com.fasterxml.jackson.databind.node.ObjectNode) new ObjectMapper().readTree(runJson.toFile());
+        ((com.fasterxml.jackson.databind.node.ObjectNode) json.get("model_fingerprint")).remove("text_sha256");
+        Files.writeString(runJson, json.toString());
+        assertEquals(4, new EvalRunner(config(model, data, out), f, Progress.NONE).run().resumed());
+    }
+
+    @Test
     void aSecondWriterOnTheSameFolderIsRefused(@TempDir Path tmp) throws Exception {
         Path data = Datasets.nli(tmp, 3, 0), out = tmp.resolve("out");
         Files.createDirectories(out);
