@@ -89,6 +89,44 @@ class LauncherTest {
         assertTrue(last.startsWith("rationale: build failed") && last.contains("JAVA_HOME="), failed.err());
     }
 
+    /**
+     * A fresh clone on a machine without the build's other tools: the launcher says in one line which of Maven, make
+     * and a C++ compiler are missing (the build would otherwise fail inside Maven's output: "Cannot run program
+     * make", "g++: not found"), and does not start Maven.
+     */
+    @Test
+    void saysWhichBuildToolIsMissing(@TempDir Path root) throws Exception {
+        Files.copy(PROJECT.resolve("rationale"), root.resolve("rationale"));
+        Files.createDirectories(root.resolve("scripts"));
+        Files.copy(PROJECT.resolve("scripts/jdk.sh"), root.resolve("scripts/jdk.sh"));
+        // a PATH with the shell tools the launcher uses and none of mvn, make, g++
+        Path bin = Files.createDirectories(root.resolve("bin"));
+        for (String tool : List.of("dirname", "readlink", "sed", "grep", "cat", "find", "touch"))
+            for (String dir : List.of("/usr/bin", "/bin"))
+                if (Files.isExecutable(Path.of(dir, tool)) && !Files.exists(bin.resolve(tool))) Files.createSymbolicLink(bin.resolve(tool), Path.of(dir, tool));
+        ProcessBuilder pb = new ProcessBuilder("bash", root.resolve("rationale").toString(), "demo");
+        pb.environment().put("PATH", bin.toString());
+        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        pb.environment().remove("CXX");
+        pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        Process p = pb.start();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(1, p.exitValue(), err);
+        String last = err.strip().lines().reduce((a, b) -> b).orElse("");
+        assertTrue(last.startsWith("rationale: building needs Maven, make and a C++ compiler") && last.contains("not found on PATH: mvn make g++"), err);
+        assertFalse(err.contains("command not found"), "the launcher's own line, not bash's: " + err);
+
+        // with a C++ compiler named by $CXX (and found), only the others are missing
+        Files.createSymbolicLink(bin.resolve("my-cxx"), Path.of("/bin/true").toFile().exists() ? Path.of("/bin/true") : Path.of("/usr/bin/true"));
+        pb.environment().put("CXX", "my-cxx -O2");
+        p = pb.start();
+        err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(1, p.exitValue(), err);
+        assertTrue(err.strip().endsWith("not found on PATH: mvn make: install them (apt-get install maven make g++)"), err);
+    }
+
     /** Item 17: Maven run in this project (as the launcher's first build runs it) prints no raw ANSI escape codes. */
     @Test
     void mavenPrintsNoEscapeCodes() throws Exception {
