@@ -127,6 +127,54 @@ class LauncherTest {
         assertTrue(err.strip().endsWith("not found on PATH: mvn make: install them (apt-get install maven make g++)"), err);
     }
 
+    /**
+     * What the command prints on stderr (progress lines) reaches a file or pipe as it is printed: the launcher's filter
+     * of the JVM's incubator warning must not hold it back until 4 KB have gathered or the command ends (grep
+     * block-buffers its output when it is not a terminal). A stand-in JVM prints one progress line and then works on.
+     */
+    @Test
+    void stderrIsPassedOnLineByLine(@TempDir Path root) throws Exception {
+        Files.copy(PROJECT.resolve("rationale"), root.resolve("rationale"));
+        Files.createDirectories(root.resolve("scripts"));
+        Files.copy(PROJECT.resolve("scripts/jdk.sh"), root.resolve("scripts/jdk.sh"));
+        Path jdk = Files.createDirectories(root.resolve("jdk/bin"));
+        Path fakeJava = jdk.resolve("java");
+        Files.writeString(fakeJava, """
+                #!/bin/sh
+                case "$*" in *-XshowSettings*) echo '    java.specification.version = 25' >&2; exit 0 ;; esac
+                echo 'WARNING: Using incubator modules: jdk.incubator.vector' >&2
+                echo 'progress: 1 of 2' >&2
+                sleep 20
+                echo 'progress: 2 of 2' >&2
+                """);
+        Files.setPosixFilePermissions(fakeJava, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path jar = Files.createDirectories(root.resolve("java/target")).resolve("rationale.jar");
+        Files.writeString(jar, "stand-in");
+        age(root.resolve("rationale"), 100);
+        age(root.resolve("scripts/jdk.sh"), 100);
+        age(fakeJava, 100);
+        ProcessBuilder pb = new ProcessBuilder("bash", root.resolve("rationale").toString(), "demo");
+        pb.environment().put("JAVA_HOME", root.resolve("jdk").toString());
+        pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        Process p = pb.start();
+        try {
+            var err = new java.io.BufferedReader(new java.io.InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8));
+            var first = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return err.readLine();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            // the line comes within seconds, while the stand-in still sleeps (not after its 20 s, at its end)
+            assertEquals("progress: 1 of 2", first.get(10, TimeUnit.SECONDS), "the warning is filtered, the progress line passed on at once");
+            assertTrue(p.isAlive());
+        } finally {
+            p.destroyForcibly();
+            p.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
     /** Item 17: Maven run in this project (as the launcher's first build runs it) prints no raw ANSI escape codes. */
     @Test
     void mavenPrintsNoEscapeCodes() throws Exception {
