@@ -158,7 +158,7 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
         }
         // an unknown preset was a usage error above, naming the known ones
         checkLengths(preset.maxPositions);
-        Path temporary = Files.createTempDirectory("rationale-bench-");
+        Path temporary = temporaryModelFolder();
         try {
             double mb = preset.parameterCount() * (double) preset.dtype.bytes / 1e6;
             System.err.printf("bench: writing the %s preset (seed 0, %s) to %s ...%n", source.preset,
@@ -167,7 +167,7 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
             run(temporary);
             return 0;
         } finally {
-            deleteTree(temporary);
+            deleteTemporary(temporary);
         }
     }
 
@@ -381,9 +381,40 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
         }
     }
 
+    private static final java.util.Map<Path, Thread> CLEANUPS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * A new temporary folder for a generated preset, deleted by {@link #deleteTemporary} and also when the JVM is
+     * stopped (SIGINT, SIGTERM) before that: an interrupted run must not leave the model (gigabytes at real shapes)
+     * behind in the temporary directory.
+     */
+    static Path temporaryModelFolder() throws IOException {
+        Path dir = Files.createTempDirectory("rationale-bench-");
+        Thread hook = new Thread(() -> deleteTree(dir), "rationale-bench-cleanup");
+        Runtime.getRuntime().addShutdownHook(hook);
+        CLEANUPS.put(dir, hook);
+        return dir;
+    }
+
+    /** Deletes a folder of {@link #temporaryModelFolder} now (during shutdown its hook does). */
+    static void deleteTemporary(Path dir) {
+        Thread hook = CLEANUPS.remove(dir);
+        if (hook != null) {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                return;
+            }
+        }
+        deleteTree(dir);
+    }
+
     static void deleteTree(Path dir) {
+        if (!Files.exists(dir)) return;
         try (Stream<Path> s = Files.walk(dir)) {
             for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        } catch (java.nio.file.NoSuchFileException gone) {
+            // deleted meanwhile
         } catch (IOException e) {
             System.err.println("bench: could not delete " + dir + ": " + e.getMessage());
         }

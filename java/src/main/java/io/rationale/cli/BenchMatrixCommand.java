@@ -182,14 +182,14 @@ public final class BenchMatrixCommand implements Callable<Integer> {
         }
         checkLength(maxLen, preset.maxPositions);
         resume();
-        Path temporary = Files.createTempDirectory("rationale-bench-");
+        Path temporary = BenchCommand.temporaryModelFolder();
         try {
             System.err.printf("bench matrix: writing the %s preset (seed 0) to %s ...%n", source.preset, temporary);
             TinyModel.write(preset, 0, temporary, 0, Runtime.getRuntime().availableProcessors(), null);
             run(temporary, opList, devs);
             return 0;
         } finally {
-            BenchCommand.deleteTree(temporary);
+            BenchCommand.deleteTemporary(temporary);
         }
     }
 

@@ -188,6 +188,13 @@ public final class EvalCommand implements Callable<Integer> {
         if (sparkPartitions != null && spark == null) throw Usage.error(spec, "--spark-partitions goes with --spark");
         if (sparkPartitions != null && sparkPartitions < 1) throw Usage.error(spec, "--spark-partitions must be >= 1, got " + sparkPartitions);
         if (spark != null && remote) throw Usage.error(spec, "--spark runs a model folder on the cluster; a model behind an API (--model openai:...) is not one");
+        RemoteEvaluator.Api api = Usage.check(spec, () -> RemoteEvaluator.Api.parse(remoteApi));
+        RemoteEvaluator.Spec remoteParsed = null;
+        if (remote) {   // what a remote model can run is known from the command line: attribution methods are usage errors
+            Usage.check(spec, () -> RemoteEvaluator.checkMethods(options.methods()));
+            if (remoteConcurrency < 1) throw Usage.error(spec, "--remote-concurrency must be >= 1, got " + remoteConcurrency);
+            remoteParsed = Usage.check(spec, () -> RemoteEvaluator.Spec.parse(model, api));
+        }
         EvalRunner.OnError errors = Usage.onError(spec, onError);
         ProgressPrinter.Mode progressMode = Usage.check(spec, () -> ProgressPrinter.mode(progress));
         var d = device.parse();
@@ -217,11 +224,7 @@ public final class EvalCommand implements Callable<Integer> {
         ProgressPrinter printer = new ProgressPrinter(System.err, progressMode);
         RemoteEvaluator.Spec remoteSpec = null;
         String apiKey = System.getenv(OpenAiClient.API_KEY_VARIABLE);
-        if (remote) {
-            RemoteEvaluator.checkMethods(options.methods());
-            if (remoteConcurrency < 1) throw Usage.error(spec, "--remote-concurrency must be >= 1, got " + remoteConcurrency);
-            remoteSpec = RemoteEvaluator.resolve(RemoteEvaluator.Spec.parse(model, RemoteEvaluator.Api.parse(remoteApi)), apiKey);
-        }
+        if (remote) remoteSpec = RemoteEvaluator.resolve(remoteParsed, apiKey);
         EvalRunner.Config config = new EvalRunner.Config(modelDir, datasetSpec, options, limit, outDir, fresh, summaryEvery, errors, selectMode,
                 remoteSpec == null ? null : remoteSpec.id(), adapters);
         if (builtin) System.out.println("model: weights-tools tiny preset, seed 0 (random weights) at " + modelDir.toAbsolutePath().normalize());

@@ -6,7 +6,9 @@ import io.rationale.service.LoadTest;
 import io.rationale.service.Server;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.net.URI;
 import java.nio.file.Files;
@@ -30,6 +32,9 @@ import java.util.concurrent.Callable;
         description = {"Load-test /v1/attributions over loopback: 1 client against N concurrent clients, side by side.",
                 "Reports requests/s, p50/p99 latency and the throughput ratio; fails on any lost or wrong answer."})
 public final class LoadTestCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--model", paramLabel = "DIR", description = "Checkpoint folder to serve in-process (or --url).")
     Path model;
 
@@ -75,9 +80,12 @@ public final class LoadTestCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if ((model == null) == (url == null)) throw new IllegalArgumentException("give --model (served in-process) or --url, not both");
+        // the options on their own: usage errors (exit 2), before the model is read
+        if ((model == null) == (url == null)) throw Usage.error(spec, "give --model (served in-process) or --url, not both");
         if (clients < 1 || requests < 1 || rounds < 1 || timeLimit < 1)
-            throw new IllegalArgumentException("--clients, --requests, --rounds and --time-limit must be >= 1");
+            throw Usage.error(spec, "--clients, --requests, --rounds and --time-limit must be >= 1");
+        if (threads < 0 || textWords < 0 || maxWarmup < 0)
+            throw Usage.error(spec, "--threads, --text-words and --max-warmup must be >= 0");
         Rationale api = null;
         Server server = null;
         try {

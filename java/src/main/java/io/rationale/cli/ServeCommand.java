@@ -7,7 +7,9 @@ import io.rationale.service.Service;
 import io.rationale.service.StdioServer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -30,6 +32,9 @@ import java.util.concurrent.Callable;
                 "OpenAI-compatible /v1/completions, /v1/chat/completions, /v1/models; /tokenize, /detokenize; /v1/attributions and "
                         + "/v1/flip-evaluation with the command line's JSON; /health."})
 public final class ServeCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Checkpoint folder (config.json, safetensors, tokenizer.json).")
     Path model;
 
@@ -92,15 +97,10 @@ public final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        // the options alone: a usage error (exit 2) before any file is read
+        InetAddress address = Usage.check(spec, this::checkOptions);
         if (!Files.isDirectory(model)) throw new IllegalArgumentException(model + ": not a folder");
-        if (maxBodyBytes < 1) throw new IllegalArgumentException("--max-body-bytes must be >= 1, got " + maxBodyBytes);
-        if (maxConnections < 1) throw new IllegalArgumentException("--max-connections must be >= 1, got " + maxConnections);
-        if (batchWindowMs < 0) throw new IllegalArgumentException("--batch-window-ms must be >= 0, got " + batchWindowMs);
         String token = readToken();
-        InetAddress address = InetAddress.getByName(host);
-        if (!stdio && !address.isLoopbackAddress() && token == null)
-            throw new IllegalArgumentException("--host " + host + " is not a loopback address: give --token-file (every request must then send "
-                    + "'Authorization: Bearer <token>')");
         io.rationale.lora.Adapters adapters = adapter.parse();
         Rationale.Config config = new Rationale.Config(device.parse(), threads, Duration.ofMillis(batchWindowMs), maxConcurrent, maxQueue,
                 maxInputTokens, modelName != null ? modelName : servedName(model, adapters));
@@ -136,6 +136,29 @@ public final class ServeCommand implements Callable<Integer> {
                 + (token != null ? ", bearer token required" : "") + ")");
         stopped.await();
         return 0;
+    }
+
+    /** The checks of the options on their own (README's exit-code rule: exit 2); returns the address to bind. */
+    private InetAddress checkOptions() {
+        if (port < 0 || port > 65535) throw new IllegalArgumentException("--port must be in [0, 65535], got " + port);
+        if (threads < 0) throw new IllegalArgumentException("--threads must be >= 0 (0 = all processors), got " + threads);
+        if (maxInputTokens < 0) throw new IllegalArgumentException("--max-input-tokens must be >= 0 (0 = the model's context), got " + maxInputTokens);
+        if (maxBodyBytes < 1) throw new IllegalArgumentException("--max-body-bytes must be >= 1, got " + maxBodyBytes);
+        if (maxConcurrent < 1) throw new IllegalArgumentException("--max-concurrent must be >= 1, got " + maxConcurrent);
+        if (maxQueue < 0) throw new IllegalArgumentException("--max-queue must be >= 0, got " + maxQueue);
+        if (maxConnections < 1) throw new IllegalArgumentException("--max-connections must be >= 1, got " + maxConnections);
+        if (batchWindowMs < 0) throw new IllegalArgumentException("--batch-window-ms must be >= 0, got " + batchWindowMs);
+        if (graceSeconds < 0) throw new IllegalArgumentException("--shutdown-grace must be >= 0, got " + graceSeconds);
+        InetAddress address;
+        try {
+            address = InetAddress.getByName(host);
+        } catch (java.net.UnknownHostException e) {
+            throw new IllegalArgumentException("--host " + host + ": unknown host", e);
+        }
+        if (!stdio && !address.isLoopbackAddress() && tokenFile == null)
+            throw new IllegalArgumentException("--host " + host + " is not a loopback address: give --token-file (every request must then send "
+                    + "'Authorization: Bearer <token>')");
+        return address;
     }
 
     private String readToken() throws IOException {

@@ -232,6 +232,43 @@ class BenchMatrixTest {
         assertEquals(killed.get("calibration"), after.get("calibration"));
     }
 
+    /**
+     * A run stopped by SIGTERM (as Ctrl-C or a scheduler stops it) deletes the preset it generated in the temporary
+     * directory; it used to stay there (652 KB for tiny, gigabytes for the real shapes of bench's presets).
+     */
+    @Test
+    void aStoppedRunDeletesItsGeneratedModel(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("s.json");
+        String[] a = args(out, "--ops", "prefill,decode", "--lengths", "6,8,10,12,14,16,18,20,22,24");
+        a[List.of(a).indexOf("--repeat") + 1] = "15";
+        List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx1g", "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(List.of(a));
+        Path log = tmp.resolve("child.log");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        Path model = null;
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        try {
+            java.util.regex.Pattern written = java.util.regex.Pattern.compile("writing the tiny preset \\(seed 0\\) to (\\S+) \\.\\.\\.");
+            while (System.nanoTime() < deadline && p.isAlive()) {
+                if (model == null) {
+                    var m = written.matcher(Files.readString(log));
+                    if (m.find()) model = Path.of(m.group(1));
+                }
+                if (model != null && Files.isRegularFile(out) && M.readTree(out.toFile()).get("cells").size() >= 1) break;
+                Thread.sleep(5);
+            }
+            assertNotNull(model, Files.readString(log));
+            assertTrue(p.isAlive() && Files.isDirectory(model), "stopped while measuring, its model in place: " + Files.readString(log));
+            p.destroy();                                         // SIGTERM
+            assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
+        } finally {
+            p.destroyForcibly();
+        }
+        assertFalse(Files.exists(model), "the generated model is gone: " + model);
+    }
+
     @Test
     void calibrationGivesPositiveFinitePeaks() {
         CpuCalibration.Peaks p = CpuCalibration.measure(1, 8L << 20);

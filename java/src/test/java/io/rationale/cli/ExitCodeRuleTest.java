@@ -47,6 +47,9 @@ class ExitCodeRuleTest {
                 new Case(2, "eval", "--model", stories, "--dataset", "mmlu:" + data, "--methods", "saliency", "--out", out),
                 new Case(2, "eval", "--model", stories, "--dataset", data.toString(), "--methods", "saliency", "--out", out),
                 new Case(2, "attribute", "--model", stories, "--dataset", "foo:/x", "--method", "saliency", "--out", out),
+                new Case(2, "load-test", "--model", missing, "--clients", "0"),
+                new Case(2, "load-test", "--model", missing, "--text-words", "-1"),
+                new Case(2, "load-test", "--model", missing, "--url", "http://127.0.0.1:1"),
                 // well formed, but it cannot be done: 1
                 new Case(1, "logits", "--model", missing, "--text", "hi"),
                 new Case(1, "logits", "--model", stories, "--ids", "1,9999"),
@@ -55,7 +58,8 @@ class ExitCodeRuleTest {
                 new Case(1, "eval", "--model", missing, "--dataset", "jsonl:" + data, "--methods", "attention", "--out", out, "--progress", "none"),
                 new Case(1, "eval", "--model", stories, "--dataset", "jsonl:" + tmp.resolve("none.jsonl"), "--methods", "attention", "--out", out),
                 new Case(1, "bench", "--model", missing),
-                new Case(1, "inspect", "--model", missing));
+                new Case(1, "inspect", "--model", missing),
+                new Case(1, "load-test", "--model", missing));
         for (Case c : cases) {
             CliRun r = CliRun.of(c.args());
             CliErrorsTest.assertOneLineError(r, c.code(), "");

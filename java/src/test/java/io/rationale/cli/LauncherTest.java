@@ -89,6 +89,92 @@ class LauncherTest {
         assertTrue(last.startsWith("rationale: build failed") && last.contains("JAVA_HOME="), failed.err());
     }
 
+    /**
+     * A fresh clone on a machine without the build's other tools: the launcher says in one line which of Maven, make
+     * and a C++ compiler are missing (the build would otherwise fail inside Maven's output: "Cannot run program
+     * make", "g++: not found"), and does not start Maven.
+     */
+    @Test
+    void saysWhichBuildToolIsMissing(@TempDir Path root) throws Exception {
+        Files.copy(PROJECT.resolve("rationale"), root.resolve("rationale"));
+        Files.createDirectories(root.resolve("scripts"));
+        Files.copy(PROJECT.resolve("scripts/jdk.sh"), root.resolve("scripts/jdk.sh"));
+        // a PATH with the shell tools the launcher uses and none of mvn, make, g++
+        Path bin = Files.createDirectories(root.resolve("bin"));
+        for (String tool : List.of("dirname", "readlink", "sed", "grep", "cat", "find", "touch"))
+            for (String dir : List.of("/usr/bin", "/bin"))
+                if (Files.isExecutable(Path.of(dir, tool)) && !Files.exists(bin.resolve(tool))) Files.createSymbolicLink(bin.resolve(tool), Path.of(dir, tool));
+        ProcessBuilder pb = new ProcessBuilder("bash", root.resolve("rationale").toString(), "demo");
+        pb.environment().put("PATH", bin.toString());
+        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        pb.environment().remove("CXX");
+        pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        Process p = pb.start();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(1, p.exitValue(), err);
+        String last = err.strip().lines().reduce((a, b) -> b).orElse("");
+        assertTrue(last.startsWith("rationale: building needs Maven, make and a C++ compiler") && last.contains("not found on PATH: mvn make g++"), err);
+        assertFalse(err.contains("command not found"), "the launcher's own line, not bash's: " + err);
+
+        // with a C++ compiler named by $CXX (and found), only the others are missing
+        Files.createSymbolicLink(bin.resolve("my-cxx"), Path.of("/bin/true").toFile().exists() ? Path.of("/bin/true") : Path.of("/usr/bin/true"));
+        pb.environment().put("CXX", "my-cxx -O2");
+        p = pb.start();
+        err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(1, p.exitValue(), err);
+        assertTrue(err.strip().endsWith("not found on PATH: mvn make: install them (apt-get install maven make g++)"), err);
+    }
+
+    /**
+     * What the command prints on stderr (progress lines) reaches a file or pipe as it is printed: the launcher's filter
+     * of the JVM's incubator warning must not hold it back until 4 KB have gathered or the command ends (grep
+     * block-buffers its output when it is not a terminal). A stand-in JVM prints one progress line and then works on.
+     */
+    @Test
+    void stderrIsPassedOnLineByLine(@TempDir Path root) throws Exception {
+        Files.copy(PROJECT.resolve("rationale"), root.resolve("rationale"));
+        Files.createDirectories(root.resolve("scripts"));
+        Files.copy(PROJECT.resolve("scripts/jdk.sh"), root.resolve("scripts/jdk.sh"));
+        Path jdk = Files.createDirectories(root.resolve("jdk/bin"));
+        Path fakeJava = jdk.resolve("java");
+        Files.writeString(fakeJava, """
+                #!/bin/sh
+                case "$*" in *-XshowSettings*) echo '    java.specification.version = 25' >&2; exit 0 ;; esac
+                echo 'WARNING: Using incubator modules: jdk.incubator.vector' >&2
+                echo 'progress: 1 of 2' >&2
+                sleep 20
+                echo 'progress: 2 of 2' >&2
+                """);
+        Files.setPosixFilePermissions(fakeJava, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path jar = Files.createDirectories(root.resolve("java/target")).resolve("rationale.jar");
+        Files.writeString(jar, "stand-in");
+        age(root.resolve("rationale"), 100);
+        age(root.resolve("scripts/jdk.sh"), 100);
+        age(fakeJava, 100);
+        ProcessBuilder pb = new ProcessBuilder("bash", root.resolve("rationale").toString(), "demo");
+        pb.environment().put("JAVA_HOME", root.resolve("jdk").toString());
+        pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        Process p = pb.start();
+        try {
+            var err = new java.io.BufferedReader(new java.io.InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8));
+            var first = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return err.readLine();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            // the line comes within seconds, while the stand-in still sleeps (not after its 20 s, at its end)
+            assertEquals("progress: 1 of 2", first.get(10, TimeUnit.SECONDS), "the warning is filtered, the progress line passed on at once");
+            assertTrue(p.isAlive());
+        } finally {
+            p.destroyForcibly();
+            p.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
     /** Item 17: Maven run in this project (as the launcher's first build runs it) prints no raw ANSI escape codes. */
     @Test
     void mavenPrintsNoEscapeCodes() throws Exception {

@@ -51,14 +51,22 @@ class RemoteEvalCliTest {
             assertEquals(0, again.exitCode(), again.err());
             assertTrue(again.out().contains("(4 of 4 examples done: 0 now, 4 resumed)"), again.out());
 
-            // attribution methods are refused before anything is written
+            // attribution methods are refused before anything is written: the command line alone says it, so it is a
+            // usage error (exit 2, the README's rule), as a --remote-api outside its choices is
             Path other = out.resolve("other");
             CliRun refused = CliRun.of("eval", "--model", model, "--remote-api", "completions", "--dataset", "medicalbios:" + data,
                     "--methods", "input_x_gradient,prompt_guided", "--out", other.toString(), "--progress", "none");
-            assertEquals(1, refused.exitCode());
+            assertEquals(2, refused.exitCode());
             assertEquals("rationale: attribution methods need the model's weights, which an openai: model does not expose: input_x_gradient "
-                    + "(with a remote model use prompt_guided, prompt_unbound; the random baseline is always added)", refused.err().strip());
+                    + "(with a remote model use prompt_guided, prompt_unbound; the random baseline is always added) (see: rationale eval --help)",
+                    refused.err().strip());
             assertFalse(Files.exists(other.resolve("run.json")));
+            for (String[] bad : new String[][]{{"--remote-api", "foo"}, {"--remote-concurrency", "0"}}) {
+                CliRun badRun = CliRun.of("eval", "--model", model, bad[0], bad[1], "--dataset", "medicalbios:/nonexistent/data.jsonl",
+                        "--methods", "prompt_guided", "--out", other.toString(), "--progress", "none");
+                CliErrorsTest.assertOneLineError(badRun, 2, bad[0]);
+            }
+            assertFalse(Files.exists(other));
         }
     }
 
