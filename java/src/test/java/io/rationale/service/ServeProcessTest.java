@@ -127,10 +127,10 @@ class ServeProcessTest {
                 "--port", "0")).start();
         String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-        assertEquals(1, p.exitValue());
+        assertEquals(2, p.exitValue(), "a usage error: " + err);
         List<String> lines = new ArrayList<>();
         for (String l : err.split("\n")) if (!l.startsWith("WARNING")) lines.add(l);
         assertEquals(List.of("rationale: --host 0.0.0.0 is not a loopback address: give --token-file (every request must then send "
-                + "'Authorization: Bearer <token>')"), lines);
+                + "'Authorization: Bearer <token>') (see: rationale serve --help)"), lines);
     }
 }
