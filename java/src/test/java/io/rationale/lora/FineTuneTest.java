@@ -270,6 +270,33 @@ class FineTuneTest {
         assertTrue(e.getMessage().contains("--lr 0.003, now 0.004") && !e.getMessage().contains("\n"), e.getMessage());
     }
 
+    /**
+     * A run stopped and started again on a dataset file whose content changed (same path, same options) is refused in
+     * one line naming the dataset, instead of continuing from the saved step on other examples.
+     */
+    @Test
+    void aResumedRunRefusesAChangedDataset() throws IOException {
+        Path copy = tmp.resolve("changing.jsonl"), out = tmp.resolve("changing");
+        List<String> lines = Files.readAllLines(data);
+        Files.write(copy, lines);
+        FineTune.Config c = new FineTune.Config(STORIES, "jsonl:" + copy, out, 1, 12, 2, 4, false, FineTune.parseTargets("q_proj"), 0.003, 7, 3,
+                0.25, 0, FineTune.Schedule.CONSTANT, 0, 1.0, 0, 3, 0, null, 2, 1, false);
+        assertTrue(run(c, null).stopped());
+        // the same number of examples and labels; one bio's text differs
+        List<String> changed = new ArrayList<>(lines);
+        changed.set(0, changed.get(0).replace("\"text\":\"", "\"text\":\"Dr. "));
+        assertFalse(changed.get(0).equals(lines.get(0)));
+        Files.write(copy, changed);
+        FineTune.Config again = new FineTune.Config(STORIES, "jsonl:" + copy, out, 1, 12, 2, 4, false, FineTune.parseTargets("q_proj"), 0.003, 7, 3,
+                0.25, 0, FineTune.Schedule.CONSTANT, 0, 1.0, 0, 3, 0, null, 2, 0, false);
+        var e = assertThrows(IllegalArgumentException.class, () -> run(again, null));
+        assertTrue(e.getMessage().contains("the dataset " + copy.toAbsolutePath().normalize() + " changed") && !e.getMessage().contains("\n"),
+                e.getMessage());
+        // back to the original content: it resumes
+        Files.write(copy, lines);
+        assertFalse(run(again, null).stopped());
+    }
+
     static Map<String, float[]> tensors(Path file) {
         Map<String, float[]> out = new LinkedHashMap<>();
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
