@@ -25,7 +25,8 @@ import java.util.regex.PatternSyntaxException;
  * refused by {@link #read} with one line naming the field: {@code use_dora} (DoRA magnitude vectors),
  * {@code modules_to_save} (full copies of modules such as the LM head), {@code bias} other than {@code none} and
  * {@code lora_bias} (trained biases), {@code trainable_token_indices} (embedding rows), {@code target_parameters},
- * {@code layer_replication}, and any field this reader does not know that holds a value other than null, false, 0
+ * {@code layer_replication}, an {@code init_lora_weights} that makes PEFT rewrite the base weights at load (PiSSA,
+ * OLoRA, CorDA, LoftQ, LoRA-GA: {@link #REWRITING_INITS}), and any field this reader does not know that holds a value other than null, false, 0
  * or an empty list/map/string. Informational fields ({@code base_model_name_or_path}, {@code task_type},
  * {@code lora_dropout}, ...) are read or passed over.
  *
@@ -53,6 +54,16 @@ public record PeftConfig(Path file, String peftType, String baseModel, int r, do
                          Map<String, Integer> rankPattern, Map<String, Double> alphaPattern, String taskType,
                          List<String> excludeModules, String excludeRegex, List<Integer> layersToTransform,
                          List<String> layersPattern) {
+
+    /**
+     * {@code init_lora_weights} values whose adapters PEFT loads by first rewriting the base weights to a residual
+     * ({@code W - scale·B0·A0} from an SVD or quantisation of W: PiSSA, OLoRA, CorDA, LoftQ, LoRA-GA), so the result is
+     * not {@code W + scale·B·A}; prefixes ({@code pissa_niter_4}).
+     */
+    static final List<String> REWRITING_INITS = List.of("pissa", "olora", "corda", "loftq", "lora_ga");
+
+    /** {@code init_lora_weights} names that leave the base weights alone (only the initial A and B differ). */
+    static final List<String> PLAIN_INITS = List.of("gaussian", "eva", "orthogonal", "mica");
 
     /** PEFT's {@code target_modules} when the config gives none, for Llama-family models (llama, mistral, qwen2, gemma). */
     static final List<String> DEFAULT_TARGETS = List.of("q_proj", "v_proj");
@@ -94,6 +105,18 @@ public record PeftConfig(Path file, String peftType, String baseModel, int r, do
         String bias = text(j, "bias");
         if (bias != null && !bias.equals("none"))
             throw new IllegalArgumentException(file + ": bias '" + bias + "' is not supported: the adapter trains the base model's biases (only 'none')");
+        JsonNode init = j.get("init_lora_weights");
+        if (init != null && init.isTextual()) {
+            String v = init.asText().toLowerCase(java.util.Locale.ROOT);
+            if (REWRITING_INITS.stream().anyMatch(v::startsWith))
+                throw new IllegalArgumentException(file + ": init_lora_weights '" + init.asText() + "' is not supported: PEFT rewrites the base weights "
+                        + "when it loads such an adapter (W - scale·B0·A0, recomputed from the base model), which this engine does not; "
+                        + "convert it to a plain LoRA adapter (save_pretrained with path_initial_model_for_weight_conversion)");
+            if (!PLAIN_INITS.contains(v))
+                throw new IllegalArgumentException(file + ": init_lora_weights '" + init.asText() + "' is not supported (true, false, "
+                        + String.join(", ", PLAIN_INITS) + ")");
+        } else if (init != null && !init.isNull() && !init.isBoolean())
+            throw new IllegalArgumentException(file + ": init_lora_weights must be true, false or a method name, got " + init);
         for (String f : List.of("lora_bias", "trainable_token_indices", "target_parameters", "layer_replication"))
             if (truthy(j.get(f))) throw new IllegalArgumentException(file + ": " + f + " " + j.get(f) + " is not supported");
         var names = j.fieldNames();

@@ -332,6 +332,25 @@ class PeftAdapterTest {
             new Adapters(List.of(new AdapterSpec(variant("targeted", ok, t -> {}), 1)), false).load(base).close();
     }
 
+    /**
+     * An adapter saved from a PiSSA / OLoRA / CorDA / LoftQ / LoRA-GA initialisation without conversion keeps that
+     * {@code init_lora_weights}; PEFT then loads it onto {@code W - scale·B0·A0} recomputed from the base (its
+     * {@code update_layer} reruns the init, which rewrites the base weight), not onto W: refused. Initialisations that
+     * leave W alone load.
+     */
+    @Test
+    void refusesInitialisationsThatRewriteTheBaseWeights() {
+        for (String init : List.of("pissa", "pissa_niter_4", "olora", "corda", "loftq", "lora_ga")) {
+            String m = refusal(variant("init-" + init, c -> c.put("init_lora_weights", init), t -> {}));
+            assertTrue(m.contains("init_lora_weights '" + init + "'") && m.contains("rewrites the base weights"), m);
+        }
+        String m = refusal(variant("init-unknown", c -> c.put("init_lora_weights", "magic"), t -> {}));
+        assertTrue(m.contains("init_lora_weights 'magic'"), m);
+        for (Consumer<ObjectNode> ok : List.<Consumer<ObjectNode>>of(c -> c.put("init_lora_weights", true), c -> c.put("init_lora_weights", false),
+                c -> c.put("init_lora_weights", "gaussian"), c -> c.put("init_lora_weights", "eva"), c -> c.put("init_lora_weights", "orthogonal")))
+            new Adapters(List.of(new AdapterSpec(variant("init-ok", ok, t -> {}), 1)), false).load(base).close();
+    }
+
     @Test
     void refusesAPickledAdapter() throws Exception {
         Path dir = variant("pickle", c -> {}, t -> {});
