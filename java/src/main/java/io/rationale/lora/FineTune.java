@@ -435,6 +435,7 @@ public final class FineTune {
                     report(v0, pr.best, total, majority, words);
                     save(stateFile, params, pr, total, mc, words);
                 }
+                long firstStep = pr.step;
                 int[] order = null;
                 int orderEpoch = -1;
                 boolean stopped = false;
@@ -477,6 +478,8 @@ public final class FineTune {
                         break;
                     }
                 }
+                // a run killed after its last state save but before the adapter was written resumes at the end: write it now
+                if (pr.step == firstStep && !stopped) writeAdapter(params, mc);
                 double secs = (System.nanoTime() - t0) / 1e9;
                 Outcome o = new Outcome(stopped, pr.step, total, data.train().size(), data.val().size(), data.heldOut(), majority,
                         words.labels().get(maj), List.copyOf(pr.history), pr.best, copy(params.bestA), copy(params.bestB), words.labels(),
@@ -679,6 +682,11 @@ public final class FineTune {
         meta.put("state", s.toString());
         new SafeTensorsWriter().threads(1).metadata(meta).durable(true)
                 .writeFile(file, entries);
+        writeAdapter(params, mc);
+    }
+
+    /** The best adapter so far as a PEFT folder in --out. */
+    private void writeAdapter(Params params, ModelConfig mc) {
         PeftWriter.write(config.out(), params.best(mc), PeftConfig.json(config.modelDir().toAbsolutePath().normalize().toString(),
                 config.rank(), config.alpha(), config.rslora(), config.targets()));
     }
