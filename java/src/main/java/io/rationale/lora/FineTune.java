@@ -21,6 +21,7 @@ import io.rationale.eval.AtomicFiles;
 import io.rationale.eval.FewShot;
 import io.rationale.eval.LabelWords;
 import io.rationale.eval.PromptBuilder;
+import io.rationale.eval.RunManifest;
 import io.rationale.eval.TaskTemplate;
 import io.rationale.model.ModelConfig;
 import io.rationale.tokenizer.Tokenizer;
@@ -186,6 +187,8 @@ public final class FineTune {
     private final Config config;
     private final PrintStream log;
     private Device device = Device.CPU;
+    /** The run's inputs' content fingerprints ({@link #inputs}), set by {@link #run}. */
+    private Map<String, String> inputs = Map.of();
 
     public FineTune(Config config, PrintStream progress) {
         this.config = config;
@@ -237,6 +240,28 @@ public final class FineTune {
             }
         }
         return out;
+    }
+
+    /**
+     * What a resumed run must find unchanged besides the options, by name: the model folder (config.json's SHA-256,
+     * the size of its weights, the SHA-256 of its tokenizer and template files: {@link RunManifest#modelFingerprint},
+     * as eval compares it), the dataset and each hold-out dataset (size and SHA-256 of the file or folder given).
+     */
+    static Map<String, String> inputs(Config c, Dataset ds) {
+        Map<String, String> m = new LinkedHashMap<>();
+        RunManifest.Fingerprint f = RunManifest.modelFingerprint(c.modelDir());
+        m.put("model " + c.modelDir().toAbsolutePath().normalize(), f.bytes() + " " + f.sha256() + " " + f.textSha256());
+        m.put("dataset " + ds.path().toAbsolutePath().normalize(), content(ds.path()));
+        for (String h : holdOutSpecs(c, ds)) {
+            Path p = Path.of(h.substring(h.indexOf(':') + 1)).toAbsolutePath().normalize();
+            m.put("hold-out dataset " + p, content(p));
+        }
+        return m;
+    }
+
+    private static String content(Path p) {
+        RunManifest.Fingerprint f = RunManifest.fileFingerprint(p);
+        return f.bytes() + " " + f.sha256();
     }
 
     static <T> void shuffle(List<T> list, Random rng) {
@@ -371,6 +396,7 @@ public final class FineTune {
         try (Tokenizer tok = Tokenizer.load(c.modelDir())) {
             ModelConfig mc = ModelConfig.load(c.modelDir());
             Setup setup = setup(tok, mc);
+            inputs = inputs(c, setup.dataset());
             prepareOut(stateFile);                 // after every input was read: a failed command leaves no folder
             LabelWords words = setup.words();
             PromptBuilder prompts = setup.prompts();
@@ -389,7 +415,7 @@ public final class FineTune {
             Params params = new Params(initial(mc));
             Progress pr = new Progress();
             boolean resumed = Files.isRegularFile(stateFile);
-            if (resumed) load(stateFile, params, pr, words.size());
+            if (resumed) load(stateFile, params, pr, words.size(), total);
 
             Model base = Model.load(c.modelDir());
             try (Model model = base.withLora(params.lora);
@@ -409,6 +435,7 @@ public final class FineTune {
                     report(v0, pr.best, total, majority, words);
                     save(stateFile, params, pr, total, mc, words);
                 }
+                long firstStep = pr.step;
                 int[] order = null;
                 int orderEpoch = -1;
                 boolean stopped = false;
@@ -451,6 +478,8 @@ public final class FineTune {
                         break;
                     }
                 }
+                // a run killed after its last state save but before the adapter was written resumes at the end: write it now
+                if (pr.step == firstStep && !stopped) writeAdapter(params, mc);
                 double secs = (System.nanoTime() - t0) / 1e9;
                 Outcome o = new Outcome(stopped, pr.step, total, data.train().size(), data.val().size(), data.heldOut(), majority,
                         words.labels().get(maj), List.copyOf(pr.history), pr.best, copy(params.bestA), copy(params.bestB), words.labels(),
@@ -626,6 +655,8 @@ public final class FineTune {
         s.put("version", STATE_VERSION);
         ObjectNode opts = s.putObject("options");
         config.fingerprint().forEach(opts::put);
+        ObjectNode in = s.putObject("inputs");
+        inputs.forEach(in::put);
         s.put("step", pr.step);
         s.put("total_steps", total);
         s.put("loss_sum", pr.lossSum);
@@ -651,6 +682,11 @@ public final class FineTune {
         meta.put("state", s.toString());
         new SafeTensorsWriter().threads(1).metadata(meta).durable(true)
                 .writeFile(file, entries);
+        writeAdapter(params, mc);
+    }
+
+    /** The best adapter so far as a PEFT folder in --out. */
+    private void writeAdapter(Params params, ModelConfig mc) {
         PeftWriter.write(config.out(), params.best(mc), PeftConfig.json(config.modelDir().toAbsolutePath().normalize().toString(),
                 config.rank(), config.alpha(), config.rslora(), config.targets()));
     }
@@ -659,7 +695,7 @@ public final class FineTune {
         entries.add(TensorEntry.of(name, DType.F32, (start, dst, len) -> System.arraycopy(v, (int) start, dst, 0, len), v.length));
     }
 
-    private void load(Path file, Params params, Progress pr, int labels) {
+    private void load(Path file, Params params, Progress pr, int labels, long total) {
         try (Arena arena = Arena.ofConfined()) {
             SafeTensorsFile st = SafeTensorsFile.map(file, arena);
             String text = st.metadata().get("state");
@@ -686,6 +722,15 @@ public final class FineTune {
                 if (!now.containsKey(k)) throw new IllegalArgumentException(file + ": this run was started with " + k + ", which this build does not know");
             }
             if (s.path("labels").asInt() != labels) throw new IllegalArgumentException(file + ": saved for " + s.path("labels").asInt() + " labels, the dataset has " + labels);
+            JsonNode in = s.get("inputs");                 // absent in states written before it was kept: not compared
+            if (in != null)
+                for (Map.Entry<String, String> e : inputs.entrySet())
+                    if (!e.getValue().equals(in.path(e.getKey()).asText(null)))
+                        throw new IllegalArgumentException(file + ": the " + e.getKey() + " changed since this run started (" + (in.has(e.getKey())
+                                ? "other content" : "not recorded then") + "): rerun on the same files to continue, or give --fresh to start over");
+            if (s.path("total_steps").asLong(total) != total)
+                throw new IllegalArgumentException(file + ": this run was started for " + s.path("total_steps").asLong() + " steps, the data now gives "
+                        + total + ": rerun on the same files to continue, or give --fresh to start over");
             pr.step = s.get("step").asLong();
             pr.lossSum = s.get("loss_sum").asDouble();
             pr.lossCount = s.get("loss_count").asInt();

@@ -25,8 +25,9 @@ import java.util.regex.Pattern;
  * <p>Refused with one line naming the key: DoRA magnitude vectors ({@code lora_magnitude_vector}), embedding
  * adapters ({@code lora_embedding_A/B}, or any adapter on {@code embed_tokens}), {@code modules_to_save} copies
  * (e.g. of {@code lm_head}), any other key; a module with only one of A and B; a rank that is not the config's
- * ({@code rank_pattern}, else {@code r}); and a base-model mismatch: a layer the base model lacks, or A/B shapes
- * that do not fit its projections.
+ * ({@code rank_pattern}, else {@code r}); weights of a module the config does not target ({@link PeftConfig#targets}:
+ * PEFT would leave them out); and a base-model mismatch: a layer the base model lacks, or A/B shapes that do not fit
+ * its projections.
  */
 public final class PeftAdapter {
     public static final String WEIGHTS = "adapter_model.safetensors";
@@ -98,6 +99,9 @@ public final class PeftAdapter {
                 if (!m.matches()) throw new IllegalStateException(module);
                 int layer = Integer.parseInt(m.group(2));
                 Lora.Projection p = Lora.Projection.ofModuleName(m.group(3).substring(m.group(3).indexOf('.') + 1));
+                if (!cfg.targets(module))
+                    throw new IllegalArgumentException(file + ": " + a.name() + ": " + cfg.file().getFileName() + " does not target " + module + " ("
+                            + cfg.targetingRule() + "): PEFT would not load these weights");
                 int[] shape = p.shape(base);
                 int rank = cfg.rankOf(module);
                 long[] as = a.shape(), bs = b.shape();

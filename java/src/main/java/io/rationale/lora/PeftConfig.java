@@ -25,7 +25,8 @@ import java.util.regex.PatternSyntaxException;
  * refused by {@link #read} with one line naming the field: {@code use_dora} (DoRA magnitude vectors),
  * {@code modules_to_save} (full copies of modules such as the LM head), {@code bias} other than {@code none} and
  * {@code lora_bias} (trained biases), {@code trainable_token_indices} (embedding rows), {@code target_parameters},
- * {@code layer_replication}, and any field this reader does not know that holds a value other than null, false, 0
+ * {@code layer_replication}, an {@code init_lora_weights} that makes PEFT rewrite the base weights at load (PiSSA,
+ * OLoRA, CorDA, LoftQ, LoRA-GA: {@link #REWRITING_INITS}), and any field this reader does not know that holds a value other than null, false, 0
  * or an empty list/map/string. Informational fields ({@code base_model_name_or_path}, {@code task_type},
  * {@code lora_dropout}, ...) are read or passed over.
  *
@@ -39,10 +40,33 @@ import java.util.regex.PatternSyntaxException;
  * lora_A and lora_B have the same shapes either way. Llama-family projections are {@code nn.Linear} ({@code [out, in]}),
  * for which PEFT itself resets the flag to false with a warning, so an adapter with it set loads exactly as without;
  * {@link #fanInFanOut()} keeps what the file says for {@code inspect}.
+ *
+ * <p>Which modules the config targets ({@link #targets}) is PEFT's {@code check_target_module_exists}: PEFT creates
+ * LoRA layers only there and ignores (with a warning) weights of any other module, so {@link PeftAdapter#read} refuses
+ * such weights rather than apply them. {@code target_modules} a list: a name equal to an entry or ending in
+ * {@code .entry}, restricted to {@code layers_to_transform} (with {@code layers_pattern}) unless equal; a string: a
+ * regular expression the whole name must match, except {@code all-linear} (any case), which is every projection here;
+ * absent or null: {@code q_proj} and {@code v_proj}, PEFT's default for Llama-family models; {@code exclude_modules}
+ * (list or regular expression) removes names first.
  */
 public record PeftConfig(Path file, String peftType, String baseModel, int r, double loraAlpha, boolean useRslora,
                          boolean fanInFanOut, List<String> targetModules, String targetRegex,
-                         Map<String, Integer> rankPattern, Map<String, Double> alphaPattern, String taskType) {
+                         Map<String, Integer> rankPattern, Map<String, Double> alphaPattern, String taskType,
+                         List<String> excludeModules, String excludeRegex, List<Integer> layersToTransform,
+                         List<String> layersPattern) {
+
+    /**
+     * {@code init_lora_weights} values whose adapters PEFT loads by first rewriting the base weights to a residual
+     * ({@code W - scale·B0·A0} from an SVD or quantisation of W: PiSSA, OLoRA, CorDA, LoftQ, LoRA-GA), so the result is
+     * not {@code W + scale·B·A}; prefixes ({@code pissa_niter_4}).
+     */
+    static final List<String> REWRITING_INITS = List.of("pissa", "olora", "corda", "loftq", "lora_ga");
+
+    /** {@code init_lora_weights} names that leave the base weights alone (only the initial A and B differ). */
+    static final List<String> PLAIN_INITS = List.of("gaussian", "eva", "orthogonal", "mica");
+
+    /** PEFT's {@code target_modules} when the config gives none, for Llama-family models (llama, mistral, qwen2, gemma). */
+    static final List<String> DEFAULT_TARGETS = List.of("q_proj", "v_proj");
 
     public static final String FILE = "adapter_config.json";
 
@@ -81,6 +105,18 @@ public record PeftConfig(Path file, String peftType, String baseModel, int r, do
         String bias = text(j, "bias");
         if (bias != null && !bias.equals("none"))
             throw new IllegalArgumentException(file + ": bias '" + bias + "' is not supported: the adapter trains the base model's biases (only 'none')");
+        JsonNode init = j.get("init_lora_weights");
+        if (init != null && init.isTextual()) {
+            String v = init.asText().toLowerCase(java.util.Locale.ROOT);
+            if (REWRITING_INITS.stream().anyMatch(v::startsWith))
+                throw new IllegalArgumentException(file + ": init_lora_weights '" + init.asText() + "' is not supported: PEFT rewrites the base weights "
+                        + "when it loads such an adapter (W - scale·B0·A0, recomputed from the base model), which this engine does not; "
+                        + "convert it to a plain LoRA adapter (save_pretrained with path_initial_model_for_weight_conversion)");
+            if (!PLAIN_INITS.contains(v))
+                throw new IllegalArgumentException(file + ": init_lora_weights '" + init.asText() + "' is not supported (true, false, "
+                        + String.join(", ", PLAIN_INITS) + ")");
+        } else if (init != null && !init.isNull() && !init.isBoolean())
+            throw new IllegalArgumentException(file + ": init_lora_weights must be true, false or a method name, got " + init);
         for (String f : List.of("lora_bias", "trainable_token_indices", "target_parameters", "layer_replication"))
             if (truthy(j.get(f))) throw new IllegalArgumentException(file + ": " + f + " " + j.get(f) + " is not supported");
         var names = j.fieldNames();
@@ -99,8 +135,38 @@ public record PeftConfig(Path file, String peftType, String baseModel, int r, do
         List<String> targets = new ArrayList<>();
         String regex = null;
         JsonNode t = j.get("target_modules");
-        if (t != null && t.isTextual()) regex = t.asText();
-        else if (t != null && t.isArray()) for (JsonNode x : t) targets.add(x.asText());
+        if (t == null || t.isNull()) targets.addAll(DEFAULT_TARGETS);
+        else if (t.isTextual() && t.asText().equalsIgnoreCase("all-linear")) targets.addAll(Lora.Projection.moduleNames());
+        else if (t.isTextual()) regex = pattern(file, "target_modules", t.asText());
+        else if (t.isArray()) for (JsonNode x : t) targets.add(textEntry(file, "target_modules", x));
+        else throw new IllegalArgumentException(file + ": target_modules must be a list of names or a regular expression, got " + t);
+        List<String> exclude = new ArrayList<>();
+        String excludeRegex = null;
+        JsonNode ex = j.get("exclude_modules");
+        if (ex != null && ex.isTextual()) excludeRegex = ex.asText().isEmpty() ? null : pattern(file, "exclude_modules", ex.asText());
+        else if (ex != null && ex.isArray()) for (JsonNode x : ex) exclude.add(textEntry(file, "exclude_modules", x));
+        else if (ex != null && !ex.isNull())
+            throw new IllegalArgumentException(file + ": exclude_modules must be a list of names or a regular expression, got " + ex);
+        List<Integer> layers = null;
+        JsonNode lt = j.get("layers_to_transform");
+        if (lt != null && lt.isIntegralNumber()) layers = List.of(lt.asInt());
+        else if (lt != null && lt.isArray()) {
+            layers = new ArrayList<>();
+            for (JsonNode x : lt) {
+                if (!x.isIntegralNumber()) throw new IllegalArgumentException(file + ": layers_to_transform must hold layer numbers, got " + lt);
+                layers.add(x.asInt());
+            }
+            if (layers.isEmpty()) layers = null;
+            else layers = List.copyOf(layers);
+        } else if (lt != null && !lt.isNull())
+            throw new IllegalArgumentException(file + ": layers_to_transform must be a layer number or a list of them, got " + lt);
+        List<String> layersPattern = new ArrayList<>();
+        JsonNode lp = j.get("layers_pattern");
+        if (lp != null && lp.isTextual()) {
+            if (!lp.asText().isEmpty()) layersPattern.add(pattern(file, "layers_pattern", lp.asText()));
+        } else if (lp != null && lp.isArray()) for (JsonNode x : lp) layersPattern.add(pattern(file, "layers_pattern", textEntry(file, "layers_pattern", x)));
+        else if (lp != null && !lp.isNull())
+            throw new IllegalArgumentException(file + ": layers_pattern must be a string or a list of strings, got " + lp);
         Map<String, Integer> rankPattern = new LinkedHashMap<>();
         JsonNode rp = j.get("rank_pattern");
         if (rp != null && !rp.isNull()) {
@@ -123,7 +189,53 @@ public record PeftConfig(Path file, String peftType, String baseModel, int r, do
             }
         }
         return new PeftConfig(file, type, text(j, "base_model_name_or_path"), rNode.asInt(), alpha, j.path("use_rslora").asBoolean(false),
-                j.path("fan_in_fan_out").asBoolean(false), List.copyOf(targets), regex, rankPattern, alphaPattern, text(j, "task_type"));
+                j.path("fan_in_fan_out").asBoolean(false), List.copyOf(targets), regex, rankPattern, alphaPattern, text(j, "task_type"),
+                List.copyOf(exclude), excludeRegex, layers, List.copyOf(layersPattern));
+    }
+
+    private static String pattern(Path file, String field, String regex) {
+        checkPattern(file, field, regex);
+        return regex;
+    }
+
+    private static String textEntry(Path file, String field, JsonNode x) {
+        if (!x.isTextual()) throw new IllegalArgumentException(file + ": " + field + " must hold module names (strings), got " + x);
+        return x.asText();
+    }
+
+    /**
+     * Whether PEFT, loading this config, puts a LoRA layer on the module named {@code module}
+     * ({@code model.layers.N.self_attn.q_proj}): PEFT's {@code check_target_module_exists} (see the class comment).
+     */
+    public boolean targets(String module) {
+        if (excludeRegex != null && Pattern.compile(excludeRegex).matcher(module).matches()) return false;
+        for (String x : excludeModules) if (module.equals(x) || module.endsWith("." + x)) return false;
+        if (targetRegex != null) return Pattern.compile(targetRegex).matcher(module).matches();
+        if (targetModules.contains(module)) return true;
+        boolean found = false;
+        for (String x : targetModules) found |= module.endsWith("." + x);
+        if (!found || layersToTransform == null) return found;
+        Integer layer = null;
+        if (layersPattern.isEmpty()) layer = layerIndex(Pattern.compile("^.*?\\.[^.]*\\.(\\d+)\\.").matcher(module));
+        else for (String p : layersPattern) {
+            layer = layerIndex(Pattern.compile("^.*?\\." + p + "\\.(\\d+)\\.").matcher(module));
+            if (layer != null) break;
+        }
+        return layer != null && layersToTransform.contains(layer);
+    }
+
+    private static Integer layerIndex(java.util.regex.Matcher m) {
+        return m.lookingAt() ? Integer.valueOf(m.group(1)) : null;
+    }
+
+    /** What decides the targeted modules, for messages: target_modules, and layers_to_transform and exclude_modules when set. */
+    public String targetingRule() {
+        StringBuilder b = new StringBuilder("target_modules ");
+        b.append(targetRegex != null ? "'" + targetRegex + "'" : targetModules.toString());
+        if (layersToTransform != null) b.append(", layers_to_transform ").append(layersToTransform);
+        if (excludeRegex != null) b.append(", exclude_modules '").append(excludeRegex).append("'");
+        else if (!excludeModules.isEmpty()) b.append(", exclude_modules ").append(excludeModules);
+        return b.toString();
     }
 
     private static void checkPattern(Path file, String field, String key) {

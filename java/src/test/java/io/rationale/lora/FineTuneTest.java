@@ -270,6 +270,56 @@ class FineTuneTest {
         assertTrue(e.getMessage().contains("--lr 0.003, now 0.004") && !e.getMessage().contains("\n"), e.getMessage());
     }
 
+    /**
+     * A run stopped and started again on a dataset file whose content changed (same path, same options) is refused in
+     * one line naming the dataset, instead of continuing from the saved step on other examples.
+     */
+    @Test
+    void aResumedRunRefusesAChangedDataset() throws IOException {
+        Path copy = tmp.resolve("changing.jsonl"), out = tmp.resolve("changing");
+        List<String> lines = Files.readAllLines(data);
+        Files.write(copy, lines);
+        FineTune.Config c = new FineTune.Config(STORIES, "jsonl:" + copy, out, 1, 12, 2, 4, false, FineTune.parseTargets("q_proj"), 0.003, 7, 3,
+                0.25, 0, FineTune.Schedule.CONSTANT, 0, 1.0, 0, 3, 0, null, 2, 1, false);
+        assertTrue(run(c, null).stopped());
+        // the same number of examples and labels; one bio's text differs
+        List<String> changed = new ArrayList<>(lines);
+        changed.set(0, changed.get(0).replace("\"text\":\"", "\"text\":\"Dr. "));
+        assertFalse(changed.get(0).equals(lines.get(0)));
+        Files.write(copy, changed);
+        FineTune.Config again = new FineTune.Config(STORIES, "jsonl:" + copy, out, 1, 12, 2, 4, false, FineTune.parseTargets("q_proj"), 0.003, 7, 3,
+                0.25, 0, FineTune.Schedule.CONSTANT, 0, 1.0, 0, 3, 0, null, 2, 0, false);
+        var e = assertThrows(IllegalArgumentException.class, () -> run(again, null));
+        assertTrue(e.getMessage().contains("the dataset " + copy.toAbsolutePath().normalize() + " changed") && !e.getMessage().contains("\n"),
+                e.getMessage());
+        // back to the original content: it resumes
+        Files.write(copy, lines);
+        assertFalse(run(again, null).stopped());
+    }
+
+    /**
+     * A run killed after its last state save but before the adapter files were written (simulated: the adapter
+     * deleted after a finished run) writes the best adapter when the same command runs again.
+     */
+    @Test
+    void aRunResumedAtItsEndWritesItsAdapter() throws IOException {
+        Path out = tmp.resolve("ended");
+        FineTune.Config c = new FineTune.Config(STORIES, "jsonl:" + data, out, 1, 12, 2, 4, false, FineTune.parseTargets("q_proj"), 0.003, 7, 3,
+                0.25, 0, FineTune.Schedule.CONSTANT, 0, 1.0, 0, 3, 0, null, 2, 0, false);
+        assertFalse(run(c, null).stopped());
+        Map<String, float[]> state = tensors(out.resolve(FineTune.STATE));
+        Files.delete(out.resolve(PeftAdapter.WEIGHTS));
+        StringBuilder log = new StringBuilder();
+        assertFalse(run(c, log).stopped());
+        assertTrue(log.toString().contains("resuming"), log.toString());
+        Map<String, float[]> adapter = tensors(out.resolve(PeftAdapter.WEIGHTS));
+        assertEquals(2 * 5, adapter.size());                 // A and B of q_proj in each of the 5 layers
+        for (int l = 0; l < 5; l++) {
+            assertArrayEquals(state.get("best_a." + l), adapter.get("base_model.model.model.layers." + l + ".self_attn.q_proj.lora_A.weight"));
+            assertArrayEquals(state.get("best_b." + l), adapter.get("base_model.model.model.layers." + l + ".self_attn.q_proj.lora_B.weight"));
+        }
+    }
+
     static Map<String, float[]> tensors(Path file) {
         Map<String, float[]> out = new LinkedHashMap<>();
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {

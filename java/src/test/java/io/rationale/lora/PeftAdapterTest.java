@@ -296,6 +296,61 @@ class PeftAdapterTest {
         new Adapters(List.of(new AdapterSpec(variant("unknown-default", c -> c.putNull("use_magic"), t -> {}), 1)), false).load(base).close();
     }
 
+    /**
+     * PEFT puts LoRA layers only on the modules its config targets ({@code check_target_module_exists}) and ignores
+     * the file's weights for any other module: such weights are refused, never applied. Cases read off PEFT's rule:
+     * a list entry matches the name or its last parts; {@code layers_to_transform} restricts a suffix match to those
+     * layers; {@code exclude_modules} wins; a string is a regular expression over the whole name, {@code all-linear}
+     * every projection; no {@code target_modules} means q_proj and v_proj (PEFT's Llama default).
+     */
+    @Test
+    void refusesWeightsOfModulesTheConfigDoesNotTarget() {
+        String m = refusal(variant("untargeted", c -> c.putArray("target_modules").add("k_proj").add("v_proj"), t -> {}));
+        assertTrue(m.contains("lora_A.weight") && m.contains("does not target model.layers.0.self_attn.q_proj")
+                && m.contains("[k_proj, v_proj]") && m.contains("PEFT would not load"), m);
+        m = refusal(variant("layers-to-transform", c -> c.putArray("layers_to_transform").add(1), t -> {}));
+        assertTrue(m.contains("model.layers.0.self_attn.q_proj") && m.contains("layers_to_transform [1]"), m);
+        m = refusal(variant("exclude", c -> c.putArray("exclude_modules").add("layers.0.self_attn.q_proj"), t -> {}));
+        assertTrue(m.contains("exclude_modules"), m);
+        m = refusal(variant("regex-miss", c -> c.put("target_modules", "q_proj"), t -> {}));       // fullmatch: needs the whole name
+        assertTrue(m.contains("target_modules 'q_proj'"), m);
+        m = refusal(variant("default-targets", c -> c.remove("target_modules"), t -> {
+            int[] s = shape("self_attn.k_proj");
+            PeftFixtures.module(t, "model.layers.1.self_attn.k_proj", 2, s[1], s[0], new Random(5), DType.F32);
+        }));
+        assertTrue(m.contains("model.layers.1.self_attn.k_proj") && m.contains("[q_proj, v_proj]"), m);
+
+        // what PEFT does target loads
+        for (Consumer<ObjectNode> ok : List.<Consumer<ObjectNode>>of(
+                c -> c.put("target_modules", ".*\\.layers\\.0\\.self_attn\\.(q|v)_proj"),
+                c -> c.put("target_modules", "ALL-LINEAR"),
+                c -> c.putArray("target_modules").add("model.layers.0.self_attn.q_proj"),
+                c -> c.putArray("layers_to_transform").add(0),
+                c -> { c.put("layers_to_transform", 0); c.put("layers_pattern", "layers"); },
+                c -> c.putArray("exclude_modules").add("k_proj"),
+                c -> c.remove("target_modules")))
+            new Adapters(List.of(new AdapterSpec(variant("targeted", ok, t -> {}), 1)), false).load(base).close();
+    }
+
+    /**
+     * An adapter saved from a PiSSA / OLoRA / CorDA / LoftQ / LoRA-GA initialisation without conversion keeps that
+     * {@code init_lora_weights}; PEFT then loads it onto {@code W - scale·B0·A0} recomputed from the base (its
+     * {@code update_layer} reruns the init, which rewrites the base weight), not onto W: refused. Initialisations that
+     * leave W alone load.
+     */
+    @Test
+    void refusesInitialisationsThatRewriteTheBaseWeights() {
+        for (String init : List.of("pissa", "pissa_niter_4", "olora", "corda", "loftq", "lora_ga")) {
+            String m = refusal(variant("init-" + init, c -> c.put("init_lora_weights", init), t -> {}));
+            assertTrue(m.contains("init_lora_weights '" + init + "'") && m.contains("rewrites the base weights"), m);
+        }
+        String m = refusal(variant("init-unknown", c -> c.put("init_lora_weights", "magic"), t -> {}));
+        assertTrue(m.contains("init_lora_weights 'magic'"), m);
+        for (Consumer<ObjectNode> ok : List.<Consumer<ObjectNode>>of(c -> c.put("init_lora_weights", true), c -> c.put("init_lora_weights", false),
+                c -> c.put("init_lora_weights", "gaussian"), c -> c.put("init_lora_weights", "eva"), c -> c.put("init_lora_weights", "orthogonal")))
+            new Adapters(List.of(new AdapterSpec(variant("init-ok", ok, t -> {}), 1)), false).load(base).close();
+    }
+
     @Test
     void refusesAPickledAdapter() throws Exception {
         Path dir = variant("pickle", c -> {}, t -> {});
