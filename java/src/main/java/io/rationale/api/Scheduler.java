@@ -267,7 +267,7 @@ final class Scheduler implements AutoCloseable {
                     changed.awaitUninterruptibly();
                 }
                 if (decoding.isEmpty() && windowNanos > 0 && (arriving.get() > 0 || returning())) {
-                    long deadline = System.nanoTime() + Math.max(windowNanos, returning() ? returnWindow() : 0);
+                    long deadline = System.nanoTime() + (returning() ? returnWindow() : windowNanos);
                     for (long left; !closed && (arriving.get() > 0 || returning()) && (left = deadline - System.nanoTime()) > 0; ) {
                         try {
                             changed.awaitNanos(left);

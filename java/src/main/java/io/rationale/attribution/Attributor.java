@@ -536,9 +536,19 @@ public final class Attributor {
     }
 
     private static double[] occlusionTokenScores(AttributionInput in, double[] wordScores) {
-        double[] out = new double[in.size()];
+        int[][] tokenWords = new int[in.size()][];
+        for (int i = 0; i < tokenWords.length; i++) tokenWords[i] = in.tokenWords(i);
+        return occlusionTokenScores(tokenWords, wordScores);
+    }
+
+    /**
+     * Occlusion's token scores from its word scores: each token gets the score of largest magnitude among its words
+     * ({@code tokenWords[i]}, indices into {@code wordScores}), and 0 when it is in no word.
+     */
+    public static double[] occlusionTokenScores(int[][] tokenWords, double[] wordScores) {
+        double[] out = new double[tokenWords.length];
         for (int i = 0; i < out.length; i++) {
-            int[] ws = in.tokenWords(i);
+            int[] ws = tokenWords[i];
             if (ws.length == 0) continue;
             double best = wordScores[ws[0]];
             for (int w : ws) if (Math.abs(wordScores[w]) > Math.abs(best)) best = wordScores[w];

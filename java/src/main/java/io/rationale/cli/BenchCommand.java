@@ -410,7 +410,6 @@ public final class BenchCommand implements java.util.concurrent.Callable<Integer
     }
 
     static void deleteTree(Path dir) {
-        if (!Files.exists(dir)) return;
         try (Stream<Path> s = Files.walk(dir)) {
             for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
         } catch (java.nio.file.NoSuchFileException gone) {

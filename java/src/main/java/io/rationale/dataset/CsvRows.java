@@ -7,7 +7,6 @@ import com.fasterxml.jackson.dataformat.csv.CsvParser;
 
 import java.io.IOException;
 import java.io.Reader;
-import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,10 +53,8 @@ final class CsvRows {
         } catch (JacksonException e) {
             String at = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr();
             throw new DatasetException(file + ": invalid CSV" + at + " (" + DatasetException.oneLine(e.getOriginalMessage()) + ")", e);
-        } catch (CharacterCodingException e) {
-            throw new DatasetException(file + ": " + TextFiles.notUtf8(file), e);
         } catch (IOException e) {
-            throw new DatasetException(file + ": cannot read (" + e.getMessage() + ")", e);
+            throw TextFiles.readError(file, e);
         }
         if (header == null) throw new DatasetException(file + ": empty file, expected a CSV header");
         return new Table(header, rows);

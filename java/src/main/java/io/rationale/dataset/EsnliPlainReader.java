@@ -1,7 +1,6 @@
 package io.rationale.dataset;
 
 import java.io.IOException;
-import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -77,10 +76,8 @@ public final class EsnliPlainReader {
             List<String> l = Files.readAllLines(f, StandardCharsets.UTF_8);
             if (!l.isEmpty() && l.get(0).startsWith("\uFEFF")) l.set(0, l.get(0).substring(1));
             return l;
-        } catch (CharacterCodingException e) {
-            throw new DatasetException(f + ": " + TextFiles.notUtf8(f), e);
         } catch (IOException e) {
-            throw new DatasetException(f + ": cannot read (" + e.getMessage() + ")", e);
+            throw TextFiles.readError(f, e);
         }
     }
 }

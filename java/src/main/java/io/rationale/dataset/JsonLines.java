@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.BufferedReader;
 import java.io.IOException;
-import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,10 +38,8 @@ final class JsonLines {
                     out.add(new Line(n, null, "invalid JSON: " + parseError(e)));
                 }
             }
-        } catch (CharacterCodingException e) {
-            throw new DatasetException(file + ": " + TextFiles.notUtf8(file), e);
         } catch (IOException e) {
-            throw new DatasetException(file + ": cannot read (" + e.getMessage() + ")", e);
+            throw TextFiles.readError(file, e);
         }
         return out;
     }

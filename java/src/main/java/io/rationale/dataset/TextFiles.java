@@ -19,6 +19,15 @@ import java.util.Locale;
 final class TextFiles {
     private TextFiles() {}
 
+    /**
+     * The dataset error for a failed read of {@code file}: where it is not UTF-8 ({@link #notUtf8}), or why it
+     * cannot be read.
+     */
+    static DatasetException readError(Path file, java.io.IOException e) {
+        return new DatasetException(file + ": " + (e instanceof java.nio.charset.CharacterCodingException ? notUtf8(file)
+                : "cannot read (" + e.getMessage() + ")"), e);
+    }
+
     /** {@code not UTF-8 text (invalid byte 0xE9 at line 3)}, or a shorter phrase when the file cannot be scanned. */
     static String notUtf8(Path file) {
         CharsetDecoder dec = StandardCharsets.UTF_8.newDecoder()

@@ -605,17 +605,11 @@ public final class ModelEvaluator implements Evaluator {
         if (!r.method().equals(Method.OCCLUSION.cliName())) return out;
         // occlusion scores words directly and gives each token its word's score: a token of a dropped template word is
         // now in no word and gets 0, as every token in no word does
-        double[] scores = new double[tokens.size()];
-        for (int i = 0; i < scores.length; i++) {
-            int[] ws = tokens.get(i).words();
-            if (ws.length == 0) continue;
-            double best = words.get(ws[0]).score() == null ? Double.NaN : words.get(ws[0]).score();
-            for (int w : ws) {
-                double s = words.get(w).score() == null ? Double.NaN : words.get(w).score();
-                if (Math.abs(s) > Math.abs(best)) best = s;
-            }
-            scores[i] = best;
-        }
+        int[][] tokenWords = new int[tokens.size()][];
+        for (int i = 0; i < tokenWords.length; i++) tokenWords[i] = tokens.get(i).words();
+        double[] wordScores = new double[words.size()];
+        for (int w = 0; w < wordScores.length; w++) wordScores[w] = words.get(w).score() == null ? Double.NaN : words.get(w).score();
+        double[] scores = io.rationale.attribution.Attributor.occlusionTokenScores(tokenWords, wordScores);
         return out.withScores(scores);
     }
 

@@ -27,9 +27,10 @@ public final class MatrixReport {
 
     /**
      * Sets each cell's {@code over_forward}: its seconds per call over those of the {@code prefill} cell of the same
-     * device, length and batch (absent when that cell was not measured).
+     * device, length and batch (absent when that cell was not measured); and {@link #addIqrPerCall}.
      */
     public static void addOverForward(List<Map<String, Object>> cells) {
+        addIqrPerCall(cells);
         Map<String, Double> forward = new LinkedHashMap<>();
         for (Map<String, Object> c : cells)
             if ("prefill".equals(c.get("op"))) forward.put(group(c), num(c.get("seconds_per_call")));
@@ -41,14 +42,16 @@ public final class MatrixReport {
     }
 
     /**
-     * The interquartile range of a cell's time per call: {@code iqr_s_per_call}, or for a cell from an older file
-     * without it {@code iqr_s} (of the runs) scaled by {@code seconds_per_call / median_s} (a decode run is
-     * {@code --decode-tokens} calls).
+     * Sets {@code iqr_s_per_call} on a cell from an older file without it: {@code iqr_s} (of the runs) scaled by
+     * {@code seconds_per_call / median_s} (a decode run is {@code --decode-tokens} calls), so that the table, the
+     * page and the CSV all read the same key.
      */
-    static double iqrPerCall(Map<String, Object> c) {
-        if (c.get("iqr_s_per_call") instanceof Number n) return n.doubleValue();
-        double med = num(c.get("median_s")), perCall = num(c.get("seconds_per_call"));
-        return med > 0 ? num(c.get("iqr_s")) * perCall / med : num(c.get("iqr_s"));
+    static void addIqrPerCall(List<Map<String, Object>> cells) {
+        for (Map<String, Object> c : cells) {
+            if (c.get("iqr_s_per_call") instanceof Number) continue;
+            double med = num(c.get("median_s")), perCall = num(c.get("seconds_per_call"));
+            c.put("iqr_s_per_call", med > 0 ? num(c.get("iqr_s")) * perCall / med : num(c.get("iqr_s")));
+        }
     }
 
     private static String group(Map<String, Object> c) { return c.get("device") + "|" + c.get("length") + "|" + c.get("batch"); }
@@ -59,20 +62,14 @@ public final class MatrixReport {
         StringBuilder b = new StringBuilder();
         b.append(String.format(Locale.ROOT, "%-10s %-24s %6s %4s %12s %10s %12s %9s %10s %10s %8s %9s%n", "device", "op", "T", "B", "s/call",
                 "IQR s/call", "tokens/s", "x fwd", "GFLOP/s", "GB/s", "%peakF", "%roofline"));
-        for (Map<String, Object> c : cells)
-            b.append(String.format(Locale.ROOT, "%-10s %-24s %6s %4s %12.5g %10.3g %12.4g %9s %10.4g %10.4g %8.2f %9.2f%n", c.get("device"), label(c),
-                    c.get("length"), c.get("batch"), num(c.get("seconds_per_call")), iqrPerCall(c), num(c.get("tokens_per_s")),
+        for (Map<String, Object> c : cells) {
+            b.append(String.format(Locale.ROOT, "%-10s %-24s %6s %4s %12.5g %10.3g %12.4g %9s %10.4g %10.4g %8.2f %9.2f", c.get("device"), label(c),
+                    c.get("length"), c.get("batch"), num(c.get("seconds_per_call")), num(c.get("iqr_s_per_call")), num(c.get("tokens_per_s")),
                     c.containsKey("over_forward") ? String.format(Locale.ROOT, "%.2f", num(c.get("over_forward"))) : "-",
                     num(c.get("flops_per_s")) / 1e9, num(c.get("bytes_per_s")) / 1e9, 100 * num(c.get("pct_flops_peak")),
                     100 * num(c.get("pct_roofline"))));
-        for (int i = 0, line = b.indexOf("\n") + 1; i < cells.size(); i++) {          // cells whose warm-up never settled say so
-            int end = b.indexOf("\n", line);
-            if (Boolean.FALSE.equals(cells.get(i).get("settled"))) {
-                String note = "  NOT SETTLED after " + cells.get(i).get("warmup_runs") + " warm-up runs";
-                b.insert(end, note);
-                end += note.length();
-            }
-            line = end + 1;
+            if (Boolean.FALSE.equals(c.get("settled"))) b.append("  NOT SETTLED after ").append(c.get("warmup_runs")).append(" warm-up runs");
+            b.append('\n');
         }
         return b.toString();
     }
@@ -147,7 +144,7 @@ public final class MatrixReport {
         for (Map<String, Object> c : cells) {
             b.append("<tr>");
             for (String col : cols) {
-                Object v = col.equals("op") ? label(c) : col.equals("iqr_s_per_call") ? (Object) iqrPerCall(c) : c.get(col);
+                Object v = col.equals("op") ? label(c) : c.get(col);
                 String s = v instanceof Double x ? String.format(Locale.ROOT, "%.4g", x) : v == null ? "" : v.toString();
                 b.append(v instanceof Number ? "<td>" : "<td class=\"l\">").append(esc(s)).append("</td>");
             }

@@ -75,10 +75,10 @@ public record SerumManifest(int format, String model, Fingerprint modelFingerpri
     public List<String> differences(SerumManifest other) {
         List<String> d = new ArrayList<>();
         if (!model.equals(other.model)) d.add("model " + model + " -> " + other.model);
-        else if (!same(modelFingerprint, other.modelFingerprint)) d.add(RunManifest.modelChange(modelFingerprint, other.modelFingerprint));
+        else if (!RunManifest.sameContent(modelFingerprint, other.modelFingerprint)) d.add(RunManifest.modelChange(modelFingerprint, other.modelFingerprint));
         if (!questions.equals(other.questions)) d.add("questions " + questions + " -> " + other.questions);
-        else if (!same(questionsFingerprint, other.questionsFingerprint)) d.add("questions file changed");
-        if (!same(judgeFingerprint, other.judgeFingerprint)) d.add("judge model files changed");
+        else if (!RunManifest.sameContent(questionsFingerprint, other.questionsFingerprint)) d.add("questions file changed");
+        if (!RunManifest.sameContent(judgeFingerprint, other.judgeFingerprint)) d.add("judge model files changed");
         if (!Objects.equals(adapters, other.adapters)) d.add("adapters " + (adapters == null ? "none" : adapters) + " -> " + (other.adapters == null ? "none" : other.adapters));
         SerumOptions a = options, b = other.options;
         if (a == null || b == null) {
@@ -108,8 +108,6 @@ public record SerumManifest(int format, String model, Fingerprint modelFingerpri
     private static void diff(List<String> d, String what, Object a, Object b) {
         if (!Objects.equals(a, b)) d.add(what + " " + a + " -> " + b);
     }
-
-    private static boolean same(Fingerprint a, Fingerprint b) { return RunManifest.sameContent(a, b); }
 
     public static SerumManifest read(Path file) {
         try {
