@@ -253,7 +253,7 @@ public final class FineTune {
         m.put("model " + c.modelDir().toAbsolutePath().normalize(), f.bytes() + " " + f.sha256() + " " + f.textSha256());
         m.put("dataset " + ds.path().toAbsolutePath().normalize(), content(ds.path()));
         for (String h : holdOutSpecs(c, ds)) {
-            Path p = Path.of(h.substring(h.indexOf(':') + 1)).toAbsolutePath().normalize();
+            Path p = io.rationale.dataset.DatasetLoader.spec(h).path().toAbsolutePath().normalize();
             m.put("hold-out dataset " + p, content(p));
         }
         return m;

@@ -216,13 +216,16 @@ public record PeftConfig(Path file, String peftType, String baseModel, int r, do
         for (String x : targetModules) found |= module.endsWith("." + x);
         if (!found || layersToTransform == null) return found;
         Integer layer = null;
-        if (layersPattern.isEmpty()) layer = layerIndex(Pattern.compile("^.*?\\.[^.]*\\.(\\d+)\\.").matcher(module));
+        if (layersPattern.isEmpty()) layer = layerIndex(ANY_LAYER.matcher(module));
         else for (String p : layersPattern) {
-            layer = layerIndex(Pattern.compile("^.*?\\." + p + "\\.(\\d+)\\.").matcher(module));
+            layer = layerIndex(Pattern.compile(".*\\." + p + "\\.(\\d+)\\.").matcher(module));
             if (layer != null) break;
         }
         return layer != null && layersToTransform.contains(layer);
     }
+
+    /** PEFT's layer index without {@code layers_pattern}: the number after the last {@code .name.} followed by a dot (greedy). */
+    private static final Pattern ANY_LAYER = Pattern.compile(".*\\.[^.]*\\.(\\d+)\\.");
 
     private static Integer layerIndex(java.util.regex.Matcher m) {
         return m.lookingAt() ? Integer.valueOf(m.group(1)) : null;

@@ -24,7 +24,14 @@ final class PyToJsonFilter implements Filter {
 
     @Override
     public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
-        return filter(var, interpreter, args == null ? new Object[0] : args, Map.of());
+        // this overload gets every argument as text: read back the literals a template can write
+        Object[] typed = new Object[args == null ? 0 : args.length];
+        for (int i = 0; i < typed.length; i++) {
+            String a = args[i];
+            typed[i] = a == null || a.equalsIgnoreCase("none") ? null : a.equalsIgnoreCase("true") ? Boolean.TRUE
+                    : a.equalsIgnoreCase("false") ? Boolean.FALSE : a.matches("-?\\d+") ? (Object) Long.valueOf(a) : a;
+        }
+        return filter(var, interpreter, typed, Map.of());
     }
 
     @Override
@@ -58,7 +65,7 @@ final class PyToJsonFilter implements Filter {
         if (o == null) return false;
         if (o instanceof Boolean b) return b;
         if (o instanceof Number n) return n.doubleValue() != 0;
-        if (o instanceof String s) return !s.isEmpty() && !s.equalsIgnoreCase("false");
+        if (o instanceof CharSequence s) return !s.isEmpty();      // Python: any non-empty string is true
         return true;
     }
 
@@ -66,11 +73,7 @@ final class PyToJsonFilter implements Filter {
     private static String indent(Object o, JinjavaInterpreter interpreter) {
         if (o == null) return null;
         if (o instanceof Number n) return " ".repeat(Math.max(0, n.intValue()));
-        if (o instanceof CharSequence s) {
-            String t = s.toString();
-            if (t.matches("-?\\d+")) return " ".repeat(Math.max(0, Integer.parseInt(t)));
-            return t;
-        }
+        if (o instanceof CharSequence s) return s.toString();       // Python: a string indent is the indent text
         throw bad(interpreter, "tojson indent must be an integer or a string");
     }
 
@@ -87,7 +90,7 @@ final class PyToJsonFilter implements Filter {
             else if (v instanceof Number n) out.append(n instanceof BigDecimal d ? pyFloat(d.doubleValue()) : n.toString());
             else if (v instanceof Map<?, ?> m) writeMap(m, level, out);
             else if (v instanceof Iterable<?> it) writeList(it, level, out);
-            else if (v instanceof Object[] a) writeList(List.of(a), level, out);
+            else if (v instanceof Object[] a) writeList(java.util.Arrays.asList(a), level, out);
             else string(v.toString(), out);
         }
 

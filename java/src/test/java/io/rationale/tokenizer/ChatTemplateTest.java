@@ -194,6 +194,12 @@ class ChatTemplateTest {
                 + "|[\"\\u00e9\\ud83d\\ude00\"]"
                 + "|[1e+16, 1.5e-05, 0.0001, 100.0, -0.0, 123456789012345.6, 0.1, 2.5e+300]"
                 + "|{\n\t\"a\": []\n}", t.render(List.of(), false, vars));
+
+        // strings as Python takes them (python3's json.dumps): indent='4' is the indent text, ensure_ascii='false' is
+        // true (a non-empty string); a Java array holding a null writes null
+        ChatTemplate s = new ChatTemplate("{{ [1] | tojson(indent='4') }}|{{ ['é'] | tojson(ensure_ascii='false') }}|{{ arr | tojson }}",
+                "inline", Map.of());
+        assertEquals("[\n41\n]|[\"\\u00e9\"]|[\"a\", null]", s.render(List.of(), false, Map.of("arr", new Object[]{"a", null})));
     }
 
     /** transformers' {% generation %} block (assistant-token masks; TRL adds it to templates) renders its body. */
